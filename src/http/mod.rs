@@ -1,0 +1,170 @@
+//! Webhook receivers: verify, parse, translate into a job, publish, and
+//! answer only after the queue confirmed. No work happens inside a request.
+
+mod alertmanager;
+mod chat;
+mod error;
+mod github;
+mod health;
+pub mod signature;
+mod slack;
+
+use std::sync::Arc;
+
+use actix_web::dev::Service;
+use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::HttpRequest;
+use futures_util::{FutureExt, StreamExt};
+
+pub use error::ApiError;
+
+use crate::clock::Clock;
+use crate::domain::DeliveryId;
+use crate::jobs::{Job, JobEnvelope};
+use crate::metrics::Metrics;
+use crate::queue::JobQueue;
+use crate::settings::{Secret, Settings};
+
+/// Secrets of the webhook routes; an empty one disables its route.
+#[derive(Clone)]
+pub struct WebhookSecrets {
+    pub github: Secret,
+    pub alertmanager: Secret,
+    pub alertmanager_allow_unauthenticated: bool,
+    pub slack: Secret,
+    pub chat: Secret,
+}
+
+impl WebhookSecrets {
+    pub fn from_settings(s: &Settings) -> Self {
+        Self {
+            github: s.github.webhook_secret.clone(),
+            alertmanager: s.alertmanager.token.clone(),
+            alertmanager_allow_unauthenticated: s.alertmanager.allow_unauthenticated,
+            slack: s.slack.signing_secret.clone(),
+            chat: s.chat.secret.clone(),
+        }
+    }
+}
+
+pub struct AppState {
+    pub queue: Arc<dyn JobQueue>,
+    pub metrics: Arc<Metrics>,
+    pub clock: Arc<dyn Clock>,
+    pub secrets: WebhookSecrets,
+    pub max_body_bytes: usize,
+}
+
+/// Routes of a process that receives webhooks (`all` and `receiver` roles).
+pub fn receiver_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/webhooks/github", web::post().to(github::receive))
+        .route(
+            "/webhooks/alertmanager",
+            web::post().to(alertmanager::receive),
+        )
+        .route("/webhooks/slack", web::post().to(slack::receive))
+        .route("/webhooks/chat", web::post().to(chat::receive));
+    health_routes(cfg);
+}
+
+/// Routes every process serves, the worker role included.
+pub fn health_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(health::metrics));
+}
+
+/// Builds the actix app: state, request metrics, and the given routes.
+pub fn app(
+    state: web::Data<AppState>,
+    routes: fn(&mut web::ServiceConfig),
+) -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let metrics = Arc::clone(&state.metrics);
+    actix_web::App::new()
+        .app_data(state)
+        .configure(routes)
+        .default_service(web::to(|| async { ApiError::NotFound }))
+        .wrap_fn(move |req, srv| {
+            let route = req
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_owned());
+            let metrics = Arc::clone(&metrics);
+            srv.call(req).map(move |res| {
+                if let Ok(res) = &res {
+                    metrics.request(&route, res.status().as_u16());
+                }
+                res
+            })
+        })
+}
+
+/// Reads the body up to `limit` bytes; more is a 413 before it is buffered.
+pub(crate) async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::TooLarge { limit });
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("cannot read body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+pub(crate) fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Wraps the job, publishes it, and returns once the queue confirmed.
+pub(crate) async fn enqueue(
+    state: &AppState,
+    job: Job,
+    idempotency_key: String,
+    delivery: Option<DeliveryId>,
+) -> Result<JobEnvelope, ApiError> {
+    let envelope = JobEnvelope::new(&job, idempotency_key, delivery, state.clock.now())
+        .map_err(|e| ApiError::Internal(format!("cannot encode job: {e}")))?;
+    if let Err(e) = state.queue.publish(&envelope).await {
+        tracing::warn!(kind = envelope.kind, error = %e, "job not queued");
+        return Err(ApiError::Unavailable(e.to_string()));
+    }
+    state.metrics.published(&envelope.kind);
+    tracing::info!(
+        job = %envelope.id,
+        kind = envelope.kind,
+        delivery = envelope.delivery_id.as_ref().map(|d| d.as_ref()),
+        "job queued"
+    );
+    Ok(envelope)
+}
+
+/// Hex SHA-256 of the parts, for idempotency keys of senders without ids.
+pub(crate) fn digest<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    hex::encode(h.finalize())
+}

@@ -1,0 +1,75 @@
+//! `POST /webhooks/slack`: Slack v0 signature within five minutes, then a
+//! slash command. Slack wants an answer within 3 s, so the HTTP response is
+//! the ephemeral acknowledgement and the result follows on `response_url`.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::signature::verify_slack;
+use super::{enqueue, header, read_body, ApiError, AppState};
+use crate::jobs::{ChatCommand, ChatSource, Job};
+
+#[derive(Deserialize)]
+struct SlashCommandDto {
+    user_id: String,
+    #[serde(default)]
+    user_name: Option<String>,
+    command: String,
+    #[serde(default)]
+    text: String,
+    response_url: String,
+    #[serde(default)]
+    channel_name: Option<String>,
+    #[serde(default)]
+    trigger_id: Option<String>,
+}
+
+fn ephemeral(text: String) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "response_type": "ephemeral", "text": text }))
+}
+
+pub(super) async fn receive(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    verify_slack(
+        state.secrets.slack.expose(),
+        header(&req, "X-Slack-Request-Timestamp"),
+        header(&req, "X-Slack-Signature"),
+        &body,
+        state.clock.now(),
+    )?;
+    let dto: SlashCommandDto = serde_urlencoded::from_bytes(&body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed Slack slash command: {e}")))?;
+    if !dto.response_url.starts_with("https://") && !dto.response_url.starts_with("http://") {
+        return Err(ApiError::BadRequest(
+            "response_url is not an http(s) URL".into(),
+        ));
+    }
+    let key = match &dto.trigger_id {
+        Some(t) if !t.is_empty() => format!("slack:{t}"),
+        _ => format!("slack:{}", super::digest([body.as_ref()])),
+    };
+    let echo = format!("{} {}", dto.command, dto.text);
+    let job = Job::Chat(ChatCommand {
+        source: ChatSource::Slack,
+        user: dto.user_id,
+        user_name: dto.user_name,
+        text: dto.text,
+        reply_url: Some(dto.response_url),
+        channel: dto.channel_name,
+    });
+    // Slack does not retry slash commands, so a 503 would only show the
+    // person a generic failure: say what happened instead.
+    match enqueue(&state, job, key, None).await {
+        Ok(_) => Ok(ephemeral(format!("Working on `{}`…", echo.trim()))),
+        Err(ApiError::Unavailable(_)) => Ok(ephemeral(
+            "chartpilot cannot take commands right now (its queue is unavailable). \
+             Nothing was done; please try again in a minute."
+                .into(),
+        )),
+        Err(e) => Err(e),
+    }
+}

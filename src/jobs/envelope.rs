@@ -1,0 +1,149 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Job;
+use crate::domain::DeliveryId;
+
+/// Bumped only for a change old workers cannot read; new optional fields do
+/// not bump it, because unknown fields are ignored.
+pub const ENVELOPE_VERSION: u32 = 1;
+
+/// What travels through the queue. Unknown fields are ignored so a newer
+/// receiver can talk to an older worker during a rolling update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobEnvelope {
+    pub version: u32,
+    pub id: Uuid,
+    pub kind: String,
+    /// 1 for the first run; the worker bumps it on each retry.
+    pub attempt: u32,
+    pub created_at: DateTime<Utc>,
+    /// Stable across redeliveries of the same event (GitHub delivery id,
+    /// alert group + fingerprints + startsAt, Slack trigger id).
+    pub idempotency_key: String,
+    pub trace_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<DeliveryId>,
+    /// Why the previous attempt failed, for the parking queue and logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    pub payload: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("job is not a valid envelope: {0}")]
+    Envelope(String),
+    #[error("unknown job kind `{0}`")]
+    UnknownKind(String),
+    #[error("payload of `{kind}` is invalid: {reason}")]
+    Payload { kind: String, reason: String },
+}
+
+impl JobEnvelope {
+    pub fn new(
+        job: &Job,
+        idempotency_key: String,
+        delivery_id: Option<DeliveryId>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, serde_json::Error> {
+        let id = Uuid::new_v4();
+        Ok(Self {
+            version: ENVELOPE_VERSION,
+            id,
+            kind: job.kind().to_owned(),
+            attempt: 1,
+            created_at: now,
+            idempotency_key,
+            trace_id: id.simple().to_string(),
+            delivery_id,
+            last_error: None,
+            payload: job.payload()?,
+        })
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Serializing our own plain-data struct into a Vec cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let env: Self =
+            serde_json::from_slice(bytes).map_err(|e| DecodeError::Envelope(e.to_string()))?;
+        if env.version > ENVELOPE_VERSION {
+            return Err(DecodeError::Envelope(format!(
+                "version {} is newer than this worker understands ({ENVELOPE_VERSION})",
+                env.version
+            )));
+        }
+        Ok(env)
+    }
+
+    /// The envelope for the next attempt after `error`.
+    pub fn next_attempt(&self, error: &str) -> Self {
+        Self {
+            attempt: self.attempt + 1,
+            last_error: Some(error.to_owned()),
+            ..self.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::{ChatCommand, ChatSource};
+
+    fn chat() -> Job {
+        Job::Chat(ChatCommand {
+            source: ChatSource::Generic,
+            user: "alice".into(),
+            user_name: None,
+            text: "help".into(),
+            reply_url: Some("http://127.0.0.1:1/reply".into()),
+            channel: None,
+        })
+    }
+
+    #[test]
+    fn round_trips_and_ignores_unknown_fields() {
+        let env = JobEnvelope::new(&chat(), "k".into(), None, Utc::now()).unwrap();
+        let mut value = serde_json::to_value(&env).unwrap();
+        value["added_by_a_newer_version"] = serde_json::json!(true);
+        let back = JobEnvelope::from_bytes(&serde_json::to_vec(&value).unwrap()).unwrap();
+        assert_eq!(back, env);
+        assert_eq!(Job::from_envelope(&back).unwrap(), chat());
+    }
+
+    #[test]
+    fn unknown_kind_and_bad_payload_are_distinct_errors() {
+        let mut env = JobEnvelope::new(&chat(), "k".into(), None, Utc::now()).unwrap();
+        env.kind = "future.kind".into();
+        assert!(
+            matches!(Job::from_envelope(&env), Err(DecodeError::UnknownKind(k)) if k == "future.kind")
+        );
+        env.kind = "chat.command".into();
+        env.payload = serde_json::json!({"text": 3});
+        assert!(matches!(
+            Job::from_envelope(&env),
+            Err(DecodeError::Payload { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_garbage_and_newer_versions() {
+        assert!(JobEnvelope::from_bytes(b"not json").is_err());
+        let mut env = JobEnvelope::new(&chat(), "k".into(), None, Utc::now()).unwrap();
+        env.version = ENVELOPE_VERSION + 1;
+        assert!(JobEnvelope::from_bytes(&env.to_bytes()).is_err());
+    }
+
+    #[test]
+    fn next_attempt_keeps_identity() {
+        let env = JobEnvelope::new(&chat(), "k".into(), None, Utc::now()).unwrap();
+        let next = env.next_attempt("boom");
+        assert_eq!((next.id, next.attempt), (env.id, 2));
+        assert_eq!(next.last_error.as_deref(), Some("boom"));
+    }
+}

@@ -1,0 +1,70 @@
+//! chartpilot's own job vocabulary, independent of any sender's types, and
+//! the versioned envelope that carries a job through the queue.
+
+mod envelope;
+mod payloads;
+
+pub use envelope::{DecodeError, JobEnvelope, ENVELOPE_VERSION};
+pub use payloads::{
+    Alert, AlertNotification, AlertStatus, ChatCommand, ChatSource, IssueComment, PullRequest,
+    Push, PushCommit,
+};
+
+/// A job a worker can run. Each variant is small and owns its data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Job {
+    Push(Push),
+    PullRequest(PullRequest),
+    IssueComment(IssueComment),
+    Alert(AlertNotification),
+    Chat(ChatCommand),
+}
+
+/// Kind names as written in the envelope; a kind is never renamed, only added.
+pub mod kind {
+    pub const PUSH: &str = "github.push";
+    pub const PULL_REQUEST: &str = "github.pull_request";
+    pub const ISSUE_COMMENT: &str = "github.issue_comment";
+    pub const ALERT: &str = "alertmanager.notification";
+    pub const CHAT: &str = "chat.command";
+}
+
+impl Job {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Push(_) => kind::PUSH,
+            Job::PullRequest(_) => kind::PULL_REQUEST,
+            Job::IssueComment(_) => kind::ISSUE_COMMENT,
+            Job::Alert(_) => kind::ALERT,
+            Job::Chat(_) => kind::CHAT,
+        }
+    }
+
+    fn payload(&self) -> Result<serde_json::Value, serde_json::Error> {
+        match self {
+            Job::Push(p) => serde_json::to_value(p),
+            Job::PullRequest(p) => serde_json::to_value(p),
+            Job::IssueComment(p) => serde_json::to_value(p),
+            Job::Alert(p) => serde_json::to_value(p),
+            Job::Chat(p) => serde_json::to_value(p),
+        }
+    }
+
+    /// Decodes the payload of an envelope by its kind. An unknown kind is an
+    /// error the worker parks, never drops.
+    pub fn from_envelope(env: &JobEnvelope) -> Result<Job, DecodeError> {
+        let payload = env.payload.clone();
+        let bad = |e: serde_json::Error| DecodeError::Payload {
+            kind: env.kind.clone(),
+            reason: e.to_string(),
+        };
+        Ok(match env.kind.as_str() {
+            kind::PUSH => Job::Push(serde_json::from_value(payload).map_err(bad)?),
+            kind::PULL_REQUEST => Job::PullRequest(serde_json::from_value(payload).map_err(bad)?),
+            kind::ISSUE_COMMENT => Job::IssueComment(serde_json::from_value(payload).map_err(bad)?),
+            kind::ALERT => Job::Alert(serde_json::from_value(payload).map_err(bad)?),
+            kind::CHAT => Job::Chat(serde_json::from_value(payload).map_err(bad)?),
+            other => return Err(DecodeError::UnknownKind(other.to_owned())),
+        })
+    }
+}

@@ -1,0 +1,113 @@
+//! Job payloads: only what chartpilot's handlers read.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{AlertFingerprint, CommitSha};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Push {
+    /// `owner/name`.
+    pub repository: String,
+    /// Full ref, e.g. `refs/heads/main`.
+    pub git_ref: String,
+    pub before: CommitSha,
+    pub after: CommitSha,
+    pub created: bool,
+    pub deleted: bool,
+    pub forced: bool,
+    pub commits: Vec<PushCommit>,
+    pub sender: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushCommit {
+    pub id: CommitSha,
+    pub message: String,
+    pub added: Vec<String>,
+    pub modified: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullRequest {
+    pub repository: String,
+    pub action: String,
+    pub number: u64,
+    pub title: String,
+    pub merged: bool,
+    pub merge_commit_sha: Option<CommitSha>,
+    pub head_ref: String,
+    pub head_sha: CommitSha,
+    pub base_ref: String,
+    pub author: String,
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssueComment {
+    pub repository: String,
+    pub action: String,
+    pub issue_number: u64,
+    pub on_pull_request: bool,
+    pub comment_id: u64,
+    pub body: String,
+    pub author: String,
+    /// `Bot` for GitHub Apps, so the worker never answers itself.
+    pub author_type: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    Firing,
+    Resolved,
+}
+
+/// One Alertmanager webhook notification (payload version 4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertNotification {
+    pub receiver: String,
+    pub status: AlertStatus,
+    pub group_key: String,
+    pub truncated_alerts: u64,
+    pub group_labels: BTreeMap<String, String>,
+    pub common_labels: BTreeMap<String, String>,
+    pub external_url: String,
+    pub notification_reason: Option<String>,
+    pub alerts: Vec<Alert>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub status: AlertStatus,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub starts_at: DateTime<Utc>,
+    /// None while firing (Alertmanager sends Go's zero time then).
+    pub ends_at: Option<DateTime<Utc>>,
+    pub generator_url: String,
+    pub fingerprint: AlertFingerprint,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatSource {
+    Slack,
+    Generic,
+    Github,
+}
+
+/// A `/chartpilot …` command from any chat source, before parsing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatCommand {
+    pub source: ChatSource,
+    /// Stable user id (Slack `user_id`, GitHub login, generic `user`).
+    pub user: String,
+    pub user_name: Option<String>,
+    pub text: String,
+    pub reply_url: Option<String>,
+    pub channel: Option<String>,
+}

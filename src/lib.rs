@@ -1,0 +1,13 @@
+//! chartpilot: keeps the Helm chart pins of a GitOps repository moving
+//! safely. See `docs/architecture.md` for the flow.
+
+pub mod clock;
+pub mod domain;
+pub mod http;
+pub mod jobs;
+pub mod metrics;
+pub mod queue;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+pub mod worker;

@@ -1,0 +1,97 @@
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use chartpilot::settings::{LogFormat, Settings};
+use chartpilot::startup::{shutdown_signal, Application, Role};
+
+#[derive(Parser)]
+#[command(
+    name = "chartpilot",
+    version,
+    about = "Keeps Helm chart pins moving safely"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: webhook receivers and/or the worker.
+    Serve {
+        /// Config file (TOML); defaults to config/default.toml when present.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "all")]
+        role: Role,
+        /// Overrides log.format.
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormatArg>,
+    },
+    /// Validate and print the effective configuration, secrets redacted.
+    CheckConfig {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+fn load(config: Option<&PathBuf>) -> Result<Settings, String> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    Settings::load(config.map(PathBuf::as_path), &env).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::CheckConfig { config } => load(config.as_ref()).and_then(|s| {
+            let text = s.redacted_toml().map_err(|e| e.to_string())?;
+            print!("{text}");
+            Ok(())
+        }),
+        Command::Serve {
+            config,
+            role,
+            log_format,
+        } => load(config.as_ref()).and_then(|mut settings| {
+            if let Some(f) = log_format {
+                settings.log.format = match f {
+                    LogFormatArg::Text => LogFormat::Text,
+                    LogFormatArg::Json => LogFormat::Json,
+                };
+            }
+            serve(settings, role)
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chartpilot: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(settings: Settings, role: Role) -> Result<(), String> {
+    chartpilot::telemetry::init(settings.log.format, &settings.log.level, std::io::stdout)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async {
+        let app = Application::build(&settings, role)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        app.run_until_stopped(shutdown_signal())
+            .await
+            .map_err(|e| format!("{e:#}"))
+    })
+}

@@ -1,0 +1,384 @@
+//! Typed configuration: built-in defaults, then a TOML file, then
+//! `CHARTPILOT__SECTION__KEY` environment variables.
+//!
+//! Loading never reads the environment at request time: [`Settings::load`]
+//! takes the variables as a map so tests can pass their own.
+
+mod secret;
+mod validate;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use secret::Secret;
+
+/// The defaults shipped in the binary, so `chartpilot serve` runs from any
+/// directory with nothing else present.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// Where `--config` points when it is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "config/default.toml";
+
+/// Prefix and separator of environment overrides.
+const ENV_PREFIX: &str = "CHARTPILOT";
+const ENV_SEPARATOR: &str = "__";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("config file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("configuration: {0}")]
+    Parse(String),
+    #[error("{key}: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+impl SettingsError {
+    pub(crate) fn invalid(key: &str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub queue: QueueSettings,
+    pub log: LogSettings,
+    pub github: GithubSettings,
+    pub alertmanager: AlertmanagerSettings,
+    pub slack: SlackSettings,
+    pub chat: ChatSettings,
+    pub git: GitSettings,
+    pub argocd: ArgocdSettings,
+    pub helm: HelmSettings,
+    pub policy: PolicySettings,
+    #[serde(default)]
+    pub rollback: RollbackSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub listen: String,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueKind {
+    Embedded,
+    Amqp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSettings {
+    pub kind: QueueKind,
+    /// May hold a password, so it is treated as a secret.
+    pub url: Secret,
+    #[serde(default, skip_serializing)]
+    pub url_file: Option<PathBuf>,
+    pub path: PathBuf,
+    pub max_attempts: u32,
+    pub prefix: String,
+    pub prefetch: u16,
+    #[serde(with = "duration_list")]
+    pub retry_delays: Vec<Duration>,
+    #[serde(with = "duration")]
+    pub confirm_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubSettings {
+    pub webhook_secret: Secret,
+    #[serde(default, skip_serializing)]
+    pub webhook_secret_file: Option<PathBuf>,
+    pub token: Secret,
+    #[serde(default, skip_serializing)]
+    pub token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub app_id: Option<u64>,
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+    pub api_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerSettings {
+    pub token: Secret,
+    #[serde(default, skip_serializing)]
+    pub token_file: Option<PathBuf>,
+    pub api_url: String,
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackSettings {
+    pub signing_secret: Secret,
+    #[serde(default, skip_serializing)]
+    pub signing_secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatSettings {
+    pub secret: Secret,
+    #[serde(default, skip_serializing)]
+    pub secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GitProvider {
+    Local,
+    Github,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitSettings {
+    pub provider: GitProvider,
+    pub path: PathBuf,
+    pub repository: String,
+    pub branch: String,
+    #[serde(default)]
+    pub pulls_log: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArgocdMode {
+    None,
+    Kube,
+    Api,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArgocdSettings {
+    pub mode: ArgocdMode,
+    pub api_url: String,
+    pub token: Secret,
+    #[serde(default, skip_serializing)]
+    pub token_file: Option<PathBuf>,
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HelmSettings {
+    #[serde(default)]
+    pub mirrors: Vec<HelmMirror>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HelmMirror {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySettings {
+    pub environments: Vec<String>,
+    pub dry_run: bool,
+    #[serde(with = "duration")]
+    pub rollout_window: Duration,
+    #[serde(with = "duration")]
+    pub cooldown: Duration,
+    #[serde(with = "duration")]
+    pub soak: Duration,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackSettings {
+    #[serde(default)]
+    pub rules: Vec<RollbackRule>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RollbackAction {
+    RevertPr,
+    RevertPush,
+    ArgocdRollback,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRule {
+    pub matchers: Vec<String>,
+    pub app_labels: Vec<String>,
+    pub env_labels: Vec<String>,
+    pub action: RollbackAction,
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (an explicit path must exist; the default
+    /// path is used only when present), then the given environment.
+    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, SettingsError> {
+        use config::{Config, Environment, File, FileFormat};
+
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        let (path, explicit) = match file {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
+        };
+        if explicit || path.exists() {
+            let text = std::fs::read_to_string(&path).map_err(|e| SettingsError::File {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            // Parse once here so a syntax error names the file, line and column.
+            toml::from_str::<toml::Table>(&text).map_err(|e| SettingsError::File {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
+        }
+        let vars: config::Map<String, String> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}{ENV_SEPARATOR}")))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        builder = builder.add_source(
+            Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator(ENV_SEPARATOR)
+                .separator(ENV_SEPARATOR)
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("policy.environments")
+                .with_list_parse_key("queue.retry_delays")
+                .source(Some(vars)),
+        );
+        let raw = builder
+            .build()
+            .map_err(|e| SettingsError::Parse(e.to_string()))?;
+        let mut settings: Settings = raw
+            .try_deserialize()
+            .map_err(|e| SettingsError::Parse(e.to_string()))?;
+        settings.resolve_secret_files()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The listen address, validated by [`Settings::load`].
+    pub fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
+        self.server
+            .listen
+            .parse()
+            .map_err(|_| SettingsError::invalid("server.listen", "expected host:port"))
+    }
+
+    /// Effective configuration as TOML with every secret redacted.
+    pub fn redacted_toml(&self) -> Result<String, SettingsError> {
+        toml::to_string_pretty(self).map_err(|e| SettingsError::Parse(e.to_string()))
+    }
+
+    fn resolve_secret_files(&mut self) -> Result<(), SettingsError> {
+        let pairs: [(&str, &mut Secret, &Option<PathBuf>); 7] = [
+            ("queue.url", &mut self.queue.url, &self.queue.url_file),
+            (
+                "github.webhook_secret",
+                &mut self.github.webhook_secret,
+                &self.github.webhook_secret_file,
+            ),
+            (
+                "github.token",
+                &mut self.github.token,
+                &self.github.token_file,
+            ),
+            (
+                "alertmanager.token",
+                &mut self.alertmanager.token,
+                &self.alertmanager.token_file,
+            ),
+            (
+                "slack.signing_secret",
+                &mut self.slack.signing_secret,
+                &self.slack.signing_secret_file,
+            ),
+            ("chat.secret", &mut self.chat.secret, &self.chat.secret_file),
+            (
+                "argocd.token",
+                &mut self.argocd.token,
+                &self.argocd.token_file,
+            ),
+        ];
+        for (key, secret, file) in pairs {
+            secret.resolve_file(key, file.as_deref())?;
+        }
+        Ok(())
+    }
+}
+
+/// Durations written the way people write them: `90s`, `30m`, `2h`.
+mod duration {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(text.trim()).map_err(|e| {
+            serde::de::Error::custom(format!("`{text}` is not a duration like 30s, 5m, 2h ({e})"))
+        })
+    }
+}
+
+mod duration_list {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(d.iter().map(|d| humantime::format_duration(*d).to_string()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|text| {
+                humantime::parse_duration(text.trim()).map_err(|e| {
+                    serde::de::Error::custom(format!(
+                        "`{text}` is not a duration like 30s, 5m, 2h ({e})"
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

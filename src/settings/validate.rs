@@ -1,0 +1,109 @@
+//! Checks that serde cannot express; each error names the key.
+
+use std::net::SocketAddr;
+
+use super::{QueueKind, Settings, SettingsError};
+
+/// Upper bound on `queue.max_attempts`: past this a failing job only burns
+/// broker capacity; it belongs in the parking queue for a person to look at.
+const MAX_ATTEMPTS_LIMIT: u32 = 100;
+
+/// Smallest body limit that still fits GitHub's ping and Alertmanager's
+/// smallest notification.
+const MIN_BODY_BYTES: usize = 1024;
+
+impl Settings {
+    pub(super) fn validate(&self) -> Result<(), SettingsError> {
+        let bad = |key: &str, reason: &str| SettingsError::invalid(key, reason);
+        self.server.listen.parse::<SocketAddr>().map_err(|_| {
+            bad(
+                "server.listen",
+                &format!("`{}` is not host:port", self.server.listen),
+            )
+        })?;
+        if self.server.max_body_bytes < MIN_BODY_BYTES {
+            return Err(bad(
+                "server.max_body_bytes",
+                &format!("must be at least {MIN_BODY_BYTES}"),
+            ));
+        }
+        let q = &self.queue;
+        if q.max_attempts == 0 || q.max_attempts > MAX_ATTEMPTS_LIMIT {
+            return Err(bad(
+                "queue.max_attempts",
+                &format!("must be between 1 and {MAX_ATTEMPTS_LIMIT}"),
+            ));
+        }
+        if q.prefetch == 0 {
+            return Err(bad("queue.prefetch", "must be at least 1"));
+        }
+        if q.retry_delays.is_empty() || q.retry_delays.iter().any(|d| d.is_zero()) {
+            return Err(bad(
+                "queue.retry_delays",
+                "needs at least one delay, each above zero",
+            ));
+        }
+        if q.confirm_timeout.is_zero() {
+            return Err(bad("queue.confirm_timeout", "must be above zero"));
+        }
+        if q.prefix.is_empty()
+            || !q
+                .prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(bad(
+                "queue.prefix",
+                "use letters, digits, '-', '_' and '.' only",
+            ));
+        }
+        if q.kind == QueueKind::Amqp {
+            let url = q.url.expose();
+            if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
+                // The URL may carry a password: name the key, never the value.
+                return Err(bad("queue.url", "must start with amqp:// or amqps://"));
+            }
+        }
+        if !self.github.api_url.starts_with("http://")
+            && !self.github.api_url.starts_with("https://")
+        {
+            return Err(bad("github.api_url", "must be an http(s) URL"));
+        }
+        if self.policy.environments.is_empty() {
+            return Err(bad("policy.environments", "needs at least one environment"));
+        }
+        for (i, env) in self.policy.environments.iter().enumerate() {
+            if env.is_empty()
+                || !env
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(bad(
+                    &format!("policy.environments[{i}]"),
+                    &format!("`{env}` is not a valid environment name"),
+                ));
+            }
+            if self.policy.environments[..i].contains(env) {
+                return Err(bad(
+                    &format!("policy.environments[{i}]"),
+                    &format!("`{env}` is listed twice"),
+                ));
+            }
+        }
+        if self.alertmanager.allow_unauthenticated && !self.alertmanager.token.is_empty() {
+            return Err(bad(
+                "alertmanager.allow_unauthenticated",
+                "is only for setups without alertmanager.token; remove one",
+            ));
+        }
+        for (i, rule) in self.rollback.rules.iter().enumerate() {
+            if rule.app_labels.is_empty() {
+                return Err(bad(
+                    &format!("rollback.rules[{i}].app_labels"),
+                    "needs at least one label name",
+                ));
+            }
+        }
+        Ok(())
+    }
+}

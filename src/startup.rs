@@ -1,0 +1,180 @@
+//! Builds the service from settings: queue, HTTP server, worker.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{web, HttpServer};
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::clock::{Clock, SystemClock};
+use crate::http::{self, AppState, WebhookSecrets};
+use crate::metrics::Metrics;
+use crate::queue::{self, JobQueue};
+use crate::settings::{QueueKind, Settings};
+use crate::worker::{JobHandler, LoggingHandler, Worker};
+
+/// Time in-flight HTTP requests get to finish at shutdown; a webhook waits
+/// at most `queue.confirm_timeout` for the broker, well under this.
+const HTTP_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Receivers and worker in one process.
+    All,
+    /// Webhook receivers only: publish jobs, run none.
+    Receiver,
+    /// Worker only: run jobs; serves health and metrics.
+    Worker,
+}
+
+impl Role {
+    fn receives(self) -> bool {
+        matches!(self, Role::All | Role::Receiver)
+    }
+    fn works(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    worker: Option<Worker>,
+    queue: Arc<dyn JobQueue>,
+}
+
+impl Application {
+    /// The service as `chartpilot serve` runs it.
+    pub async fn build(settings: &Settings, role: Role) -> anyhow::Result<Self> {
+        Self::build_with(
+            settings,
+            role,
+            Arc::new(LoggingHandler),
+            Arc::new(SystemClock),
+        )
+        .await
+    }
+
+    /// Like [`Application::build`] with the job handler and clock given.
+    pub async fn build_with(
+        settings: &Settings,
+        role: Role,
+        handler: Arc<dyn JobHandler>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        if settings.queue.kind == QueueKind::Embedded && role != Role::All {
+            anyhow::bail!(
+                "queue.kind = \"embedded\" keeps jobs inside one process: run --role all, \
+                 or use queue.kind = \"amqp\" to split receivers and workers"
+            );
+        }
+        let metrics = Arc::new(Metrics::new());
+        let queue = queue::open(&settings.queue, Arc::clone(&metrics), role.works())
+            .await
+            .context("cannot open the job queue")?;
+        let addr = settings.listen_addr()?;
+        let listener =
+            TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            queue: Arc::clone(&queue),
+            metrics: Arc::clone(&metrics),
+            clock,
+            secrets: WebhookSecrets::from_settings(settings),
+            max_body_bytes: settings.server.max_body_bytes,
+        });
+        let routes: fn(&mut web::ServiceConfig) = if role.receives() {
+            http::receiver_routes
+        } else {
+            http::health_routes
+        };
+        let server = HttpServer::new(move || http::app(state.clone(), routes))
+            .listen(listener)?
+            .disable_signals()
+            .shutdown_timeout(HTTP_SHUTDOWN_TIMEOUT_SECS)
+            .run();
+        let worker = role
+            .works()
+            .then(|| Worker::new(Arc::clone(&queue), handler, metrics, &settings.queue));
+        tracing::info!(%addr, port, ?role, queue = ?settings.queue.kind, "chartpilot built");
+        Ok(Self {
+            port,
+            server,
+            worker,
+            queue,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn queue(&self) -> Arc<dyn JobQueue> {
+        Arc::clone(&self.queue)
+    }
+
+    /// The server to spawn and the worker to drive by hand, for tests.
+    pub fn into_parts(self) -> (Server, Option<Worker>, Arc<dyn JobQueue>) {
+        (self.server, self.worker, self.queue)
+    }
+
+    /// Serves and works until `stop` resolves or the server fails; then
+    /// stops taking requests and jobs, finishes those in flight, and
+    /// closes the queue. Says which part stopped and why.
+    pub async fn run_until_stopped(self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let mut server = tokio::spawn(self.server);
+        let worker = self.worker.map(|w| tokio::spawn(w.run(shutdown_rx)));
+        let result = tokio::select! {
+            () = stop => {
+                tracing::info!("shutdown requested");
+                Ok(())
+            }
+            r = &mut server => {
+                tracing::error!("http server stopped");
+                r.context("http server task failed")?.context("http server failed")
+            }
+        };
+        shutdown_tx.send_replace(true);
+        handle.stop(true).await;
+        if let Some(w) = worker {
+            if w.await.is_err() {
+                tracing::error!("worker task failed");
+            }
+        }
+        self.queue.close().await;
+        // Give the broker connection a moment to flush its close frame.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        tracing::info!("chartpilot stopped");
+        result
+    }
+}
+
+/// Resolves on SIGTERM (Kubernetes) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

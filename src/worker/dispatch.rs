@@ -1,0 +1,87 @@
+//! Handlers by job kind. For now every kind is recorded in the log; the
+//! push, alert and chat handlers arrive with their features.
+
+use async_trait::async_trait;
+
+use crate::jobs::{Job, JobEnvelope};
+
+/// What the worker does with a failed job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// A passing failure (network, rate limit): try again later.
+    Retry,
+    /// Retrying cannot help (bad input): park it at once.
+    Park,
+}
+
+#[derive(Debug)]
+pub struct JobError {
+    pub disposition: Disposition,
+    pub error: anyhow::Error,
+}
+
+impl JobError {
+    pub fn retry(error: anyhow::Error) -> Self {
+        Self {
+            disposition: Disposition::Retry,
+            error,
+        }
+    }
+
+    pub fn park(error: anyhow::Error) -> Self {
+        Self {
+            disposition: Disposition::Park,
+            error,
+        }
+    }
+}
+
+#[async_trait]
+pub trait JobHandler: Send + Sync + 'static {
+    async fn handle(&self, job: &Job, envelope: &JobEnvelope) -> Result<(), JobError>;
+}
+
+/// Records each job with the fields a person needs to follow it.
+#[derive(Debug, Default)]
+pub struct LoggingHandler;
+
+#[async_trait]
+impl JobHandler for LoggingHandler {
+    async fn handle(&self, job: &Job, _envelope: &JobEnvelope) -> Result<(), JobError> {
+        match job {
+            Job::Push(p) => tracing::info!(
+                repo = %p.repository,
+                git_ref = %p.git_ref,
+                after = %p.after,
+                commits = p.commits.len(),
+                "push received"
+            ),
+            Job::PullRequest(pr) => tracing::info!(
+                repo = %pr.repository,
+                number = pr.number,
+                action = %pr.action,
+                merged = pr.merged,
+                "pull request event received"
+            ),
+            Job::IssueComment(c) => tracing::info!(
+                repo = %c.repository,
+                issue = c.issue_number,
+                author = %c.author,
+                "comment received"
+            ),
+            Job::Alert(n) => tracing::info!(
+                group = %n.group_key,
+                status = ?n.status,
+                alerts = n.alerts.len(),
+                truncated = n.truncated_alerts,
+                "alert notification received"
+            ),
+            Job::Chat(c) => tracing::info!(
+                source = ?c.source,
+                user = %c.user,
+                "chat command received"
+            ),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,193 @@
+//! Takes jobs from the queue, runs their handler, and settles each one:
+//! ack on success, retry with a growing delay, park after
+//! `queue.max_attempts` or when the job cannot be decoded.
+
+mod dispatch;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use tokio::sync::{watch, Semaphore};
+use tracing::Instrument;
+
+pub use dispatch::{Disposition, JobError, JobHandler, LoggingHandler};
+
+use crate::jobs::{Job, JobEnvelope};
+use crate::metrics::Metrics;
+use crate::queue::{Delivery, JobQueue, QueueError};
+
+/// How long shutdown waits for jobs in flight before giving up on them;
+/// unsettled jobs go back to the queue, so nothing is lost either way.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+
+/// What happened to one job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Done,
+    Retried { attempt: u32, delay: Duration },
+    Parked { reason: String },
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    queue: Arc<dyn JobQueue>,
+    handler: Arc<dyn JobHandler>,
+    metrics: Arc<Metrics>,
+    retry_delays: Vec<Duration>,
+    max_attempts: u32,
+    concurrency: usize,
+}
+
+impl Worker {
+    pub fn new(
+        queue: Arc<dyn JobQueue>,
+        handler: Arc<dyn JobHandler>,
+        metrics: Arc<Metrics>,
+        settings: &crate::settings::QueueSettings,
+    ) -> Self {
+        Self {
+            queue,
+            handler,
+            metrics,
+            retry_delays: settings.retry_delays.clone(),
+            max_attempts: settings.max_attempts,
+            concurrency: usize::from(settings.prefetch),
+        }
+    }
+
+    /// Delay before attempt `attempt + 1`: the list's entry for this
+    /// attempt, the last one once the list runs out.
+    pub fn delay_after(&self, attempt: u32) -> Duration {
+        let i = usize::try_from(attempt.saturating_sub(1)).unwrap_or(usize::MAX);
+        self.retry_delays
+            .get(i)
+            .or(self.retry_delays.last())
+            .copied()
+            .unwrap_or(Duration::from_secs(1))
+    }
+
+    /// Takes one job, runs it and settles it. `None` once the queue closed.
+    pub async fn process_one(&self) -> Option<Result<Outcome, QueueError>> {
+        let delivery = self.queue.receive().await?;
+        Some(self.process(delivery).await)
+    }
+
+    async fn process(&self, delivery: Delivery) -> Result<Outcome, QueueError> {
+        let envelope = match JobEnvelope::from_bytes(&delivery.body) {
+            Ok(env) => env,
+            Err(e) => return self.park(delivery, "unknown", e.to_string()).await,
+        };
+        let span = tracing::info_span!(
+            "job",
+            job = %envelope.id,
+            kind = %envelope.kind,
+            attempt = envelope.attempt,
+            delivery = envelope.delivery_id.as_ref().map(|d| d.as_ref()),
+            trace_id = %envelope.trace_id,
+        );
+        self.process_envelope(delivery, envelope)
+            .instrument(span)
+            .await
+    }
+
+    async fn process_envelope(
+        &self,
+        delivery: Delivery,
+        envelope: JobEnvelope,
+    ) -> Result<Outcome, QueueError> {
+        let job = match Job::from_envelope(&envelope) {
+            Ok(job) => job,
+            // Unknown kinds (from a newer receiver) and bad payloads wait in
+            // the parking queue for a person or a newer worker.
+            Err(e) => return self.park(delivery, &envelope.kind, e.to_string()).await,
+        };
+        let started = Instant::now();
+        let handler = Arc::clone(&self.handler);
+        let run = {
+            let envelope = envelope.clone();
+            async move { handler.handle(&job, &envelope).await }
+        };
+        // A panicking handler must not take the worker down with it.
+        let result = match std::panic::AssertUnwindSafe(run).catch_unwind().await {
+            Ok(r) => r,
+            Err(_) => Err(JobError::retry(anyhow::anyhow!("handler panicked"))),
+        };
+        self.metrics
+            .consumed(&envelope.kind, started.elapsed().as_secs_f64());
+        match result {
+            Ok(()) => {
+                self.queue.ack(delivery).await?;
+                tracing::info!("job done");
+                Ok(Outcome::Done)
+            }
+            Err(e) if e.disposition == Disposition::Park => {
+                self.park(delivery, &envelope.kind, format!("{:#}", e.error))
+                    .await
+            }
+            Err(e) if envelope.attempt >= self.max_attempts => {
+                let reason = format!(
+                    "failed {} attempts; last error: {:#}",
+                    envelope.attempt, e.error
+                );
+                self.park(delivery, &envelope.kind, reason).await
+            }
+            Err(e) => {
+                let delay = self.delay_after(envelope.attempt);
+                let message = format!("{:#}", e.error);
+                let next = envelope.next_attempt(&message);
+                self.queue.retry(delivery, &next, delay).await?;
+                self.metrics.retried(&envelope.kind);
+                tracing::warn!(error = %message, retry_in = ?delay, "job failed; will retry");
+                Ok(Outcome::Retried {
+                    attempt: next.attempt,
+                    delay,
+                })
+            }
+        }
+    }
+
+    async fn park(
+        &self,
+        delivery: Delivery,
+        kind: &str,
+        reason: String,
+    ) -> Result<Outcome, QueueError> {
+        self.queue.park(delivery, &reason).await?;
+        self.metrics.parked(kind);
+        tracing::error!(kind, reason = %reason, "job parked");
+        Ok(Outcome::Parked { reason })
+    }
+
+    /// Runs jobs, up to `queue.prefetch` at once, until `shutdown` turns
+    /// true; then stops taking jobs and waits for those in flight.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let slots = Arc::new(Semaphore::new(self.concurrency));
+        loop {
+            let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+                break;
+            };
+            let delivery = tokio::select! {
+                d = self.queue.receive() => d,
+                _ = shutdown.wait_for(|stop| *stop) => None,
+            };
+            let Some(delivery) = delivery else { break };
+            let worker = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = worker.process(delivery).await {
+                    // The job was not settled, so the queue delivers it again.
+                    tracing::warn!(error = %e, "could not settle job; it will be redelivered");
+                }
+                drop(permit);
+            });
+        }
+        let all = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
+        if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))
+            .await
+            .is_err()
+        {
+            tracing::warn!("jobs still running at shutdown; they will be redelivered");
+        }
+        tracing::info!("worker stopped");
+    }
+}
