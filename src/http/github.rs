@@ -94,11 +94,13 @@ struct IssueDto {
     pull_request: Option<serde::de::IgnoredAny>,
 }
 
+/// Trimmed captures leave out the comment's id and user; GitHub always
+/// sends the top-level `sender`, the same person for `created`.
 #[derive(Deserialize)]
 struct CommentDto {
-    id: u64,
+    id: Option<u64>,
     body: String,
-    user: UserDto,
+    user: Option<UserDto>,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +109,7 @@ struct IssueCommentDto {
     issue: IssueDto,
     comment: CommentDto,
     repository: RepoDto,
+    sender: Option<UserDto>,
 }
 
 fn parse<T: DeserializeOwned>(event: &str, body: &[u8]) -> Result<T, ApiError> {
@@ -166,17 +169,20 @@ fn pull_request(dto: PullRequestDto) -> Result<PullRequest, ApiError> {
     })
 }
 
-fn issue_comment(dto: IssueCommentDto) -> IssueComment {
-    IssueComment {
+fn issue_comment(dto: IssueCommentDto) -> Result<IssueComment, ApiError> {
+    let author = dto.comment.user.or(dto.sender).ok_or_else(|| {
+        ApiError::BadRequest("malformed `issue_comment` payload: no comment.user or sender".into())
+    })?;
+    Ok(IssueComment {
         repository: dto.repository.full_name,
         action: dto.action,
         issue_number: dto.issue.number,
         on_pull_request: dto.issue.pull_request.is_some(),
         comment_id: dto.comment.id,
         body: dto.comment.body,
-        author: dto.comment.user.login,
-        author_type: dto.comment.user.kind,
-    }
+        author: author.login,
+        author_type: author.kind,
+    })
 }
 
 /// Translates a verified delivery into a job; `None` for events chartpilot
@@ -185,7 +191,7 @@ fn translate(event: &str, body: &[u8]) -> Result<Option<Job>, ApiError> {
     Ok(Some(match event {
         "push" => Job::Push(push(parse(event, body)?)?),
         "pull_request" => Job::PullRequest(pull_request(parse(event, body)?)?),
-        "issue_comment" => Job::IssueComment(issue_comment(parse(event, body)?)),
+        "issue_comment" => Job::IssueComment(issue_comment(parse(event, body)?)?),
         _ => return Ok(None),
     }))
 }

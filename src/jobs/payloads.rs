@@ -52,7 +52,7 @@ pub struct IssueComment {
     pub action: String,
     pub issue_number: u64,
     pub on_pull_request: bool,
-    pub comment_id: u64,
+    pub comment_id: Option<u64>,
     pub body: String,
     pub author: String,
     /// `Bot` for GitHub Apps, so the worker never answers itself.

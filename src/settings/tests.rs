@@ -1,1 +1,135 @@
+use std::collections::HashMap;
+use std::io::Write;
 
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f
+}
+
+fn load_err(text: &str, vars: &[(&str, &str)]) -> String {
+    let f = file(text);
+    Settings::load(Some(f.path()), &env(vars))
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn defaults_run_with_nothing_installed() {
+    let s = Settings::load(Some(file("").path()), &env(&[])).unwrap();
+    assert_eq!(s.queue.kind, QueueKind::Embedded);
+    assert_eq!(s.git.provider, GitProvider::Local);
+    assert_eq!(s.argocd.mode, ArgocdMode::None);
+    assert_eq!(s.server.max_body_bytes, 5 * 1024 * 1024);
+    assert_eq!(s.policy.rollout_window, Duration::from_secs(2 * 3600));
+    assert_eq!(s.rollback.rules[0].action, RollbackAction::RevertPr);
+    assert!(s.github.webhook_secret.is_empty());
+}
+
+#[test]
+fn file_then_environment_override() {
+    let f = file("[server]\nlisten = \"127.0.0.1:9000\"\n[queue]\nmax_attempts = 3\n");
+    let s = Settings::load(
+        Some(f.path()),
+        &env(&[
+            ("CHARTPILOT__QUEUE__MAX_ATTEMPTS", "7"),
+            ("CHARTPILOT__POLICY__ENVIRONMENTS", "dev,prod"),
+            ("CHARTPILOT__QUEUE__RETRY_DELAYS", "1s,2s"),
+            ("CHARTPILOT__GITHUB__WEBHOOK_SECRET", "from-env"),
+            ("UNRELATED", "x"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.server.listen, "127.0.0.1:9000");
+    assert_eq!(s.queue.max_attempts, 7);
+    assert_eq!(s.policy.environments, ["dev", "prod"]);
+    assert_eq!(
+        s.queue.retry_delays,
+        [Duration::from_secs(1), Duration::from_secs(2)]
+    );
+    assert_eq!(s.github.webhook_secret.expose(), "from-env");
+}
+
+#[test]
+fn secrets_from_files_and_redacted() {
+    let secret = file("s3cr3t-value\n");
+    let f = file(&format!(
+        "[github]\nwebhook_secret_file = {:?}\n",
+        secret.path().display().to_string()
+    ));
+    let s = Settings::load(Some(f.path()), &env(&[])).unwrap();
+    assert_eq!(s.github.webhook_secret.expose(), "s3cr3t-value");
+    let shown = s.redacted_toml().unwrap();
+    assert!(!shown.contains("s3cr3t-value"), "{shown}");
+    assert!(shown.contains("webhook_secret = \"[redacted]\""), "{shown}");
+    assert!(!format!("{s:?}").contains("s3cr3t-value"));
+}
+
+#[test]
+fn secret_given_twice_or_unreadable() {
+    let secret = file("x");
+    let both = format!(
+        "[chat]\nsecret = \"inline\"\nsecret_file = {:?}\n",
+        secret.path().display().to_string()
+    );
+    assert!(load_err(&both, &[]).contains("chat.secret"));
+    let missing = "[slack]\nsigning_secret_file = \"/nonexistent/chartpilot\"\n";
+    let e = load_err(missing, &[]);
+    assert!(e.starts_with("slack.signing_secret_file: cannot read"), "{e}");
+}
+
+#[test]
+fn invalid_values_name_their_key() {
+    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        ("[server]\nlisten = \"nowhere\"", &[], "server.listen"),
+        ("[queue]\nmax_attempts = 0", &[], "queue.max_attempts"),
+        ("[queue]\nkind = \"kafka\"", &[], "kafka"),
+        ("[queue]\nkind = \"amqp\"\nurl = \"http://x\"", &[], "queue.url"),
+        ("[queue]\nretry_delays = [\"soon\"]", &[], "soon"),
+        ("[policy]\nsoak = \"forever\"", &[], "forever"),
+        ("[policy]\nenvironments = [\"dev\", \"dev\"]", &[], "policy.environments[1]"),
+        ("[server]\nlisten_port = 1", &[], "listen_port"),
+        ("", &[("CHARTPILOT__QUEUE__PREFETCH", "0")], "queue.prefetch"),
+        ("", &[("CHARTPILOT__SERVER__MAX_BODY_BYTES", "ten")], "max_body_bytes"),
+    ];
+    for (text, vars, needle) in cases {
+        let e = load_err(text, vars);
+        assert!(e.contains(needle), "{text:?} {vars:?}: {e}");
+    }
+}
+
+#[test]
+fn amqp_url_error_never_shows_the_password() {
+    let e = load_err(
+        "[queue]\nkind = \"amqp\"\nurl = \"redis://user:hunter2@host\"",
+        &[],
+    );
+    assert!(!e.contains("hunter2"), "{e}");
+}
+
+#[test]
+fn toml_syntax_error_names_file_and_line() {
+    let f = file("[server]\nlisten = \n");
+    let e = Settings::load(Some(f.path()), &env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&f.path().display().to_string()), "{e}");
+    assert!(e.contains("line 2"), "{e}");
+}
+
+#[test]
+fn explicit_missing_file_is_an_error() {
+    let e = Settings::load(Some(Path::new("/nonexistent/c.toml")), &env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("/nonexistent/c.toml"), "{e}");
+}

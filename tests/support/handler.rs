@@ -1,0 +1,67 @@
+//! A job handler that records what it ran and fails on request.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chartpilot::jobs::{Job, JobEnvelope};
+use chartpilot::worker::{JobError, JobHandler};
+
+#[derive(Clone, Copy, Debug)]
+pub enum Mode {
+    Succeed,
+    /// Fails every run with a retryable error.
+    FailAlways,
+    /// Fails the first N runs, then succeeds.
+    FailFirst(u32),
+    /// Fails with a park disposition.
+    Reject,
+    /// Panics inside the handler.
+    Panic,
+}
+
+pub struct RecordingHandler {
+    mode: Mutex<Mode>,
+    runs: AtomicU32,
+    seen: Mutex<Vec<(JobEnvelope, Job)>>,
+}
+
+impl RecordingHandler {
+    pub fn new(mode: Mode) -> Self {
+        Self {
+            mode: Mutex::new(mode),
+            runs: AtomicU32::new(0),
+            seen: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    pub fn seen(&self) -> Vec<(JobEnvelope, Job)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl JobHandler for RecordingHandler {
+    async fn handle(&self, job: &Job, envelope: &JobEnvelope) -> Result<(), JobError> {
+        let run = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
+        self.seen
+            .lock()
+            .unwrap()
+            .push((envelope.clone(), job.clone()));
+        let mode = *self.mode.lock().unwrap();
+        match mode {
+            Mode::Succeed => Ok(()),
+            Mode::FailAlways => Err(JobError::retry(anyhow::anyhow!("upstream down (run {run})"))),
+            Mode::FailFirst(n) if run <= n => {
+                Err(JobError::retry(anyhow::anyhow!("upstream down (run {run})")))
+            }
+            Mode::FailFirst(_) => Ok(()),
+            Mode::Reject => Err(JobError::park(anyhow::anyhow!("cannot ever work"))),
+            Mode::Panic => panic!("handler bug"),
+        }
+    }
+}

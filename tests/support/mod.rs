@@ -1,0 +1,312 @@
+//! One entry point for integration tests: `spawn_app` builds chartpilot from
+//! settings exactly as `serve` does, on port 0, with test-made secrets.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+pub mod handler;
+pub mod proxy;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chartpilot::clock::{Clock, SystemClock};
+use chartpilot::http::signature::{sign_sha256, sign_slack};
+use chartpilot::queue::JobQueue;
+use chartpilot::settings::Settings;
+use chartpilot::startup::{Application, Role};
+use chartpilot::worker::Worker;
+
+pub use handler::{Mode, RecordingHandler};
+
+/// How long a test waits for something that normally takes milliseconds
+/// (a connection, a delivery) before it calls it a failure.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+pub fn corpus() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
+}
+
+pub fn amqp_url() -> String {
+    std::env::var("CHARTPILOT_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
+pub fn random_secret() -> String {
+    format!("test-{}", uuid::Uuid::new_v4().simple())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    Amqp,
+}
+
+pub struct TestSecrets {
+    pub github: String,
+    pub alertmanager: String,
+    pub slack: String,
+    pub chat: String,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub worker: Worker,
+    pub queue: Arc<dyn JobQueue>,
+    pub handler: Arc<RecordingHandler>,
+    pub secrets: TestSecrets,
+    pub settings: Settings,
+    pub server: actix_web::dev::ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Options {
+    pub backend: Backend,
+    pub amqp_url: String,
+    pub clock: Arc<dyn Clock>,
+    pub mode: Mode,
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl Options {
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.extra_env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            amqp_url: amqp_url(),
+            clock: Arc::new(SystemClock),
+            mode: Mode::Succeed,
+            extra_env: Vec::new(),
+        }
+    }
+}
+
+/// Settings for a test: defaults plus overrides, as `serve` would load them.
+pub fn test_settings(
+    backend: Backend,
+    amqp_url: &str,
+    dir: &std::path::Path,
+    secrets: &TestSecrets,
+    extra: &[(String, String)],
+) -> Settings {
+    let mut env: HashMap<String, String> = [
+        ("SERVER__LISTEN", "127.0.0.1:0".to_owned()),
+        (
+            "QUEUE__KIND",
+            match backend {
+                Backend::Embedded => "embedded".to_owned(),
+                Backend::Amqp => "amqp".to_owned(),
+            },
+        ),
+        ("QUEUE__URL", amqp_url.to_owned()),
+        ("QUEUE__PATH", dir.join("queue").display().to_string()),
+        ("QUEUE__PREFIX", format!("cptest-{}", uuid::Uuid::new_v4().simple())),
+        ("QUEUE__MAX_ATTEMPTS", "3".to_owned()),
+        ("QUEUE__RETRY_DELAYS", "300ms,600ms".to_owned()),
+        ("QUEUE__CONFIRM_TIMEOUT", "3s".to_owned()),
+        ("GITHUB__WEBHOOK_SECRET", secrets.github.clone()),
+        ("ALERTMANAGER__TOKEN", secrets.alertmanager.clone()),
+        ("SLACK__SIGNING_SECRET", secrets.slack.clone()),
+        ("CHAT__SECRET", secrets.chat.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("CHARTPILOT__{k}"), v))
+    .collect();
+    for (k, v) in extra {
+        env.insert(k.clone(), v.clone());
+    }
+    // An empty file, so a config/default.toml in the working directory
+    // cannot leak into the test.
+    let file = dir.join("test.toml");
+    std::fs::write(&file, "").unwrap();
+    Settings::load(Some(&file), &env).unwrap()
+}
+
+pub async fn spawn_app(opts: Options) -> TestApp {
+    init_test_logging();
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = TestSecrets {
+        github: random_secret(),
+        alertmanager: random_secret(),
+        slack: random_secret(),
+        chat: random_secret(),
+    };
+    let settings = test_settings(opts.backend, &opts.amqp_url, dir.path(), &secrets, &opts.extra_env);
+    // Overrides in extra_env win; sign with what the app really uses.
+    let secrets = TestSecrets {
+        github: settings.github.webhook_secret.expose().to_owned(),
+        alertmanager: settings.alertmanager.token.expose().to_owned(),
+        slack: settings.slack.signing_secret.expose().to_owned(),
+        chat: settings.chat.secret.expose().to_owned(),
+    };
+    let handler = Arc::new(RecordingHandler::new(opts.mode));
+    let app = Application::build_with(&settings, Role::All, handler.clone(), opts.clock)
+        .await
+        .unwrap();
+    let port = app.port();
+    let (server, worker, queue) = app.into_parts();
+    let handle = server.handle();
+    tokio::spawn(server);
+    let app = TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+        worker: worker.unwrap(),
+        queue,
+        handler,
+        secrets,
+        settings,
+        server: handle,
+        _dir: dir,
+    };
+    if opts.backend == Backend::Amqp {
+        app.wait_ready(true).await;
+    }
+    app
+}
+
+impl TestApp {
+    pub async fn post_github(&self, event: &str, delivery: &str, body: &[u8]) -> reqwest::Response {
+        let sig = sign_sha256(&self.secrets.github, body);
+        self.client
+            .post(format!("{}/webhooks/github", self.base))
+            .header("X-GitHub-Event", event)
+            .header("X-GitHub-Delivery", delivery)
+            .header("X-Hub-Signature-256", sig)
+            .header("Content-Type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_alertmanager(&self, body: &[u8]) -> reqwest::Response {
+        self.client
+            .post(format!("{}/webhooks/alertmanager", self.base))
+            .bearer_auth(&self.secrets.alertmanager)
+            .header("Content-Type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_slack(&self, timestamp: i64, body: &[u8]) -> reqwest::Response {
+        let sig = sign_slack(&self.secrets.slack, timestamp, body);
+        self.client
+            .post(format!("{}/webhooks/slack", self.base))
+            .header("X-Slack-Request-Timestamp", timestamp.to_string())
+            .header("X-Slack-Signature", sig)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_chat(&self, body: &[u8]) -> reqwest::Response {
+        self.client
+            .post(format!("{}/webhooks/chat", self.base))
+            .header("X-Chartpilot-Signature", sign_sha256(&self.secrets.chat, body))
+            .header("Content-Type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Polls `/readyz` until it says `ready` (200) or not (503).
+    pub async fn wait_ready(&self, ready: bool) {
+        let want = if ready { 200 } else { 503 };
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if self.get("/readyz").await.status().as_u16() == want {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "/readyz never answered {want}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Runs the worker for one job, failing the test if none comes.
+    pub async fn process_one(&self) -> chartpilot::worker::Outcome {
+        tokio::time::timeout(PATIENCE, self.worker.process_one())
+            .await
+            .expect("no job arrived")
+            .expect("queue closed")
+            .expect("settling failed")
+    }
+
+    /// Asserts that no job arrives within `wait`.
+    pub async fn assert_no_job(&self, wait: Duration) {
+        if let Ok(Some(r)) = tokio::time::timeout(wait, self.worker.process_one()).await {
+            panic!("unexpected job: {r:?}");
+        }
+    }
+
+    /// Deletes this test's exchange and queues from the broker.
+    pub async fn cleanup(self) {
+        self.queue.close().await;
+        self.server.stop(false).await;
+        if self.settings.queue.kind == chartpilot::settings::QueueKind::Amqp {
+            delete_topology(&self.settings).await;
+        }
+    }
+}
+
+/// Removes what `AmqpQueue` declared for `settings.queue.prefix`.
+pub async fn delete_topology(settings: &Settings) {
+    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+    let Ok(conn) =
+        lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await
+    else {
+        return;
+    };
+    let Ok(ch) = conn.create_channel().await else {
+        return;
+    };
+    let p = &settings.queue.prefix;
+    let mut queues = vec![format!("{p}.jobs"), format!("{p}.parked")];
+    queues.extend(
+        settings
+            .queue
+            .retry_delays
+            .iter()
+            .map(|d| format!("{p}.retry.{}ms", d.as_millis())),
+    );
+    for q in queues {
+        let _ = ch
+            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+            .await;
+    }
+    let _ = ch
+        .exchange_delete(p.as_str().into(), ExchangeDeleteOptions::default())
+        .await;
+    let _ = conn.close(200, "test cleanup".into()).await;
+}
+
+/// Logs go to the test output only when TEST_LOG is set.
+pub fn init_test_logging() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = chartpilot::telemetry::init(
+            chartpilot::settings::LogFormat::Text,
+            "info,chartpilot=debug",
+            std::io::stderr,
+        );
+    }
+}
