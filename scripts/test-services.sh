@@ -22,24 +22,32 @@ if ! command -v rabbitmq-server >/dev/null 2>&1 && [ ! -x /usr/sbin/rabbitmq-ser
   need_root rm -f /usr/sbin/policy-rc.d
 fi
 
-# Loopback only: the node listens for AMQP on 127.0.0.1 and for Erlang distribution on 127.0.0.1.
-need_root mkdir -p /etc/rabbitmq
-if ! grep -q "listeners.tcp.default = 127.0.0.1:${AMQP_PORT}" /etc/rabbitmq/rabbitmq.conf 2>/dev/null; then
-  need_root sh -c "cat > /etc/rabbitmq/rabbitmq.conf" <<CONF
-listeners.tcp.default = 127.0.0.1:${AMQP_PORT}
+# Loopback only: AMQP, epmd and Erlang distribution all listen on 127.0.0.1.
+want_conf="listeners.tcp.default = 127.0.0.1:${AMQP_PORT}
 loopback_users.guest = true
 # Tests publish in bursts; keep the disk alarm from blocking publishers on small disks.
-disk_free_limit.absolute = 50MB
-CONF
-  need_root sh -c 'cat > /etc/rabbitmq/rabbitmq-env.conf' <<'CONF'
-NODENAME=rabbit@localhost
+disk_free_limit.absolute = 50MB"
+want_env='NODENAME=rabbit@localhost
 NODE_IP_ADDRESS=127.0.0.1
 ERL_EPMD_ADDRESS=127.0.0.1
-CONF
+SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"'
+changed=0
+need_root mkdir -p /etc/rabbitmq
+if [ "$(cat /etc/rabbitmq/rabbitmq.conf 2>/dev/null)" != "$want_conf" ]; then
+  printf '%s\n' "$want_conf" | need_root tee /etc/rabbitmq/rabbitmq.conf >/dev/null; changed=1
+fi
+if [ "$(cat /etc/rabbitmq/rabbitmq-env.conf 2>/dev/null)" != "$want_env" ]; then
+  printf '%s\n' "$want_env" | need_root tee /etc/rabbitmq/rabbitmq-env.conf >/dev/null; changed=1
 fi
 
 export RABBITMQ_NODENAME=rabbit@localhost
 is_up() { rabbitmqctl -n rabbit@localhost -q status >/dev/null 2>&1; }
+
+if [ "$changed" = 1 ] && is_up; then
+  echo "test-services: configuration changed; restarting rabbitmq" >&2
+  rabbitmqctl -n rabbit@localhost -q stop >/dev/null 2>&1 || true
+  for _ in $(seq 1 30); do is_up || break; sleep 1; done
+fi
 
 if ! is_up; then
   echo "test-services: starting rabbitmq-server on 127.0.0.1:${AMQP_PORT}" >&2

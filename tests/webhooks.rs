@@ -1,6 +1,8 @@
 //! The receivers over real HTTP with the embedded queue: every corpus
 //! payload, every way a request can be refused.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 mod support;
 
 use std::sync::Arc;
@@ -34,14 +36,18 @@ async fn drain(app: &TestApp) -> Vec<Job> {
 #[tokio::test]
 async fn every_github_corpus_payload_verifies_and_parses() {
     let app = spawn_app(
-        Options::new(Backend::Embedded).env("CHARTPILOT__GITHUB__WEBHOOK_SECRET", CORPUS_GITHUB_SECRET),
+        Options::new(Backend::Embedded)
+            .env("CHARTPILOT__GITHUB__WEBHOOK_SECRET", CORPUS_GITHUB_SECRET),
     )
     .await;
     let dir = corpus().join("github");
     let list = std::fs::read_to_string(dir.join("signature/corpus-file-signatures.txt")).unwrap();
     let mut queued = 0;
     let mut files = 0;
-    for line in list.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in list
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let (sig, path) = line.split_once("  ").unwrap();
         let body = std::fs::read(dir.join(path)).unwrap();
         let name = path.rsplit('/').next().unwrap();
@@ -60,7 +66,11 @@ async fn every_github_corpus_payload_verifies_and_parses() {
         let text = res.text().await.unwrap();
         files += 1;
         if event == "ping" {
-            assert_eq!((status, text.as_str()), (200, r#"{"status":"pong"}"#), "{path}");
+            assert_eq!(
+                (status, text.as_str()),
+                (200, r#"{"status":"pong"}"#),
+                "{path}"
+            );
         } else {
             assert_eq!(status, 202, "{path}: {text}");
             queued += 1;
@@ -76,16 +86,24 @@ async fn every_github_corpus_payload_verifies_and_parses() {
     });
     let argo_push = argo_push.expect("the Argo CD test push");
     assert_eq!(argo_push.git_ref, "refs/heads/master");
-    assert!(argo_push.commits[0].modified.contains(&"ksapps/test-app/app.yaml".to_owned()));
+    assert!(argo_push.commits[0]
+        .modified
+        .contains(&"ksapps/test-app/app.yaml".to_owned()));
     let tag_deletes = jobs
         .iter()
         .filter(|j| matches!(j, Job::Push(p) if p.deleted && p.after.is_zero()))
         .count();
     // push.2, .3, .4 and .7 delete a tag (corpus README).
     assert_eq!(tag_deletes, 4);
-    assert!(jobs.iter().any(|j| matches!(j, Job::PullRequest(p) if p.merged && p.action == "closed")));
-    assert!(jobs.iter().any(|j| matches!(j, Job::IssueComment(c) if c.on_pull_request)));
-    assert!(jobs.iter().any(|j| matches!(j, Job::IssueComment(c) if c.body == "/create-issue-branch")));
+    assert!(jobs
+        .iter()
+        .any(|j| matches!(j, Job::PullRequest(p) if p.merged && p.action == "closed")));
+    assert!(jobs
+        .iter()
+        .any(|j| matches!(j, Job::IssueComment(c) if c.on_pull_request)));
+    assert!(jobs
+        .iter()
+        .any(|j| matches!(j, Job::IssueComment(c) if c.body == "/create-issue-branch")));
 }
 
 #[tokio::test]
@@ -100,7 +118,9 @@ async fn every_alertmanager_notification_parses() {
     names.sort();
     assert_eq!(names.len(), 10);
     for name in &names {
-        let res = app.post_alertmanager(&std::fs::read(dir.join(name)).unwrap()).await;
+        let res = app
+            .post_alertmanager(&std::fs::read(dir.join(name)).unwrap())
+            .await;
         assert_eq!(res.status(), 202, "{name}");
     }
     let alerts: Vec<_> = drain(&app)
@@ -112,13 +132,20 @@ async fn every_alertmanager_notification_parses() {
         })
         .collect();
     assert_eq!(alerts.len(), 10);
-    let truncated = alerts.iter().find(|a| a.receiver == "chartpilot-truncated").unwrap();
+    let truncated = alerts
+        .iter()
+        .find(|a| a.receiver == "chartpilot-truncated")
+        .unwrap();
     assert_eq!((truncated.truncated_alerts, truncated.alerts.len()), (2, 2));
     // 04: the group still fires while one alert in it resolved.
     assert!(alerts.iter().any(|a| a.status == AlertStatus::Firing
         && a.alerts.iter().any(|x| x.status == AlertStatus::Resolved)));
     for a in alerts.iter().flat_map(|n| &n.alerts) {
-        assert_eq!(a.ends_at.is_none(), a.status == AlertStatus::Firing, "{a:?}");
+        assert_eq!(
+            a.ends_at.is_none(),
+            a.status == AlertStatus::Firing,
+            "{a:?}"
+        );
     }
     // 07 was resolved by resolve_timeout, with a nanosecond end time.
     let nanos = alerts
@@ -142,9 +169,12 @@ async fn slack_documented_example_and_samples_verify() {
     .await;
     let slack = corpus().join("slack");
     let vector: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(slack.join("signing-test-vector.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(slack.join("signing-test-vector.json")).unwrap())
+            .unwrap();
     let documented = vector.to_string();
-    assert!(documented.contains("v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"));
+    assert!(
+        documented.contains("v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503")
+    );
     let body = std::fs::read(slack.join("signing-test-vector.body.txt")).unwrap();
     let res = app
         .client
@@ -176,8 +206,16 @@ async fn slack_documented_example_and_samples_verify() {
         let res = app
             .client
             .post(format!("{}/webhooks/slack", app.base))
-            .header("X-Slack-Request-Timestamp", req["headers"]["X-Slack-Request-Timestamp"].as_str().unwrap())
-            .header("X-Slack-Signature", req["headers"]["X-Slack-Signature"].as_str().unwrap())
+            .header(
+                "X-Slack-Request-Timestamp",
+                req["headers"]["X-Slack-Request-Timestamp"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .header(
+                "X-Slack-Signature",
+                req["headers"]["X-Slack-Signature"].as_str().unwrap(),
+            )
             .body(body)
             .send()
             .await
@@ -210,19 +248,60 @@ async fn refused_requests_get_401_and_queue_nothing() {
     let good = chartpilot::http::signature::sign_sha256(&app.secrets.github, body);
     let wrong = chartpilot::http::signature::sign_sha256("not-the-secret", body);
     let cases = vec![
-        ("tampered body", app.client.post(url("/webhooks/github")).header("X-Hub-Signature-256", &good).body(&b"{\"zen\":\"y\",\"hook_id\":1}"[..])),
-        ("wrong secret", app.client.post(url("/webhooks/github")).header("X-Hub-Signature-256", &wrong).body(&body[..])),
-        ("missing header", app.client.post(url("/webhooks/github")).body(&body[..])),
-        ("no sha256= prefix", app.client.post(url("/webhooks/github")).header("X-Hub-Signature-256", &good[7..]).body(&body[..])),
-        ("bad bearer", app.client.post(url("/webhooks/alertmanager")).bearer_auth("nope").body(&body[..])),
-        ("no bearer", app.client.post(url("/webhooks/alertmanager")).body(&body[..])),
-        ("chat wrong secret", app.client.post(url("/webhooks/chat")).header("X-Chartpilot-Signature", &wrong).body(&body[..])),
+        (
+            "tampered body",
+            app.client
+                .post(url("/webhooks/github"))
+                .header("X-Hub-Signature-256", &good)
+                .body(&b"{\"zen\":\"y\",\"hook_id\":1}"[..]),
+        ),
+        (
+            "wrong secret",
+            app.client
+                .post(url("/webhooks/github"))
+                .header("X-Hub-Signature-256", &wrong)
+                .body(&body[..]),
+        ),
+        (
+            "missing header",
+            app.client.post(url("/webhooks/github")).body(&body[..]),
+        ),
+        (
+            "no sha256= prefix",
+            app.client
+                .post(url("/webhooks/github"))
+                .header("X-Hub-Signature-256", &good[7..])
+                .body(&body[..]),
+        ),
+        (
+            "bad bearer",
+            app.client
+                .post(url("/webhooks/alertmanager"))
+                .bearer_auth("nope")
+                .body(&body[..]),
+        ),
+        (
+            "no bearer",
+            app.client
+                .post(url("/webhooks/alertmanager"))
+                .body(&body[..]),
+        ),
+        (
+            "chat wrong secret",
+            app.client
+                .post(url("/webhooks/chat"))
+                .header("X-Chartpilot-Signature", &wrong)
+                .body(&body[..]),
+        ),
         (
             "stale slack",
             app.client
                 .post(url("/webhooks/slack"))
                 .header("X-Slack-Request-Timestamp", "1531420618")
-                .header("X-Slack-Signature", "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503")
+                .header(
+                    "X-Slack-Signature",
+                    "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
+                )
                 .body(std::fs::read(corpus().join("slack/signing-test-vector.body.txt")).unwrap()),
         ),
     ];
@@ -235,7 +314,10 @@ async fn refused_requests_get_401_and_queue_nothing() {
             .unwrap();
         assert_eq!(res.status(), 401, "{what}");
         let reason: serde_json::Value = res.json().await.unwrap();
-        assert!(reason["error"].as_str().is_some_and(|e| !e.is_empty()), "{what}");
+        assert!(
+            reason["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{what}"
+        );
     }
     app.assert_no_job(Duration::from_millis(500)).await;
 }
@@ -261,9 +343,21 @@ async fn malformed_requests_get_400_with_a_reason() {
         let reason = body["error"].as_str().unwrap().to_owned();
         assert!(reason.contains(needle), "{reason} lacks {needle}");
     };
-    check(app.post_github("push", "d1", b"{\"ref\": 5}").await, "malformed `push` payload").await;
-    check(app.post_github("push", "d1", b"not json").await, "malformed `push` payload").await;
-    check(app.post_github("push", "bad id!", b"{}").await, "X-GitHub-Delivery").await;
+    check(
+        app.post_github("push", "d1", b"{\"ref\": 5}").await,
+        "malformed `push` payload",
+    )
+    .await;
+    check(
+        app.post_github("push", "d1", b"not json").await,
+        "malformed `push` payload",
+    )
+    .await;
+    check(
+        app.post_github("push", "bad id!", b"{}").await,
+        "X-GitHub-Delivery",
+    )
+    .await;
     let sig = chartpilot::http::signature::sign_sha256(&app.secrets.github, b"{}");
     let no_event = app
         .client
@@ -275,15 +369,32 @@ async fn malformed_requests_get_400_with_a_reason() {
         .await
         .unwrap();
     check(no_event, "missing X-GitHub-Event").await;
-    check(app.post_alertmanager(br#"{"version":"3"}"#).await, "malformed").await;
+    check(
+        app.post_alertmanager(br#"{"version":"3"}"#).await,
+        "malformed",
+    )
+    .await;
     let v3 = br#"{"version":"3","status":"firing","groupKey":"g","alerts":[]}"#;
     check(app.post_alertmanager(v3).await, "version `3`").await;
     let now = Utc::now().timestamp();
-    check(app.post_slack(now, b"text=help").await, "malformed Slack slash command").await;
-    check(app.post_chat(br#"{"user":"ann"}"#).await, "malformed chat command").await;
-    check(app.post_chat(br#"{"user":"ann","text":"  "}"#).await, "`text` is empty").await;
     check(
-        app.post_chat(br#"{"user":"ann","text":"help","reply_url":"file:///etc/passwd"}"#).await,
+        app.post_slack(now, b"text=help").await,
+        "malformed Slack slash command",
+    )
+    .await;
+    check(
+        app.post_chat(br#"{"user":"ann"}"#).await,
+        "malformed chat command",
+    )
+    .await;
+    check(
+        app.post_chat(br#"{"user":"ann","text":"  "}"#).await,
+        "`text` is empty",
+    )
+    .await;
+    check(
+        app.post_chat(br#"{"user":"ann","text":"help","reply_url":"file:///etc/passwd"}"#)
+            .await,
         "reply_url",
     )
     .await;
@@ -292,7 +403,10 @@ async fn malformed_requests_get_400_with_a_reason() {
 
 #[tokio::test]
 async fn oversized_bodies_get_413() {
-    let app = spawn_app(Options::new(Backend::Embedded).env("CHARTPILOT__SERVER__MAX_BODY_BYTES", "2048")).await;
+    let app = spawn_app(
+        Options::new(Backend::Embedded).env("CHARTPILOT__SERVER__MAX_BODY_BYTES", "2048"),
+    )
+    .await;
     let big = vec![b' '; 4096];
     for route in ["github", "alertmanager", "slack", "chat"] {
         let res = app
@@ -305,11 +419,14 @@ async fn oversized_bodies_get_413() {
         assert_eq!(res.status(), 413, "{route}");
     }
     // Streamed without a Content-Length: the limit still holds.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..8).map(|_| Ok(vec![b' '; 512])).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..8).map(|_| Ok(vec![b' '; 512])).collect();
     let res = app
         .client
         .post(format!("{}/webhooks/chat", app.base))
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
         .send()
         .await
         .unwrap();
@@ -320,14 +437,22 @@ async fn oversized_bodies_get_413() {
 #[tokio::test]
 async fn other_events_are_ignored_and_empty_secrets_disable_routes() {
     let app = spawn_app(Options::new(Backend::Embedded).env("CHARTPILOT__CHAT__SECRET", "")).await;
-    let res = app.post_github("star", "d1", b"{\"action\":\"created\"}").await;
+    let res = app
+        .post_github("star", "d1", b"{\"action\":\"created\"}")
+        .await;
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body, serde_json::json!({"status": "ignored", "event": "star"}));
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "ignored", "event": "star"})
+    );
     let res = app
         .client
         .post(format!("{}/webhooks/chat", app.base))
-        .header("X-Chartpilot-Signature", chartpilot::http::signature::sign_sha256("", b"{}"))
+        .header(
+            "X-Chartpilot-Signature",
+            chartpilot::http::signature::sign_sha256("", b"{}"),
+        )
         .body("{}")
         .send()
         .await
@@ -346,7 +471,10 @@ async fn unauthenticated_alertmanager_only_when_allowed() {
             .env("CHARTPILOT__ALERTMANAGER__ALLOW_UNAUTHENTICATED", "true"),
     )
     .await;
-    let body = std::fs::read(corpus().join("alertmanager/notifications/01-api-single-critical-firing.body.json")).unwrap();
+    let body = std::fs::read(
+        corpus().join("alertmanager/notifications/01-api-single-critical-firing.body.json"),
+    )
+    .unwrap();
     let res = app
         .client
         .post(format!("{}/webhooks/alertmanager", app.base))
@@ -382,7 +510,10 @@ async fn chat_commands_and_metrics() {
         r#"chartpilot_job_duration_seconds_count{kind="chat.command"} 1"#,
         "chartpilot_queue_connected 1",
     ] {
-        assert!(metrics.lines().any(|l| l == line), "missing {line} in\n{metrics}");
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "missing {line} in\n{metrics}"
+        );
     }
     assert_eq!(app.get("/healthz").await.status(), 200);
     assert_eq!(app.get("/readyz").await.status(), 200);

@@ -405,11 +405,29 @@ impl AmqpQueue {
     }
 
     async fn ack_handle(&self, h: AmqpHandle) -> Result<(), QueueError> {
-        h.acker
-            .ack(BasicAckOptions::default())
-            .await
-            .map(|_| ())
-            .map_err(|e| unavailable(format!("ack failed, the job will be redelivered: {e}")))
+        match h.acker.ack(BasicAckOptions::default()).await {
+            Ok(true) => Ok(()),
+            // lapin answers false when the delivery's channel has died.
+            Ok(false) => Err(unavailable(
+                "the delivery's channel is gone; the broker redelivers the job",
+            )),
+            Err(e) => Err(unavailable(format!(
+                "ack failed; the broker redelivers the job: {e}"
+            ))),
+        }
+    }
+
+    /// A delivery from a dead channel cannot be settled; checking first
+    /// avoids publishing a retry or parked copy of a job the broker is
+    /// about to redeliver anyway.
+    fn usable(h: &AmqpHandle) -> Result<(), QueueError> {
+        if h.acker.usable() {
+            Ok(())
+        } else {
+            Err(unavailable(
+                "the delivery's channel is gone; the broker redelivers the job",
+            ))
+        }
     }
 
     fn props(job: &JobEnvelope) -> BasicProperties {
@@ -473,6 +491,7 @@ impl JobQueue for AmqpQueue {
         delay: Duration,
     ) -> Result<(), QueueError> {
         let h = Self::handle(delivery)?;
+        Self::usable(&h)?;
         self.shared
             .publish_confirmed(&retry_key(delay), &next.to_bytes(), Self::props(next))
             .await?;
@@ -482,6 +501,7 @@ impl JobQueue for AmqpQueue {
     async fn park(&self, delivery: Delivery, reason: &str) -> Result<(), QueueError> {
         let body = delivery.body.clone();
         let h = Self::handle(delivery)?;
+        Self::usable(&h)?;
         let props = BasicProperties::default()
             .with_delivery_mode(PERSISTENT)
             .with_content_type("application/json".into())

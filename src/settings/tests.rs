@@ -84,22 +84,48 @@ fn secret_given_twice_or_unreadable() {
     assert!(load_err(&both, &[]).contains("chat.secret"));
     let missing = "[slack]\nsigning_secret_file = \"/nonexistent/chartpilot\"\n";
     let e = load_err(missing, &[]);
-    assert!(e.starts_with("slack.signing_secret_file: cannot read"), "{e}");
+    assert!(
+        e.starts_with("slack.signing_secret_file: cannot read"),
+        "{e}"
+    );
 }
+
+/// (config file, environment, text the error must hold)
+type Case = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
 
 #[test]
 fn invalid_values_name_their_key() {
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    let cases: &[Case] = &[
         ("[server]\nlisten = \"nowhere\"", &[], "server.listen"),
         ("[queue]\nmax_attempts = 0", &[], "queue.max_attempts"),
         ("[queue]\nkind = \"kafka\"", &[], "kafka"),
-        ("[queue]\nkind = \"amqp\"\nurl = \"http://x\"", &[], "queue.url"),
+        (
+            "[queue]\nkind = \"amqp\"\nurl = \"http://x\"",
+            &[],
+            "queue.url",
+        ),
         ("[queue]\nretry_delays = [\"soon\"]", &[], "soon"),
         ("[policy]\nsoak = \"forever\"", &[], "forever"),
-        ("[policy]\nenvironments = [\"dev\", \"dev\"]", &[], "policy.environments[1]"),
+        (
+            "[policy]\nenvironments = [\"dev\", \"dev\"]",
+            &[],
+            "policy.environments[1]",
+        ),
         ("[server]\nlisten_port = 1", &[], "listen_port"),
-        ("", &[("CHARTPILOT__QUEUE__PREFETCH", "0")], "queue.prefetch"),
-        ("", &[("CHARTPILOT__SERVER__MAX_BODY_BYTES", "ten")], "max_body_bytes"),
+        (
+            "",
+            &[("CHARTPILOT__QUEUE__PREFETCH", "0")],
+            "queue.prefetch",
+        ),
+        (
+            "",
+            &[("CHARTPILOT__SERVER__MAX_BODY_BYTES", "ten")],
+            "max_body_bytes",
+        ),
     ];
     for (text, vars, needle) in cases {
         let e = load_err(text, vars);

@@ -55,10 +55,12 @@ impl JobHandler for RecordingHandler {
         let mode = *self.mode.lock().unwrap();
         match mode {
             Mode::Succeed => Ok(()),
-            Mode::FailAlways => Err(JobError::retry(anyhow::anyhow!("upstream down (run {run})"))),
-            Mode::FailFirst(n) if run <= n => {
-                Err(JobError::retry(anyhow::anyhow!("upstream down (run {run})")))
-            }
+            Mode::FailAlways => Err(JobError::retry(anyhow::anyhow!(
+                "upstream down (run {run})"
+            ))),
+            Mode::FailFirst(n) if run <= n => Err(JobError::retry(anyhow::anyhow!(
+                "upstream down (run {run})"
+            ))),
             Mode::FailFirst(_) => Ok(()),
             Mode::Reject => Err(JobError::park(anyhow::anyhow!("cannot ever work"))),
             Mode::Panic => panic!("handler bug"),

@@ -105,7 +105,10 @@ pub fn test_settings(
         ),
         ("QUEUE__URL", amqp_url.to_owned()),
         ("QUEUE__PATH", dir.join("queue").display().to_string()),
-        ("QUEUE__PREFIX", format!("cptest-{}", uuid::Uuid::new_v4().simple())),
+        (
+            "QUEUE__PREFIX",
+            format!("cptest-{}", uuid::Uuid::new_v4().simple()),
+        ),
         ("QUEUE__MAX_ATTEMPTS", "3".to_owned()),
         ("QUEUE__RETRY_DELAYS", "300ms,600ms".to_owned()),
         ("QUEUE__CONFIRM_TIMEOUT", "3s".to_owned()),
@@ -136,7 +139,13 @@ pub async fn spawn_app(opts: Options) -> TestApp {
         slack: random_secret(),
         chat: random_secret(),
     };
-    let settings = test_settings(opts.backend, &opts.amqp_url, dir.path(), &secrets, &opts.extra_env);
+    let settings = test_settings(
+        opts.backend,
+        &opts.amqp_url,
+        dir.path(),
+        &secrets,
+        &opts.extra_env,
+    );
     // Overrides in extra_env win; sign with what the app really uses.
     let secrets = TestSecrets {
         github: settings.github.webhook_secret.expose().to_owned(),
@@ -211,7 +220,10 @@ impl TestApp {
     pub async fn post_chat(&self, body: &[u8]) -> reqwest::Response {
         self.client
             .post(format!("{}/webhooks/chat", self.base))
-            .header("X-Chartpilot-Signature", sign_sha256(&self.secrets.chat, body))
+            .header(
+                "X-Chartpilot-Signature",
+                sign_sha256(&self.secrets.chat, body),
+            )
             .header("Content-Type", "application/json")
             .body(body.to_vec())
             .send()

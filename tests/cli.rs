@@ -1,0 +1,192 @@
+//! The `chartpilot` binary as an operator runs it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chartpilot::http::signature::sign_sha256;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_chartpilot"));
+    // Only what each test sets: no CHARTPILOT__* from the outside.
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    c
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_healthy(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            if out.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "chartpilot exited early"
+        );
+        assert!(Instant::now() < deadline, "/healthz never answered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn terminate(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+#[test]
+fn serve_on_defaults_then_sigterm_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let secret = format!("s-{}", std::process::id());
+    let mut child = bin()
+        .current_dir(dir.path())
+        .args(["serve", "--log-format", "json"])
+        .env("CHARTPILOT__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("CHARTPILOT__CHAT__SECRET", &secret)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_healthy(port, &mut child);
+
+    let body = br#"{"user":"ann","text":"/chartpilot help"}"#;
+    let answer = raw_http::post(port, "/webhooks/chat", body, &sign_sha256(&secret, body));
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+
+    // Give the worker a moment to run the job, then stop.
+    std::thread::sleep(Duration::from_millis(500));
+    terminate(&child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let lines: Vec<serde_json::Value> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).expect("every log line is JSON"))
+        .collect();
+    let done = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "job done")
+        .expect("the job ran");
+    assert_eq!(done["span"]["kind"], "chat.command");
+    assert!(done["span"]["job"].as_str().is_some_and(|j| j.len() == 36));
+    assert!(lines
+        .iter()
+        .any(|l| l["fields"]["message"] == "chartpilot stopped"));
+    assert!(
+        !lines.iter().any(|l| l.to_string().contains(&secret)),
+        "secret in logs"
+    );
+    assert!(dir.path().join("data/queue/queue.redb").exists());
+}
+
+#[test]
+fn check_config_redacts_secrets() {
+    let out = bin()
+        .args(["check-config"])
+        .env("CHARTPILOT__GITHUB__WEBHOOK_SECRET", "hunter2-webhook")
+        .env(
+            "CHARTPILOT__QUEUE__URL",
+            "amqp://app:hunter2-amqp@127.0.0.1:5672/%2f",
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("webhook_secret = \"[redacted]\""), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    let parsed: toml::Table = toml::from_str(&text).expect("the output is TOML");
+    assert_eq!(parsed["queue"]["kind"].as_str(), Some("embedded"));
+}
+
+#[test]
+fn check_config_names_the_bad_key() {
+    let cases = [
+        ("CHARTPILOT__QUEUE__MAX_ATTEMPTS", "0", "queue.max_attempts"),
+        ("CHARTPILOT__SERVER__LISTEN", "everywhere", "server.listen"),
+        ("CHARTPILOT__POLICY__SOAK", "a while", "policy.soak"),
+    ];
+    for (key, value, needle) in cases {
+        let out = bin()
+            .args(["check-config"])
+            .env(key, value)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{key}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(needle), "{key}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[queue]\nkind = \"amqp\"\nbogus = 1\n").unwrap();
+    let out = bin()
+        .args(["check-config", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success() && err.contains("bogus"), "{err}");
+}
+
+#[test]
+fn embedded_queue_refuses_a_split_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["serve", "--role", "receiver"])
+        .env(
+            "CHARTPILOT__SERVER__LISTEN",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("--role all"), "{err}");
+}
+
+/// A tiny blocking HTTP client, so this file needs no async runtime.
+mod raw_http {
+    use std::io::{Read, Write};
+
+    pub fn post(port: u16, path: &str, body: &[u8], signature: &str) -> String {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n\
+             X-Chartpilot-Signature: {signature}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+}

@@ -1,0 +1,298 @@
+//! One behavioural suite, run against both queue implementations: the
+//! embedded redb queue and RabbitMQ (started by scripts/test-services.sh).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chartpilot::jobs::{ChatCommand, ChatSource, Job, JobEnvelope};
+use chartpilot::metrics::Metrics;
+use chartpilot::queue::{self, JobQueue};
+use chartpilot::settings::Settings;
+use chartpilot::worker::{Outcome, Worker};
+use support::{
+    amqp_url, delete_topology, test_settings, Backend, Mode, RecordingHandler, TestSecrets,
+    PATIENCE,
+};
+
+struct Harness {
+    settings: Settings,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    fn new(backend: Backend) -> Self {
+        support::init_test_logging();
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = TestSecrets {
+            github: String::new(),
+            alertmanager: String::new(),
+            slack: String::new(),
+            chat: String::new(),
+        };
+        let settings = test_settings(backend, &amqp_url(), dir.path(), &secrets, &[]);
+        Self {
+            settings,
+            _dir: dir,
+        }
+    }
+
+    /// Opens the queue (again): a new process as far as the queue can tell.
+    async fn open(&self) -> Arc<dyn JobQueue> {
+        let q = queue::open(&self.settings.queue, Arc::new(Metrics::new()), true)
+            .await
+            .unwrap();
+        let deadline = Instant::now() + PATIENCE;
+        while !q.is_ready() {
+            assert!(Instant::now() < deadline, "queue never became ready");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        q
+    }
+
+    fn worker(&self, q: &Arc<dyn JobQueue>, mode: Mode) -> (Worker, Arc<RecordingHandler>) {
+        let handler = Arc::new(RecordingHandler::new(mode));
+        let worker = Worker::new(
+            Arc::clone(q),
+            handler.clone(),
+            Arc::new(Metrics::new()),
+            &self.settings.queue,
+        );
+        (worker, handler)
+    }
+
+    async fn done(self, q: Arc<dyn JobQueue>) {
+        q.close().await;
+        if self.settings.queue.kind == chartpilot::settings::QueueKind::Amqp {
+            delete_topology(&self.settings).await;
+        }
+    }
+}
+
+fn job(text: &str) -> JobEnvelope {
+    let job = Job::Chat(ChatCommand {
+        source: ChatSource::Generic,
+        user: "ann".into(),
+        user_name: None,
+        text: text.into(),
+        reply_url: None,
+        channel: None,
+    });
+    JobEnvelope::new(&job, format!("test:{text}"), None, chrono::Utc::now()).unwrap()
+}
+
+async fn next(w: &Worker) -> Outcome {
+    tokio::time::timeout(PATIENCE, w.process_one())
+        .await
+        .expect("no job arrived")
+        .expect("queue closed")
+        .expect("settling failed")
+}
+
+async fn nothing_within(w: &Worker, wait: Duration) {
+    if let Ok(Some(r)) = tokio::time::timeout(wait, w.process_one()).await {
+        panic!("unexpected job: {r:?}");
+    }
+}
+
+async fn each_job_is_handled_exactly_once(backend: Backend) {
+    let h = Harness::new(backend);
+    let q = h.open().await;
+    let (w, handler) = h.worker(&q, Mode::Succeed);
+    let sent: Vec<_> = (0..5).map(|i| job(&format!("job {i}"))).collect();
+    for j in &sent {
+        q.publish(j).await.unwrap();
+    }
+    for _ in &sent {
+        assert_eq!(next(&w).await, Outcome::Done);
+    }
+    nothing_within(&w, Duration::from_secs(1)).await;
+    let mut got: Vec<_> = handler.seen().into_iter().map(|(e, _)| e.id).collect();
+    let mut want: Vec<_> = sent.iter().map(|e| e.id).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    h.done(q).await;
+}
+
+async fn failing_job_is_retried_with_growing_delay_then_parked(backend: Backend) {
+    let h = Harness::new(backend);
+    let q = h.open().await;
+    let (w, handler) = h.worker(&q, Mode::FailAlways);
+    let sent = job("doomed");
+    q.publish(&sent).await.unwrap();
+
+    let d1 = Duration::from_millis(300);
+    let d2 = Duration::from_millis(600);
+    assert_eq!(
+        next(&w).await,
+        Outcome::Retried {
+            attempt: 2,
+            delay: d1
+        }
+    );
+    let t = Instant::now();
+    assert_eq!(
+        next(&w).await,
+        Outcome::Retried {
+            attempt: 3,
+            delay: d2
+        }
+    );
+    let first_wait = t.elapsed();
+    let t = Instant::now();
+    let parked = next(&w).await;
+    let second_wait = t.elapsed();
+    assert!(
+        first_wait >= d1 - Duration::from_millis(20),
+        "{first_wait:?}"
+    );
+    assert!(
+        second_wait >= d2 - Duration::from_millis(20),
+        "{second_wait:?}"
+    );
+    assert!(
+        matches!(&parked, Outcome::Parked { reason } if reason.contains("failed 3 attempts") && reason.contains("upstream down (run 3)")),
+        "{parked:?}"
+    );
+    let attempts: Vec<u32> = handler.seen().iter().map(|(e, _)| e.attempt).collect();
+    assert_eq!(attempts, [1, 2, 3]);
+    assert!(handler.seen().iter().all(|(e, _)| e.id == sent.id));
+    nothing_within(&w, Duration::from_millis(800)).await;
+
+    let parked = q.parked().await.unwrap();
+    assert_eq!(parked.len(), 1);
+    let body = JobEnvelope::from_bytes(parked[0].body.as_bytes()).unwrap();
+    assert_eq!((body.id, body.attempt), (sent.id, 3));
+    assert!(parked[0].reason.contains("failed 3 attempts"));
+    // Reading the parking queue does not consume it.
+    assert_eq!(q.parked().await.unwrap().len(), 1);
+    h.done(q).await;
+}
+
+async fn recovering_job_succeeds_on_retry(backend: Backend) {
+    let h = Harness::new(backend);
+    let q = h.open().await;
+    let (w, handler) = h.worker(&q, Mode::FailFirst(1));
+    q.publish(&job("flaky")).await.unwrap();
+    assert!(matches!(
+        next(&w).await,
+        Outcome::Retried { attempt: 2, .. }
+    ));
+    assert_eq!(next(&w).await, Outcome::Done);
+    let last = handler.seen().pop().unwrap().0;
+    assert_eq!(last.last_error.as_deref(), Some("upstream down (run 1)"));
+    assert!(q.parked().await.unwrap().is_empty());
+    h.done(q).await;
+}
+
+async fn unknown_kinds_and_rejected_jobs_are_parked(backend: Backend) {
+    let h = Harness::new(backend);
+    let q = h.open().await;
+    let (w, handler) = h.worker(&q, Mode::Reject);
+    let mut future = job("from a newer receiver");
+    future.kind = "github.workflow_run".into();
+    q.publish(&future).await.unwrap();
+    let outcome = next(&w).await;
+    assert!(
+        matches!(&outcome, Outcome::Parked { reason } if reason.contains("unknown job kind `github.workflow_run`")),
+        "{outcome:?}"
+    );
+    assert!(
+        handler.seen().is_empty(),
+        "an unknown kind never reaches a handler"
+    );
+
+    q.publish(&job("bad input")).await.unwrap();
+    assert!(
+        matches!(next(&w).await, Outcome::Parked { reason } if reason.contains("cannot ever work"))
+    );
+    let parked = q.parked().await.unwrap();
+    assert_eq!(parked.len(), 2);
+    h.done(q).await;
+}
+
+async fn panicking_handler_is_retried(backend: Backend) {
+    let h = Harness::new(backend);
+    let q = h.open().await;
+    let (w, handler) = h.worker(&q, Mode::Panic);
+    q.publish(&job("boom")).await.unwrap();
+    assert!(matches!(
+        next(&w).await,
+        Outcome::Retried { attempt: 2, .. }
+    ));
+    handler.set_mode(Mode::Succeed);
+    assert_eq!(next(&w).await, Outcome::Done);
+    h.done(q).await;
+}
+
+async fn pending_jobs_survive_a_restart(backend: Backend) {
+    let h = Harness::new(backend);
+    let q = h.open().await;
+    let sent: Vec<_> = (0..3).map(|i| job(&format!("pending {i}"))).collect();
+    for j in &sent {
+        q.publish(j).await.unwrap();
+    }
+    q.close().await;
+    drop(q);
+
+    let q = h.open().await;
+    let (w, handler) = h.worker(&q, Mode::Succeed);
+    for _ in &sent {
+        assert_eq!(next(&w).await, Outcome::Done);
+    }
+    let got: Vec<_> = handler.seen().into_iter().map(|(e, _)| e.id).collect();
+    for j in &sent {
+        assert!(got.contains(&j.id));
+    }
+    h.done(q).await;
+}
+
+async fn job_of_a_dead_worker_is_redelivered(backend: Backend) {
+    let h = Harness::new(backend);
+    let q = h.open().await;
+    let sent = job("in flight when the worker died");
+    q.publish(&sent).await.unwrap();
+    let delivery = tokio::time::timeout(PATIENCE, q.receive())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(JobEnvelope::from_bytes(&delivery.body).unwrap().id, sent.id);
+    // The worker dies: its connection (or process) goes away without an ack.
+    q.close().await;
+    drop(delivery);
+    drop(q);
+
+    let q = h.open().await;
+    let (w, handler) = h.worker(&q, Mode::Succeed);
+    assert_eq!(next(&w).await, Outcome::Done);
+    assert_eq!(handler.seen()[0].0.id, sent.id);
+    nothing_within(&w, Duration::from_millis(500)).await;
+    h.done(q).await;
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            use super::*;
+            $(#[tokio::test] async fn $name() { super::$name(Backend::Embedded).await })*
+        }
+        mod amqp {
+            use super::*;
+            $(#[tokio::test] async fn $name() { super::$name(Backend::Amqp).await })*
+        }
+    };
+}
+
+suite!(
+    each_job_is_handled_exactly_once,
+    failing_job_is_retried_with_growing_delay_then_parked,
+    recovering_job_succeeds_on_retry,
+    unknown_kinds_and_rejected_jobs_are_parked,
+    panicking_handler_is_retried,
+    pending_jobs_survive_a_restart,
+    job_of_a_dead_worker_is_redelivered,
+);
