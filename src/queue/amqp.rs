@@ -470,11 +470,14 @@ impl JobQueue for AmqpQueue {
                 d = rx.recv() => d?,
                 _ = shutdown.changed() => return None,
             };
-            // A delivery buffered from a connection that has since died can
-            // no longer be acked; the broker redelivers it on the new one.
-            let current = self.shared.current().map(|l| l.generation);
+            // A delivery buffered from a connection that has since been
+            // replaced can no longer be acked; the broker redelivers it on
+            // the new one. Compare with the newest generation, not the
+            // published link: the new consumer may deliver before the
+            // supervisor publishes its link.
+            let newest = self.shared.generation.load(Ordering::Acquire);
             match &delivery.handle {
-                DeliveryHandle::Amqp(h) if Some(h.generation) != current => continue,
+                DeliveryHandle::Amqp(h) if h.generation < newest => continue,
                 _ => return Some(delivery),
             }
         }
