@@ -141,3 +141,59 @@ async fn job_in_flight_during_connection_loss_is_redelivered() {
     assert_eq!(env.delivery_id.unwrap().to_string(), "in-flight");
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn unroutable_job_is_refused_not_reported_as_queued() {
+    use chartpilot::jobs::{ChatCommand, ChatSource, Job, JobEnvelope};
+    use lapin::options::QueueDeleteOptions;
+
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = support::TestSecrets {
+        github: String::new(),
+        alertmanager: String::new(),
+        slack: String::new(),
+        chat: String::new(),
+    };
+    let settings = support::test_settings(
+        Backend::Amqp,
+        &support::amqp_url(),
+        dir.path(),
+        &secrets,
+        &[],
+    );
+    // A receiver-only queue: it publishes and never consumes.
+    let metrics = std::sync::Arc::new(chartpilot::metrics::Metrics::new());
+    let queue = chartpilot::queue::open(&settings.queue, metrics, false)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while !queue.is_ready() {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let job = Job::Chat(ChatCommand {
+        source: ChatSource::Generic,
+        user: "ann".into(),
+        user_name: None,
+        text: "help".into(),
+        reply_url: None,
+        channel: None,
+    });
+    let env = JobEnvelope::new(&job, "k".into(), None, chrono::Utc::now()).unwrap();
+    queue.publish(&env).await.unwrap();
+
+    // Someone deletes the work queue: the broker can no longer store jobs.
+    let conn =
+        lapin::Connection::connect(&support::amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let jobs = format!("{}.jobs", settings.queue.prefix);
+    ch.queue_delete(jobs.as_str().into(), QueueDeleteOptions::default())
+        .await
+        .unwrap();
+    let err = queue.publish(&env).await.unwrap_err().to_string();
+    assert!(err.contains("no queue bound"), "{err}");
+    queue.close().await;
+    support::delete_topology(&settings).await;
+}
