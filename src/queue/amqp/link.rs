@@ -1,0 +1,251 @@
+//! The broker connection: a supervisor task connects, declares the
+//! topology, starts the consumer, waits for the connection to fail, and
+//! reconnects with backoff.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+};
+use lapin::types::{FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Event};
+use tokio::sync::{mpsc, watch, Notify};
+
+use super::topology::{self, KEY_JOBS};
+use super::{unavailable, AmqpHandle};
+use crate::metrics::Metrics;
+use crate::queue::{Delivery, DeliveryHandle, QueueError};
+
+/// First wait after a failed connect; doubles up to [`MAX_BACKOFF`].
+const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+/// Cap on the reconnect wait, so a restarted broker is used within seconds.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often the supervisor double-checks the connection status, in case
+/// an error event was missed.
+const HEALTH_POLL: Duration = Duration::from_millis(500);
+/// Heartbeat asked of the broker when the URL sets none: detects a dead
+/// peer within about two intervals instead of the broker's 60 s default.
+const DEFAULT_HEARTBEAT_SECS: u16 = 10;
+
+pub(super) struct Link {
+    pub(super) conn: Connection,
+    pub(super) publish: Channel,
+    pub(super) generation: u64,
+}
+
+pub(super) struct Shared {
+    pub(super) url: String,
+    pub(super) prefix: String,
+    pub(super) prefetch: u16,
+    pub(super) retry_delays: Vec<Duration>,
+    pub(super) confirm_timeout: Duration,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) link: RwLock<Option<Arc<Link>>>,
+    pub(super) generation: AtomicU64,
+    pub(super) closed: AtomicBool,
+    /// Wakes the supervisor: the link failed or the queue is closing.
+    pub(super) wake: Notify,
+    /// Flips to true once on close; receivers wait on it.
+    pub(super) shutdown: watch::Sender<bool>,
+}
+
+/// Adds a heartbeat to the URL unless it already sets one.
+fn with_heartbeat(url: &str) -> String {
+    if url.contains("heartbeat=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&heartbeat={DEFAULT_HEARTBEAT_SECS}")
+    } else {
+        format!("{url}?heartbeat={DEFAULT_HEARTBEAT_SECS}")
+    }
+}
+
+impl Shared {
+    pub(super) fn current(&self) -> Option<Arc<Link>> {
+        self.link
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(super) fn set_link(&self, link: Option<Arc<Link>>) {
+        self.metrics.set_queue_connected(link.is_some());
+        *self.link.write().unwrap_or_else(PoisonError::into_inner) = link;
+    }
+
+    /// Publishes and waits for the broker's confirm.
+    pub(super) async fn publish_confirmed(
+        &self,
+        routing_key: &str,
+        body: &[u8],
+        props: BasicProperties,
+    ) -> Result<(), QueueError> {
+        let link = self
+            .current()
+            .ok_or_else(|| unavailable("not connected to the broker"))?;
+        let exchange = ShortString::from(self.prefix.as_str());
+        let result = tokio::time::timeout(self.confirm_timeout, async {
+            let confirm = link
+                .publish
+                .basic_publish(
+                    exchange,
+                    ShortString::from(routing_key),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..BasicPublishOptions::default()
+                    },
+                    body,
+                    props,
+                )
+                .await
+                .map_err(unavailable)?
+                .await
+                .map_err(unavailable)?;
+            match confirm {
+                Confirmation::Ack(None) => Ok(()),
+                Confirmation::Ack(Some(_)) => Err(unavailable(format!(
+                    "broker returned the message: no queue bound to `{routing_key}`"
+                ))),
+                Confirmation::Nack(_) => Err(unavailable("broker refused the message (nack)")),
+                Confirmation::NotRequested => Err(unavailable("publisher confirms are off")),
+            }
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                if !link.conn.status().connected() {
+                    self.wake.notify_one();
+                }
+                Err(e)
+            }
+            Err(_) => Err(QueueError::ConfirmTimeout(self.confirm_timeout)),
+        }
+    }
+
+    pub(super) async fn connect(
+        self: &Arc<Self>,
+        tx: Option<&mpsc::Sender<Delivery>>,
+    ) -> lapin::Result<Arc<Link>> {
+        let props = ConnectionProperties::default().with_connection_name("chartpilot".into());
+        let conn = Connection::connect(&with_heartbeat(&self.url), props).await?;
+        let setup = conn.create_channel().await?;
+        topology::declare(&setup, &self.prefix, &self.retry_delays).await?;
+        let publish = conn.create_channel().await?;
+        publish
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        if let Some(tx) = tx {
+            setup
+                .basic_qos(self.prefetch, BasicQosOptions::default())
+                .await?;
+            let consumer = setup
+                .basic_consume(
+                    format!("{}.{KEY_JOBS}", self.prefix).as_str().into(),
+                    format!("chartpilot-{}", uuid::Uuid::new_v4().simple())
+                        .as_str()
+                        .into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            let tx = tx.clone();
+            let shared = Arc::clone(self);
+            tokio::spawn(async move {
+                let mut consumer = consumer;
+                while let Some(item) = consumer.next().await {
+                    match item {
+                        Ok(d) => {
+                            let delivery = Delivery {
+                                body: d.data,
+                                redelivered: d.redelivered,
+                                handle: DeliveryHandle::Amqp(AmqpHandle {
+                                    acker: d.acker,
+                                    generation,
+                                }),
+                            };
+                            if tx.send(delivery).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "consumer stream failed");
+                            break;
+                        }
+                    }
+                }
+                // The consumer ended (connection lost or consumer cancelled
+                // by the broker): have the supervisor build a new link.
+                shared.wake.notify_one();
+            });
+        }
+        Ok(Arc::new(Link {
+            conn,
+            publish,
+            generation,
+        }))
+    }
+
+    /// Owns the connection: connect, wait for it to fail, reconnect.
+    pub(super) async fn supervise(self: Arc<Self>, tx: Option<mpsc::Sender<Delivery>>) {
+        let mut backoff = INITIAL_BACKOFF;
+        while !self.closed.load(Ordering::Acquire) {
+            match self.connect(tx.as_ref()).await {
+                Ok(link) => {
+                    backoff = INITIAL_BACKOFF;
+                    tracing::info!(generation = link.generation, "connected to the broker");
+                    self.set_link(Some(Arc::clone(&link)));
+                    self.wait_for_failure(&link).await;
+                    self.set_link(None);
+                    if self.closed.load(Ordering::Acquire) {
+                        let _ = link
+                            .conn
+                            .close(200, "chartpilot shutting down".into())
+                            .await;
+                        break;
+                    }
+                    tracing::warn!(
+                        generation = link.generation,
+                        "lost the broker; reconnecting"
+                    );
+                    let _ = link.conn.close(320, "reconnecting".into()).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "cannot reach the broker");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = self.wake.notified() => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    pub(super) async fn wait_for_failure(&self, link: &Link) {
+        let mut events = link.conn.events_listener();
+        let mut poll = tokio::time::interval(HEALTH_POLL);
+        loop {
+            tokio::select! {
+                event = events.next() => match event {
+                    Some(Event::Error(e)) => {
+                        tracing::warn!(error = %e, "broker connection error");
+                        return;
+                    }
+                    Some(_) => {}
+                    None => return,
+                },
+                _ = poll.tick() => {
+                    if !link.conn.status().connected() {
+                        return;
+                    }
+                }
+                () = self.wake.notified() => return,
+            }
+        }
+    }
+}

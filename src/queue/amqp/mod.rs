@@ -1,0 +1,256 @@
+//! RabbitMQ through lapin.
+//!
+//! Topology (with `queue.prefix` = P), declared at every (re)connect:
+//! - exchange `P` (direct, durable);
+//! - `P.jobs` (quorum) ← key `jobs`: the work queue. Its delivery limit
+//!   dead-letters a job that keeps killing workers to `parked`;
+//! - `P.retry.<ms>ms` (quorum, one per `queue.retry_delays` entry) ← key
+//!   `retry.<ms>ms`: message TTL, then dead-lettered back to `jobs`;
+//! - `P.parked` (quorum) ← key `parked`: jobs for a person to look at.
+//!
+//! A supervisor task owns the connection and reconnects with backoff; while
+//! it is down, publishing fails fast with [`QueueError::Unavailable`].
+
+mod link;
+mod topology;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lapin::options::{BasicAckOptions, BasicGetOptions};
+use lapin::types::AMQPValue;
+use lapin::{Acker, BasicProperties};
+use tokio::sync::{mpsc, watch, Mutex, Notify};
+
+use super::{Delivery, DeliveryHandle, JobQueue, ParkedJob, QueueError};
+use crate::jobs::JobEnvelope;
+use crate::metrics::Metrics;
+use crate::settings::QueueSettings;
+use link::Shared;
+use topology::{long_string, retry_key, table, KEY_JOBS, KEY_PARKED};
+
+/// Persistent messages survive a broker restart.
+const PERSISTENT: u8 = 2;
+
+/// Header names chartpilot sets on every message.
+pub const HEADER_DELIVERY_ID: &str = "x-delivery-id";
+pub const HEADER_IDEMPOTENCY_KEY: &str = "x-idempotency-key";
+pub const HEADER_ATTEMPT: &str = "x-attempt";
+pub const HEADER_PARK_REASON: &str = "x-park-reason";
+
+#[derive(Debug)]
+pub(crate) struct AmqpHandle {
+    acker: Acker,
+    generation: u64,
+}
+
+pub struct AmqpQueue {
+    shared: Arc<Shared>,
+    deliveries: Mutex<mpsc::Receiver<Delivery>>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> QueueError {
+    QueueError::Unavailable(e.to_string())
+}
+
+impl AmqpQueue {
+    /// Starts the supervisor; the queue becomes ready once it connects.
+    pub fn start(settings: &QueueSettings, metrics: Arc<Metrics>, consume: bool) -> Self {
+        let (tx, rx) = mpsc::channel(usize::from(settings.prefetch));
+        let shared = Arc::new(Shared {
+            url: settings.url.expose().to_owned(),
+            prefix: settings.prefix.clone(),
+            prefetch: settings.prefetch,
+            retry_delays: settings.retry_delays.clone(),
+            confirm_timeout: settings.confirm_timeout,
+            metrics,
+            link: RwLock::new(None),
+            generation: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            wake: Notify::new(),
+            shutdown: watch::channel(false).0,
+        });
+        shared.metrics.set_queue_connected(false);
+        tokio::spawn(Arc::clone(&shared).supervise(consume.then_some(tx)));
+        Self {
+            shared,
+            deliveries: Mutex::new(rx),
+        }
+    }
+
+    fn handle(delivery: Delivery) -> Result<AmqpHandle, QueueError> {
+        match delivery.handle {
+            DeliveryHandle::Amqp(h) => Ok(h),
+            DeliveryHandle::Embedded(_) => Err(unavailable("delivery belongs to another queue")),
+        }
+    }
+
+    async fn ack_handle(&self, h: AmqpHandle) -> Result<(), QueueError> {
+        match h.acker.ack(BasicAckOptions::default()).await {
+            Ok(true) => Ok(()),
+            // lapin answers false when the delivery's channel has died.
+            Ok(false) => Err(unavailable(
+                "the delivery's channel is gone; the broker redelivers the job",
+            )),
+            Err(e) => Err(unavailable(format!(
+                "ack failed; the broker redelivers the job: {e}"
+            ))),
+        }
+    }
+
+    /// A delivery from a dead channel cannot be settled; checking first
+    /// avoids publishing a retry or parked copy of a job the broker is
+    /// about to redeliver anyway.
+    fn usable(h: &AmqpHandle) -> Result<(), QueueError> {
+        if h.acker.usable() {
+            Ok(())
+        } else {
+            Err(unavailable(
+                "the delivery's channel is gone; the broker redelivers the job",
+            ))
+        }
+    }
+
+    fn props(job: &JobEnvelope) -> BasicProperties {
+        let mut headers = vec![
+            (HEADER_IDEMPOTENCY_KEY, long_string(&job.idempotency_key)),
+            (
+                HEADER_ATTEMPT,
+                AMQPValue::LongLongInt(i64::from(job.attempt)),
+            ),
+        ];
+        if let Some(d) = &job.delivery_id {
+            headers.push((HEADER_DELIVERY_ID, long_string(d.as_ref())));
+        }
+        BasicProperties::default()
+            .with_delivery_mode(PERSISTENT)
+            .with_content_type("application/json".into())
+            .with_message_id(job.id.to_string().as_str().into())
+            .with_type(job.kind.as_str().into())
+            .with_timestamp(u64::try_from(job.created_at.timestamp()).unwrap_or(0))
+            .with_headers(table(&headers))
+    }
+}
+
+#[async_trait]
+impl JobQueue for AmqpQueue {
+    async fn publish(&self, job: &JobEnvelope) -> Result<(), QueueError> {
+        self.shared
+            .publish_confirmed(KEY_JOBS, &job.to_bytes(), Self::props(job))
+            .await
+    }
+
+    async fn receive(&self) -> Option<Delivery> {
+        let mut shutdown = self.shared.shutdown.subscribe();
+        let mut rx = self.deliveries.lock().await;
+        loop {
+            if *shutdown.borrow_and_update() {
+                return None;
+            }
+            let delivery = tokio::select! {
+                d = rx.recv() => d?,
+                _ = shutdown.changed() => return None,
+            };
+            // A delivery buffered from a connection that has since been
+            // replaced can no longer be acked; the broker redelivers it on
+            // the new one. Compare with the newest generation, not the
+            // published link: the new consumer may deliver before the
+            // supervisor publishes its link.
+            let newest = self.shared.generation.load(Ordering::Acquire);
+            match &delivery.handle {
+                DeliveryHandle::Amqp(h) if h.generation < newest => continue,
+                _ => return Some(delivery),
+            }
+        }
+    }
+
+    async fn ack(&self, delivery: Delivery) -> Result<(), QueueError> {
+        self.ack_handle(Self::handle(delivery)?).await
+    }
+
+    async fn retry(
+        &self,
+        delivery: Delivery,
+        next: &JobEnvelope,
+        delay: Duration,
+    ) -> Result<(), QueueError> {
+        let h = Self::handle(delivery)?;
+        Self::usable(&h)?;
+        self.shared
+            .publish_confirmed(&retry_key(delay), &next.to_bytes(), Self::props(next))
+            .await?;
+        self.ack_handle(h).await
+    }
+
+    async fn park(&self, delivery: Delivery, reason: &str) -> Result<(), QueueError> {
+        let body = delivery.body.clone();
+        let h = Self::handle(delivery)?;
+        Self::usable(&h)?;
+        let props = BasicProperties::default()
+            .with_delivery_mode(PERSISTENT)
+            .with_content_type("application/json".into())
+            .with_headers(table(&[(HEADER_PARK_REASON, long_string(reason))]));
+        self.shared
+            .publish_confirmed(KEY_PARKED, &body, props)
+            .await?;
+        self.ack_handle(h).await
+    }
+
+    fn is_ready(&self) -> bool {
+        self.shared
+            .current()
+            .is_some_and(|l| l.conn.status().connected() && l.publish.status().connected())
+    }
+
+    async fn close(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.shutdown.send_replace(true);
+        self.shared.wake.notify_one();
+        if let Some(link) = self.shared.current() {
+            let _ = link
+                .conn
+                .close(200, "chartpilot shutting down".into())
+                .await;
+        }
+        self.shared.set_link(None);
+    }
+
+    /// Reads the parking queue without consuming it: gets every message
+    /// unacknowledged, then closes the channel so the broker requeues them.
+    async fn parked(&self) -> Result<Vec<ParkedJob>, QueueError> {
+        let link = self
+            .shared
+            .current()
+            .ok_or_else(|| unavailable("not connected to the broker"))?;
+        let ch = link.conn.create_channel().await.map_err(unavailable)?;
+        let queue = format!("{}.{KEY_PARKED}", self.shared.prefix);
+        let mut out = Vec::new();
+        while let Some(msg) = ch
+            .basic_get(queue.as_str().into(), BasicGetOptions::default())
+            .await
+            .map_err(unavailable)?
+        {
+            let d = msg.delivery;
+            let reason = d
+                .properties
+                .headers()
+                .as_ref()
+                .and_then(|h| h.inner().get(HEADER_PARK_REASON).cloned())
+                .and_then(|v| match v {
+                    AMQPValue::LongString(s) => {
+                        Some(String::from_utf8_lossy(s.as_bytes()).into_owned())
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| "redelivered too often (delivery limit)".to_owned());
+            out.push(ParkedJob {
+                reason,
+                body: String::from_utf8_lossy(&d.data).into_owned(),
+            });
+        }
+        let _ = ch.close(200, "done reading parked jobs".into()).await;
+        Ok(out)
+    }
+}
