@@ -4,8 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::signature::verify_sha256_header;
-use super::{digest, enqueue, header, read_body, ApiError, AppState};
+use super::{digest, enqueue, read_hmac_signed_body, ApiError, AppState};
 use crate::jobs::{ChatCommand, ChatSource, Job};
 
 const SIGNATURE_HEADER: &str = "X-Chartpilot-Signature";
@@ -23,13 +22,8 @@ pub(super) async fn receive(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
-    verify_sha256_header(
-        state.secrets.chat.expose(),
-        SIGNATURE_HEADER,
-        header(&req, SIGNATURE_HEADER),
-        &body,
-    )?;
+    let body =
+        read_hmac_signed_body(&req, payload, &state, &state.secrets.chat, SIGNATURE_HEADER).await?;
     let dto: ChatDto = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed chat command: {e}")))?;
     if dto.user.trim().is_empty() {

@@ -4,8 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::signature::verify_sha256_header;
-use super::{enqueue, header, read_body, ApiError, AppState};
+use super::{enqueue, header, read_hmac_signed_body, ApiError, AppState};
 use crate::domain::{CommitSha, DeliveryId};
 use crate::jobs::{IssueComment, Job, PullRequest, Push, PushCommit};
 
@@ -201,13 +200,14 @@ pub(super) async fn receive(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
-    verify_sha256_header(
-        state.secrets.github.expose(),
+    let body = read_hmac_signed_body(
+        &req,
+        payload,
+        &state,
+        &state.secrets.github,
         SIGNATURE_HEADER,
-        header(&req, SIGNATURE_HEADER),
-        &body,
-    )?;
+    )
+    .await?;
     let event = header(&req, EVENT_HEADER)
         .ok_or_else(|| ApiError::BadRequest(format!("missing {EVENT_HEADER} header")))?;
     let delivery = header(&req, DELIVERY_HEADER)

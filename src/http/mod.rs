@@ -131,6 +131,25 @@ pub(crate) async fn read_body(
     Ok(body.freeze())
 }
 
+/// Reads the body and checks its `sha256=<hex>` HMAC header: GitHub's
+/// `X-Hub-Signature-256` and chartpilot's own `X-Chartpilot-Signature`.
+pub(crate) async fn read_hmac_signed_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    secret: &Secret,
+    header_name: &'static str,
+) -> Result<Bytes, ApiError> {
+    let body = read_body(req, payload, state.max_body_bytes).await?;
+    signature::verify_sha256_header(
+        secret.expose(),
+        header_name,
+        header(req, header_name),
+        &body,
+    )?;
+    Ok(body)
+}
+
 pub(crate) fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
