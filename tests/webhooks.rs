@@ -460,6 +460,7 @@ async fn other_events_are_ignored_and_empty_secrets_disable_routes() {
     assert_eq!(res.status(), 401);
     assert!(res.text().await.unwrap().contains("disabled"));
     assert_eq!(app.get("/nowhere").await.status(), 404);
+    assert_eq!(app.get("/webhooks/github").await.status(), 405);
     app.assert_no_job(Duration::from_millis(300)).await;
 }
 

@@ -57,21 +57,44 @@ pub struct AppState {
 
 /// Routes of a process that receives webhooks (`all` and `receiver` roles).
 pub fn receiver_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/webhooks/github", web::post().to(github::receive))
-        .route(
-            "/webhooks/alertmanager",
-            web::post().to(alertmanager::receive),
-        )
-        .route("/webhooks/slack", web::post().to(slack::receive))
-        .route("/webhooks/chat", web::post().to(chat::receive));
+    cfg.service(only(web::post(), "/webhooks/github").to(github::receive))
+        .service(only(web::post(), "/webhooks/alertmanager").to(alertmanager::receive))
+        .service(only(web::post(), "/webhooks/slack").to(slack::receive))
+        .service(only(web::post(), "/webhooks/chat").to(chat::receive));
     health_routes(cfg);
 }
 
 /// Routes every process serves, the worker role included.
 pub fn health_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(health::metrics));
+    cfg.service(only(web::get(), "/healthz").to(health::healthz))
+        .service(only(web::get(), "/readyz").to(health::readyz))
+        .service(only(web::get(), "/metrics").to(health::metrics));
+}
+
+/// A resource with one method; any other gets 405 rather than the app's 404.
+fn only(method: actix_web::Route, path: &str) -> OneMethod {
+    OneMethod {
+        method,
+        path: path.to_owned(),
+    }
+}
+
+struct OneMethod {
+    method: actix_web::Route,
+    path: String,
+}
+
+impl OneMethod {
+    fn to<F, Args>(self, handler: F) -> actix_web::Resource
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        web::resource(self.path)
+            .route(self.method.to(handler))
+            .default_service(web::to(|| async { ApiError::MethodNotAllowed }))
+    }
 }
 
 /// Builds the actix app: state, request metrics, and the given routes.

@@ -35,6 +35,7 @@ type Key = (u64, u64);
 
 struct Inner {
     db: Database,
+    metrics: Arc<Metrics>,
     in_flight: Mutex<HashSet<Key>>,
     notify: Notify,
     closed: AtomicBool,
@@ -84,7 +85,7 @@ fn now_ms() -> u64 {
 }
 
 enum Scan {
-    Found(Key, Vec<u8>, bool),
+    Found(Key, Vec<u8>),
     Wait(Option<u64>),
 }
 
@@ -107,6 +108,7 @@ impl EmbeddedQueue {
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
+                metrics,
                 in_flight: Mutex::new(HashSet::new()),
                 notify: Notify::new(),
                 closed: AtomicBool::new(false),
@@ -143,12 +145,7 @@ impl EmbeddedQueue {
                 return Ok(Scan::Wait(Some(key.0)));
             }
             in_flight.insert(key);
-            let body = v.value().to_vec();
-            // A job whose due time is in the past but that has been attempted
-            // already (attempt > 1 was written by retry) is not a redelivery;
-            // a redelivery is one that was handed out and never settled,
-            // which only a restart or a dropped delivery causes.
-            return Ok(Scan::Found(key, body, false));
+            return Ok(Scan::Found(key, v.value().to_vec()));
         }
         Ok(Scan::Wait(None))
     }
@@ -231,10 +228,12 @@ impl JobQueue for EmbeddedQueue {
                 return None;
             }
             let wait = match self.blocking(Self::scan).await {
-                Ok(Scan::Found(key, body, redelivered)) => {
+                Ok(Scan::Found(key, body)) => {
                     return Some(Delivery {
                         body,
-                        redelivered,
+                        // Hand-outs are not persisted, so a job taken again
+                        // after a crash cannot be told from a new one.
+                        redelivered: false,
                         handle: DeliveryHandle::Embedded(EmbeddedHandle {
                             key,
                             inner: Some(Arc::clone(&self.inner)),
@@ -296,6 +295,7 @@ impl JobQueue for EmbeddedQueue {
 
     async fn close(&self) {
         self.inner.closed.store(true, Ordering::Release);
+        self.inner.metrics.set_queue_connected(false);
         self.inner.notify.notify_waiters();
     }
 

@@ -23,6 +23,26 @@ pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 /// Where `--config` points when it is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "config/default.toml";
 
+/// Keys whose values are secrets: redacted when shown, taken verbatim from
+/// the environment, and loadable from `KEY_file`.
+const SECRET_KEYS: [&str; 7] = [
+    "queue.url",
+    "github.webhook_secret",
+    "github.token",
+    "alertmanager.token",
+    "slack.signing_secret",
+    "chat.secret",
+    "argocd.token",
+];
+
+/// `queue.url` → `CHARTPILOT__QUEUE__URL`.
+fn env_name(key: &str) -> String {
+    format!(
+        "{ENV_PREFIX}{ENV_SEPARATOR}{}",
+        key.replace('.', ENV_SEPARATOR).to_uppercase()
+    )
+}
+
 /// Prefix and separator of environment overrides.
 const ENV_PREFIX: &str = "CHARTPILOT";
 const ENV_SEPARATOR: &str = "__";
@@ -265,21 +285,30 @@ impl Settings {
             })?;
             builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
         }
-        let vars: config::Map<String, String> = env
-            .iter()
-            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}{ENV_SEPARATOR}")))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        builder = builder.add_source(
+        // Secrets are taken verbatim; everything else is parsed, so
+        // `CHARTPILOT__QUEUE__MAX_ATTEMPTS=7` is a number and lists split
+        // on commas. A secret like `0042` must not become the number 42.
+        let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}");
+        let (secret_vars, plain_vars): (config::Map<String, String>, config::Map<String, String>) =
+            env.iter()
+                .filter(|(k, _)| k.starts_with(&prefix))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .partition(|(k, _)| SECRET_KEYS.iter().any(|s| env_name(s) == *k));
+        let environment = || {
             Environment::with_prefix(ENV_PREFIX)
                 .prefix_separator(ENV_SEPARATOR)
                 .separator(ENV_SEPARATOR)
-                .try_parsing(true)
-                .list_separator(",")
-                .with_list_parse_key("policy.environments")
-                .with_list_parse_key("queue.retry_delays")
-                .source(Some(vars)),
-        );
+        };
+        builder = builder
+            .add_source(
+                environment()
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("policy.environments")
+                    .with_list_parse_key("queue.retry_delays")
+                    .source(Some(plain_vars)),
+            )
+            .add_source(environment().source(Some(secret_vars)));
         let raw = builder
             .build()
             .map_err(|e| SettingsError::Parse(e.to_string()))?;
@@ -305,37 +334,30 @@ impl Settings {
     }
 
     fn resolve_secret_files(&mut self) -> Result<(), SettingsError> {
-        let pairs: [(&str, &mut Secret, &Option<PathBuf>); 7] = [
-            ("queue.url", &mut self.queue.url, &self.queue.url_file),
+        // Same order as SECRET_KEYS.
+        let secrets: [(&mut Secret, &Option<PathBuf>); 7] = [
+            (&mut self.queue.url, &self.queue.url_file),
             (
-                "github.webhook_secret",
                 &mut self.github.webhook_secret,
                 &self.github.webhook_secret_file,
             ),
+            (&mut self.github.token, &self.github.token_file),
+            (&mut self.alertmanager.token, &self.alertmanager.token_file),
             (
-                "github.token",
-                &mut self.github.token,
-                &self.github.token_file,
-            ),
-            (
-                "alertmanager.token",
-                &mut self.alertmanager.token,
-                &self.alertmanager.token_file,
-            ),
-            (
-                "slack.signing_secret",
                 &mut self.slack.signing_secret,
                 &self.slack.signing_secret_file,
             ),
-            ("chat.secret", &mut self.chat.secret, &self.chat.secret_file),
-            (
-                "argocd.token",
-                &mut self.argocd.token,
-                &self.argocd.token_file,
-            ),
+            (&mut self.chat.secret, &self.chat.secret_file),
+            (&mut self.argocd.token, &self.argocd.token_file),
         ];
-        for (key, secret, file) in pairs {
-            secret.resolve_file(key, file.as_deref())?;
+        let defaults: toml::Table = toml::from_str(DEFAULT_TOML)
+            .map_err(|e| SettingsError::Parse(format!("built-in defaults: {e}")))?;
+        for (key, (secret, file)) in SECRET_KEYS.iter().zip(secrets) {
+            let default = key
+                .split_once('.')
+                .and_then(|(section, name)| defaults.get(section)?.get(name)?.as_str())
+                .unwrap_or("");
+            secret.resolve_file(key, file.as_deref(), default)?;
         }
         Ok(())
     }

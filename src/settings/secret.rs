@@ -36,13 +36,16 @@ impl Secret {
 
     /// Replaces the value with the content of `file` (trailing newline
     /// removed), as Kubernetes secret and Key Vault CSI mounts provide it.
+    /// Giving both is an error unless the value is still the built-in
+    /// `default` (the AMQP URL has one).
     pub(super) fn resolve_file(
         &mut self,
         key: &str,
         file: Option<&Path>,
+        default: &str,
     ) -> Result<(), SettingsError> {
         let Some(path) = file else { return Ok(()) };
-        if !self.is_empty() {
+        if !self.is_empty() && self.expose() != default {
             return Err(SettingsError::invalid(
                 key,
                 format!("set both {key} and {key}_file; give only one"),

@@ -75,6 +75,33 @@ fn secrets_from_files_and_redacted() {
 }
 
 #[test]
+fn secrets_from_the_environment_are_verbatim() {
+    let s = Settings::load(
+        Some(file("").path()),
+        &env(&[
+            ("CHARTPILOT__CHAT__SECRET", "0042"),
+            ("CHARTPILOT__SLACK__SIGNING_SECRET", "TRUE"),
+            ("CHARTPILOT__GITHUB__WEBHOOK_SECRET", "a,b"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.chat.secret.expose(), "0042");
+    assert_eq!(s.slack.signing_secret.expose(), "TRUE");
+    assert_eq!(s.github.webhook_secret.expose(), "a,b");
+}
+
+#[test]
+fn queue_url_from_a_file_replaces_the_default() {
+    let url = file("amqp://app:pw@rabbit:5672/%2f\n");
+    let f = file(&format!(
+        "[queue]\nurl_file = {:?}\n",
+        url.path().display().to_string()
+    ));
+    let s = Settings::load(Some(f.path()), &env(&[])).unwrap();
+    assert_eq!(s.queue.url.expose(), "amqp://app:pw@rabbit:5672/%2f");
+}
+
+#[test]
 fn secret_given_twice_or_unreadable() {
     let secret = file("x");
     let both = format!(

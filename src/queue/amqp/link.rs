@@ -215,7 +215,7 @@ impl Shared {
                     let _ = link.conn.close(320, "reconnecting".into()).await;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "cannot reach the broker");
+                    tracing::warn!(error = %e, retry_in = ?backoff, "cannot connect to the broker or declare the topology");
                     tokio::select! {
                         () = tokio::time::sleep(backoff) => {}
                         () = self.wake.notified() => {}

@@ -19,7 +19,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use lapin::options::{BasicAckOptions, BasicGetOptions};
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
 use lapin::{Acker, BasicProperties};
 use tokio::sync::{mpsc, watch, Mutex, Notify};
@@ -97,6 +97,30 @@ impl AmqpQueue {
             Err(e) => Err(unavailable(format!(
                 "ack failed; the broker redelivers the job: {e}"
             ))),
+        }
+    }
+
+    /// Acks once the replacement (retry or parked copy) is stored. If it
+    /// could not be stored, hands the job back to the broker now rather than
+    /// holding it unacknowledged, and a prefetch slot with it, until the
+    /// connection closes.
+    async fn ack_if(
+        &self,
+        h: AmqpHandle,
+        stored: Result<(), QueueError>,
+    ) -> Result<(), QueueError> {
+        match stored {
+            Ok(()) => self.ack_handle(h).await,
+            Err(e) => {
+                let requeue = BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                };
+                if let Err(nack) = h.acker.nack(requeue).await {
+                    tracing::warn!(error = %nack, "could not hand the job back; the broker redelivers it when the channel closes");
+                }
+                Err(e)
+            }
         }
     }
 
@@ -178,10 +202,11 @@ impl JobQueue for AmqpQueue {
     ) -> Result<(), QueueError> {
         let h = Self::handle(delivery)?;
         Self::usable(&h)?;
-        self.shared
+        let published = self
+            .shared
             .publish_confirmed(&retry_key(delay), &next.to_bytes(), Self::props(next))
-            .await?;
-        self.ack_handle(h).await
+            .await;
+        self.ack_if(h, published).await
     }
 
     async fn park(&self, delivery: Delivery, reason: &str) -> Result<(), QueueError> {
@@ -192,10 +217,11 @@ impl JobQueue for AmqpQueue {
             .with_delivery_mode(PERSISTENT)
             .with_content_type("application/json".into())
             .with_headers(table(&[(HEADER_PARK_REASON, long_string(reason))]));
-        self.shared
+        let published = self
+            .shared
             .publish_confirmed(KEY_PARKED, &body, props)
-            .await?;
-        self.ack_handle(h).await
+            .await;
+        self.ack_if(h, published).await
     }
 
     fn is_ready(&self) -> bool {

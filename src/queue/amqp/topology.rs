@@ -53,6 +53,11 @@ pub(super) async fn declare(
     };
     let quorum = ("x-queue-type", long_string("quorum"));
     let to_exchange = ("x-dead-letter-exchange", long_string(p));
+    // Quorum queues dead-letter at most once by default: a job moving from
+    // a retry queue back to `jobs`, or from `jobs` to `parked`, could be
+    // dropped. At-least-once dead-lettering needs reject-publish overflow.
+    let at_least_once = ("x-dead-letter-strategy", long_string("at-least-once"));
+    let reject_publish = ("x-overflow", long_string("reject-publish"));
     let jobs = format!("{p}.{KEY_JOBS}");
     let declarations = std::iter::once((
         jobs.clone(),
@@ -62,6 +67,8 @@ pub(super) async fn declare(
             ("x-delivery-limit", AMQPValue::LongLongInt(DELIVERY_LIMIT)),
             to_exchange.clone(),
             ("x-dead-letter-routing-key", long_string(KEY_PARKED)),
+            at_least_once.clone(),
+            reject_publish.clone(),
         ]),
     ))
     .chain(std::iter::once((
@@ -80,6 +87,8 @@ pub(super) async fn declare(
                 ("x-message-ttl", AMQPValue::LongLongInt(ttl)),
                 to_exchange.clone(),
                 ("x-dead-letter-routing-key", long_string(KEY_JOBS)),
+                at_least_once.clone(),
+                reject_publish.clone(),
             ]),
         )
     }));
