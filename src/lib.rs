@@ -6,6 +6,7 @@ pub mod domain;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod pins;
 pub mod queue;
 pub mod settings;
 pub mod startup;

@@ -1,0 +1,111 @@
+//! Where every Helm chart version is pinned in a GitOps repository, and how
+//! to change exactly that version and nothing else.
+//!
+//! Discovery is by content, not by fixed paths: Terraform `helm_release`
+//! blocks ([`terraform`]), Argo CD `Application` / `ApplicationSet`
+//! manifests ([`argocd`]) and Helm `Chart.yaml` / `requirements.yaml`
+//! dependencies ([`chart_yaml`]). Each scanner is a pure function from file
+//! contents to pins and warnings; [`discover`] walks the tree and feeds them.
+
+pub mod argocd;
+pub mod chart_yaml;
+pub mod env;
+pub mod terraform;
+mod walk;
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use walk::{collect, discover, scan_files, DiscoverOptions};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PinKind {
+    Terraform,
+    Argocd,
+    ChartDependency,
+}
+
+/// One place a chart version is written (or should be, when `version` is
+/// None and `reason` says why it could not be resolved).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pin {
+    /// Path relative to the scanned root, `/`-separated.
+    pub file: String,
+    /// 1-based line of the version token (or of the pin's block when the
+    /// version is unresolved).
+    pub line: usize,
+    pub kind: PinKind,
+    /// `helm_release` name, Application name, or dependency name.
+    pub name: String,
+    pub env: Option<String>,
+    pub repository: Option<String>,
+    pub chart: Option<String>,
+    /// As written, e.g. `v1.13.2`; None when unresolved.
+    pub version: Option<String>,
+    /// Byte range of the version text inside `file`, quotes excluded.
+    #[serde(skip)]
+    pub span: Option<Range<usize>>,
+    /// Why `version` is None.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Something a scan could not read; reported, never fatal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// What a scanner returns for its files.
+#[derive(Debug, Default, Clone)]
+pub struct Scan {
+    pub pins: Vec<Pin>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Scan {
+    pub fn extend(&mut self, other: Scan) {
+        self.pins.extend(other.pins);
+        self.warnings.extend(other.warnings);
+    }
+}
+
+/// A file handed to a scanner: its path relative to the root and its text.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: String,
+    pub text: String,
+}
+
+/// 1-based line of byte `offset` in `text`.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// `dir/file` relative to `root`, with `/` separators on every platform.
+pub(crate) fn relative(root: &Path, path: &Path) -> String {
+    let rel: PathBuf = path.strip_prefix(root).unwrap_or(path).to_path_buf();
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
