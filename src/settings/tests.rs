@@ -127,6 +127,8 @@ type Case = (
 #[test]
 fn invalid_values_name_their_key() {
     let cases: &[Case] = &[
+        ("[log]\nlevel = \"info,x=notalevel\"", &[], "log.level"),
+        ("[server]\nlisten = \"localhost:80\"", &[], "IP:port"),
         ("[server]\nlisten = \"nowhere\"", &[], "server.listen"),
         ("[queue]\nmax_attempts = 0", &[], "queue.max_attempts"),
         ("[queue]\nkind = \"kafka\"", &[], "kafka"),

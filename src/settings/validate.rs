@@ -18,7 +18,16 @@ impl Settings {
         self.server.listen.parse::<SocketAddr>().map_err(|_| {
             bad(
                 "server.listen",
-                &format!("`{}` is not host:port", self.server.listen),
+                &format!(
+                    "`{}` is not IP:port (e.g. 127.0.0.1:8080, or 0.0.0.0:8080 in a container)",
+                    self.server.listen
+                ),
+            )
+        })?;
+        tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
+            bad(
+                "log.level",
+                &format!("`{}` is not a log filter: {e}", self.log.level),
             )
         })?;
         if self.server.max_body_bytes < MIN_BODY_BYTES {
