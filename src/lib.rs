@@ -1,6 +1,7 @@
 //! chartpilot: keeps the Helm chart pins of a GitOps repository moving
 //! safely. See `docs/architecture.md` for the flow.
 
+pub mod cli;
 pub mod clock;
 pub mod domain;
 pub mod http;

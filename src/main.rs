@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use chartpilot::cli::{self, BumpFilter, Format};
+use chartpilot::pins::DiscoverOptions;
 use chartpilot::settings::{LogFormat, Settings};
 use chartpilot::startup::{shutdown_signal, Application, Role};
 
@@ -36,6 +38,32 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// List every chart pin in the repository at DIR.
+    Scan {
+        dir: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Only read the repository; look up no chart versions.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Set the pins of a chart to a version, changing no other byte.
+    Bump {
+        dir: PathBuf,
+        #[arg(long)]
+        chart: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        env: Option<String>,
+        /// Only the pin with this name (helm_release, Application or dependency).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -49,9 +77,52 @@ fn load(config: Option<&PathBuf>) -> Result<Settings, String> {
     Settings::load(config.map(PathBuf::as_path), &env).map_err(|e| e.to_string())
 }
 
+fn discover_options(s: &Settings) -> DiscoverOptions {
+    DiscoverOptions {
+        environments: s.policy.environments.clone(),
+        ..DiscoverOptions::default()
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Scan {
+            dir,
+            config,
+            format,
+            offline,
+        } => load(config.as_ref()).and_then(|s| {
+            if !offline {
+                eprintln!(
+                    "note: chart version lookups are not built yet; listing pins as with --offline"
+                );
+            }
+            cli::scan(
+                &dir,
+                format,
+                &discover_options(&s),
+                &mut std::io::stdout().lock(),
+                &mut std::io::stderr().lock(),
+            )
+        }),
+        Command::Bump {
+            dir,
+            chart,
+            to,
+            env,
+            name,
+            config,
+        } => load(config.as_ref()).and_then(|s| {
+            cli::bump(
+                &dir,
+                &BumpFilter { chart, env, name },
+                &to,
+                &discover_options(&s),
+                &mut std::io::stdout().lock(),
+                &mut std::io::stderr().lock(),
+            )
+        }),
         Command::CheckConfig { config } => load(config.as_ref()).and_then(|s| {
             let text = s.redacted_toml().map_err(|e| e.to_string())?;
             print!("{text}");

@@ -9,6 +9,7 @@
 
 pub mod argocd;
 pub mod chart_yaml;
+pub mod edit;
 pub mod env;
 pub mod terraform;
 mod walk;
