@@ -10,6 +10,8 @@ mod index;
 mod resolve;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_corpus;
 
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::Block;
