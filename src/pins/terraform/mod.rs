@@ -12,6 +12,8 @@ mod resolve;
 mod tests;
 #[cfg(test)]
 mod tests_corpus;
+#[cfg(test)]
+mod tests_input;
 
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::Block;
