@@ -1,0 +1,271 @@
+//! Parsed Terraform files, and what version resolution looks up in them per
+//! module directory: variable declarations, locals, tfvars values and the
+//! module calls that feed a directory's variables.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hcl_edit::expr::Expression;
+use hcl_edit::structure::{Block, Body};
+use hcl_edit::Span;
+
+use super::super::{line_of, SourceFile, Warning};
+
+/// How far below a root module a folder of var-files may sit and still be
+/// taken as that module's (`infra/` + `infra/envs/prod/prod.tfvars`). Deeper
+/// folders are more likely to belong to something else.
+const MAX_VAR_FILE_DEPTH: usize = 2;
+
+/// `*.tfvars` and `*.auto.tfvars`: assignments only, no configuration.
+const VAR_FILE_SUFFIX: &str = ".tfvars";
+
+/// The folder of `path`, `""` at the root.
+fn dir_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// One file that parsed.
+pub(super) struct Parsed<'a> {
+    pub path: &'a str,
+    /// Folder of the file, `""` at the root; Terraform's module unit.
+    pub dir: &'a str,
+    pub text: &'a str,
+    pub body: Body,
+    /// A `*.tfvars` file: plain `name = value` assignments.
+    pub is_var_file: bool,
+}
+
+/// Parses every file; a file that does not parse becomes a warning.
+pub(super) fn parse<'a>(files: &'a [SourceFile], warnings: &mut Vec<Warning>) -> Vec<Parsed<'a>> {
+    let mut parsed = Vec::with_capacity(files.len());
+    for file in files {
+        match hcl_edit::parser::parse_body(&file.text) {
+            Ok(body) => parsed.push(Parsed {
+                path: &file.path,
+                dir: dir_of(&file.path),
+                text: &file.text,
+                body,
+                is_var_file: file.path.ends_with(VAR_FILE_SUFFIX),
+            }),
+            Err(e) => warnings.push(Warning {
+                file: file.path.clone(),
+                line: Some(e.location().line()),
+                message: format!("cannot parse HCL: {}", e.message()),
+            }),
+        }
+    }
+    parsed
+}
+
+/// An expression and the file it is written in (for spans and for the
+/// directory its references resolve in).
+#[derive(Clone, Copy)]
+pub(super) struct At<'p> {
+    pub file: usize,
+    pub expr: &'p Expression,
+}
+
+/// `module "label" { source = "./…" … }` whose source is a folder of the
+/// same repository.
+pub(super) struct ModuleCall<'p> {
+    pub file: usize,
+    pub label: &'p str,
+    pub line: usize,
+    /// The called module's folder, relative to the scanned root.
+    pub target: String,
+    pub body: &'p Body,
+}
+
+type Key = (String, String);
+
+pub(super) struct Index<'p> {
+    pub files: &'p [Parsed<'p>],
+    variables: BTreeMap<Key, Vec<(usize, &'p Block)>>,
+    locals: BTreeMap<Key, Vec<At<'p>>>,
+    var_values: BTreeMap<Key, Vec<At<'p>>>,
+    calls: Vec<ModuleCall<'p>>,
+    /// Folders holding `.tf` / `.tofu` files, i.e. modules.
+    module_dirs: BTreeSet<&'p str>,
+}
+
+impl<'p> Index<'p> {
+    /// `sources` are all the files, parsed or not: a folder whose only
+    /// `.tf` file is broken is still a module, not a folder of var-files.
+    pub fn build(files: &'p [Parsed<'p>], sources: &'p [SourceFile]) -> Self {
+        let module_dirs = sources
+            .iter()
+            .filter(|f| !f.path.ends_with(VAR_FILE_SUFFIX))
+            .map(|f| dir_of(&f.path))
+            .collect();
+        let mut index = Index {
+            files,
+            variables: BTreeMap::new(),
+            locals: BTreeMap::new(),
+            var_values: BTreeMap::new(),
+            calls: Vec::new(),
+            module_dirs,
+        };
+        for (i, file) in files.iter().enumerate() {
+            let key = |name: &str| (file.dir.to_owned(), name.to_owned());
+            if file.is_var_file {
+                for attr in file.body.attributes() {
+                    let at = At {
+                        file: i,
+                        expr: &attr.value,
+                    };
+                    index.var_values.entry(key(&attr.key)).or_default().push(at);
+                }
+                continue;
+            }
+            for block in file.body.blocks() {
+                match (block.ident.as_str(), block.labels.as_slice()) {
+                    ("variable", [name]) => {
+                        let decls = index.variables.entry(key(name.as_str())).or_default();
+                        decls.push((i, block));
+                    }
+                    ("locals", []) => {
+                        for attr in block.body.attributes() {
+                            let at = At {
+                                file: i,
+                                expr: &attr.value,
+                            };
+                            index.locals.entry(key(&attr.key)).or_default().push(at);
+                        }
+                    }
+                    ("module", [label]) => {
+                        let target = block
+                            .body
+                            .get_attribute("source")
+                            .and_then(|a| a.value.as_str())
+                            .and_then(|source| local_source(file.dir, source));
+                        if let Some(target) = target {
+                            index.calls.push(ModuleCall {
+                                file: i,
+                                label: label.as_str(),
+                                line: line_of(file.text, block.span().map_or(0, |s| s.start)),
+                                target,
+                                body: &block.body,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        index
+    }
+
+    /// `variable "name"` blocks declared in `dir`.
+    pub fn variables(&self, dir: &str, name: &str) -> &[(usize, &'p Block)] {
+        self.variables
+            .get(&(dir.to_owned(), name.to_owned()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Definitions of `local.name` in `dir` (more than one is a Terraform
+    /// error, but each is still a place the version is written).
+    pub fn locals(&self, dir: &str, name: &str) -> &[At<'p>] {
+        self.locals
+            .get(&(dir.to_owned(), name.to_owned()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Module calls into `dir` from elsewhere in the repository.
+    pub fn callers<'s>(&'s self, dir: &'s str) -> impl Iterator<Item = &'s ModuleCall<'p>> {
+        self.calls.iter().filter(move |c| c.target == dir)
+    }
+
+    /// Values given to variable `name` of the module in `dir` by var-files:
+    /// those in `dir` itself, and, when `dir` is a root module (nothing
+    /// calls it), those in nearby folders that hold var-files and no module
+    /// of their own — `environments/prod/terraform.tfvars` next to
+    /// `environments/dev/main.tf`, or `envs/prod.tfvars` under the root —
+    /// because such files can only be meant for `-var-file` of a root
+    /// module, and the variable name must match too.
+    pub fn var_values(&self, dir: &str, name: &str) -> Vec<At<'p>> {
+        let mut out: Vec<At<'p>> = self
+            .var_values
+            .get(&(dir.to_owned(), name.to_owned()))
+            .cloned()
+            .unwrap_or_default();
+        if self.callers(dir).next().is_some() {
+            return out;
+        }
+        for ((other, var), values) in &self.var_values {
+            let orphan = !self.module_dirs.contains(other.as_str());
+            if var == name && other != dir && orphan && near_root(dir, other) {
+                out.extend(values.iter().copied());
+            }
+        }
+        out
+    }
+}
+
+/// Whether var-file folder `other` plausibly belongs to root module `root`:
+/// a sibling, or a folder a little below it.
+fn near_root(root: &str, other: &str) -> bool {
+    if !root.is_empty() && dir_of(root) == dir_of(other) {
+        return true;
+    }
+    let below = if root.is_empty() {
+        Some(other)
+    } else {
+        other
+            .strip_prefix(root)
+            .and_then(|rest| rest.strip_prefix('/'))
+    };
+    below.is_some_and(|rest| rest.split('/').count() <= MAX_VAR_FILE_DEPTH)
+}
+
+/// The folder a local module source (`./x`, `../../modules/x`) names,
+/// relative to the scanned root; None for registry, git or URL sources and
+/// for paths leaving the root.
+fn local_source(dir: &str, source: &str) -> Option<String> {
+    if !(source.starts_with("./") || source.starts_with("../")) {
+        return None;
+    }
+    let mut parts: Vec<&str> = dir.split('/').filter(|s| !s.is_empty()).collect();
+    for segment in source.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            s => parts.push(s),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_sources_resolve_against_the_caller() {
+        let cases = [
+            ("envs/dev", "../../modules/argocd", Some("modules/argocd")),
+            ("envs/dev", "./argocd/", Some("envs/dev/argocd")),
+            ("", "./modules/x", Some("modules/x")),
+            ("a", "../../x", None),
+            ("a", "git::https://example.com/x.git", None),
+            ("a", "terraform-aws-modules/eks/aws", None),
+        ];
+        for (dir, source, want) in cases {
+            assert_eq!(
+                local_source(dir, source).as_deref(),
+                want,
+                "{dir} + {source}"
+            );
+        }
+    }
+
+    #[test]
+    fn var_file_folders_near_a_root() {
+        assert!(near_root("envs/dev", "envs/prod"));
+        assert!(near_root("infra", "infra/envs/prod"));
+        assert!(near_root("", "envs"));
+        assert!(!near_root("infra", "infra/a/b/c"));
+        assert!(!near_root("a/dev", "b/prod"));
+        assert!(!near_root("infra", "infrastructure/prod"));
+    }
+}

@@ -1,0 +1,141 @@
+//! Terraform `helm_release` pins.
+//!
+//! A release's `version` is followed to the string literal(s) it comes from,
+//! across the files of its module folder (variable defaults, locals,
+//! var-files) and into the folders whose `module` calls pass it, so a pin
+//! points at the bytes an upgrade has to change. Versions that are only
+//! known when Terraform runs are reported with the reason instead.
+
+mod index;
+mod resolve;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_corpus;
+#[cfg(test)]
+mod tests_input;
+
+use hcl_edit::expr::Expression;
+use hcl_edit::structure::Block;
+use hcl_edit::Span;
+
+use super::{line_of, Pin, PinKind, Scan, SourceFile};
+use index::{At, Index, Parsed};
+use resolve::{Found, Resolver};
+
+/// Scans every `*.tf`, `*.tofu`, `*.tfvars` and `*.auto.tfvars` file of the
+/// repository at once, so module inputs and tfvars can be followed across
+/// directories.
+pub fn scan(files: &[SourceFile]) -> Scan {
+    let mut scan = Scan::default();
+    let parsed = index::parse(files, &mut scan.warnings);
+    let index = Index::build(&parsed, files);
+    let mut resolver = Resolver::new(&index);
+    for (i, file) in parsed.iter().enumerate() {
+        if file.is_var_file {
+            continue;
+        }
+        for block in file.body.blocks() {
+            if let ("resource", [kind, name]) = (block.ident.as_str(), block.labels.as_slice()) {
+                if kind.as_str() == "helm_release" {
+                    release_pins(
+                        &mut resolver,
+                        &parsed,
+                        i,
+                        name.as_str(),
+                        block,
+                        &mut scan.pins,
+                    );
+                }
+            }
+        }
+    }
+    scan
+}
+
+fn release_pins<'p>(
+    resolver: &mut Resolver<'_, 'p>,
+    files: &'p [Parsed<'p>],
+    file: usize,
+    name: &str,
+    block: &'p Block,
+    pins: &mut Vec<Pin>,
+) {
+    let Some(here) = files.get(file) else {
+        return;
+    };
+    let literal = |key: &str| {
+        block
+            .body
+            .get_attribute(key)
+            .and_then(|a| a.value.as_str())
+            .map(str::to_owned)
+    };
+    let pin = |file: &str, line: usize| Pin {
+        file: file.to_owned(),
+        line,
+        kind: PinKind::Terraform,
+        name: name.to_owned(),
+        env: None,
+        repository: literal("repository"),
+        chart: literal("chart"),
+        version: None,
+        span: None,
+        reason: None,
+    };
+    let block_line = line_of(here.text, block.span().map_or(0, |s| s.start));
+    let Some(version) = block.body.get_attribute("version") else {
+        pins.push(Pin {
+            reason: Some(missing_version(here.text, block)),
+            ..pin(here.path, block_line)
+        });
+        return;
+    };
+    let version_line = line_of(here.text, version.span().map_or(0, |s| s.start));
+    let at = At {
+        file,
+        expr: &version.value,
+    };
+    for found in resolver.resolve(at) {
+        let next = match found {
+            Found::Literal { file, span, value } => {
+                let Some(source) = files.get(file) else {
+                    continue;
+                };
+                Pin {
+                    version: Some(value),
+                    span: Some(span.clone()),
+                    ..pin(source.path, line_of(source.text, span.start))
+                }
+            }
+            Found::Unresolved(reason) => Pin {
+                reason: Some(reason),
+                ..pin(here.path, version_line)
+            },
+        };
+        // Two routes into one module (or two releases with one label) can
+        // reach the same literal; one pin for it is enough.
+        if !pins.contains(&next) {
+            pins.push(next);
+        }
+    }
+}
+
+/// Why a release without `version` has no pin, in the words a user needs.
+fn missing_version(text: &str, block: &Block) -> String {
+    match block.body.get_attribute("chart").map(|a| &a.value) {
+        Some(Expression::String(chart))
+            if chart.starts_with("./") || chart.starts_with("../") || chart.starts_with('/') =>
+        {
+            "no version attribute: the chart is a local path".to_owned()
+        }
+        Some(chart @ Expression::StringTemplate(_)) => {
+            let written = chart
+                .span()
+                .and_then(|s| text.get(s))
+                .unwrap_or("a template");
+            format!("no version attribute: the chart is {written}, so any version is part of it")
+        }
+        _ => "no version attribute, so Helm installs the newest chart".to_owned(),
+    }
+}
