@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use crate::pins::{Pin, PinKind};
 
-const HEADERS: [&str; 7] = [
+/// The reason an unresolved pin has no version goes last, so a long one
+/// does not widen the other columns.
+const HEADERS: [&str; 8] = [
     "FILE:LINE",
     "KIND",
     "NAME",
@@ -12,6 +14,7 @@ const HEADERS: [&str; 7] = [
     "CHART",
     "VERSION",
     "REPOSITORY",
+    "NOTE",
 ];
 
 fn kind_name(k: PinKind) -> &'static str {
@@ -22,24 +25,24 @@ fn kind_name(k: PinKind) -> &'static str {
     }
 }
 
-fn row(p: &Pin) -> [String; 7] {
+fn row(p: &Pin) -> [String; 8] {
+    let dash = || "-".to_owned();
     [
         format!("{}:{}", p.file, p.line),
         kind_name(p.kind).to_owned(),
         p.name.clone(),
-        p.env.clone().unwrap_or_else(|| "-".into()),
-        p.chart.clone().unwrap_or_else(|| "-".into()),
-        p.version
-            .clone()
-            .unwrap_or_else(|| format!("? ({})", p.reason.as_deref().unwrap_or("unresolved"))),
-        p.repository.clone().unwrap_or_else(|| "-".into()),
+        p.env.clone().unwrap_or_else(dash),
+        p.chart.clone().unwrap_or_else(dash),
+        p.version.clone().unwrap_or_else(|| "?".into()),
+        p.repository.clone().unwrap_or_else(dash),
+        p.reason.clone().unwrap_or_default(),
     ]
 }
 
 /// Columns padded to their widest cell, then one summary line: pins by kind
 /// and by environment, and how many are unresolved.
 pub fn render(pins: &[Pin]) -> String {
-    let rows: Vec<[String; 7]> = pins.iter().map(row).collect();
+    let rows: Vec<[String; 8]> = pins.iter().map(row).collect();
     let mut widths = HEADERS.map(|h| h.chars().count());
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
