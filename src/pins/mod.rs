@@ -12,6 +12,7 @@ pub mod chart_yaml;
 pub mod env;
 pub mod terraform;
 mod walk;
+mod yaml;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
