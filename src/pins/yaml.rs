@@ -20,6 +20,8 @@ use super::{SourceFile, Warning};
 mod text;
 
 #[cfg(test)]
+mod corpus;
+#[cfg(test)]
 mod tests;
 
 use text::{CharCursor, LineIndex};
