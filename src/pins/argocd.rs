@@ -7,6 +7,9 @@
 //! pin per literal, and reported unresolved (with a reason) otherwise.
 
 mod generators;
+
+#[cfg(test)]
+mod appset_tests;
 #[cfg(test)]
 mod tests;
 

@@ -273,7 +273,7 @@ fn never_panics_on_mangled_input() {
 }
 
 fn check_spans(text: &str, node: &Node, depth: usize) {
-    if depth > MAX_DEPTH {
+    if depth > build::MAX_DEPTH {
         return;
     }
     match node {
