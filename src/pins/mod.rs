@@ -13,6 +13,7 @@ pub mod edit;
 pub mod env;
 pub mod terraform;
 mod walk;
+mod yaml;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,285 @@
+//! What an ApplicationSet's generators feed its template: the literal
+//! parameters written in the file and the environment each set targets.
+//!
+//! Generators that read the cluster or a repository (cluster labels, git
+//! files, SCM providers) are only known at run time; they contribute no
+//! parameters, so templates naming them stay unresolved instead of being
+//! guessed.
+
+use std::collections::BTreeMap;
+
+use crate::pins::yaml::{Node, Scalar};
+
+/// Nested `matrix` products multiply; past this many combinations the
+/// rest are dropped rather than letting one file eat memory.
+const MAX_VARIANTS: usize = 256;
+
+/// `merge` and `matrix` may nest; Argo CD itself allows two levels.
+const MAX_GENERATOR_DEPTH: usize = 4;
+
+/// How deep list elements and `values:` maps are read for parameters.
+const MAX_PARAM_DEPTH: usize = 8;
+
+/// Label and parameter names that name an environment.
+const ENV_KEYS: [&str; 2] = ["environment", "env"];
+
+/// One parameter set a generator may produce.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Variant<'a> {
+    /// `values.addonChartVersion`, `chart`, ... → the scalar that sets it.
+    pub params: BTreeMap<String, &'a Scalar>,
+    pub env: Option<String>,
+}
+
+impl<'a> Variant<'a> {
+    /// `self` with `later`'s parameters on top, as `merge` and `matrix`
+    /// combine them.
+    fn overlaid(&self, later: &Variant<'a>) -> Variant<'a> {
+        let mut params = self.params.clone();
+        params.extend(later.params.iter().map(|(k, v)| (k.clone(), *v)));
+        Variant {
+            params,
+            env: later.env.clone().or_else(|| self.env.clone()),
+        }
+    }
+
+    fn env_from_params(mut self, prefix: &str) -> Self {
+        if self.env.is_none() {
+            self.env = ENV_KEYS
+                .iter()
+                .filter_map(|k| self.params.get(&format!("{prefix}{k}")))
+                .map(|s| s.value.clone())
+                .find(|v| !v.contains("{{"));
+        }
+        self
+    }
+}
+
+/// The parameter sets of `spec.generators`; at least one (empty) so a
+/// template's literals are still read when nothing is generated here.
+pub(super) fn variants(generators: Option<&Node>) -> Vec<Variant<'_>> {
+    let mut all: Vec<Variant<'_>> = generators
+        .map(Node::items)
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|g| generator(g, 0))
+        .collect();
+    all.truncate(MAX_VARIANTS);
+    if all.is_empty() {
+        all.push(Variant::default());
+    }
+    all
+}
+
+fn generator(node: &Node, depth: usize) -> Vec<Variant<'_>> {
+    if depth > MAX_GENERATOR_DEPTH {
+        return vec![Variant::default()];
+    }
+    let found = if let Some(list) = node.get("list") {
+        list_elements(list)
+    } else if let Some(clusters) = node.get("clusters") {
+        vec![cluster_values(clusters)]
+    } else if let Some(merge) = node.get("merge") {
+        merged(children(merge, depth))
+    } else if let Some(matrix) = node.get("matrix") {
+        product(children(matrix, depth))
+    } else {
+        Vec::new()
+    };
+    if found.is_empty() {
+        vec![Variant::default()]
+    } else {
+        found
+    }
+}
+
+fn children(node: &Node, depth: usize) -> Vec<Vec<Variant<'_>>> {
+    node.get("generators")
+        .map(Node::items)
+        .unwrap_or_default()
+        .iter()
+        .map(|g| generator(g, depth + 1))
+        .collect()
+}
+
+/// Each `elements[]` entry is a parameter set; its keys are parameters.
+fn list_elements(list: &Node) -> Vec<Variant<'_>> {
+    let elements = list.get("elements").map(Node::items).unwrap_or_default();
+    elements
+        .iter()
+        .map(|element| {
+            let mut variant = Variant::default();
+            flatten(element, "", 0, &mut variant.params);
+            variant.env_from_params("").env_from_params("values.")
+        })
+        .collect()
+}
+
+/// A cluster generator passes its `values:` as `values.*`; its selector
+/// may pin the environment.
+fn cluster_values(clusters: &Node) -> Variant<'_> {
+    let mut variant = Variant::default();
+    if let Some(values) = clusters.get("values") {
+        flatten(values, "values.", 0, &mut variant.params);
+    }
+    variant.env = clusters.get("selector").and_then(selector_env);
+    variant.env_from_params("values.")
+}
+
+/// `matchLabels: {environment: prod}`, or a `matchExpressions` entry
+/// `{key: environment, operator: In, values: [prod]}` with one value.
+fn selector_env(selector: &Node) -> Option<String> {
+    let labels = selector.get("matchLabels");
+    let from_labels = ENV_KEYS
+        .iter()
+        .find_map(|k| labels.and_then(|l| l.get(k)).and_then(Node::as_str));
+    let from_expressions = || {
+        let expressions = selector
+            .get("matchExpressions")
+            .map(Node::items)
+            .unwrap_or_default();
+        expressions.iter().find_map(|e| {
+            let key = e.get("key").and_then(Node::as_str)?;
+            let operator = e.get("operator").and_then(Node::as_str)?;
+            match e.get("values").map(Node::items) {
+                Some([only]) if ENV_KEYS.contains(&key) && operator == "In" => only.as_str(),
+                _ => None,
+            }
+        })
+    };
+    from_labels.or_else(from_expressions).map(str::to_owned)
+}
+
+/// `merge`: the first generator is the base; each other one overrides
+/// matching base sets. Which sets match is decided at run time by the
+/// merge keys, so every pairing is kept.
+fn merged(children: Vec<Vec<Variant<'_>>>) -> Vec<Variant<'_>> {
+    let mut children = children.into_iter();
+    let Some(base) = children.next() else {
+        return Vec::new();
+    };
+    let mut all = base.clone();
+    for child in children {
+        for over in &child {
+            for under in &base {
+                if all.len() >= MAX_VARIANTS {
+                    return all;
+                }
+                all.push(under.overlaid(over));
+            }
+        }
+    }
+    all
+}
+
+/// `matrix`: every combination of the child generators' sets.
+fn product(children: Vec<Vec<Variant<'_>>>) -> Vec<Variant<'_>> {
+    let mut all = vec![Variant::default()];
+    for child in children {
+        let mut next = Vec::new();
+        for left in &all {
+            for right in &child {
+                if next.len() < MAX_VARIANTS {
+                    next.push(left.overlaid(right));
+                }
+            }
+        }
+        all = next;
+    }
+    all
+}
+
+/// Scalars of a mapping as dotted parameter paths.
+fn flatten<'a>(node: &'a Node, prefix: &str, depth: usize, out: &mut BTreeMap<String, &'a Scalar>) {
+    if depth > MAX_PARAM_DEPTH {
+        return;
+    }
+    for (key, value) in node.entries() {
+        let Some(key) = key.as_str() else { continue };
+        let path = format!("{prefix}{key}");
+        match value.as_scalar() {
+            Some(scalar) if !scalar.is_null() => {
+                out.insert(path, scalar);
+            }
+            Some(_) => {}
+            None => flatten(value, &format!("{path}."), depth + 1, out),
+        }
+    }
+}
+
+/// What a field of the template stands for in one parameter set.
+pub(super) enum Resolved<'a> {
+    /// The value is written literally, here.
+    Literal(&'a Scalar),
+    Unresolved(String),
+}
+
+/// A field that must come out as one written literal (the version): the
+/// field itself, or a parameter it names whole, like
+/// `'{{values.addonChartVersion}}'` or `'{{.values.addonChartVersion}}'`.
+pub(super) fn literal<'a>(field: &str, written: &'a Scalar, variant: &Variant<'a>) -> Resolved<'a> {
+    let raw = written.value.as_str();
+    if !raw.contains("{{") {
+        return Resolved::Literal(written);
+    }
+    let unknown = || {
+        Resolved::Unresolved(format!(
+            "{field} `{raw}` is a template with no literal value in this file"
+        ))
+    };
+    let Some(path) = whole_expression(raw) else {
+        return unknown();
+    };
+    match variant.params.get(path) {
+        Some(param) if !param.value.contains("{{") => Resolved::Literal(param),
+        Some(param) => Resolved::Unresolved(format!(
+            "{field} `{raw}` is set to `{}`, a template with no literal value in this file",
+            param.value
+        )),
+        None => unknown(),
+    }
+}
+
+/// A field read as text (chart, repoURL, labels): every `{{ ... }}` in it
+/// replaced by its parameter, or None when one has no literal here.
+pub(super) fn text(raw: &str, variant: &Variant<'_>) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = raw;
+    while let Some(open) = rest.find("{{") {
+        let (before, after) = rest.split_at(open);
+        out.push_str(before);
+        let after = after.get(2..)?;
+        let close = after.find("}}")?;
+        let param = variant.params.get(expression_path(after.get(..close)?)?)?;
+        if param.value.contains("{{") {
+            return None;
+        }
+        out.push_str(&param.value);
+        rest = after.get(close + 2..)?;
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// The parameter path of a value that is exactly one `{{ ... }}`.
+fn whole_expression(raw: &str) -> Option<&str> {
+    let inner = raw.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") {
+        return None;
+    }
+    expression_path(inner)
+}
+
+/// `values.x` from ` .values.x `, `values.x` or `- .values.x -`; None for
+/// anything with functions, pipes or arguments.
+fn expression_path(expr: &str) -> Option<&str> {
+    let expr = expr.trim();
+    let expr = expr.strip_prefix('-').unwrap_or(expr);
+    let expr = expr.strip_suffix('-').unwrap_or(expr).trim();
+    let path = expr.strip_prefix('.').unwrap_or(expr);
+    let simple = !path.is_empty()
+        && path
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'));
+    simple.then_some(path)
+}

@@ -1,0 +1,225 @@
+//! Byte-level helpers for the YAML tree: character markers to byte
+//! offsets, lines, document boundaries and the extent of scalar tokens.
+
+use std::ops::Range;
+
+/// Turns character indices into byte offsets. Markers arrive nearly in
+/// order (a block mapping's start is reported just after its first key),
+/// so walking from the previous answer costs little either way.
+pub(super) struct CharCursor<'a> {
+    text: &'a str,
+    chars: usize,
+    bytes: usize,
+}
+
+impl<'a> CharCursor<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            chars: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Byte offset of character `index`, or the end of the text past it.
+    pub fn byte_of(&mut self, index: usize) -> usize {
+        while self.chars < index {
+            let Some(c) = self
+                .text
+                .get(self.bytes..)
+                .and_then(|rest| rest.chars().next())
+            else {
+                break;
+            };
+            self.bytes += c.len_utf8();
+            self.chars += 1;
+        }
+        while self.chars > index {
+            let Some(c) = self
+                .text
+                .get(..self.bytes)
+                .and_then(|before| before.chars().next_back())
+            else {
+                break;
+            };
+            self.bytes -= c.len_utf8();
+            self.chars -= 1;
+        }
+        self.bytes
+    }
+}
+
+/// Line starts of a file, for 1-based lines of byte offsets counted the
+/// way [`super::super::line_of`] counts them (`\n` ends a line, so CRLF
+/// files agree too).
+pub(super) struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(
+                text.bytes()
+                    .enumerate()
+                    .filter(|(_, b)| *b == b'\n')
+                    .map(|(i, _)| i + 1),
+            )
+            .collect();
+        Self { starts }
+    }
+
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&start| start <= offset).max(1)
+    }
+}
+
+/// Lines with their byte offset, line breaks kept.
+fn lines_with_offsets(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split_inclusive('\n').scan(0, |offset, line| {
+        let start = *offset;
+        *offset += line.len();
+        Some((start, line))
+    })
+}
+
+/// `---` at the start of a line, alone or followed by blanks: a document
+/// start wherever it appears, even inside a quoted or block scalar.
+fn is_document_marker(line: &str) -> bool {
+    line.strip_prefix("---")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
+}
+
+/// Whether a line holds anything beyond blanks, comments and directives.
+fn has_content(line: &str) -> bool {
+    let body = if is_document_marker(line) {
+        line.get(3..).unwrap_or("")
+    } else if line.starts_with('%') {
+        return false;
+    } else {
+        line
+    };
+    let body = body.trim_start();
+    !(body.is_empty() || body.starts_with('#'))
+}
+
+/// Byte ranges of the documents of `text`, cut before each `---` line.
+/// Leading comments and directives stay with the document they precede; a
+/// byte-order mark is left out.
+pub(super) fn split_documents(text: &str) -> Vec<Range<usize>> {
+    let first = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let body = text.get(first..).unwrap_or("");
+    let mut chunks = Vec::new();
+    let mut start = first;
+    let mut content = false;
+    for (offset, line) in lines_with_offsets(body) {
+        let at = first + offset;
+        if is_document_marker(line) && content {
+            chunks.push(start..at);
+            start = at;
+            content = false;
+        }
+        content |= has_content(line);
+    }
+    if content {
+        chunks.push(start..text.len());
+    }
+    chunks
+}
+
+/// Byte offset of the first line that uses `{{ ... }}` outside quotes and
+/// comments: a hint that a document failed to parse because it is a Go or
+/// Helm template rather than YAML.
+pub(super) fn template_line(chunk: &str) -> Option<usize> {
+    lines_with_offsets(chunk)
+        .find(|(_, line)| unquoted_template(line))
+        .map(|(offset, _)| offset)
+}
+
+fn unquoted_template(line: &str) -> bool {
+    let mut quote: Option<char> = None;
+    let mut previous = ' ';
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '#') if previous.is_whitespace() => return false,
+            (None, '{') if chars.peek() == Some(&'{') => return true,
+            (None, _) => {}
+        }
+        previous = c;
+    }
+    false
+}
+
+/// End of the plain scalar `value` written at `start`. A multi-line plain
+/// scalar folds its line breaks and indentation into single spaces (or
+/// newlines), so whitespace runs are matched as runs.
+pub(super) fn plain_end(file: &str, start: usize, value: &str) -> Option<usize> {
+    let is_blank = |c: char| matches!(c, ' ' | '\t' | '\r' | '\n');
+    let raw = file.get(start..)?;
+    let mut written = raw.char_indices().peekable();
+    let mut wanted = value.chars().peekable();
+    let mut end = 0;
+    while let Some(&want) = wanted.peek() {
+        if is_blank(want) {
+            while wanted.next_if(|c| is_blank(*c)).is_some() {}
+            let mut skipped = false;
+            while written.next_if(|(_, c)| is_blank(*c)).is_some() {
+                skipped = true;
+            }
+            if !skipped {
+                return None;
+            }
+        } else {
+            let (at, got) = written.next()?;
+            if got != want {
+                return None;
+            }
+            wanted.next();
+            end = at + got.len_utf8();
+        }
+    }
+    Some(start + end)
+}
+
+/// The text between the quotes of a single-quoted scalar whose opening
+/// quote is at `start` (`''` is an escaped quote).
+pub(super) fn single_quoted(file: &str, start: usize) -> Option<Range<usize>> {
+    let bytes = file.as_bytes();
+    if bytes.get(start) != Some(&b'\'') {
+        return None;
+    }
+    let mut at = start + 1;
+    loop {
+        match bytes.get(at)? {
+            b'\'' if bytes.get(at + 1) == Some(&b'\'') => at += 2,
+            b'\'' => return Some(start + 1..at),
+            _ => at += 1,
+        }
+    }
+}
+
+/// The text between the quotes of a double-quoted scalar whose opening
+/// quote is at `start`. Scanning bytes is safe: `"` and `\` never occur
+/// inside a multi-byte UTF-8 sequence.
+pub(super) fn double_quoted(file: &str, start: usize) -> Option<Range<usize>> {
+    let bytes = file.as_bytes();
+    if bytes.get(start) != Some(&b'"') {
+        return None;
+    }
+    let mut at = start + 1;
+    loop {
+        match bytes.get(at)? {
+            b'\\' => at += 2,
+            b'"' => return Some(start + 1..at),
+            _ => at += 1,
+        }
+    }
+}
