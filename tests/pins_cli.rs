@@ -53,7 +53,11 @@ fn platform_repo() -> tempfile::TempDir {
 fn scan_json_has_the_contract_fields() {
     let repo = platform_repo();
     let out = chartpilot(&["scan", "--offline", "--format", "json"], repo.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let pins: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let find = |file: &str| pins.iter().find(|p| p["file"] == file).unwrap();
     let tf = find("terraform/argocd.tf");
@@ -65,11 +69,24 @@ fn scan_json_has_the_contract_fields() {
     assert_eq!(tf["version"], "5.51.6");
     assert_eq!(tf["env"], serde_json::Value::Null);
     let dev = find("environments/dev/cert-manager.yaml");
-    assert_eq!((dev["kind"].as_str(), dev["env"].as_str()), (Some("argocd"), Some("dev")));
-    assert_eq!((dev["line"].as_u64(), dev["version"].as_str()), (Some(9), Some("v1.13.2")));
+    assert_eq!(
+        (dev["kind"].as_str(), dev["env"].as_str()),
+        (Some("argocd"), Some("dev"))
+    );
+    assert_eq!(
+        (dev["line"].as_u64(), dev["version"].as_str()),
+        (Some(9), Some("v1.13.2"))
+    );
     let dep = find("charts/platform/Chart.yaml");
-    assert_eq!((dep["kind"].as_str(), dep["name"].as_str()), (Some("chart-dependency"), Some("redis")));
-    assert_eq!(pins.len(), 4, "the file:// dependency is not a pin: {pins:#?}");
+    assert_eq!(
+        (dep["kind"].as_str(), dep["name"].as_str()),
+        (Some("chart-dependency"), Some("redis"))
+    );
+    assert_eq!(
+        pins.len(),
+        4,
+        "the file:// dependency is not a pin: {pins:#?}"
+    );
 }
 
 #[test]
@@ -90,12 +107,28 @@ fn bump_changes_only_the_version_bytes() {
     let repo = platform_repo();
     let tf = repo.path().join("terraform/argocd.tf");
     let before = std::fs::read(&tf).unwrap();
-    let out = chartpilot(&["bump", "--chart", "argo-cd", "--to", "5.52.0"], repo.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "terraform/argocd.tf:5 5.51.6 → 5.52.0\n");
+    let out = chartpilot(
+        &["bump", "--chart", "argo-cd", "--to", "5.52.0"],
+        repo.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "terraform/argocd.tf:5 5.51.6 → 5.52.0\n"
+    );
     let after = std::fs::read(&tf).unwrap();
-    let expected = String::from_utf8(before).unwrap().replace("\"5.51.6\"", "\"5.52.0\"");
-    assert_eq!(String::from_utf8(after).unwrap(), expected, "CRLF and the comment stay");
+    let expected = String::from_utf8(before)
+        .unwrap()
+        .replace("\"5.51.6\"", "\"5.52.0\"");
+    assert_eq!(
+        String::from_utf8(after).unwrap(),
+        expected,
+        "CRLF and the comment stay"
+    );
 }
 
 #[test]
@@ -104,12 +137,28 @@ fn bump_one_environment_keeps_quotes_and_the_other_env() {
     let prod = repo.path().join("environments/prod/cert-manager.yaml");
     let prod_before = std::fs::read_to_string(&prod).unwrap();
     let out = chartpilot(
-        &["bump", "--chart", "cert-manager", "--to", "v1.13.3", "--env", "dev"],
+        &[
+            "bump",
+            "--chart",
+            "cert-manager",
+            "--to",
+            "v1.13.3",
+            "--env",
+            "dev",
+        ],
         repo.path(),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let dev = std::fs::read_to_string(repo.path().join("environments/dev/cert-manager.yaml")).unwrap();
-    assert!(dev.contains("targetRevision: 'v1.13.3'  # keep the v\n"), "{dev}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dev =
+        std::fs::read_to_string(repo.path().join("environments/dev/cert-manager.yaml")).unwrap();
+    assert!(
+        dev.contains("targetRevision: 'v1.13.3'  # keep the v\n"),
+        "{dev}"
+    );
     assert_eq!(std::fs::read_to_string(&prod).unwrap(), prod_before);
 }
 
@@ -126,20 +175,38 @@ fn bump_without_a_match_lists_the_charts_it_found() {
 #[test]
 fn bump_refuses_a_version_that_is_not_one() {
     let repo = platform_repo();
-    let out = chartpilot(&["bump", "--chart", "redis", "--to", "1.0\" # x"], repo.path());
+    let out = chartpilot(
+        &["bump", "--chart", "redis", "--to", "1.0\" # x"],
+        repo.path(),
+    );
     assert!(!out.status.success());
-    assert!(String::from_utf8(out.stderr).unwrap().contains("is not a version"));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("is not a version"));
 }
 
 #[test]
 fn scan_of_the_corpus_never_fails() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/gitops");
     let out = chartpilot(&["scan", "--offline", "--format", "json"], &corpus);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let pins: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(pins.len() > 40, "{}", pins.len());
     for p in &pins {
-        for key in ["file", "line", "kind", "name", "env", "repository", "chart", "version"] {
+        for key in [
+            "file",
+            "line",
+            "kind",
+            "name",
+            "env",
+            "repository",
+            "chart",
+            "version",
+        ] {
             assert!(p.get(key).is_some(), "{key} missing in {p}");
         }
     }

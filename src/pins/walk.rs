@@ -48,9 +48,28 @@ fn is_yaml(name: &str) -> bool {
     name.ends_with(".yaml") || name.ends_with(".yml")
 }
 
-fn is_chart_file(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name == "Chart.yaml" || name == "requirements.yaml"
+/// Which scanner reads a YAML file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum YamlKind {
+    ChartDependencies,
+    Argocd,
+}
+
+/// Chart files by name, or by shape under another name (a top-level
+/// `dependencies:` beside `apiVersion: v1|v2` and no `kind:`); Argo CD
+/// manifests by their API group. Other YAML is not read.
+pub(crate) fn yaml_kind(file: &SourceFile) -> Option<YamlKind> {
+    let name = file.path.rsplit('/').next().unwrap_or(&file.path);
+    let top = |key: &str| file.text.lines().any(|l| l.starts_with(key));
+    let chart_shaped =
+        top("dependencies:") && (top("apiVersion: v2") || top("apiVersion: v1")) && !top("kind:");
+    if name == "Chart.yaml" || name == "requirements.yaml" || chart_shaped {
+        Some(YamlKind::ChartDependencies)
+    } else if file.text.contains("argoproj.io") {
+        Some(YamlKind::Argocd)
+    } else {
+        None
+    }
 }
 
 /// Reads every file a scanner may want, skipping vendored folders and the
@@ -139,10 +158,10 @@ pub fn scan_files(files: &[SourceFile], opts: &DiscoverOptions) -> Scan {
         .collect();
     scan.extend(terraform::scan(&tf));
     for file in files.iter().filter(|f| is_yaml(&f.path)) {
-        if is_chart_file(&file.path) {
-            scan.extend(chart_yaml::scan(file));
-        } else if file.text.contains("argoproj.io") {
-            scan.extend(argocd::scan(file));
+        match yaml_kind(file) {
+            Some(YamlKind::ChartDependencies) => scan.extend(chart_yaml::scan(file)),
+            Some(YamlKind::Argocd) => scan.extend(argocd::scan(file)),
+            None => {}
         }
     }
     for pin in &mut scan.pins {

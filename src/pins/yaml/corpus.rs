@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::pins::walk::{yaml_kind, YamlKind};
 use crate::pins::{argocd, chart_yaml, collect, Pin, PinKind, Scan, SourceFile};
 
 /// A version as written, or a fragment of the reason it is unresolved.
@@ -156,8 +157,10 @@ const EXPECTED: &[(&str, &[Exp])] = &[
         // No repository; `dask` from file:// is local and no pin.
         (15, "cert-manager", Some("cert-manager"), None, Is("v1.7.1"), None),
     ]),
-    // Not named Chart.yaml, so the walk does not route it (scanned directly below).
-    ("renovatebot__renovate/lib/modules/manager/helmv3/__fixtures__/ChartECR.yaml", &[]),
+    // Not named Chart.yaml, but shaped like one: routed by content.
+    ("renovatebot__renovate/lib/modules/manager/helmv3/__fixtures__/ChartECR.yaml", &[
+        (6, "some-ecr-chart", Some("some-ecr-chart"), Some("oci://123456789.dkr.ecr.us-east-1.amazonaws.com"), Is("1.2.3"), None),
+    ]),
 ];
 
 /// Files with warnings, and their lines.
@@ -197,21 +200,16 @@ fn yaml_files() -> Vec<SourceFile> {
 
 /// The scanner `walk` hands a YAML file to, if any.
 fn route(file: &SourceFile) -> Option<Scan> {
-    let name = file.path.rsplit('/').next().unwrap_or_default();
-    if name == "Chart.yaml" || name == "requirements.yaml" {
-        Some(chart_yaml::scan(file))
-    } else if file.text.contains("argoproj.io") {
-        Some(argocd::scan(file))
-    } else {
-        None
+    match yaml_kind(file)? {
+        YamlKind::ChartDependencies => Some(chart_yaml::scan(file)),
+        YamlKind::Argocd => Some(argocd::scan(file)),
     }
 }
 
-fn kind_of(path: &str) -> PinKind {
-    if path.ends_with("Chart.yaml") || path.ends_with("requirements.yaml") {
-        PinKind::ChartDependency
-    } else {
-        PinKind::Argocd
+fn kind_of(file: &SourceFile) -> PinKind {
+    match yaml_kind(file) {
+        Some(YamlKind::ChartDependencies) => PinKind::ChartDependency,
+        _ => PinKind::Argocd,
     }
 }
 
@@ -296,7 +294,7 @@ fn every_pin_of_the_corpus() {
             .collect();
         assert_eq!(got, want_rows, "{}", file.path);
         for (pin, exp) in scan.pins.iter().zip(want) {
-            assert_eq!(pin.kind, kind_of(&file.path), "{}", file.path);
+            assert_eq!(pin.kind, kind_of(file), "{}", file.path);
             assert_eq!(pin.file, file.path);
             match exp.4 {
                 Is(_) => assert_eq!(pin.reason, None),
