@@ -150,13 +150,7 @@ pub fn collect(root: &Path) -> Result<(Vec<SourceFile>, Vec<Warning>), std::io::
 /// Scans files already in memory; `edit` uses it to check a change before
 /// writing it.
 pub fn scan_files(files: &[SourceFile], opts: &DiscoverOptions) -> Scan {
-    let mut scan = Scan::default();
-    let tf: Vec<SourceFile> = files
-        .iter()
-        .filter(|f| is_terraform(&f.path))
-        .cloned()
-        .collect();
-    scan.extend(terraform::scan(&tf));
+    let mut scan = terraform::scan(files.iter().filter(|f| is_terraform(&f.path)));
     for file in files.iter().filter(|f| is_yaml(&f.path)) {
         match yaml_kind(file) {
             Some(YamlKind::ChartDependencies) => scan.extend(chart_yaml::scan(file)),

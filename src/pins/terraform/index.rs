@@ -35,9 +35,9 @@ pub(super) struct Parsed<'a> {
 }
 
 /// Parses every file; a file that does not parse becomes a warning.
-pub(super) fn parse<'a>(files: &'a [SourceFile], warnings: &mut Vec<Warning>) -> Vec<Parsed<'a>> {
+pub(super) fn parse<'a>(files: &[&'a SourceFile], warnings: &mut Vec<Warning>) -> Vec<Parsed<'a>> {
     let mut parsed = Vec::with_capacity(files.len());
-    for file in files {
+    for &file in files {
         match hcl_edit::parser::parse_body(&file.text) {
             Ok(body) => parsed.push(Parsed {
                 path: &file.path,
@@ -90,7 +90,7 @@ pub(super) struct Index<'p> {
 impl<'p> Index<'p> {
     /// `sources` are all the files, parsed or not: a folder whose only
     /// `.tf` file is broken is still a module, not a folder of var-files.
-    pub fn build(files: &'p [Parsed<'p>], sources: &'p [SourceFile]) -> Self {
+    pub fn build(files: &'p [Parsed<'p>], sources: &[&'p SourceFile]) -> Self {
         let module_dirs = sources
             .iter()
             .filter(|f| !f.path.ends_with(VAR_FILE_SUFFIX))

@@ -25,11 +25,13 @@ use resolve::{Found, Resolver};
 
 /// Scans every `*.tf`, `*.tofu`, `*.tfvars` and `*.auto.tfvars` file of the
 /// repository at once, so module inputs and tfvars can be followed across
-/// directories.
-pub fn scan(files: &[SourceFile]) -> Scan {
+/// directories. Takes the files by reference: the walk hands over its own
+/// files without copying their text.
+pub fn scan<'a>(files: impl IntoIterator<Item = &'a SourceFile>) -> Scan {
+    let files: Vec<&SourceFile> = files.into_iter().collect();
     let mut scan = Scan::default();
-    let parsed = index::parse(files, &mut scan.warnings);
-    let index = Index::build(&parsed, files);
+    let parsed = index::parse(&files, &mut scan.warnings);
+    let index = Index::build(&parsed, &files);
     let mut resolver = Resolver::new(&index);
     for (i, file) in parsed.iter().enumerate() {
         if file.is_var_file {
