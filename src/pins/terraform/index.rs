@@ -2,7 +2,7 @@
 //! module directory: variable declarations, locals, tfvars values and the
 //! module calls that feed a directory's variables.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body};
@@ -82,16 +82,21 @@ pub(super) struct Index<'p> {
     variables: BTreeMap<Key, Vec<(usize, &'p Block)>>,
     locals: BTreeMap<Key, Vec<At<'p>>>,
     var_values: BTreeMap<Key, Vec<At<'p>>>,
+    /// Var-file values in folders without a module of their own, by
+    /// variable name, folders in order: the candidates for a root module's
+    /// nearby var-files, found without going through every value for
+    /// every variable.
+    orphan_values: HashMap<String, Vec<(String, Vec<At<'p>>)>>,
     calls: Vec<ModuleCall<'p>>,
-    /// Folders holding `.tf` / `.tofu` files, i.e. modules.
-    module_dirs: BTreeSet<&'p str>,
+    /// Indices into `calls` by target folder, in file order.
+    calls_into: HashMap<String, Vec<usize>>,
 }
 
 impl<'p> Index<'p> {
     /// `sources` are all the files, parsed or not: a folder whose only
     /// `.tf` file is broken is still a module, not a folder of var-files.
     pub fn build(files: &'p [Parsed<'p>], sources: &[&'p SourceFile]) -> Self {
-        let module_dirs = sources
+        let module_dirs: BTreeSet<&str> = sources
             .iter()
             .filter(|f| !f.path.ends_with(VAR_FILE_SUFFIX))
             .map(|f| dir_of(&f.path))
@@ -101,8 +106,9 @@ impl<'p> Index<'p> {
             variables: BTreeMap::new(),
             locals: BTreeMap::new(),
             var_values: BTreeMap::new(),
+            orphan_values: HashMap::new(),
             calls: Vec::new(),
-            module_dirs,
+            calls_into: HashMap::new(),
         };
         for (i, file) in files.iter().enumerate() {
             let key = |name: &str| (file.dir.to_owned(), name.to_owned());
@@ -151,6 +157,16 @@ impl<'p> Index<'p> {
                 }
             }
         }
+        for ((dir, name), values) in &index.var_values {
+            if !module_dirs.contains(dir.as_str()) {
+                let folders = index.orphan_values.entry(name.clone()).or_default();
+                folders.push((dir.clone(), values.clone()));
+            }
+        }
+        for (i, call) in index.calls.iter().enumerate() {
+            let into = index.calls_into.entry(call.target.clone()).or_default();
+            into.push(i);
+        }
         index
     }
 
@@ -170,8 +186,9 @@ impl<'p> Index<'p> {
     }
 
     /// Module calls into `dir` from elsewhere in the repository.
-    pub fn callers<'s>(&'s self, dir: &'s str) -> impl Iterator<Item = &'s ModuleCall<'p>> {
-        self.calls.iter().filter(move |c| c.target == dir)
+    pub fn callers<'s>(&'s self, dir: &str) -> impl Iterator<Item = &'s ModuleCall<'p>> {
+        let into = self.calls_into.get(dir).map_or(&[][..], Vec::as_slice);
+        into.iter().filter_map(|&i| self.calls.get(i))
     }
 
     /// Values given to variable `name` of the module in `dir` by var-files:
@@ -190,9 +207,9 @@ impl<'p> Index<'p> {
         if self.callers(dir).next().is_some() {
             return out;
         }
-        for ((other, var), values) in &self.var_values {
-            let orphan = !self.module_dirs.contains(other.as_str());
-            if var == name && other != dir && orphan && near_root(dir, other) {
+        let folders = self.orphan_values.get(name).map_or(&[][..], Vec::as_slice);
+        for (other, values) in folders {
+            if other != dir && near_root(dir, other) {
                 out.extend(values.iter().copied());
             }
         }
