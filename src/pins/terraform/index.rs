@@ -2,13 +2,14 @@
 //! module directory: variable declarations, locals, tfvars values and the
 //! module calls that feed a directory's variables.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body};
 use hcl_edit::Span;
 
-use super::super::{line_of, SourceFile, Warning};
+use super::super::{LineIndex, SourceFile, Warning};
 
 /// How far below a root module a folder of var-files may sit and still be
 /// taken as that module's (`infra/` + `infra/envs/prod/prod.tfvars`). Deeper
@@ -32,6 +33,17 @@ pub(super) struct Parsed<'a> {
     pub body: Body,
     /// A `*.tfvars` file: plain `name = value` assignments.
     pub is_var_file: bool,
+    /// Built on the first line asked for: most files never are.
+    lines: OnceCell<LineIndex>,
+}
+
+impl Parsed<'_> {
+    /// 1-based line of byte `offset`, as [`super::super::line_of`] counts.
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.lines
+            .get_or_init(|| LineIndex::new(self.text))
+            .line_of(offset)
+    }
 }
 
 /// Parses every file; a file that does not parse becomes a warning.
@@ -45,6 +57,7 @@ pub(super) fn parse<'a>(files: &[&'a SourceFile], warnings: &mut Vec<Warning>) -
                 text: &file.text,
                 body,
                 is_var_file: file.path.ends_with(VAR_FILE_SUFFIX),
+                lines: OnceCell::new(),
             }),
             Err(e) => warnings.push(Warning {
                 file: file.path.clone(),
@@ -147,7 +160,7 @@ impl<'p> Index<'p> {
                             index.calls.push(ModuleCall {
                                 file: i,
                                 label: label.as_str(),
-                                line: line_of(file.text, block.span().map_or(0, |s| s.start)),
+                                line: file.line_of(block.span().map_or(0, |s| s.start)),
                                 target,
                                 body: &block.body,
                             });
