@@ -6,7 +6,7 @@ use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use hcl_edit::expr::Expression;
-use hcl_edit::structure::{Block, Body};
+use hcl_edit::structure::{Block, Body, Structure};
 use hcl_edit::Span;
 
 use super::super::{LineIndex, SourceFile, Warning};
@@ -50,15 +50,21 @@ impl Parsed<'_> {
 pub(super) fn parse<'a>(files: &[&'a SourceFile], warnings: &mut Vec<Warning>) -> Vec<Parsed<'a>> {
     let mut parsed = Vec::with_capacity(files.len());
     for &file in files {
+        let is_var_file = file.path.ends_with(VAR_FILE_SUFFIX);
         match hcl_edit::parser::parse_body(&file.text) {
-            Ok(body) => parsed.push(Parsed {
-                path: &file.path,
-                dir: dir_of(&file.path),
-                text: &file.text,
-                body,
-                is_var_file: file.path.ends_with(VAR_FILE_SUFFIX),
-                lines: OnceCell::new(),
-            }),
+            Ok(mut body) => {
+                if !is_var_file {
+                    prune(&mut body);
+                }
+                parsed.push(Parsed {
+                    path: &file.path,
+                    dir: dir_of(&file.path),
+                    text: &file.text,
+                    body,
+                    is_var_file,
+                    lines: OnceCell::new(),
+                });
+            }
             Err(e) => warnings.push(Warning {
                 file: file.path.clone(),
                 line: Some(e.location().line()),
@@ -67,6 +73,48 @@ pub(super) fn parse<'a>(files: &[&'a SourceFile], warnings: &mut Vec<Warning>) -
         }
     }
     parsed
+}
+
+/// Drops what neither the scan nor the index reads from a configuration
+/// file: top-level attributes, blocks other than `helm_release` resources,
+/// `variable`, `locals` and `module` blocks, and inside those every nested
+/// block and every attribute they do not look up (values heredocs, `set`
+/// blocks, descriptions). Every file of the repository stays parsed until
+/// all references are followed, and the whole trees would be several times
+/// the size of the files.
+fn prune(body: &mut Body) {
+    retain(body, |structure| match structure {
+        Structure::Attribute(_) => false,
+        Structure::Block(block) => prune_block(block),
+    });
+}
+
+/// Whether `block` is read, after dropping the parts of it that are not.
+fn prune_block(block: &mut Block) -> bool {
+    let read: fn(&str) -> bool = match (block.ident.as_str(), block.labels.as_slice()) {
+        ("resource", [kind, _]) if kind.as_str() == "helm_release" => {
+            |key| matches!(key, "version" | "repository" | "chart")
+        }
+        ("variable", [_]) => |key| key == "default",
+        // Locals are all candidates; a module call's inputs are looked up
+        // by the called module's variable names.
+        ("locals", []) | ("module", [_]) => |_| true,
+        _ => return false,
+    };
+    retain(
+        &mut block.body,
+        |structure| matches!(structure, Structure::Attribute(attr) if read(attr.key.as_str())),
+    );
+    true
+}
+
+/// `Vec::retain` for a body, which has no such method.
+fn retain(body: &mut Body, mut keep: impl FnMut(&mut Structure) -> bool) {
+    for i in (0..body.len()).rev() {
+        if !body.get_mut(i).is_some_and(&mut keep) {
+            body.remove(i);
+        }
+    }
 }
 
 /// An expression and the file it is written in (for spans and for the
