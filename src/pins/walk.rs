@@ -1,6 +1,7 @@
 //! Walks a repository and hands each file to its scanner.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{argocd, chart_yaml, env, relative, terraform, Scan, SourceFile, Warning};
 
@@ -227,12 +228,12 @@ pub fn scan_files(files: &[SourceFile], opts: &DiscoverOptions) -> Scan {
 /// The same result as [`scan_files`] over [`collect`], without holding
 /// every file in memory: the Terraform files are read and resolved
 /// together as one task, each YAML file is read, scanned and dropped as a
-/// task of its own.
+/// task of its own, and [`WORKERS`] threads take tasks in turn.
 pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Scan, std::io::Error> {
     let (entries, mut unread) = walk(root)?;
     let (tf, yaml): (Vec<&Entry>, Vec<&Entry>) =
         entries.iter().partition(|e| is_terraform(&e.path));
-    let run = |task: usize| {
+    let done = in_parallel(1 + yaml.len(), |task| {
         let Some(task) = task.checked_sub(1) else {
             let mut files = Vec::with_capacity(tf.len());
             let mut unread = Vec::new();
@@ -249,8 +250,7 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Scan, std::io::Er
             Some(Err(w)) => (Scan::default(), vec![w]),
             None => (Scan::default(), Vec::new()),
         }
-    };
-    let done = (0..1 + yaml.len()).map(run);
+    });
     let mut scan = Scan::default();
     for (found, warnings) in done {
         scan.extend(found);
@@ -259,6 +259,41 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Scan, std::io::Er
     let mut scan = finish(scan, opts);
     scan.warnings.extend(in_walk_order(unread));
     Ok(scan)
+}
+
+/// Threads scanning at once: two keep a 2-core machine busy (Terraform
+/// resolution on one while YAML files go through the other); more would
+/// mostly add memory, since the Terraform task cannot be split.
+const WORKERS: usize = 2;
+
+/// `work(0) .. work(tasks - 1)`, taken in order by up to [`WORKERS`]
+/// threads (this one included); results in task order.
+fn in_parallel<T: Send>(tasks: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let next = AtomicUsize::new(0);
+    let worker = || {
+        let mut done = Vec::new();
+        loop {
+            let task = next.fetch_add(1, Ordering::Relaxed);
+            if task >= tasks {
+                return done;
+            }
+            done.push((task, work(task)));
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(WORKERS));
+    let mut done = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(worker)).collect();
+        let mut done = worker();
+        for helper in helpers {
+            match helper.join() {
+                Ok(theirs) => done.extend(theirs),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        done
+    });
+    done.sort_by_key(|(task, _)| *task);
+    done.into_iter().map(|(_, t)| t).collect()
 }
 
 #[cfg(test)]
@@ -273,7 +308,7 @@ mod tests {
         std::fs::write(path, bytes).unwrap();
     }
 
-    /// `discover` reads and scans file by file; it must give exactly what
+    /// `discover` reads and scans in parallel; it must give exactly what
     /// scanning everything `collect` read gives, warnings in the same order.
     #[test]
     fn discover_is_scan_files_over_collect() {
