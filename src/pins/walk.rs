@@ -61,10 +61,13 @@ pub(crate) enum YamlKind {
 /// manifests by their API group. Other YAML is not read.
 pub(crate) fn yaml_kind(file: &SourceFile) -> Option<YamlKind> {
     let name = file.path.rsplit('/').next().unwrap_or(&file.path);
-    let top = |key: &str| file.text.lines().any(|l| l.starts_with(key));
-    let chart_shaped =
-        top("dependencies:") && (top("apiVersion: v2") || top("apiVersion: v1")) && !top("kind:");
-    if name == "Chart.yaml" || name == "requirements.yaml" || chart_shaped {
+    // Most YAML (values files, manifests) has no `dependencies:` at all; a
+    // substring search says so without going through the lines.
+    let top = |key: &str| file.text.contains(key) && file.text.lines().any(|l| l.starts_with(key));
+    let chart_shaped = || {
+        top("dependencies:") && (top("apiVersion: v2") || top("apiVersion: v1")) && !top("kind:")
+    };
+    if name == "Chart.yaml" || name == "requirements.yaml" || chart_shaped() {
         Some(YamlKind::ChartDependencies)
     } else if file.text.contains("argoproj.io") {
         Some(YamlKind::Argocd)
