@@ -108,13 +108,17 @@ fn prune_block(block: &mut Block) -> bool {
     true
 }
 
-/// `Vec::retain` for a body, which has no such method.
+/// `Vec::retain` for a body, which has no such method. The kept
+/// structures go into a new body of their own size: the parser's vectors
+/// have room for everything that was dropped.
 fn retain(body: &mut Body, mut keep: impl FnMut(&mut Structure) -> bool) {
-    for i in (0..body.len()).rev() {
-        if !body.get_mut(i).is_some_and(&mut keep) {
-            body.remove(i);
-        }
-    }
+    let kept: Vec<Structure> = std::mem::take(body)
+        .into_iter()
+        .filter_map(|mut structure| keep(&mut structure).then_some(structure))
+        .collect();
+    // The parser refuses repeated attributes, so `Body`'s skipping of a
+    // repeated key on insert drops nothing here.
+    *body = kept.into_iter().collect();
 }
 
 /// An expression and the file it is written in (for spans and for the
