@@ -9,6 +9,7 @@
 #
 #   benches/discovery.sh                 # build, generate, measure
 #   RUNS=30 PINS=20000 benches/discovery.sh
+#   CHARTPILOT=/tmp/chartpilot-old benches/discovery.sh   # measure that binary, no build
 #
 # Needs python3, and Debian's `time` package (`hyperfine` is optional).
 set -euo pipefail
@@ -28,9 +29,13 @@ FIXTURE_ENVS=dev,staging,prod
 
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time: apt-get install time" >&2; exit 2; }
 
-echo "== cargo build --release"
-cargo build --release
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/chartpilot
+if [ -n "${CHARTPILOT:-}" ]; then
+    BIN=$CHARTPILOT # another build, e.g. an older one kept for comparison
+else
+    echo "== cargo build --release"
+    cargo build --release
+    BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/chartpilot
+fi
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -66,7 +71,11 @@ summary=()
 status=0
 {
     echo "chartpilot discovery bench $STAMP"
-    echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' + uncommitted changes')"
+    if [ -n "${CHARTPILOT:-}" ]; then
+        echo "binary $BIN"
+    else
+        echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' + uncommitted changes')"
+    fi
     echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -sr)"
     echo "runs: $RUNS timed after $WARMUP warm-up, $RSS_RUNS for RSS"
 } | tee "$RESULTS/summary.txt"
