@@ -32,7 +32,7 @@ pub enum PinKind {
 
 /// One place a chart version is written (or should be, when `version` is
 /// None and `reason` says why it could not be resolved).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Pin {
     /// Path relative to the scanned root, `/`-separated.
     pub file: String,
@@ -101,6 +101,32 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         .filter(|&&b| b == b'\n')
         .count()
         + 1
+}
+
+/// Line starts of a file, for 1-based lines of byte offsets counted the
+/// way [`line_of`] counts them (`\n` ends a line, so CRLF files agree
+/// too), without counting from the top of the file for every pin.
+#[derive(Debug)]
+pub(crate) struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(
+                text.bytes()
+                    .enumerate()
+                    .filter(|(_, b)| *b == b'\n')
+                    .map(|(i, _)| i + 1),
+            )
+            .collect();
+        Self { starts }
+    }
+
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&start| start <= offset).max(1)
+    }
 }
 
 /// `dir/file` relative to `root`, with `/` separators on every platform.

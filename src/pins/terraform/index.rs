@@ -2,13 +2,14 @@
 //! module directory: variable declarations, locals, tfvars values and the
 //! module calls that feed a directory's variables.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use hcl_edit::expr::Expression;
-use hcl_edit::structure::{Block, Body};
+use hcl_edit::structure::{Block, Body, Structure};
 use hcl_edit::Span;
 
-use super::super::{line_of, SourceFile, Warning};
+use super::super::{LineIndex, SourceFile, Warning};
 
 /// How far below a root module a folder of var-files may sit and still be
 /// taken as that module's (`infra/` + `infra/envs/prod/prod.tfvars`). Deeper
@@ -32,20 +33,38 @@ pub(super) struct Parsed<'a> {
     pub body: Body,
     /// A `*.tfvars` file: plain `name = value` assignments.
     pub is_var_file: bool,
+    /// Built on the first line asked for: most files never are.
+    lines: OnceCell<LineIndex>,
+}
+
+impl Parsed<'_> {
+    /// 1-based line of byte `offset`, as [`super::super::line_of`] counts.
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.lines
+            .get_or_init(|| LineIndex::new(self.text))
+            .line_of(offset)
+    }
 }
 
 /// Parses every file; a file that does not parse becomes a warning.
-pub(super) fn parse<'a>(files: &'a [SourceFile], warnings: &mut Vec<Warning>) -> Vec<Parsed<'a>> {
+pub(super) fn parse<'a>(files: &[&'a SourceFile], warnings: &mut Vec<Warning>) -> Vec<Parsed<'a>> {
     let mut parsed = Vec::with_capacity(files.len());
-    for file in files {
+    for &file in files {
+        let is_var_file = file.path.ends_with(VAR_FILE_SUFFIX);
         match hcl_edit::parser::parse_body(&file.text) {
-            Ok(body) => parsed.push(Parsed {
-                path: &file.path,
-                dir: dir_of(&file.path),
-                text: &file.text,
-                body,
-                is_var_file: file.path.ends_with(VAR_FILE_SUFFIX),
-            }),
+            Ok(mut body) => {
+                if !is_var_file {
+                    prune(&mut body);
+                }
+                parsed.push(Parsed {
+                    path: &file.path,
+                    dir: dir_of(&file.path),
+                    text: &file.text,
+                    body,
+                    is_var_file,
+                    lines: OnceCell::new(),
+                });
+            }
             Err(e) => warnings.push(Warning {
                 file: file.path.clone(),
                 line: Some(e.location().line()),
@@ -54,6 +73,52 @@ pub(super) fn parse<'a>(files: &'a [SourceFile], warnings: &mut Vec<Warning>) ->
         }
     }
     parsed
+}
+
+/// Drops what neither the scan nor the index reads from a configuration
+/// file: top-level attributes, blocks other than `helm_release` resources,
+/// `variable`, `locals` and `module` blocks, and inside those every nested
+/// block and every attribute they do not look up (values heredocs, `set`
+/// blocks, descriptions). Every file of the repository stays parsed until
+/// all references are followed, and the whole trees would be several times
+/// the size of the files.
+fn prune(body: &mut Body) {
+    retain(body, |structure| match structure {
+        Structure::Attribute(_) => false,
+        Structure::Block(block) => prune_block(block),
+    });
+}
+
+/// Whether `block` is read, after dropping the parts of it that are not.
+fn prune_block(block: &mut Block) -> bool {
+    let read: fn(&str) -> bool = match (block.ident.as_str(), block.labels.as_slice()) {
+        ("resource", [kind, _]) if kind.as_str() == "helm_release" => {
+            |key| matches!(key, "version" | "repository" | "chart")
+        }
+        ("variable", [_]) => |key| key == "default",
+        // Locals are all candidates; a module call's inputs are looked up
+        // by the called module's variable names.
+        ("locals", []) | ("module", [_]) => |_| true,
+        _ => return false,
+    };
+    retain(
+        &mut block.body,
+        |structure| matches!(structure, Structure::Attribute(attr) if read(attr.key.as_str())),
+    );
+    true
+}
+
+/// `Vec::retain` for a body, which has no such method. The kept
+/// structures go into a new body of their own size: the parser's vectors
+/// have room for everything that was dropped.
+fn retain(body: &mut Body, mut keep: impl FnMut(&mut Structure) -> bool) {
+    let kept: Vec<Structure> = std::mem::take(body)
+        .into_iter()
+        .filter_map(|mut structure| keep(&mut structure).then_some(structure))
+        .collect();
+    // The parser refuses repeated attributes, so `Body`'s skipping of a
+    // repeated key on insert drops nothing here.
+    *body = kept.into_iter().collect();
 }
 
 /// An expression and the file it is written in (for spans and for the
@@ -82,16 +147,21 @@ pub(super) struct Index<'p> {
     variables: BTreeMap<Key, Vec<(usize, &'p Block)>>,
     locals: BTreeMap<Key, Vec<At<'p>>>,
     var_values: BTreeMap<Key, Vec<At<'p>>>,
+    /// Var-file values in folders without a module of their own, by
+    /// variable name, folders in order: the candidates for a root module's
+    /// nearby var-files, found without going through every value for
+    /// every variable.
+    orphan_values: HashMap<String, Vec<(String, Vec<At<'p>>)>>,
     calls: Vec<ModuleCall<'p>>,
-    /// Folders holding `.tf` / `.tofu` files, i.e. modules.
-    module_dirs: BTreeSet<&'p str>,
+    /// Indices into `calls` by target folder, in file order.
+    calls_into: HashMap<String, Vec<usize>>,
 }
 
 impl<'p> Index<'p> {
     /// `sources` are all the files, parsed or not: a folder whose only
     /// `.tf` file is broken is still a module, not a folder of var-files.
-    pub fn build(files: &'p [Parsed<'p>], sources: &'p [SourceFile]) -> Self {
-        let module_dirs = sources
+    pub fn build(files: &'p [Parsed<'p>], sources: &[&'p SourceFile]) -> Self {
+        let module_dirs: BTreeSet<&str> = sources
             .iter()
             .filter(|f| !f.path.ends_with(VAR_FILE_SUFFIX))
             .map(|f| dir_of(&f.path))
@@ -101,8 +171,9 @@ impl<'p> Index<'p> {
             variables: BTreeMap::new(),
             locals: BTreeMap::new(),
             var_values: BTreeMap::new(),
+            orphan_values: HashMap::new(),
             calls: Vec::new(),
-            module_dirs,
+            calls_into: HashMap::new(),
         };
         for (i, file) in files.iter().enumerate() {
             let key = |name: &str| (file.dir.to_owned(), name.to_owned());
@@ -141,7 +212,7 @@ impl<'p> Index<'p> {
                             index.calls.push(ModuleCall {
                                 file: i,
                                 label: label.as_str(),
-                                line: line_of(file.text, block.span().map_or(0, |s| s.start)),
+                                line: file.line_of(block.span().map_or(0, |s| s.start)),
                                 target,
                                 body: &block.body,
                             });
@@ -150,6 +221,16 @@ impl<'p> Index<'p> {
                     _ => {}
                 }
             }
+        }
+        for ((dir, name), values) in &index.var_values {
+            if !module_dirs.contains(dir.as_str()) {
+                let folders = index.orphan_values.entry(name.clone()).or_default();
+                folders.push((dir.clone(), values.clone()));
+            }
+        }
+        for (i, call) in index.calls.iter().enumerate() {
+            let into = index.calls_into.entry(call.target.clone()).or_default();
+            into.push(i);
         }
         index
     }
@@ -170,8 +251,9 @@ impl<'p> Index<'p> {
     }
 
     /// Module calls into `dir` from elsewhere in the repository.
-    pub fn callers<'s>(&'s self, dir: &'s str) -> impl Iterator<Item = &'s ModuleCall<'p>> {
-        self.calls.iter().filter(move |c| c.target == dir)
+    pub fn callers<'s>(&'s self, dir: &str) -> impl Iterator<Item = &'s ModuleCall<'p>> {
+        let into = self.calls_into.get(dir).map_or(&[][..], Vec::as_slice);
+        into.iter().filter_map(|&i| self.calls.get(i))
     }
 
     /// Values given to variable `name` of the module in `dir` by var-files:
@@ -190,9 +272,9 @@ impl<'p> Index<'p> {
         if self.callers(dir).next().is_some() {
             return out;
         }
-        for ((other, var), values) in &self.var_values {
-            let orphan = !self.module_dirs.contains(other.as_str());
-            if var == name && other != dir && orphan && near_root(dir, other) {
+        let folders = self.orphan_values.get(name).map_or(&[][..], Vec::as_slice);
+        for (other, values) in folders {
+            if other != dir && near_root(dir, other) {
                 out.extend(values.iter().copied());
             }
         }

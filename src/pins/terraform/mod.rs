@@ -15,22 +15,29 @@ mod tests_corpus;
 #[cfg(test)]
 mod tests_input;
 
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::Block;
 use hcl_edit::Span;
 
-use super::{line_of, Pin, PinKind, Scan, SourceFile};
+use super::{Pin, PinKind, Scan, SourceFile};
 use index::{At, Index, Parsed};
 use resolve::{Found, Resolver};
 
 /// Scans every `*.tf`, `*.tofu`, `*.tfvars` and `*.auto.tfvars` file of the
 /// repository at once, so module inputs and tfvars can be followed across
-/// directories.
-pub fn scan(files: &[SourceFile]) -> Scan {
+/// directories. Takes the files by reference: the walk hands over its own
+/// files without copying their text.
+pub fn scan<'a>(files: impl IntoIterator<Item = &'a SourceFile>) -> Scan {
+    let files: Vec<&SourceFile> = files.into_iter().collect();
     let mut scan = Scan::default();
-    let parsed = index::parse(files, &mut scan.warnings);
-    let index = Index::build(&parsed, files);
+    let parsed = index::parse(&files, &mut scan.warnings);
+    let index = Index::build(&parsed, &files);
     let mut resolver = Resolver::new(&index);
+    let mut pins = Pins::default();
     for (i, file) in parsed.iter().enumerate() {
         if file.is_var_file {
             continue;
@@ -38,19 +45,41 @@ pub fn scan(files: &[SourceFile]) -> Scan {
         for block in file.body.blocks() {
             if let ("resource", [kind, name]) = (block.ident.as_str(), block.labels.as_slice()) {
                 if kind.as_str() == "helm_release" {
-                    release_pins(
-                        &mut resolver,
-                        &parsed,
-                        i,
-                        name.as_str(),
-                        block,
-                        &mut scan.pins,
-                    );
+                    release_pins(&mut resolver, &parsed, i, name.as_str(), block, &mut pins);
                 }
             }
         }
     }
+    scan.pins = pins.list;
     scan
+}
+
+/// Pins in the order found, each once. Two routes into one module (or two
+/// releases with one label) can reach the same literal; one pin for it is
+/// enough. Hashes find an earlier equal pin without comparing with all.
+#[derive(Default)]
+struct Pins {
+    list: Vec<Pin>,
+    by_hash: HashMap<u64, Vec<usize>>,
+    hasher: RandomState,
+}
+
+impl Pins {
+    fn push(&mut self, pin: Pin) {
+        let same = self.by_hash.entry(self.hasher.hash_one(&pin)).or_default();
+        same.push(self.list.len());
+        self.list.push(pin);
+    }
+
+    /// Like `push`, unless an equal pin is already there.
+    fn push_new(&mut self, pin: Pin) {
+        let same = self.by_hash.entry(self.hasher.hash_one(&pin)).or_default();
+        if same.iter().any(|&i| self.list.get(i) == Some(&pin)) {
+            return;
+        }
+        same.push(self.list.len());
+        self.list.push(pin);
+    }
 }
 
 fn release_pins<'p>(
@@ -59,7 +88,7 @@ fn release_pins<'p>(
     file: usize,
     name: &str,
     block: &'p Block,
-    pins: &mut Vec<Pin>,
+    pins: &mut Pins,
 ) {
     let Some(here) = files.get(file) else {
         return;
@@ -83,7 +112,7 @@ fn release_pins<'p>(
         span: None,
         reason: None,
     };
-    let block_line = line_of(here.text, block.span().map_or(0, |s| s.start));
+    let block_line = here.line_of(block.span().map_or(0, |s| s.start));
     let Some(version) = block.body.get_attribute("version") else {
         pins.push(Pin {
             reason: Some(missing_version(here.text, block)),
@@ -91,7 +120,7 @@ fn release_pins<'p>(
         });
         return;
     };
-    let version_line = line_of(here.text, version.span().map_or(0, |s| s.start));
+    let version_line = here.line_of(version.span().map_or(0, |s| s.start));
     let at = At {
         file,
         expr: &version.value,
@@ -105,7 +134,7 @@ fn release_pins<'p>(
                 Pin {
                     version: Some(value),
                     span: Some(span.clone()),
-                    ..pin(source.path, line_of(source.text, span.start))
+                    ..pin(source.path, source.line_of(span.start))
                 }
             }
             Found::Unresolved(reason) => Pin {
@@ -113,11 +142,7 @@ fn release_pins<'p>(
                 ..pin(here.path, version_line)
             },
         };
-        // Two routes into one module (or two releases with one label) can
-        // reach the same literal; one pin for it is enough.
-        if !pins.contains(&next) {
-            pins.push(next);
-        }
+        pins.push_new(next);
     }
 }
 

@@ -49,30 +49,7 @@ impl<'a> CharCursor<'a> {
     }
 }
 
-/// Line starts of a file, for 1-based lines of byte offsets counted the
-/// way [`super::super::line_of`] counts them (`\n` ends a line, so CRLF
-/// files agree too).
-pub(super) struct LineIndex {
-    starts: Vec<usize>,
-}
-
-impl LineIndex {
-    pub fn new(text: &str) -> Self {
-        let starts = std::iter::once(0)
-            .chain(
-                text.bytes()
-                    .enumerate()
-                    .filter(|(_, b)| *b == b'\n')
-                    .map(|(i, _)| i + 1),
-            )
-            .collect();
-        Self { starts }
-    }
-
-    pub fn line_of(&self, offset: usize) -> usize {
-        self.starts.partition_point(|&start| start <= offset).max(1)
-    }
-}
+pub(super) use super::super::LineIndex;
 
 /// Lines with their byte offset, line breaks kept.
 fn lines_with_offsets(text: &str) -> impl Iterator<Item = (usize, &str)> {
