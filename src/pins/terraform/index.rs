@@ -93,7 +93,7 @@ fn prune(body: &mut Body) {
 fn prune_block(block: &mut Block) -> bool {
     let read: fn(&str) -> bool = match (block.ident.as_str(), block.labels.as_slice()) {
         ("resource", [kind, _]) if kind.as_str() == "helm_release" => {
-            |key| matches!(key, "version" | "repository" | "chart")
+            |key| matches!(key, "version" | "repository" | "chart" | "name")
         }
         ("variable", [_]) => |key| key == "default",
         // Locals are all candidates; a module call's inputs are looked up

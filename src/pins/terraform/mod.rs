@@ -100,11 +100,14 @@ fn release_pins<'p>(
             .and_then(|a| a.value.as_str())
             .map(str::to_owned)
     };
+    // The Helm release name (the `name` attribute) is what alerts and
+    // people call the release; the resource label is only Terraform's.
+    let release = literal("name").unwrap_or_else(|| name.to_owned());
     let pin = |file: &str, line: usize| Pin {
         file: file.to_owned(),
         line,
         kind: PinKind::Terraform,
-        name: name.to_owned(),
+        name: release.clone(),
         env: None,
         repository: literal("repository"),
         chart: literal("chart"),

@@ -69,7 +69,7 @@ fn literal_version_with_its_release() {
             file: "infra/argocd.tf".into(),
             line: 5,
             kind: PinKind::Terraform,
-            name: "argocd".into(),
+            name: "argo-cd".into(),
             env: None,
             repository: Some("https://argoproj.github.io/argo-helm".into()),
             chart: Some("argo-cd".into()),
