@@ -230,7 +230,8 @@ def terraform_env_releases(repo, budgets):
             version = repo.version()
             if style == "terraform-literal":
                 def at(line, version=version, rname=rname, chart=chart, repository=repository):
-                    repo.pin("terraform-literal", "terraform", path, line, rname, env,
+                    # A release is named by its `name` attribute (the chart here).
+                    repo.pin("terraform-literal", "terraform", path, line, chart, env,
                              repository, chart, version)
                 tf_release(repo, t, rname, chart, repository, f'"{version}"', at)
                 continue
@@ -240,7 +241,7 @@ def terraform_env_releases(repo, budgets):
             vt.add(f'variable "{var}" {{', f'  description = "Chart version of {chart}."',
                    "  type        = string")
             if style == "terraform-var-default":
-                repo.pin(style, "terraform", f"{d}/variables.tf", vt.next_line, rname, env,
+                repo.pin(style, "terraform", f"{d}/variables.tf", vt.next_line, chart, env,
                          repository, chart, version)
                 vt.add(f'  default     = "{version}"')
             vt.add("}", "")
@@ -248,7 +249,7 @@ def terraform_env_releases(repo, budgets):
                 tv = repo.text(f"{d}/terraform.tfvars")
                 if r.random() < 0.2:
                     tv.add(f"# {chart}: see the release notes before a major bump")
-                repo.pin(style, "terraform", f"{d}/terraform.tfvars", tv.next_line, rname, env,
+                repo.pin(style, "terraform", f"{d}/terraform.tfvars", tv.next_line, chart, env,
                          repository, chart, version)
                 tv.add(f'{var} = "{version}"')
 
@@ -329,7 +330,7 @@ def terraform_platform(repo, budget):
         for env, tv in tfvars.items():
             version = repo.version()
             repo.pin("terraform-platform-tfvars", "terraform", f"{d}/envs/{env}.tfvars", tv.next_line,
-                     rname, env, repository, chart, version)
+                     chart, env, repository, chart, version)
             tv.add(f'{var} = "{version}"')
     return budget - releases * len(envs)
 
