@@ -31,10 +31,10 @@ fn version() -> impl Strategy<Value = String> {
 }
 
 /// Comment text: printable ASCII, which includes quotes, `=`, `:`, `{`
-/// and `#`, plus a few multi-byte characters.
+/// and `#`, plus characters of two, three and four bytes.
 fn comment() -> impl Strategy<Value = String> {
     prop_oneof![
-        "[ -~äß✓]{0,24}",
+        "[ -~äß✓🚀]{0,24}",
         Just("version = \"9.9.9\"".to_owned()),
         Just("targetRevision: 9.9.9".to_owned()),
     ]

@@ -8,8 +8,8 @@ use super::yaml::{self, pin, quoted, s, Y};
 
 const CHARTS: [&str; 4] = ["argo-cd", "cert-manager", "ingress-nginx", "app"];
 
-/// One or two files of one to three Applications, and sometimes a
-/// ConfigMap or AppProject that is not one.
+/// One or two files of one to three Applications or ApplicationSets, and
+/// sometimes a ConfigMap or AppProject that is not one.
 pub fn argocd_repo(input: &Input) -> Case {
     let mut d = Dice::new(input);
     let mut case = Case::default();
@@ -19,7 +19,11 @@ pub fn argocd_repo(input: &Input) -> Case {
         let mut out = Out::new(&format!("apps/set{f}/apps.{ext}"), &mut d);
         let mut documents = Vec::new();
         for _ in 0..1 + d.below(3) {
-            documents.push(application(&mut d, next_app));
+            documents.push(if d.one_in(3) {
+                application_set(&mut d, next_app)
+            } else {
+                application(&mut d, next_app)
+            });
             next_app += 1;
         }
         if d.one_in(2) {
@@ -96,6 +100,75 @@ fn application(d: &mut Dice, n: usize) -> Vec<(&'static str, Y)> {
         ("kind", s("Application")),
         ("metadata", Y::Map(metadata)),
         ("spec", Y::Map(spec)),
+    ]
+}
+
+/// A list generator whose elements each set the version the template's
+/// `targetRevision` names: one pin per element's literal.
+fn application_set(d: &mut Dice, n: usize) -> Vec<(&'static str, Y)> {
+    let name = format!("addons-{n}");
+    let chart = CHARTS[d.below(CHARTS.len())];
+    let repository = "https://charts.example.com";
+    let owner = Owner {
+        kind: PinKind::Argocd,
+        name: name.clone(),
+        chart: Some(chart.to_owned()),
+        repository: Some(repository.to_owned()),
+    };
+    let nested = d.one_in(2);
+    let mut elements = Vec::new();
+    for env in &["dev", "staging", "prod"][..1 + d.below(3)] {
+        let version = pin(d.version(), &owner);
+        let version = if nested {
+            ("values", Y::Map(vec![("version", version)]))
+        } else {
+            ("version", version)
+        };
+        elements.push(Y::Map(vec![("env", s(env)), version]));
+    }
+    let param = if nested { "values.version" } else { "version" };
+    let reference = match d.below(3) {
+        0 => format!("{{{{{param}}}}}"),
+        1 => format!("{{{{.{param}}}}}"),
+        _ => format!("{{{{ .{param} }}}}"),
+    };
+    let source = vec![
+        ("repoURL", s(repository)),
+        ("chart", s(chart)),
+        ("targetRevision", quoted(&reference)),
+    ];
+    let template = vec![
+        (
+            "metadata",
+            Y::Map(vec![("name", quoted(&format!("{{{{env}}}}-{chart}")))]),
+        ),
+        (
+            "spec",
+            Y::Map(vec![
+                ("project", s("default")),
+                ("source", Y::Map(source)),
+                (
+                    "destination",
+                    Y::Map(vec![
+                        ("server", s("https://kubernetes.default.svc")),
+                        ("namespace", s(chart)),
+                    ]),
+                ),
+            ]),
+        ),
+    ];
+    let list = Y::Map(vec![("elements", Y::Seq(elements))]);
+    vec![
+        ("apiVersion", s("argoproj.io/v1alpha1")),
+        ("kind", s("ApplicationSet")),
+        ("metadata", Y::Map(vec![("name", s(&name))])),
+        (
+            "spec",
+            Y::Map(vec![
+                ("generators", Y::Seq(vec![Y::Map(vec![("list", list)])])),
+                ("template", Y::Map(template)),
+            ]),
+        ),
     ]
 }
 
@@ -181,7 +254,7 @@ pub fn chart_repo(input: &Input) -> Case {
     let chart = vec![
         ("apiVersion", s("v2")),
         ("name", s("umbrella")),
-        ("description", s("An umbrella chart")),
+        ("description", s("An umbrella chart — Ünïcödé ✓ 🚀")),
         ("type", s("application")),
         ("version", s("0.1.0")),
         ("appVersion", s("1.16.0")),

@@ -105,7 +105,14 @@ fn above(out: &mut Out, d: &mut Dice, col: usize) {
 fn after_key(out: &mut Out, d: &mut Dice, col: usize, value: &Y) {
     match value {
         Y::S(scalar) => {
-            out.push(&" ".repeat(1 + d.below(3)));
+            if d.one_in(12) {
+                // The value on the next line, deeper than its key.
+                trailing(out, d);
+                out.nl(d);
+                out.push(&" ".repeat(col + step(d)));
+            } else {
+                out.push(&" ".repeat(1 + d.below(3)));
+            }
             write_scalar(out, d, scalar);
             trailing(out, d);
             out.nl(d);
