@@ -1,7 +1,8 @@
 //! Properties of the pin scanners and `edit::plan` over generated Terraform,
 //! Argo CD and Chart.yaml files in random layouts: every generated pin is
 //! found at its version token, an edit rewrites only those bytes (CRLF
-//! included), and editing back restores the file byte for byte.
+//! included), a literal that several pins read changes for all of them or
+//! none, and editing back restores the file byte for byte.
 //!
 //! 128 cases per property by default; `PROPTEST_CASES=5000 cargo test
 //! --test pins_properties` for a longer run.
@@ -18,6 +19,8 @@ mod manifests;
 mod terraform;
 #[path = "pins_properties/yaml.rs"]
 mod yaml;
+
+use std::ops::Range;
 
 use chartpilot::pins::{edit, scan_files, DiscoverOptions, Pin, SourceFile};
 use proptest::prelude::*;
@@ -110,9 +113,36 @@ fn check(case: &Case, input: &Input) -> Result<(), TestCaseError> {
         targets.push(pins[d.below(pins.len())].clone());
     }
     let to = input.new_versions[d.below(input.new_versions.len())].clone();
+    // A literal that several pins read changes for all of them or none.
+    let shared = |a: &Pin, b: &Pin| a.file == b.file && a.span == b.span;
+    if let Some(one) = pins
+        .iter()
+        .find(|p| pins.iter().any(|q| q != *p && shared(p, q)))
+    {
+        if one.version.as_deref() != Some(to.as_str()) {
+            let alone = edit::plan(&case.files, std::slice::from_ref(one), &to, &opts);
+            prop_assert!(
+                matches!(alone, Err(edit::EditError::Verify(_))),
+                "{alone:?}"
+            );
+        }
+    }
+    let partners: Vec<Pin> = pins
+        .iter()
+        .filter(|p| !targets.contains(p) && targets.iter().any(|t| shared(p, t)))
+        .cloned()
+        .collect();
+    targets.extend(partners);
+    let mut groups: Vec<Vec<&Pin>> = Vec::new();
+    for target in &targets {
+        match groups.iter_mut().find(|g| shared(g[0], target)) {
+            Some(group) => group.push(target),
+            None => groups.push(vec![target]),
+        }
+    }
     let (edited, changes) = edit::plan(&case.files, &targets, &to, &opts)
         .map_err(|e| TestCaseError::fail(format!("plan: {e}\n{}", show(&case.files))))?;
-    prop_assert_eq!(changes.len(), targets.len());
+    prop_assert_eq!(changes.len(), groups.len());
 
     let (want_files, want_pins) = replaced(case, &targets, &to);
     for (got, want) in edited.iter().zip(&want_files) {
@@ -121,18 +151,21 @@ fn check(case: &Case, input: &Input) -> Result<(), TestCaseError> {
     }
     scan_exactly(&edited, &want_pins)?;
 
-    // Back to the old versions, one pin at a time.
+    // Back to the old versions, one literal at a time.
     let mut current = edited;
-    for target in &targets {
+    for group in &groups {
         let scan = scan_files(&current, &opts);
-        let moved = scan
-            .pins
-            .iter()
-            .find(|p| p.file == target.file && p.line == target.line && p.name == target.name)
-            .cloned()
-            .ok_or_else(|| TestCaseError::fail(format!("lost {target:?}")))?;
-        let old = target.version.clone().unwrap_or_default();
-        let (restored, _) = edit::plan(&current, &[moved], &old, &opts)
+        let mut moved = Vec::new();
+        for target in group {
+            let found = scan
+                .pins
+                .iter()
+                .find(|p| p.file == target.file && p.line == target.line && p.name == target.name)
+                .ok_or_else(|| TestCaseError::fail(format!("lost {target:?}")))?;
+            moved.push(found.clone());
+        }
+        let old = group[0].version.clone().unwrap_or_default();
+        let (restored, _) = edit::plan(&current, &moved, &old, &opts)
             .map_err(|e| TestCaseError::fail(format!("plan back: {e}\n{}", show(&current))))?;
         current = restored;
     }
@@ -157,15 +190,25 @@ fn replaced(case: &Case, targets: &[Pin], to: &str) -> (Vec<SourceFile>, Vec<Exp
         mine.sort_by_key(|e| e.span.start);
         let mut text = String::new();
         let mut copied = 0;
+        // The last literal written: its old span, new span and version.
+        let mut last: Option<(Range<usize>, Range<usize>, String)> = None;
         for pin in mine {
-            text.push_str(&file.text[copied..pin.span.start]);
-            let start = text.len();
-            let version = if is_target(pin) { to } else { &pin.version };
-            text.push_str(version);
-            copied = pin.span.end;
+            let (span, version) = match &last {
+                Some((old, new, version)) if *old == pin.span => (new.clone(), version.clone()),
+                _ => {
+                    text.push_str(&file.text[copied..pin.span.start]);
+                    let start = text.len();
+                    let version = if is_target(pin) { to } else { &pin.version };
+                    text.push_str(version);
+                    copied = pin.span.end;
+                    let span = start..text.len();
+                    last = Some((pin.span.clone(), span.clone(), version.to_owned()));
+                    (span, version.to_owned())
+                }
+            };
             pins.push(Expected {
-                version: version.to_owned(),
-                span: start..text.len(),
+                version,
+                span,
                 ..pin.clone()
             });
         }

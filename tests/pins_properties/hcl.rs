@@ -10,8 +10,8 @@ pub enum Item {
 }
 
 pub enum Value {
-    /// A quoted string; a version pin when it has an owner.
-    Str(String, Option<Owner>),
+    /// A quoted string; a version pin of each of its owners.
+    Str(String, Vec<Owner>),
     /// Written as it is: references, numbers, booleans.
     Raw(String),
     Paren(Box<Value>),
@@ -26,7 +26,7 @@ pub fn attr(key: &str, value: Value) -> Item {
 }
 
 pub fn text(s: &str) -> Value {
-    Value::Str(s.to_owned(), None)
+    Value::Str(s.to_owned(), Vec::new())
 }
 
 pub fn raw(s: &str) -> Value {
@@ -108,14 +108,15 @@ fn blank(d: &mut Dice) -> &'static str {
 
 fn write_value(out: &mut Out, d: &mut Dice, depth: usize, value: &Value) {
     match value {
-        Value::Str(s, owner) => {
+        Value::Str(s, owners) => {
             if d.one_in(16) {
                 out.push("/* inline */ ");
             }
             out.push("\"");
-            match owner {
-                Some(owner) => out.version(s, owner),
-                None => out.push(s),
+            if owners.is_empty() {
+                out.push(s);
+            } else {
+                out.version(s, owners);
             }
             out.push("\"");
         }

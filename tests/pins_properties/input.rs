@@ -138,8 +138,13 @@ pub struct Expected {
 
 impl Expected {
     /// Scan order.
-    pub fn key(&self) -> (String, usize, usize) {
-        (self.file.clone(), self.line, self.span.start)
+    pub fn key(&self) -> (String, usize, usize, String) {
+        (
+            self.file.clone(),
+            self.line,
+            self.span.start,
+            self.name.clone(),
+        )
     }
 }
 
@@ -204,20 +209,23 @@ impl Out {
         self.line += 1;
     }
 
-    /// Writes a version token owned by `owner`, remembering where it is.
-    pub fn version(&mut self, version: &str, owner: &Owner) {
+    /// Writes a version token, remembering where it is: one pin for each
+    /// of its owners.
+    pub fn version(&mut self, version: &str, owners: &[Owner]) {
         let start = self.text.len();
         self.push(version);
-        self.pins.push(Expected {
-            file: self.path.clone(),
-            line: self.line,
-            name: owner.name.clone(),
-            kind: owner.kind,
-            chart: owner.chart.clone(),
-            repository: owner.repository.clone(),
-            version: version.to_owned(),
-            span: start..self.text.len(),
-        });
+        for owner in owners {
+            self.pins.push(Expected {
+                file: self.path.clone(),
+                line: self.line,
+                name: owner.name.clone(),
+                kind: owner.kind,
+                chart: owner.chart.clone(),
+                repository: owner.repository.clone(),
+                version: version.to_owned(),
+                span: start..self.text.len(),
+            });
+        }
     }
 
     /// The file, with or without a line break at its end.

@@ -24,7 +24,11 @@ pub fn repo(input: &Input) -> Case {
         };
         let mut module = Module::new(&mut d, dir);
         for _ in 0..1 + d.below(3) {
-            module.release(&mut d, next);
+            if d.one_in(6) {
+                module.twins(&mut d, next);
+            } else {
+                module.release(&mut d, next);
+            }
             next += 1;
         }
         module.write(&mut d, &mut case);
@@ -93,7 +97,7 @@ impl Module {
     fn release(&mut self, d: &mut Dice, n: usize) {
         let (label, owner) = owner(d, n);
         let variable = format!("release{n}_version");
-        let version = |d: &mut Dice| Value::Str(d.version(), Some(owner.clone()));
+        let version = |d: &mut Dice| Value::Str(d.version(), vec![owner.clone()]);
         let reference = match d.below(8) {
             0 => version(d),
             1 => Value::Paren(Box::new(version(d))),
@@ -131,6 +135,24 @@ impl Module {
             }
         };
         self.top.push(release_block(d, &label, &owner, reference));
+    }
+
+    /// Two releases of one chart reading one variable: its default is a
+    /// pin of each, to be edited for both or neither.
+    fn twins(&mut self, d: &mut Dice, n: usize) {
+        let (label, owner) = owner(d, n);
+        let twin = Owner {
+            name: format!("{label}_twin"),
+            ..owner.clone()
+        };
+        let variable = format!("release{n}_version");
+        let default = Value::Str(d.version(), vec![owner.clone(), twin.clone()]);
+        self.top.push(declare(&variable, Some(default)));
+        for owner in [owner, twin] {
+            let reference = var_reference(d, &variable);
+            self.top
+                .push(release_block(d, &owner.name, &owner, reference));
+        }
     }
 
     /// Spreads the top-level items over up to three files, and writes the
@@ -174,14 +196,14 @@ fn shared_module(d: &mut Dice, first: usize, case: &mut Case) {
         let variable = format!("release{n}_version");
         let default = d
             .one_in(3)
-            .then(|| Value::Str(d.version(), Some(owner.clone())));
+            .then(|| Value::Str(d.version(), vec![owner.clone()]));
         module.top.push(declare(&variable, default));
         let reference = var_reference(d, &variable);
         module.top.push(release_block(d, &label, &owner, reference));
         for args in &mut arguments {
             args.push(attr(
                 &variable,
-                Value::Str(d.version(), Some(owner.clone())),
+                Value::Str(d.version(), vec![owner.clone()]),
             ));
         }
     }
@@ -226,7 +248,7 @@ fn declare(variable: &str, default: Option<Value>) -> Item {
 /// `var.x`, or `"${var.x}"` as Terraform 0.11 wrote it.
 fn var_reference(d: &mut Dice, variable: &str) -> Value {
     if d.one_in(2) {
-        Value::Str(format!("${{var.{variable}}}"), None)
+        Value::Str(format!("${{var.{variable}}}"), Vec::new())
     } else {
         raw(&format!("var.{variable}"))
     }

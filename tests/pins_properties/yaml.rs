@@ -229,7 +229,7 @@ fn write_scalar(out: &mut Out, d: &mut Dice, scalar: &Scalar) {
     };
     out.push(quote);
     match &scalar.owner {
-        Some(owner) => out.version(&scalar.text, owner),
+        Some(owner) => out.version(&scalar.text, std::slice::from_ref(owner)),
         None => out.push(&scalar.text),
     }
     out.push(quote);
