@@ -257,7 +257,9 @@ async fn publish_loop(
         if done >= measure_from && done <= until {
             if ok {
                 let us = done.duration_since(started).as_micros();
-                stats.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));
+                stats
+                    .latencies_us
+                    .push(u32::try_from(us).unwrap_or(u32::MAX));
             } else {
                 stats.failures += 1;
             }

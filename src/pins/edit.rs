@@ -79,8 +79,12 @@ pub fn plan(
         let Some(file) = edited.iter_mut().find(|f| f.path == path) else {
             return Err(EditError::Verify(format!("{path} is not part of the scan")));
         };
-        // Replace from the end so earlier spans stay valid.
-        pins.sort_by_key(|p| std::cmp::Reverse(p.span.as_ref().map(|s| s.start)));
+        // Replace from the end so earlier spans stay valid. Pins that share
+        // one literal (two releases reading one variable, a list element
+        // feeding two sources) change it once: a second replacement would
+        // find the new text there and take the file for changed.
+        pins.sort_by_key(|p| std::cmp::Reverse(p.span.as_ref().map(|s| (s.start, s.end))));
+        pins.dedup_by(|a, b| a.span.is_some() && a.span == b.span);
         for pin in pins {
             let (Some(span), Some(old)) = (pin.span.clone(), pin.version.clone()) else {
                 return Err(EditError::Unresolved {
@@ -162,6 +166,45 @@ pub fn write(root: &Path, original: &[SourceFile], edited: &[SourceFile]) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tf(text: &str) -> Vec<SourceFile> {
+        vec![SourceFile {
+            path: "main.tf".into(),
+            text: text.into(),
+        }]
+    }
+
+    /// Two releases reading one variable: both pins point at its default.
+    const SHARED: &str = "variable \"v\" {\n  default = \"1.0.0\"\n}\nresource \"helm_release\" \"a\" {\n  chart   = \"c\"\n  version = var.v\n}\nresource \"helm_release\" \"b\" {\n  chart   = \"c\"\n  version = var.v\n}\n";
+
+    #[test]
+    fn pins_sharing_a_literal_change_it_once() {
+        let files = tf(SHARED);
+        let opts = DiscoverOptions::default();
+        let pins = scan_files(&files, &opts).pins;
+        assert_eq!(pins.len(), 2);
+        assert_eq!(pins[0].span, pins[1].span);
+        let (edited, changes) = plan(&files, &pins, "2.0.0", &opts).unwrap();
+        assert_eq!(edited[0].text, SHARED.replace("1.0.0", "2.0.0"));
+        assert_eq!(
+            changes,
+            [Change {
+                file: "main.tf".into(),
+                line: 2,
+                old: "1.0.0".into(),
+                new: "2.0.0".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_shared_literal_is_not_changed_for_one_of_its_pins() {
+        let files = tf(SHARED);
+        let opts = DiscoverOptions::default();
+        let pins = scan_files(&files, &opts).pins;
+        let refused = plan(&files, &pins[..1], "2.0.0", &opts);
+        assert!(matches!(refused, Err(EditError::Verify(_))), "{refused:?}");
+    }
 
     #[test]
     fn versions_that_can_be_written() {

@@ -277,3 +277,67 @@ spec:
     );
     assert!(scan.pins[0].reason.is_some());
 }
+
+/// An ApplicationSet named `laughs` whose `spec.generators` is `generators`,
+/// after the anchors in `anchors`, and whose version is `{{version}}`.
+fn aliased_appset(anchors: &str, generators: &str) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: laughs
+x:
+{anchors}spec:
+  generators: {generators}
+  template:
+    spec:
+      source:
+        chart: c
+        targetRevision: '{{{{version}}}}'
+"
+    )
+}
+
+/// `n` copies of the alias `*name`, as a flow list's items.
+fn copies(name: &str, n: usize) -> String {
+    vec![format!("*{name}"); n].join(", ")
+}
+
+#[test]
+fn generators_named_again_and_again_by_aliases_are_read_within_a_budget() {
+    // Each level merges 200 copies of the one below: 200^4 generators to
+    // read from under 5 KB: minutes of work before the budget.
+    let mut anchors = "  g0: &g0 {list: {elements: [{version: 1.0.0}]}}\n".to_owned();
+    for level in 1..4 {
+        let below = copies(&format!("g{}", level - 1), 200);
+        anchors += &format!("  g{level}: &g{level} {{merge: {{generators: [{below}]}}}}\n");
+    }
+    let text = aliased_appset(&anchors, &format!("[{}]", copies("g3", 200)));
+    assert!(text.len() < 5_000);
+    let scan = scan_text(&text);
+    let found: Vec<_> = rows(&scan).into_iter().map(|r| (r.3, r.5)).collect();
+    assert_eq!(found, [(Some("1.0.0"), 6)]);
+}
+
+#[test]
+fn parameters_named_again_and_again_by_aliases_are_read_within_a_budget() {
+    // Maps of sixteen aliases of the map below, eight deep: 16^8 entries
+    // to walk for one list element of a 1.5 KB file.
+    let keys = "abcdefghijklmnop";
+    let entries = |value: &str| {
+        keys.chars()
+            .map(|k| format!("{k}: {value}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut anchors = format!("  l0: &l0 {{{}}}\n", entries("v"));
+    for level in 1..9 {
+        let below = format!("*l{}", level - 1);
+        anchors += &format!("  l{level}: &l{level} {{{}}}\n", entries(&below));
+    }
+    let generators = "\n    - list:\n        elements:\n          - {version: 1.2.3, deep: *l8}";
+    let text = aliased_appset(&anchors, generators);
+    let scan = scan_text(&text);
+    let found: Vec<_> = rows(&scan).into_iter().map(|r| (r.3, r.5)).collect();
+    assert_eq!(found, [(Some("1.2.3"), 19)]);
+}

@@ -20,6 +20,13 @@ const MAX_GENERATOR_DEPTH: usize = 4;
 /// How deep list elements and `values:` maps are read for parameters.
 const MAX_PARAM_DEPTH: usize = 8;
 
+/// Generators, list elements, parameters and combined sets read for one
+/// ApplicationSet. Aliases let a few bytes name a whole subtree again
+/// (`generators: [*g, *g, *g]`, a map of maps of `*prev`), so the limits
+/// above still let a file of a few kilobytes cost minutes or hours; real
+/// ApplicationSets spend a few hundred.
+const MAX_WORK: usize = 100_000;
+
 /// Label and parameter names that name an environment.
 const ENV_KEYS: [&str; 2] = ["environment", "env"];
 
@@ -55,15 +62,42 @@ impl<'a> Variant<'a> {
     }
 }
 
+/// What is left of [`MAX_WORK`].
+struct Budget(usize);
+
+impl Budget {
+    fn is_spent(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// Spends `units`; false once they are not there.
+    fn spend(&mut self, units: usize) -> bool {
+        match self.0.checked_sub(units) {
+            Some(left) => {
+                self.0 = left;
+                true
+            }
+            None => {
+                self.0 = 0;
+                false
+            }
+        }
+    }
+}
+
 /// The parameter sets of `spec.generators`; at least one (empty) so a
 /// template's literals are still read when nothing is generated here.
+/// Past [`MAX_WORK`] the sets not yet read are dropped, like those past
+/// [`MAX_VARIANTS`].
 pub(super) fn variants(generators: Option<&Node>) -> Vec<Variant<'_>> {
-    let mut all: Vec<Variant<'_>> = generators
-        .map(Node::items)
-        .unwrap_or_default()
-        .iter()
-        .flat_map(|g| generator(g, 0))
-        .collect();
+    let mut budget = Budget(MAX_WORK);
+    let mut all: Vec<Variant<'_>> = Vec::new();
+    for g in generators.map(Node::items).unwrap_or_default() {
+        if all.len() >= MAX_VARIANTS {
+            break;
+        }
+        all.extend(generator(g, 0, &mut budget));
+    }
     all.truncate(MAX_VARIANTS);
     if all.is_empty() {
         all.push(Variant::default());
@@ -71,56 +105,63 @@ pub(super) fn variants(generators: Option<&Node>) -> Vec<Variant<'_>> {
     all
 }
 
-fn generator(node: &Node, depth: usize) -> Vec<Variant<'_>> {
+fn generator<'a>(node: &'a Node, depth: usize, budget: &mut Budget) -> Vec<Variant<'a>> {
     if depth > MAX_GENERATOR_DEPTH {
         return vec![Variant::default()];
     }
+    if !budget.spend(1) {
+        return Vec::new();
+    }
     let found = if let Some(list) = node.get("list") {
-        list_elements(list)
+        list_elements(list, budget)
     } else if let Some(clusters) = node.get("clusters") {
-        vec![cluster_values(clusters)]
+        vec![cluster_values(clusters, budget)]
     } else if let Some(merge) = node.get("merge") {
-        merged(children(merge, depth))
+        merged(children(merge, depth, budget), budget)
     } else if let Some(matrix) = node.get("matrix") {
-        product(children(matrix, depth))
+        product(children(matrix, depth, budget), budget)
     } else {
         Vec::new()
     };
-    if found.is_empty() {
+    // A generator this file cannot read still makes Applications; one cut
+    // short by the budget makes none that are known here.
+    if found.is_empty() && !budget.is_spent() {
         vec![Variant::default()]
     } else {
         found
     }
 }
 
-fn children(node: &Node, depth: usize) -> Vec<Vec<Variant<'_>>> {
+fn children<'a>(node: &'a Node, depth: usize, budget: &mut Budget) -> Vec<Vec<Variant<'a>>> {
     node.get("generators")
         .map(Node::items)
         .unwrap_or_default()
         .iter()
-        .map(|g| generator(g, depth + 1))
+        .map(|g| generator(g, depth + 1, budget))
         .collect()
 }
 
 /// Each `elements[]` entry is a parameter set; its keys are parameters.
-fn list_elements(list: &Node) -> Vec<Variant<'_>> {
+fn list_elements<'a>(list: &'a Node, budget: &mut Budget) -> Vec<Variant<'a>> {
     let elements = list.get("elements").map(Node::items).unwrap_or_default();
-    elements
-        .iter()
-        .map(|element| {
-            let mut variant = Variant::default();
-            flatten(element, "", 0, &mut variant.params);
-            variant.env_from_params("").env_from_params("values.")
-        })
-        .collect()
+    let mut variants = Vec::new();
+    for element in elements {
+        if variants.len() >= MAX_VARIANTS || !budget.spend(1) {
+            break;
+        }
+        let mut variant = Variant::default();
+        flatten(element, "", 0, &mut variant.params, budget);
+        variants.push(variant.env_from_params("").env_from_params("values."));
+    }
+    variants
 }
 
 /// A cluster generator passes its `values:` as `values.*`; its selector
 /// may pin the environment.
-fn cluster_values(clusters: &Node) -> Variant<'_> {
+fn cluster_values<'a>(clusters: &'a Node, budget: &mut Budget) -> Variant<'a> {
     let mut variant = Variant::default();
     if let Some(values) = clusters.get("values") {
-        flatten(values, "values.", 0, &mut variant.params);
+        flatten(values, "values.", 0, &mut variant.params, budget);
     }
     variant.env = clusters.get("selector").and_then(selector_env);
     variant.env_from_params("values.")
@@ -153,7 +194,7 @@ fn selector_env(selector: &Node) -> Option<String> {
 /// `merge`: the first generator is the base; each other one overrides
 /// matching base sets. Which sets match is decided at run time by the
 /// merge keys, so every pairing is kept.
-fn merged(children: Vec<Vec<Variant<'_>>>) -> Vec<Variant<'_>> {
+fn merged<'a>(children: Vec<Vec<Variant<'a>>>, budget: &mut Budget) -> Vec<Variant<'a>> {
     let mut children = children.into_iter();
     let Some(base) = children.next() else {
         return Vec::new();
@@ -162,7 +203,7 @@ fn merged(children: Vec<Vec<Variant<'_>>>) -> Vec<Variant<'_>> {
     for child in children {
         for over in &child {
             for under in &base {
-                if all.len() >= MAX_VARIANTS {
+                if all.len() >= MAX_VARIANTS || !budget.spend(overlay_cost(under, over)) {
                     return all;
                 }
                 all.push(under.overlaid(over));
@@ -173,15 +214,16 @@ fn merged(children: Vec<Vec<Variant<'_>>>) -> Vec<Variant<'_>> {
 }
 
 /// `matrix`: every combination of the child generators' sets.
-fn product(children: Vec<Vec<Variant<'_>>>) -> Vec<Variant<'_>> {
+fn product<'a>(children: Vec<Vec<Variant<'a>>>, budget: &mut Budget) -> Vec<Variant<'a>> {
     let mut all = vec![Variant::default()];
     for child in children {
         let mut next = Vec::new();
-        for left in &all {
+        'pairs: for left in &all {
             for right in &child {
-                if next.len() < MAX_VARIANTS {
-                    next.push(left.overlaid(right));
+                if next.len() >= MAX_VARIANTS || !budget.spend(overlay_cost(left, right)) {
+                    break 'pairs;
                 }
+                next.push(left.overlaid(right));
             }
         }
         all = next;
@@ -189,12 +231,26 @@ fn product(children: Vec<Vec<Variant<'_>>>) -> Vec<Variant<'_>> {
     all
 }
 
+/// An overlay copies both sets of parameters.
+fn overlay_cost(under: &Variant<'_>, over: &Variant<'_>) -> usize {
+    1 + under.params.len() + over.params.len()
+}
+
 /// Scalars of a mapping as dotted parameter paths.
-fn flatten<'a>(node: &'a Node, prefix: &str, depth: usize, out: &mut BTreeMap<String, &'a Scalar>) {
+fn flatten<'a>(
+    node: &'a Node,
+    prefix: &str,
+    depth: usize,
+    out: &mut BTreeMap<String, &'a Scalar>,
+    budget: &mut Budget,
+) {
     if depth > MAX_PARAM_DEPTH {
         return;
     }
     for (key, value) in node.entries() {
+        if !budget.spend(1) {
+            return;
+        }
         let Some(key) = key.as_str() else { continue };
         let path = format!("{prefix}{key}");
         match value.as_scalar() {
@@ -202,7 +258,7 @@ fn flatten<'a>(node: &'a Node, prefix: &str, depth: usize, out: &mut BTreeMap<St
                 out.insert(path, scalar);
             }
             Some(_) => {}
-            None => flatten(value, &format!("{path}."), depth + 1, out),
+            None => flatten(value, &format!("{path}."), depth + 1, out, budget),
         }
     }
 }
