@@ -47,10 +47,49 @@ impl Parsed<'_> {
 }
 
 /// Parses every file; a file that does not parse becomes a warning.
+/// hcl-edit's parser backtracks on invalid input with nested brackets: each
+/// level roughly doubles its time, so a few hundred hostile bytes can stall
+/// a scan for minutes (found by fuzzing). Real configurations stay far
+/// below this depth.
+const MAX_NESTING: usize = 16;
+
+/// The line where bracket nesting first exceeds [`MAX_NESTING`], if it does.
+/// Counted over the raw text, strings and comments included: a false
+/// positive only needs a file far stranger than any real one.
+fn too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut line = 1;
+    for b in text.bytes() {
+        match b {
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(line);
+                }
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            b'\n' => line += 1,
+            _ => {}
+        }
+    }
+    None
+}
+
 pub(super) fn parse<'a>(files: &[&'a SourceFile], warnings: &mut Vec<Warning>) -> Vec<Parsed<'a>> {
     let mut parsed = Vec::with_capacity(files.len());
     for &file in files {
         let is_var_file = file.path.ends_with(VAR_FILE_SUFFIX);
+        if let Some(line) = too_deep(&file.text) {
+            warnings.push(Warning {
+                file: file.path.clone(),
+                line: Some(line),
+                message: format!(
+                    "skipped: brackets nest deeper than {MAX_NESTING} levels, which no \
+                     Terraform configuration needs and which makes the HCL parser slow"
+                ),
+            });
+            continue;
+        }
         match hcl_edit::parser::parse_body(&file.text) {
             Ok(mut body) => {
                 if !is_var_file {

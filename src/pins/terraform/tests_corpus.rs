@@ -113,7 +113,14 @@ fn expected() -> Vec<Row> {
         // Renovate's fixture, odd on purpose: no version, local chart, no
         // chart, no name attribute (the label still names the pin), no
         // repository, OCI chart URL.
-        row(renovate, 7, "my-redis-release", Some("redis"), stable, Some("1.0.1")),
+        row(
+            renovate,
+            7,
+            "my-redis-release",
+            Some("redis"),
+            stable,
+            Some("1.0.1"),
+        ),
         row(
             renovate,
             11,
@@ -122,8 +129,22 @@ fn expected() -> Vec<Row> {
             stable,
             None,
         ),
-        row(renovate, 18, "my-local-chart", Some("./charts/example"), None, None),
-        row(renovate, 27, "my-redis-release", None, stable, Some("4.0.1")),
+        row(
+            renovate,
+            18,
+            "my-local-chart",
+            Some("./charts/example"),
+            None,
+            None,
+        ),
+        row(
+            renovate,
+            27,
+            "my-redis-release",
+            None,
+            stable,
+            Some("4.0.1"),
+        ),
         row(
             renovate,
             33,

@@ -96,3 +96,22 @@ fn mutated_inputs_never_panic_and_spans_hold() {
         let _ = scan_checked(&files);
     }
 }
+
+/// Found by fuzzing: hcl-edit takes seconds on small invalid inputs with
+/// deeply nested brackets. Such files are skipped with a warning at once.
+#[test]
+fn deeply_nested_brackets_are_skipped_quickly() {
+    let hostile = format!("x = {}", "{ ---2 ---2- ".repeat(40));
+    let files = vec![crate::pins::SourceFile {
+        path: "bad.tf".into(),
+        text: hostile,
+    }];
+    let scan = super::scan(&files);
+    assert!(scan.pins.is_empty());
+    assert_eq!(scan.warnings.len(), 1);
+    assert!(
+        scan.warnings[0].message.contains("nest deeper"),
+        "{:?}",
+        scan.warnings
+    );
+}
