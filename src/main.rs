@@ -80,7 +80,7 @@ fn load(config: Option<&PathBuf>) -> Result<Settings, String> {
 fn discover_options(s: &Settings) -> DiscoverOptions {
     DiscoverOptions {
         environments: s.policy.environments.clone(),
-        ..DiscoverOptions::default()
+        env_patterns: s.pins.env_patterns.clone(),
     }
 }
 

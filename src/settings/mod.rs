@@ -79,6 +79,7 @@ pub struct Settings {
     pub git: GitSettings,
     pub argocd: ArgocdSettings,
     pub helm: HelmSettings,
+    pub pins: PinsSettings,
     pub policy: PolicySettings,
     #[serde(default)]
     pub rollback: RollbackSettings,
@@ -226,6 +227,13 @@ pub struct HelmMirror {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct PinsSettings {
+    /// Path patterns naming a pin's environment (see `docs/pins.md`).
+    pub env_patterns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PolicySettings {
     pub environments: Vec<String>,
     pub dry_run: bool,
@@ -306,6 +314,7 @@ impl Settings {
                     .list_separator(",")
                     .with_list_parse_key("policy.environments")
                     .with_list_parse_key("queue.retry_delays")
+                    .with_list_parse_key("pins.env_patterns")
                     .source(Some(plain_vars)),
             )
             .add_source(environment().source(Some(secret_vars)));

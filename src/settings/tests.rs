@@ -33,6 +33,7 @@ fn defaults_run_with_nothing_installed() {
     assert_eq!(s.policy.rollout_window, Duration::from_secs(2 * 3600));
     assert_eq!(s.rollback.rules[0].action, RollbackAction::RevertPr);
     assert!(s.github.webhook_secret.is_empty());
+    assert_eq!(s.pins.env_patterns, crate::pins::env::DEFAULT_PATTERNS);
 }
 
 #[test]
@@ -127,6 +128,11 @@ type Case = (
 #[test]
 fn invalid_values_name_their_key() {
     let cases: &[Case] = &[
+        (
+            "[pins]\nenv_patterns = [\"stages/\"]",
+            &[],
+            "pins.env_patterns[0]",
+        ),
         ("[log]\nlevel = \"info,x=notalevel\"", &[], "log.level"),
         ("[server]\nlisten = \"localhost:80\"", &[], "IP:port"),
         ("[server]\nlisten = \"nowhere\"", &[], "server.listen"),

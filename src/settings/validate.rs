@@ -78,6 +78,14 @@ impl Settings {
         {
             return Err(bad("github.api_url", "must be an http(s) URL"));
         }
+        for (i, pattern) in self.pins.env_patterns.iter().enumerate() {
+            if pattern.matches("{env}").count() != 1 {
+                return Err(bad(
+                    &format!("pins.env_patterns[{i}]"),
+                    &format!("`{pattern}` must hold {{env}} exactly once"),
+                ));
+            }
+        }
         if self.policy.environments.is_empty() {
             return Err(bad("policy.environments", "needs at least one environment"));
         }
