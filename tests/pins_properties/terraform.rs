@@ -256,8 +256,10 @@ fn var_reference(d: &mut Dice, variable: &str) -> Value {
 
 fn release_block(d: &mut Dice, label: &str, owner: &Owner, version: Value) -> Item {
     let chart = owner.chart.as_deref().unwrap_or_default();
+    // The Helm release name is the pin's name; two releases of one chart
+    // have different ones, as in a real cluster.
     let mut body = vec![
-        attr("name", text(chart)),
+        attr("name", text(label)),
         attr("chart", text(chart)),
         attr("version", version),
     ];

@@ -54,23 +54,49 @@ impl Parsed<'_> {
 const MAX_NESTING: usize = 16;
 
 /// The line where bracket nesting first exceeds [`MAX_NESTING`], if it does.
-/// Counted over the raw text, strings and comments included: a false
-/// positive only needs a file far stranger than any real one.
+/// Brackets in comments and quoted strings do not count.
 fn too_deep(text: &str) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut line = 1;
-    for b in text.bytes() {
-        match b {
-            b'{' | b'[' | b'(' => {
+    let bytes = text.as_bytes();
+    let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    let (mut i, mut depth, mut line) = (0usize, 0usize, 1usize);
+    while i < bytes.len() {
+        match (at(i), at(i + 1)) {
+            (b'\n', _) => line += 1,
+            (b'#', _) | (b'/', b'/') => {
+                while i < bytes.len() && at(i) != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            (b'/', b'*') => {
+                i += 2;
+                while i < bytes.len() && !(at(i) == b'*' && at(i + 1) == b'/') {
+                    line += usize::from(at(i) == b'\n');
+                    i += 1;
+                }
+                i += 1;
+            }
+            (b'"', _) => {
+                i += 1;
+                while i < bytes.len() && at(i) != b'"' && at(i) != b'\n' {
+                    i += if at(i) == b'\\' { 2 } else { 1 };
+                }
+                // An unterminated string ends at the newline, which the
+                // next round counts.
+                if at(i) == b'\n' {
+                    continue;
+                }
+            }
+            (b'{' | b'[' | b'(', _) => {
                 depth += 1;
                 if depth > MAX_NESTING {
                     return Some(line);
                 }
             }
-            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
-            b'\n' => line += 1,
+            (b'}' | b']' | b')', _) => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     None
 }

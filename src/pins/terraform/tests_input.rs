@@ -115,3 +115,19 @@ fn deeply_nested_brackets_are_skipped_quickly() {
         scan.warnings
     );
 }
+
+#[test]
+fn brackets_in_comments_and_strings_do_not_count_as_nesting() {
+    let noise = "{[(".repeat(20);
+    let text = format!(
+        "# {noise}\n// {noise}\n/* {noise}\n{noise} */\nresource \"helm_release\" \"x\" {{\n  description = \"{noise}\"\n  chart = \"x\"\n  version = \"1.2.3\"\n}}\n"
+    );
+    let files = vec![crate::pins::SourceFile {
+        path: "ok.tf".into(),
+        text,
+    }];
+    let scan = super::scan(&files);
+    assert!(scan.warnings.is_empty(), "{:?}", scan.warnings);
+    assert_eq!(scan.pins.len(), 1);
+    assert_eq!(scan.pins[0].version.as_deref(), Some("1.2.3"));
+}
