@@ -34,6 +34,9 @@ pub(super) struct Link {
     pub(super) conn: Connection,
     pub(super) publish: Channel,
     pub(super) generation: u64,
+    /// Signals that this link (not an older one) failed. Per link, so a
+    /// late signal from a dead link cannot tear down its successor.
+    failed: Arc<Notify>,
 }
 
 pub(super) struct Shared {
@@ -46,7 +49,7 @@ pub(super) struct Shared {
     pub(super) link: RwLock<Option<Arc<Link>>>,
     pub(super) generation: AtomicU64,
     pub(super) closed: AtomicBool,
-    /// Wakes the supervisor: the link failed or the queue is closing.
+    /// Wakes the supervisor when the queue is closing.
     pub(super) wake: Notify,
     /// Flips to true once on close; receivers wait on it.
     pub(super) shutdown: watch::Sender<bool>,
@@ -118,7 +121,7 @@ impl Shared {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => {
                 if !link.conn.status().connected() {
-                    self.wake.notify_one();
+                    link.failed.notify_one();
                 }
                 Err(e)
             }
@@ -139,6 +142,7 @@ impl Shared {
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let failed = Arc::new(Notify::new());
         if let Some(tx) = tx {
             setup
                 .basic_qos(self.prefetch, BasicQosOptions::default())
@@ -154,7 +158,7 @@ impl Shared {
                 )
                 .await?;
             let tx = tx.clone();
-            let shared = Arc::clone(self);
+            let consumer_failed = Arc::clone(&failed);
             tokio::spawn(async move {
                 let mut consumer = consumer;
                 while let Some(item) = consumer.next().await {
@@ -180,13 +184,14 @@ impl Shared {
                 }
                 // The consumer ended (connection lost or consumer cancelled
                 // by the broker): have the supervisor build a new link.
-                shared.wake.notify_one();
+                consumer_failed.notify_one();
             });
         }
         Ok(Arc::new(Link {
             conn,
             publish,
             generation,
+            failed,
         }))
     }
 
@@ -244,6 +249,7 @@ impl Shared {
                         return;
                     }
                 }
+                () = link.failed.notified() => return,
                 () = self.wake.notified() => return,
             }
         }
