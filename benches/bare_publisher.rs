@@ -18,8 +18,12 @@
 //!     --size 8587 --url amqp://guest:guest@127.0.0.1:5672/%2f
 //! ```
 //!
+//! `--connections`, `--size` and `--mode` take comma-separated lists and
+//! run every combination, each against its own fresh queue.
+//! `--peek-queue Q` only prints the size of one message of Q (left there).
+//!
 //! Besides a human-readable line, every run prints one machine-readable
-//! line: `RESULT mode=… connections=… messages=… seconds=… rate=…
+//! line: `RESULT mode=… connections=… size=… messages=… seconds=… rate=…
 //! p50_ms=… p90_ms=… p99_ms=… p999_ms=… max_ms=… failures=… in_queue=…
 //! confirmed_total=… cpu_self=… cpu_watched=… cpu_machine=…` (CPU in cores
 //! busy over the measured window: this process, the `--watch-pid`
@@ -31,7 +35,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
@@ -69,9 +74,9 @@ struct Args {
     /// Unmeasured warm-up before each run, in seconds.
     #[arg(long, default_value_t = 1.0)]
     warmup: f64,
-    /// Message body size in bytes.
-    #[arg(long, default_value_t = 8587)]
-    size: usize,
+    /// Message body size in bytes; a list runs each.
+    #[arg(long, value_delimiter = ',', default_value = "8587")]
+    size: Vec<usize>,
     /// Broker URL; only loopback brokers make sense for a benchmark.
     #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
     url: String,
@@ -81,6 +86,10 @@ struct Args {
     /// Prefix of the quorum queue each run declares (and deletes).
     #[arg(long, default_value = "bench-bare")]
     queue_prefix: String,
+    /// Instead of publishing: get one message of this queue, print its
+    /// size (`PEEK queue=… bytes=…`) and leave it in the queue.
+    #[arg(long)]
+    peek_queue: Option<String>,
     /// Processes (e.g. the broker's beam.smp) whose CPU use over the
     /// measured window is reported as `cpu_watched` (Linux /proc).
     #[arg(long = "watch-pid")]
@@ -172,6 +181,7 @@ impl CpuSnapshot {
 
 struct RunResult {
     mode: Mode,
+    size: usize,
     cpu: CpuUse,
     connections: usize,
     seconds: f64,
@@ -278,10 +288,11 @@ async fn run(
     args: &Args,
     mode: Mode,
     connections: usize,
+    size: usize,
 ) -> lapin::Result<RunResult> {
     let admin = conn.create_channel().await?;
     let queue = format!(
-        "{}-{}-{}-c{connections}",
+        "{}-{}-{}-c{connections}-{size}B",
         args.queue_prefix,
         std::process::id(),
         mode.name()
@@ -311,7 +322,7 @@ async fn run(
         });
     }
 
-    let body = Arc::new(body(args.size));
+    let body = Arc::new(body(size));
     let measure_from = Instant::now() + Duration::from_secs_f64(args.warmup);
     let until = measure_from + Duration::from_secs_f64(args.seconds);
     let tasks: Vec<_> = channels
@@ -351,12 +362,14 @@ async fn run(
             Err(join) => panic!("publisher task panicked: {join}"),
         }
     }
-    let in_queue = admin
+    let deleted = admin
         .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-        .await?;
+        .await;
+    // A publish error explains a failed delete better than the delete's own.
     if let Some(e) = first_error {
         return Err(e);
     }
+    let in_queue = deleted?;
     if let Some(ch) = shared {
         let _ = ch.close(200, "done".into()).await;
     }
@@ -364,6 +377,7 @@ async fn run(
     latencies_us.sort_unstable();
     Ok(RunResult {
         mode,
+        size,
         cpu,
         connections,
         seconds: args.seconds,
@@ -383,7 +397,7 @@ fn percentile_ms(sorted_us: &[u32], q: f64) -> f64 {
     f64::from(sorted_us[rank - 1]) / 1000.0
 }
 
-fn report(r: &RunResult, size: usize) {
+fn report(r: &RunResult) {
     let n = r.latencies_us.len();
     let rate = n as f64 / r.seconds;
     let p = |q| percentile_ms(&r.latencies_us, q);
@@ -393,7 +407,7 @@ fn report(r: &RunResult, size: usize) {
          queue held {} of {} confirmed; cpu cores: publisher {:.2}, watched {:.2}, machine {:.2})",
         r.mode.name(),
         r.connections,
-        size,
+        r.size,
         rate,
         p(0.50),
         p(0.90),
@@ -410,11 +424,12 @@ fn report(r: &RunResult, size: usize) {
         r.cpu.machine,
     );
     println!(
-        "RESULT mode={} connections={} messages={} seconds={} rate={:.1} p50_ms={:.3} \
+        "RESULT mode={} connections={} size={} messages={} seconds={} rate={:.1} p50_ms={:.3} \
          p90_ms={:.3} p99_ms={:.3} p999_ms={:.3} max_ms={:.3} failures={} in_queue={} \
          confirmed_total={} cpu_self={:.2} cpu_watched={:.2} cpu_machine={:.2}",
         r.mode.name(),
         r.connections,
+        r.size,
         n,
         r.seconds,
         rate,
@@ -432,11 +447,29 @@ fn report(r: &RunResult, size: usize) {
     );
 }
 
+/// Gets one message unacknowledged, prints its size, and closes the
+/// channel so the broker requeues it.
+async fn peek(conn: &Connection, queue: &str) -> lapin::Result<()> {
+    let ch = conn.create_channel().await?;
+    match ch
+        .basic_get(queue.into(), BasicGetOptions { no_ack: false })
+        .await?
+    {
+        Some(msg) => println!("PEEK queue={queue} bytes={}", msg.delivery.data.len()),
+        None => println!("PEEK queue={queue} empty"),
+    }
+    ch.close(200, "peeked".into()).await
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
     if args.connections.contains(&0) || args.seconds <= 0.0 || args.warmup < 0.0 {
         eprintln!("bare_publisher: --connections must be > 0, --seconds > 0, --warmup >= 0");
+        return ExitCode::FAILURE;
+    }
+    if args.size.is_empty() || args.mode.is_empty() || args.connections.is_empty() {
+        eprintln!("bare_publisher: --size, --mode and --connections need a value");
         return ExitCode::FAILURE;
     }
     let props = ConnectionProperties::default().with_connection_name("bare_publisher".into());
@@ -447,27 +480,38 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(queue) = &args.peek_queue {
+        let result = peek(&conn, queue).await;
+        let _ = conn.close(200, "done".into()).await;
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bare_publisher: cannot peek at {queue}: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let mut failed = false;
     for &mode in &args.mode {
-        for &connections in &args.connections {
-            match run(&conn, &args, mode, connections).await {
-                Ok(r) => {
-                    report(&r, args.size);
-                    if r.failures > 0 || u64::from(r.in_queue) != r.confirmed_total {
-                        eprintln!(
-                            "bare_publisher: mode={} c={connections}: {} failures, queue held \
-                             {} of {} confirmed messages",
-                            mode.name(),
-                            r.failures,
-                            r.in_queue,
-                            r.confirmed_total
-                        );
+        for &size in &args.size {
+            for &connections in &args.connections {
+                let what = format!("mode={} c={connections} size={size}", mode.name());
+                match run(&conn, &args, mode, connections, size).await {
+                    Ok(r) => {
+                        report(&r);
+                        if r.failures > 0 || u64::from(r.in_queue) != r.confirmed_total {
+                            eprintln!(
+                                "bare_publisher: {what}: {} failures, queue held {} of {} \
+                                 confirmed messages",
+                                r.failures, r.in_queue, r.confirmed_total
+                            );
+                            failed = true;
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("bare_publisher: {what}: {e}");
                         failed = true;
                     }
-                }
-                Err(e) => {
-                    eprintln!("bare_publisher: mode={} c={connections}: {e}", mode.name());
-                    failed = true;
                 }
             }
         }
