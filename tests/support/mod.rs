@@ -163,7 +163,13 @@ pub async fn spawn_app(opts: Options) -> TestApp {
     tokio::spawn(server);
     let app = TestApp {
         base: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::new(),
+        // Idle connections are dropped before actix's 5 s keep-alive closes
+        // them, so a request after a pause (a broker restart) never races a
+        // server-side close.
+        client: reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap(),
         worker: worker.unwrap(),
         queue,
         handler,
@@ -244,7 +250,13 @@ impl TestApp {
         let want = if ready { 200 } else { 503 };
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            if self.get("/readyz").await.status().as_u16() == want {
+            // A transport error is "not yet", like a wrong status.
+            let res = self
+                .client
+                .get(format!("{}/readyz", self.base))
+                .send()
+                .await;
+            if res.is_ok_and(|r| r.status().as_u16() == want) {
                 return;
             }
             assert!(
