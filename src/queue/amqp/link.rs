@@ -207,10 +207,8 @@ impl Shared {
                     self.wait_for_failure(&link).await;
                     self.set_link(None);
                     if self.closed.load(Ordering::Acquire) {
-                        let _ = link
-                            .conn
-                            .close(200, "chartpilot shutting down".into())
-                            .await;
+                        // `AmqpQueue::close` closes the connection itself;
+                        // closing it twice makes lapin log an error.
                         break;
                     }
                     tracing::warn!(
