@@ -1,9 +1,11 @@
 //! chartpilot: keeps the Helm chart pins of a GitOps repository moving
 //! safely. See `docs/architecture.md` for the flow.
 
+pub mod charts;
 pub mod cli;
 pub mod clock;
 pub mod domain;
+pub mod git;
 pub mod http;
 pub mod jobs;
 pub mod metrics;

@@ -81,6 +81,7 @@ pub struct Settings {
     pub helm: HelmSettings,
     pub pins: PinsSettings,
     pub policy: PolicySettings,
+    pub upgrade: UpgradeSettings,
     #[serde(default)]
     pub rollback: RollbackSettings,
 }
@@ -211,11 +212,35 @@ pub struct ArgocdSettings {
     pub namespace: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HelmSettings {
     #[serde(default)]
     pub mirrors: Vec<HelmMirror>,
+    /// Credentials per repository host, for HTTP indexes and OCI registries.
+    #[serde(default)]
+    pub credentials: Vec<HelmCredential>,
+    /// Per request to a chart repository or registry.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+}
+
+/// `[[helm.credentials]]`: basic (`username` + `password`) or bearer
+/// (`token`) for one host; secrets also as `password_file` / `token_file`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HelmCredential {
+    pub host: String,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: Secret,
+    #[serde(default, skip_serializing)]
+    pub password_file: Option<PathBuf>,
+    #[serde(default)]
+    pub token: Secret,
+    #[serde(default, skip_serializing)]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -243,6 +268,62 @@ pub struct PolicySettings {
     pub cooldown: Duration,
     #[serde(with = "duration")]
     pub soak: Duration,
+    /// Update types automatic upgrade PRs may make.
+    pub update_types: Vec<UpdateType>,
+    /// Versions never proposed, as semver ranges (`>=2.0.0`, `=1.4.2`).
+    pub ignore: Vec<String>,
+    /// A release younger than this is not proposed yet.
+    #[serde(with = "duration")]
+    pub min_release_age: Duration,
+    /// Overrides per chart, matched by chart name.
+    #[serde(default)]
+    pub charts: Vec<ChartPolicy>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpdateType {
+    Patch,
+    Minor,
+    Major,
+}
+
+impl UpdateType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateType::Patch => "patch",
+            UpdateType::Minor => "minor",
+            UpdateType::Major => "major",
+        }
+    }
+}
+
+/// `[[policy.charts]]`: what differs from the global policy for one chart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChartPolicy {
+    pub chart: String,
+    #[serde(default)]
+    pub update_types: Option<Vec<UpdateType>>,
+    #[serde(default)]
+    pub ignore: Option<Vec<String>>,
+    #[serde(default, with = "opt_duration")]
+    pub min_release_age: Option<Duration>,
+}
+
+/// `[upgrade]`: when the scheduled upgrade pass runs and how its PRs look.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeSettings {
+    /// Between scheduled passes; `0s` turns the schedule off.
+    #[serde(with = "duration")]
+    pub interval: Duration,
+    /// Up to this much is added to each interval, so replicas spread out.
+    #[serde(with = "duration")]
+    pub jitter: Duration,
+    /// Labels on every upgrade PR; majors also get `major_label`.
+    pub labels: Vec<String>,
+    pub major_label: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -315,6 +396,9 @@ impl Settings {
                     .with_list_parse_key("policy.environments")
                     .with_list_parse_key("queue.retry_delays")
                     .with_list_parse_key("pins.env_patterns")
+                    .with_list_parse_key("policy.update_types")
+                    .with_list_parse_key("policy.ignore")
+                    .with_list_parse_key("upgrade.labels")
                     .source(Some(plain_vars)),
             )
             .add_source(environment().source(Some(secret_vars)));
@@ -368,6 +452,13 @@ impl Settings {
                 .unwrap_or("");
             secret.resolve_file(key, file.as_deref(), default)?;
         }
+        for (i, c) in self.helm.credentials.iter_mut().enumerate() {
+            let key = format!("helm.credentials[{i}]");
+            c.password
+                .resolve_file(&format!("{key}.password"), c.password_file.as_deref(), "")?;
+            c.token
+                .resolve_file(&format!("{key}.token"), c.token_file.as_deref(), "")?;
+        }
         Ok(())
     }
 }
@@ -386,6 +477,22 @@ mod duration {
         humantime::parse_duration(text.trim()).map_err(|e| {
             serde::de::Error::custom(format!("`{text}` is not a duration like 30s, 5m, 2h ({e})"))
         })
+    }
+}
+
+mod opt_duration {
+    use serde::{Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::duration::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        super::duration::deserialize(d).map(Some)
     }
 }
 

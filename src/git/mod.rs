@@ -1,0 +1,136 @@
+//! The git host chartpilot changes the GitOps repository through: GitHub
+//! (octocrab, Git Data API, no clone) or a local repository changed only
+//! through git plumbing. One trait, so upgrade, promotion and revert code
+//! runs unchanged against either.
+
+pub mod github;
+pub mod local;
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::CommitSha;
+
+/// One file written by a commit (created or replaced), path relative to the
+/// repository root with `/` separators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    pub path: String,
+    pub content: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PullState {
+    Open,
+    Closed,
+    Merged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequest {
+    pub number: u64,
+    pub head: String,
+    pub base: String,
+    pub title: String,
+    pub body: String,
+    pub state: PullState,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Where a person opens it (GitHub's `html_url`); None for local.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// What [`GitHost::create_pull`] opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPull {
+    pub head: String,
+    pub base: String,
+    pub title: String,
+    pub body: String,
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("branch `{0}` already exists")]
+    BranchExists(String),
+    #[error("branch `{0}` moved to a commit that is not an ancestor of the new one; not forcing")]
+    NotFastForward(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The host asked to wait; the job is retried after at least this long.
+    #[error("rate limited by the git host; retry in {0:?}")]
+    RateLimited(Duration),
+    /// Network trouble or a 5xx: worth retrying.
+    #[error("git host unavailable: {0}")]
+    Unavailable(String),
+    /// Bad credentials, missing permission, a broken repository: a person
+    /// has to act, retrying will not help.
+    #[error("git host refused: {0}")]
+    Refused(String),
+}
+
+impl GitError {
+    /// Whether retrying the same call later can succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, GitError::RateLimited(_) | GitError::Unavailable(_))
+    }
+}
+
+#[async_trait]
+pub trait GitHost: Send + Sync {
+    /// `github:owner/name` or `local:/path`, for logs and CLI output.
+    fn describe(&self) -> String;
+
+    /// The branch pull requests target (`git.branch`).
+    fn base_branch(&self) -> &str;
+
+    /// The commit a branch points at, or None when there is no such branch.
+    async fn branch_head(&self, branch: &str) -> Result<Option<CommitSha>, GitError>;
+
+    /// Writes every file of the tree at `rev` under `dest` (an existing,
+    /// empty directory). Symlinks and submodules are skipped.
+    async fn snapshot(&self, rev: &CommitSha, dest: &Path) -> Result<(), GitError>;
+
+    /// One file at `rev`, or None when it does not exist there.
+    async fn read_file(&self, rev: &CommitSha, path: &str) -> Result<Option<Vec<u8>>, GitError>;
+
+    /// Makes one commit whose parent is `parent` and whose tree is the
+    /// parent's with `changes` written; moves no branch.
+    async fn commit(
+        &self,
+        parent: &CommitSha,
+        message: &str,
+        changes: &[FileChange],
+    ) -> Result<CommitSha, GitError>;
+
+    /// Creates `branch` at `sha`; [`GitError::BranchExists`] if it exists.
+    async fn create_branch(&self, branch: &str, sha: &CommitSha) -> Result<(), GitError>;
+
+    /// Moves `branch` to `sha`, which must descend from its current head:
+    /// never forces ([`GitError::NotFastForward`] otherwise).
+    async fn update_branch(&self, branch: &str, sha: &CommitSha) -> Result<(), GitError>;
+
+    /// Every open pull request against the repository.
+    async fn open_pulls(&self) -> Result<Vec<PullRequest>, GitError>;
+
+    /// The newest pull request, in any state, whose head is `branch`.
+    async fn find_pull(&self, branch: &str) -> Result<Option<PullRequest>, GitError>;
+
+    /// Opens a pull request with its labels.
+    async fn create_pull(&self, new: &NewPull) -> Result<PullRequest, GitError>;
+
+    /// Replaces an open pull request's title and body.
+    async fn update_pull(&self, number: u64, title: &str, body: &str) -> Result<(), GitError>;
+
+    /// Comments on a pull request (or issue).
+    async fn comment(&self, number: u64, body: &str) -> Result<(), GitError>;
+
+    /// Closes a pull request without merging, after commenting `comment`.
+    async fn close_pull(&self, number: u64, comment: &str) -> Result<(), GitError>;
+}
