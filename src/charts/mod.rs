@@ -26,6 +26,9 @@ pub struct Release {
     pub changes: Option<String>,
     pub home: Option<String>,
     pub sources: Vec<String>,
+    /// Download URLs of the chart archive, absolute (relative ones are
+    /// resolved against the index URL by the fetcher).
+    pub urls: Vec<String>,
 }
 
 /// The charts of one repository that were asked for: name → releases, in
