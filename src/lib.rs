@@ -14,4 +14,5 @@ pub mod queue;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+pub mod upgrade;
 pub mod worker;

@@ -89,10 +89,7 @@ pub struct BumpFilter {
 /// The chart's own name: `argo/argo-cd`, `oci://ghcr.io/x/argo-cd` and
 /// `https://…/argo-cd-1.2.3.tgz` are all `argo-cd` to a person.
 fn chart_matches(pin: &Pin, wanted: &str) -> bool {
-    let Some(chart) = pin.chart.as_deref() else {
-        return false;
-    };
-    chart == wanted || chart.trim_end_matches('/').rsplit('/').next() == Some(wanted)
+    pin.chart.as_deref() == Some(wanted) || pin.chart_name() == Some(wanted)
 }
 
 /// `chartpilot bump DIR --chart NAME --to VERSION`: edits in place and

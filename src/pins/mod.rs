@@ -55,6 +55,15 @@ pub struct Pin {
     pub reason: Option<String>,
 }
 
+impl Pin {
+    /// The chart's own name: `argo/argo-cd`, `oci://ghcr.io/x/argo-cd` and
+    /// `https://…/argo-cd` are all `argo-cd` to a person.
+    pub fn chart_name(&self) -> Option<&str> {
+        let chart = self.chart.as_deref()?.trim_end_matches('/');
+        chart.rsplit('/').next().filter(|c| !c.is_empty())
+    }
+}
+
 /// Something a scan could not read; reported, never fatal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {

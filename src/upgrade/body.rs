@@ -1,0 +1,180 @@
+//! What a person reads: the upgrade PR's body and the commit message.
+//! Text from chart indexes is untrusted; it is escaped for Markdown tables
+//! and bounded so a chatty chart cannot blow GitHub's body limit.
+
+use std::fmt::Write;
+
+use super::plan::{Group, ANY_ENV};
+
+/// GitHub refuses bodies over 65,536 characters; notes are cut well
+/// before, leaving room for the table.
+const MAX_NOTES_CHARS: usize = 20_000;
+
+/// Release notes of at most this many versions are shown; a PR that skips
+/// dozens of releases links to the chart's home for the rest.
+const MAX_NOTE_VERSIONS: usize = 10;
+
+/// A table cell: no line breaks, no unescaped `|`.
+fn cell(s: &str) -> String {
+    s.replace(['\r', '\n'], " ").replace('|', "\\|")
+}
+
+/// Code spans that cannot be broken out of by a backtick in the text.
+fn code(s: &str) -> String {
+    if s.contains('`') {
+        format!("`` {} ``", s.replace('\n', " "))
+    } else {
+        format!("`{s}`")
+    }
+}
+
+/// Only http(s) links are shown, so an index cannot plant `javascript:`
+/// or relative links in a PR.
+fn link(url: &str) -> Option<&str> {
+    let url = url.trim();
+    (url.starts_with("https://") || url.starts_with("http://"))
+        .then_some(url)
+        .filter(|u| !u.contains(char::is_whitespace))
+}
+
+/// The pull request body for `group`. `environments` is the promotion
+/// order, for the line saying what happens after the merge.
+pub fn pr_body(group: &Group, environments: &[String]) -> String {
+    let mut b = String::new();
+    let t = &group.target;
+    let from: Vec<&str> = {
+        let mut v: Vec<&str> = group.changes.iter().map(|c| c.from.as_str()).collect();
+        v.dedup();
+        v
+    };
+    let where_ = if group.env == ANY_ENV {
+        String::new()
+    } else {
+        format!(" in **{}**", group.env)
+    };
+    let _ = writeln!(
+        b,
+        "Upgrades the Helm chart **{}** from {} to {}{where_}.\n",
+        group.chart,
+        from.iter().map(|f| code(f)).collect::<Vec<_>>().join(", "),
+        code(group.version()),
+    );
+    let _ = writeln!(b, "| Name | File | From → To | Update |");
+    let _ = writeln!(b, "| --- | --- | --- | --- |");
+    for c in &group.changes {
+        let _ = writeln!(
+            b,
+            "| {} | {} | {} → {} | {} |",
+            cell(&c.pin.name),
+            code(&format!("{}:{}", cell(&c.pin.file), c.pin.line)),
+            code(&cell(&c.from)),
+            code(&cell(group.version())),
+            c.update.as_str()
+        );
+    }
+    b.push('\n');
+    if let Some(repo) = &group.repository {
+        let _ = writeln!(b, "Chart repository: {}", code(repo));
+    }
+    match (&t.from_app_version, &t.release.app_version) {
+        (Some(a), Some(z)) if a != z => {
+            let _ = writeln!(b, "App version: {} → {}", code(a), code(z));
+        }
+        (None, Some(z)) => {
+            let _ = writeln!(b, "App version: {}", code(z));
+        }
+        _ => {}
+    }
+    if group.update() == crate::settings::UpdateType::Major {
+        let _ = writeln!(
+            b,
+            "\n> [!WARNING]\n> A major update: read the chart's upgrade notes before merging. chartpilot never merges it on its own."
+        );
+    }
+    notes(&mut b, group);
+    let links: Vec<String> = t
+        .release
+        .home
+        .iter()
+        .map(|h| ("Home", h))
+        .chain(t.release.sources.iter().map(|s| ("Source", s)))
+        .filter_map(|(what, url)| link(url).map(|u| format!("- {what}: {u}")))
+        .collect();
+    if !links.is_empty() {
+        let _ = writeln!(b, "\n### Links\n{}", links.join("\n"));
+    }
+    let _ = writeln!(b, "\n---");
+    let next: Vec<&str> = environments
+        .iter()
+        .skip_while(|e| **e != group.env)
+        .skip(1)
+        .map(String::as_str)
+        .collect();
+    if next.is_empty() {
+        let _ = writeln!(b, "Opened by chartpilot.");
+    } else {
+        let _ = writeln!(
+            b,
+            "Opened by chartpilot. After the merge, {} follow by promotion once {} is synced, healthy and quiet.",
+            next.join(" and "),
+            group.env
+        );
+    }
+    b
+}
+
+fn notes(b: &mut String, group: &Group) {
+    let notes = &group.target.notes;
+    if notes.is_empty() {
+        return;
+    }
+    let _ = writeln!(b, "\n### Release notes");
+    let start = b.len();
+    for (version, changes) in notes.iter().take(MAX_NOTE_VERSIONS) {
+        let _ = writeln!(b, "\n**{}**\n", cell(version));
+        for line in changes.lines().filter(|l| !l.trim().is_empty()) {
+            let line = line.trim_start_matches(['-', ' ']);
+            let _ = writeln!(b, "- {}", line.trim_end());
+        }
+        if b.len() - start > MAX_NOTES_CHARS {
+            b.truncate(start + floor_char_boundary(&b[start..], MAX_NOTES_CHARS));
+            b.push_str("\n\n…(cut)\n");
+            return;
+        }
+    }
+    if notes.len() > MAX_NOTE_VERSIONS {
+        let _ = writeln!(
+            b,
+            "\n…and {} earlier releases.",
+            notes.len() - MAX_NOTE_VERSIONS
+        );
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i.min(s.len())
+}
+
+/// The commit's message: the PR title, then one line per pin.
+pub fn commit_message(group: &Group) -> String {
+    let mut m = format!("{}\n\n", group.title());
+    for c in &group.changes {
+        let _ = writeln!(
+            m,
+            "{}:{} {}: {} -> {} ({})",
+            c.pin.file,
+            c.pin.line,
+            c.pin.name,
+            c.from,
+            group.version(),
+            c.update.as_str()
+        );
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests;

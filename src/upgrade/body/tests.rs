@@ -1,0 +1,139 @@
+use super::*;
+use crate::charts::Release;
+use crate::pins::{Pin, PinKind};
+use crate::settings::UpdateType;
+use crate::upgrade::plan::{PinChange, Target};
+
+fn group(update: UpdateType, notes: Vec<(String, String)>) -> Group {
+    let pin = Pin {
+        file: "environments/dev/argocd.yaml".into(),
+        line: 12,
+        kind: PinKind::Argocd,
+        name: "argocd".into(),
+        env: Some("dev".into()),
+        repository: Some("https://argoproj.github.io/argo-helm".into()),
+        chart: Some("argo-cd".into()),
+        version: Some("5.51.6".into()),
+        span: None,
+        reason: None,
+    };
+    Group {
+        env: "dev".into(),
+        chart: "argo-cd".into(),
+        repository: pin.repository.clone(),
+        target: Target {
+            release: Release {
+                version: "5.52.0".into(),
+                app_version: Some("v2.9.5".into()),
+                home: Some("https://github.com/argoproj/argo-helm".into()),
+                sources: vec![
+                    "javascript:alert(1)".into(),
+                    "https://github.com/argoproj/argo-cd".into(),
+                ],
+                ..Release::default()
+            },
+            update,
+            from_app_version: Some("v2.9.3".into()),
+            notes,
+        },
+        changes: vec![PinChange {
+            pin,
+            from: "5.51.6".into(),
+            update,
+        }],
+    }
+}
+
+fn envs() -> Vec<String> {
+    vec!["dev".into(), "staging".into(), "prod".into()]
+}
+
+#[test]
+fn body_has_the_table_app_version_notes_links_and_what_follows() {
+    let g = group(
+        UpdateType::Minor,
+        vec![
+            (
+                "5.52.0".into(),
+                "- kind: added, description: HA | redis\n- kind: fixed, description: probes".into(),
+            ),
+            ("5.51.7".into(), "Fix typo".into()),
+        ],
+    );
+    let expected = "\
+Upgrades the Helm chart **argo-cd** from `5.51.6` to `5.52.0` in **dev**.
+
+| Name | File | From → To | Update |
+| --- | --- | --- | --- |
+| argocd | `environments/dev/argocd.yaml:12` | `5.51.6` → `5.52.0` | minor |
+
+Chart repository: `https://argoproj.github.io/argo-helm`
+App version: `v2.9.3` → `v2.9.5`
+
+### Release notes
+
+**5.52.0**
+
+- kind: added, description: HA | redis
+- kind: fixed, description: probes
+
+**5.51.7**
+
+- Fix typo
+
+### Links
+- Home: https://github.com/argoproj/argo-helm
+- Source: https://github.com/argoproj/argo-cd
+
+---
+Opened by chartpilot. After the merge, staging and prod follow by promotion once dev is synced, healthy and quiet.
+";
+    assert_eq!(pr_body(&g, &envs()), expected);
+}
+
+#[test]
+fn a_major_update_warns_and_a_table_cell_cannot_be_broken() {
+    let mut g = group(UpdateType::Major, vec![]);
+    g.changes[0].pin.name = "evil | name\nnext".into();
+    let body = pr_body(&g, &envs());
+    assert!(body.contains("> A major update"), "{body}");
+    assert!(body.contains("| evil \\| name next |"), "{body}");
+    assert!(!body.contains("### Release notes"));
+}
+
+#[test]
+fn long_notes_are_cut_and_many_versions_summarised() {
+    let notes: Vec<(String, String)> = (0..30)
+        .map(|i| (format!("1.{i}.0"), "x".repeat(3000)))
+        .collect();
+    let body = pr_body(&group(UpdateType::Minor, notes), &envs());
+    assert!(body.contains("…(cut)"));
+    assert!(body.len() < 30_000, "{}", body.len());
+    let few: Vec<(String, String)> = (0..12)
+        .map(|i| (format!("1.{i}.0"), "note".into()))
+        .collect();
+    let body = pr_body(&group(UpdateType::Minor, few), &envs());
+    assert!(body.contains("…and 2 earlier releases."), "{body}");
+}
+
+#[test]
+fn the_last_environment_and_pins_without_one_have_nothing_to_follow() {
+    let mut g = group(UpdateType::Patch, vec![]);
+    g.env = "prod".into();
+    assert!(pr_body(&g, &envs()).ends_with("---\nOpened by chartpilot.\n"));
+    g.env = ANY_ENV.into();
+    let body = pr_body(&g, &envs());
+    assert!(
+        body.starts_with("Upgrades the Helm chart **argo-cd** from `5.51.6` to `5.52.0`.\n"),
+        "{body}"
+    );
+}
+
+#[test]
+fn commit_message_lists_each_pin() {
+    let g = group(UpdateType::Minor, vec![]);
+    assert_eq!(
+        commit_message(&g),
+        "chore(deps): upgrade argo-cd to 5.52.0 in dev\n\nenvironments/dev/argocd.yaml:12 argocd: 5.51.6 -> 5.52.0 (minor)\n"
+    );
+}

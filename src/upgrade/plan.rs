@@ -1,0 +1,229 @@
+//! Which upgrade pull requests a repository needs: a pure function from the
+//! scanned pins and the version chosen for each pin to one group per chart
+//! and environment. No I/O here; `run` carries the groups out.
+
+use std::collections::BTreeMap;
+
+use crate::charts::Release;
+use crate::pins::Pin;
+use crate::settings::UpdateType;
+
+/// Branch prefix of every upgrade pull request; the rest is
+/// `<env>/<chart>-<version>` (DESIGN.md).
+pub const BRANCH_PREFIX: &str = "chartpilot/upgrade/";
+
+/// The environment segment for pins that have none (most Terraform).
+pub const ANY_ENV: &str = "any";
+
+/// What the policy chose for one pin, with what the PR body shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The release to move to; `release.version` is spelled as the
+    /// repository publishes it.
+    pub release: Release,
+    pub update: UpdateType,
+    /// The appVersion of the pinned release, when the index still lists it.
+    pub from_app_version: Option<String>,
+    /// `(version, changes)` for releases after the pin up to the target,
+    /// newest first, where the chart published change notes.
+    pub notes: Vec<(String, String)>,
+}
+
+/// One pin a pull request moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinChange {
+    pub pin: Pin,
+    pub from: String,
+    pub update: UpdateType,
+}
+
+/// One pull request: a chart in one environment moved to one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// The pins' environment, or [`ANY_ENV`].
+    pub env: String,
+    pub chart: String,
+    pub repository: Option<String>,
+    pub target: Target,
+    pub changes: Vec<PinChange>,
+}
+
+impl Group {
+    pub fn version(&self) -> &str {
+        &self.target.release.version
+    }
+
+    /// `chartpilot/upgrade/<env>/<chart>-<version>`.
+    pub fn branch(&self) -> String {
+        format!(
+            "{}{}",
+            chart_branch_prefix(&self.env, &self.chart),
+            self.version()
+        )
+    }
+
+    /// `chore(deps): upgrade <chart> to <version> in <env>`.
+    pub fn title(&self) -> String {
+        format!(
+            "chore(deps): upgrade {} to {} in {}",
+            self.chart,
+            self.version(),
+            self.env
+        )
+    }
+
+    /// The largest update among the pins: a PR that is major for any pin is
+    /// labelled major.
+    pub fn update(&self) -> UpdateType {
+        self.changes
+            .iter()
+            .map(|c| c.update)
+            .max()
+            .unwrap_or(self.target.update)
+    }
+}
+
+/// Why a pin gets no pull request in this pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip {
+    pub file: String,
+    pub line: usize,
+    pub name: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub groups: Vec<Group>,
+    pub skipped: Vec<Skip>,
+}
+
+/// Git refs allow more than people type; anything else in a chart name
+/// becomes `-` so the branch name stays predictable.
+fn ref_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// `chartpilot/upgrade/<env>/<chart>-`: every version of one chart in one
+/// environment shares it.
+pub fn chart_branch_prefix(env: &str, chart: &str) -> String {
+    format!("{BRANCH_PREFIX}{}/{}-", ref_safe(env), ref_safe(chart))
+}
+
+/// The version in an upgrade branch of `chart` in `env`, if `branch` is one.
+/// A version starts with a digit or `v` and a digit, so the branches of
+/// chart `argo` are not mistaken for those of `argo-cd`.
+pub fn branch_version<'a>(branch: &'a str, env: &str, chart: &str) -> Option<&'a str> {
+    let rest = branch.strip_prefix(&chart_branch_prefix(env, chart))?;
+    let digits = rest.strip_prefix(['v', 'V']).unwrap_or(rest);
+    digits
+        .starts_with(|c: char| c.is_ascii_digit())
+        .then_some(rest)
+}
+
+/// Which environment a pin's pull request belongs to, or why it has none
+/// now. Only the first environment of the promotion order gets automatic
+/// PRs; later ones are reached through promotion. Pins without an
+/// environment, or in one outside the promotion order, stand alone.
+fn env_of(pin: &Pin, environments: &[String]) -> Result<String, String> {
+    match pin.env.as_deref() {
+        None => Ok(ANY_ENV.to_owned()),
+        Some(env) => match environments.iter().position(|e| e == env) {
+            Some(0) | None => Ok(env.to_owned()),
+            Some(_) => Err(format!(
+                "{env} is reached by promotion from {}",
+                environments.first().map(String::as_str).unwrap_or("")
+            )),
+        },
+    }
+}
+
+/// Groups the pins that `target` moves into one pull request per chart
+/// and environment. When pins of one chart in one environment were given
+/// different targets (different current versions under a narrow policy),
+/// the newest target wins and the others wait for the next pass, so one
+/// chart never has two PRs in one environment.
+pub fn plan(
+    pins: &[Pin],
+    environments: &[String],
+    target: impl Fn(&Pin) -> Option<Target>,
+) -> Plan {
+    let mut plan = Plan::default();
+    let mut groups: BTreeMap<(String, String), Vec<(Pin, String, Target)>> = BTreeMap::new();
+    let skip = |pin: &Pin, reason: String| Skip {
+        file: pin.file.clone(),
+        line: pin.line,
+        name: pin.name.clone(),
+        reason,
+    };
+    for pin in pins {
+        let (Some(from), Some(chart)) = (pin.version.as_deref(), pin.chart_name()) else {
+            continue;
+        };
+        let Some(t) = target(pin) else { continue };
+        match env_of(pin, environments) {
+            Ok(env) => groups.entry((env, chart.to_owned())).or_default().push((
+                pin.clone(),
+                from.to_owned(),
+                t,
+            )),
+            Err(reason) => plan.skipped.push(skip(pin, reason)),
+        }
+    }
+    for ((env, chart), members) in groups {
+        let Some(newest) = members
+            .iter()
+            .map(|(_, _, t)| t)
+            .max_by(|a, b| version_order(&a.release.version, &b.release.version))
+            .cloned()
+        else {
+            continue;
+        };
+        let mut changes = Vec::new();
+        for (pin, from, t) in members {
+            if t.release.version == newest.release.version {
+                changes.push(PinChange {
+                    pin,
+                    from,
+                    update: t.update,
+                });
+            } else {
+                let reason = format!(
+                    "waits for the {chart} {} PR in {env} (this pin's policy allows {})",
+                    newest.release.version, t.release.version
+                );
+                plan.skipped.push(skip(&pin, reason));
+            }
+        }
+        changes.sort_by(|a, b| (&a.pin.file, a.pin.line).cmp(&(&b.pin.file, b.pin.line)));
+        let repository = changes.first().and_then(|c| c.pin.repository.clone());
+        plan.groups.push(Group {
+            env,
+            chart,
+            repository,
+            target: newest,
+            changes,
+        });
+    }
+    plan
+}
+
+/// TEMPORARY until charts::version lands.
+fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let p = |v: &str| semver::Version::parse(v.trim_start_matches('v')).ok();
+    match (p(a), p(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        _ => a.cmp(b),
+    }
+}
+
+#[cfg(test)]
+mod tests;

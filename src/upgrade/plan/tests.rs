@@ -1,0 +1,146 @@
+use super::*;
+use crate::pins::PinKind;
+
+fn pin(file: &str, line: usize, env: Option<&str>, chart: &str, version: &str) -> Pin {
+    Pin {
+        file: file.into(),
+        line,
+        kind: PinKind::Argocd,
+        name: format!("{chart}-app"),
+        env: env.map(str::to_owned),
+        repository: Some("https://charts.example.org".into()),
+        chart: Some(chart.into()),
+        version: Some(version.into()),
+        span: None,
+        reason: None,
+    }
+}
+
+fn to(version: &str, update: UpdateType) -> Target {
+    Target {
+        release: Release {
+            version: version.into(),
+            ..Release::default()
+        },
+        update,
+        from_app_version: None,
+        notes: vec![],
+    }
+}
+
+fn envs() -> Vec<String> {
+    vec!["dev".into(), "staging".into(), "prod".into()]
+}
+
+#[test]
+fn only_the_first_environment_and_pins_without_one_get_prs() {
+    let pins = vec![
+        pin(
+            "environments/dev/a.yaml",
+            7,
+            Some("dev"),
+            "argo-cd",
+            "5.1.0",
+        ),
+        pin(
+            "environments/prod/a.yaml",
+            7,
+            Some("prod"),
+            "argo-cd",
+            "5.1.0",
+        ),
+        pin("platform/main.tf", 3, None, "cert-manager", "v1.13.2"),
+    ];
+    let plan = plan(&pins, &envs(), |p| {
+        Some(match p.chart_name() {
+            Some("argo-cd") => to("5.2.0", UpdateType::Minor),
+            _ => to("v1.13.3", UpdateType::Patch),
+        })
+    });
+    let branches: Vec<String> = plan.groups.iter().map(Group::branch).collect();
+    assert_eq!(
+        branches,
+        [
+            "chartpilot/upgrade/any/cert-manager-v1.13.3",
+            "chartpilot/upgrade/dev/argo-cd-5.2.0"
+        ]
+    );
+    assert_eq!(plan.skipped.len(), 1);
+    assert_eq!(plan.skipped[0].file, "environments/prod/a.yaml");
+    assert_eq!(
+        plan.skipped[0].reason,
+        "prod is reached by promotion from dev"
+    );
+    assert_eq!(
+        plan.groups[1].title(),
+        "chore(deps): upgrade argo-cd to 5.2.0 in dev"
+    );
+}
+
+#[test]
+fn an_environment_outside_the_promotion_order_stands_alone() {
+    let pins = vec![pin("apps/sandbox/x.yaml", 1, Some("sandbox"), "x", "1.0.0")];
+    let plan = plan(&pins, &envs(), |_| Some(to("1.0.1", UpdateType::Patch)));
+    assert_eq!(plan.groups[0].env, "sandbox");
+    assert!(plan.skipped.is_empty());
+}
+
+#[test]
+fn pins_of_one_chart_in_one_environment_share_a_pr_at_the_newest_target() {
+    let pins = vec![
+        pin("environments/dev/b.yaml", 9, Some("dev"), "redis", "1.2.0"),
+        pin("environments/dev/a.yaml", 4, Some("dev"), "redis", "1.2.3"),
+        pin("environments/dev/c.yaml", 2, Some("dev"), "redis", "1.1.0"),
+    ];
+    let plan = plan(&pins, &envs(), |p| {
+        Some(match p.version.as_deref() {
+            Some("1.1.0") => to("1.1.9", UpdateType::Patch),
+            Some("1.2.0") => to("2.0.0", UpdateType::Major),
+            _ => to("2.0.0", UpdateType::Major),
+        })
+    });
+    assert_eq!(plan.groups.len(), 1);
+    let g = &plan.groups[0];
+    assert_eq!(g.version(), "2.0.0");
+    let files: Vec<&str> = g.changes.iter().map(|c| c.pin.file.as_str()).collect();
+    assert_eq!(
+        files,
+        ["environments/dev/a.yaml", "environments/dev/b.yaml"]
+    );
+    assert_eq!(g.update(), UpdateType::Major);
+    assert_eq!(plan.skipped.len(), 1);
+    assert_eq!(
+        plan.skipped[0].reason,
+        "waits for the redis 2.0.0 PR in dev (this pin's policy allows 1.1.9)"
+    );
+}
+
+#[test]
+fn pins_without_a_target_or_a_version_are_left_alone() {
+    let mut unresolved = pin("main.tf", 1, None, "x", "1.0.0");
+    unresolved.version = None;
+    let pins = vec![unresolved, pin("b.tf", 1, None, "y", "1.0.0")];
+    let plan = plan(&pins, &envs(), |_| None);
+    assert_eq!(plan, Plan::default());
+}
+
+#[test]
+fn branch_versions_belong_to_their_own_chart_only() {
+    let b = "chartpilot/upgrade/dev/argo-cd-5.2.0";
+    assert_eq!(branch_version(b, "dev", "argo-cd"), Some("5.2.0"));
+    assert_eq!(branch_version(b, "dev", "argo"), None);
+    assert_eq!(branch_version(b, "prod", "argo-cd"), None);
+    assert_eq!(
+        branch_version("chartpilot/upgrade/any/cm-v1.2.3", "any", "cm"),
+        Some("v1.2.3")
+    );
+    assert_eq!(branch_version("feature/x", "dev", "x"), None);
+}
+
+#[test]
+fn odd_chart_names_make_predictable_branches() {
+    assert_eq!(
+        chart_branch_prefix("dev", "my chart@2"),
+        "chartpilot/upgrade/dev/my-chart-2-"
+    );
+}
