@@ -14,8 +14,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::http::{self, AppState, WebhookSecrets};
 use crate::metrics::Metrics;
 use crate::queue::{self, JobQueue};
-use crate::settings::{QueueKind, Settings};
-use crate::worker::{JobHandler, LoggingHandler, Worker};
+use crate::settings::{QueueKind, Settings, UpgradeSettings};
+use crate::worker::{schedule, JobHandler, LoggingHandler, Worker};
 
 /// Time in-flight HTTP requests get to finish at shutdown; a webhook waits
 /// at most `queue.confirm_timeout` for the broker, well under this.
@@ -45,6 +45,8 @@ pub struct Application {
     server: Server,
     worker: Option<Worker>,
     queue: Arc<dyn JobQueue>,
+    /// The upgrade schedule, run beside the worker.
+    schedule: Option<(UpgradeSettings, Arc<dyn Clock>)>,
 }
 
 impl Application {
@@ -72,6 +74,9 @@ impl Application {
                  or use queue.kind = \"amqp\" to split receivers and workers"
             );
         }
+        let schedule = role
+            .works()
+            .then(|| (settings.upgrade.clone(), Arc::clone(&clock)));
         let metrics = Arc::new(Metrics::new());
         let queue = queue::open(&settings.queue, Arc::clone(&metrics), role.works())
             .await
@@ -106,6 +111,7 @@ impl Application {
             server,
             worker,
             queue,
+            schedule,
         })
     }
 
@@ -129,6 +135,14 @@ impl Application {
         let handle = self.server.handle();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut server = tokio::spawn(self.server);
+        let schedule = self.schedule.map(|(s, clock)| {
+            tokio::spawn(schedule::run(
+                s,
+                Arc::clone(&self.queue),
+                clock,
+                shutdown_rx.clone(),
+            ))
+        });
         let worker = self.worker.map(|w| tokio::spawn(w.run(shutdown_rx)));
         let result = tokio::select! {
             () = stop => {
@@ -142,6 +156,9 @@ impl Application {
         };
         shutdown_tx.send_replace(true);
         handle.stop(true).await;
+        if let Some(s) = schedule {
+            let _ = s.await;
+        }
         if let Some(w) = worker {
             if w.await.is_err() {
                 tracing::error!("worker task failed");

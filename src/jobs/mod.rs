@@ -7,7 +7,7 @@ mod payloads;
 pub use envelope::{DecodeError, JobEnvelope, ENVELOPE_VERSION};
 pub use payloads::{
     Alert, AlertNotification, AlertStatus, ChatCommand, ChatSource, IssueComment, PullRequest,
-    Push, PushCommit,
+    Push, PushCommit, UpgradeRequest,
 };
 
 /// A job a worker can run. Each variant is small and owns its data.
@@ -18,6 +18,7 @@ pub enum Job {
     IssueComment(IssueComment),
     Alert(AlertNotification),
     Chat(ChatCommand),
+    Upgrade(UpgradeRequest),
 }
 
 /// Kind names as written in the envelope; a kind is never renamed, only added.
@@ -27,6 +28,7 @@ pub mod kind {
     pub const ISSUE_COMMENT: &str = "github.issue_comment";
     pub const ALERT: &str = "alertmanager.notification";
     pub const CHAT: &str = "chat.command";
+    pub const UPGRADE: &str = "chartpilot.upgrade";
 }
 
 impl Job {
@@ -37,6 +39,7 @@ impl Job {
             Job::IssueComment(_) => kind::ISSUE_COMMENT,
             Job::Alert(_) => kind::ALERT,
             Job::Chat(_) => kind::CHAT,
+            Job::Upgrade(_) => kind::UPGRADE,
         }
     }
 
@@ -47,6 +50,7 @@ impl Job {
             Job::IssueComment(p) => serde_json::to_value(p),
             Job::Alert(p) => serde_json::to_value(p),
             Job::Chat(p) => serde_json::to_value(p),
+            Job::Upgrade(p) => serde_json::to_value(p),
         }
     }
 
@@ -64,6 +68,7 @@ impl Job {
             kind::ISSUE_COMMENT => Job::IssueComment(serde_json::from_value(payload).map_err(bad)?),
             kind::ALERT => Job::Alert(serde_json::from_value(payload).map_err(bad)?),
             kind::CHAT => Job::Chat(serde_json::from_value(payload).map_err(bad)?),
+            kind::UPGRADE => Job::Upgrade(serde_json::from_value(payload).map_err(bad)?),
             other => return Err(DecodeError::UnknownKind(other.to_owned())),
         })
     }

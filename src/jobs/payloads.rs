@@ -111,3 +111,10 @@ pub struct ChatCommand {
     pub reply_url: Option<String>,
     pub channel: Option<String>,
 }
+
+/// One upgrade pass over the configured repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeRequest {
+    /// Why it runs (`schedule`, `push <sha>`, `chat <user>`), for the log.
+    pub reason: String,
+}

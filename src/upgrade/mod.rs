@@ -4,3 +4,4 @@
 
 pub mod body;
 pub mod plan;
+pub mod run;

@@ -217,7 +217,7 @@ pub fn plan(
 }
 
 /// TEMPORARY until charts::version lands.
-fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
+pub(crate) fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
     let p = |v: &str| semver::Version::parse(v.trim_start_matches('v')).ok();
     match (p(a), p(b)) {
         (Some(x), Some(y)) => x.cmp(&y),

@@ -81,6 +81,7 @@ impl JobHandler for LoggingHandler {
                 user = %c.user,
                 "chat command received"
             ),
+            Job::Upgrade(u) => tracing::info!(reason = %u.reason, "upgrade requested"),
         }
         Ok(())
     }

@@ -3,6 +3,8 @@
 //! `queue.max_attempts` or when the job cannot be decoded.
 
 mod dispatch;
+pub mod schedule;
+pub mod service;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

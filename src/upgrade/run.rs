@@ -1,0 +1,386 @@
+//! One upgrade pass against a git host: snapshot the base branch, scan its
+//! pins, look up versions, plan, then open, update or close pull requests.
+//! Every step is idempotent: the branch name says what a PR does, so a
+//! repeated or concurrent pass finds the work already done.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use tokio::sync::Mutex;
+
+use super::body::{commit_message, pr_body};
+use super::plan::{self, branch_version, version_order, Group, Skip, Target, BRANCH_PREFIX};
+use crate::charts::Release;
+use crate::clock::Clock;
+use crate::domain::CommitSha;
+use crate::git::{FileChange, GitError, GitHost, NewPull, PullRequest};
+use crate::pins::{self, edit, DiscoverOptions, Pin, SourceFile};
+use crate::settings::{PolicySettings, UpdateType, UpgradeSettings};
+
+/// Published releases per `(repository, chart)` as the pins write them, or
+/// why they could not be looked up.
+pub type Releases = HashMap<(String, String), Result<Vec<Release>, String>>;
+
+/// Where published versions come from (Helm indexes, OCI registries).
+#[async_trait]
+pub trait ReleaseSource: Send + Sync {
+    async fn releases(&self, pins: &[Pin]) -> Releases;
+}
+
+/// What a pass did (or, in a dry run, would do) for one pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    Opened {
+        number: u64,
+        branch: String,
+        title: String,
+        url: Option<String>,
+    },
+    Updated {
+        number: u64,
+        branch: String,
+        title: String,
+    },
+    Unchanged {
+        number: u64,
+        branch: String,
+    },
+    Closed {
+        number: u64,
+        branch: String,
+        successor: u64,
+    },
+    WouldOpen {
+        branch: String,
+        title: String,
+    },
+    WouldClose {
+        number: u64,
+        branch: String,
+    },
+    /// A person closed this upgrade before: it is not proposed again.
+    Declined {
+        number: u64,
+        branch: String,
+    },
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub base: Option<String>,
+    pub actions: Vec<Action>,
+    pub skipped: Vec<SkipOut>,
+    /// Repositories that could not be read; their charts were left alone.
+    pub lookup_errors: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SkipOut {
+    pub file: String,
+    pub line: usize,
+    pub name: String,
+    pub reason: String,
+}
+
+impl From<Skip> for SkipOut {
+    fn from(s: Skip) -> Self {
+        Self {
+            file: s.file,
+            line: s.line,
+            name: s.name,
+            reason: s.reason,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpgradeError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("base branch `{0}` does not exist in the repository")]
+    NoBase(String),
+    #[error("cannot read the snapshot: {0}")]
+    Snapshot(String),
+    #[error("{0}")]
+    Edit(String),
+}
+
+impl UpgradeError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, UpgradeError::Git(e) if e.is_transient())
+    }
+}
+
+/// Chooses the version for one pin: the newest release the policy allows,
+/// with its update type. Injected so `run` stays independent of policy.
+pub type Choose = dyn Fn(
+        &PolicySettings,
+        &Pin,
+        &[Release],
+        chrono::DateTime<chrono::Utc>,
+    ) -> Option<(Release, UpdateType)>
+    + Send
+    + Sync;
+
+pub struct Upgrader {
+    pub host: Arc<dyn GitHost>,
+    pub source: Arc<dyn ReleaseSource>,
+    pub policy: PolicySettings,
+    pub upgrade: UpgradeSettings,
+    pub discover: DiscoverOptions,
+    pub clock: Arc<dyn Clock>,
+    pub choose: Arc<Choose>,
+    /// One pass at a time per process: two passes would race for the same
+    /// branches (harmless, but noisy); other replicas are kept apart by
+    /// branch creation failing when the branch exists.
+    pub lock: Mutex<()>,
+}
+
+impl Upgrader {
+    pub async fn run(&self, dry_run: bool) -> Result<Report, UpgradeError> {
+        let _one_at_a_time = self.lock.lock().await;
+        let mut report = Report::default();
+        let base = self.host.base_branch().to_owned();
+        let head = self
+            .host
+            .branch_head(&base)
+            .await?
+            .ok_or_else(|| UpgradeError::NoBase(base.clone()))?;
+        report.base = Some(head.to_string());
+        let (files, scan) = self.scan(&head).await?;
+        report.warnings = scan.warnings.iter().map(ToString::to_string).collect();
+        let releases = self.source.releases(&scan.pins).await;
+        for ((repo, chart), r) in &releases {
+            if let Err(e) = r {
+                report
+                    .lookup_errors
+                    .push(format!("{chart} from {repo}: {e}"));
+            }
+        }
+        report.lookup_errors.sort();
+        let now = self.clock.now();
+        let plan = plan::plan(&scan.pins, &self.policy.environments, |pin| {
+            self.target(pin, &releases, now)
+        });
+        report.skipped = plan.skipped.into_iter().map(SkipOut::from).collect();
+        let open: Vec<PullRequest> = self
+            .host
+            .open_pulls()
+            .await?
+            .into_iter()
+            .filter(|p| p.head.starts_with(BRANCH_PREFIX))
+            .collect();
+        for group in &plan.groups {
+            self.carry_out(group, &head, &files, &open, dry_run, &mut report)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    async fn scan(&self, head: &CommitSha) -> Result<(Vec<SourceFile>, pins::Scan), UpgradeError> {
+        let dir = tempfile::tempdir().map_err(|e| UpgradeError::Snapshot(e.to_string()))?;
+        self.host.snapshot(head, dir.path()).await?;
+        let opts = self.discover.clone();
+        tokio::task::spawn_blocking(move || {
+            let (files, mut warnings) =
+                pins::collect(dir.path()).map_err(|e| UpgradeError::Snapshot(e.to_string()))?;
+            let mut scan = pins::scan_files(&files, &opts);
+            warnings.append(&mut scan.warnings);
+            scan.warnings = warnings;
+            Ok((files, scan))
+        })
+        .await
+        .map_err(|e| UpgradeError::Snapshot(e.to_string()))?
+    }
+
+    fn target(
+        &self,
+        pin: &Pin,
+        releases: &Releases,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Target> {
+        let key = (pin.repository.clone()?, pin.chart.clone()?);
+        let list = releases.get(&key)?.as_ref().ok()?;
+        let from = pin.version.as_deref()?;
+        let (release, update) = (self.choose)(&self.policy, pin, list, now)?;
+        let from_app_version = list
+            .iter()
+            .find(|r| r.version == from)
+            .and_then(|r| r.app_version.clone());
+        let notes = notes_between(list, from, &release.version);
+        Some(Target {
+            release,
+            update,
+            from_app_version,
+            notes,
+        })
+    }
+
+    async fn carry_out(
+        &self,
+        group: &Group,
+        head: &CommitSha,
+        files: &[SourceFile],
+        open: &[PullRequest],
+        dry_run: bool,
+        report: &mut Report,
+    ) -> Result<(), UpgradeError> {
+        let branch = group.branch();
+        let title = group.title();
+        let body = pr_body(group, &self.policy.environments);
+        let older: Vec<&PullRequest> = open
+            .iter()
+            .filter(|p| p.head != branch)
+            .filter(|p| branch_version(&p.head, &group.env, &group.chart).is_some())
+            .collect();
+        if let Some(pr) = open.iter().find(|p| p.head == branch) {
+            if pr.title == title && pr.body == body {
+                report.actions.push(Action::Unchanged {
+                    number: pr.number,
+                    branch,
+                });
+            } else if dry_run {
+                report.actions.push(Action::Updated {
+                    number: pr.number,
+                    branch,
+                    title,
+                });
+            } else {
+                self.host.update_pull(pr.number, &title, &body).await?;
+                report.actions.push(Action::Updated {
+                    number: pr.number,
+                    branch,
+                    title,
+                });
+            }
+            return self.supersede(&older, pr.number, dry_run, report).await;
+        }
+        if dry_run {
+            report.actions.push(Action::WouldOpen {
+                branch: branch.clone(),
+                title,
+            });
+            for pr in older {
+                report.actions.push(Action::WouldClose {
+                    number: pr.number,
+                    branch: pr.head.clone(),
+                });
+            }
+            return Ok(());
+        }
+        let changes = edits(files, group, &self.discover)?;
+        let sha = self
+            .host
+            .commit(head, &commit_message(group), &changes)
+            .await?;
+        match self.host.create_branch(&branch, &sha).await {
+            Ok(()) => {}
+            Err(GitError::BranchExists(_)) => {
+                // A branch of that name without an open PR: either a person
+                // closed the PR (respect it), or an earlier pass stopped
+                // between the branch and the PR (finish it).
+                if let Some(pr) = self.host.find_pull(&branch).await? {
+                    report.actions.push(Action::Declined {
+                        number: pr.number,
+                        branch,
+                    });
+                    return Ok(());
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mut labels = self.upgrade.labels.clone();
+        if group.update() == UpdateType::Major {
+            labels.push(self.upgrade.major_label.clone());
+        }
+        let pr = self
+            .host
+            .create_pull(&NewPull {
+                head: branch.clone(),
+                base: self.host.base_branch().to_owned(),
+                title: title.clone(),
+                body,
+                labels,
+            })
+            .await?;
+        tracing::info!(pr = pr.number, branch = %branch, "upgrade PR opened");
+        report.actions.push(Action::Opened {
+            number: pr.number,
+            branch,
+            title,
+            url: pr.url.clone(),
+        });
+        self.supersede(&older, pr.number, false, report).await
+    }
+
+    /// Closes the older PRs of the same chart and environment, each with a
+    /// comment pointing at the one that replaces it.
+    async fn supersede(
+        &self,
+        older: &[&PullRequest],
+        successor: u64,
+        dry_run: bool,
+        report: &mut Report,
+    ) -> Result<(), UpgradeError> {
+        for pr in older {
+            if dry_run {
+                report.actions.push(Action::WouldClose {
+                    number: pr.number,
+                    branch: pr.head.clone(),
+                });
+                continue;
+            }
+            let comment = format!(
+                "Superseded by #{successor}, which upgrades to a newer version. Closed by chartpilot."
+            );
+            self.host.close_pull(pr.number, &comment).await?;
+            report.actions.push(Action::Closed {
+                number: pr.number,
+                branch: pr.head.clone(),
+                successor,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The edited files of one group, from the base snapshot.
+fn edits(
+    files: &[SourceFile],
+    group: &Group,
+    opts: &DiscoverOptions,
+) -> Result<Vec<FileChange>, UpgradeError> {
+    let pins: Vec<Pin> = group.changes.iter().map(|c| c.pin.clone()).collect();
+    let (edited, _) = edit::plan(files, &pins, group.version(), opts)
+        .map_err(|e| UpgradeError::Edit(e.to_string()))?;
+    Ok(edited
+        .into_iter()
+        .zip(files)
+        .filter(|(new, old)| new.text != old.text)
+        .map(|(new, _)| FileChange {
+            path: new.path,
+            content: new.text.into_bytes(),
+        })
+        .collect())
+}
+
+/// Change notes of the releases after `from` up to `to`, newest first.
+fn notes_between(list: &[Release], from: &str, to: &str) -> Vec<(String, String)> {
+    use std::cmp::Ordering::Greater;
+    let mut notes: Vec<&Release> = list
+        .iter()
+        .filter(|r| r.changes.is_some())
+        .filter(|r| {
+            version_order(&r.version, from) == Greater && version_order(&r.version, to) != Greater
+        })
+        .collect();
+    notes.sort_by(|a, b| version_order(&b.version, &a.version));
+    notes
+        .into_iter()
+        .filter_map(|r| Some((r.version.clone(), r.changes.clone()?)))
+        .collect()
+}

@@ -1,0 +1,93 @@
+//! The handler `chartpilot serve` runs: upgrade passes on request and after
+//! pushes that may have changed pins; the other kinds are recorded until
+//! their features arrive.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{JobError, JobHandler, LoggingHandler};
+use crate::jobs::{Job, JobEnvelope, Push};
+use crate::upgrade::run::Upgrader;
+
+/// File names whose change can move a pin; a push touching none of them
+/// needs no upgrade pass.
+fn may_hold_pins(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.ends_with(".tf")
+        || name.ends_with(".tfvars")
+        || name.ends_with(".yaml")
+        || name.ends_with(".yml")
+        || name.ends_with(".tf.json")
+        || name.ends_with(".tfvars.json")
+}
+
+pub struct ServiceHandler {
+    pub upgrader: Arc<Upgrader>,
+    /// `owner/name` on GitHub; empty for a local repository, whose pushes
+    /// are not announced by webhooks.
+    pub repository: String,
+    pub branch: String,
+    pub dry_run: bool,
+}
+
+impl ServiceHandler {
+    /// A push to the base branch of our repository that touched a file that
+    /// may hold pins. A payload without file lists (GitHub leaves them out
+    /// past 20 commits) counts as touching.
+    pub fn push_changes_pins(&self, p: &Push) -> bool {
+        if p.deleted
+            || p.git_ref != format!("refs/heads/{}", self.branch)
+            || !p.repository.eq_ignore_ascii_case(&self.repository)
+        {
+            return false;
+        }
+        let listed = p
+            .commits
+            .iter()
+            .any(|c| !(c.added.is_empty() && c.modified.is_empty() && c.removed.is_empty()));
+        !listed
+            || p.commits.iter().any(|c| {
+                c.added
+                    .iter()
+                    .chain(&c.modified)
+                    .chain(&c.removed)
+                    .any(|f| may_hold_pins(f))
+            })
+    }
+
+    async fn upgrade(&self, reason: &str) -> Result<(), JobError> {
+        let report = self.upgrader.run(self.dry_run).await.map_err(|e| {
+            let transient = e.is_transient();
+            let err = anyhow::Error::new(e).context(format!("upgrade pass ({reason})"));
+            if transient {
+                JobError::retry(err)
+            } else {
+                JobError::park(err)
+            }
+        })?;
+        for e in &report.lookup_errors {
+            tracing::warn!(error = %e, "chart lookup failed");
+        }
+        tracing::info!(
+            reason,
+            actions = report.actions.len(),
+            skipped = report.skipped.len(),
+            "upgrade pass done"
+        );
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl JobHandler for ServiceHandler {
+    async fn handle(&self, job: &Job, envelope: &JobEnvelope) -> Result<(), JobError> {
+        match job {
+            Job::Upgrade(u) => self.upgrade(&u.reason).await,
+            Job::Push(p) if self.push_changes_pins(p) => {
+                self.upgrade(&format!("push {}", p.after)).await
+            }
+            other => LoggingHandler.handle(other, envelope).await,
+        }
+    }
+}
