@@ -102,6 +102,7 @@ fn main() -> ExitCode {
                 &dir,
                 format,
                 &discover_options(&s),
+                None,
                 &mut std::io::stdout().lock(),
                 &mut std::io::stderr().lock(),
             )

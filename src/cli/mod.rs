@@ -2,6 +2,7 @@
 //! scripts. Output goes to the given writers so tests can read it.
 
 mod table;
+pub mod upgrade;
 
 use std::io::Write;
 use std::path::Path;
@@ -9,6 +10,19 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::pins::{self, edit, DiscoverOptions, Pin};
+use crate::settings::UpdateType;
+
+/// What a lookup found for one pin: the newest version the policy allows
+/// (spelled as the repository publishes it) and its update type, or None
+/// for both when nothing could be looked up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Latest {
+    pub latest: Option<String>,
+    pub update: Option<UpdateType>,
+}
+
+/// Looks up every pin (same order) and says which repositories failed.
+pub type LookupFn<'a> = &'a dyn Fn(&[Pin]) -> (Vec<Latest>, Vec<String>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -29,6 +43,15 @@ struct PinOut<'a> {
     version: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    /// Present (possibly null) only when versions were looked up.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    lookup: Option<LatestOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct LatestOut<'a> {
+    latest: Option<&'a str>,
+    update: Option<&'static str>,
 }
 
 impl<'a> From<&'a Pin> for PinOut<'a> {
@@ -43,6 +66,7 @@ impl<'a> From<&'a Pin> for PinOut<'a> {
             chart: p.chart.as_deref(),
             version: p.version.as_deref(),
             reason: p.reason.as_deref(),
+            lookup: None,
         }
     }
 }
@@ -51,11 +75,13 @@ fn io_err(e: std::io::Error) -> String {
     format!("cannot write output: {e}")
 }
 
-/// `chartpilot scan DIR`: every pin, warnings on `err`.
+/// `chartpilot scan DIR`: every pin, with `latest` and `update` when
+/// `lookup` is given; warnings on `err`.
 pub fn scan(
     root: &Path,
     format: Format,
     opts: &DiscoverOptions,
+    lookup: Option<LookupFn<'_>>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), String> {
@@ -64,14 +90,39 @@ pub fn scan(
     for w in &scan.warnings {
         writeln!(err, "warning: {w}").map_err(io_err)?;
     }
+    let latest = match lookup {
+        Some(f) => {
+            let (latest, failures) = f(&scan.pins);
+            for e in failures {
+                writeln!(err, "warning: lookup failed: {e}").map_err(io_err)?;
+            }
+            Some(latest)
+        }
+        None => None,
+    };
     match format {
         Format::Json => {
-            let rows: Vec<PinOut<'_>> = scan.pins.iter().map(PinOut::from).collect();
+            let rows: Vec<PinOut<'_>> = scan
+                .pins
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let mut row = PinOut::from(p);
+                    row.lookup = latest.as_ref().map(|l| {
+                        let l = l.get(i);
+                        LatestOut {
+                            latest: l.and_then(|l| l.latest.as_deref()),
+                            update: l.and_then(|l| l.update).map(UpdateType::as_str),
+                        }
+                    });
+                    row
+                })
+                .collect();
             let text = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
             writeln!(out, "{text}").map_err(io_err)?;
         }
         Format::Table => {
-            out.write_all(table::render(&scan.pins).as_bytes())
+            out.write_all(table::render(&scan.pins, latest.as_deref()).as_bytes())
                 .map_err(io_err)?;
         }
     }

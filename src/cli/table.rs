@@ -2,17 +2,20 @@
 
 use std::collections::BTreeMap;
 
+use super::Latest;
 use crate::pins::{Pin, PinKind};
 
 /// The reason an unresolved pin has no version goes last, so a long one
 /// does not widen the other columns.
-const HEADERS: [&str; 8] = [
+const HEADERS: [&str; 10] = [
     "FILE:LINE",
     "KIND",
     "NAME",
     "ENV",
     "CHART",
     "VERSION",
+    "LATEST",
+    "UPDATE",
     "REPOSITORY",
     "NOTE",
 ];
@@ -25,7 +28,7 @@ fn kind_name(k: PinKind) -> &'static str {
     }
 }
 
-fn row(p: &Pin) -> [String; 8] {
+fn row(p: &Pin, l: Option<&Latest>) -> [String; 10] {
     let dash = || "-".to_owned();
     [
         format!("{}:{}", p.file, p.line),
@@ -34,33 +37,59 @@ fn row(p: &Pin) -> [String; 8] {
         p.env.clone().unwrap_or_else(dash),
         p.chart.clone().unwrap_or_else(dash),
         p.version.clone().unwrap_or_else(|| "?".into()),
+        l.and_then(|l| l.latest.clone()).unwrap_or_else(dash),
+        l.and_then(|l| l.update)
+            .map(|u| u.as_str().to_owned())
+            .unwrap_or_else(dash),
         p.repository.clone().unwrap_or_else(dash),
         p.reason.clone().unwrap_or_default(),
     ]
 }
 
 /// Columns padded to their widest cell, then one summary line: pins by kind
-/// and by environment, and how many are unresolved.
-pub fn render(pins: &[Pin]) -> String {
-    let rows: Vec<[String; 8]> = pins.iter().map(row).collect();
-    let mut widths = HEADERS.map(|h| h.chars().count());
+/// and by environment, and how many are unresolved. The LATEST and UPDATE
+/// columns appear only when versions were looked up.
+pub fn render(pins: &[Pin], latest: Option<&[Latest]>) -> String {
+    let keep = |i: usize| latest.is_some() || !matches!(i, 6 | 7);
+    let rows: Vec<Vec<String>> = pins
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let r = row(p, latest.and_then(|l| l.get(i)));
+            r.into_iter()
+                .enumerate()
+                .filter(|(c, _)| keep(*c))
+                .map(|(_, v)| v)
+                .collect()
+        })
+        .collect();
+    let header: Vec<String> = HEADERS
+        .iter()
+        .enumerate()
+        .filter(|(c, _)| keep(*c))
+        .map(|(_, h)| (*h).to_owned())
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    let header = HEADERS.map(str::to_owned);
     for r in std::iter::once(&header).chain(&rows) {
         let line: Vec<String> = r
             .iter()
-            .zip(widths)
+            .zip(widths.iter().copied())
             .map(|(cell, w)| format!("{cell:<w$}"))
             .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
     out.push_str(&summary(pins));
+    if let Some(l) = latest {
+        let behind = l.iter().filter(|l| l.update.is_some()).count();
+        out.push_str(&format!("; {behind} behind"));
+    }
     out.push('\n');
     out
 }
