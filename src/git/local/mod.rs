@@ -20,6 +20,12 @@ mod cmd;
 mod objects;
 mod pulls;
 mod refs;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_pulls;
+#[cfg(test)]
+mod tests_refs;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
