@@ -134,3 +134,19 @@ pub trait GitHost: Send + Sync {
     /// Closes a pull request without merging, after commenting `comment`.
     async fn close_pull(&self, number: u64, comment: &str) -> Result<(), GitError>;
 }
+
+/// The git host `git.provider` names. GitHub needs a running tokio runtime.
+pub fn from_settings(
+    settings: &crate::settings::Settings,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+) -> Result<std::sync::Arc<dyn GitHost>, GitError> {
+    use crate::settings::GitProvider;
+    Ok(match settings.git.provider {
+        GitProvider::Local => {
+            std::sync::Arc::new(local::LocalGit::open(&settings.git)?.with_clock(clock))
+        }
+        GitProvider::Github => std::sync::Arc::new(
+            github::GithubHost::from_settings(&settings.github, &settings.git)?.with_clock(clock),
+        ),
+    })
+}
