@@ -92,6 +92,14 @@ async fn a_bad_gateway_is_retried_then_reported_unavailable() {
     let err = host.branch_head("main").await.unwrap_err();
     assert!(matches!(err, GitError::Unavailable(_)), "{err:?}");
     assert!(!err.to_string().contains("<html>"), "{err}");
+
+    // A comment may have been posted before the 502: not sent again.
+    let number = fake.add_pull("feature", "t");
+    fake.clear_requests();
+    fake.fail("POST", "/comments", Fault::BadGateway, 1);
+    let err = host.comment(number, "once").await.unwrap_err();
+    assert!(matches!(err, GitError::Unavailable(_)), "{err:?}");
+    assert_eq!(fake.api_calls().len(), 1);
 }
 
 #[tokio::test]
@@ -165,4 +173,26 @@ async fn app_installation_token_is_fetched_once_and_renewed_before_it_expires() 
         "no request went out with an expired token"
     );
     assert_ne!(calls.last().unwrap().auth.as_ref(), Some(&first_token));
+}
+
+#[tokio::test]
+async fn an_app_key_github_does_not_know_is_refused() {
+    let fake = FakeGithub::start().await;
+    fake.seed(&[("a", "1")]);
+    let mut app = fake.enable_app(31337);
+    let dir = tempfile::tempdir().unwrap();
+    app.key_file = dir.path().join("other.pem");
+    let out = std::process::Command::new("openssl")
+        .args(["genrsa", "-out", app.key_file.to_str().unwrap(), "2048"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let host = GithubHost::from_settings(&fake.app_settings(&app), &fake.git_settings()).unwrap();
+
+    let err = host.branch_head("main").await.unwrap_err();
+
+    assert!(matches!(err, GitError::Refused(_)), "{err:?}");
+    let calls = fake.api_calls();
+    assert_eq!(calls.len(), 1, "no token request after the JWT was refused");
+    assert_eq!(calls[0].status, 401);
 }

@@ -323,9 +323,8 @@ impl GitHost for GithubHost {
     async fn create_pull(&self, new: &NewPull) -> Result<PullRequest, GitError> {
         let body =
             json!({ "title": new.title, "body": new.body, "head": new.head, "base": new.base });
-        let reply = self
-            .send(Verb::Post, &format!("{}/pulls", self.repo_path), body)
-            .await?;
+        let path = format!("{}/pulls", self.repo_path);
+        let reply = self.api.call_once(Verb::Post, &path, &body).await?;
         if !reply.is_success() {
             return Err(reply.error(&format!("opening a pull request from {}", new.head)));
         }
@@ -359,9 +358,8 @@ impl GitHost for GithubHost {
 
     async fn comment(&self, number: u64, body: &str) -> Result<(), GitError> {
         let path = format!("{}/issues/{number}/comments", self.repo_path);
-        let reply = self
-            .send(Verb::Post, &path, json!({ "body": body }))
-            .await?;
+        let body = json!({ "body": body });
+        let reply = self.api.call_once(Verb::Post, &path, &body).await?;
         if !reply.is_success() {
             return Err(reply.error(&format!("commenting on #{number}")));
         }

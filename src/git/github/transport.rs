@@ -107,7 +107,34 @@ impl Api {
         body: Option<&serde_json::Value>,
         accept: Option<&'static str>,
     ) -> Result<Reply, GitError> {
-        let mut backoff = RETRY_BACKOFF.build();
+        self.call_with(verb, path, body, accept, RETRY_BACKOFF)
+            .await
+    }
+
+    /// Like [`Api::call`] for a request that must not happen twice (a pull
+    /// request, a comment): a 5xx or a lost answer may come after GitHub
+    /// acted, so it is reported, not replayed; the job's own retry looks
+    /// before it acts again. Rate limits are still waited out: GitHub
+    /// refused those before doing anything.
+    pub async fn call_once(
+        &self,
+        verb: Verb,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<Reply, GitError> {
+        let no_retry = RETRY_BACKOFF.with_max_times(0);
+        self.call_with(verb, path, Some(body), None, no_retry).await
+    }
+
+    async fn call_with(
+        &self,
+        verb: Verb,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        accept: Option<&'static str>,
+        retries: ExponentialBuilder,
+    ) -> Result<Reply, GitError> {
+        let mut backoff = retries.build();
         let mut waited = Duration::ZERO;
         loop {
             let crab = self.credentials.client(self).await?;
