@@ -196,3 +196,28 @@ async fn an_app_key_github_does_not_know_is_refused() {
     assert_eq!(calls.len(), 1, "no token request after the JWT was refused");
     assert_eq!(calls[0].status, 401);
 }
+
+#[tokio::test]
+async fn a_rate_limited_token_request_goes_back_to_the_queue() {
+    let fake = FakeGithub::start().await;
+    fake.seed(&[("a", "1")]);
+    let app = fake.enable_app(7);
+    fake.fail(
+        "POST",
+        "/access_tokens",
+        Fault::RateLimit {
+            reset_in: Duration::from_secs(1800),
+        },
+        1,
+    );
+    let host = GithubHost::from_settings(&fake.app_settings(&app), &fake.git_settings()).unwrap();
+
+    let err = host.branch_head("main").await.unwrap_err();
+
+    assert!(
+        matches!(err, GitError::RateLimited(d) if d > MAX_INLINE_WAIT),
+        "{err:?}"
+    );
+    // The next attempt (the queue's retry) gets a token and goes through.
+    assert!(host.branch_head("main").await.unwrap().is_some());
+}

@@ -254,9 +254,23 @@ pub fn classify_octocrab(e: octocrab::Error) -> Failure {
         octocrab::Error::GitHub { source, .. } => {
             let status = source.status_code.as_u16();
             let message: String = source.message.chars().take(MAX_MESSAGE_CHARS).collect();
-            match status {
-                500.. => Failure::Transport(format!("GitHub answered {status}")),
-                429 => Failure::Fatal(GitError::RateLimited(SECONDARY_RATE_LIMIT_WAIT)),
+            // Only a token refresh fails this way; its rate limits go back
+            // to the queue rather than being waited out mid-request.
+            let header = |name: &str| {
+                let headers = source.headers.as_ref()?;
+                headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok()
+            };
+            let limited = header("retry-after").map(Duration::from_secs).or_else(|| {
+                (header("x-ratelimit-remaining") == Some(0)).then(|| {
+                    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+                    let reset = source.rate_limit_reset.unwrap_or(now);
+                    Duration::from_secs(reset.saturating_sub(now)) + RESET_SLACK
+                })
+            });
+            match (status, limited) {
+                (500.., _) => Failure::Transport(format!("GitHub answered {status}")),
+                (403 | 429, Some(delay)) => Failure::Fatal(GitError::RateLimited(delay)),
+                (429, None) => Failure::Fatal(GitError::RateLimited(SECONDARY_RATE_LIMIT_WAIT)),
                 _ => Failure::Fatal(GitError::Refused(format!(
                     "obtaining an installation token: GitHub answered {status} {message}"
                 ))),
