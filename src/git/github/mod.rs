@@ -1,0 +1,382 @@
+//! GitHub as the git host, through octocrab's raw requests and the Git Data
+//! API: no clone, and a known number of calls per operation (an upgrade PR
+//! is at most five: tree, commit, ref, pull, labels).
+
+mod auth;
+mod tarball;
+mod transport;
+mod wire;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use self::transport::{Api, Reply, Verb};
+use self::wire::encode_path;
+use crate::clock::{Clock, SystemClock};
+use crate::domain::CommitSha;
+use crate::git::{FileChange, GitError, GitHost, NewPull, PullRequest};
+use crate::settings::{GitSettings, GithubSettings};
+
+pub use self::auth::INSTALLATION_TOKEN_MARGIN;
+pub use self::transport::MAX_INLINE_WAIT;
+
+/// GitHub's largest page: the fewest calls to list open pull requests.
+const PER_PAGE: u32 = 100;
+
+/// A bound on pages followed, so a misbehaving `Link` header cannot loop a
+/// worker forever; 50 pages are 5000 open pull requests.
+const MAX_PAGES: usize = 50;
+
+/// The mode of a file written by `commit` when the last snapshot did not
+/// show it executable. Pins live in YAML and HCL, never in scripts.
+const FILE_MODE: &str = "100644";
+const EXECUTABLE_MODE: &str = "100755";
+
+/// Asks for a file's bytes instead of its JSON description.
+const RAW: &str = "application/vnd.github.raw";
+
+pub struct GithubHost {
+    api: Api,
+    owner: String,
+    name: String,
+    /// `/repos/{owner}/{name}`, the prefix of nearly every call.
+    repo_path: String,
+    base: String,
+    /// The executable files of the last snapshot, so `commit` keeps their
+    /// mode without asking GitHub for the parent's tree.
+    executables: Mutex<Option<(CommitSha, HashSet<String>)>>,
+}
+
+impl GithubHost {
+    /// Builds the client from settings: `api_url` as base (GitHub
+    /// Enterprise, tests), a token or an App. Needs a running tokio runtime;
+    /// makes no request.
+    pub fn from_settings(github: &GithubSettings, git: &GitSettings) -> Result<Self, GitError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(GitError::Refused(
+                "the GitHub client must be built inside the tokio runtime".to_owned(),
+            ));
+        }
+        let (owner, name) = git
+            .repository
+            .split_once('/')
+            .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
+            .ok_or_else(|| {
+                GitError::Refused(format!(
+                    "git.repository `{}` is not `owner/name`",
+                    git.repository
+                ))
+            })?;
+        let repo_path = format!("/repos/{}/{}", encode_path(owner), encode_path(name));
+        Ok(Self {
+            api: Api {
+                credentials: auth::Credentials::from_settings(github, &repo_path)?,
+                clock: Arc::new(SystemClock),
+            },
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+            repo_path,
+            base: git.branch.clone(),
+            executables: Mutex::new(None),
+        })
+    }
+
+    /// Replaces the clock that rate-limit resets are measured against.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.api.clock = clock;
+        self
+    }
+
+    fn repo(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+
+    async fn get(&self, path: &str) -> Result<Reply, GitError> {
+        self.api.call(Verb::Get, path, None, None).await
+    }
+
+    async fn send(
+        &self,
+        verb: Verb,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<Reply, GitError> {
+        self.api.call(verb, path, Some(&body), None).await
+    }
+
+    fn mode(&self, parent: &CommitSha, path: &str) -> &'static str {
+        let known = self.executables.lock().ok().and_then(|cache| {
+            cache
+                .as_ref()
+                .filter(|(rev, _)| rev == parent)
+                .map(|(_, set)| set.contains(path))
+        });
+        if known == Some(true) {
+            EXECUTABLE_MODE
+        } else {
+            FILE_MODE
+        }
+    }
+
+    async fn create_tree(
+        &self,
+        base_tree: &str,
+        entries: &[serde_json::Value],
+    ) -> Result<Reply, GitError> {
+        let path = format!("{}/git/trees", self.repo_path);
+        self.send(
+            Verb::Post,
+            &path,
+            json!({ "base_tree": base_tree, "tree": entries }),
+        )
+        .await
+    }
+
+    async fn pulls(&self, query: &[(&str, &str)]) -> Result<Vec<PullRequest>, GitError> {
+        let query = serde_urlencoded::to_string(query)
+            .map_err(|e| GitError::Refused(format!("pull request query: {e}")))?;
+        let mut next = Some(format!("{}/pulls?{query}", self.repo_path));
+        let mut pulls = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let Some(path) = next.take() else { break };
+            let reply = self.get(&path).await?;
+            if !reply.is_success() {
+                return Err(reply.error("listing pull requests"));
+            }
+            let page: Vec<wire::Pull> = reply.json("pull requests")?;
+            pulls.extend(page.into_iter().map(PullRequest::from));
+            next = reply
+                .headers
+                .get("link")
+                .and_then(|v| v.to_str().ok())
+                .and_then(wire::next_page);
+        }
+        if next.is_some() {
+            tracing::warn!(repo = %self.repo(), pages = MAX_PAGES, "stopped following pull request pages");
+        }
+        Ok(pulls)
+    }
+}
+
+#[async_trait]
+impl GitHost for GithubHost {
+    fn describe(&self) -> String {
+        format!("github:{}", self.repo())
+    }
+
+    fn base_branch(&self) -> &str {
+        &self.base
+    }
+
+    async fn branch_head(&self, branch: &str) -> Result<Option<CommitSha>, GitError> {
+        let path = format!("{}/git/ref/heads/{}", self.repo_path, encode_path(branch));
+        let reply = self.get(&path).await?;
+        match reply.status {
+            404 => Ok(None),
+            _ if reply.is_success() => {
+                Ok(Some(reply.json::<wire::Ref>("branch")?.object.commit()?))
+            }
+            _ => Err(reply.error(&format!("branch {branch}"))),
+        }
+    }
+
+    async fn snapshot(&self, rev: &CommitSha, dest: &Path) -> Result<(), GitError> {
+        // GitHub redirects to codeload; octocrab's redirect layer follows
+        // and drops the credentials if the host changes.
+        let path = format!("{}/tarball/{rev}", self.repo_path);
+        let reply = self.get(&path).await?;
+        if !reply.is_success() {
+            return Err(reply.error(&format!("tarball of {rev}")));
+        }
+        let dest = dest.to_path_buf();
+        let executables = tokio::task::spawn_blocking(move || tarball::extract(&reply.body, &dest))
+            .await
+            .map_err(|e| GitError::Refused(format!("unpacking the tarball: {e}")))??;
+        tracing::debug!(repo = %self.repo(), %rev, executables = executables.len(), "snapshot written");
+        if let Ok(mut cache) = self.executables.lock() {
+            *cache = Some((rev.clone(), executables));
+        }
+        Ok(())
+    }
+
+    async fn read_file(&self, rev: &CommitSha, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+        let query = serde_urlencoded::to_string([("ref", rev.as_ref())])
+            .map_err(|e| GitError::Refused(format!("contents query: {e}")))?;
+        let url = format!("{}/contents/{}?{query}", self.repo_path, encode_path(path));
+        let reply = self.api.call(Verb::Get, &url, None, Some(RAW)).await?;
+        match reply.status {
+            404 => Ok(None),
+            _ if reply.is_success() => Ok(Some(reply.body.to_vec())),
+            _ => Err(reply.error(&format!("{path} at {rev}"))),
+        }
+    }
+
+    async fn commit(
+        &self,
+        parent: &CommitSha,
+        message: &str,
+        changes: &[FileChange],
+    ) -> Result<CommitSha, GitError> {
+        let entries = changes
+            .iter()
+            .map(|c| {
+                // Inline `content` saves a blob call per file but must be
+                // UTF-8; pins are text.
+                let content = std::str::from_utf8(&c.content).map_err(|_| {
+                    GitError::Refused(format!("{} is not UTF-8 text; chartpilot writes only text", c.path))
+                })?;
+                Ok(json!({ "path": c.path, "mode": self.mode(parent, &c.path), "type": "blob", "content": content }))
+            })
+            .collect::<Result<Vec<_>, GitError>>()?;
+        // A commit as `base_tree` saves reading the parent first; should a
+        // host insist on a tree id, pay that one read and try again.
+        let mut reply = self.create_tree(parent.as_ref(), &entries).await?;
+        if reply.status == 422 && reply.message().contains("base_tree") {
+            tracing::warn!(repo = %self.repo(), %parent, "base_tree refused a commit id; reading its tree");
+            let commit = self
+                .get(&format!("{}/git/commits/{parent}", self.repo_path))
+                .await?;
+            if !commit.is_success() {
+                return Err(commit.error(&format!("commit {parent}")));
+            }
+            let tree = commit.json::<wire::Commit>("commit")?.tree.sha;
+            reply = self.create_tree(&tree, &entries).await?;
+        }
+        if !reply.is_success() {
+            return Err(reply.error(&format!("tree on {parent}")));
+        }
+        let tree = reply.json::<wire::Sha>("tree")?.sha;
+        let body = json!({ "message": message, "tree": tree, "parents": [parent.as_ref()] });
+        let reply = self
+            .send(Verb::Post, &format!("{}/git/commits", self.repo_path), body)
+            .await?;
+        if !reply.is_success() {
+            return Err(reply.error(&format!("commit on {parent}")));
+        }
+        let sha = reply.json::<wire::Sha>("commit")?.commit()?;
+        tracing::info!(repo = %self.repo(), %parent, commit = %sha, files = changes.len(), "committed");
+        Ok(sha)
+    }
+
+    async fn create_branch(&self, branch: &str, sha: &CommitSha) -> Result<(), GitError> {
+        let body = json!({ "ref": format!("refs/heads/{branch}"), "sha": sha.as_ref() });
+        let reply = self
+            .send(Verb::Post, &format!("{}/git/refs", self.repo_path), body)
+            .await?;
+        match reply.status {
+            _ if reply.is_success() => {
+                tracing::info!(repo = %self.repo(), branch, %sha, "created branch");
+                Ok(())
+            }
+            422 if reply.message().contains("already exists") => {
+                Err(GitError::BranchExists(branch.to_owned()))
+            }
+            _ => Err(reply.error(&format!("creating branch {branch}"))),
+        }
+    }
+
+    async fn update_branch(&self, branch: &str, sha: &CommitSha) -> Result<(), GitError> {
+        let path = format!("{}/git/refs/heads/{}", self.repo_path, encode_path(branch));
+        let reply = self
+            .send(
+                Verb::Patch,
+                &path,
+                json!({ "sha": sha.as_ref(), "force": false }),
+            )
+            .await?;
+        let message = reply.message();
+        match reply.status {
+            _ if reply.is_success() => {
+                tracing::info!(repo = %self.repo(), branch, %sha, "moved branch");
+                Ok(())
+            }
+            422 if message.contains("fast forward") => {
+                Err(GitError::NotFastForward(branch.to_owned()))
+            }
+            422 if message.contains("does not exist") => {
+                Err(GitError::NotFound(format!("branch {branch}")))
+            }
+            _ => Err(reply.error(&format!("moving branch {branch}"))),
+        }
+    }
+
+    async fn open_pulls(&self) -> Result<Vec<PullRequest>, GitError> {
+        let per_page = PER_PAGE.to_string();
+        self.pulls(&[("state", "open"), ("per_page", &per_page)])
+            .await
+    }
+
+    async fn find_pull(&self, branch: &str) -> Result<Option<PullRequest>, GitError> {
+        let head = format!("{}:{branch}", self.owner);
+        let pulls = self.pulls(&[("state", "all"), ("head", &head)]).await?;
+        // The head filter is exact on GitHub; checking again costs nothing.
+        Ok(pulls
+            .into_iter()
+            .filter(|p| p.head == branch)
+            .max_by_key(|p| p.number))
+    }
+
+    async fn create_pull(&self, new: &NewPull) -> Result<PullRequest, GitError> {
+        let body =
+            json!({ "title": new.title, "body": new.body, "head": new.head, "base": new.base });
+        let path = format!("{}/pulls", self.repo_path);
+        let reply = self.api.call_once(Verb::Post, &path, &body).await?;
+        if !reply.is_success() {
+            return Err(reply.error(&format!("opening a pull request from {}", new.head)));
+        }
+        let mut pull = PullRequest::from(reply.json::<wire::Pull>("pull request")?);
+        tracing::info!(repo = %self.repo(), branch = %new.head, pr = pull.number, "opened pull request");
+        if !new.labels.is_empty() {
+            let path = format!("{}/issues/{}/labels", self.repo_path, pull.number);
+            let reply = self
+                .send(Verb::Post, &path, json!({ "labels": new.labels }))
+                .await?;
+            if !reply.is_success() {
+                return Err(reply.error(&format!("labelling pull request #{}", pull.number)));
+            }
+            let labels: Vec<wire::Label> = reply.json("labels")?;
+            pull.labels = labels.into_iter().map(|l| l.name).collect();
+        }
+        Ok(pull)
+    }
+
+    async fn update_pull(&self, number: u64, title: &str, body: &str) -> Result<(), GitError> {
+        let path = format!("{}/pulls/{number}", self.repo_path);
+        let reply = self
+            .send(Verb::Patch, &path, json!({ "title": title, "body": body }))
+            .await?;
+        if !reply.is_success() {
+            return Err(reply.error(&format!("pull request #{number}")));
+        }
+        tracing::info!(repo = %self.repo(), pr = number, "updated pull request");
+        Ok(())
+    }
+
+    async fn comment(&self, number: u64, body: &str) -> Result<(), GitError> {
+        let path = format!("{}/issues/{number}/comments", self.repo_path);
+        let body = json!({ "body": body });
+        let reply = self.api.call_once(Verb::Post, &path, &body).await?;
+        if !reply.is_success() {
+            return Err(reply.error(&format!("commenting on #{number}")));
+        }
+        tracing::info!(repo = %self.repo(), pr = number, "commented");
+        Ok(())
+    }
+
+    async fn close_pull(&self, number: u64, comment: &str) -> Result<(), GitError> {
+        self.comment(number, comment).await?;
+        let path = format!("{}/pulls/{number}", self.repo_path);
+        let reply = self
+            .send(Verb::Patch, &path, json!({ "state": "closed" }))
+            .await?;
+        if !reply.is_success() {
+            return Err(reply.error(&format!("closing pull request #{number}")));
+        }
+        tracing::info!(repo = %self.repo(), pr = number, "closed pull request");
+        Ok(())
+    }
+}

@@ -1,0 +1,136 @@
+//! The few fields chartpilot reads from GitHub's answers.
+
+use serde::Deserialize;
+
+use crate::domain::CommitSha;
+use crate::git::{GitError, PullRequest, PullState};
+
+#[derive(Deserialize)]
+pub struct Sha {
+    pub sha: String,
+}
+
+impl Sha {
+    pub fn commit(&self) -> Result<CommitSha, GitError> {
+        CommitSha::parse(&self.sha)
+            .map_err(|e| GitError::Unavailable(format!("unexpected answer from GitHub: {e}")))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Ref {
+    pub object: Sha,
+}
+
+#[derive(Deserialize)]
+pub struct Commit {
+    pub tree: Sha,
+}
+
+#[derive(Deserialize)]
+pub struct Label {
+    pub name: String,
+}
+
+#[derive(Deserialize)]
+pub struct Branch {
+    #[serde(rename = "ref")]
+    pub name: String,
+}
+
+#[derive(Deserialize)]
+pub struct Pull {
+    pub number: u64,
+    pub head: Branch,
+    pub base: Branch,
+    pub title: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    pub state: String,
+    #[serde(default)]
+    pub merged_at: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+}
+
+impl From<Pull> for PullRequest {
+    fn from(p: Pull) -> Self {
+        // GitHub reports a merged pull request as `closed`; `merged_at`
+        // tells the two apart.
+        let state = match (p.state.as_str(), &p.merged_at) {
+            ("open", _) => PullState::Open,
+            (_, Some(_)) => PullState::Merged,
+            _ => PullState::Closed,
+        };
+        PullRequest {
+            number: p.number,
+            head: p.head.name,
+            base: p.base.name,
+            title: p.title,
+            body: p.body.unwrap_or_default(),
+            state,
+            labels: p.labels.into_iter().map(|l| l.name).collect(),
+            url: p.html_url,
+        }
+    }
+}
+
+/// The `rel="next"` target of a `Link` header, as a path and query: the
+/// request stays on the configured host whatever the header names.
+pub fn next_page(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        if !params.split(';').any(|p| p.trim() == "rel=\"next\"") {
+            return None;
+        }
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let url = reqwest::Url::parse(target).ok()?;
+        Some(match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        })
+    })
+}
+
+/// Percent-encodes what may not appear raw in a URL path; `/` stays, as
+/// branch names and file paths use it between segments.
+pub fn encode_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_headers() {
+        let link =
+            "<https://api.github.com/repositories/1/pulls?state=open&page=2>; rel=\"next\", \
+                    <https://api.github.com/repositories/1/pulls?state=open&page=5>; rel=\"last\"";
+        assert_eq!(
+            next_page(link).as_deref(),
+            Some("/repositories/1/pulls?state=open&page=2")
+        );
+        assert_eq!(next_page("<https://x/y?page=1>; rel=\"prev\""), None);
+        assert_eq!(next_page("garbage"), None);
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(
+            encode_path("chartpilot/upgrade/dev/a-1.2.3"),
+            "chartpilot/upgrade/dev/a-1.2.3"
+        );
+        assert_eq!(encode_path("a b#?"), "a%20b%23%3F");
+    }
+}

@@ -1,0 +1,386 @@
+//! A stateful fake of the GitHub REST API, in the manner of rust-lang/bors'
+//! test suite: the real `GithubHost` talks HTTP to it, a real bare git
+//! repository stands behind it, and tests assert on what it ends up holding
+//! (branches, files, pull requests, comments, labels) and on every request
+//! it received. Only the endpoints chartpilot calls exist.
+
+mod git;
+mod pulls;
+mod routes;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use actix_web::{web, App, HttpServer};
+use chartpilot::settings::{GitProvider, GitSettings, GithubSettings, Secret};
+
+use self::git::BareRepo;
+
+pub const OWNER: &str = "acme";
+pub const NAME: &str = "gitops";
+
+/// GitHub's installation tokens live one hour.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// One request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub body: String,
+    pub status: u16,
+    /// The `Authorization` header, to tell App JWTs from tokens.
+    pub auth: Option<String>,
+}
+
+impl Recorded {
+    /// `POST /repos/acme/gitops/git/trees`: what tests compare against.
+    pub fn line(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// What the next matching requests answer instead of doing their work.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// 403 with `x-ratelimit-remaining: 0` and a reset this far ahead.
+    RateLimit { reset_in: Duration },
+    /// 403 "secondary rate limit" with `retry-after`.
+    SecondaryRateLimit { retry_after: u64 },
+    /// 429 with `retry-after`.
+    TooMany { retry_after: u64 },
+    /// 502 with an HTML body, as a load balancer sends it.
+    BadGateway,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakePull {
+    pub number: u64,
+    pub head: String,
+    pub base: String,
+    pub title: String,
+    pub body: String,
+    /// `open` or `closed`.
+    pub state: String,
+    pub merged: bool,
+    pub labels: Vec<String>,
+}
+
+struct Armed {
+    method: String,
+    path_contains: String,
+    fault: Fault,
+    remaining: usize,
+}
+
+struct AppKey {
+    id: u64,
+    public_pem: Vec<u8>,
+    installation: u64,
+}
+
+pub struct State {
+    base_url: String,
+    repo: BareRepo,
+    /// Token → expiry (unix seconds; None never expires).
+    tokens: HashMap<String, Option<i64>>,
+    app: Option<AppKey>,
+    token_lifetime: Duration,
+    pulls: Vec<FakePull>,
+    comments: Vec<(u64, String)>,
+    next_number: u64,
+    requests: Vec<Recorded>,
+    faults: Vec<Armed>,
+    codeload_tokens: Vec<String>,
+    strict_base_tree: bool,
+}
+
+pub struct FakeGithub {
+    /// The API root, what `github.api_url` is set to.
+    pub url: String,
+    /// A personal token the fake accepts.
+    pub token: String,
+    state: Arc<Mutex<State>>,
+    server: actix_web::dev::ServerHandle,
+    dir: tempfile::TempDir,
+}
+
+/// What `app_settings` points chartpilot at.
+pub struct AppCredentials {
+    pub app_id: u64,
+    pub key_file: PathBuf,
+}
+
+impl FakeGithub {
+    /// Starts the fake on 127.0.0.1:0 with an empty repository
+    /// `acme/gitops` and one accepted personal token.
+    pub async fn start() -> FakeGithub {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let token = format!("ghp_{}", uuid::Uuid::new_v4().simple());
+        let state = Arc::new(Mutex::new(State {
+            base_url: url.clone(),
+            repo: BareRepo::init(dir.path()),
+            tokens: HashMap::from([(token.clone(), None)]),
+            app: None,
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            pulls: Vec::new(),
+            comments: Vec::new(),
+            next_number: 1,
+            requests: Vec::new(),
+            faults: Vec::new(),
+            codeload_tokens: Vec::new(),
+            strict_base_tree: false,
+        }));
+        let data = web::Data::from(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
+                .default_service(web::to(routes::handle))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        FakeGithub {
+            url,
+            token,
+            state,
+            server: handle,
+            dir,
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    pub fn repository(&self) -> String {
+        format!("{OWNER}/{NAME}")
+    }
+
+    /// Settings that authenticate with the fake's personal token.
+    pub fn github_settings(&self) -> GithubSettings {
+        self.github_settings_with_token(&self.token)
+    }
+
+    pub fn github_settings_with_token(&self, token: &str) -> GithubSettings {
+        GithubSettings {
+            webhook_secret: Secret::default(),
+            webhook_secret_file: None,
+            token: Secret::new(token),
+            token_file: None,
+            app_id: None,
+            private_key_file: None,
+            api_url: self.url.clone(),
+        }
+    }
+
+    pub fn git_settings(&self) -> GitSettings {
+        GitSettings {
+            provider: GitProvider::Github,
+            path: PathBuf::from("."),
+            repository: self.repository(),
+            branch: "main".to_owned(),
+            pulls_log: None,
+        }
+    }
+
+    /// Registers a GitHub App installed on the repository, with an RSA key
+    /// made now by `openssl` (tests make their own secrets).
+    pub fn enable_app(&self, app_id: u64) -> AppCredentials {
+        let key_file = self.dir.path().join("app-key.pem");
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "openssl {args:?}: {out:?}");
+            out.stdout
+        };
+        let key_path = key_file.to_str().unwrap();
+        run(&["genrsa", "-out", key_path, "2048"]);
+        let public_pem = run(&["rsa", "-in", key_path, "-pubout"]);
+        self.state().app = Some(AppKey {
+            id: app_id,
+            public_pem,
+            installation: 4242,
+        });
+        AppCredentials { app_id, key_file }
+    }
+
+    pub fn app_settings(&self, app: &AppCredentials) -> GithubSettings {
+        GithubSettings {
+            token: Secret::default(),
+            app_id: Some(app.app_id),
+            private_key_file: Some(app.key_file.clone()),
+            ..self.github_settings()
+        }
+    }
+
+    /// How long the installation tokens issued from now on live.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.state().token_lifetime = lifetime;
+    }
+
+    /// GitHub proper wants a tree id as `base_tree`; by default the fake
+    /// also accepts a commit, as `GithubHost` sends.
+    pub fn strict_base_tree(&self, strict: bool) {
+        self.state().strict_base_tree = strict;
+    }
+
+    /// Commits `files` (path, content) on `branch` (created if missing) and
+    /// returns the new commit.
+    pub fn commit_files(&self, branch: &str, files: &[(&str, &str)]) -> String {
+        let files: Vec<_> = files
+            .iter()
+            .map(|(p, c)| (p.to_string(), "100644".to_owned(), c.as_bytes().to_vec()))
+            .collect();
+        self.commit_with_modes(branch, &files)
+    }
+
+    /// Like `commit_files`, with a git mode per file (`100755`).
+    pub fn commit_with_modes(&self, branch: &str, files: &[(String, String, Vec<u8>)]) -> String {
+        let st = self.state();
+        let parent = st.repo.branch(branch);
+        let base = parent.as_deref().and_then(|p| st.repo.resolve(p, "tree"));
+        let tree = st.repo.write_tree(base.as_deref(), files).unwrap();
+        let parents: Vec<String> = parent.into_iter().collect();
+        let sha = st.repo.commit_tree(&tree, &parents, "seed").unwrap();
+        st.repo.set_branch(branch, &sha);
+        sha
+    }
+
+    /// Seeds `main` with `files`.
+    pub fn seed(&self, files: &[(&str, &str)]) -> String {
+        self.commit_files("main", files)
+    }
+
+    pub fn branch(&self, name: &str) -> Option<String> {
+        self.state().repo.branch(name)
+    }
+
+    pub fn file(&self, rev: &str, path: &str) -> Option<Vec<u8>> {
+        self.state().repo.file(rev, path)
+    }
+
+    pub fn mode(&self, rev: &str, path: &str) -> Option<String> {
+        self.state().repo.mode(rev, path)
+    }
+
+    /// Paths that differ between two revisions.
+    pub fn changed_files(&self, from: &str, to: &str) -> Vec<String> {
+        self.state().repo.changed_files(from, to)
+    }
+
+    /// Parents of a commit, for checking what `commit` built on.
+    pub fn parents(&self, sha: &str) -> Vec<String> {
+        let out = self
+            .state()
+            .repo
+            .git(&["rev-list", "--parents", "-n1", sha], None, None)
+            .unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .split_whitespace()
+            .skip(1)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Adds a pull request without an API call, as if someone opened it.
+    pub fn add_pull(&self, head: &str, title: &str) -> u64 {
+        let mut st = self.state();
+        st.new_pull(head, "main", title, "")
+    }
+
+    pub fn merge_pull(&self, number: u64) {
+        let mut st = self.state();
+        let pull = st.pulls.iter_mut().find(|p| p.number == number).unwrap();
+        pull.state = "closed".to_owned();
+        pull.merged = true;
+    }
+
+    pub fn pulls(&self) -> Vec<FakePull> {
+        self.state().pulls.clone()
+    }
+
+    pub fn pull(&self, number: u64) -> FakePull {
+        self.pulls()
+            .into_iter()
+            .find(|p| p.number == number)
+            .unwrap()
+    }
+
+    pub fn comments(&self, number: u64) -> Vec<String> {
+        let st = self.state();
+        st.comments
+            .iter()
+            .filter(|(n, _)| *n == number)
+            .map(|(_, c)| c.clone())
+            .collect()
+    }
+
+    /// Every request so far, codeload downloads included.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state().requests.clone()
+    }
+
+    /// The requests that count against GitHub's API quota: all but the
+    /// codeload download a tarball redirects to.
+    pub fn api_calls(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| !r.path.starts_with("/_codeload/"))
+            .collect()
+    }
+
+    pub fn clear_requests(&self) {
+        self.state().requests.clear();
+    }
+
+    /// The next `times` requests whose method is `method` and whose path
+    /// contains `path_contains` answer `fault`.
+    pub fn fail(&self, method: &str, path_contains: &str, fault: Fault, times: usize) {
+        self.state().faults.push(Armed {
+            method: method.to_owned(),
+            path_contains: path_contains.to_owned(),
+            fault,
+            remaining: times,
+        });
+    }
+
+    pub async fn stop(self) {
+        self.server.stop(false).await;
+    }
+}
+
+impl State {
+    fn new_pull(&mut self, head: &str, base: &str, title: &str, body: &str) -> u64 {
+        let number = self.next_number;
+        self.next_number += 1;
+        self.pulls.push(FakePull {
+            number,
+            head: head.to_owned(),
+            base: base.to_owned(),
+            title: title.to_owned(),
+            body: body.to_owned(),
+            state: "open".to_owned(),
+            merged: false,
+            labels: Vec::new(),
+        });
+        number
+    }
+}

@@ -1,0 +1,361 @@
+//! The fake's endpoints. One dispatcher, so recording, faults and
+//! authentication apply to every route alike.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use octocrab::jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+use serde_json::{json, Value};
+
+use super::{Fault, Recorded, State, NAME, OWNER};
+
+/// GitHub refuses App JWTs that live longer than ten minutes.
+const MAX_JWT_LIFETIME_S: u64 = 600;
+
+type Answer = HttpResponse;
+
+pub(super) fn message(status: u16, text: &str) -> Answer {
+    HttpResponse::build(StatusCode::from_u16(status).unwrap())
+        .json(json!({ "message": text, "documentation_url": "https://docs.github.com/rest" }))
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+pub async fn handle(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<std::sync::Mutex<State>>,
+) -> Answer {
+    let mut st = state.lock().unwrap();
+    let method = req.method().as_str().to_owned();
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let accept = req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let query: HashMap<String, String> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let answer = st.respond(&method, req.path(), &query, &body, auth.as_deref(), &accept);
+    st.requests.push(Recorded {
+        method,
+        path: req.path().to_owned(),
+        query: req.query_string().to_owned(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+        status: answer.status().as_u16(),
+        auth,
+    });
+    answer
+}
+
+impl State {
+    fn respond(
+        &mut self,
+        method: &str,
+        path: &str,
+        query: &HashMap<String, String>,
+        body: &[u8],
+        auth: Option<&str>,
+        accept: &str,
+    ) -> Answer {
+        if let Some(answer) = self.fault(method, path) {
+            return answer;
+        }
+        if let Some(rest) = path.strip_prefix(&format!("/_codeload/{OWNER}/{NAME}/")) {
+            return self.codeload(rest, query);
+        }
+        let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        if let Some(rest) = path.strip_prefix("/app/installations/") {
+            return match (method, rest.strip_suffix("/access_tokens")) {
+                ("POST", Some(id)) => self.access_token(id, auth),
+                _ => message(404, "Not Found"),
+            };
+        }
+        let Some(rest) = path.strip_prefix(&format!("/repos/{OWNER}/{NAME}/")) else {
+            return message(404, "Not Found");
+        };
+        if (method, rest) == ("GET", "installation") {
+            return match (self.check_jwt(auth), &self.app) {
+                (Ok(()), Some(app)) => HttpResponse::Ok().json(json!({ "id": app.installation })),
+                (Err(why), _) => message(401, &why),
+                _ => message(404, "Not Found"),
+            };
+        }
+        if let Err(why) = self.check_token(auth) {
+            return message(401, &why);
+        }
+        let parts: Vec<&str> = rest.splitn(3, '/').collect();
+        match (method, parts.as_slice()) {
+            ("GET", ["git", "ref", branch]) => match branch.strip_prefix("heads/").and_then(|b| self.repo.branch(b)) {
+                Some(sha) => HttpResponse::Ok().json(json!({ "ref": format!("refs/{branch}"), "object": { "sha": sha, "type": "commit" } })),
+                None => message(404, "Not Found"),
+            },
+            ("POST", ["git", "refs"]) => self.create_ref(&body),
+            ("PATCH", ["git", "refs", branch]) => self.update_ref(branch.strip_prefix("heads/").unwrap_or(branch), &body),
+            ("POST", ["git", "trees"]) => self.create_tree(&body),
+            ("POST", ["git", "commits"]) => self.create_commit(&body),
+            ("GET", ["git", "commits", sha]) => match self.repo.resolve(sha, "tree") {
+                Some(tree) if self.repo.object_type(sha).as_deref() == Some("commit") => {
+                    HttpResponse::Ok().json(json!({ "sha": sha, "tree": { "sha": tree } }))
+                }
+                _ => message(404, "Not Found"),
+            },
+            ("GET", ["tarball", rev]) => match self.repo.resolve(rev, "commit") {
+                Some(sha) => {
+                    let token = uuid::Uuid::new_v4().simple().to_string();
+                    self.codeload_tokens.push(token.clone());
+                    let location = format!("{}/_codeload/{OWNER}/{NAME}/legacy.tar.gz/{sha}?token={token}", self.base_url);
+                    HttpResponse::Found().insert_header(("location", location)).finish()
+                }
+                None => message(404, "Not Found"),
+            },
+            ("GET", ["contents", first, rest]) => self.contents(&format!("{first}/{rest}"), query, accept),
+            ("GET", ["contents", file]) => self.contents(file, query, accept),
+            ("GET", ["pulls"]) => self.list_pulls(query),
+            ("POST", ["pulls"]) => self.create_pull(&body),
+            ("PATCH", ["pulls", n]) => self.update_pull(n, &body),
+            ("POST", ["issues", n, "labels"]) => self.add_labels(n, &body),
+            ("POST", ["issues", n, "comments"]) => match (self.find(n), body["body"].as_str()) {
+                (Some(number), Some(text)) => {
+                    self.comments.push((number, text.to_owned()));
+                    HttpResponse::Created().json(json!({ "id": self.comments.len(), "body": text }))
+                }
+                (None, _) => message(404, "Not Found"),
+                _ => message(422, "Validation Failed"),
+            },
+            _ => message(404, "Not Found"),
+        }
+    }
+
+    fn fault(&mut self, method: &str, path: &str) -> Option<Answer> {
+        let armed = self
+            .faults
+            .iter_mut()
+            .find(|f| f.remaining > 0 && f.method == method && path.contains(&f.path_contains))?;
+        armed.remaining -= 1;
+        Some(match armed.fault {
+            Fault::RateLimit { reset_in } => {
+                let reset = now() + i64::try_from(reset_in.as_secs()).unwrap();
+                HttpResponse::Forbidden()
+                    .insert_header(("x-ratelimit-limit", "5000"))
+                    .insert_header(("x-ratelimit-remaining", "0"))
+                    .insert_header(("x-ratelimit-reset", reset.to_string()))
+                    .json(json!({ "message": "API rate limit exceeded for installation." }))
+            }
+            Fault::SecondaryRateLimit { retry_after } => HttpResponse::Forbidden()
+                .insert_header(("retry-after", retry_after.to_string()))
+                .json(json!({ "message": "You have exceeded a secondary rate limit." })),
+            Fault::TooMany { retry_after } => HttpResponse::TooManyRequests()
+                .insert_header(("retry-after", retry_after.to_string()))
+                .json(json!({ "message": "Too many requests" })),
+            Fault::BadGateway => HttpResponse::BadGateway()
+                .content_type("text/html")
+                .body("<html><body>502 Bad Gateway</body></html>"),
+        })
+    }
+
+    /// Err holds the 401 message.
+    fn check_token(&self, auth: Option<&str>) -> Result<(), String> {
+        let token = auth.and_then(|a| {
+            a.strip_prefix("Bearer ")
+                .or_else(|| a.strip_prefix("token "))
+        });
+        match token.and_then(|t| self.tokens.get(t)) {
+            Some(None) => Ok(()),
+            Some(Some(expiry)) if *expiry > now() => Ok(()),
+            _ => Err("Bad credentials".to_owned()),
+        }
+    }
+
+    /// An App JWT: RS256, signed by the App's key, `iss` the App id, and no
+    /// longer-lived than GitHub allows.
+    fn check_jwt(&self, auth: Option<&str>) -> Result<(), String> {
+        #[derive(serde::Deserialize)]
+        struct Claims {
+            iss: u64,
+            iat: u64,
+            exp: u64,
+        }
+        let refuse = |why: &str| Err(format!("A JSON web token could not be decoded: {why}"));
+        let Some(app) = &self.app else {
+            return refuse("no App");
+        };
+        let Some(jwt) = auth.and_then(|a| a.strip_prefix("Bearer ")) else {
+            return refuse("no bearer");
+        };
+        let key = DecodingKey::from_rsa_pem(&app.public_pem).unwrap();
+        let mut validation = Validation::new(Algorithm::RS256);
+        // octocrab sends `iss` as a number, which jsonwebtoken's own issuer
+        // check cannot read; the claims struct below requires it instead.
+        validation.set_required_spec_claims(&["exp"]);
+        let claims = match decode::<Claims>(jwt, &key, &validation) {
+            Ok(data) => data.claims,
+            Err(e) => return refuse(&e.to_string()),
+        };
+        if claims.iss != app.id {
+            return refuse("wrong issuer");
+        }
+        if claims.exp.saturating_sub(claims.iat) > MAX_JWT_LIFETIME_S {
+            return refuse("expires too late");
+        }
+        Ok(())
+    }
+
+    fn access_token(&mut self, id: &str, auth: Option<&str>) -> Answer {
+        if let Err(why) = self.check_jwt(auth) {
+            return message(401, &why);
+        }
+        if self
+            .app
+            .as_ref()
+            .map(|a| a.installation.to_string())
+            .as_deref()
+            != Some(id)
+        {
+            return message(404, "Not Found");
+        }
+        let token = format!("ghs_{}", uuid::Uuid::new_v4().simple());
+        let expiry = now() + i64::try_from(self.token_lifetime.as_secs()).unwrap();
+        self.tokens.insert(token.clone(), Some(expiry));
+        let expires_at = chrono::DateTime::from_timestamp(expiry, 0)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        HttpResponse::Created().json(json!({
+            "token": token,
+            "expires_at": expires_at,
+            "permissions": { "contents": "write", "pull_requests": "write" },
+            "repository_selection": "selected",
+        }))
+    }
+
+    fn codeload(&mut self, rest: &str, query: &HashMap<String, String>) -> Answer {
+        let token_ok = query
+            .get("token")
+            .is_some_and(|t| self.codeload_tokens.contains(t));
+        let Some(sha) = rest.strip_prefix("legacy.tar.gz/").filter(|_| token_ok) else {
+            return message(404, "Not Found");
+        };
+        let prefix = format!("{OWNER}-{NAME}-{}", &sha[..7.min(sha.len())]);
+        match self.repo.tarball(sha, &prefix) {
+            Ok(bytes) => HttpResponse::Ok()
+                .content_type("application/x-gzip")
+                .body(bytes),
+            Err(_) => message(404, "Not Found"),
+        }
+    }
+
+    fn contents(&self, path: &str, query: &HashMap<String, String>, accept: &str) -> Answer {
+        let rev = query.get("ref").map(String::as_str).unwrap_or("main");
+        match self.repo.file(rev, path) {
+            Some(bytes) if accept.contains("vnd.github.raw") => HttpResponse::Ok()
+                .content_type("application/vnd.github.raw")
+                .body(bytes),
+            Some(_) => message(415, "the fake serves contents only as raw"),
+            None => message(404, "Not Found"),
+        }
+    }
+
+    fn create_ref(&mut self, body: &Value) -> Answer {
+        let (Some(name), Some(sha)) = (body["ref"].as_str(), body["sha"].as_str()) else {
+            return message(422, "Invalid request.");
+        };
+        let Some(branch) = name.strip_prefix("refs/heads/") else {
+            return message(422, "Reference name must start with 'refs/'.");
+        };
+        if self.repo.branch(branch).is_some() {
+            return message(422, "Reference already exists");
+        }
+        if self.repo.object_type(sha).as_deref() != Some("commit") {
+            return message(422, "Object does not exist");
+        }
+        self.repo.set_branch(branch, sha);
+        HttpResponse::Created()
+            .json(json!({ "ref": name, "object": { "sha": sha, "type": "commit" } }))
+    }
+
+    fn update_ref(&mut self, branch: &str, body: &Value) -> Answer {
+        let Some(sha) = body["sha"].as_str() else {
+            return message(422, "Invalid request.");
+        };
+        let Some(old) = self.repo.branch(branch) else {
+            return message(422, "Reference does not exist");
+        };
+        if self.repo.object_type(sha).as_deref() != Some("commit") {
+            return message(422, "Object does not exist");
+        }
+        let force = body["force"].as_bool().unwrap_or(false);
+        if !force && !self.repo.is_ancestor(&old, sha) {
+            return message(422, "Update is not a fast forward");
+        }
+        self.repo.set_branch(branch, sha);
+        HttpResponse::Ok()
+            .json(json!({ "ref": format!("refs/heads/{branch}"), "object": { "sha": sha } }))
+    }
+
+    fn create_tree(&mut self, body: &Value) -> Answer {
+        let base = match body["base_tree"].as_str() {
+            None => None,
+            Some(b)
+                if self.strict_base_tree && self.repo.object_type(b).as_deref() != Some("tree") =>
+            {
+                return message(422, "base_tree is not a valid tree oid");
+            }
+            Some(b) => match self.repo.resolve(b, "tree") {
+                Some(tree) => Some(tree),
+                None => return message(422, "base_tree is not a valid tree oid"),
+            },
+        };
+        let mut files = Vec::new();
+        for entry in body["tree"].as_array().cloned().unwrap_or_default() {
+            let (Some(path), Some(mode), Some(content)) = (
+                entry["path"].as_str(),
+                entry["mode"].as_str(),
+                entry["content"].as_str(),
+            ) else {
+                return message(422, "tree entries need path, mode and content in this fake");
+            };
+            files.push((
+                path.to_owned(),
+                mode.to_owned(),
+                content.as_bytes().to_vec(),
+            ));
+        }
+        match self.repo.write_tree(base.as_deref(), &files) {
+            Ok(sha) => HttpResponse::Created().json(json!({ "sha": sha })),
+            Err(e) => message(422, &e),
+        }
+    }
+
+    fn create_commit(&mut self, body: &Value) -> Answer {
+        let (Some(message_text), Some(tree)) = (body["message"].as_str(), body["tree"].as_str())
+        else {
+            return message(422, "Invalid request.");
+        };
+        let parents: Vec<String> = body["parents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.as_str().map(str::to_owned))
+            .collect();
+        if self.repo.object_type(tree).as_deref() != Some("tree")
+            || parents
+                .iter()
+                .any(|p| self.repo.object_type(p).as_deref() != Some("commit"))
+        {
+            return message(422, "Tree SHA does not exist");
+        }
+        match self.repo.commit_tree(tree, &parents, message_text) {
+            Ok(sha) => HttpResponse::Created().json(json!({ "sha": sha, "tree": { "sha": tree } })),
+            Err(e) => message(422, &e),
+        }
+    }
+}
