@@ -41,7 +41,7 @@ pub fn parse_index(bytes: &[u8], wanted: &dyn Fn(&str) -> bool) -> Result<ChartI
             (Event::StreamStart | Event::DocumentStart(_), _) => continue,
             (Event::MappingStart(..), _) => break,
             (Event::StreamEnd, _) => return Err(IndexError::Shape("empty document".into())),
-            (_, span) => return Err(events.shape(span, "the top level is not a mapping")),
+            (_, span) => return Err(events.error_at(span, "the top level is not a mapping")),
         }
     }
     let mut out = ChartIndex::new();
@@ -68,7 +68,7 @@ fn parse_entries(
     match events.next()? {
         (Event::MappingStart(..), _) => {}
         (ev, _) if is_null(&ev) => return Ok(()),
-        (_, span) => return Err(events.shape(span, "`entries` is not a mapping")),
+        (_, span) => return Err(events.error_at(span, "`entries` is not a mapping")),
     }
     while let Some(name) = events.key()? {
         if !wanted(&name) {
@@ -179,7 +179,7 @@ impl<'a> Events<'a> {
         }
     }
 
-    fn shape(&self, span: Span, what: &str) -> IndexError {
+    fn error_at(&self, span: Span, what: &str) -> IndexError {
         IndexError::Syntax {
             line: span.start.line(),
             reason: what.to_owned(),

@@ -254,6 +254,12 @@ fn garbage_never_panics() {
     for input in inputs {
         let _ = parse_index(input, &|_| true);
     }
+    // Deep nesting in skipped and in rendered places stays off the stack.
+    let deep = "[".repeat(100_000);
+    let _ = all(&format!("entries:\n  c:\n  - version: 1\n    x: {deep}\n"));
+    let _ = all(&format!(
+        "entries:\n  c:\n  - version: 1\n    annotations:\n      artifacthub.io/changes: {deep}\n"
+    ));
 }
 
 proptest! {
