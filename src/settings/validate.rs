@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use super::{QueueKind, Settings, SettingsError};
+use crate::charts::policy::parse_range;
 
 /// Upper bound on `queue.max_attempts`: past this a failing job only burns
 /// broker capacity; it belongs in the parking queue for a person to look at.
@@ -107,6 +108,7 @@ impl Settings {
                 ));
             }
         }
+        self.validate_policy_overrides()?;
         if self.alertmanager.allow_unauthenticated && !self.alertmanager.token.is_empty() {
             return Err(bad(
                 "alertmanager.allow_unauthenticated",
@@ -122,5 +124,91 @@ impl Settings {
             }
         }
         Ok(())
+    }
+}
+
+impl Settings {
+    /// `policy.ignore` ranges and `[[policy.charts]]` entries: a typo there
+    /// would otherwise surface only at the first upgrade pass.
+    fn validate_policy_overrides(&self) -> Result<(), SettingsError> {
+        let bad = |key: &str, reason: &str| SettingsError::invalid(key, reason);
+        let check_ranges = |key: &str, ranges: &[String]| {
+            for (i, range) in ranges.iter().enumerate() {
+                parse_range(range).map_err(|e| {
+                    bad(
+                        &format!("{key}[{i}]"),
+                        &format!(
+                            "`{range}` is not a semver range (e.g. \">=3.0.0\", \"=1.4.2\"): {e}"
+                        ),
+                    )
+                })?;
+            }
+            Ok(())
+        };
+        check_ranges("policy.ignore", &self.policy.ignore)?;
+        for (i, chart) in self.policy.charts.iter().enumerate() {
+            if chart.chart.trim().is_empty() {
+                return Err(bad(
+                    &format!("policy.charts[{i}].chart"),
+                    "names the chart the entry applies to; it must not be empty",
+                ));
+            }
+            if let Some(ranges) = &chart.ignore {
+                check_ranges(&format!("policy.charts[{i}].ignore"), ranges)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::io::Write;
+
+    use super::Settings;
+
+    fn load_err(toml: &str) -> String {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(toml.as_bytes()).unwrap();
+        Settings::load(Some(f.path()), &HashMap::new())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn policy_ignore_entries_must_be_semver_ranges() {
+        let cases = [
+            (
+                "[policy]\nignore = [\">=3.0.0\", \"three\"]",
+                "policy.ignore[1]",
+            ),
+            (
+                "[[policy.charts]]\nchart = \"argo-cd\"\nignore = [\"=1.2.3\"]\n\
+                 [[policy.charts]]\nchart = \"loki\"\nignore = [\"~1.2\", \">>1\"]",
+                "policy.charts[1].ignore[1]",
+            ),
+            ("[[policy.charts]]\nchart = \"\"", "policy.charts[0].chart"),
+            (
+                "[[policy.charts]]\nchart = \"  \"",
+                "policy.charts[0].chart",
+            ),
+        ];
+        for (toml, key) in cases {
+            let e = load_err(toml);
+            assert!(e.contains(key), "{toml}: {e}");
+        }
+    }
+
+    #[test]
+    fn valid_policy_overrides_load() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(
+            b"[policy]\nignore = [\">=3.0.0\", \"=1.4.2\"]\n\
+              [[policy.charts]]\nchart = \"argo-cd\"\nupdate_types = [\"patch\"]\nignore = [\"<2\"]\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(f.path()), &HashMap::new()).unwrap();
+        assert_eq!(s.policy.charts.len(), 1);
     }
 }
