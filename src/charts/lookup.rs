@@ -189,9 +189,11 @@ pub struct Lookup {
     oci: OciClient,
 }
 
-enum Job<'a> {
-    Index(&'a str, &'a BTreeSet<String>),
-    Oci(&'a OciChart),
+/// Owned, so the lookup future is `Send` for any caller (a borrowed job
+/// trips the compiler's higher-ranked lifetime check in async traits).
+enum Job {
+    Index(String, BTreeSet<String>),
+    Oci(OciChart),
 }
 
 enum Done {
@@ -219,24 +221,28 @@ impl Lookup {
                 slot.insert(found);
             }
         }
-        let mut indexes: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-        let mut charts: BTreeSet<&OciChart> = BTreeSet::new();
+        let mut indexes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut charts: BTreeSet<OciChart> = BTreeSet::new();
         for found in sources.values() {
             match found {
                 Ok(Source::Index { repository, chart }) => {
-                    indexes.entry(repository).or_default().insert(chart.clone());
+                    indexes
+                        .entry(repository.clone())
+                        .or_default()
+                        .insert(chart.clone());
                 }
                 Ok(Source::Oci(chart)) => {
-                    charts.insert(chart);
+                    charts.insert(chart.clone());
                 }
                 Err(_) => {}
             }
         }
-        let jobs = indexes
-            .iter()
+        let jobs: Vec<Job> = indexes
+            .into_iter()
             .map(|(repo, charts)| Job::Index(repo, charts))
-            .chain(charts.into_iter().map(Job::Oci));
-        let done: Vec<Done> = futures_util::stream::iter(jobs.map(|job| self.run(job)))
+            .chain(charts.into_iter().map(Job::Oci))
+            .collect();
+        let done: Vec<Done> = futures_util::stream::iter(jobs.into_iter().map(|job| self.run(job)))
             .buffer_unordered(MAX_IN_FLIGHT)
             .collect()
             .await;
@@ -282,21 +288,21 @@ impl Lookup {
         Lookups(outcomes)
     }
 
-    async fn run(&self, job: Job<'_>) -> Done {
+    async fn run(&self, job: Job) -> Done {
         match job {
             Job::Index(repo, charts) => {
-                let found = self.helm.index(repo, charts).await;
+                let found = self.helm.index(&repo, &charts).await;
                 if let Err(e) = &found {
                     tracing::warn!(repo = %e.target.repository, error = %e, "chart repository lookup failed");
                 }
-                Done::Index(repo.to_owned(), found)
+                Done::Index(repo, found)
             }
             Job::Oci(chart) => {
-                let found = self.oci.versions(chart).await;
+                let found = self.oci.versions(&chart).await;
                 if let Err(e) = &found {
                     tracing::warn!(repo = %chart.reference(), error = %e, "registry lookup failed");
                 }
-                Done::Oci(chart.clone(), found)
+                Done::Oci(chart, found)
             }
         }
     }

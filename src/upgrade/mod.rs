@@ -5,3 +5,38 @@
 pub mod body;
 pub mod plan;
 pub mod run;
+mod source;
+
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+
+pub use run::{Report, Upgrader};
+
+use crate::charts::lookup::Lookup;
+use crate::clock::Clock;
+use crate::pins::DiscoverOptions;
+use crate::settings::Settings;
+
+impl Upgrader {
+    /// The upgrader `serve` and `chartpilot upgrade` use: the configured
+    /// git host, Helm/OCI lookups and policy. Needs a tokio runtime (the
+    /// GitHub client is built in it).
+    pub fn from_settings(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let host = crate::git::from_settings(settings, Arc::clone(&clock))?;
+        let lookup = Lookup::new(&settings.helm)?;
+        Ok(Upgrader {
+            host,
+            source: Arc::new(lookup),
+            policy: settings.policy.clone(),
+            upgrade: settings.upgrade.clone(),
+            discover: DiscoverOptions {
+                environments: settings.policy.environments.clone(),
+                env_patterns: settings.pins.env_patterns.clone(),
+            },
+            clock,
+            choose: Arc::new(source::choose),
+            lock: Mutex::new(()),
+        })
+    }
+}

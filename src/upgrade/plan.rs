@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::charts::version::Version;
 use crate::charts::Release;
 use crate::pins::Pin;
 use crate::settings::UpdateType;
@@ -216,13 +217,9 @@ pub fn plan(
     plan
 }
 
-/// TEMPORARY until charts::version lands.
+/// Version precedence, lenient for versions that are not SemVer.
 pub(crate) fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
-    let p = |v: &str| semver::Version::parse(v.trim_start_matches('v')).ok();
-    match (p(a), p(b)) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        _ => a.cmp(b),
-    }
+    Version::parse(a).cmp(&Version::parse(b))
 }
 
 #[cfg(test)]

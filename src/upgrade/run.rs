@@ -3,7 +3,7 @@
 //! Every step is idempotent: the branch name says what a PR does, so a
 //! repeated or concurrent pass finds the work already done.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -12,6 +12,7 @@ use tokio::sync::Mutex;
 
 use super::body::{commit_message, pr_body};
 use super::plan::{self, branch_version, version_order, Group, Skip, Target, BRANCH_PREFIX};
+use crate::charts::lookup::ChartKey;
 use crate::charts::Release;
 use crate::clock::Clock;
 use crate::domain::CommitSha;
@@ -19,14 +20,17 @@ use crate::git::{FileChange, GitError, GitHost, NewPull, PullRequest};
 use crate::pins::{self, edit, DiscoverOptions, Pin, SourceFile};
 use crate::settings::{PolicySettings, UpdateType, UpgradeSettings};
 
-/// Published releases per `(repository, chart)` as the pins write them, or
-/// why they could not be looked up.
-pub type Releases = HashMap<(String, String), Result<Vec<Release>, String>>;
+/// Published releases per chart, or why they could not be looked up.
+/// Charts that need no lookup (git sources) are absent.
+pub type Releases = BTreeMap<ChartKey, Result<Vec<Release>, String>>;
 
 /// Where published versions come from (Helm indexes, OCI registries).
 #[async_trait]
 pub trait ReleaseSource: Send + Sync {
-    async fn releases(&self, pins: &[Pin]) -> Releases;
+    /// The releases of every pin's chart. When the policy sets a minimum
+    /// release age, release times are filled in for the candidates newer
+    /// than the pin.
+    async fn releases(&self, pins: &[Pin], policy: &PolicySettings) -> Releases;
 }
 
 /// What a pass did (or, in a dry run, would do) for one pull request.
@@ -153,12 +157,14 @@ impl Upgrader {
         report.base = Some(head.to_string());
         let (files, scan) = self.scan(&head).await?;
         report.warnings = scan.warnings.iter().map(ToString::to_string).collect();
-        let releases = self.source.releases(&scan.pins).await;
-        for ((repo, chart), r) in &releases {
+        let releases = self.source.releases(&scan.pins, &self.policy).await;
+        for (key, r) in &releases {
             if let Err(e) = r {
-                report
-                    .lookup_errors
-                    .push(format!("{chart} from {repo}: {e}"));
+                report.lookup_errors.push(format!(
+                    "{} from {}: {e}",
+                    key.chart.as_deref().unwrap_or("?"),
+                    key.repository.as_deref().unwrap_or("?")
+                ));
             }
         }
         report.lookup_errors.sort();
@@ -203,8 +209,7 @@ impl Upgrader {
         releases: &Releases,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Option<Target> {
-        let key = (pin.repository.clone()?, pin.chart.clone()?);
-        let list = releases.get(&key)?.as_ref().ok()?;
+        let list = releases.get(&ChartKey::of(pin))?.as_ref().ok()?;
         let from = pin.version.as_deref()?;
         let (release, update) = (self.choose)(&self.policy, pin, list, now)?;
         let from_app_version = list

@@ -1,0 +1,157 @@
+//! The local git host: branches in a repository on disk and PRs as lines
+//! of `.git/chartpilot/pulls.jsonl`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use chartpilot::clock::SystemClock;
+use chartpilot::upgrade::Upgrader;
+
+use super::fixture::{self, git};
+use super::*;
+
+fn branch_files(repo: &Path, branch: &str) -> HashMap<String, String> {
+    git(repo, &["diff", "--name-only", "main", branch])
+        .lines()
+        .map(|f| (f.to_owned(), git(repo, &["show", &format!("{branch}:{f}")])))
+        .collect()
+}
+
+fn pull_lines(repo: &Path) -> Vec<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(repo.join(".git/chartpilot/pulls.jsonl")).unwrap_or_default();
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+#[tokio::test]
+async fn local_repository_gets_first_environment_prs_once_and_newer_ones_supersede() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    fixture::repository(&repo);
+    let index_dir = tmp.path().join("charts");
+    fixture::index(&index_dir, "6.6.0");
+    let git_section = format!(
+        "[git]\nprovider = \"local\"\npath = \"{}\"\nbranch = \"main\"\n",
+        repo.display()
+    );
+    let settings = settings(tmp.path(), &git_section, &index_dir);
+    let head_before = git(&repo, &["rev-parse", "main"]);
+    let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
+
+    // A dry run says what it would do and changes nothing.
+    let dry = up.run(true).await.expect("dry run");
+    assert_eq!(
+        summary(&dry),
+        pairs(&[
+            ("would-open", CERT_MANAGER_BRANCH),
+            ("would-open", PODINFO_BRANCH)
+        ])
+    );
+    assert!(pull_lines(&repo).is_empty());
+    assert_eq!(git(&repo, &["branch", "--list", "chartpilot/*"]), "");
+
+    let first = up.run(false).await.expect("first pass");
+    assert_eq!(
+        summary(&first),
+        pairs(&[("opened", CERT_MANAGER_BRANCH), ("opened", PODINFO_BRANCH)]),
+        "{first:#?}"
+    );
+    // Staging and prod wait for promotion; redis is already newest.
+    assert!(first
+        .skipped
+        .iter()
+        .any(|s| s.file == "environments/prod/podinfo.yaml"
+            && s.reason == "prod is reached by promotion from dev"));
+    assert!(first.lookup_errors.is_empty(), "{:?}", first.lookup_errors);
+
+    let original: HashMap<String, String> = fixture::files().into_iter().collect();
+    assert_only_version_tokens(
+        &original,
+        &branch_files(&repo, PODINFO_BRANCH),
+        &[("environments/dev/podinfo.yaml", "6.5.0", "6.6.0")],
+    );
+    assert_only_version_tokens(
+        &original,
+        &branch_files(&repo, CERT_MANAGER_BRANCH),
+        &[("platform/main.tf", "v1.13.2", "v1.14.0")],
+    );
+    // The base branch and the checkout are untouched.
+    assert_eq!(git(&repo, &["rev-parse", "main"]), head_before);
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+
+    let pulls = pull_lines(&repo);
+    assert_eq!(pulls.len(), 2);
+    let podinfo = pulls
+        .iter()
+        .find(|p| p["head"] == PODINFO_BRANCH)
+        .expect("podinfo PR");
+    assert_eq!(podinfo["base"], "main");
+    assert_eq!(podinfo["state"], "open");
+    assert_eq!(
+        podinfo["title"],
+        "chore(deps): upgrade podinfo to 6.6.0 in dev"
+    );
+    let body = podinfo["body"].as_str().unwrap();
+    assert!(
+        body.contains(
+            "| podinfo-dev | `environments/dev/podinfo.yaml:11` | `6.5.0` → `6.6.0` | minor |"
+        ),
+        "{body}"
+    );
+    assert!(body.contains("App version: `6.5.0` → `6.6.0`"), "{body}");
+    assert!(
+        body.contains("- kind: added, description: Readiness gate")
+            || body.contains("Readiness gate"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("7.0.0-rc.1"),
+        "pre-releases are never proposed"
+    );
+
+    // The same pass again finds everything done.
+    let again = up.run(false).await.expect("second pass");
+    assert_eq!(
+        summary(&again),
+        pairs(&[
+            ("unchanged", CERT_MANAGER_BRANCH),
+            ("unchanged", PODINFO_BRANCH)
+        ])
+    );
+    assert_eq!(pull_lines(&repo).len(), 2, "no new PR lines");
+
+    // A newer release: a new PR, and the old one closed with a pointer.
+    fixture::index(&index_dir, "6.6.1");
+    let third = up.run(false).await.expect("third pass");
+    assert_eq!(
+        summary(&third),
+        pairs(&[
+            ("closed", PODINFO_BRANCH),
+            ("opened", PODINFO_NEWER_BRANCH),
+            ("unchanged", CERT_MANAGER_BRANCH)
+        ])
+    );
+    let pulls = pull_lines(&repo);
+    let old_number = podinfo["number"].as_u64().unwrap();
+    let last_of_old = pulls
+        .iter()
+        .rev()
+        .find(|p| p["number"].as_u64() == Some(old_number))
+        .unwrap();
+    assert_eq!(last_of_old["state"], "closed");
+    let new_number = pulls
+        .iter()
+        .find(|p| p["head"] == PODINFO_NEWER_BRANCH)
+        .and_then(|p| p["number"].as_u64())
+        .unwrap();
+    let comments =
+        std::fs::read_to_string(repo.join(".git/chartpilot/comments.jsonl")).unwrap_or_default();
+    assert!(
+        comments.contains(&format!("Superseded by #{new_number}")),
+        "{comments}"
+    );
+}

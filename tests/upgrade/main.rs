@@ -1,0 +1,92 @@
+//! Upgrade passes end to end: a GitOps repository whose pins are behind a
+//! local Helm index gets one PR per chart in the first environment (and
+//! one for the Terraform pin without an environment), each branch changes
+//! exactly the version tokens, a second pass changes nothing, and a newer
+//! release supersedes the open PR. Once on a local repository, once
+//! through the fake GitHub.
+
+mod fixture;
+// mod github;
+mod local;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chartpilot::settings::Settings;
+use chartpilot::upgrade::run::{Action, Report};
+
+/// Settings for a pass: the given git section, and a mirror that routes the
+/// pins' chart repository to the index folder on disk.
+pub fn settings(dir: &Path, git: &str, index_dir: &Path) -> Settings {
+    let path = dir.join("chartpilot.toml");
+    let text = format!(
+        "{git}\n[helm]\ntimeout = \"5s\"\n[[helm.mirrors]]\nfrom = \"{}\"\nto = \"file://{}\"\n",
+        fixture::CHARTS_URL,
+        index_dir.display()
+    );
+    std::fs::write(&path, text).expect("write config");
+    Settings::load(Some(&path), &HashMap::new()).expect("settings load")
+}
+
+/// `(what, branch)` per action, for assertions that read like the CLI.
+pub fn summary(report: &Report) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = report
+        .actions
+        .iter()
+        .map(|a| match a {
+            Action::Opened { branch, .. } => ("opened".into(), branch.clone()),
+            Action::Updated { branch, .. } => ("updated".into(), branch.clone()),
+            Action::Unchanged { branch, .. } => ("unchanged".into(), branch.clone()),
+            Action::Closed { branch, .. } => ("closed".into(), branch.clone()),
+            Action::WouldOpen { branch, .. } => ("would-open".into(), branch.clone()),
+            Action::WouldClose { branch, .. } => ("would-close".into(), branch.clone()),
+            Action::Declined { branch, .. } => ("declined".into(), branch.clone()),
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = list
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect();
+    v.sort();
+    v
+}
+
+pub const PODINFO_BRANCH: &str = "chartpilot/upgrade/dev/podinfo-6.6.0";
+pub const CERT_MANAGER_BRANCH: &str = "chartpilot/upgrade/any/cert-manager-v1.14.0";
+pub const PODINFO_NEWER_BRANCH: &str = "chartpilot/upgrade/dev/podinfo-6.6.1";
+
+/// Each changed file differs from its original only in the version token
+/// on the lines the pins name: `(file, old, new)` per expected change.
+pub fn assert_only_version_tokens(
+    original: &HashMap<String, String>,
+    changed: &HashMap<String, String>,
+    expected: &[(&str, &str, &str)],
+) {
+    let mut files: Vec<&String> = changed.keys().collect();
+    files.sort();
+    let mut want: Vec<&str> = expected.iter().map(|(f, _, _)| *f).collect();
+    want.sort();
+    want.dedup();
+    assert_eq!(files, want, "the branch changes exactly these files");
+    for (file, old, new) in expected {
+        let before = &original[*file];
+        let after = &changed[*file];
+        let b: Vec<&str> = before.split_inclusive('\n').collect();
+        let a: Vec<&str> = after.split_inclusive('\n').collect();
+        assert_eq!(a.len(), b.len(), "{file}: same number of lines");
+        let differing: Vec<usize> = (0..a.len()).filter(|i| a[*i] != b[*i]).collect();
+        assert_eq!(differing.len(), 1, "{file}: exactly one line changes");
+        let i = differing[0];
+        assert_eq!(
+            b[i].replacen(old, new, 1),
+            a[i],
+            "{file}:{}: only the version token changes",
+            i + 1
+        );
+    }
+}
