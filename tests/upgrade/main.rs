@@ -5,9 +5,13 @@
 //! release supersedes the open PR. Once on a local repository, once
 //! through the fake GitHub.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 mod fixture;
-// mod github;
+mod github;
 mod local;
+#[path = "../support/mod.rs"]
+mod support;
 
 use std::collections::HashMap;
 use std::path::Path;

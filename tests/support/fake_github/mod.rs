@@ -313,6 +313,13 @@ impl FakeGithub {
         pull.merged = true;
     }
 
+    /// Closes a pull request without merging, as a person does in the UI.
+    pub fn close_pull_as_person(&self, number: u64) {
+        let mut st = self.state();
+        let pull = st.pulls.iter_mut().find(|p| p.number == number).unwrap();
+        pull.state = "closed".to_owned();
+    }
+
     pub fn pulls(&self) -> Vec<FakePull> {
         self.state().pulls.clone()
     }

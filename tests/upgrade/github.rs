@@ -1,0 +1,186 @@
+//! GitHub through the stateful fake: branches, PRs, labels and comments as
+//! GitHub would hold them, and every API call counted.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chartpilot::clock::SystemClock;
+use chartpilot::upgrade::Upgrader;
+
+use super::fixture;
+use super::support::fake_github::FakeGithub;
+use super::*;
+
+/// The writes one upgrade PR may cost: tree, commit, ref, pull, labels.
+const MAX_CALLS_PER_PR: usize = 5;
+
+/// Reads a pass always makes: the base branch, its tarball, open PRs.
+const READS_PER_PASS: usize = 3;
+
+fn branch_files(fake: &FakeGithub, branch: &str) -> HashMap<String, String> {
+    let base = fake.branch("main").expect("main");
+    let head = fake.branch(branch).expect("branch exists");
+    fake.changed_files(&base, &head)
+        .into_iter()
+        .map(|f| {
+            let text = String::from_utf8(fake.file(&head, &f).expect("file")).expect("utf-8");
+            (f, text)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn github_gets_first_environment_prs_once_and_newer_ones_supersede() {
+    let fake = FakeGithub::start().await;
+    let files = fixture::files();
+    let seeded: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    fake.seed(&seeded);
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("charts");
+    fixture::index(&index_dir, "6.6.0");
+    let git_section = format!(
+        "[git]\nprovider = \"github\"\nrepository = \"{}\"\nbranch = \"main\"\n\
+         [github]\ntoken = \"{}\"\napi_url = \"{}\"\n",
+        fake.repository(),
+        fake.token,
+        fake.url
+    );
+    let settings = settings(tmp.path(), &git_section, &index_dir);
+    let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
+    fake.clear_requests();
+
+    let first = up.run(false).await.expect("first pass");
+    assert_eq!(
+        summary(&first),
+        pairs(&[("opened", CERT_MANAGER_BRANCH), ("opened", PODINFO_BRANCH)]),
+        "{first:#?}"
+    );
+    let calls = fake.api_calls();
+    let writes: Vec<String> = calls
+        .iter()
+        .filter(|c| c.method != "GET")
+        .map(|c| c.line())
+        .collect();
+    assert!(
+        writes.len() <= 2 * MAX_CALLS_PER_PR,
+        "at most {MAX_CALLS_PER_PR} calls per PR: {writes:#?}"
+    );
+    for what in ["git/trees", "git/commits", "git/refs", "/pulls", "/labels"] {
+        let n = writes.iter().filter(|w| w.ends_with(what)).count();
+        assert_eq!(n, 2, "one {what} call per PR: {writes:#?}");
+    }
+    assert_eq!(
+        calls.len(),
+        READS_PER_PASS + writes.len(),
+        "{:#?}",
+        calls.iter().map(|c| c.line()).collect::<Vec<_>>()
+    );
+
+    let original: HashMap<String, String> = fixture::files().into_iter().collect();
+    assert_only_version_tokens(
+        &original,
+        &branch_files(&fake, PODINFO_BRANCH),
+        &[("environments/dev/podinfo.yaml", "6.5.0", "6.6.0")],
+    );
+    assert_only_version_tokens(
+        &original,
+        &branch_files(&fake, CERT_MANAGER_BRANCH),
+        &[("platform/main.tf", "v1.13.2", "v1.14.0")],
+    );
+    let pulls = fake.pulls();
+    assert_eq!(pulls.len(), 2);
+    let podinfo = pulls.iter().find(|p| p.head == PODINFO_BRANCH).unwrap();
+    assert_eq!(podinfo.state, "open");
+    assert_eq!(podinfo.base, "main");
+    assert_eq!(
+        podinfo.title,
+        "chore(deps): upgrade podinfo to 6.6.0 in dev"
+    );
+    assert_eq!(podinfo.labels, ["chartpilot", "dependencies"]);
+
+    // Again: nothing is written, only the three reads happen.
+    fake.clear_requests();
+    let again = up.run(false).await.expect("second pass");
+    assert_eq!(
+        summary(&again),
+        pairs(&[
+            ("unchanged", CERT_MANAGER_BRANCH),
+            ("unchanged", PODINFO_BRANCH)
+        ])
+    );
+    let calls = fake.api_calls();
+    assert!(calls.iter().all(|c| c.method == "GET"), "{calls:#?}");
+    assert_eq!(calls.len(), READS_PER_PASS);
+    assert_eq!(fake.pulls().len(), 2);
+
+    // A newer release supersedes the open PR.
+    fixture::index(&index_dir, "6.6.1");
+    let third = up.run(false).await.expect("third pass");
+    assert_eq!(
+        summary(&third),
+        pairs(&[
+            ("closed", PODINFO_BRANCH),
+            ("opened", PODINFO_NEWER_BRANCH),
+            ("unchanged", CERT_MANAGER_BRANCH)
+        ])
+    );
+    let old = fake.pull(podinfo.number);
+    assert_eq!(old.state, "closed");
+    assert!(!old.merged);
+    let newer = fake
+        .pulls()
+        .into_iter()
+        .find(|p| p.head == PODINFO_NEWER_BRANCH)
+        .unwrap();
+    assert_eq!(
+        fake.comments(podinfo.number),
+        [format!(
+            "Superseded by #{}, which upgrades to a newer version. Closed by chartpilot.",
+            newer.number
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_major_update_is_labelled_and_a_pr_a_person_closed_is_not_reopened() {
+    let fake = FakeGithub::start().await;
+    let files = fixture::files();
+    let seeded: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    fake.seed(&seeded);
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("charts");
+    fixture::index(&index_dir, "7.0.0");
+    let git_section = format!(
+        "[git]\nprovider = \"github\"\nrepository = \"{}\"\n\
+         [github]\ntoken = \"{}\"\napi_url = \"{}\"\n",
+        fake.repository(),
+        fake.token,
+        fake.url
+    );
+    let settings = settings(tmp.path(), &git_section, &index_dir);
+    let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
+    up.run(false).await.expect("first pass");
+    let major = fake
+        .pulls()
+        .into_iter()
+        .find(|p| p.head == "chartpilot/upgrade/dev/podinfo-7.0.0")
+        .expect("major PR");
+    assert_eq!(major.labels, ["chartpilot", "dependencies", "major-update"]);
+    assert!(major.body.contains("A major update"), "{}", major.body);
+
+    // A person closes it: the next pass leaves it closed.
+    fake.close_pull_as_person(major.number);
+    let next = up.run(false).await.expect("second pass");
+    assert!(summary(&next).contains(&(
+        "declined".to_owned(),
+        "chartpilot/upgrade/dev/podinfo-7.0.0".to_owned()
+    )));
+    assert_eq!(fake.pull(major.number).state, "closed");
+    assert_eq!(fake.pulls().len(), 2);
+}
