@@ -1,13 +1,16 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
 use chartpilot::cli::{self, BumpFilter, Format};
+use chartpilot::clock::SystemClock;
 use chartpilot::pins::DiscoverOptions;
 use chartpilot::settings::{LogFormat, Settings};
 use chartpilot::startup::{shutdown_signal, Application, Role};
+use chartpilot::upgrade::Upgrader;
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +51,17 @@ enum Command {
         /// Only read the repository; look up no chart versions.
         #[arg(long)]
         offline: bool,
+    },
+    /// One upgrade pass now against the configured git host; prints the
+    /// PRs it opened, updated or closed.
+    Upgrade {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Say what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
     },
     /// Set the pins of a chart to a version, changing no other byte.
     Bump {
@@ -93,20 +107,28 @@ fn main() -> ExitCode {
             format,
             offline,
         } => load(config.as_ref()).and_then(|s| {
-            if !offline {
-                eprintln!(
-                    "note: chart version lookups are not built yet; listing pins as with --offline"
-                );
+            let opts = discover_options(&s);
+            let run = |lookup: Option<cli::LookupFn<'_>>| {
+                cli::scan(
+                    &dir,
+                    format,
+                    &opts,
+                    lookup,
+                    &mut std::io::stdout().lock(),
+                    &mut std::io::stderr().lock(),
+                )
+            };
+            if offline {
+                run(None)
+            } else {
+                cli::latest::with_lookups(&s, |f| run(Some(f)))
             }
-            cli::scan(
-                &dir,
-                format,
-                &discover_options(&s),
-                None,
-                &mut std::io::stdout().lock(),
-                &mut std::io::stderr().lock(),
-            )
         }),
+        Command::Upgrade {
+            config,
+            dry_run,
+            format,
+        } => load(config.as_ref()).and_then(|s| upgrade(s, dry_run, format)),
         Command::Bump {
             dir,
             chart,
@@ -149,6 +171,36 @@ fn main() -> ExitCode {
             eprintln!("chartpilot: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn upgrade(settings: Settings, dry_run: bool, format: Format) -> Result<(), String> {
+    // Logs go to stderr: stdout is the report, for cron mails and CI.
+    chartpilot::telemetry::init(settings.log.format, &settings.log.level, std::io::stderr)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let dry_run = dry_run || settings.policy.dry_run;
+    let report = runtime.block_on(async {
+        let upgrader = Upgrader::from_settings(&settings, Arc::new(SystemClock))
+            .map_err(|e| format!("{e:#}"))?;
+        upgrader.run(dry_run).await.map_err(|e| e.to_string())
+    })?;
+    match format {
+        Format::Table => print!("{}", cli::upgrade::render(&report, dry_run)),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        ),
+    }
+    if report.lookup_errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} chart lookup(s) failed; their pins were left alone",
+            report.lookup_errors.len()
+        ))
     }
 }
 

@@ -15,6 +15,7 @@ use crate::http::{self, AppState, WebhookSecrets};
 use crate::metrics::Metrics;
 use crate::queue::{self, JobQueue};
 use crate::settings::{QueueKind, Settings, UpgradeSettings};
+use crate::worker::service::ServiceHandler;
 use crate::worker::{schedule, JobHandler, LoggingHandler, Worker};
 
 /// Time in-flight HTTP requests get to finish at shutdown; a webhook waits
@@ -52,13 +53,13 @@ pub struct Application {
 impl Application {
     /// The service as `chartpilot serve` runs it.
     pub async fn build(settings: &Settings, role: Role) -> anyhow::Result<Self> {
-        Self::build_with(
-            settings,
-            role,
-            Arc::new(LoggingHandler),
-            Arc::new(SystemClock),
-        )
-        .await
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let handler: Arc<dyn JobHandler> = if role.works() {
+            Arc::new(ServiceHandler::from_settings(settings, Arc::clone(&clock)))
+        } else {
+            Arc::new(LoggingHandler)
+        };
+        Self::build_with(settings, role, handler, clock).await
     }
 
     /// Like [`Application::build`] with the job handler and clock given.

@@ -1,6 +1,7 @@
 //! The `scan` and `bump` commands: pin discovery and edits for people and
 //! scripts. Output goes to the given writers so tests can read it.
 
+pub mod latest;
 mod table;
 pub mod upgrade;
 

@@ -23,7 +23,10 @@ fn may_hold_pins(path: &str) -> bool {
 }
 
 pub struct ServiceHandler {
-    pub upgrader: Arc<Upgrader>,
+    /// Why there is none when the git host could not be opened at start:
+    /// the service still receives webhooks, and upgrade jobs are parked
+    /// with that reason for a person to read.
+    pub upgrader: Result<Arc<Upgrader>, String>,
     /// `owner/name` on GitHub; empty for a local repository, whose pushes
     /// are not announced by webhooks.
     pub repository: String,
@@ -32,6 +35,25 @@ pub struct ServiceHandler {
 }
 
 impl ServiceHandler {
+    /// The handler for `settings`; needs a tokio runtime.
+    pub fn from_settings(
+        settings: &crate::settings::Settings,
+        clock: Arc<dyn crate::clock::Clock>,
+    ) -> Self {
+        let upgrader = Upgrader::from_settings(settings, clock)
+            .map(Arc::new)
+            .map_err(|e| format!("{e:#}"));
+        if let Err(e) = &upgrader {
+            tracing::error!(error = %e, "upgrade passes are off: the git host or lookups could not be set up");
+        }
+        Self {
+            upgrader,
+            repository: settings.git.repository.clone(),
+            branch: settings.git.branch.clone(),
+            dry_run: settings.policy.dry_run,
+        }
+    }
+
     /// A push to the base branch of our repository that touched a file that
     /// may hold pins. A payload without file lists (GitHub leaves them out
     /// past 20 commits) counts as touching.
@@ -57,7 +79,10 @@ impl ServiceHandler {
     }
 
     async fn upgrade(&self, reason: &str) -> Result<(), JobError> {
-        let report = self.upgrader.run(self.dry_run).await.map_err(|e| {
+        let upgrader = self.upgrader.as_ref().map_err(|e| {
+            JobError::park(anyhow::anyhow!("upgrade pass ({reason}) cannot run: {e}"))
+        })?;
+        let report = upgrader.run(self.dry_run).await.map_err(|e| {
             let transient = e.is_transient();
             let err = anyhow::Error::new(e).context(format!("upgrade pass ({reason})"));
             if transient {
