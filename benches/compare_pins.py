@@ -16,7 +16,9 @@ import json
 import sys
 
 LOCATION = ("file", "line", "kind")
-FIELDS = ("name", "env", "repository", "chart", "version")
+FIELDS = ("name", "env", "repository", "chart", "version", "latest", "update")
+# Only in a scan that looked versions up (no --offline).
+LOOKUP_FIELDS = ("latest", "update")
 
 
 def main():
@@ -59,7 +61,8 @@ def main():
     for k in extra[:5]:
         print(f"  extra   {k}")
 
-    fields = [f for f in FIELDS if all(f in p for p in want)]
+    fields = [f for f in FIELDS if all(f in p for p in want)
+              and (f not in LOOKUP_FIELDS or any(f in p for p in got))]
     differ = collections.Counter()
     examples = {}
     for k, wants in want_at.items():
