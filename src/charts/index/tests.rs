@@ -275,3 +275,34 @@ proptest! {
         let _ = all(&text);
     }
 }
+
+#[test]
+fn created_times_in_the_spellings_indexes_use() {
+    let cases = [
+        ("2024-01-02T03:04:05Z", Some("2024-01-02T03:04:05+00:00")),
+        (
+            "2024-01-02T03:04:05.5+01:00",
+            Some("2024-01-02T02:04:05.500+00:00"),
+        ),
+        (
+            "2024-01-02 03:04:05.123456789Z",
+            Some("2024-01-02T03:04:05.123456789+00:00"),
+        ),
+        ("2024-01-02t03:04:05z", Some("2024-01-02T03:04:05+00:00")),
+        (
+            "\"2024-01-02T03:04:05.000000001-00:30\"",
+            Some("2024-01-02T03:34:05.000000001+00:00"),
+        ),
+        ("yesterday", None),
+        ("2024-13-02T03:04:05Z", None),
+        ("~", None),
+    ];
+    for (created, want) in cases {
+        let idx = all(&format!(
+            "entries:\n  c:\n  - version: 1.0.0\n    created: {created}\n"
+        ))
+        .unwrap();
+        let got = idx["c"][0].created.map(|t| t.to_rfc3339());
+        assert_eq!(got.as_deref(), want, "{created}");
+    }
+}
