@@ -58,6 +58,9 @@ pub struct HelmClient {
     timeout: Duration,
     /// Fetched index URL → last good body and its validators.
     cache: Mutex<HashMap<String, Cached>>,
+    /// Off for one-shot commands (`scan`): nothing fetches twice there,
+    /// and the bodies would only add to peak memory.
+    keep_bodies: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -99,7 +102,14 @@ impl HelmClient {
             routes,
             timeout,
             cache: Mutex::new(HashMap::new()),
+            keep_bodies: true,
         }
+    }
+
+    /// A client that keeps no index bodies for revalidation.
+    pub fn one_shot(mut self) -> Self {
+        self.keep_bodies = false;
+        self
     }
 
     /// The releases of `charts` in `repository` (`https://…`, `http://…`,
@@ -124,7 +134,7 @@ impl HelmClient {
             .await
             .map_err(|e| FetchError::new(&routed, FetchErrorKind::Io(e.to_string())))?
             .map_err(|e| FetchError::new(&routed, FetchErrorKind::NotAnIndex(e.to_string())))?;
-            if !raw.revalidated {
+            if !raw.revalidated && self.keep_bodies {
                 self.remember(&raw);
             }
             tracing::debug!(

@@ -97,6 +97,15 @@ impl Lookups {
     }
 }
 
+impl IntoIterator for Lookups {
+    type Item = (ChartKey, Outcome);
+    type IntoIter = std::collections::btree_map::IntoIter<ChartKey, Outcome>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
 /// Where a pin's versions are published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -211,6 +220,13 @@ impl Lookup {
         })
     }
 
+    /// For one-shot commands: no index bodies kept for revalidation.
+    pub fn one_shot(settings: &HelmSettings) -> Result<Self, FetchError> {
+        let mut lookup = Self::new(settings)?;
+        lookup.helm = lookup.helm.one_shot();
+        Ok(lookup)
+    }
+
     /// Releases for every distinct (repository, chart) among `pins`.
     pub async fn releases<'p>(&self, pins: impl IntoIterator<Item = &'p Pin>) -> Lookups {
         let mut sources: BTreeMap<ChartKey, Result<Source, String>> = BTreeMap::new();
@@ -259,23 +275,49 @@ impl Lookup {
             }
         }
         let missing = || Outcome::Failed("lookup did not run".into());
+        // Releases are moved out of the parsed index for the last key that
+        // asks for them and copied only for the others, so a scan holds
+        // one copy of each chart's releases, not two.
+        let mut askers: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for found in sources.values() {
+            if let Ok(Source::Index { repository, chart }) = found {
+                *askers
+                    .entry((repository.clone(), chart.clone()))
+                    .or_default() += 1;
+            }
+        }
         let outcomes = sources
             .into_iter()
             .map(|(key, found)| {
                 let outcome = match found {
                     Err(why) => Outcome::NoLookup(why),
-                    Ok(Source::Index { repository, chart }) => match index_results.get(&repository)
-                    {
-                        Some(Ok(index)) => match index.get(&chart) {
-                            Some(releases) => Outcome::Releases(releases.clone()),
-                            None => Outcome::Failed(format!(
-                                "chart repository {}: no chart `{chart}`",
-                                super::fetch::route::strip_userinfo(&repository)
-                            )),
-                        },
-                        Some(Err(e)) => Outcome::Failed(e.clone()),
-                        None => missing(),
-                    },
+                    Ok(Source::Index { repository, chart }) => {
+                        match index_results.get_mut(&repository) {
+                            Some(Ok(index)) => match index.get(&chart) {
+                                Some(_) => {
+                                    let left = askers
+                                        .get_mut(&(repository.clone(), chart.clone()))
+                                        .map(|n| {
+                                            *n = n.saturating_sub(1);
+                                            *n
+                                        })
+                                        .unwrap_or(0);
+                                    let releases = if left == 0 {
+                                        index.remove(&chart).unwrap_or_default()
+                                    } else {
+                                        index.get(&chart).cloned().unwrap_or_default()
+                                    };
+                                    Outcome::Releases(releases)
+                                }
+                                None => Outcome::Failed(format!(
+                                    "chart repository {}: no chart `{chart}`",
+                                    super::fetch::route::strip_userinfo(&repository)
+                                )),
+                            },
+                            Some(Err(e)) => Outcome::Failed(e.clone()),
+                            None => missing(),
+                        }
+                    }
                     Ok(Source::Oci(chart)) => match oci_results.get(&chart) {
                         Some(Ok(releases)) => Outcome::Releases(releases.clone()),
                         Some(Err(e)) => Outcome::Failed(e.clone()),

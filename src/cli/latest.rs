@@ -22,7 +22,7 @@ pub fn with_lookups<T>(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let lookup = Lookup::new(&settings.helm).map_err(|e| e.to_string())?;
+    let lookup = Lookup::one_shot(&settings.helm).map_err(|e| e.to_string())?;
     let policy = settings.policy.clone();
     let find = |pins: &[Pin]| -> (Vec<Latest>, Vec<String>) {
         runtime.block_on(async {

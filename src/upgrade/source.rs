@@ -17,13 +17,13 @@ impl ReleaseSource for Lookup {
     async fn releases(&self, pins: &[Pin], policy: &PolicySettings) -> Releases {
         let found = Lookup::releases(self, pins.iter()).await;
         let mut out = Releases::new();
-        for (key, outcome) in found.iter() {
+        for (key, outcome) in found {
             match outcome {
                 Outcome::Releases(r) => {
-                    out.insert(key.clone(), Ok(r.clone()));
+                    out.insert(key, Ok(r));
                 }
                 Outcome::Failed(e) => {
-                    out.insert(key.clone(), Err(e.clone()));
+                    out.insert(key, Err(e));
                 }
                 Outcome::NoLookup(_) => {}
             }
