@@ -14,6 +14,55 @@ const MAX_ATTEMPTS_LIMIT: u32 = 100;
 const MIN_BODY_BYTES: usize = 1024;
 
 impl Settings {
+    /// Chart lookups and upgrade PRs: mistakes here would otherwise show
+    /// only at the first pass, hours after start.
+    fn validate_upgrades(&self) -> Result<(), SettingsError> {
+        let bad = |key: &str, reason: &str| SettingsError::invalid(key, reason);
+        if self.helm.timeout.is_zero() {
+            return Err(bad("helm.timeout", "must be above zero"));
+        }
+        for (i, c) in self.helm.credentials.iter().enumerate() {
+            let key = format!("helm.credentials[{i}]");
+            if c.host.trim().is_empty() || c.host.contains(['/', ' ']) {
+                return Err(bad(
+                    &format!("{key}.host"),
+                    "must be a host name (with an optional :port), e.g. charts.example.org",
+                ));
+            }
+            let basic = !c.username.is_empty() || !c.password.is_empty();
+            match (basic, c.token.is_empty()) {
+                (false, true) => {
+                    return Err(bad(&key, "needs username + password, or token"));
+                }
+                (true, false) => {
+                    return Err(bad(&key, "give username + password or token, not both"));
+                }
+                _ => {}
+            }
+        }
+        for (i, m) in self.helm.mirrors.iter().enumerate() {
+            for (field, url) in [("from", &m.from), ("to", &m.to)] {
+                if !(url.starts_with("https://")
+                    || url.starts_with("http://")
+                    || url.starts_with("oci://")
+                    || url.starts_with("file:///"))
+                {
+                    return Err(bad(
+                        &format!("helm.mirrors[{i}].{field}"),
+                        "must be an https://, http://, oci:// or file:/// URL",
+                    ));
+                }
+            }
+        }
+        if self.upgrade.labels.iter().any(|l| l.trim().is_empty()) {
+            return Err(bad("upgrade.labels", "labels must not be empty"));
+        }
+        if self.upgrade.major_label.trim().is_empty() {
+            return Err(bad("upgrade.major_label", "must not be empty"));
+        }
+        Ok(())
+    }
+
     pub(super) fn validate(&self) -> Result<(), SettingsError> {
         let bad = |key: &str, reason: &str| SettingsError::invalid(key, reason);
         self.server.listen.parse::<SocketAddr>().map_err(|_| {
@@ -109,6 +158,7 @@ impl Settings {
             }
         }
         self.validate_policy_overrides()?;
+        self.validate_upgrades()?;
         if self.alertmanager.allow_unauthenticated && !self.alertmanager.token.is_empty() {
             return Err(bad(
                 "alertmanager.allow_unauthenticated",
@@ -197,6 +247,36 @@ mod tests {
         for (toml, key) in cases {
             let e = load_err(toml);
             assert!(e.contains(key), "{toml}: {e}");
+        }
+    }
+
+    #[test]
+    fn chart_lookup_and_upgrade_settings_are_checked() {
+        let cases = [
+            ("[helm]\ntimeout = \"0s\"", "helm.timeout: must be above zero"),
+            (
+                "[[helm.credentials]]\nhost = \"charts.example.org\"",
+                "helm.credentials[0]: needs username + password, or token",
+            ),
+            (
+                "[[helm.credentials]]\nhost = \"https://x\"\ntoken = \"t\"",
+                "helm.credentials[0].host",
+            ),
+            (
+                "[[helm.credentials]]\nhost = \"x\"\nusername = \"u\"\npassword = \"p\"\ntoken = \"t\"",
+                "not both",
+            ),
+            (
+                "[[helm.mirrors]]\nfrom = \"charts.example.org\"\nto = \"http://m\"",
+                "helm.mirrors[0].from",
+            ),
+            ("[upgrade]\nmajor_label = \" \"", "upgrade.major_label"),
+            ("[upgrade]\nlabels = [\"\"]", "upgrade.labels"),
+        ];
+        for (toml, want) in cases {
+            let e = load_err(toml);
+            assert!(e.contains(want), "{toml}: {e}");
+            assert!(!e.contains("\"t\""), "no secret in {e}");
         }
     }
 

@@ -132,9 +132,8 @@ fn notes(b: &mut String, group: &Group) {
     let start = b.len();
     for (version, changes) in notes.iter().take(MAX_NOTE_VERSIONS) {
         let _ = writeln!(b, "\n**{}**\n", cell(version));
-        for line in changes.lines().filter(|l| !l.trim().is_empty()) {
-            let line = line.trim_start_matches(['-', ' ']);
-            let _ = writeln!(b, "- {}", line.trim_end());
+        for line in change_lines(changes) {
+            let _ = writeln!(b, "- {line}");
         }
         if b.len() - start > MAX_NOTES_CHARS {
             b.truncate(start + floor_char_boundary(&b[start..], MAX_NOTES_CHARS));
@@ -149,6 +148,49 @@ fn notes(b: &mut String, group: &Group) {
             notes.len() - MAX_NOTE_VERSIONS
         );
     }
+}
+
+/// One bullet per change. Artifact Hub's usual form is a YAML list of
+/// `kind` + `description` (+ `links`): each item reads `kind: description`.
+/// Any other text is shown line by line, as written.
+fn change_lines(text: &str) -> Vec<String> {
+    use yaml_rust2::{Yaml, YamlLoader};
+    if let Ok(docs) = YamlLoader::load_from_str(text) {
+        if let Some(Yaml::Array(items)) = docs.first() {
+            return items.iter().filter_map(change_item).collect();
+        }
+    }
+    text.lines()
+        .map(|l| l.trim().trim_start_matches("- ").trim())
+        .filter(|l| !l.is_empty())
+        .map(quiet)
+        .collect()
+}
+
+fn change_item(item: &yaml_rust2::Yaml) -> Option<String> {
+    if let Some(s) = item.as_str() {
+        return Some(quiet(s));
+    }
+    let description = quiet(item["description"].as_str()?);
+    let mut line = match item["kind"].as_str() {
+        Some(kind) => format!("{}: {description}", quiet(kind)),
+        None => description,
+    };
+    for l in item["links"].as_vec().into_iter().flatten() {
+        if let (Some(name), Some(url)) = (l["name"].as_str(), l["url"].as_str().and_then(link)) {
+            let _ = write!(line, " ([{}]({url}))", quiet(name).replace(['[', ']'], ""));
+        }
+    }
+    Some(line)
+}
+
+/// Chart authors' text on one line, with `@` defused so a change note
+/// cannot mention (and notify) people or teams in our repository.
+fn quiet(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('@', "@\u{200b}")
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {

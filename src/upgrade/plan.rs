@@ -63,14 +63,15 @@ impl Group {
         )
     }
 
-    /// `chore(deps): upgrade <chart> to <version> in <env>`.
+    /// `chore(deps): upgrade <chart> to <version> in <env>`; pins without
+    /// an environment name none (`any` is only a branch segment).
     pub fn title(&self) -> String {
-        format!(
-            "chore(deps): upgrade {} to {} in {}",
-            self.chart,
-            self.version(),
-            self.env
-        )
+        let mut t = format!("chore(deps): upgrade {} to {}", self.chart, self.version());
+        if self.env != ANY_ENV {
+            t.push_str(" in ");
+            t.push_str(&self.env);
+        }
+        t
     }
 
     /// The largest update among the pins: a PR that is major for any pin is

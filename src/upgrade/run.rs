@@ -252,17 +252,19 @@ impl Upgrader {
                 report.actions.push(Action::Updated {
                     number: pr.number,
                     branch,
-                    title,
+                    title: title.clone(),
                 });
             } else {
                 self.host.update_pull(pr.number, &title, &body).await?;
                 report.actions.push(Action::Updated {
                     number: pr.number,
                     branch,
-                    title,
+                    title: title.clone(),
                 });
             }
-            return self.supersede(&older, pr.number, dry_run, report).await;
+            return self
+                .supersede(&older, pr.number, &title, dry_run, report)
+                .await;
         }
         if dry_run {
             report.actions.push(Action::WouldOpen {
@@ -316,10 +318,11 @@ impl Upgrader {
         report.actions.push(Action::Opened {
             number: pr.number,
             branch,
-            title,
+            title: title.clone(),
             url: pr.url.clone(),
         });
-        self.supersede(&older, pr.number, false, report).await
+        self.supersede(&older, pr.number, &title, false, report)
+            .await
     }
 
     /// Closes the older PRs of the same chart and environment, each with a
@@ -328,6 +331,7 @@ impl Upgrader {
         &self,
         older: &[&PullRequest],
         successor: u64,
+        successor_title: &str,
         dry_run: bool,
         report: &mut Report,
     ) -> Result<(), UpgradeError> {
@@ -340,7 +344,8 @@ impl Upgrader {
                 continue;
             }
             let comment = format!(
-                "Superseded by #{successor}, which upgrades to a newer version. Closed by chartpilot."
+                "Superseded by #{successor}: {}. Closed by chartpilot.",
+                successor_title
             );
             self.host.close_pull(pr.number, &comment).await?;
             report.actions.push(Action::Closed {

@@ -33,9 +33,10 @@ impl ReleaseSource for Lookup {
     }
 }
 
-/// OCI tags carry no time; when a minimum release age applies, the
-/// candidates newer than a pin get theirs from the manifest, one request
-/// each, only for those.
+/// OCI tags carry no time; when a minimum release age applies, candidates
+/// newer than the pin get theirs from the manifest, newest first, one
+/// request each, stopping at the first one old enough: the policy picks
+/// the newest allowed release, so older ones cannot change the answer.
 async fn fill_release_times(
     lookup: &Lookup,
     pins: &[Pin],
@@ -57,18 +58,33 @@ async fn fill_release_times(
             continue;
         };
         let current = Version::parse(current);
-        for release in list.iter_mut() {
-            if release.created.is_some() || Version::parse(&release.version) <= current {
+        let now = chrono::Utc::now();
+        let min_age =
+            chrono::Duration::from_std(effective.min_release_age).unwrap_or(chrono::Duration::MAX);
+        let mut newer: Vec<(Version, usize)> = list
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (Version::parse(&r.version), i))
+            .filter(|(v, _)| *v > current && !v.is_prerelease())
+            .collect();
+        newer.sort_by(|a, b| b.0.cmp(&a.0));
+        for (_, i) in newer {
+            let Some(release) = list.get_mut(i) else {
                 continue;
+            };
+            if release.created.is_none() {
+                match lookup.release_time(&key, release).await {
+                    Ok(t) => release.created = t,
+                    Err(e) => tracing::warn!(
+                        chart,
+                        version = %release.version,
+                        error = %e,
+                        "release time unknown; the release waits"
+                    ),
+                }
             }
-            match lookup.release_time(&key, release).await {
-                Ok(t) => release.created = t,
-                Err(e) => tracing::warn!(
-                    chart,
-                    version = %release.version,
-                    error = %e,
-                    "release time unknown; the release waits"
-                ),
+            if release.created.is_some_and(|t| now - t >= min_age) {
+                break;
             }
         }
     }

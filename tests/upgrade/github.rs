@@ -138,7 +138,7 @@ async fn github_gets_first_environment_prs_once_and_newer_ones_supersede() {
     assert_eq!(
         fake.comments(podinfo.number),
         [format!(
-            "Superseded by #{}, which upgrades to a newer version. Closed by chartpilot.",
+            "Superseded by #{}: chore(deps): upgrade podinfo to 6.6.1 in dev. Closed by chartpilot.",
             newer.number
         )]
     );

@@ -104,9 +104,10 @@ async fn local_repository_gets_first_environment_prs_once_and_newer_ones_superse
     );
     assert!(body.contains("App version: `6.5.0` → `6.6.0`"), "{body}");
     assert!(
-        body.contains("- kind: added, description: Readiness gate")
-            || body.contains("Readiness gate"),
-        "{body}"
+        body.contains(
+            "**6.6.0**\n\n- added: Readiness gate\n\n**6.5.1**\n\n- added: Fix probe port\n"
+        ),
+        "release notes of every release after the pin, newest first: {body}"
     );
     assert!(
         !body.contains("7.0.0-rc.1"),

@@ -75,7 +75,8 @@ fn parse_annotations(events: &mut Events<'_>, r: &mut Release) -> Result<(), Ind
 
 /// `artifacthub.io/changes` is usually a block string holding a YAML list;
 /// kept as written. Some charts write the list itself: each item becomes a
-/// `- kind: added, description: ...` line.
+/// `- {"kind": "added", "description": "..."}` line, scalars quoted as JSON
+/// strings, so the text is YAML again and readers parse both forms alike.
 fn render_changes<'a>(
     events: &mut Events<'a>,
     first: Event<'a>,
@@ -92,8 +93,6 @@ fn render_changes<'a>(
             }
             out.push_str("- ");
             match ev {
-                // Top-level items print as `k: v, k: v` without braces.
-                Event::MappingStart(..) => render_pairs(events, out, 1)?,
                 other => render_flow(events, other, out, 1)?,
             }
         },
@@ -106,6 +105,15 @@ fn render_changes<'a>(
     }
 }
 
+/// A JSON string is a YAML double-quoted scalar: whatever the text holds,
+/// the line stays parseable.
+fn push_quoted(out: &mut String, text: &str) {
+    match serde_json::to_string(text) {
+        Ok(q) => out.push_str(&q),
+        Err(_) => out.push_str("\"\""),
+    }
+}
+
 /// The rest of a mapping as `k: v, k: v`.
 fn render_pairs(events: &mut Events<'_>, out: &mut String, depth: usize) -> Result<(), IndexError> {
     let mut first = true;
@@ -114,7 +122,7 @@ fn render_pairs(events: &mut Events<'_>, out: &mut String, depth: usize) -> Resu
             out.push_str(", ");
         }
         first = false;
-        out.push_str(key.trim());
+        push_quoted(out, key.trim());
         out.push_str(": ");
         let (ev, _) = events.next()?;
         render_flow(events, ev, out, depth + 1)?;
@@ -136,14 +144,8 @@ fn render_flow<'a>(
     match first {
         Event::Scalar(text, ..) => {
             // Multi-line descriptions stay on the item's line.
-            let mut words = text.split_whitespace();
-            if let Some(w) = words.next() {
-                out.push_str(w);
-            }
-            for w in words {
-                out.push(' ');
-                out.push_str(w);
-            }
+            let words: Vec<&str> = text.split_whitespace().collect();
+            push_quoted(out, &words.join(" "));
         }
         Event::MappingStart(..) => {
             out.push('{');

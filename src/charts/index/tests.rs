@@ -174,12 +174,12 @@ entries:
 }
 
 #[test]
-fn changes_written_as_a_list_are_rendered_compactly() {
+fn changes_written_as_a_list_become_yaml_text() {
     let text = "entries:\n  c:\n  - version: 1.0.0\n    annotations:\n      artifacthub.io/changes:\n      - kind: fixed\n        description: crash\n          on start\n        links:\n        - name: PR\n          url: https://x/1\n      - plain text item\n";
     let idx = all(text).unwrap();
     assert_eq!(
         idx["c"][0].changes.as_deref(),
-        Some("- kind: fixed, description: crash on start, links: [{name: PR, url: https://x/1}]\n- plain text item")
+        Some("- {\"kind\": \"fixed\", \"description\": \"crash on start\", \"links\": [{\"name\": \"PR\", \"url\": \"https://x/1\"}]}\n- \"plain text item\"")
     );
 }
 

@@ -55,7 +55,7 @@ fn body_has_the_table_app_version_notes_links_and_what_follows() {
         vec![
             (
                 "5.52.0".into(),
-                "- kind: added, description: HA | redis\n- kind: fixed, description: probes".into(),
+                "- kind: added\n  description: HA | redis\n- kind: fixed\n  description: probes for @team\n  links:\n    - name: PR 1\n      url: https://github.com/x/pull/1\n    - name: bad\n      url: javascript:alert(1)\n".into(),
             ),
             ("5.51.7".into(), "Fix typo".into()),
         ],
@@ -74,8 +74,8 @@ App version: `v2.9.3` → `v2.9.5`
 
 **5.52.0**
 
-- kind: added, description: HA | redis
-- kind: fixed, description: probes
+- added: HA | redis
+- fixed: probes for @\u{200b}team ([PR 1](https://github.com/x/pull/1))
 
 **5.51.7**
 

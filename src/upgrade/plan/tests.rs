@@ -75,6 +75,10 @@ fn only_the_first_environment_and_pins_without_one_get_prs() {
         plan.groups[1].title(),
         "chore(deps): upgrade argo-cd to 5.2.0 in dev"
     );
+    assert_eq!(
+        plan.groups[0].title(),
+        "chore(deps): upgrade cert-manager to v1.13.3"
+    );
 }
 
 #[test]
