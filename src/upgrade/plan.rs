@@ -148,6 +148,9 @@ fn env_of(pin: &Pin, environments: &[String]) -> Result<String, String> {
     }
 }
 
+/// A pin in a group: the pin, its current version, the policy's target.
+type Member = (Pin, String, Target);
+
 /// Groups the pins that `target` moves into one pull request per chart
 /// and environment. When pins of one chart in one environment were given
 /// different targets (different current versions under a narrow policy),
@@ -159,7 +162,7 @@ pub fn plan(
     target: impl Fn(&Pin) -> Option<Target>,
 ) -> Plan {
     let mut plan = Plan::default();
-    let mut groups: BTreeMap<(String, String), Vec<(Pin, String, Target)>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), Vec<Member>> = BTreeMap::new();
     let skip = |pin: &Pin, reason: String| Skip {
         file: pin.file.clone(),
         line: pin.line,

@@ -92,9 +92,7 @@ fn render_changes<'a>(
                 out.push('\n');
             }
             out.push_str("- ");
-            match ev {
-                other => render_flow(events, other, out, 1)?,
-            }
+            render_flow(events, ev, out, 1)?;
         },
         other if is_null(&other) => Ok(()),
         Event::Scalar(text, ..) => {
