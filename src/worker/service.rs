@@ -116,3 +116,72 @@ impl JobHandler for ServiceHandler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CommitSha;
+    use crate::jobs::PushCommit;
+
+    fn push(git_ref: &str, files: &[&str]) -> Push {
+        let sha = CommitSha::parse(&"a".repeat(40)).unwrap();
+        Push {
+            repository: "Acme/GitOps".into(),
+            git_ref: git_ref.into(),
+            before: sha.clone(),
+            after: sha.clone(),
+            created: false,
+            deleted: false,
+            forced: false,
+            commits: vec![PushCommit {
+                id: sha,
+                message: "m".into(),
+                added: vec![],
+                modified: files.iter().map(|f| (*f).to_owned()).collect(),
+                removed: vec![],
+            }],
+            sender: "someone".into(),
+        }
+    }
+
+    fn handler() -> ServiceHandler {
+        ServiceHandler {
+            upgrader: Err("not needed".into()),
+            repository: "acme/gitops".into(),
+            branch: "main".into(),
+            dry_run: false,
+        }
+    }
+
+    #[test]
+    fn only_pushes_to_the_base_branch_touching_pin_files_run_a_pass() {
+        let h = handler();
+        let cases = [
+            ("refs/heads/main", vec!["environments/dev/app.yaml"], true),
+            ("refs/heads/main", vec!["platform/main.tf"], true),
+            ("refs/heads/main", vec!["prod.tfvars"], true),
+            ("refs/heads/main", vec!["README.md", "docs/x.png"], false),
+            (
+                "refs/heads/feature",
+                vec!["environments/dev/app.yaml"],
+                false,
+            ),
+            ("refs/tags/v1", vec!["environments/dev/app.yaml"], false),
+            // GitHub leaves file lists out past 20 commits: assume pins moved.
+            ("refs/heads/main", vec![], true),
+        ];
+        for (git_ref, files, want) in cases {
+            assert_eq!(
+                h.push_changes_pins(&push(git_ref, &files)),
+                want,
+                "{git_ref} {files:?}"
+            );
+        }
+        let mut other_repo = push("refs/heads/main", &["a.yaml"]);
+        other_repo.repository = "acme/other".into();
+        assert!(!h.push_changes_pins(&other_repo));
+        let mut deleted = push("refs/heads/main", &["a.yaml"]);
+        deleted.deleted = true;
+        assert!(!h.push_changes_pins(&deleted));
+    }
+}

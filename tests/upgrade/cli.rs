@@ -1,0 +1,144 @@
+//! The binary: `scan` without `--offline` adds latest/update, and
+//! `chartpilot upgrade` prints what it opened, then nothing new.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::fixture::{self, git};
+use super::*;
+
+fn chartpilot(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_chartpilot"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("chartpilot runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn config(dir: &Path, repo: &Path, index_dir: &Path) -> String {
+    let path = dir.join("cli.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[git]\nprovider = \"local\"\npath = \"{}\"\n[log]\nlevel = \"warn\"\n\
+             [[helm.mirrors]]\nfrom = \"{}\"\nto = \"file://{}\"\n",
+            repo.display(),
+            fixture::CHARTS_URL,
+            index_dir.display()
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn scan_looks_up_latest_and_update_unless_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    fixture::repository(&repo);
+    let index_dir = tmp.path().join("charts");
+    fixture::index(&index_dir, "6.6.0");
+    let cfg = config(tmp.path(), &repo, &index_dir);
+    let repo_arg = repo.display().to_string();
+
+    let (ok, out, err) = chartpilot(&["scan", &repo_arg, "--config", &cfg, "--format", "json"]);
+    assert!(ok, "{err}");
+    let pins: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let find = |file: &str| pins.iter().find(|p| p["file"] == file).unwrap();
+    let dev = find("environments/dev/podinfo.yaml");
+    assert_eq!(dev["latest"], "6.6.0");
+    assert_eq!(dev["update"], "minor");
+    let redis = find("environments/dev/redis.yaml");
+    assert_eq!(
+        redis["latest"], "18.1.0",
+        "already newest: latest is the pin"
+    );
+    assert!(redis["update"].is_null());
+    let tf = find("platform/main.tf");
+    assert_eq!(
+        tf["latest"], "v1.14.0",
+        "spelled as the repository publishes it"
+    );
+
+    let (ok, out, _) = chartpilot(&[
+        "scan",
+        &repo_arg,
+        "--config",
+        &cfg,
+        "--format",
+        "json",
+        "--offline",
+    ]);
+    assert!(ok);
+    let pins: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert!(pins.iter().all(|p| p.get("latest").is_none()));
+
+    let (ok, out, _) = chartpilot(&["scan", &repo_arg, "--config", &cfg]);
+    assert!(ok);
+    assert!(
+        out.lines().next().unwrap().contains("LATEST  UPDATE"),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("; 4 behind"), "{out}");
+}
+
+#[test]
+fn upgrade_prints_what_it_opened_and_a_second_run_opens_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    fixture::repository(&repo);
+    let index_dir = tmp.path().join("charts");
+    fixture::index(&index_dir, "6.6.0");
+    let cfg = config(tmp.path(), &repo, &index_dir);
+
+    let (ok, out, err) = chartpilot(&["upgrade", "--config", &cfg, "--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("would open        {PODINFO_BRANCH}")),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("2 would be opened, 0 would be updated, 0 would be closed, 0 unchanged\n"),
+        "{out}"
+    );
+    assert_eq!(git(&repo, &["branch", "--list", "chartpilot/*"]), "");
+
+    let (ok, out, err) = chartpilot(&["upgrade", "--config", &cfg]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!(
+            "opened     #1     {CERT_MANAGER_BRANCH}  chore(deps): upgrade cert-manager to v1.14.0"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("opened     #2     {PODINFO_BRANCH}")),
+        "{out}"
+    );
+    assert!(out.contains("skipped    environments/prod/podinfo.yaml:11 podinfo-prod: prod is reached by promotion from dev"), "{out}");
+    assert!(
+        out.ends_with("2 opened, 0 updated, 0 closed, 0 unchanged\n"),
+        "{out}"
+    );
+
+    let (ok, out, _) = chartpilot(&["upgrade", "--config", &cfg, "--format", "json"]);
+    assert!(ok);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let actions = report["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 2);
+    assert!(actions.iter().all(|a| a["action"] == "unchanged"), "{out}");
+
+    // A repository that cannot be read fails with its reason, exit status 1.
+    std::fs::remove_dir_all(&index_dir).unwrap();
+    let (ok, out, err) = chartpilot(&["upgrade", "--config", &cfg]);
+    assert!(!ok);
+    assert!(out.contains("lookup failed"), "{out}");
+    assert!(err.contains("chart lookup(s) failed"), "{err}");
+}
