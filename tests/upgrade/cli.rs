@@ -82,7 +82,9 @@ fn scan_looks_up_latest_and_update_unless_offline() {
     let (ok, out, _) = chartpilot(&["scan", &repo_arg, "--config", &cfg]);
     assert!(ok);
     assert!(
-        out.lines().next().unwrap().contains("LATEST  UPDATE"),
+        out.lines()
+            .next()
+            .is_some_and(|h| h.contains(" VERSION  LATEST ") && h.contains(" UPDATE ")),
         "{out}"
     );
     assert!(out.trim_end().ends_with("; 4 behind"), "{out}");
