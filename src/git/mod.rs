@@ -93,6 +93,10 @@ pub trait GitHost: Send + Sync {
     /// The commit a branch points at, or None when there is no such branch.
     async fn branch_head(&self, branch: &str) -> Result<Option<CommitSha>, GitError>;
 
+    /// The branches whose names start with `prefix`: one call for a whole
+    /// pass, so existing work is known before anything is written.
+    async fn branches(&self, prefix: &str) -> Result<Vec<String>, GitError>;
+
     /// Writes every file of the tree at `rev` under `dest` (an existing,
     /// empty directory). Symlinks and submodules are skipped.
     async fn snapshot(&self, rev: &CommitSha, dest: &Path) -> Result<(), GitError>;

@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod plan;
+pub mod report;
 pub mod run;
 mod source;
 

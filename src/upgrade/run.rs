@@ -3,15 +3,15 @@
 //! Every step is idempotent: the branch name says what a PR does, so a
 //! repeated or concurrent pass finds the work already done.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::Serialize;
 use tokio::sync::Mutex;
 
 use super::body::{commit_message, pr_body};
-use super::plan::{self, branch_version, version_order, Group, Skip, Target, BRANCH_PREFIX};
+use super::plan::{self, branch_version, version_order, Group, Target, BRANCH_PREFIX};
+pub use super::report::{Action, Report, SkipOut};
 use crate::charts::lookup::ChartKey;
 use crate::charts::Release;
 use crate::clock::Clock;
@@ -31,74 +31,6 @@ pub trait ReleaseSource: Send + Sync {
     /// release age, release times are filled in for the candidates newer
     /// than the pin.
     async fn releases(&self, pins: &[Pin], policy: &PolicySettings) -> Releases;
-}
-
-/// What a pass did (or, in a dry run, would do) for one pull request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "kebab-case")]
-pub enum Action {
-    Opened {
-        number: u64,
-        branch: String,
-        title: String,
-        url: Option<String>,
-    },
-    Updated {
-        number: u64,
-        branch: String,
-        title: String,
-    },
-    Unchanged {
-        number: u64,
-        branch: String,
-    },
-    Closed {
-        number: u64,
-        branch: String,
-        successor: u64,
-    },
-    WouldOpen {
-        branch: String,
-        title: String,
-    },
-    WouldClose {
-        number: u64,
-        branch: String,
-    },
-    /// A person closed this upgrade before: it is not proposed again.
-    Declined {
-        number: u64,
-        branch: String,
-    },
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Report {
-    pub base: Option<String>,
-    pub actions: Vec<Action>,
-    pub skipped: Vec<SkipOut>,
-    /// Repositories that could not be read; their charts were left alone.
-    pub lookup_errors: Vec<String>,
-    pub warnings: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SkipOut {
-    pub file: String,
-    pub line: usize,
-    pub name: String,
-    pub reason: String,
-}
-
-impl From<Skip> for SkipOut {
-    fn from(s: Skip) -> Self {
-        Self {
-            file: s.file,
-            line: s.line,
-            name: s.name,
-            reason: s.reason,
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +61,17 @@ pub type Choose = dyn Fn(
     ) -> Option<(Release, UpdateType)>
     + Send
     + Sync;
+
+/// What one pass knows before it acts on its groups.
+#[derive(Clone, Copy)]
+struct Pass<'a> {
+    head: &'a CommitSha,
+    files: &'a [SourceFile],
+    open: &'a [PullRequest],
+    /// Upgrade branches that exist, with or without a PR.
+    existing: &'a HashSet<String>,
+    dry_run: bool,
+}
 
 pub struct Upgrader {
     pub host: Arc<dyn GitHost>,
@@ -180,9 +123,21 @@ impl Upgrader {
             .into_iter()
             .filter(|p| p.head.starts_with(BRANCH_PREFIX))
             .collect();
+        let existing: HashSet<String> = self
+            .host
+            .branches(BRANCH_PREFIX)
+            .await?
+            .into_iter()
+            .collect();
+        let pass = Pass {
+            head: &head,
+            files: &files,
+            open: &open,
+            existing: &existing,
+            dry_run,
+        };
         for group in &plan.groups {
-            self.carry_out(group, &head, &files, &open, dry_run, &mut report)
-                .await?;
+            self.carry_out(&pass, group, &mut report).await?;
         }
         Ok(report)
     }
@@ -227,13 +182,17 @@ impl Upgrader {
 
     async fn carry_out(
         &self,
+        pass: &Pass<'_>,
         group: &Group,
-        head: &CommitSha,
-        files: &[SourceFile],
-        open: &[PullRequest],
-        dry_run: bool,
         report: &mut Report,
     ) -> Result<(), UpgradeError> {
+        let Pass {
+            head,
+            files,
+            open,
+            existing,
+            dry_run,
+        } = *pass;
         let branch = group.branch();
         let title = group.title();
         let body = pr_body(group, &self.policy.environments);
@@ -266,6 +225,22 @@ impl Upgrader {
                 .supersede(&older, pr.number, &title, dry_run, report)
                 .await;
         }
+        if existing.contains(&branch) {
+            // The branch is there without an open PR: a person closed the
+            // PR (respect it; this also keeps a version that was rolled
+            // back from coming again), or an earlier pass stopped between
+            // the branch and the PR (finish it, without a new commit).
+            if let Some(pr) = self.host.find_pull(&branch).await? {
+                report.actions.push(Action::Declined {
+                    number: pr.number,
+                    branch,
+                });
+                return Ok(());
+            }
+            if !dry_run {
+                return self.open_pull(group, branch, body, &older, report).await;
+            }
+        }
         if dry_run {
             report.actions.push(Action::WouldOpen {
                 branch: branch.clone(),
@@ -287,9 +262,8 @@ impl Upgrader {
         match self.host.create_branch(&branch, &sha).await {
             Ok(()) => {}
             Err(GitError::BranchExists(_)) => {
-                // A branch of that name without an open PR: either a person
-                // closed the PR (respect it), or an earlier pass stopped
-                // between the branch and the PR (finish it).
+                // Another replica got there first since the pass listed
+                // branches: its PR (or a person's decision) stands.
                 if let Some(pr) = self.host.find_pull(&branch).await? {
                     report.actions.push(Action::Declined {
                         number: pr.number,
@@ -300,6 +274,18 @@ impl Upgrader {
             }
             Err(e) => return Err(e.into()),
         }
+        self.open_pull(group, branch, body, &older, report).await
+    }
+
+    async fn open_pull(
+        &self,
+        group: &Group,
+        branch: String,
+        body: String,
+        older: &[&PullRequest],
+        report: &mut Report,
+    ) -> Result<(), UpgradeError> {
+        let title = group.title();
         let mut labels = self.upgrade.labels.clone();
         if group.update() == UpdateType::Major {
             labels.push(self.upgrade.major_label.clone());
@@ -321,7 +307,7 @@ impl Upgrader {
             title: title.clone(),
             url: pr.url.clone(),
         });
-        self.supersede(&older, pr.number, &title, false, report)
+        self.supersede(older, pr.number, &title, false, report)
             .await
     }
 

@@ -14,8 +14,9 @@ use super::*;
 /// The writes one upgrade PR may cost: tree, commit, ref, pull, labels.
 const MAX_CALLS_PER_PR: usize = 5;
 
-/// Reads a pass always makes: the base branch, its tarball, open PRs.
-const READS_PER_PASS: usize = 3;
+/// Reads a pass always makes: the base branch, its tarball, open PRs,
+/// upgrade branches.
+const READS_PER_PASS: usize = 4;
 
 fn branch_files(fake: &FakeGithub, branch: &str) -> HashMap<String, String> {
     let base = fake.branch("main").expect("main");
@@ -101,7 +102,7 @@ async fn github_gets_first_environment_prs_once_and_newer_ones_supersede() {
     );
     assert_eq!(podinfo.labels, ["chartpilot", "dependencies"]);
 
-    // Again: nothing is written, only the three reads happen.
+    // Again: nothing is written, only the reads happen.
     fake.clear_requests();
     let again = up.run(false).await.expect("second pass");
     assert_eq!(
@@ -174,13 +175,74 @@ async fn a_major_update_is_labelled_and_a_pr_a_person_closed_is_not_reopened() {
     assert_eq!(major.labels, ["chartpilot", "dependencies", "major-update"]);
     assert!(major.body.contains("A major update"), "{}", major.body);
 
-    // A person closes it: the next pass leaves it closed.
+    // A person closes it: the next pass leaves it closed, writing nothing,
+    // and a dry run says the same.
     fake.close_pull_as_person(major.number);
-    let next = up.run(false).await.expect("second pass");
-    assert!(summary(&next).contains(&(
+    fake.clear_requests();
+    let declined = (
         "declined".to_owned(),
-        "chartpilot/upgrade/dev/podinfo-7.0.0".to_owned()
-    )));
+        "chartpilot/upgrade/dev/podinfo-7.0.0".to_owned(),
+    );
+    let dry = up.run(true).await.expect("dry run");
+    assert!(summary(&dry).contains(&declined), "{dry:#?}");
+    let next = up.run(false).await.expect("second pass");
+    assert!(summary(&next).contains(&declined), "{next:#?}");
     assert_eq!(fake.pull(major.number).state, "closed");
     assert_eq!(fake.pulls().len(), 2);
+    let writes: Vec<String> = fake
+        .api_calls()
+        .iter()
+        .filter(|c| c.method != "GET")
+        .map(|c| c.line())
+        .collect();
+    assert!(writes.is_empty(), "{writes:#?}");
+}
+
+#[tokio::test]
+async fn a_branch_left_without_its_pr_gets_the_pr_and_no_second_commit() {
+    let fake = FakeGithub::start().await;
+    let files = fixture::files();
+    let seeded: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    fake.seed(&seeded);
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("charts");
+    fixture::index(&index_dir, "6.6.0");
+    let git_section = format!(
+        "[git]\nprovider = \"github\"\nrepository = \"{}\"\n\
+         [github]\ntoken = \"{}\"\napi_url = \"{}\"\n",
+        fake.repository(),
+        fake.token,
+        fake.url
+    );
+    let settings = settings(tmp.path(), &git_section, &index_dir);
+    // An earlier pass died after creating the branch, before the PR.
+    let edited = fixture::files()
+        .into_iter()
+        .find(|(p, _)| p == "environments/dev/podinfo.yaml")
+        .map(|(_, t)| t.replace("targetRevision: 6.5.0", "targetRevision: 6.6.0"))
+        .unwrap();
+    let main = fake.branch("main").unwrap();
+    fake.set_branch(PODINFO_BRANCH, &main);
+    let left = fake.commit_files(
+        PODINFO_BRANCH,
+        &[("environments/dev/podinfo.yaml", edited.as_str())],
+    );
+    assert_eq!(fake.parents(&left), [main]);
+    let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
+    fake.clear_requests();
+    let report = up.run(false).await.expect("pass");
+    assert!(
+        summary(&report).contains(&("opened".to_owned(), PODINFO_BRANCH.to_owned())),
+        "{report:#?}"
+    );
+    assert_eq!(fake.branch(PODINFO_BRANCH).unwrap(), left, "branch kept");
+    let podinfo_writes = fake
+        .api_calls()
+        .iter()
+        .filter(|c| c.method == "POST" && c.body.contains("podinfo"))
+        .count();
+    assert_eq!(podinfo_writes, 1, "only the pull request itself");
 }

@@ -184,6 +184,34 @@ impl GitHost for GithubHost {
         }
     }
 
+    async fn branches(&self, prefix: &str) -> Result<Vec<String>, GitError> {
+        let mut next = Some(format!(
+            "{}/git/matching-refs/heads/{}?per_page={PER_PAGE}",
+            self.repo_path,
+            encode_path(prefix)
+        ));
+        let mut names = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let Some(path) = next.take() else { break };
+            let reply = self.get(&path).await?;
+            if !reply.is_success() {
+                return Err(reply.error(&format!("branches under {prefix}")));
+            }
+            let page: Vec<wire::Ref> = reply.json("branches")?;
+            names.extend(
+                page.into_iter()
+                    .filter_map(|r| r.name.strip_prefix("refs/heads/").map(str::to_owned))
+                    .filter(|b| b.starts_with(prefix)),
+            );
+            next = reply
+                .headers
+                .get("link")
+                .and_then(|v| v.to_str().ok())
+                .and_then(wire::next_page);
+        }
+        Ok(names)
+    }
+
     async fn snapshot(&self, rev: &CommitSha, dest: &Path) -> Result<(), GitError> {
         // GitHub redirects to codeload; octocrab's redirect layer follows
         // and drops the credentials if the host changes.

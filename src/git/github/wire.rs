@@ -19,6 +19,9 @@ impl Sha {
 
 #[derive(Deserialize)]
 pub struct Ref {
+    /// `refs/heads/<branch>`.
+    #[serde(rename = "ref", default)]
+    pub name: String,
     pub object: Sha,
 }
 

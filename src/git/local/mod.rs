@@ -147,6 +147,10 @@ impl GitHost for LocalGit {
         refs::branch_head(&self.git, branch).await
     }
 
+    async fn branches(&self, prefix: &str) -> Result<Vec<String>, GitError> {
+        refs::branches(&self.git, prefix).await
+    }
+
     async fn snapshot(&self, rev: &CommitSha, dest: &Path) -> Result<(), GitError> {
         objects::snapshot(&self.git, rev, dest).await
     }

@@ -62,6 +62,23 @@ pub(super) async fn branch_head(git: &Git, branch: &str) -> Result<Option<Commit
         .map_err(|e| GitError::Refused(format!("git rev-parse printed {e}")))
 }
 
+pub(super) async fn branches(git: &Git, prefix: &str) -> Result<Vec<String>, GitError> {
+    // All branches, filtered here: for-each-ref patterns match whole path
+    // components only, and a repository has few enough branches.
+    let text = git
+        .cmd("for-each-ref")
+        .arg("--format=%(refname)")
+        .arg("refs/heads/")
+        .run()
+        .await?;
+    Ok(String::from_utf8_lossy(&text)
+        .lines()
+        .filter_map(|r| r.strip_prefix("refs/heads/"))
+        .filter(|b| b.starts_with(prefix))
+        .map(str::to_owned)
+        .collect())
+}
+
 async fn require_commit(git: &Git, sha: &CommitSha) -> Result<(), GitError> {
     if commit_exists(git, sha.as_ref()).await? {
         Ok(())

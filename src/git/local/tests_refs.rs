@@ -162,3 +162,27 @@ async fn update_branch_detects_a_concurrent_move() {
     assert!(matches!(err, GitError::NotFastForward(_)), "{err}");
     assert_eq!(local.branch_head("work").await.unwrap(), Some(a));
 }
+
+#[tokio::test]
+async fn branches_lists_those_under_a_prefix() {
+    let (_dir, local) = checkout();
+    let head = main_head(&local).await;
+    for b in [
+        "chartpilot/upgrade/dev/a-1.0.0",
+        "chartpilot/upgrade/any/b-2.0.0",
+        "chartpilot/revert/x",
+        "chartpilot-upgrade-lookalike",
+    ] {
+        local.create_branch(b, &head).await.unwrap();
+    }
+    let mut found = local.branches("chartpilot/upgrade/").await.unwrap();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            "chartpilot/upgrade/any/b-2.0.0",
+            "chartpilot/upgrade/dev/a-1.0.0"
+        ]
+    );
+    assert!(local.branches("nothing/").await.unwrap().is_empty());
+}

@@ -89,6 +89,22 @@ impl BareRepo {
         self.resolve(&format!("refs/heads/{name}"), "commit")
     }
 
+    /// Every branch with its commit.
+    pub fn branches(&self) -> Vec<(String, String)> {
+        self.text(&[
+            "for-each-ref",
+            "--format=%(refname) %(objectname)",
+            "refs/heads/",
+        ])
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (r, sha) = l.split_once(' ')?;
+            Some((r.strip_prefix("refs/heads/")?.to_owned(), sha.to_owned()))
+        })
+        .collect()
+    }
+
     pub fn set_branch(&self, name: &str, sha: &str) {
         self.text(&["update-ref", &format!("refs/heads/{name}"), sha])
             .unwrap();

@@ -263,6 +263,11 @@ impl FakeGithub {
         sha
     }
 
+    /// Points `name` at `sha`, creating the branch, without an API call.
+    pub fn set_branch(&self, name: &str, sha: &str) {
+        self.state().repo.set_branch(name, sha);
+    }
+
     /// Seeds `main` with `files`.
     pub fn seed(&self, files: &[(&str, &str)]) -> String {
         self.commit_files("main", files)

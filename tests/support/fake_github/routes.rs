@@ -98,6 +98,16 @@ impl State {
                 Some(sha) => HttpResponse::Ok().json(json!({ "ref": format!("refs/{branch}"), "object": { "sha": sha, "type": "commit" } })),
                 None => message(404, "Not Found"),
             },
+            ("GET", ["git", "matching-refs", prefix]) => {
+                let refs: Vec<serde_json::Value> = self
+                    .repo
+                    .branches()
+                    .into_iter()
+                    .filter(|(name, _)| format!("heads/{name}").starts_with(*prefix))
+                    .map(|(name, sha)| json!({ "ref": format!("refs/heads/{name}"), "object": { "sha": sha, "type": "commit" } }))
+                    .collect();
+                HttpResponse::Ok().json(refs)
+            }
             ("POST", ["git", "refs"]) => self.create_ref(&body),
             ("PATCH", ["git", "refs", branch]) => self.update_ref(branch.strip_prefix("heads/").unwrap_or(branch), &body),
             ("POST", ["git", "trees"]) => self.create_tree(&body),

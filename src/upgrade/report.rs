@@ -1,0 +1,73 @@
+//! What a pass did, for the CLI, the logs and JSON output.
+
+use serde::Serialize;
+
+use super::plan::Skip;
+
+/// What a pass did (or, in a dry run, would do) for one pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    Opened {
+        number: u64,
+        branch: String,
+        title: String,
+        url: Option<String>,
+    },
+    Updated {
+        number: u64,
+        branch: String,
+        title: String,
+    },
+    Unchanged {
+        number: u64,
+        branch: String,
+    },
+    Closed {
+        number: u64,
+        branch: String,
+        successor: u64,
+    },
+    WouldOpen {
+        branch: String,
+        title: String,
+    },
+    WouldClose {
+        number: u64,
+        branch: String,
+    },
+    /// A person closed this upgrade before: it is not proposed again.
+    Declined {
+        number: u64,
+        branch: String,
+    },
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub base: Option<String>,
+    pub actions: Vec<Action>,
+    pub skipped: Vec<SkipOut>,
+    /// Repositories that could not be read; their charts were left alone.
+    pub lookup_errors: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SkipOut {
+    pub file: String,
+    pub line: usize,
+    pub name: String,
+    pub reason: String,
+}
+
+impl From<Skip> for SkipOut {
+    fn from(s: Skip) -> Self {
+        Self {
+            file: s.file,
+            line: s.line,
+            name: s.name,
+            reason: s.reason,
+        }
+    }
+}
