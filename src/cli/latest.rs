@@ -5,11 +5,10 @@ use chrono::Utc;
 
 use super::{Latest, LookupFn};
 use crate::charts::lookup::{ChartKey, Lookup};
-use crate::charts::policy::{select, EffectivePolicy};
-use crate::charts::version::Version;
 use crate::pins::Pin;
 use crate::settings::Settings;
 use crate::upgrade::run::ReleaseSource;
+use crate::upgrade::source::choose;
 
 /// Runs `f` with a lookup function for `cli::scan`. The lookups run on a
 /// current-thread runtime; index parsing goes to the blocking pool, so
@@ -30,22 +29,15 @@ pub fn with_lookups<T>(
             let now = Utc::now();
             let latest = pins
                 .iter()
-                .map(|pin| {
-                    let (Some(Ok(list)), Some(chart), Some(version)) = (
-                        releases.get(&ChartKey::of(pin)),
-                        pin.chart_name(),
-                        pin.version.as_deref(),
-                    ) else {
-                        return Latest::default();
-                    };
-                    let Ok(effective) = EffectivePolicy::for_chart(&policy, chart) else {
-                        return Latest::default();
-                    };
-                    let s = select(&Version::parse(version), list, &effective, now);
-                    Latest {
-                        latest: s.latest.map(|r| r.version.clone()),
-                        update: s.update,
+                .map(|pin| match releases.get(&ChartKey::of(pin)) {
+                    Some(Ok(list)) => {
+                        let c = choose(&policy, pin, list, now);
+                        Latest {
+                            latest: c.latest,
+                            update: c.target.map(|(_, u)| u),
+                        }
                     }
+                    _ => Latest::default(),
                 })
                 .collect();
             let failures = releases

@@ -84,6 +84,13 @@ pub fn render(report: &Report, dry_run: bool) -> String {
             s.file, s.line, s.name, s.reason
         );
     }
+    for h in &report.held_back {
+        let _ = writeln!(
+            out,
+            "held back  {}:{} {}: {}",
+            h.file, h.line, h.name, h.reason
+        );
+    }
     for e in &report.lookup_errors {
         let _ = writeln!(out, "lookup failed  {e}");
     }

@@ -6,7 +6,7 @@ pub mod body;
 pub mod plan;
 pub mod report;
 pub mod run;
-mod source;
+pub mod source;
 
 use std::sync::Arc;
 
@@ -36,7 +36,6 @@ impl Upgrader {
                 env_patterns: settings.pins.env_patterns.clone(),
             },
             clock,
-            choose: Arc::new(source::choose),
             lock: Mutex::new(()),
         })
     }

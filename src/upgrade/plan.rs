@@ -135,7 +135,7 @@ pub fn branch_version<'a>(branch: &'a str, env: &str, chart: &str) -> Option<&'a
 /// now. Only the first environment of the promotion order gets automatic
 /// PRs; later ones are reached through promotion. Pins without an
 /// environment, or in one outside the promotion order, stand alone.
-fn env_of(pin: &Pin, environments: &[String]) -> Result<String, String> {
+pub(crate) fn env_of(pin: &Pin, environments: &[String]) -> Result<String, String> {
     match pin.env.as_deref() {
         None => Ok(ANY_ENV.to_owned()),
         Some(env) => match environments.iter().position(|e| e == env) {
@@ -159,7 +159,7 @@ type Member = (Pin, String, Target);
 pub fn plan(
     pins: &[Pin],
     environments: &[String],
-    target: impl Fn(&Pin) -> Option<Target>,
+    mut target: impl FnMut(&Pin) -> Option<Target>,
 ) -> Plan {
     let mut plan = Plan::default();
     let mut groups: BTreeMap<(String, String), Vec<Member>> = BTreeMap::new();

@@ -48,6 +48,9 @@ pub struct Report {
     pub base: Option<String>,
     pub actions: Vec<Action>,
     pub skipped: Vec<SkipOut>,
+    /// Newer releases the policy kept back (update type, ignore range,
+    /// minimum age…), with the reason.
+    pub held_back: Vec<SkipOut>,
     /// Repositories that could not be read; their charts were left alone.
     pub lookup_errors: Vec<String>,
     pub warnings: Vec<String>,

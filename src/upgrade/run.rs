@@ -20,6 +20,8 @@ use crate::git::{FileChange, GitError, GitHost, NewPull, PullRequest};
 use crate::pins::{self, edit, DiscoverOptions, Pin, SourceFile};
 use crate::settings::{PolicySettings, UpdateType, UpgradeSettings};
 
+use super::source::choose;
+
 /// Published releases per chart, or why they could not be looked up.
 /// Charts that need no lookup (git sources) are absent.
 pub type Releases = BTreeMap<ChartKey, Result<Vec<Release>, String>>;
@@ -51,17 +53,6 @@ impl UpgradeError {
     }
 }
 
-/// Chooses the version for one pin: the newest release the policy allows,
-/// with its update type. Injected so `run` stays independent of policy.
-pub type Choose = dyn Fn(
-        &PolicySettings,
-        &Pin,
-        &[Release],
-        chrono::DateTime<chrono::Utc>,
-    ) -> Option<(Release, UpdateType)>
-    + Send
-    + Sync;
-
 /// What one pass knows before it acts on its groups.
 #[derive(Clone, Copy)]
 struct Pass<'a> {
@@ -80,7 +71,6 @@ pub struct Upgrader {
     pub upgrade: UpgradeSettings,
     pub discover: DiscoverOptions,
     pub clock: Arc<dyn Clock>,
-    pub choose: Arc<Choose>,
     /// One pass at a time per process: two passes would race for the same
     /// branches (harmless, but noisy); other replicas are kept apart by
     /// branch creation failing when the branch exists.
@@ -116,6 +106,7 @@ impl Upgrader {
             self.target(pin, &releases, now)
         });
         report.skipped = plan.skipped.into_iter().map(SkipOut::from).collect();
+        report.held_back = self.held_back(&scan.pins, &releases, now);
         let open: Vec<PullRequest> = self
             .host
             .open_pulls()
@@ -158,6 +149,28 @@ impl Upgrader {
         .map_err(|e| UpgradeError::Snapshot(e.to_string()))?
     }
 
+    /// Newer releases the policy kept from pins that get PRs here, and why.
+    fn held_back(
+        &self,
+        pins: &[Pin],
+        releases: &Releases,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<SkipOut> {
+        pins.iter()
+            .filter(|pin| plan::env_of(pin, &self.policy.environments).is_ok())
+            .filter_map(|pin| {
+                let list = releases.get(&ChartKey::of(pin))?.as_ref().ok()?;
+                let reason = choose(&self.policy, pin, list, now).held_back?;
+                Some(SkipOut {
+                    file: pin.file.clone(),
+                    line: pin.line,
+                    name: pin.name.clone(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+
     fn target(
         &self,
         pin: &Pin,
@@ -166,7 +179,7 @@ impl Upgrader {
     ) -> Option<Target> {
         let list = releases.get(&ChartKey::of(pin))?.as_ref().ok()?;
         let from = pin.version.as_deref()?;
-        let (release, update) = (self.choose)(&self.policy, pin, list, now)?;
+        let (release, update) = choose(&self.policy, pin, list, now).target?;
         let from_app_version = list
             .iter()
             .find(|r| r.version == from)

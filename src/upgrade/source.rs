@@ -90,19 +90,41 @@ async fn fill_release_times(
     }
 }
 
+/// What the policy makes of one pin's releases.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Choice {
+    /// The newest allowed release, spelled as published: the pin's own
+    /// version when nothing newer is allowed (what `scan` prints).
+    pub latest: Option<String>,
+    /// The newest allowed release when it is newer than the pin.
+    pub target: Option<(Release, UpdateType)>,
+    /// A newer release the policy held back, and why, for people to read:
+    /// `2.0.0 is a major update; policy allows patch, minor`.
+    pub held_back: Option<String>,
+}
+
 /// The newest release the policy allows for `pin`, when newer than it.
 pub fn choose(
     policy: &PolicySettings,
     pin: &Pin,
     releases: &[Release],
     now: DateTime<Utc>,
-) -> Option<(Release, UpdateType)> {
-    let effective = EffectivePolicy::for_chart(policy, pin.chart_name()?).ok()?;
-    let selection = select(
-        &Version::parse(pin.version.as_deref()?),
-        releases,
-        &effective,
-        now,
-    );
-    Some((selection.latest?.clone(), selection.update?))
+) -> Choice {
+    let (Some(chart), Some(version)) = (pin.chart_name(), pin.version.as_deref()) else {
+        return Choice::default();
+    };
+    // Validated when the settings were loaded; a chart it fails for gets
+    // no proposal rather than an unchecked one.
+    let Ok(effective) = EffectivePolicy::for_chart(policy, chart) else {
+        return Choice::default();
+    };
+    let selection = select(&Version::parse(version), releases, &effective, now);
+    Choice {
+        latest: selection.latest.map(|r| r.version.clone()),
+        target: selection
+            .latest
+            .zip(selection.update)
+            .map(|(r, u)| (r.clone(), u)),
+        held_back: selection.held_back.map(|h| h.to_string()),
+    }
 }

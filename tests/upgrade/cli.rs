@@ -21,12 +21,16 @@ fn chartpilot(args: &[&str]) -> (bool, String, String) {
 }
 
 fn config(dir: &Path, repo: &Path, index_dir: &Path) -> String {
+    config_with(dir, repo, index_dir, "")
+}
+
+fn config_with(dir: &Path, repo: &Path, index_dir: &Path, extra: &str) -> String {
     let path = dir.join("cli.toml");
     std::fs::write(
         &path,
         format!(
             "[git]\nprovider = \"local\"\npath = \"{}\"\n[log]\nlevel = \"warn\"\n\
-             [[helm.mirrors]]\nfrom = \"{}\"\nto = \"file://{}\"\n",
+             [[helm.mirrors]]\nfrom = \"{}\"\nto = \"file://{}\"\n{extra}",
             repo.display(),
             fixture::CHARTS_URL,
             index_dir.display()
@@ -34,6 +38,42 @@ fn config(dir: &Path, repo: &Path, index_dir: &Path) -> String {
     )
     .unwrap();
     path.display().to_string()
+}
+
+#[test]
+fn a_narrower_policy_proposes_the_allowed_version_and_says_what_it_held_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    fixture::repository(&repo);
+    let index_dir = tmp.path().join("charts");
+    fixture::index(&index_dir, "7.0.0");
+    let cfg = config_with(
+        tmp.path(),
+        &repo,
+        &index_dir,
+        "[policy]\nupdate_types = [\"patch\", \"minor\"]\n\
+         [[policy.charts]]\nchart = \"cert-manager\"\nignore = [\">=1.14.0\"]\n",
+    );
+    let (ok, out, err) = chartpilot(&["upgrade", "--config", &cfg, "--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("would open        chartpilot/upgrade/dev/podinfo-6.6.0"),
+        "{out}"
+    );
+    assert!(!out.contains("cert-manager-v1.14.0"), "{out}");
+    assert!(
+        out.contains("held back  environments/dev/podinfo.yaml:11 podinfo-dev: 7.0.0 is a major update; policy allows patch, minor"),
+        "{out}"
+    );
+    assert!(
+        out.contains("held back  platform/main.tf:3 cert-manager: v1.14.0"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("prod/podinfo.yaml:11 podinfo-prod: 7.0.0"),
+        "only where PRs are made: {out}"
+    );
 }
 
 #[test]
