@@ -173,6 +173,32 @@ async fn failing_job_is_retried_with_growing_delay_then_parked(backend: Backend)
     h.done(q).await;
 }
 
+async fn rate_limited_job_waits_at_least_its_reset(backend: Backend) {
+    let h = Harness::new(backend);
+    let q = h.open().await;
+    // Configured delays are 300 ms then 600 ms: a 500 ms reset takes the
+    // 600 ms one on the first retry, not the 300 ms one.
+    let (w, handler) = h.worker(&q, Mode::RateLimited(Duration::from_millis(500)));
+    q.publish(&job("limited")).await.unwrap();
+    let d2 = Duration::from_millis(600);
+    assert_eq!(
+        next(&w).await,
+        Outcome::Retried {
+            attempt: 2,
+            delay: d2
+        }
+    );
+    handler.set_mode(Mode::Succeed);
+    let t = Instant::now();
+    assert_eq!(next(&w).await, Outcome::Done);
+    assert!(
+        t.elapsed() >= d2 - Duration::from_millis(20),
+        "{:?}",
+        t.elapsed()
+    );
+    h.done(q).await;
+}
+
 async fn recovering_job_succeeds_on_retry(backend: Backend) {
     let h = Harness::new(backend);
     let q = h.open().await;
@@ -291,6 +317,7 @@ suite!(
     each_job_is_handled_exactly_once,
     failing_job_is_retried_with_growing_delay_then_parked,
     recovering_job_succeeds_on_retry,
+    rate_limited_job_waits_at_least_its_reset,
     unknown_kinds_and_rejected_jobs_are_parked,
     panicking_handler_is_retried,
     pending_jobs_survive_a_restart,

@@ -18,6 +18,9 @@ pub enum Disposition {
 pub struct JobError {
     pub disposition: Disposition,
     pub error: anyhow::Error,
+    /// For a retry: the earliest the next attempt is worth making (a rate
+    /// limit's reset), when the failure says so.
+    pub not_before: Option<std::time::Duration>,
 }
 
 impl JobError {
@@ -25,6 +28,15 @@ impl JobError {
         Self {
             disposition: Disposition::Retry,
             error,
+            not_before: None,
+        }
+    }
+
+    /// A retry no sooner than `wait` from now.
+    pub fn retry_after(error: anyhow::Error, wait: std::time::Duration) -> Self {
+        Self {
+            not_before: Some(wait),
+            ..Self::retry(error)
         }
     }
 
@@ -32,6 +44,7 @@ impl JobError {
         Self {
             disposition: Disposition::Park,
             error,
+            not_before: None,
         }
     }
 }

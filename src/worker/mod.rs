@@ -69,6 +69,19 @@ impl Worker {
             .unwrap_or(Duration::from_secs(1))
     }
 
+    /// The shortest configured delay of at least `wait` (the longest when
+    /// none is that long): the broker only has queues for those delays.
+    pub fn delay_at_least(&self, wait: Duration) -> Duration {
+        let mut delays = self.retry_delays.clone();
+        delays.sort();
+        delays
+            .iter()
+            .find(|d| **d >= wait)
+            .or(delays.last())
+            .copied()
+            .unwrap_or(wait)
+    }
+
     /// Takes one job, runs it and settles it. `None` once the queue closed.
     pub async fn process_one(&self) -> Option<Result<Outcome, QueueError>> {
         let delivery = self.queue.receive().await?;
@@ -135,7 +148,11 @@ impl Worker {
                 self.park(delivery, &envelope.kind, reason).await
             }
             Err(e) => {
-                let delay = self.delay_after(envelope.attempt);
+                let delay = self.delay_after(envelope.attempt).max(
+                    e.not_before
+                        .map(|wait| self.delay_at_least(wait))
+                        .unwrap_or_default(),
+                );
                 let message = format!("{:#}", e.error);
                 let next = envelope.next_attempt(&message);
                 self.queue.retry(delivery, &next, delay).await?;

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{JobError, JobHandler, LoggingHandler};
+use crate::git::GitError;
 use crate::jobs::{Job, JobEnvelope, Push};
-use crate::upgrade::run::Upgrader;
+use crate::upgrade::run::{UpgradeError, Upgrader};
 
 /// File names whose change can move a pin; a push touching none of them
 /// needs no upgrade pass.
@@ -84,11 +85,15 @@ impl ServiceHandler {
         })?;
         let report = upgrader.run(self.dry_run).await.map_err(|e| {
             let transient = e.is_transient();
+            let wait = match &e {
+                UpgradeError::Git(GitError::RateLimited(wait)) => Some(*wait),
+                _ => None,
+            };
             let err = anyhow::Error::new(e).context(format!("upgrade pass ({reason})"));
-            if transient {
-                JobError::retry(err)
-            } else {
-                JobError::park(err)
+            match (transient, wait) {
+                (true, Some(wait)) => JobError::retry_after(err, wait),
+                (true, None) => JobError::retry(err),
+                _ => JobError::park(err),
             }
         })?;
         for e in &report.lookup_errors {

@@ -18,6 +18,8 @@ pub enum Mode {
     Reject,
     /// Panics inside the handler.
     Panic,
+    /// Fails with a retry not sooner than this (a rate limit's reset).
+    RateLimited(std::time::Duration),
 }
 
 pub struct RecordingHandler {
@@ -64,6 +66,10 @@ impl JobHandler for RecordingHandler {
             Mode::FailFirst(_) => Ok(()),
             Mode::Reject => Err(JobError::park(anyhow::anyhow!("cannot ever work"))),
             Mode::Panic => panic!("handler bug"),
+            Mode::RateLimited(wait) => Err(JobError::retry_after(
+                anyhow::anyhow!("rate limited (run {run})"),
+                wait,
+            )),
         }
     }
 }
