@@ -194,13 +194,12 @@ fn upgrade(settings: Settings, dry_run: bool, format: Format) -> Result<(), Stri
             serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
         ),
     }
-    if report.lookup_errors.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} chart lookup(s) failed; their pins were left alone",
-            report.lookup_errors.len()
-        ))
+    match (report.errors.len(), report.lookup_errors.len()) {
+        (0, 0) => Ok(()),
+        (0, n) => Err(format!(
+            "{n} chart lookup(s) failed; their pins were left alone"
+        )),
+        (n, _) => Err(format!("{n} upgrade PR(s) failed; see `failed` above")),
     }
 }
 

@@ -91,6 +91,9 @@ pub fn render(report: &Report, dry_run: bool) -> String {
             h.file, h.line, h.name, h.reason
         );
     }
+    for e in &report.errors {
+        let _ = writeln!(out, "failed     {e}");
+    }
     for e in &report.lookup_errors {
         let _ = writeln!(out, "lookup failed  {e}");
     }

@@ -120,10 +120,12 @@ pub trait GitHost: Send + Sync {
     /// never forces ([`GitError::NotFastForward`] otherwise).
     async fn update_branch(&self, branch: &str, sha: &CommitSha) -> Result<(), GitError>;
 
-    /// Every open pull request against the repository.
+    /// Every open pull request whose head branch lives in the repository
+    /// itself (never one from a fork, whatever its branch is called).
     async fn open_pulls(&self) -> Result<Vec<PullRequest>, GitError>;
 
-    /// The newest pull request, in any state, whose head is `branch`.
+    /// The newest pull request, in any state, whose head is `branch` of
+    /// the repository itself.
     async fn find_pull(&self, branch: &str) -> Result<Option<PullRequest>, GitError>;
 
     /// Opens a pull request with its labels.

@@ -14,18 +14,29 @@ const MAX_NOTES_CHARS: usize = 20_000;
 /// dozens of releases links to the chart's home for the rest.
 const MAX_NOTE_VERSIONS: usize = 10;
 
+/// Source links shown; an index may list any number.
+const MAX_SOURCE_LINKS: usize = 5;
+
+/// The whole body stays under GitHub's 65,536-character limit whatever
+/// the index holds (many pins, long names).
+const MAX_BODY_CHARS: usize = 60_000;
+
 /// A table cell: no line breaks, no unescaped `|`.
 fn cell(s: &str) -> String {
     s.replace(['\r', '\n'], " ").replace('|', "\\|")
 }
 
-/// Code spans that cannot be broken out of by a backtick in the text.
+/// A code span nothing in the text can leave: on one line, fenced with
+/// more backticks than the longest run inside (CommonMark's rule), so
+/// mentions, links and headings in index text stay inert.
 fn code(s: &str) -> String {
-    if s.contains('`') {
-        format!("`` {} ``", s.replace('\n', " "))
-    } else {
-        format!("`{s}`")
+    let text = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    if longest == 0 {
+        return format!("`{text}`");
     }
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {text} {fence}")
 }
 
 /// Only http(s) links are shown, so an index cannot plant `javascript:`
@@ -43,9 +54,13 @@ pub fn pr_body(group: &Group, environments: &[String]) -> String {
     let mut b = String::new();
     let t = &group.target;
     let from: Vec<&str> = {
-        let mut v: Vec<&str> = group.changes.iter().map(|c| c.from.as_str()).collect();
-        v.dedup();
-        v
+        let mut seen = std::collections::HashSet::new();
+        group
+            .changes
+            .iter()
+            .map(|c| c.from.as_str())
+            .filter(|f| seen.insert(*f))
+            .collect()
     };
     let where_ = if group.env == ANY_ENV {
         String::new()
@@ -97,7 +112,13 @@ pub fn pr_body(group: &Group, environments: &[String]) -> String {
         .home
         .iter()
         .map(|h| ("Home", h))
-        .chain(t.release.sources.iter().map(|s| ("Source", s)))
+        .chain(
+            t.release
+                .sources
+                .iter()
+                .take(MAX_SOURCE_LINKS)
+                .map(|s| ("Source", s)),
+        )
         .filter_map(|(what, url)| link(url).map(|u| format!("- {what}: {u}")))
         .collect();
     if !links.is_empty() {
@@ -119,6 +140,10 @@ pub fn pr_body(group: &Group, environments: &[String]) -> String {
             next.join(" and "),
             group.env
         );
+    }
+    if b.len() > MAX_BODY_CHARS {
+        b.truncate(floor_char_boundary(&b, MAX_BODY_CHARS));
+        b.push_str("\n\n…(cut: the full list is in the commit)\n");
     }
     b
 }
@@ -184,13 +209,15 @@ fn change_item(item: &yaml_rust2::Yaml) -> Option<String> {
     Some(line)
 }
 
-/// Chart authors' text on one line, with `@` defused so a change note
-/// cannot mention (and notify) people or teams in our repository.
+/// Chart authors' text on one line, with `@` and `#` defused: a change
+/// note must not mention (and notify) people or teams here, and "Fixes
+/// #12" about the chart's own issue must not close ours on merge.
 fn quiet(text: &str) -> String {
     text.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
         .replace('@', "@\u{200b}")
+        .replace('#', "#\u{200b}")
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {

@@ -51,6 +51,8 @@ pub struct Report {
     /// Newer releases the policy kept back (update type, ignore range,
     /// minimum age…), with the reason.
     pub held_back: Vec<SkipOut>,
+    /// Pull requests that failed, `branch: reason`; the others went on.
+    pub errors: Vec<String>,
     /// Repositories that could not be read; their charts were left alone.
     pub lookup_errors: Vec<String>,
     pub warnings: Vec<String>,

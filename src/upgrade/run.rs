@@ -128,7 +128,17 @@ impl Upgrader {
             dry_run,
         };
         for group in &plan.groups {
-            self.carry_out(&pass, group, &mut report).await?;
+            // One chart's trouble (an edit that would move another chart's
+            // pin, a body GitHub refuses) must not hold back the others;
+            // a passing failure ends the pass so the queue retries it.
+            match self.carry_out(&pass, group, &mut report).await {
+                Ok(()) => {}
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    tracing::error!(branch = %group.branch(), error = %e, "upgrade PR failed");
+                    report.errors.push(format!("{}: {e}", group.branch()));
+                }
+            }
         }
         Ok(report)
     }

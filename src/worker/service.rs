@@ -99,6 +99,8 @@ impl ServiceHandler {
         for e in &report.lookup_errors {
             tracing::warn!(error = %e, "chart lookup failed");
         }
+        // Failed PRs are logged where they failed; the next pass tries
+        // them again, so the job itself is done.
         tracing::info!(
             reason,
             actions = report.actions.len(),

@@ -148,7 +148,12 @@ impl GithubHost {
                 return Err(reply.error("listing pull requests"));
             }
             let page: Vec<wire::Pull> = reply.json("pull requests")?;
-            pulls.extend(page.into_iter().map(PullRequest::from));
+            let repo = self.repo();
+            pulls.extend(
+                page.into_iter()
+                    .filter(|p| p.from_repository(&repo))
+                    .map(PullRequest::from),
+            );
             next = reply
                 .headers
                 .get("link")

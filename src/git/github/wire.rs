@@ -39,6 +39,26 @@ pub struct Label {
 pub struct Branch {
     #[serde(rename = "ref")]
     pub name: String,
+    /// Where the branch lives: null when a fork was deleted.
+    #[serde(default)]
+    pub repo: Option<RepoName>,
+}
+
+#[derive(Deserialize)]
+pub struct RepoName {
+    pub full_name: String,
+}
+
+impl Pull {
+    /// Whether the head branch lives in `owner/name` itself. A pull request
+    /// from a fork may carry any branch name, `chartpilot/upgrade/…`
+    /// included; it is never taken for chartpilot's own.
+    pub fn from_repository(&self, repo: &str) -> bool {
+        self.head
+            .repo
+            .as_ref()
+            .is_some_and(|r| r.full_name.eq_ignore_ascii_case(repo))
+    }
 }
 
 #[derive(Deserialize)]

@@ -137,3 +137,59 @@ fn commit_message_lists_each_pin() {
         "chore(deps): upgrade argo-cd to 5.52.0 in dev\n\nenvironments/dev/argocd.yaml:12 argocd: 5.51.6 -> 5.52.0 (minor)\n"
     );
 }
+
+fn body_with(f: impl FnOnce(&mut Group)) -> String {
+    let mut g = group(UpdateType::Minor, vec![]);
+    f(&mut g);
+    pr_body(&g, &envs())
+}
+
+#[test]
+fn index_text_cannot_mention_link_or_leave_its_code_span() {
+    let body = body_with(|g| {
+        g.target.release.app_version = Some("v2.9.5\n\n@acme/platform-admins please merge".into())
+    });
+    assert!(
+        body.contains("App version: `v2.9.3` → `v2.9.5 @acme/platform-admins please merge`"),
+        "{body}"
+    );
+    let body = body_with(|g| g.target.release.app_version = Some("v2 `` @acme/admins ``".into()));
+    assert!(body.contains("→ ``` v2 `` @acme/admins `` ```"), "{body}");
+}
+
+#[test]
+fn change_notes_cannot_close_our_issues() {
+    let body = body_with(|g| {
+        g.target.notes = vec![(
+            "5.52.0".into(),
+            "- kind: fixed\n  description: \"Fixes #12 and closes acme/gitops#3\"\n".into(),
+        )]
+    });
+    assert!(
+        body.contains("- fixed: Fixes #\u{200b}12 and closes acme/gitops#\u{200b}3"),
+        "{body}"
+    );
+}
+
+#[test]
+fn a_huge_index_entry_keeps_the_body_under_githubs_limit() {
+    let body = body_with(|g| {
+        g.target.release.sources = (0..3000)
+            .map(|i| format!("https://github.com/example/chart-source-{i}"))
+            .collect();
+        let pin = g.changes[0].clone();
+        g.changes = (0..2000)
+            .map(|i| {
+                let mut c = pin.clone();
+                c.pin.file = format!("environments/dev/app-{i}-with-a-long-name.yaml");
+                c
+            })
+            .collect();
+    });
+    assert!(body.chars().count() <= 65_536, "{}", body.chars().count());
+    assert!(body.ends_with("…(cut: the full list is in the commit)\n"));
+    let few = body_with(|g| {
+        g.target.release.sources = (0..30).map(|i| format!("https://x.example/{i}")).collect()
+    });
+    assert_eq!(few.matches("- Source: ").count(), 5);
+}

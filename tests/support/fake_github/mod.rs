@@ -71,6 +71,9 @@ pub struct FakePull {
     pub state: String,
     pub merged: bool,
     pub labels: Vec<String>,
+    /// The owner of the fork the head branch lives in; None for branches
+    /// of the repository itself.
+    pub fork_owner: Option<String>,
 }
 
 struct Armed {
@@ -311,6 +314,17 @@ impl FakeGithub {
         st.new_pull(head, "main", title, "")
     }
 
+    /// A pull request from a fork whose branch has the given name, as
+    /// anyone who can fork the repository may open.
+    pub fn add_fork_pull(&self, fork_owner: &str, head: &str, title: &str) -> u64 {
+        let mut st = self.state();
+        let number = st.new_pull(head, "main", title, "");
+        if let Some(p) = st.pulls.iter_mut().find(|p| p.number == number) {
+            p.fork_owner = Some(fork_owner.to_owned());
+        }
+        number
+    }
+
     pub fn merge_pull(&self, number: u64) {
         let mut st = self.state();
         let pull = st.pulls.iter_mut().find(|p| p.number == number).unwrap();
@@ -392,6 +406,7 @@ impl State {
             state: "open".to_owned(),
             merged: false,
             labels: Vec::new(),
+            fork_owner: None,
         });
         number
     }

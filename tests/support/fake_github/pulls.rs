@@ -19,7 +19,12 @@ impl State {
             "state": p.state,
             "title": p.title,
             "body": p.body,
-            "head": { "ref": p.head, "label": format!("{OWNER}:{}", p.head), "sha": self.repo.branch(&p.head) },
+            "head": {
+                "ref": p.head,
+                "label": format!("{}:{}", p.fork_owner.as_deref().unwrap_or(OWNER), p.head),
+                "sha": self.repo.branch(&p.head),
+                "repo": { "full_name": format!("{}/{NAME}", p.fork_owner.as_deref().unwrap_or(OWNER)) },
+            },
             "base": { "ref": p.base, "label": format!("{OWNER}:{}", p.base) },
             "merged_at": p.merged.then_some("2024-01-01T00:00:00Z"),
             "labels": p.labels.iter().map(|l| json!({ "name": l })).collect::<Vec<_>>(),
