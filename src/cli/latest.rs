@@ -47,7 +47,9 @@ pub fn with_lookups<T>(
                     Some(format!(
                         "{} from {}: {e}",
                         key.chart.as_deref().unwrap_or("?"),
-                        key.repository.as_deref().unwrap_or("?")
+                        crate::charts::fetch::route::strip_userinfo(
+                            key.repository.as_deref().unwrap_or("?")
+                        )
                     ))
                 })
                 .collect();

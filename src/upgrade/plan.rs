@@ -126,9 +126,14 @@ pub fn chart_branch_prefix(env: &str, chart: &str) -> String {
 pub fn branch_version<'a>(branch: &'a str, env: &str, chart: &str) -> Option<&'a str> {
     let rest = branch.strip_prefix(&chart_branch_prefix(env, chart))?;
     let digits = rest.strip_prefix(['v', 'V']).unwrap_or(rest);
-    digits
-        .starts_with(|c: char| c.is_ascii_digit())
-        .then_some(rest)
+    // The leading number of a version ends the name or is followed by `.`
+    // or `+`: `foo-2-1.0.0` is chart `foo-2` at 1.0.0, not `foo` at `2-1.0.0`.
+    let number_end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    let starts_with_number = number_end > 0;
+    let then = digits[number_end..].chars().next();
+    (starts_with_number && matches!(then, None | Some('.') | Some('+'))).then_some(rest)
 }
 
 /// Which environment a pin's pull request belongs to, or why it has none

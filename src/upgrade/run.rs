@@ -96,7 +96,9 @@ impl Upgrader {
                 report.lookup_errors.push(format!(
                     "{} from {}: {e}",
                     key.chart.as_deref().unwrap_or("?"),
-                    key.repository.as_deref().unwrap_or("?")
+                    crate::charts::fetch::route::strip_userinfo(
+                        key.repository.as_deref().unwrap_or("?")
+                    )
                 ));
             }
         }

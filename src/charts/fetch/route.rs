@@ -112,9 +112,10 @@ impl Routes {
         });
         match hit {
             Some(url) => Routed {
-                url: url.clone(),
+                // Shown in errors and logs: never with a password.
+                mirror: Some(strip_userinfo(&url)),
+                url,
                 original: clean,
-                mirror: Some(url),
             },
             None => Routed {
                 url: clean.clone(),
@@ -125,12 +126,17 @@ impl Routes {
     }
 
     /// The credential configured for the host (and port) of `url`; a
-    /// credential naming a port beats one naming only the host.
+    /// credential naming a port beats one naming only the host. Never over
+    /// plain HTTP to another machine: a pin written `http://` (a typo, or a
+    /// hostile commit) must not send a password in clear text.
     pub fn auth_for(&self, url: &Url) -> Option<&Auth> {
         let host = url
             .host_str()?
             .trim_matches(['[', ']'])
             .to_ascii_lowercase();
+        if url.scheme() != "https" && !is_loopback(&host) {
+            return None;
+        }
         let port = url.port_or_known_default();
         let same_host = |c: &&Credential| c.host == host;
         self.credentials
@@ -274,6 +280,7 @@ mod tests {
         };
         assert_eq!(token("https://a.io/x").as_deref(), Some("t1"));
         assert_eq!(token("https://sub.a.io/x"), None);
+        assert_eq!(token("http://a.io/x"), None, "never in clear text");
         assert_eq!(token("http://127.0.0.1:5000/v2/").as_deref(), Some("t2"));
         assert_eq!(token("http://127.0.0.1:5001/v2/"), None);
         assert_eq!(token("https://b.io").as_deref(), Some("t3"));

@@ -139,6 +139,17 @@ fn branch_versions_belong_to_their_own_chart_only() {
         Some("v1.2.3")
     );
     assert_eq!(branch_version("feature/x", "dev", "x"), None);
+    let foo_2 = "chartpilot/upgrade/dev/foo-2-1.0.0";
+    assert_eq!(branch_version(foo_2, "dev", "foo"), None);
+    assert_eq!(branch_version(foo_2, "dev", "foo-2"), Some("1.0.0"));
+    assert_eq!(
+        branch_version("chartpilot/upgrade/dev/x-10-rc1", "dev", "x"),
+        None
+    );
+    assert_eq!(
+        branch_version("chartpilot/upgrade/dev/x-10", "dev", "x"),
+        Some("10")
+    );
 }
 
 #[test]
