@@ -9,6 +9,8 @@
 mod helm;
 #[path = "chart_sources/lookup.rs"]
 mod lookup;
+#[path = "chart_sources/min_age.rs"]
+mod min_age;
 #[path = "chart_sources/oci.rs"]
 mod oci;
 #[path = "chart_sources/server.rs"]

@@ -25,8 +25,8 @@ pub fn with_lookups<T>(
     let policy = settings.policy.clone();
     let find = |pins: &[Pin]| -> (Vec<Latest>, Vec<String>) {
         runtime.block_on(async {
-            let releases = ReleaseSource::releases(&lookup, pins, &policy).await;
             let now = Utc::now();
+            let releases = ReleaseSource::releases(&lookup, pins, &policy, now).await;
             let latest = pins
                 .iter()
                 .map(|pin| match releases.get(&ChartKey::of(pin)) {

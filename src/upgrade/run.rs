@@ -32,7 +32,12 @@ pub trait ReleaseSource: Send + Sync {
     /// The releases of every pin's chart. When the policy sets a minimum
     /// release age, release times are filled in for the candidates newer
     /// than the pin.
-    async fn releases(&self, pins: &[Pin], policy: &PolicySettings) -> Releases;
+    async fn releases(
+        &self,
+        pins: &[Pin],
+        policy: &PolicySettings,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Releases;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +95,8 @@ impl Upgrader {
         report.base = Some(head.to_string());
         let (files, scan) = self.scan(&head).await?;
         report.warnings = scan.warnings.iter().map(ToString::to_string).collect();
-        let releases = self.source.releases(&scan.pins, &self.policy).await;
+        let now = self.clock.now();
+        let releases = self.source.releases(&scan.pins, &self.policy, now).await;
         for (key, r) in &releases {
             if let Err(e) = r {
                 report.lookup_errors.push(format!(
@@ -103,7 +109,6 @@ impl Upgrader {
             }
         }
         report.lookup_errors.sort();
-        let now = self.clock.now();
         let plan = plan::plan(&scan.pins, &self.policy.environments, |pin| {
             self.target(pin, &releases, now)
         });

@@ -14,7 +14,12 @@ use crate::settings::{PolicySettings, UpdateType};
 
 #[async_trait]
 impl ReleaseSource for Lookup {
-    async fn releases(&self, pins: &[Pin], policy: &PolicySettings) -> Releases {
+    async fn releases(
+        &self,
+        pins: &[Pin],
+        policy: &PolicySettings,
+        now: DateTime<Utc>,
+    ) -> Releases {
         let found = Lookup::releases(self, pins.iter()).await;
         let mut out = Releases::new();
         for (key, outcome) in found {
@@ -28,19 +33,21 @@ impl ReleaseSource for Lookup {
                 Outcome::NoLookup(_) => {}
             }
         }
-        fill_release_times(self, pins, policy, &mut out).await;
+        fill_release_times(self, pins, policy, now, &mut out).await;
         out
     }
 }
 
-/// OCI tags carry no time; when a minimum release age applies, candidates
-/// newer than the pin get theirs from the manifest, newest first, one
-/// request each, stopping at the first one old enough: the policy picks
-/// the newest allowed release, so older ones cannot change the answer.
+/// OCI tags carry no time; when a minimum release age applies, the
+/// releases the policy would take but for their age get theirs from the
+/// manifest, newest first, one request each, stopping at the first one old
+/// enough: the policy picks the newest allowed release, so older ones
+/// cannot change the answer.
 async fn fill_release_times(
     lookup: &Lookup,
     pins: &[Pin],
     policy: &PolicySettings,
+    now: DateTime<Utc>,
     out: &mut Releases,
 ) {
     for pin in pins {
@@ -58,14 +65,23 @@ async fn fill_release_times(
             continue;
         };
         let current = Version::parse(current);
-        let now = chrono::Utc::now();
         let min_age =
             chrono::Duration::from_std(effective.min_release_age).unwrap_or(chrono::Duration::MAX);
+        // Only releases the policy would take but for their age are worth
+        // a request: a major the policy forbids must not use up the search.
+        let ageless = EffectivePolicy {
+            min_release_age: std::time::Duration::ZERO,
+            ..effective.clone()
+        };
         let mut newer: Vec<(Version, usize)> = list
             .iter()
             .enumerate()
+            .filter(|(_, r)| {
+                select(&current, std::slice::from_ref(*r), &ageless, now)
+                    .update
+                    .is_some()
+            })
             .map(|(i, r)| (Version::parse(&r.version), i))
-            .filter(|(v, _)| *v > current && !v.is_prerelease())
             .collect();
         newer.sort_by(|a, b| b.0.cmp(&a.0));
         for (_, i) in newer {
