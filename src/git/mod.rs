@@ -134,6 +134,9 @@ pub trait GitHost: Send + Sync {
     /// Replaces an open pull request's title and body.
     async fn update_pull(&self, number: u64, title: &str, body: &str) -> Result<(), GitError>;
 
+    /// Adds labels a pull request lacks (GitHub creates unknown labels).
+    async fn add_labels(&self, number: u64, labels: &[String]) -> Result<(), GitError>;
+
     /// Comments on a pull request (or issue).
     async fn comment(&self, number: u64, body: &str) -> Result<(), GitError>;
 

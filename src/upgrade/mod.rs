@@ -3,6 +3,7 @@
 //! what people read, `run` carries a plan out against a git host.
 
 pub mod body;
+mod changes;
 pub mod plan;
 pub mod report;
 pub mod run;

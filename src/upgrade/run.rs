@@ -10,14 +10,15 @@ use async_trait::async_trait;
 use tokio::sync::Mutex;
 
 use super::body::{commit_message, pr_body};
-use super::plan::{self, branch_version, version_order, Group, Target, BRANCH_PREFIX};
+use super::changes::{edits, notes_between};
+use super::plan::{self, branch_version, Group, Target, BRANCH_PREFIX};
 pub use super::report::{Action, Report, SkipOut};
 use crate::charts::lookup::ChartKey;
 use crate::charts::Release;
 use crate::clock::Clock;
 use crate::domain::CommitSha;
-use crate::git::{FileChange, GitError, GitHost, NewPull, PullRequest};
-use crate::pins::{self, edit, DiscoverOptions, Pin, SourceFile};
+use crate::git::{GitError, GitHost, NewPull, PullRequest};
+use crate::pins::{self, DiscoverOptions, Pin, SourceFile};
 use crate::settings::{PolicySettings, UpdateType, UpgradeSettings};
 
 use super::source::choose;
@@ -232,6 +233,14 @@ impl Upgrader {
             .filter(|p| branch_version(&p.head, &group.env, &group.chart).is_some())
             .collect();
         if let Some(pr) = open.iter().find(|p| p.head == branch) {
+            let missing: Vec<String> = self
+                .labels(group)
+                .into_iter()
+                .filter(|l| !pr.labels.contains(l))
+                .collect();
+            if !missing.is_empty() && !dry_run {
+                self.host.add_labels(pr.number, &missing).await?;
+            }
             if pr.title == title && pr.body == body {
                 report.actions.push(Action::Unchanged {
                     number: pr.number,
@@ -316,10 +325,7 @@ impl Upgrader {
         report: &mut Report,
     ) -> Result<(), UpgradeError> {
         let title = group.title();
-        let mut labels = self.upgrade.labels.clone();
-        if group.update() == UpdateType::Major {
-            labels.push(self.upgrade.major_label.clone());
-        }
+        let labels = self.labels(group);
         let pr = self
             .host
             .create_pull(&NewPull {
@@ -339,6 +345,15 @@ impl Upgrader {
         });
         self.supersede(older, pr.number, &title, false, report)
             .await
+    }
+
+    /// Every upgrade PR's labels, and the major label for majors.
+    fn labels(&self, group: &Group) -> Vec<String> {
+        let mut labels = self.upgrade.labels.clone();
+        if group.update() == UpdateType::Major {
+            labels.push(self.upgrade.major_label.clone());
+        }
+        labels
     }
 
     /// Closes the older PRs of the same chart and environment, each with a
@@ -372,41 +387,4 @@ impl Upgrader {
         }
         Ok(())
     }
-}
-
-/// The edited files of one group, from the base snapshot.
-fn edits(
-    files: &[SourceFile],
-    group: &Group,
-    opts: &DiscoverOptions,
-) -> Result<Vec<FileChange>, UpgradeError> {
-    let pins: Vec<Pin> = group.changes.iter().map(|c| c.pin.clone()).collect();
-    let (edited, _) = edit::plan(files, &pins, group.version(), opts)
-        .map_err(|e| UpgradeError::Edit(e.to_string()))?;
-    Ok(edited
-        .into_iter()
-        .zip(files)
-        .filter(|(new, old)| new.text != old.text)
-        .map(|(new, _)| FileChange {
-            path: new.path,
-            content: new.text.into_bytes(),
-        })
-        .collect())
-}
-
-/// Change notes of the releases after `from` up to `to`, newest first.
-fn notes_between(list: &[Release], from: &str, to: &str) -> Vec<(String, String)> {
-    use std::cmp::Ordering::Greater;
-    let mut notes: Vec<&Release> = list
-        .iter()
-        .filter(|r| r.changes.is_some())
-        .filter(|r| {
-            version_order(&r.version, from) == Greater && version_order(&r.version, to) != Greater
-        })
-        .collect();
-    notes.sort_by(|a, b| version_order(&b.version, &a.version));
-    notes
-        .into_iter()
-        .filter_map(|r| Some((r.version.clone(), r.changes.clone()?)))
-        .collect()
 }

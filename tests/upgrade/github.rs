@@ -8,7 +8,7 @@ use chartpilot::clock::SystemClock;
 use chartpilot::upgrade::Upgrader;
 
 use super::fixture;
-use super::support::fake_github::FakeGithub;
+use super::support::fake_github::{FakeGithub, Fault};
 use super::*;
 
 /// The writes one upgrade PR may cost: tree, commit, ref, pull, labels.
@@ -245,4 +245,77 @@ async fn a_branch_left_without_its_pr_gets_the_pr_and_no_second_commit() {
         .filter(|c| c.method == "POST" && c.body.contains("podinfo"))
         .count();
     assert_eq!(podinfo_writes, 1, "only the pull request itself");
+}
+
+#[tokio::test]
+async fn labels_that_failed_at_opening_are_added_by_the_next_pass() {
+    let fake = FakeGithub::start().await;
+    let files = fixture::files();
+    let seeded: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    fake.seed(&seeded);
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("charts");
+    fixture::index(&index_dir, "6.6.0");
+    let git_section = format!(
+        "[git]\nprovider = \"github\"\nrepository = \"{}\"\n\
+         [github]\ntoken = \"{}\"\napi_url = \"{}\"\n",
+        fake.repository(),
+        fake.token,
+        fake.url
+    );
+    let settings = settings(tmp.path(), &git_section, &index_dir);
+    let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
+    // Every labels call of the first pass fails, retries included.
+    fake.fail("POST", "/labels", Fault::BadGateway, 100);
+    let first = up.run(false).await.expect("the PRs open without labels");
+    assert_eq!(
+        summary(&first),
+        pairs(&[("opened", CERT_MANAGER_BRANCH), ("opened", PODINFO_BRANCH)])
+    );
+    assert!(fake.pulls().iter().all(|p| p.labels.is_empty()));
+    fake.clear_faults();
+    up.run(false).await.expect("second pass");
+    for p in fake.pulls() {
+        assert_eq!(p.labels, ["chartpilot", "dependencies"], "#{}", p.number);
+    }
+}
+
+#[tokio::test]
+async fn a_pull_request_from_a_fork_is_never_taken_for_chartpilots_own() {
+    let fake = FakeGithub::start().await;
+    let files = fixture::files();
+    let seeded: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    fake.seed(&seeded);
+    // Anyone who can fork may name a branch like chartpilot's.
+    let fork_same = fake.add_fork_pull("mallory", PODINFO_BRANCH, "looks official");
+    let fork_older = fake.add_fork_pull("mallory", "chartpilot/upgrade/dev/podinfo-6.5.1", "older");
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("charts");
+    fixture::index(&index_dir, "6.6.0");
+    let git_section = format!(
+        "[git]\nprovider = \"github\"\nrepository = \"{}\"\n\
+         [github]\ntoken = \"{}\"\napi_url = \"{}\"\n",
+        fake.repository(),
+        fake.token,
+        fake.url
+    );
+    let settings = settings(tmp.path(), &git_section, &index_dir);
+    let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
+    let report = up.run(false).await.expect("pass");
+    assert!(
+        summary(&report).contains(&("opened".to_owned(), PODINFO_BRANCH.to_owned())),
+        "{report:#?}"
+    );
+    for n in [fork_same, fork_older] {
+        let p = fake.pull(n);
+        assert_eq!(p.state, "open", "#{n} left alone");
+        assert!(fake.comments(n).is_empty());
+    }
+    assert_eq!(fake.pull(fork_same).title, "looks official");
 }

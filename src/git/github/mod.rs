@@ -3,6 +3,7 @@
 //! is at most five: tree, commit, ref, pull, labels).
 
 mod auth;
+mod pulls;
 mod tarball;
 mod transport;
 mod wire;
@@ -134,36 +135,6 @@ impl GithubHost {
             json!({ "base_tree": base_tree, "tree": entries }),
         )
         .await
-    }
-
-    async fn pulls(&self, query: &[(&str, &str)]) -> Result<Vec<PullRequest>, GitError> {
-        let query = serde_urlencoded::to_string(query)
-            .map_err(|e| GitError::Refused(format!("pull request query: {e}")))?;
-        let mut next = Some(format!("{}/pulls?{query}", self.repo_path));
-        let mut pulls = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let Some(path) = next.take() else { break };
-            let reply = self.get(&path).await?;
-            if !reply.is_success() {
-                return Err(reply.error("listing pull requests"));
-            }
-            let page: Vec<wire::Pull> = reply.json("pull requests")?;
-            let repo = self.repo();
-            pulls.extend(
-                page.into_iter()
-                    .filter(|p| p.from_repository(&repo))
-                    .map(PullRequest::from),
-            );
-            next = reply
-                .headers
-                .get("link")
-                .and_then(|v| v.to_str().ok())
-                .and_then(wire::next_page);
-        }
-        if next.is_some() {
-            tracing::warn!(repo = %self.repo(), pages = MAX_PAGES, "stopped following pull request pages");
-        }
-        Ok(pulls)
     }
 }
 
@@ -364,17 +335,20 @@ impl GitHost for GithubHost {
         let mut pull = PullRequest::from(reply.json::<wire::Pull>("pull request")?);
         tracing::info!(repo = %self.repo(), branch = %new.head, pr = pull.number, "opened pull request");
         if !new.labels.is_empty() {
-            let path = format!("{}/issues/{}/labels", self.repo_path, pull.number);
-            let reply = self
-                .send(Verb::Post, &path, json!({ "labels": new.labels }))
-                .await?;
-            if !reply.is_success() {
-                return Err(reply.error(&format!("labelling pull request #{}", pull.number)));
+            // The PR exists now: a labelling failure is reported, and the
+            // next pass adds the labels an open PR lacks.
+            match self.labels(pull.number, &new.labels).await {
+                Ok(labels) => pull.labels = labels,
+                Err(e) => {
+                    tracing::warn!(pr = pull.number, error = %e, "labels not added; the next pass retries");
+                }
             }
-            let labels: Vec<wire::Label> = reply.json("labels")?;
-            pull.labels = labels.into_iter().map(|l| l.name).collect();
         }
         Ok(pull)
+    }
+
+    async fn add_labels(&self, number: u64, labels: &[String]) -> Result<(), GitError> {
+        self.labels(number, labels).await.map(|_| ())
     }
 
     async fn update_pull(&self, number: u64, title: &str, body: &str) -> Result<(), GitError> {

@@ -53,7 +53,7 @@ impl Pull {
     /// Whether the head branch lives in `owner/name` itself. A pull request
     /// from a fork may carry any branch name, `chartpilot/upgrade/…`
     /// included; it is never taken for chartpilot's own.
-    pub fn from_repository(&self, repo: &str) -> bool {
+    pub fn is_from_repository(&self, repo: &str) -> bool {
         self.head
             .repo
             .as_ref()

@@ -204,6 +204,10 @@ impl GitHost for LocalGit {
             .await
     }
 
+    async fn add_labels(&self, number: u64, labels: &[String]) -> Result<(), GitError> {
+        self.pulls.add_labels(number, labels.to_vec()).await
+    }
+
     async fn comment(&self, number: u64, body: &str) -> Result<(), GitError> {
         self.pulls
             .comment(number, body.to_owned(), self.clock.now())

@@ -331,6 +331,30 @@ impl PullLog {
         .await
     }
 
+    pub(super) async fn add_labels(
+        self: &Arc<Self>,
+        number: u64,
+        labels: Vec<String>,
+    ) -> Result<(), GitError> {
+        self.change(move |log| {
+            let current = log.ledger.get(number)?.clone();
+            let mut all = current.labels.clone();
+            for l in labels {
+                if !all.contains(&l) {
+                    all.push(l);
+                }
+            }
+            if all == current.labels {
+                return Ok(());
+            }
+            log.append(&PullLine {
+                labels: all,
+                ..current
+            })
+        })
+        .await
+    }
+
     pub(super) async fn comment(
         self: &Arc<Self>,
         number: u64,

@@ -388,6 +388,11 @@ impl FakeGithub {
         });
     }
 
+    /// Disarms every fault still waiting.
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
+    }
+
     pub async fn stop(self) {
         self.server.stop(false).await;
     }

@@ -55,9 +55,9 @@ impl State {
             .iter()
             .filter(|p| state == "all" || p.state == state)
             .filter(|p| {
-                query
-                    .get("head")
-                    .is_none_or(|h| *h == format!("{OWNER}:{}", p.head))
+                query.get("head").is_none_or(|h| {
+                    *h == format!("{}:{}", p.fork_owner.as_deref().unwrap_or(OWNER), p.head)
+                })
             })
             .collect();
         matching.sort_by_key(|p| std::cmp::Reverse(p.number));
@@ -97,7 +97,7 @@ impl State {
         if self
             .pulls
             .iter()
-            .any(|p| p.head == head && p.state == "open")
+            .any(|p| p.head == head && p.state == "open" && p.fork_owner.is_none())
         {
             return message(
                 422,

@@ -1,0 +1,56 @@
+//! Pull request listing and labels: paginated reads, forks left out.
+
+use serde_json::json;
+
+use super::transport::Verb;
+use super::{wire, GithubHost, MAX_PAGES};
+use crate::git::{GitError, PullRequest};
+
+impl GithubHost {
+    /// `POST issues/{n}/labels`: adds to the labels a PR has; returns all.
+    pub(super) async fn labels(
+        &self,
+        number: u64,
+        labels: &[String],
+    ) -> Result<Vec<String>, GitError> {
+        let path = format!("{}/issues/{number}/labels", self.repo_path);
+        let reply = self
+            .send(Verb::Post, &path, json!({ "labels": labels }))
+            .await?;
+        if !reply.is_success() {
+            return Err(reply.error(&format!("labelling pull request #{number}")));
+        }
+        let labels: Vec<wire::Label> = reply.json("labels")?;
+        Ok(labels.into_iter().map(|l| l.name).collect())
+    }
+
+    pub(super) async fn pulls(&self, query: &[(&str, &str)]) -> Result<Vec<PullRequest>, GitError> {
+        let query = serde_urlencoded::to_string(query)
+            .map_err(|e| GitError::Refused(format!("pull request query: {e}")))?;
+        let mut next = Some(format!("{}/pulls?{query}", self.repo_path));
+        let mut pulls = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let Some(path) = next.take() else { break };
+            let reply = self.get(&path).await?;
+            if !reply.is_success() {
+                return Err(reply.error("listing pull requests"));
+            }
+            let page: Vec<wire::Pull> = reply.json("pull requests")?;
+            let repo = self.repo();
+            pulls.extend(
+                page.into_iter()
+                    .filter(|p| p.is_from_repository(&repo))
+                    .map(PullRequest::from),
+            );
+            next = reply
+                .headers
+                .get("link")
+                .and_then(|v| v.to_str().ok())
+                .and_then(wire::next_page);
+        }
+        if next.is_some() {
+            tracing::warn!(repo = %self.repo(), pages = MAX_PAGES, "stopped following pull request pages");
+        }
+        Ok(pulls)
+    }
+}
