@@ -124,6 +124,12 @@ pub trait GitHost: Send + Sync {
     /// itself (never one from a fork, whatever its branch is called).
     async fn open_pulls(&self) -> Result<Vec<PullRequest>, GitError>;
 
+    /// Pull requests closed or merged most recently (GitHub: the first page
+    /// by last update), heads in the repository itself: one call that
+    /// tells which upgrades a person declined even after the branch was
+    /// deleted.
+    async fn recently_closed_pulls(&self) -> Result<Vec<PullRequest>, GitError>;
+
     /// The newest pull request, in any state, whose head is `branch` of
     /// the repository itself.
     async fn find_pull(&self, branch: &str) -> Result<Option<PullRequest>, GitError>;

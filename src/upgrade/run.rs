@@ -65,6 +65,9 @@ struct Pass<'a> {
     head: &'a CommitSha,
     files: &'a [SourceFile],
     open: &'a [PullRequest],
+    /// Recently closed or merged upgrade PRs: declined versions, even when
+    /// their branch was deleted.
+    closed: &'a [PullRequest],
     /// Upgrade branches that exist, with or without a PR.
     existing: &'a HashSet<String>,
     dry_run: bool,
@@ -122,6 +125,13 @@ impl Upgrader {
             .into_iter()
             .filter(|p| p.head.starts_with(BRANCH_PREFIX))
             .collect();
+        let closed: Vec<PullRequest> = self
+            .host
+            .recently_closed_pulls()
+            .await?
+            .into_iter()
+            .filter(|p| p.head.starts_with(BRANCH_PREFIX))
+            .collect();
         let existing: HashSet<String> = self
             .host
             .branches(BRANCH_PREFIX)
@@ -132,6 +142,7 @@ impl Upgrader {
             head: &head,
             files: &files,
             open: &open,
+            closed: &closed,
             existing: &existing,
             dry_run,
         };
@@ -221,6 +232,7 @@ impl Upgrader {
             head,
             files,
             open,
+            closed,
             existing,
             dry_run,
         } = *pass;
@@ -263,6 +275,19 @@ impl Upgrader {
             return self
                 .supersede(&older, pr.number, &title, dry_run, report)
                 .await;
+        }
+        // Closed without merging: a person said no. Merged and pinned lower
+        // again: a rollback reverted it. Either way, not this version again.
+        if let Some(pr) = closed
+            .iter()
+            .filter(|p| p.head == branch)
+            .max_by_key(|p| p.number)
+        {
+            report.actions.push(Action::Declined {
+                number: pr.number,
+                branch,
+            });
+            return Ok(());
         }
         if existing.contains(&branch) {
             // The branch is there without an open PR: a person closed the

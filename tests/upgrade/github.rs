@@ -15,8 +15,8 @@ use super::*;
 const MAX_CALLS_PER_PR: usize = 5;
 
 /// Reads a pass always makes: the base branch, its tarball, open PRs,
-/// upgrade branches.
-const READS_PER_PASS: usize = 4;
+/// recently closed PRs, upgrade branches.
+const READS_PER_PASS: usize = 5;
 
 fn branch_files(fake: &FakeGithub, branch: &str) -> HashMap<String, String> {
     let base = fake.branch("main").expect("main");
@@ -175,9 +175,10 @@ async fn a_major_update_is_labelled_and_a_pr_a_person_closed_is_not_reopened() {
     assert_eq!(major.labels, ["chartpilot", "dependencies", "major-update"]);
     assert!(major.body.contains("A major update"), "{}", major.body);
 
-    // A person closes it: the next pass leaves it closed, writing nothing,
-    // and a dry run says the same.
+    // A person closes it and deletes the branch: the next pass leaves it
+    // closed, writing nothing, and a dry run says the same.
     fake.close_pull_as_person(major.number);
+    fake.delete_branch("chartpilot/upgrade/dev/podinfo-7.0.0");
     fake.clear_requests();
     let declined = (
         "declined".to_owned(),

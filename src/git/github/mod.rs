@@ -314,6 +314,17 @@ impl GitHost for GithubHost {
             .await
     }
 
+    async fn recently_closed_pulls(&self) -> Result<Vec<PullRequest>, GitError> {
+        let per_page = PER_PAGE.to_string();
+        self.pulls_page(&[
+            ("state", "closed"),
+            ("sort", "updated"),
+            ("direction", "desc"),
+            ("per_page", &per_page),
+        ])
+        .await
+    }
+
     async fn find_pull(&self, branch: &str) -> Result<Option<PullRequest>, GitError> {
         let head = format!("{}:{branch}", self.owner);
         let pulls = self.pulls(&[("state", "all"), ("head", &head)]).await?;

@@ -24,12 +24,29 @@ impl GithubHost {
         Ok(labels.into_iter().map(|l| l.name).collect())
     }
 
+    /// One page only: for lists where the newest entries are the ones
+    /// that matter and older pages would only cost calls.
+    pub(super) async fn pulls_page(
+        &self,
+        query: &[(&str, &str)],
+    ) -> Result<Vec<PullRequest>, GitError> {
+        self.pulls_pages(query, 1).await
+    }
+
     pub(super) async fn pulls(&self, query: &[(&str, &str)]) -> Result<Vec<PullRequest>, GitError> {
+        self.pulls_pages(query, MAX_PAGES).await
+    }
+
+    async fn pulls_pages(
+        &self,
+        query: &[(&str, &str)],
+        max_pages: usize,
+    ) -> Result<Vec<PullRequest>, GitError> {
         let query = serde_urlencoded::to_string(query)
             .map_err(|e| GitError::Refused(format!("pull request query: {e}")))?;
         let mut next = Some(format!("{}/pulls?{query}", self.repo_path));
         let mut pulls = Vec::new();
-        for _ in 0..MAX_PAGES {
+        for _ in 0..max_pages {
             let Some(path) = next.take() else { break };
             let reply = self.get(&path).await?;
             if !reply.is_success() {
@@ -48,7 +65,7 @@ impl GithubHost {
                 .and_then(|v| v.to_str().ok())
                 .and_then(wire::next_page);
         }
-        if next.is_some() {
+        if next.is_some() && max_pages == MAX_PAGES {
             tracing::warn!(repo = %self.repo(), pages = MAX_PAGES, "stopped following pull request pages");
         }
         Ok(pulls)

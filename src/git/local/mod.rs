@@ -184,6 +184,12 @@ impl GitHost for LocalGit {
             .collect())
     }
 
+    async fn recently_closed_pulls(&self) -> Result<Vec<PullRequest>, GitError> {
+        let mut pulls = self.pulls.read().await?;
+        pulls.retain(|p| p.state != PullState::Open);
+        Ok(pulls)
+    }
+
     async fn find_pull(&self, branch: &str) -> Result<Option<PullRequest>, GitError> {
         let all = self.pulls.read().await?;
         Ok(all.into_iter().rev().find(|p| p.head == branch))

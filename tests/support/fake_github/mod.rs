@@ -388,6 +388,18 @@ impl FakeGithub {
         });
     }
 
+    /// Deletes a branch, as "Delete branch" on a closed PR does.
+    pub fn delete_branch(&self, name: &str) {
+        let st = self.state();
+        st.repo
+            .git(
+                &["update-ref", "-d", &format!("refs/heads/{name}")],
+                None,
+                None,
+            )
+            .unwrap();
+    }
+
     /// Disarms every fault still waiting.
     pub fn clear_faults(&self) {
         self.state().faults.clear();
