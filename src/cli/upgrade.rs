@@ -68,6 +68,20 @@ pub fn render(report: &Report, dry_run: bool) -> String {
                 closed += 1;
                 line(&mut out, "would close", Some(*number), branch, "superseded");
             }
+            Action::Obsolete {
+                number,
+                branch,
+                reason,
+            } => {
+                closed += 1;
+                line(
+                    &mut out,
+                    "closed",
+                    Some(*number),
+                    branch,
+                    &format!("no longer needed: {reason}"),
+                );
+            }
             Action::Declined { number, branch } => line(
                 &mut out,
                 "declined",

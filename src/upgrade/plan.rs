@@ -153,6 +153,52 @@ pub(crate) fn env_of(pin: &Pin, environments: &[String]) -> Result<String, Strin
     }
 }
 
+/// Open upgrade PRs that no pass needs any more: every pin of their chart in
+/// their environment already reads their version or a newer one (merged by
+/// hand, bumped past it). Returns `(number, branch, reason)`; PRs of charts
+/// that still have a group are left to superseding.
+pub fn obsolete(
+    open: &[crate::git::PullRequest],
+    pins: &[Pin],
+    environments: &[String],
+    groups: &[Group],
+) -> Vec<(u64, String, String)> {
+    let mut out = Vec::new();
+    for pr in open {
+        let mut found: Option<(String, String, &str)> = None;
+        let mut current: Vec<Version> = Vec::new();
+        for pin in pins {
+            let (Ok(env), Some(chart), Some(version)) = (
+                env_of(pin, environments),
+                pin.chart_name(),
+                pin.version.as_deref(),
+            ) else {
+                continue;
+            };
+            let Some(v) = branch_version(&pr.head, &env, chart) else {
+                continue;
+            };
+            found = Some((env, chart.to_owned(), v));
+            current.push(Version::parse(version));
+        }
+        let Some((env, chart, v)) = found else {
+            continue;
+        };
+        if groups.iter().any(|g| g.env == env && g.chart == chart) {
+            continue;
+        }
+        let wanted = Version::parse(v);
+        if let Some(lowest) = current.iter().min().filter(|low| **low >= wanted) {
+            out.push((
+                pr.number,
+                pr.head.clone(),
+                format!("{chart} in {env} is already at {lowest}"),
+            ));
+        }
+    }
+    out
+}
+
 /// A pin in a group: the pin, its current version, the policy's target.
 type Member = (Pin, String, Target);
 

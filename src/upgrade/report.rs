@@ -37,6 +37,12 @@ pub enum Action {
         branch: String,
     },
     /// A person closed this upgrade before: it is not proposed again.
+    /// No longer needed: the pins already read its version or newer.
+    Obsolete {
+        number: u64,
+        branch: String,
+        reason: String,
+    },
     Declined {
         number: u64,
         branch: String,

@@ -146,6 +146,21 @@ impl Upgrader {
             existing: &existing,
             dry_run,
         };
+        for (number, branch, reason) in
+            plan::obsolete(&open, &scan.pins, &self.policy.environments, &plan.groups)
+        {
+            if dry_run {
+                report.actions.push(Action::WouldClose { number, branch });
+                continue;
+            }
+            let comment = format!("No longer needed: {reason}. Closed by chartpilot.");
+            self.host.close_pull(number, &comment).await?;
+            report.actions.push(Action::Obsolete {
+                number,
+                branch,
+                reason,
+            });
+        }
         for group in &plan.groups {
             // One chart's trouble (an edit that would move another chart's
             // pin, a body GitHub refuses) must not hold back the others;

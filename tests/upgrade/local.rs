@@ -156,3 +156,41 @@ async fn local_repository_gets_first_environment_prs_once_and_newer_ones_superse
         "{comments}"
     );
 }
+
+#[tokio::test]
+async fn a_pr_whose_pin_was_bumped_by_hand_is_closed_as_no_longer_needed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    fixture::repository(&repo);
+    let index_dir = tmp.path().join("charts");
+    fixture::index(&index_dir, "6.6.0");
+    let git_section = format!(
+        "[git]\nprovider = \"local\"\npath = \"{}\"\n",
+        repo.display()
+    );
+    let settings = settings(tmp.path(), &git_section, &index_dir);
+    let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
+    up.run(false).await.expect("first pass");
+    // A person bumps dev to 6.6.0 on main without the PR.
+    let file = repo.join("environments/dev/podinfo.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("6.5.0", "6.6.0")).unwrap();
+    git(&repo, &["commit", "-qam", "bump podinfo by hand"]);
+    let next = up.run(false).await.expect("second pass");
+    assert_eq!(
+        summary(&next),
+        pairs(&[
+            ("obsolete", PODINFO_BRANCH),
+            ("unchanged", CERT_MANAGER_BRANCH)
+        ])
+    );
+    let comments =
+        std::fs::read_to_string(repo.join(".git/chartpilot/comments.jsonl")).unwrap_or_default();
+    assert!(
+        comments.contains(
+            "No longer needed: podinfo in dev is already at 6.6.0. Closed by chartpilot."
+        ),
+        "{comments}"
+    );
+}

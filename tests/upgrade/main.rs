@@ -46,6 +46,7 @@ pub fn summary(report: &Report) -> Vec<(String, String)> {
             Action::WouldOpen { branch, .. } => ("would-open".into(), branch.clone()),
             Action::WouldClose { branch, .. } => ("would-close".into(), branch.clone()),
             Action::Declined { branch, .. } => ("declined".into(), branch.clone()),
+            Action::Obsolete { branch, .. } => ("obsolete".into(), branch.clone()),
         })
         .collect();
     v.sort();

@@ -159,3 +159,65 @@ fn odd_chart_names_make_predictable_branches() {
         "chartpilot/upgrade/dev/my-chart-2-"
     );
 }
+
+fn open_pr(number: u64, head: &str) -> crate::git::PullRequest {
+    crate::git::PullRequest {
+        number,
+        head: head.into(),
+        base: "main".into(),
+        title: String::new(),
+        body: String::new(),
+        state: crate::git::PullState::Open,
+        labels: vec![],
+        url: None,
+    }
+}
+
+#[test]
+fn prs_whose_pins_already_moved_past_them_are_obsolete() {
+    let pins = vec![
+        pin(
+            "environments/dev/a.yaml",
+            1,
+            Some("dev"),
+            "podinfo",
+            "6.6.0",
+        ),
+        pin(
+            "environments/dev/b.yaml",
+            1,
+            Some("dev"),
+            "podinfo",
+            "6.7.0",
+        ),
+        pin("environments/dev/r.yaml", 1, Some("dev"), "redis", "18.0.0"),
+        pin(
+            "environments/prod/p.yaml",
+            1,
+            Some("prod"),
+            "podinfo",
+            "1.0.0",
+        ),
+    ];
+    let open = vec![
+        open_pr(1, "chartpilot/upgrade/dev/podinfo-6.6.0"),
+        open_pr(2, "chartpilot/upgrade/dev/redis-18.1.0"),
+        open_pr(3, "chartpilot/upgrade/dev/gone-1.0.0"),
+        open_pr(4, "chartpilot/upgrade/prod/podinfo-2.0.0"),
+    ];
+    let found = obsolete(&open, &pins, &envs(), &[]);
+    assert_eq!(
+        found,
+        [(
+            1,
+            "chartpilot/upgrade/dev/podinfo-6.6.0".to_owned(),
+            "podinfo in dev is already at 6.6.0".to_owned()
+        )],
+        "redis is still behind; gone has no pins; prod is not a PR environment"
+    );
+    // A chart that still has a group is left to superseding.
+    let plan = plan(&pins, &envs(), |p| {
+        (p.chart_name() == Some("podinfo")).then(|| to("6.8.0", UpdateType::Minor))
+    });
+    assert!(obsolete(&open, &pins, &envs(), &plan.groups).is_empty());
+}
