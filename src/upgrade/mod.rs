@@ -4,6 +4,7 @@
 
 pub mod body;
 mod changes;
+mod close;
 pub mod plan;
 pub mod report;
 pub mod run;

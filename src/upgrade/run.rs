@@ -146,21 +146,8 @@ impl Upgrader {
             existing: &existing,
             dry_run,
         };
-        for (number, branch, reason) in
-            plan::obsolete(&open, &scan.pins, &self.policy.environments, &plan.groups)
-        {
-            if dry_run {
-                report.actions.push(Action::WouldClose { number, branch });
-                continue;
-            }
-            let comment = format!("No longer needed: {reason}. Closed by chartpilot.");
-            self.host.close_pull(number, &comment).await?;
-            report.actions.push(Action::Obsolete {
-                number,
-                branch,
-                reason,
-            });
-        }
+        let obsolete = plan::obsolete(&open, &scan.pins, &self.policy.environments, &plan.groups);
+        self.close_obsolete(obsolete, dry_run, &mut report).await?;
         for group in &plan.groups {
             // One chart's trouble (an edit that would move another chart's
             // pin, a body GitHub refuses) must not hold back the others;
@@ -394,37 +381,5 @@ impl Upgrader {
             labels.push(self.upgrade.major_label.clone());
         }
         labels
-    }
-
-    /// Closes the older PRs of the same chart and environment, each with a
-    /// comment pointing at the one that replaces it.
-    async fn supersede(
-        &self,
-        older: &[&PullRequest],
-        successor: u64,
-        successor_title: &str,
-        dry_run: bool,
-        report: &mut Report,
-    ) -> Result<(), UpgradeError> {
-        for pr in older {
-            if dry_run {
-                report.actions.push(Action::WouldClose {
-                    number: pr.number,
-                    branch: pr.head.clone(),
-                });
-                continue;
-            }
-            let comment = format!(
-                "Superseded by #{successor}: {}. Closed by chartpilot.",
-                successor_title
-            );
-            self.host.close_pull(pr.number, &comment).await?;
-            report.actions.push(Action::Closed {
-                number: pr.number,
-                branch: pr.head.clone(),
-                successor,
-            });
-        }
-        Ok(())
     }
 }
