@@ -113,6 +113,18 @@ pub trait GitHost: Send + Sync {
         changes: &[FileChange],
     ) -> Result<CommitSha, GitError>;
 
+    /// A commit whose tree is `base`'s with `changes` written and whose
+    /// parents are `branch_head` and `base`: it brings a branch up to its
+    /// base without force, and the branch's diff against the base stays
+    /// `changes` alone.
+    async fn merge_commit(
+        &self,
+        branch_head: &CommitSha,
+        base: &CommitSha,
+        message: &str,
+        changes: &[FileChange],
+    ) -> Result<CommitSha, GitError>;
+
     /// Creates `branch` at `sha`; [`GitError::BranchExists`] if it exists.
     async fn create_branch(&self, branch: &str, sha: &CommitSha) -> Result<(), GitError>;
 

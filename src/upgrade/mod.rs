@@ -4,7 +4,7 @@
 
 pub mod body;
 mod changes;
-mod close;
+mod existing;
 pub mod plan;
 pub mod report;
 pub mod run;

@@ -267,6 +267,12 @@ impl Upgrader {
                     title: title.clone(),
                 });
             } else {
+                if pin_rows(&pr.body) != pin_rows(&body) {
+                    // The pins moved since the branch was made (a new pin of
+                    // this chart, lines shifted): bring the branch to the
+                    // base with the current edits, without force.
+                    self.refresh_branch(group, &branch, head, files).await?;
+                }
                 self.host.update_pull(pr.number, &title, &body).await?;
                 report.actions.push(Action::Updated {
                     number: pr.number,
@@ -382,4 +388,11 @@ impl Upgrader {
         }
         labels
     }
+}
+
+/// The table rows of a PR body: one per pin, `file:line`, from and to.
+fn pin_rows(body: &str) -> Vec<&str> {
+    body.lines()
+        .filter(|l| l.starts_with("| ") && l.contains(" → "))
+        .collect()
 }

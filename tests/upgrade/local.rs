@@ -194,3 +194,74 @@ async fn a_pr_whose_pin_was_bumped_by_hand_is_closed_as_no_longer_needed() {
         "{comments}"
     );
 }
+
+#[tokio::test]
+async fn a_new_pin_of_the_chart_on_main_brings_the_open_branch_up_to_date() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    fixture::repository(&repo);
+    let index_dir = tmp.path().join("charts");
+    fixture::index(&index_dir, "6.6.0");
+    let git_section = format!(
+        "[git]\nprovider = \"local\"\npath = \"{}\"\n",
+        repo.display()
+    );
+    let settings = settings(tmp.path(), &git_section, &index_dir);
+    let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
+    up.run(false).await.expect("first pass");
+    let first_tip = git(&repo, &["rev-parse", PODINFO_BRANCH]);
+
+    // Someone adds a canary of podinfo in dev, pinned at the old version.
+    let canary = std::fs::read_to_string(repo.join("environments/dev/podinfo.yaml"))
+        .unwrap()
+        .replace("name: podinfo-dev", "name: podinfo-canary");
+    std::fs::write(repo.join("environments/dev/podinfo-canary.yaml"), &canary).unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "podinfo canary"]);
+
+    let second = up.run(false).await.expect("second pass");
+    assert!(
+        summary(&second).contains(&("updated".to_owned(), PODINFO_BRANCH.to_owned())),
+        "{second:#?}"
+    );
+    let tip = git(&repo, &["rev-parse", PODINFO_BRANCH]);
+    // Moved forward without force: the old tip and main are its parents.
+    let parents = git(&repo, &["rev-list", "--parents", "-n", "1", tip.trim()]);
+    assert!(parents.contains(first_tip.trim()), "{parents}");
+    assert!(
+        parents.contains(git(&repo, &["rev-parse", "main"]).trim()),
+        "{parents}"
+    );
+    // The PR's diff is again exactly the version tokens of both pins.
+    let changed: HashMap<String, String> =
+        git(&repo, &["diff", "--name-only", "main", PODINFO_BRANCH])
+            .lines()
+            .map(|f| {
+                (
+                    f.to_owned(),
+                    git(&repo, &["show", &format!("{PODINFO_BRANCH}:{f}")]),
+                )
+            })
+            .collect();
+    let mut original: HashMap<String, String> = fixture::files().into_iter().collect();
+    original.insert("environments/dev/podinfo-canary.yaml".into(), canary);
+    assert_only_version_tokens(
+        &original,
+        &changed,
+        &[
+            ("environments/dev/podinfo-canary.yaml", "6.5.0", "6.6.0"),
+            ("environments/dev/podinfo.yaml", "6.5.0", "6.6.0"),
+        ],
+    );
+    let body = pull_lines(&repo)
+        .into_iter()
+        .rev()
+        .find(|p| p["head"] == PODINFO_BRANCH)
+        .map(|p| p["body"].as_str().unwrap().to_owned())
+        .unwrap();
+    assert!(body.contains("podinfo-canary.yaml:11"), "{body}");
+    // And a pass after that finds nothing to do.
+    let third = up.run(false).await.expect("third pass");
+    assert!(summary(&third).contains(&("unchanged".to_owned(), PODINFO_BRANCH.to_owned())));
+}

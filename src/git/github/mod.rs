@@ -3,6 +3,7 @@
 //! is at most five: tree, commit, ref, pull, labels).
 
 mod auth;
+mod commits;
 mod pulls;
 mod tarball;
 mod transport;
@@ -225,45 +226,17 @@ impl GitHost for GithubHost {
         message: &str,
         changes: &[FileChange],
     ) -> Result<CommitSha, GitError> {
-        let entries = changes
-            .iter()
-            .map(|c| {
-                // Inline `content` saves a blob call per file but must be
-                // UTF-8; pins are text.
-                let content = std::str::from_utf8(&c.content).map_err(|_| {
-                    GitError::Refused(format!("{} is not UTF-8 text; chartpilot writes only text", c.path))
-                })?;
-                Ok(json!({ "path": c.path, "mode": self.mode(parent, &c.path), "type": "blob", "content": content }))
-            })
-            .collect::<Result<Vec<_>, GitError>>()?;
-        // A commit as `base_tree` saves reading the parent first; should a
-        // host insist on a tree id, pay that one read and try again.
-        let mut reply = self.create_tree(parent.as_ref(), &entries).await?;
-        if reply.status == 422 && reply.message().contains("base_tree") {
-            tracing::warn!(repo = %self.repo(), %parent, "base_tree refused a commit id; reading its tree");
-            let commit = self
-                .get(&format!("{}/git/commits/{parent}", self.repo_path))
-                .await?;
-            if !commit.is_success() {
-                return Err(commit.error(&format!("commit {parent}")));
-            }
-            let tree = commit.json::<wire::Commit>("commit")?.tree.sha;
-            reply = self.create_tree(&tree, &entries).await?;
-        }
-        if !reply.is_success() {
-            return Err(reply.error(&format!("tree on {parent}")));
-        }
-        let tree = reply.json::<wire::Sha>("tree")?.sha;
-        let body = json!({ "message": message, "tree": tree, "parents": [parent.as_ref()] });
-        let reply = self
-            .send(Verb::Post, &format!("{}/git/commits", self.repo_path), body)
-            .await?;
-        if !reply.is_success() {
-            return Err(reply.error(&format!("commit on {parent}")));
-        }
-        let sha = reply.json::<wire::Sha>("commit")?.commit()?;
-        tracing::info!(repo = %self.repo(), %parent, commit = %sha, files = changes.len(), "committed");
-        Ok(sha)
+        self.commit_on(parent, &[], message, changes).await
+    }
+
+    async fn merge_commit(
+        &self,
+        branch_head: &CommitSha,
+        base: &CommitSha,
+        message: &str,
+        changes: &[FileChange],
+    ) -> Result<CommitSha, GitError> {
+        self.commit_on(base, &[branch_head], message, changes).await
     }
 
     async fn create_branch(&self, branch: &str, sha: &CommitSha) -> Result<(), GitError> {

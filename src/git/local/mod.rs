@@ -168,6 +168,16 @@ impl GitHost for LocalGit {
         objects::commit(&self.git, parent, message, changes).await
     }
 
+    async fn merge_commit(
+        &self,
+        branch_head: &CommitSha,
+        base: &CommitSha,
+        message: &str,
+        changes: &[FileChange],
+    ) -> Result<CommitSha, GitError> {
+        objects::commit_with(&self.git, base, &[branch_head], message, changes).await
+    }
+
     async fn create_branch(&self, branch: &str, sha: &CommitSha) -> Result<(), GitError> {
         refs::create_branch(&self.git, branch, sha).await
     }

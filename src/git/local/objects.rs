@@ -284,6 +284,21 @@ pub(super) async fn commit(
     message: &str,
     changes: &[FileChange],
 ) -> Result<CommitSha, GitError> {
+    commit_with(git, parent, &[], message, changes).await
+}
+
+/// A commit of `parent`'s tree with `changes`, whose parents are
+/// `first_parents` (when given) and then `parent`.
+pub(super) async fn commit_with(
+    git: &Git,
+    parent: &CommitSha,
+    first_parents: &[&CommitSha],
+    message: &str,
+    changes: &[FileChange],
+) -> Result<CommitSha, GitError> {
+    for p in first_parents {
+        require_commit(git, p).await?;
+    }
     for change in changes {
         validate_path(&change.path)?;
     }
@@ -331,14 +346,19 @@ pub(super) async fn commit(
     if !text.ends_with('\n') {
         text.push('\n');
     }
-    let sha = git
+    let mut cmd = git
         .cmd("commit-tree")
         .env("GIT_AUTHOR_NAME", &who.name)
         .env("GIT_AUTHOR_EMAIL", &who.email)
         .env("GIT_COMMITTER_NAME", &who.name)
         .env("GIT_COMMITTER_EMAIL", &who.email)
         // A person's commit.gpgSign would otherwise ask for a passphrase.
-        .args(["--no-gpg-sign", "-p", parent.as_ref(), &tree])
+        .arg("--no-gpg-sign");
+    for p in first_parents {
+        cmd = cmd.args(["-p", p.as_ref()]);
+    }
+    let sha = cmd
+        .args(["-p", parent.as_ref(), &tree])
         .stdin(text.into_bytes())
         .run_line()
         .await?;

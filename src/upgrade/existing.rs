@@ -1,10 +1,39 @@
-//! Closing upgrade PRs: superseded by a newer one, or no longer needed.
+//! What a pass does to upgrade PRs that already exist: bring a branch up
+//! to date, close PRs superseded by a newer one or no longer needed.
 
+use super::body::commit_message;
+use super::changes::edits;
+use super::plan::Group;
 use super::report::{Action, Report};
 use super::run::{UpgradeError, Upgrader};
-use crate::git::PullRequest;
+use crate::domain::CommitSha;
+use crate::git::{GitError, PullRequest};
+use crate::pins::SourceFile;
 
 impl Upgrader {
+    /// A merge of the base into the branch whose tree is the base with
+    /// the group's edits: the PR's diff is again exactly the version
+    /// tokens of today's pins. Three calls: branch, tree + commit, ref.
+    pub(super) async fn refresh_branch(
+        &self,
+        group: &Group,
+        branch: &str,
+        head: &CommitSha,
+        files: &[SourceFile],
+    ) -> Result<(), UpgradeError> {
+        let Some(tip) = self.host.branch_head(branch).await? else {
+            return Err(GitError::NotFound(format!("branch {branch}")).into());
+        };
+        let changes = edits(files, group, &self.discover)?;
+        let sha = self
+            .host
+            .merge_commit(&tip, head, &commit_message(group), &changes)
+            .await?;
+        self.host.update_branch(branch, &sha).await?;
+        tracing::info!(branch, commit = %sha, "upgrade branch brought up to date");
+        Ok(())
+    }
+
     /// Closes the older PRs of the same chart and environment, each with a
     /// comment pointing at the one that replaces it.
     pub(super) async fn supersede(
