@@ -64,9 +64,13 @@ pub fn render(report: &Report, dry_run: bool) -> String {
                 opened += 1;
                 line(&mut out, "would open", None, branch, title);
             }
-            Action::WouldClose { number, branch } => {
+            Action::WouldClose {
+                number,
+                branch,
+                why,
+            } => {
                 closed += 1;
-                line(&mut out, "would close", Some(*number), branch, "superseded");
+                line(&mut out, "would close", Some(*number), branch, why);
             }
             Action::Obsolete {
                 number,
@@ -87,7 +91,7 @@ pub fn render(report: &Report, dry_run: bool) -> String {
                 "declined",
                 Some(*number),
                 branch,
-                "closed by a person; not proposed again",
+                "closed before (declined, or merged and rolled back); not proposed again",
             ),
         }
     }

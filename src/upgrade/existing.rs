@@ -49,6 +49,7 @@ impl Upgrader {
                 report.actions.push(Action::WouldClose {
                     number: pr.number,
                     branch: pr.head.clone(),
+                    why: "superseded".into(),
                 });
                 continue;
             }
@@ -76,16 +77,23 @@ impl Upgrader {
     ) -> Result<(), UpgradeError> {
         for (number, branch, reason) in obsolete {
             if dry_run {
-                report.actions.push(Action::WouldClose { number, branch });
+                report.actions.push(Action::WouldClose {
+                    number,
+                    branch,
+                    why: format!("no longer needed: {reason}"),
+                });
                 continue;
             }
             let comment = format!("No longer needed: {reason}. Closed by chartpilot.");
-            self.host.close_pull(number, &comment).await?;
-            report.actions.push(Action::Obsolete {
-                number,
-                branch,
-                reason,
-            });
+            match self.host.close_pull(number, &comment).await {
+                Ok(()) => report.actions.push(Action::Obsolete {
+                    number,
+                    branch,
+                    reason,
+                }),
+                Err(e) if e.is_transient() => return Err(e.into()),
+                Err(e) => report.errors.push(format!("{branch}: {e}")),
+            }
         }
         Ok(())
     }

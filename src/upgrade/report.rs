@@ -35,14 +35,17 @@ pub enum Action {
     WouldClose {
         number: u64,
         branch: String,
+        /// `superseded` or `no longer needed: …`.
+        why: String,
     },
-    /// A person closed this upgrade before: it is not proposed again.
     /// No longer needed: the pins already read its version or newer.
     Obsolete {
         number: u64,
         branch: String,
         reason: String,
     },
+    /// This version's PR was closed before (declined, or merged and since
+    /// rolled back): it is not proposed again.
     Declined {
         number: u64,
         branch: String,

@@ -253,7 +253,11 @@ impl Upgrader {
                 .filter(|l| !pr.labels.contains(l))
                 .collect();
             if !missing.is_empty() && !dry_run {
-                self.host.add_labels(pr.number, &missing).await?;
+                // Labels are worth retrying next pass, not worth failing the
+                // PR's update for.
+                if let Err(e) = self.host.add_labels(pr.number, &missing).await {
+                    tracing::warn!(pr = pr.number, error = %e, "labels not added; the next pass retries");
+                }
             }
             if pr.title == title && pr.body == body {
                 report.actions.push(Action::Unchanged {
@@ -322,6 +326,7 @@ impl Upgrader {
                 report.actions.push(Action::WouldClose {
                     number: pr.number,
                     branch: pr.head.clone(),
+                    why: "superseded".into(),
                 });
             }
             return Ok(());
