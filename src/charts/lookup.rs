@@ -155,8 +155,14 @@ pub fn source(repository: Option<&str>, chart: Option<&str>) -> Result<Source, S
     };
     match repository.split_once("://") {
         Some(("http" | "https", _)) => Ok(index()),
-        Some(("file", rest)) if rest.starts_with('/') => Ok(index()),
-        Some(("file", _)) => Err("a file:// repository needs an absolute path".into()),
+        // A path named by a commit is not read on the service's machine
+        // (`file:///dev/zero`, a FIFO, probing paths through errors): local
+        // indexes are reached only through an operator's mirror.
+        Some(("file", _)) => Err(
+            "file:// repositories named in the repository are not read; \
+             route them with [[helm.mirrors]] to = \"file:///…\""
+                .into(),
+        ),
         Some(("oci", _)) => OciChart::new(Some(repository), chart).map(Source::Oci),
         Some((scheme, _)) => Err(format!("`{scheme}://` repositories are not supported")),
         // Argo CD writes OCI repositories without a scheme: `ghcr.io/org`.

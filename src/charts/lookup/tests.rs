@@ -23,11 +23,6 @@ fn sources_of_every_pin_shape() {
         "index http://127.0.0.1:8000 x",
     );
     ok(
-        Some("file:///srv/charts"),
-        "x",
-        "index file:///srv/charts x",
-    );
-    ok(
         Some("oci://ghcr.io/argoproj/argo-helm"),
         "argo-cd",
         "oci oci://ghcr.io/argoproj/argo-helm/argo-cd",
@@ -66,7 +61,8 @@ fn pins_without_a_lookup_say_why() {
     assert!(why(Some("https://a.io"), None).contains("not resolved"));
     assert!(why(Some("@stable"), Some("x")).contains("alias"));
     assert!(why(Some("{{ .Values.repo }}"), Some("x")).contains("template"));
-    assert!(why(Some("file://../local"), Some("x")).contains("absolute"));
+    assert!(why(Some("file://../local"), Some("x")).contains("[[helm.mirrors]]"));
+    assert!(why(Some("file:///dev/zero"), Some("x")).contains("not read"));
     assert!(why(Some("s3://bucket/charts"), Some("x")).contains("not supported"));
     assert!(why(Some("stable"), Some("x")).contains("not a URL"));
     assert!(why(Some("https://a.io"), Some("./charts/local")).contains("path"));
