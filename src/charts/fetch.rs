@@ -35,19 +35,35 @@ pub const USER_AGENT: &str = concat!("chartpilot/", env!("CARGO_PKG_VERSION"));
 
 /// Builds the HTTP client every chart source uses: the configured timeout
 /// per request (connect to last body byte), gzip accepted.
-pub(crate) fn http_client(settings: &HelmSettings) -> Result<reqwest::Client, FetchError> {
-    reqwest::Client::builder()
-        .user_agent(USER_AGENT)
-        .timeout(settings.timeout)
-        .gzip(true)
-        .build()
-        .map_err(|e| FetchError {
-            target: Target {
-                repository: "(all)".into(),
-                mirror: None,
-            },
-            kind: FetchErrorKind::Transport(e.to_string()),
+/// What Helm and OCI clients share: one connection pool, the mirror and
+/// credential routes, the per-request timeout.
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    pub http: reqwest::Client,
+    pub routes: Arc<Routes>,
+    pub timeout: Duration,
+}
+
+impl Transport {
+    pub(crate) fn new(settings: &HelmSettings) -> Result<Self, FetchError> {
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .timeout(settings.timeout)
+            .gzip(true)
+            .build()
+            .map_err(|e| FetchError {
+                target: Target {
+                    repository: "(all)".into(),
+                    mirror: None,
+                },
+                kind: FetchErrorKind::Transport(e.to_string()),
+            })?;
+        Ok(Self {
+            http,
+            routes: Arc::new(Routes::new(settings)),
+            timeout: settings.timeout,
         })
+    }
 }
 
 /// Reads Helm repository indexes; cheap to share behind an `Arc`.
@@ -85,22 +101,14 @@ pub struct RawIndex {
 
 impl HelmClient {
     pub fn new(settings: &HelmSettings) -> Result<Self, FetchError> {
-        Ok(Self::with_parts(
-            http_client(settings)?,
-            Arc::new(Routes::new(settings)),
-            settings.timeout,
-        ))
+        Ok(Self::with(Transport::new(settings)?))
     }
 
-    pub(crate) fn with_parts(
-        http: reqwest::Client,
-        routes: Arc<Routes>,
-        timeout: Duration,
-    ) -> Self {
+    pub(crate) fn with(t: Transport) -> Self {
         Self {
-            http,
-            routes,
-            timeout,
+            http: t.http,
+            routes: t.routes,
+            timeout: t.timeout,
             cache: Mutex::new(HashMap::new()),
             keep_bodies: true,
         }

@@ -218,11 +218,10 @@ enum Done {
 
 impl Lookup {
     pub fn new(settings: &HelmSettings) -> Result<Self, FetchError> {
-        let http = super::fetch::http_client(settings)?;
-        let routes = std::sync::Arc::new(super::fetch::route::Routes::new(settings));
+        let transport = super::fetch::Transport::new(settings)?;
         Ok(Self {
-            helm: HelmClient::with_parts(http.clone(), routes.clone(), settings.timeout),
-            oci: OciClient::with_parts(http, routes, settings.timeout),
+            helm: HelmClient::with(transport.clone()),
+            oci: OciClient::with(transport),
         })
     }
 

@@ -19,7 +19,7 @@ use reqwest::Url;
 use tracing::Instrument;
 
 use super::fetch::route::{is_loopback, strip_userinfo, Routed, Routes};
-use super::fetch::{http_client, read_limited, FetchError, FetchErrorKind};
+use super::fetch::{read_limited, FetchError, FetchErrorKind, Transport};
 use super::Release;
 use crate::settings::{HelmSettings, Secret};
 use challenge::next_link;
@@ -152,22 +152,14 @@ pub struct OciClient {
 
 impl OciClient {
     pub fn new(settings: &HelmSettings) -> Result<Self, FetchError> {
-        Ok(Self::with_parts(
-            http_client(settings)?,
-            Arc::new(Routes::new(settings)),
-            settings.timeout,
-        ))
+        Ok(Self::with(Transport::new(settings)?))
     }
 
-    pub(crate) fn with_parts(
-        http: reqwest::Client,
-        routes: Arc<Routes>,
-        timeout: Duration,
-    ) -> Self {
+    pub(crate) fn with(t: Transport) -> Self {
         Self {
-            http,
-            routes,
-            timeout,
+            http: t.http,
+            routes: t.routes,
+            timeout: t.timeout,
             tokens: Mutex::new(HashMap::new()),
             times: Mutex::new(HashMap::new()),
         }

@@ -42,12 +42,11 @@ fn config_with(dir: &Path, repo: &Path, index_dir: &Path, extra: &str) -> String
 
 #[test]
 fn a_narrower_policy_proposes_the_allowed_version_and_says_what_it_held_back() {
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    fixture::repository(&repo);
-    let index_dir = tmp.path().join("charts");
-    fixture::index(&index_dir, "7.0.0");
+    let Scratch {
+        tmp,
+        repo,
+        index_dir,
+    } = scratch("7.0.0");
     let cfg = config_with(
         tmp.path(),
         &repo,
@@ -78,12 +77,11 @@ fn a_narrower_policy_proposes_the_allowed_version_and_says_what_it_held_back() {
 
 #[test]
 fn scan_looks_up_latest_and_update_unless_offline() {
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    fixture::repository(&repo);
-    let index_dir = tmp.path().join("charts");
-    fixture::index(&index_dir, "6.6.0");
+    let Scratch {
+        tmp,
+        repo,
+        index_dir,
+    } = scratch("6.6.0");
     let cfg = config(tmp.path(), &repo, &index_dir);
     let repo_arg = repo.display().to_string();
 
@@ -132,12 +130,11 @@ fn scan_looks_up_latest_and_update_unless_offline() {
 
 #[test]
 fn upgrade_prints_what_it_opened_and_a_second_run_opens_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    fixture::repository(&repo);
-    let index_dir = tmp.path().join("charts");
-    fixture::index(&index_dir, "6.6.0");
+    let Scratch {
+        tmp,
+        repo,
+        index_dir,
+    } = scratch("6.6.0");
     let cfg = config(tmp.path(), &repo, &index_dir);
 
     let (ok, out, err) = chartpilot(&["upgrade", "--config", &cfg, "--dry-run"]);

@@ -33,23 +33,8 @@ fn branch_files(fake: &FakeGithub, branch: &str) -> HashMap<String, String> {
 #[tokio::test]
 async fn github_gets_first_environment_prs_once_and_newer_ones_supersede() {
     let fake = FakeGithub::start().await;
-    let files = fixture::files();
-    let seeded: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    fake.seed(&seeded);
-    let tmp = tempfile::tempdir().unwrap();
-    let index_dir = tmp.path().join("charts");
-    fixture::index(&index_dir, "6.6.0");
-    let git_section = format!(
-        "[git]\nprovider = \"github\"\nrepository = \"{}\"\nbranch = \"main\"\n\
-         [github]\ntoken = \"{}\"\napi_url = \"{}\"\n",
-        fake.repository(),
-        fake.token,
-        fake.url
-    );
-    let settings = settings(tmp.path(), &git_section, &index_dir);
+    let scratch = scratch("6.6.0");
+    let settings = scratch.github_settings(&fake);
     let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
     fake.clear_requests();
 
@@ -118,7 +103,7 @@ async fn github_gets_first_environment_prs_once_and_newer_ones_supersede() {
     assert_eq!(fake.pulls().len(), 2);
 
     // A newer release supersedes the open PR.
-    fixture::index(&index_dir, "6.6.1");
+    fixture::index(&scratch.index_dir, "6.6.1");
     let third = up.run(false).await.expect("third pass");
     assert_eq!(
         summary(&third),
@@ -148,23 +133,8 @@ async fn github_gets_first_environment_prs_once_and_newer_ones_supersede() {
 #[tokio::test]
 async fn a_major_update_is_labelled_and_a_pr_a_person_closed_is_not_reopened() {
     let fake = FakeGithub::start().await;
-    let files = fixture::files();
-    let seeded: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    fake.seed(&seeded);
-    let tmp = tempfile::tempdir().unwrap();
-    let index_dir = tmp.path().join("charts");
-    fixture::index(&index_dir, "7.0.0");
-    let git_section = format!(
-        "[git]\nprovider = \"github\"\nrepository = \"{}\"\n\
-         [github]\ntoken = \"{}\"\napi_url = \"{}\"\n",
-        fake.repository(),
-        fake.token,
-        fake.url
-    );
-    let settings = settings(tmp.path(), &git_section, &index_dir);
+    let scratch = scratch("7.0.0");
+    let settings = scratch.github_settings(&fake);
     let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
     up.run(false).await.expect("first pass");
     let major = fake
@@ -202,23 +172,8 @@ async fn a_major_update_is_labelled_and_a_pr_a_person_closed_is_not_reopened() {
 #[tokio::test]
 async fn a_branch_left_without_its_pr_gets_the_pr_and_no_second_commit() {
     let fake = FakeGithub::start().await;
-    let files = fixture::files();
-    let seeded: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    fake.seed(&seeded);
-    let tmp = tempfile::tempdir().unwrap();
-    let index_dir = tmp.path().join("charts");
-    fixture::index(&index_dir, "6.6.0");
-    let git_section = format!(
-        "[git]\nprovider = \"github\"\nrepository = \"{}\"\n\
-         [github]\ntoken = \"{}\"\napi_url = \"{}\"\n",
-        fake.repository(),
-        fake.token,
-        fake.url
-    );
-    let settings = settings(tmp.path(), &git_section, &index_dir);
+    let scratch = scratch("6.6.0");
+    let settings = scratch.github_settings(&fake);
     // An earlier pass died after creating the branch, before the PR.
     let edited = fixture::files()
         .into_iter()
@@ -251,23 +206,8 @@ async fn a_branch_left_without_its_pr_gets_the_pr_and_no_second_commit() {
 #[tokio::test]
 async fn labels_that_failed_at_opening_are_added_by_the_next_pass() {
     let fake = FakeGithub::start().await;
-    let files = fixture::files();
-    let seeded: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    fake.seed(&seeded);
-    let tmp = tempfile::tempdir().unwrap();
-    let index_dir = tmp.path().join("charts");
-    fixture::index(&index_dir, "6.6.0");
-    let git_section = format!(
-        "[git]\nprovider = \"github\"\nrepository = \"{}\"\n\
-         [github]\ntoken = \"{}\"\napi_url = \"{}\"\n",
-        fake.repository(),
-        fake.token,
-        fake.url
-    );
-    let settings = settings(tmp.path(), &git_section, &index_dir);
+    let scratch = scratch("6.6.0");
+    let settings = scratch.github_settings(&fake);
     let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
     // Every labels call of the first pass fails, retries included.
     fake.fail("POST", "/labels", Fault::BadGateway, 100);
@@ -287,26 +227,11 @@ async fn labels_that_failed_at_opening_are_added_by_the_next_pass() {
 #[tokio::test]
 async fn a_pull_request_from_a_fork_is_never_taken_for_chartpilots_own() {
     let fake = FakeGithub::start().await;
-    let files = fixture::files();
-    let seeded: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    fake.seed(&seeded);
+    let scratch = scratch("6.6.0");
+    let settings = scratch.github_settings(&fake);
     // Anyone who can fork may name a branch like chartpilot's.
     let fork_same = fake.add_fork_pull("mallory", PODINFO_BRANCH, "looks official");
     let fork_older = fake.add_fork_pull("mallory", "chartpilot/upgrade/dev/podinfo-6.5.1", "older");
-    let tmp = tempfile::tempdir().unwrap();
-    let index_dir = tmp.path().join("charts");
-    fixture::index(&index_dir, "6.6.0");
-    let git_section = format!(
-        "[git]\nprovider = \"github\"\nrepository = \"{}\"\n\
-         [github]\ntoken = \"{}\"\napi_url = \"{}\"\n",
-        fake.repository(),
-        fake.token,
-        fake.url
-    );
-    let settings = settings(tmp.path(), &git_section, &index_dir);
     let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
     let report = up.run(false).await.expect("pass");
     assert!(

@@ -28,17 +28,9 @@ fn pull_lines(repo: &Path) -> Vec<serde_json::Value> {
 
 #[tokio::test]
 async fn local_repository_gets_first_environment_prs_once_and_newer_ones_supersede() {
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    fixture::repository(&repo);
-    let index_dir = tmp.path().join("charts");
-    fixture::index(&index_dir, "6.6.0");
-    let git_section = format!(
-        "[git]\nprovider = \"local\"\npath = \"{}\"\nbranch = \"main\"\n",
-        repo.display()
-    );
-    let settings = settings(tmp.path(), &git_section, &index_dir);
+    let scratch = scratch("6.6.0");
+    let repo = scratch.repo.clone();
+    let settings = scratch.local_settings();
     let head_before = git(&repo, &["rev-parse", "main"]);
     let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
 
@@ -126,7 +118,7 @@ async fn local_repository_gets_first_environment_prs_once_and_newer_ones_superse
     assert_eq!(pull_lines(&repo).len(), 2, "no new PR lines");
 
     // A newer release: a new PR, and the old one closed with a pointer.
-    fixture::index(&index_dir, "6.6.1");
+    fixture::index(&scratch.index_dir, "6.6.1");
     let third = up.run(false).await.expect("third pass");
     assert_eq!(
         summary(&third),
@@ -159,17 +151,9 @@ async fn local_repository_gets_first_environment_prs_once_and_newer_ones_superse
 
 #[tokio::test]
 async fn a_pr_whose_pin_was_bumped_by_hand_is_closed_as_no_longer_needed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    fixture::repository(&repo);
-    let index_dir = tmp.path().join("charts");
-    fixture::index(&index_dir, "6.6.0");
-    let git_section = format!(
-        "[git]\nprovider = \"local\"\npath = \"{}\"\n",
-        repo.display()
-    );
-    let settings = settings(tmp.path(), &git_section, &index_dir);
+    let scratch = scratch("6.6.0");
+    let repo = scratch.repo.clone();
+    let settings = scratch.local_settings();
     let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
     up.run(false).await.expect("first pass");
     // A person bumps dev to 6.6.0 on main without the PR.
@@ -197,17 +181,9 @@ async fn a_pr_whose_pin_was_bumped_by_hand_is_closed_as_no_longer_needed() {
 
 #[tokio::test]
 async fn a_new_pin_of_the_chart_on_main_brings_the_open_branch_up_to_date() {
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    fixture::repository(&repo);
-    let index_dir = tmp.path().join("charts");
-    fixture::index(&index_dir, "6.6.0");
-    let git_section = format!(
-        "[git]\nprovider = \"local\"\npath = \"{}\"\n",
-        repo.display()
-    );
-    let settings = settings(tmp.path(), &git_section, &index_dir);
+    let scratch = scratch("6.6.0");
+    let repo = scratch.repo.clone();
+    let settings = scratch.local_settings();
     let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
     up.run(false).await.expect("first pass");
     let first_tip = git(&repo, &["rev-parse", PODINFO_BRANCH]);

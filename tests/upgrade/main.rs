@@ -62,6 +62,57 @@ pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     v
 }
 
+/// A scratch folder with the fixture repository (`repo/`, on `main`) and
+/// an index listing podinfo up to `podinfo_latest` (`charts/`).
+pub struct Scratch {
+    pub tmp: tempfile::TempDir,
+    pub repo: std::path::PathBuf,
+    pub index_dir: std::path::PathBuf,
+}
+
+pub fn scratch(podinfo_latest: &str) -> Scratch {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    fixture::repository(&repo);
+    let index_dir = tmp.path().join("charts");
+    fixture::index(&index_dir, podinfo_latest);
+    Scratch {
+        tmp,
+        repo,
+        index_dir,
+    }
+}
+
+impl Scratch {
+    /// Settings for the local host on `repo`.
+    pub fn local_settings(&self) -> Settings {
+        let git = format!(
+            "[git]\nprovider = \"local\"\npath = \"{}\"\nbranch = \"main\"\n",
+            self.repo.display()
+        );
+        settings(self.tmp.path(), &git, &self.index_dir)
+    }
+
+    /// Settings for `fake`, seeded with the fixture's files.
+    pub fn github_settings(&self, fake: &support::fake_github::FakeGithub) -> Settings {
+        let files = fixture::files();
+        let seeded: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        fake.seed(&seeded);
+        let git = format!(
+            "[git]\nprovider = \"github\"\nrepository = \"{}\"\nbranch = \"main\"\n\
+             [github]\ntoken = \"{}\"\napi_url = \"{}\"\n",
+            fake.repository(),
+            fake.token,
+            fake.url
+        );
+        settings(self.tmp.path(), &git, &self.index_dir)
+    }
+}
+
 pub const PODINFO_BRANCH: &str = "chartpilot/upgrade/dev/podinfo-6.6.0";
 pub const CERT_MANAGER_BRANCH: &str = "chartpilot/upgrade/any/cert-manager-v1.14.0";
 pub const PODINFO_NEWER_BRANCH: &str = "chartpilot/upgrade/dev/podinfo-6.6.1";
