@@ -4,6 +4,7 @@
 pub mod charts;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod domain;
 pub mod git;
 pub mod http;

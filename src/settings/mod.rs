@@ -210,6 +210,20 @@ pub struct ArgocdSettings {
     #[serde(default, skip_serializing)]
     pub token_file: Option<PathBuf>,
     pub namespace: String,
+    /// `syncOptions` sent with every sync (e.g. `CreateNamespace=true`).
+    #[serde(default)]
+    pub sync_options: Vec<String>,
+    /// Sync apps with automated sync too (they get a refresh otherwise).
+    #[serde(default)]
+    pub sync_automated: bool,
+    /// PEM bundle trusted for the Argo CD API server (`mode = "api"`), on
+    /// top of the system roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Kubeconfig for `mode = "kube"`; unset: `KUBECONFIG`, `~/.kube/config`
+    /// or the in-cluster service account.
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -399,6 +413,7 @@ impl Settings {
                     .with_list_parse_key("policy.update_types")
                     .with_list_parse_key("policy.ignore")
                     .with_list_parse_key("upgrade.labels")
+                    .with_list_parse_key("argocd.sync_options")
                     .source(Some(plain_vars)),
             )
             .add_source(environment().source(Some(secret_vars)));
