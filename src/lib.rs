@@ -11,6 +11,7 @@ pub mod http;
 pub mod jobs;
 pub mod metrics;
 pub mod pins;
+pub mod promote;
 pub mod queue;
 pub mod settings;
 pub mod startup;

@@ -1,0 +1,97 @@
+//! `.chartpilot/freeze.yaml`: environments people froze (through ChatOps,
+//! so the freeze is reviewed in git). A frozen environment takes no
+//! automatic upgrade, promotion or rollback.
+//!
+//! ```yaml
+//! environments:
+//!   prod:
+//!     by: alice
+//!     reason: release week
+//!     at: 2026-11-25T10:00:00Z
+//! ```
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use yaml_rust2::{Yaml, YamlLoader};
+
+/// Where the file lives in the GitOps repository.
+pub const FREEZE_FILE: &str = ".chartpilot/freeze.yaml";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Freeze {
+    pub by: String,
+    pub reason: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Freezes(BTreeMap<String, Freeze>);
+
+impl Freezes {
+    pub fn get(&self, env: &str) -> Option<&Freeze> {
+        self.0.get(env)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Parses the file. A file that does not parse is an error naming the
+    /// line: treating it as "nothing frozen" would unfreeze prod by typo.
+    pub fn parse(text: &str) -> Result<Freezes, String> {
+        let docs = YamlLoader::load_from_str(text)
+            .map_err(|e| format!("{FREEZE_FILE} line {}: {}", e.marker().line(), e.info()))?;
+        let mut out = BTreeMap::new();
+        let Some(doc) = docs.first() else {
+            return Ok(Freezes(out));
+        };
+        let envs = match &doc["environments"] {
+            Yaml::Hash(h) => h,
+            Yaml::BadValue | Yaml::Null => return Ok(Freezes(out)),
+            _ => return Err(format!("{FREEZE_FILE}: `environments` must be a map")),
+        };
+        for (env, entry) in envs {
+            let Some(env) = env.as_str() else {
+                return Err(format!("{FREEZE_FILE}: environment names must be strings"));
+            };
+            let by = entry["by"].as_str().unwrap_or("someone").to_owned();
+            let reason = entry["reason"].as_str().map(str::to_owned);
+            let at = entry["at"]
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc));
+            out.insert(env.to_owned(), Freeze { by, reason, at });
+        }
+        Ok(Freezes(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frozen_environments_with_who_and_why() {
+        let f = Freezes::parse(
+            "environments:\n  prod:\n    by: alice\n    reason: release week\n    at: 2026-11-25T10:00:00Z\n  staging: {by: bob}\n",
+        )
+        .unwrap();
+        let prod = f.get("prod").unwrap();
+        assert_eq!(prod.by, "alice");
+        assert_eq!(prod.reason.as_deref(), Some("release week"));
+        assert_eq!(prod.at.unwrap().to_rfc3339(), "2026-11-25T10:00:00+00:00");
+        assert_eq!(f.get("staging").unwrap().by, "bob");
+        assert!(f.get("dev").is_none());
+    }
+
+    #[test]
+    fn empty_files_freeze_nothing_and_broken_ones_are_errors() {
+        assert!(Freezes::parse("").unwrap().is_empty());
+        assert!(Freezes::parse("environments: {}\n").unwrap().is_empty());
+        let e = Freezes::parse("environments:\n  prod: [\n").unwrap_err();
+        assert!(e.contains(".chartpilot/freeze.yaml line"), "{e}");
+        let e = Freezes::parse("environments: [prod]\n").unwrap_err();
+        assert!(e.contains("must be a map"), "{e}");
+    }
+}

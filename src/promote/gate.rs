@@ -1,0 +1,167 @@
+//! Whether a version that merged in environment N may go to N+1 now: a
+//! pure function from (Argo CD state, firing alerts, times, freeze,
+//! policy) to Promote, Wait with the reason, or GiveUp with the reason.
+//! Every reason is a sentence a person reads in a PR comment.
+
+use chrono::{DateTime, Utc};
+
+use super::freeze::Freeze;
+use crate::cluster::AppStatus;
+
+/// One environment-N app as the gate sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppView {
+    pub status: AppStatus,
+    /// Whether the revision Argo CD deployed contains the merge commit
+    /// (the same commit, or one after it on the branch).
+    pub has_merge: bool,
+}
+
+/// A firing alert for one of the apps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiringAlert {
+    pub name: String,
+    pub app: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateInput<'a> {
+    pub chart: &'a str,
+    pub from_env: &'a str,
+    pub to_env: &'a str,
+    /// Short form of the merge commit, for messages.
+    pub merge: &'a str,
+    pub apps: &'a [AppView],
+    pub alerts: &'a [FiringAlert],
+    pub freeze: Option<&'a Freeze>,
+    pub merged_at: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    /// `policy.soak`.
+    pub soak: std::time::Duration,
+    /// After this, waiting turns into giving up.
+    pub deadline: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    Promote,
+    Wait { reason: String },
+    GiveUp { reason: String },
+}
+
+/// Health states a rollout can still leave on its own.
+fn may_recover(health: &str) -> bool {
+    matches!(health, "Progressing" | "Unknown" | "Missing" | "Suspended")
+}
+
+/// The gate. Checks run in the order a person would: is the next
+/// environment open, did the merge reach every app, is it synced, healthy,
+/// quiet, and has it soaked.
+pub fn decide(input: &GateInput<'_>) -> Gate {
+    match waiting_reason(input) {
+        Ok(()) => Gate::Promote,
+        Err(Stop::GiveUp(reason)) => Gate::GiveUp { reason },
+        Err(Stop::Wait(reason)) if input.now >= input.deadline => Gate::GiveUp {
+            reason: format!("gave up waiting: {reason}"),
+        },
+        Err(Stop::Wait(reason)) => Gate::Wait { reason },
+    }
+}
+
+enum Stop {
+    Wait(String),
+    GiveUp(String),
+}
+
+fn waiting_reason(i: &GateInput<'_>) -> Result<(), Stop> {
+    if let Some(f) = i.freeze {
+        return Err(Stop::Wait(format!(
+            "{} is frozen by {}{}",
+            i.to_env,
+            f.by,
+            f.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        )));
+    }
+    if i.apps.is_empty() {
+        return Err(Stop::Wait(format!(
+            "Argo CD has no application of {} in {} yet",
+            i.chart, i.from_env
+        )));
+    }
+    for app in i.apps {
+        let s = &app.status;
+        if matches!(s.operation_phase.as_deref(), Some("Failed" | "Error")) && app.has_merge {
+            return Err(Stop::GiveUp(format!(
+                "the sync of {} failed ({})",
+                s.name,
+                s.operation_phase.as_deref().unwrap_or("")
+            )));
+        }
+        if !app.has_merge {
+            return Err(Stop::Wait(format!(
+                "{} runs {}, which does not contain the merge {} yet",
+                s.name,
+                s.revision.as_deref().map(short).unwrap_or("no revision"),
+                i.merge
+            )));
+        }
+        if s.sync != "Synced" {
+            return Err(Stop::Wait(format!(
+                "{} is {}",
+                s.name,
+                if s.sync.is_empty() {
+                    "not synced"
+                } else {
+                    &s.sync
+                }
+            )));
+        }
+        if s.health != "Healthy" {
+            let reason = format!("{} is {}", s.name, s.health);
+            return Err(if may_recover(&s.health) {
+                Stop::Wait(reason)
+            } else {
+                // Degraded after the merge: a rollback's business, and no
+                // reason to carry the version further.
+                Stop::GiveUp(reason)
+            });
+        }
+    }
+    if let Some(a) = i.alerts.first() {
+        let more = i.alerts.len() - 1;
+        return Err(Stop::Wait(format!(
+            "alert {} is firing for {}{}",
+            a.name,
+            a.app,
+            if more > 0 {
+                format!(" (and {more} more)")
+            } else {
+                String::new()
+            }
+        )));
+    }
+    let soaked = (i.now - i.merged_at).to_std().unwrap_or_default();
+    if soaked < i.soak {
+        return Err(Stop::Wait(format!(
+            "soaking in {}: {} of {}",
+            i.from_env,
+            humantime::format_duration(round_secs(soaked)),
+            humantime::format_duration(i.soak)
+        )));
+    }
+    Ok(())
+}
+
+fn short(rev: &str) -> &str {
+    rev.get(..12).unwrap_or(rev)
+}
+
+fn round_secs(d: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_secs(d.as_secs())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,208 @@
+use std::time::Duration;
+
+use chrono::TimeZone;
+
+use super::*;
+
+fn app(name: &str, sync: &str, health: &str, phase: Option<&str>, has_merge: bool) -> AppView {
+    AppView {
+        status: AppStatus {
+            name: name.into(),
+            sync: sync.into(),
+            health: health.into(),
+            revision: Some("0123456789abcdef0123".into()),
+            operation_phase: phase.map(str::to_owned),
+            ..AppStatus::default()
+        },
+        has_merge,
+    }
+}
+
+fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, h, m, 0).unwrap()
+}
+
+struct Case {
+    name: &'static str,
+    apps: Vec<AppView>,
+    alerts: Vec<FiringAlert>,
+    frozen: bool,
+    now: DateTime<Utc>,
+    want: Gate,
+}
+
+fn wait(r: &str) -> Gate {
+    Gate::Wait { reason: r.into() }
+}
+
+fn give_up(r: &str) -> Gate {
+    Gate::GiveUp { reason: r.into() }
+}
+
+fn healthy() -> Vec<AppView> {
+    vec![
+        app("podinfo-dev", "Synced", "Healthy", Some("Succeeded"), true),
+        app(
+            "podinfo-dev-canary",
+            "Synced",
+            "Healthy",
+            Some("Succeeded"),
+            true,
+        ),
+    ]
+}
+
+#[test]
+fn the_gate_promotes_only_when_every_condition_holds_and_says_why_not() {
+    let freeze = Freeze {
+        by: "alice".into(),
+        reason: Some("release week".into()),
+        at: None,
+    };
+    let cases = vec![
+        Case {
+            name: "all good after the soak",
+            apps: healthy(),
+            alerts: vec![],
+            frozen: false,
+            now: at(11, 30),
+            want: Gate::Promote,
+        },
+        Case {
+            name: "next environment frozen",
+            apps: healthy(),
+            alerts: vec![],
+            frozen: true,
+            now: at(11, 30),
+            want: wait("staging is frozen by alice: release week"),
+        },
+        Case {
+            name: "no app known yet",
+            apps: vec![],
+            alerts: vec![],
+            frozen: false,
+            now: at(11, 30),
+            want: wait("Argo CD has no application of podinfo in dev yet"),
+        },
+        Case {
+            name: "merge not deployed yet",
+            apps: vec![app("podinfo-dev", "Synced", "Healthy", None, false)],
+            alerts: vec![],
+            frozen: false,
+            now: at(10, 5),
+            want: wait(
+                "podinfo-dev runs 0123456789ab, which does not contain the merge 1a2b3c4 yet",
+            ),
+        },
+        Case {
+            name: "out of sync",
+            apps: vec![app("podinfo-dev", "OutOfSync", "Healthy", None, true)],
+            alerts: vec![],
+            frozen: false,
+            now: at(10, 5),
+            want: wait("podinfo-dev is OutOfSync"),
+        },
+        Case {
+            name: "still progressing",
+            apps: vec![app(
+                "podinfo-dev",
+                "Synced",
+                "Progressing",
+                Some("Running"),
+                true,
+            )],
+            alerts: vec![],
+            frozen: false,
+            now: at(10, 5),
+            want: wait("podinfo-dev is Progressing"),
+        },
+        Case {
+            name: "degraded after the merge",
+            apps: vec![app(
+                "podinfo-dev",
+                "Synced",
+                "Degraded",
+                Some("Succeeded"),
+                true,
+            )],
+            alerts: vec![],
+            frozen: false,
+            now: at(10, 5),
+            want: give_up("podinfo-dev is Degraded"),
+        },
+        Case {
+            name: "sync failed",
+            apps: vec![app(
+                "podinfo-dev",
+                "OutOfSync",
+                "Healthy",
+                Some("Failed"),
+                true,
+            )],
+            alerts: vec![],
+            frozen: false,
+            now: at(10, 5),
+            want: give_up("the sync of podinfo-dev failed (Failed)"),
+        },
+        Case {
+            name: "an alert is firing",
+            apps: healthy(),
+            alerts: vec![
+                FiringAlert {
+                    name: "KubePodCrashLooping".into(),
+                    app: "podinfo-dev".into(),
+                },
+                FiringAlert {
+                    name: "HighErrorRate".into(),
+                    app: "podinfo-dev".into(),
+                },
+            ],
+            frozen: false,
+            now: at(11, 30),
+            want: wait("alert KubePodCrashLooping is firing for podinfo-dev (and 1 more)"),
+        },
+        Case {
+            name: "still soaking",
+            apps: healthy(),
+            alerts: vec![],
+            frozen: false,
+            now: at(10, 20),
+            want: wait("soaking in dev: 20m of 1h"),
+        },
+        Case {
+            name: "waiting past the deadline gives up",
+            apps: vec![app("podinfo-dev", "OutOfSync", "Healthy", None, true)],
+            alerts: vec![],
+            frozen: false,
+            now: at(23, 0),
+            want: give_up("gave up waiting: podinfo-dev is OutOfSync"),
+        },
+        Case {
+            name: "a firing alert at the deadline gives up with that reason",
+            apps: healthy(),
+            alerts: vec![FiringAlert {
+                name: "HighErrorRate".into(),
+                app: "podinfo-dev".into(),
+            }],
+            frozen: false,
+            now: at(22, 0),
+            want: give_up("gave up waiting: alert HighErrorRate is firing for podinfo-dev"),
+        },
+    ];
+    for c in cases {
+        let input = GateInput {
+            chart: "podinfo",
+            from_env: "dev",
+            to_env: "staging",
+            merge: "1a2b3c4",
+            apps: &c.apps,
+            alerts: &c.alerts,
+            freeze: c.frozen.then_some(&freeze),
+            merged_at: at(10, 0),
+            now: c.now,
+            soak: Duration::from_secs(3600),
+            deadline: at(22, 0),
+        };
+        assert_eq!(decide(&input), c.want, "{}", c.name);
+    }
+}
