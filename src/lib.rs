@@ -15,6 +15,7 @@ pub mod promote;
 pub mod queue;
 pub mod settings;
 pub mod startup;
+pub mod sync;
 pub mod telemetry;
 pub mod upgrade;
 pub mod worker;
