@@ -3,3 +3,4 @@
 //! source) changed.
 
 pub mod affected;
+pub mod run;
