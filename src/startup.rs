@@ -55,7 +55,7 @@ impl Application {
     pub async fn build(settings: &Settings, role: Role) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let handler: Arc<dyn JobHandler> = if role.works() {
-            Arc::new(ServiceHandler::from_settings(settings, Arc::clone(&clock)))
+            Arc::new(ServiceHandler::from_settings(settings, Arc::clone(&clock)).await)
         } else {
             Arc::new(LoggingHandler)
         };

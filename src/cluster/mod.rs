@@ -113,3 +113,17 @@ impl ArgoCd for LogOnly {
         Ok(())
     }
 }
+
+/// The client `argocd.mode` names.
+pub async fn from_settings(
+    settings: &crate::settings::ArgocdSettings,
+) -> Result<std::sync::Arc<dyn ArgoCd>, ArgoError> {
+    use crate::settings::ArgocdMode;
+    match settings.mode {
+        ArgocdMode::None => Ok(std::sync::Arc::new(LogOnly)),
+        ArgocdMode::Kube | ArgocdMode::Api => Err(ArgoError::Refused(format!(
+            "argocd.mode = {:?} is not available in this build",
+            settings.mode
+        ))),
+    }
+}

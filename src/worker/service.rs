@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use super::{JobError, JobHandler, LoggingHandler};
 use crate::git::GitError;
 use crate::jobs::{Job, JobEnvelope, Push};
+use crate::sync::run::Syncer;
 use crate::upgrade::run::{UpgradeError, Upgrader};
 
 /// File names whose change can move a pin; a push touching none of them
@@ -28,6 +29,9 @@ pub struct ServiceHandler {
     /// the service still receives webhooks, and upgrade jobs are parked
     /// with that reason for a person to read.
     pub upgrader: Result<Arc<Upgrader>, String>,
+    /// Syncs what a push changed; same rule as `upgrader` when it could
+    /// not be set up.
+    pub syncer: Result<Arc<Syncer>, String>,
     /// `owner/name` on GitHub; empty for a local repository, whose pushes
     /// are not announced by webhooks.
     pub repository: String,
@@ -37,18 +41,34 @@ pub struct ServiceHandler {
 
 impl ServiceHandler {
     /// The handler for `settings`; needs a tokio runtime.
-    pub fn from_settings(
+    pub async fn from_settings(
         settings: &crate::settings::Settings,
         clock: Arc<dyn crate::clock::Clock>,
     ) -> Self {
-        let upgrader = Upgrader::from_settings(settings, clock)
+        let upgrader = Upgrader::from_settings(settings, Arc::clone(&clock))
             .map(Arc::new)
             .map_err(|e| format!("{e:#}"));
         if let Err(e) = &upgrader {
             tracing::error!(error = %e, "upgrade passes are off: the git host or lookups could not be set up");
         }
+        let syncer = match (
+            crate::git::from_settings(settings, Arc::clone(&clock)),
+            crate::cluster::from_settings(&settings.argocd).await,
+        ) {
+            (Ok(host), Ok(argocd)) => Ok(Arc::new(Syncer {
+                host,
+                argocd,
+                settings: settings.argocd.clone(),
+            })),
+            (Err(e), _) => Err(e.to_string()),
+            (_, Err(e)) => Err(e.to_string()),
+        };
+        if let Err(e) = &syncer {
+            tracing::error!(error = %e, "syncs on push are off: the git host or Argo CD could not be set up");
+        }
         Self {
             upgrader,
+            syncer,
             repository: settings.git.repository.clone(),
             branch: settings.git.branch.clone(),
             dry_run: settings.policy.dry_run,
@@ -77,6 +97,35 @@ impl ServiceHandler {
                     .chain(&c.removed)
                     .any(|f| may_hold_pins(f))
             })
+    }
+
+    /// Syncs the apps a push to our repository changed.
+    async fn sync(&self, push: &Push) -> Result<(), JobError> {
+        if !push.repository.eq_ignore_ascii_case(&self.repository) {
+            return Ok(());
+        }
+        let syncer = self.syncer.as_ref().map_err(|e| {
+            JobError::park(anyhow::anyhow!(
+                "sync for push {} cannot run: {e}",
+                push.after
+            ))
+        })?;
+        let report = syncer.on_push(push).await.map_err(|e| {
+            let transient = e.is_transient();
+            let err = anyhow::Error::new(e).context(format!("sync for push {}", push.after));
+            if transient {
+                JobError::retry(err)
+            } else {
+                JobError::park(err)
+            }
+        })?;
+        tracing::info!(
+            synced = report.synced.len(),
+            refreshed = report.refreshed.len(),
+            unknown = report.unknown.len(),
+            "push handled"
+        );
+        Ok(())
     }
 
     async fn upgrade(&self, reason: &str) -> Result<(), JobError> {
@@ -116,8 +165,12 @@ impl JobHandler for ServiceHandler {
     async fn handle(&self, job: &Job, envelope: &JobEnvelope) -> Result<(), JobError> {
         match job {
             Job::Upgrade(u) => self.upgrade(&u.reason).await,
-            Job::Push(p) if self.push_changes_pins(p) => {
-                self.upgrade(&format!("push {}", p.after)).await
+            Job::Push(p) => {
+                self.sync(p).await?;
+                if self.push_changes_pins(p) {
+                    self.upgrade(&format!("push {}", p.after)).await?;
+                }
+                Ok(())
             }
             other => LoggingHandler.handle(other, envelope).await,
         }
@@ -154,6 +207,7 @@ mod tests {
     fn handler() -> ServiceHandler {
         ServiceHandler {
             upgrader: Err("not needed".into()),
+            syncer: Err("not needed".into()),
             repository: "acme/gitops".into(),
             branch: "main".into(),
             dry_run: false,
