@@ -4,6 +4,7 @@
 
 pub mod fake_github;
 pub mod handler;
+pub mod mock_argocd;
 pub mod proxy;
 
 use std::collections::HashMap;
