@@ -121,9 +121,9 @@ pub async fn from_settings(
     use crate::settings::ArgocdMode;
     match settings.mode {
         ArgocdMode::None => Ok(std::sync::Arc::new(LogOnly)),
-        ArgocdMode::Kube | ArgocdMode::Api => Err(ArgoError::Refused(format!(
-            "argocd.mode = {:?} is not available in this build",
-            settings.mode
-        ))),
+        ArgocdMode::Api => Ok(std::sync::Arc::new(api::ApiClient::new(settings)?)),
+        ArgocdMode::Kube => Err(ArgoError::Refused(
+            "argocd.mode = \"kube\" is not available in this build".into(),
+        )),
     }
 }

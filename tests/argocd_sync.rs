@@ -1,0 +1,134 @@
+//! Syncs on push, end to end: a signed GitHub push webhook changing two
+//! Application files goes through the receiver and the queue to the
+//! worker, which reads the pushed commit from the fake GitHub and makes
+//! exactly two sync calls to the mock Argo CD server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod support;
+
+use std::sync::Arc;
+
+use chartpilot::clock::{Clock, SystemClock};
+use chartpilot::startup::{Application, Role};
+use chartpilot::worker::service::ServiceHandler;
+use chartpilot::worker::Outcome;
+use support::fake_github::FakeGithub;
+use support::mock_argocd::{MockApp, MockArgoCd};
+use support::{random_secret, test_settings, Backend, TestSecrets};
+
+/// The chart repository is a closed loopback port: the upgrade pass the
+/// push also starts looks it up and fails fast, without leaving the host.
+fn app(name: &str, version: &str) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\nspec:\n  source:\n    repoURL: http://127.0.0.1:9/charts\n    chart: {name}\n    targetRevision: {version}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {name}\n"
+    )
+}
+
+#[tokio::test]
+async fn a_push_changing_two_application_files_makes_exactly_two_syncs() {
+    let github = FakeGithub::start().await;
+    let before = github.seed(&[
+        ("apps/dev/api.yaml", &app("api-dev", "1.0.0")),
+        ("apps/dev/web.yaml", &app("web-dev", "2.0.0")),
+        ("apps/dev/jobs.yaml", &app("jobs-dev", "3.0.0")),
+    ]);
+    let after = github.commit_files(
+        "main",
+        &[
+            ("apps/dev/api.yaml", &app("api-dev", "1.1.0")),
+            ("apps/dev/web.yaml", &app("web-dev", "2.1.0")),
+        ],
+    );
+    let argocd = MockArgoCd::start().await;
+    for (name, rev) in [
+        ("api-dev", &before),
+        ("web-dev", &before),
+        ("jobs-dev", &before),
+    ] {
+        argocd.seed(MockApp::new(name, rev));
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = TestSecrets {
+        github: random_secret(),
+        alertmanager: random_secret(),
+        slack: random_secret(),
+        chat: random_secret(),
+    };
+    let extra: Vec<(String, String)> = [
+        ("GIT__PROVIDER", "github".to_owned()),
+        ("GIT__REPOSITORY", github.repository()),
+        ("GITHUB__TOKEN", github.token.clone()),
+        ("GITHUB__API_URL", github.url.clone()),
+        ("ARGOCD__MODE", "api".to_owned()),
+        ("ARGOCD__API_URL", argocd.url.clone()),
+        ("ARGOCD__TOKEN", argocd.token.clone()),
+        ("UPGRADE__INTERVAL", "0s".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("CHARTPILOT__{k}"), v))
+    .collect();
+    let settings = test_settings(Backend::Embedded, "", dir.path(), &secrets, &extra);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let handler = Arc::new(ServiceHandler::from_settings(&settings, Arc::clone(&clock)).await);
+    assert!(
+        handler.syncer.is_ok(),
+        "{:?}",
+        handler.syncer.as_ref().err()
+    );
+    let app = Application::build_with(&settings, Role::All, handler, clock)
+        .await
+        .unwrap();
+    let port = app.port();
+    let (server, worker, _queue) = app.into_parts();
+    let worker = worker.unwrap();
+    tokio::spawn(server);
+
+    let body = serde_json::json!({
+        "ref": "refs/heads/main",
+        "before": before,
+        "after": after,
+        "repository": { "full_name": github.repository() },
+        "sender": { "login": "alice", "type": "User" },
+        "commits": [{
+            "id": after,
+            "message": "bump api and web",
+            "added": [],
+            "modified": ["apps/dev/api.yaml", "apps/dev/web.yaml"],
+            "removed": []
+        }]
+    })
+    .to_string();
+    let signature = chartpilot::http::signature::sign_sha256(&secrets.github, body.as_bytes());
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/webhooks/github"))
+        .header("X-GitHub-Event", "push")
+        .header("X-GitHub-Delivery", uuid::Uuid::new_v4().to_string())
+        .header("X-Hub-Signature-256", signature)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let outcome = tokio::time::timeout(support::PATIENCE, worker.process_one())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome, Outcome::Done);
+
+    let syncs: Vec<(String, serde_json::Value)> = argocd
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| (r.path.clone(), r.json()))
+        .collect();
+    assert_eq!(syncs.len(), 2, "{syncs:#?}");
+    assert_eq!(syncs[0].0, "/api/v1/applications/api-dev/sync");
+    assert_eq!(syncs[1].0, "/api/v1/applications/web-dev/sync");
+    for (_, body) in &syncs {
+        assert_eq!(body["revision"], after.as_str());
+    }
+}
