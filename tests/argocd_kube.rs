@@ -383,3 +383,17 @@ async fn describe_names_the_namespace() {
     assert_eq!(s.client.describe(), "kube:argocd");
     s.mock.stop().await;
 }
+
+#[tokio::test]
+async fn https_cluster_builds_a_tls_client_without_panicking() {
+    // The TLS stack (rustls on ring) is set up when the client is built.
+    let dir = tempfile::tempdir().unwrap();
+    let dead = client(mock_kube::write_kubeconfig(
+        dir.path(),
+        "https://127.0.0.1:9",
+        "unused",
+    ))
+    .await;
+    let err = dead.status("web-dev").await.unwrap_err();
+    assert!(matches!(err, ArgoError::Unavailable(_)), "{err}");
+}
