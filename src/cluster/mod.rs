@@ -122,8 +122,6 @@ pub async fn from_settings(
     match settings.mode {
         ArgocdMode::None => Ok(std::sync::Arc::new(LogOnly)),
         ArgocdMode::Api => Ok(std::sync::Arc::new(api::ApiClient::new(settings)?)),
-        ArgocdMode::Kube => Err(ArgoError::Refused(
-            "argocd.mode = \"kube\" is not available in this build".into(),
-        )),
+        ArgocdMode::Kube => Ok(std::sync::Arc::new(kube::KubeClient::new(settings).await?)),
     }
 }

@@ -5,6 +5,7 @@
 pub mod fake_github;
 pub mod handler;
 pub mod mock_argocd;
+pub mod mock_kube;
 pub mod proxy;
 
 use std::collections::HashMap;
