@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs (if missing) and starts the services the test suite needs, on 127.0.0.1 only.
-# Idempotent: fine to run when RabbitMQ is already installed and running.
+# Installs (if missing) and starts the services the test suite needs, on 127.0.0.1 only:
+# RabbitMQ and Alertmanager. Idempotent: fine to run when they are already installed and running.
 set -euo pipefail
 
 AMQP_PORT="${CHARTPILOT_TEST_AMQP_PORT:-5672}"
@@ -63,9 +63,71 @@ if ! is_up; then
   done
 fi
 rabbitmqctl -n rabbit@localhost -q await_startup >/dev/null 2>&1 || { echo "test-services: rabbitmq did not start; log:" >&2; tail -50 /tmp/rabbitmq-test.log >&2; exit 1; }
+amqp_open=0
 for _ in $(seq 1 30); do
-  (exec 3<>/dev/tcp/127.0.0.1/"${AMQP_PORT}") 2>/dev/null && { echo "test-services: rabbitmq ready on 127.0.0.1:${AMQP_PORT}" >&2; exit 0; }
+  if (exec 3<>/dev/tcp/127.0.0.1/"${AMQP_PORT}") 2>/dev/null; then amqp_open=1; break; fi
   sleep 1
 done
-echo "test-services: rabbitmq port ${AMQP_PORT} not open" >&2
-exit 1
+if [ "$amqp_open" != 1 ]; then echo "test-services: rabbitmq port ${AMQP_PORT} not open" >&2; exit 1; fi
+echo "test-services: rabbitmq ready on 127.0.0.1:${AMQP_PORT}" >&2
+
+# --- Alertmanager (Debian's prometheus-alertmanager) ------------------------
+# Tests read CHARTPILOT_TEST_ALERTMANAGER_URL, default http://127.0.0.1:19093;
+# set CHARTPILOT_TEST_ALERTMANAGER_PORT to move both.
+AM_PORT="${CHARTPILOT_TEST_ALERTMANAGER_PORT:-19093}"
+AM_URL="http://127.0.0.1:${AM_PORT}"
+# State outside the repository so worktrees share one instance per port.
+AM_DIR="${CHARTPILOT_TEST_STATE_DIR:-/tmp/chartpilot-test-services}/alertmanager-${AM_PORT}"
+AM_BIN=/usr/bin/prometheus-alertmanager
+
+if [ ! -x "$AM_BIN" ]; then
+  echo "test-services: installing prometheus-alertmanager from Debian" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # As for RabbitMQ: keep the package's own service (all interfaces, :9093) from starting.
+  need_root sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
+  need_root apt-get update -qq
+  need_root apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
+  need_root rm -f /usr/sbin/policy-rc.d
+fi
+
+# A null receiver: tests only read the API. Short group_wait so that a later
+# test adding a webhook receiver does not wait for the 30 s default.
+am_conf='# Written by scripts/test-services.sh; edits are overwritten.
+route:
+  receiver: "null"
+  group_wait: 1s
+  group_interval: 5s
+  repeat_interval: 4h
+receivers:
+  - name: "null"'
+mkdir -p "$AM_DIR/data"
+am_changed=0
+if [ "$(cat "$AM_DIR/alertmanager.yml" 2>/dev/null)" != "$am_conf" ]; then
+  printf '%s\n' "$am_conf" >"$AM_DIR/alertmanager.yml"; am_changed=1
+fi
+
+am_ready() { curl -fsS --max-time 2 "${AM_URL}/-/ready" >/dev/null 2>&1; }
+
+if am_ready; then
+  # Already running (an earlier run): reload only if the config changed.
+  if [ "$am_changed" = 1 ]; then
+    echo "test-services: alertmanager config changed; reloading" >&2
+    curl -fsS --max-time 5 -X POST "${AM_URL}/-/reload" >/dev/null
+  fi
+else
+  echo "test-services: starting prometheus-alertmanager on ${AM_URL}" >&2
+  # --cluster.listen-address= disables gossip, which would otherwise bind 0.0.0.0:9094.
+  # `exec` and the redirections on the subshell leave no shell holding the
+  # caller's stdout open, so `test-services.sh | tee` ends when the script does.
+  (cd / && exec setsid "$AM_BIN" \
+    --config.file="$AM_DIR/alertmanager.yml" \
+    --storage.path="$AM_DIR/data" \
+    --web.listen-address="127.0.0.1:${AM_PORT}" \
+    --web.external-url="$AM_URL" \
+    --cluster.listen-address=) </dev/null >"$AM_DIR/alertmanager.log" 2>&1 &
+  am_started=$(date +%s)
+  for _ in $(seq 1 60); do am_ready && break; sleep 0.5; done
+  am_ready || { echo "test-services: alertmanager did not become ready; log:" >&2; tail -50 "$AM_DIR/alertmanager.log" >&2; exit 1; }
+  echo "test-services: alertmanager took ~$(( $(date +%s) - am_started ))s to become ready" >&2
+fi
+echo "test-services: alertmanager ready on ${AM_URL} (state in ${AM_DIR})" >&2

@@ -1,6 +1,7 @@
 //! chartpilot: keeps the Helm chart pins of a GitOps repository moving
 //! safely. See `docs/architecture.md` for the flow.
 
+pub mod alerts;
 pub mod charts;
 pub mod cli;
 pub mod clock;
