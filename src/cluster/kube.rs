@@ -6,14 +6,14 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{AppStatus, ArgoCd, ArgoError, HistoryEntry, SyncRequest};
+use super::application::Application;
+use super::{AppStatus, ArgoCd, ArgoError, SyncRequest};
 use crate::settings::ArgocdSettings;
 
 /// Group, version, kind and plural of Argo CD's Application CRD.
@@ -33,10 +33,6 @@ const REFRESH_KIND: &str = "normal";
 /// server should turn into a retried job, not a worker stalled for kube's
 /// default of almost five minutes.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Operation phases that are not finished (Argo CD's `Completed()` is
-/// Succeeded, Failed or Error); a sync started meanwhile would be lost.
-const PHASES_IN_PROGRESS: [&str; 2] = ["Running", "Terminating"];
 
 /// Talks to `applications.argoproj.io/v1alpha1` in one namespace.
 #[derive(Clone)]
@@ -149,9 +145,7 @@ impl ArgoCd for KubeClient {
             .get(app)
             .await?
             .ok_or_else(|| ArgoError::NotFound(app.to_owned()))?;
-        let doc = parse_doc(app, &obj)?;
-        let phase = doc.operation_phase();
-        if doc.operation.is_some() || phase.is_some_and(|p| PHASES_IN_PROGRESS.contains(&p)) {
+        if parse_doc(app, &obj)?.operation_in_progress() {
             return Err(ArgoError::Unavailable(format!(
                 "operation in progress on `{app}`"
             )));
@@ -170,47 +164,16 @@ impl ArgoCd for KubeClient {
 }
 
 fn app_status(app: &str, obj: DynamicObject) -> Result<AppStatus, ArgoError> {
-    let doc = parse_doc(app, &obj)?;
-    let status = doc.status.unwrap_or_default();
-    let sync = status.sync.unwrap_or_default();
-    let op = status.operation_state.unwrap_or_default();
-    let automated = doc
-        .spec
-        .and_then(|s| s.sync_policy)
-        .and_then(|p| p.automated)
-        // Argo CD 3.1+ can keep the block but switch it off with `enabled`.
-        .is_some_and(|a| a.enabled != Some(false));
-    Ok(AppStatus {
-        name: obj.metadata.name.unwrap_or_else(|| app.to_owned()),
-        sync: sync.status.unwrap_or_default(),
-        health: status.health.and_then(|h| h.status).unwrap_or_default(),
-        revision: first_revision(sync.revision, sync.revisions),
-        operation_phase: op.phase,
-        operation_finished_at: op.finished_at,
-        automated,
-        history: status
-            .history
-            .into_iter()
-            .map(|h| HistoryEntry {
-                id: h.id,
-                revision: first_revision(h.revision, h.revisions),
-                deployed_at: h.deployed_at,
-            })
-            .collect(),
-        labels: obj.metadata.labels.unwrap_or_default(),
-    })
+    // `DynamicObject` keeps `metadata` apart from the rest of the object.
+    let mut status = parse_doc(app, &obj)?.into_status(app);
+    status.name = obj.metadata.name.unwrap_or_else(|| app.to_owned());
+    status.labels = obj.metadata.labels.unwrap_or_default();
+    Ok(status)
 }
 
-/// Multi-source apps report `revisions` instead of `revision`.
-fn first_revision(single: Option<String>, many: Vec<String>) -> Option<String> {
-    single
-        .filter(|r| !r.is_empty())
-        .or_else(|| many.into_iter().next())
-}
-
-fn parse_doc(app: &str, obj: &DynamicObject) -> Result<AppDoc, ArgoError> {
+fn parse_doc(app: &str, obj: &DynamicObject) -> Result<Application, ArgoError> {
     // A schema-violating object will not fix itself on retry.
-    AppDoc::deserialize(&obj.data).map_err(|e| {
+    Application::deserialize(&obj.data).map_err(|e| {
         ArgoError::Refused(format!("Application `{app}` has an unexpected shape: {e}"))
     })
 }
@@ -245,85 +208,6 @@ fn kubeconfig_error(path: &str, err: &KubeconfigError) -> ArgoError {
     ArgoError::Refused(format!("kubeconfig {path}: {reason}"))
 }
 
-// The fields of an Application chartpilot reads, all optional: a fresh app
-// has no status yet.
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct AppDoc {
-    spec: Option<SpecDoc>,
-    status: Option<StatusDoc>,
-    operation: Option<Value>,
-}
-
-impl AppDoc {
-    fn operation_phase(&self) -> Option<&str> {
-        self.status
-            .as_ref()?
-            .operation_state
-            .as_ref()?
-            .phase
-            .as_deref()
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct SpecDoc {
-    sync_policy: Option<SyncPolicyDoc>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct SyncPolicyDoc {
-    automated: Option<AutomatedDoc>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct AutomatedDoc {
-    enabled: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct StatusDoc {
-    sync: Option<SyncDoc>,
-    health: Option<HealthDoc>,
-    operation_state: Option<OperationStateDoc>,
-    history: Vec<HistoryDoc>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct SyncDoc {
-    status: Option<String>,
-    revision: Option<String>,
-    revisions: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct HealthDoc {
-    status: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct OperationStateDoc {
-    phase: Option<String>,
-    finished_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct HistoryDoc {
-    id: i64,
-    revision: Option<String>,
-    revisions: Vec<String>,
-    deployed_at: Option<DateTime<Utc>>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,19 +231,6 @@ mod tests {
                 "status": { "operationState": null },
             })
         );
-    }
-
-    #[test]
-    fn first_revision_prefers_single_then_first_of_many() {
-        assert_eq!(
-            first_revision(Some("a".into()), vec!["b".into()]).as_deref(),
-            Some("a")
-        );
-        assert_eq!(
-            first_revision(Some(String::new()), vec!["b".into()]).as_deref(),
-            Some("b")
-        );
-        assert_eq!(first_revision(None, vec![]), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! only). Field names follow `applications.argoproj.io/v1alpha1`.
 
 pub mod api;
+mod application;
 pub mod kube;
 
 use std::collections::BTreeMap;

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use reqwest::{Method, StatusCode, Url};
 
-use self::dto::{Application, ErrorBody, SyncBody, SyncOptions};
+use self::dto::{ErrorBody, SyncBody, SyncOptions};
+use super::application::Application;
 use super::{AppStatus, ArgoCd, ArgoError, SyncRequest};
 use crate::settings::{ArgocdSettings, Secret};
 
