@@ -369,3 +369,23 @@ async fn close_pull_comments_then_closes() {
     let err = host(&fake).close_pull(999, "x").await.unwrap_err();
     assert!(matches!(err, GitError::NotFound(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn contains_asks_the_compare_api_once() {
+    let fake = FakeGithub::start().await;
+    let first = sha(&fake.seed(&[("a.txt", "1\n")]));
+    let second = sha(&fake.commit_files("main", &[("a.txt", "2\n")]));
+    let side = sha(&fake.commit_files("side", &[("b.txt", "x\n")]));
+    let gh = host(&fake);
+    fake.clear_requests();
+    assert!(gh.contains(&second, &first).await.unwrap());
+    assert_eq!(fake.api_calls().len(), 1, "one call per question");
+    assert!(gh.contains(&first, &first).await.unwrap());
+    assert!(!gh.contains(&first, &second).await.unwrap());
+    assert!(!gh.contains(&side, &second).await.unwrap());
+    let unknown = sha(&"e".repeat(40));
+    assert!(matches!(
+        gh.contains(&unknown, &first).await,
+        Err(GitError::NotFound(_))
+    ));
+}

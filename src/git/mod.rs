@@ -97,6 +97,15 @@ pub trait GitHost: Send + Sync {
     /// pass, so existing work is known before anything is written.
     async fn branches(&self, prefix: &str) -> Result<Vec<String>, GitError>;
 
+    /// Whether `descendant` contains `ancestor`: the same commit, or one
+    /// with it in its history (has Argo CD deployed a revision that
+    /// includes a merge?).
+    async fn contains(
+        &self,
+        descendant: &CommitSha,
+        ancestor: &CommitSha,
+    ) -> Result<bool, GitError>;
+
     /// Writes every file of the tree at `rev` under `dest` (an existing,
     /// empty directory). Symlinks and submodules are skipped.
     async fn snapshot(&self, rev: &CommitSha, dest: &Path) -> Result<(), GitError>;

@@ -189,6 +189,27 @@ impl GitHost for GithubHost {
         Ok(names)
     }
 
+    async fn contains(
+        &self,
+        descendant: &CommitSha,
+        ancestor: &CommitSha,
+    ) -> Result<bool, GitError> {
+        // The compare API's `status` says how `descendant` relates to
+        // `ancestor`: `ahead` or `identical` means it contains it.
+        let path = format!("{}/compare/{ancestor}...{descendant}", self.repo_path);
+        let reply = self.get(&path).await?;
+        match reply.status {
+            404 => Err(GitError::NotFound(format!(
+                "commit {ancestor} or {descendant}"
+            ))),
+            _ if reply.is_success() => {
+                let c: wire::Compare = reply.json("comparison")?;
+                Ok(matches!(c.status.as_str(), "ahead" | "identical"))
+            }
+            _ => Err(reply.error(&format!("comparing {ancestor}...{descendant}"))),
+        }
+    }
+
     async fn snapshot(&self, rev: &CommitSha, dest: &Path) -> Result<(), GitError> {
         // GitHub redirects to codeload; octocrab's redirect layer follows
         // and drops the credentials if the host changes.

@@ -30,6 +30,13 @@ pub struct Commit {
     pub tree: Sha,
 }
 
+/// `GET compare/{base}...{head}`: only how the two relate.
+#[derive(Deserialize)]
+pub struct Compare {
+    /// `ahead`, `behind`, `identical` or `diverged`.
+    pub status: String,
+}
+
 #[derive(Deserialize)]
 pub struct Label {
     pub name: String,

@@ -151,6 +151,19 @@ impl GitHost for LocalGit {
         refs::branches(&self.git, prefix).await
     }
 
+    async fn contains(
+        &self,
+        descendant: &CommitSha,
+        ancestor: &CommitSha,
+    ) -> Result<bool, GitError> {
+        for rev in [descendant, ancestor] {
+            if !objects::commit_exists(&self.git, rev.as_ref()).await? {
+                return Err(GitError::NotFound(format!("commit {rev}")));
+            }
+        }
+        refs::is_ancestor(&self.git, ancestor, descendant).await
+    }
+
     async fn snapshot(&self, rev: &CommitSha, dest: &Path) -> Result<(), GitError> {
         objects::snapshot(&self.git, rev, dest).await
     }

@@ -124,17 +124,28 @@ pub(super) async fn update_branch(
         return Ok(());
     }
     require_commit(git, sha).await?;
+    if !is_ancestor(git, &old, sha).await? {
+        return Err(GitError::NotFastForward(branch.to_owned()));
+    }
+    swap_branch(git, branch, sha, &old).await
+}
+
+/// Whether `ancestor` is `descendant` or in its history.
+pub(super) async fn is_ancestor(
+    git: &Git,
+    ancestor: &CommitSha,
+    descendant: &CommitSha,
+) -> Result<bool, GitError> {
     let out = git
         .cmd("merge-base")
-        .args(["--is-ancestor", old.as_ref(), sha.as_ref()])
+        .args(["--is-ancestor", ancestor.as_ref(), descendant.as_ref()])
         .output()
         .await?;
     match out.status.code() {
-        Some(0) => {}
-        Some(1) => return Err(GitError::NotFastForward(branch.to_owned())),
-        _ => return Err(failed("merge-base", &out)),
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => Err(failed("merge-base", &out)),
     }
-    swap_branch(git, branch, sha, &old).await
 }
 
 /// Moves `branch` from `old` to `new` only if it still points at `old`:

@@ -186,3 +186,21 @@ async fn branches_lists_those_under_a_prefix() {
     );
     assert!(local.branches("nothing/").await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn contains_follows_history_one_way() {
+    let (_dir, local) = checkout();
+    let first = main_head(&local).await;
+    let second = local
+        .commit(&first, "next", &[change("later.txt", "x\n")])
+        .await
+        .unwrap();
+    assert!(local.contains(&second, &first).await.unwrap());
+    assert!(local.contains(&first, &first).await.unwrap());
+    assert!(!local.contains(&first, &second).await.unwrap());
+    let unknown = CommitSha::parse(&"e".repeat(40)).unwrap();
+    assert!(matches!(
+        local.contains(&unknown, &first).await,
+        Err(GitError::NotFound(_))
+    ));
+}
