@@ -194,6 +194,41 @@ async fn rate_limited_job_waits_at_least_its_reset(backend: Backend) {
     h.done(q).await;
 }
 
+async fn deferred_job_waits_without_using_up_attempts(backend: Backend) {
+    let h = Harness::new(backend);
+    let q = h.open().await;
+    // max_attempts is 3: four deferrals would park a failing job, not a
+    // deferred one.
+    let (w, handler) = h.worker(&q, Mode::DeferFirst(4, Duration::from_millis(100)));
+    let sent = job("waiting");
+    q.publish(&sent).await.unwrap();
+    let t = Instant::now();
+    for _ in 0..4 {
+        assert_eq!(
+            next(&w).await,
+            Outcome::Deferred {
+                delay: Duration::from_millis(300)
+            }
+        );
+    }
+    assert_eq!(next(&w).await, Outcome::Done);
+    assert!(
+        t.elapsed() >= Duration::from_millis(4 * 300),
+        "{:?}",
+        t.elapsed()
+    );
+    let seen = handler.seen();
+    assert_eq!(seen.len(), 5);
+    assert!(seen.iter().all(|(e, _)| e.id == sent.id && e.attempt == 1));
+    assert_eq!(
+        seen[4].0.last_error.as_deref(),
+        Some("soaking (run 4)"),
+        "the reason travels with the job"
+    );
+    assert!(q.parked().await.unwrap().is_empty());
+    h.done(q).await;
+}
+
 async fn recovering_job_succeeds_on_retry(backend: Backend) {
     let h = Harness::new(backend);
     let q = h.open().await;
@@ -313,6 +348,7 @@ suite!(
     failing_job_is_retried_with_growing_delay_then_parked,
     recovering_job_succeeds_on_retry,
     rate_limited_job_waits_at_least_its_reset,
+    deferred_job_waits_without_using_up_attempts,
     unknown_kinds_and_rejected_jobs_are_parked,
     panicking_handler_is_retried,
     pending_jobs_survive_a_restart,

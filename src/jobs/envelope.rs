@@ -81,6 +81,14 @@ impl JobEnvelope {
     }
 
     /// The envelope for the next attempt after `error`.
+    /// The same attempt again later: a job that waits, not one that failed.
+    pub fn deferred(&self, reason: &str) -> Self {
+        Self {
+            last_error: Some(reason.to_owned()),
+            ..self.clone()
+        }
+    }
+
     pub fn next_attempt(&self, error: &str) -> Self {
         Self {
             attempt: self.attempt + 1,

@@ -12,6 +12,10 @@ pub enum Disposition {
     Retry,
     /// Retrying cannot help (bad input): park it at once.
     Park,
+    /// Not a failure: the job waits for something outside (a soak, a
+    /// sync) and runs again after `not_before`, without using up an
+    /// attempt. The job decides when to stop (a deadline of its own).
+    Defer,
 }
 
 #[derive(Debug)]
@@ -37,6 +41,15 @@ impl JobError {
         Self {
             not_before: Some(wait),
             ..Self::retry(error)
+        }
+    }
+
+    /// Run again no sooner than `wait` from now, same attempt.
+    pub fn defer(reason: anyhow::Error, wait: std::time::Duration) -> Self {
+        Self {
+            disposition: Disposition::Defer,
+            error: reason,
+            not_before: Some(wait),
         }
     }
 

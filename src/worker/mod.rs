@@ -27,8 +27,17 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Done,
-    Retried { attempt: u32, delay: Duration },
-    Parked { reason: String },
+    Retried {
+        attempt: u32,
+        delay: Duration,
+    },
+    /// Waiting for something outside; runs again, same attempt.
+    Deferred {
+        delay: Duration,
+    },
+    Parked {
+        reason: String,
+    },
 }
 
 #[derive(Clone)]
@@ -135,6 +144,15 @@ impl Worker {
                 self.queue.ack(delivery).await?;
                 tracing::info!("job done");
                 Ok(Outcome::Done)
+            }
+            Err(e) if e.disposition == Disposition::Defer => {
+                let delay = self.delay_at_least(e.not_before.unwrap_or_default());
+                let reason = format!("{:#}", e.error);
+                self.queue
+                    .retry(delivery, &envelope.deferred(&reason), delay)
+                    .await?;
+                tracing::info!(reason = %reason, retry_in = ?delay, "job deferred");
+                Ok(Outcome::Deferred { delay })
             }
             Err(e) if e.disposition == Disposition::Park => {
                 self.park(delivery, &envelope.kind, format!("{:#}", e.error))

@@ -20,6 +20,8 @@ pub enum Mode {
     Panic,
     /// Fails with a retry not sooner than this (a rate limit's reset).
     RateLimited(std::time::Duration),
+    /// Defers the first N runs by this long, then succeeds.
+    DeferFirst(u32, std::time::Duration),
 }
 
 pub struct RecordingHandler {
@@ -66,6 +68,11 @@ impl JobHandler for RecordingHandler {
             Mode::FailFirst(_) => Ok(()),
             Mode::Reject => Err(JobError::park(anyhow::anyhow!("cannot ever work"))),
             Mode::Panic => panic!("handler bug"),
+            Mode::DeferFirst(n, wait) if run <= n => Err(JobError::defer(
+                anyhow::anyhow!("soaking (run {run})"),
+                wait,
+            )),
+            Mode::DeferFirst(..) => Ok(()),
             Mode::RateLimited(wait) => Err(JobError::retry_after(
                 anyhow::anyhow!("rate limited (run {run})"),
                 wait,
