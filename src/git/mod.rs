@@ -186,3 +186,29 @@ pub fn from_settings(
         ),
     })
 }
+
+/// Why [`read_files`] could not hand over a commit's files.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// The temporary snapshot on this machine could not be made or read.
+    #[error("cannot read the snapshot: {0}")]
+    Local(String),
+}
+
+/// The files of the tree at `rev` that may hold pins or Application
+/// manifests (as `pins::collect` reads them), with the warnings for files
+/// that could not be read: a temporary snapshot, read off the reactor.
+pub async fn read_files(
+    host: &dyn GitHost,
+    rev: &CommitSha,
+) -> Result<(Vec<crate::pins::SourceFile>, Vec<crate::pins::Warning>), ReadError> {
+    let dir = tempfile::tempdir().map_err(|e| ReadError::Local(e.to_string()))?;
+    host.snapshot(rev, dir.path()).await?;
+    tokio::task::spawn_blocking(move || {
+        crate::pins::collect(dir.path()).map_err(|e| ReadError::Local(e.to_string()))
+    })
+    .await
+    .map_err(|e| ReadError::Local(e.to_string()))?
+}

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use super::affected::{affected, apps_in, AppRef};
 use crate::cluster::{ArgoCd, ArgoError, SyncRequest};
-use crate::git::{GitError, GitHost};
+use crate::git::{read_files, GitError, GitHost, ReadError};
 use crate::jobs::Push;
-use crate::pins::{self, SourceFile};
+use crate::pins::SourceFile;
 use crate::settings::ArgocdSettings;
 
 /// The name in `operation.initiatedBy.username`, so people reading Argo
@@ -103,15 +103,13 @@ impl Syncer {
     }
 
     async fn read(&self, rev: crate::domain::CommitSha) -> Result<Vec<SourceFile>, SyncError> {
-        let dir = tempfile::tempdir().map_err(|e| SyncError::Snapshot(e.to_string()))?;
-        self.host.snapshot(&rev, dir.path()).await?;
-        tokio::task::spawn_blocking(move || {
-            pins::collect(dir.path())
-                .map(|(files, _)| files)
-                .map_err(|e| SyncError::Snapshot(e.to_string()))
-        })
-        .await
-        .map_err(|e| SyncError::Snapshot(e.to_string()))?
+        let (files, _) = read_files(self.host.as_ref(), &rev)
+            .await
+            .map_err(|e| match e {
+                ReadError::Git(e) => SyncError::Git(e),
+                ReadError::Local(e) => SyncError::Snapshot(e),
+            })?;
+        Ok(files)
     }
 }
 

@@ -17,7 +17,7 @@ use crate::charts::lookup::ChartKey;
 use crate::charts::Release;
 use crate::clock::Clock;
 use crate::domain::CommitSha;
-use crate::git::{GitError, GitHost, NewPull, PullRequest};
+use crate::git::{read_files, GitError, GitHost, NewPull, PullRequest, ReadError};
 use crate::pins::{self, DiscoverOptions, Pin, SourceFile};
 use crate::settings::{PolicySettings, UpdateType, UpgradeSettings};
 
@@ -51,6 +51,15 @@ pub enum UpgradeError {
     Snapshot(String),
     #[error("{0}")]
     Edit(String),
+}
+
+impl From<ReadError> for UpgradeError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Git(e) => UpgradeError::Git(e),
+            ReadError::Local(e) => UpgradeError::Snapshot(e),
+        }
+    }
 }
 
 impl UpgradeError {
@@ -113,11 +122,25 @@ impl Upgrader {
             }
         }
         report.lookup_errors.sort();
+        // The policy runs once per pin: its target feeds the plan, and
+        // what it held back is reported for pins that get PRs here.
+        let mut held_back = Vec::new();
         let plan = plan::plan(&scan.pins, &self.policy.environments, |pin| {
-            self.target(pin, &releases, now)
+            let (target, held) = self.target(pin, &releases, now);
+            if let Some(reason) =
+                held.filter(|_| plan::env_of(pin, &self.policy.environments).is_ok())
+            {
+                held_back.push(SkipOut {
+                    file: pin.file.clone(),
+                    line: pin.line,
+                    name: pin.name.clone(),
+                    reason,
+                });
+            }
+            target
         });
         report.skipped = plan.skipped.into_iter().map(SkipOut::from).collect();
-        report.held_back = self.held_back(&scan.pins, &releases, now);
+        report.held_back = held_back;
         let open: Vec<PullRequest> = self
             .host
             .open_pulls()
@@ -165,63 +188,42 @@ impl Upgrader {
     }
 
     async fn scan(&self, head: &CommitSha) -> Result<(Vec<SourceFile>, pins::Scan), UpgradeError> {
-        let dir = tempfile::tempdir().map_err(|e| UpgradeError::Snapshot(e.to_string()))?;
-        self.host.snapshot(head, dir.path()).await?;
+        let (files, mut warnings) = read_files(self.host.as_ref(), head).await?;
         let opts = self.discover.clone();
         tokio::task::spawn_blocking(move || {
-            let (files, mut warnings) =
-                pins::collect(dir.path()).map_err(|e| UpgradeError::Snapshot(e.to_string()))?;
             let mut scan = pins::scan_files(&files, &opts);
             warnings.append(&mut scan.warnings);
             scan.warnings = warnings;
-            Ok((files, scan))
+            (files, scan)
         })
         .await
-        .map_err(|e| UpgradeError::Snapshot(e.to_string()))?
+        .map_err(|e| UpgradeError::Snapshot(e.to_string()))
     }
 
-    /// Newer releases the policy kept from pins that get PRs here, and why.
-    fn held_back(
-        &self,
-        pins: &[Pin],
-        releases: &Releases,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Vec<SkipOut> {
-        pins.iter()
-            .filter(|pin| plan::env_of(pin, &self.policy.environments).is_ok())
-            .filter_map(|pin| {
-                let list = releases.get(&ChartKey::of(pin))?.as_ref().ok()?;
-                let reason = choose(&self.policy, pin, list, now).held_back?;
-                Some(SkipOut {
-                    file: pin.file.clone(),
-                    line: pin.line,
-                    name: pin.name.clone(),
-                    reason,
-                })
-            })
-            .collect()
-    }
-
+    /// The version to propose for `pin`, and why a newer one was held
+    /// back, when the policy says so.
     fn target(
         &self,
         pin: &Pin,
         releases: &Releases,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Option<Target> {
-        let list = releases.get(&ChartKey::of(pin))?.as_ref().ok()?;
-        let from = pin.version.as_deref()?;
-        let (release, update) = choose(&self.policy, pin, list, now).target?;
-        let from_app_version = list
-            .iter()
-            .find(|r| r.version == from)
-            .and_then(|r| r.app_version.clone());
-        let notes = notes_between(list, from, &release.version);
-        Some(Target {
+    ) -> (Option<Target>, Option<String>) {
+        let (Some(Ok(list)), Some(from)) =
+            (releases.get(&ChartKey::of(pin)), pin.version.as_deref())
+        else {
+            return (None, None);
+        };
+        let choice = choose(&self.policy, pin, list, now);
+        let target = choice.target.map(|(release, update)| Target {
+            from_app_version: list
+                .iter()
+                .find(|r| r.version == from)
+                .and_then(|r| r.app_version.clone()),
+            notes: notes_between(list, from, &release.version),
             release,
             update,
-            from_app_version,
-            notes,
-        })
+        });
+        (target, choice.held_back)
     }
 
     async fn carry_out(
