@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chartpilot::settings::{ArgocdMode, ArgocdSettings, Secret};
 use serde_json::{json, Value};
 
@@ -190,8 +190,7 @@ pub struct MockArgoCd {
 
 impl MockArgoCd {
     pub async fn start() -> MockArgoCd {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (listener, url) = super::loopback();
         let token = format!("argocd-{}", uuid::Uuid::new_v4().simple());
         let state = Arc::new(Mutex::new(State {
             token: token.clone(),
@@ -200,23 +199,14 @@ impl MockArgoCd {
             faults: VecDeque::new(),
         }));
         let data = web::Data::from(state.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .default_service(web::to(handle))
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let server = super::serve(listener, move |cfg| {
+            cfg.app_data(data.clone()).default_service(web::to(handle));
+        });
         MockArgoCd {
             url,
             token,
             state,
-            server: handle,
+            server,
         }
     }
 

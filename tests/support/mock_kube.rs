@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 /// The only resource path prefix the mock serves.
@@ -56,8 +56,7 @@ pub struct MockKube {
 
 impl MockKube {
     pub async fn start() -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (listener, url) = super::loopback();
         let token = format!("kube-test-{}", uuid::Uuid::new_v4().simple());
         let state = Arc::new(Mutex::new(State {
             token: token.clone(),
@@ -65,23 +64,14 @@ impl MockKube {
             ..State::default()
         }));
         let data = web::Data::from(state.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .default_service(web::to(handle))
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let server = super::serve(listener, move |cfg| {
+            cfg.app_data(data.clone()).default_service(web::to(handle));
+        });
         MockKube {
             url,
             token,
             state,
-            server: handle,
+            server,
         }
     }
 

@@ -337,3 +337,28 @@ pub fn init_test_logging() {
         );
     }
 }
+
+/// A listener on 127.0.0.1:0 and its base URL, for the test servers.
+pub fn loopback() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+/// Serves the routes `configure` sets up on `listener`, one worker, in the
+/// background; the handle stops it.
+pub fn serve(
+    listener: std::net::TcpListener,
+    configure: impl Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
+) -> actix_web::dev::ServerHandle {
+    let server =
+        actix_web::HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    handle
+}

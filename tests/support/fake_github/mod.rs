@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use actix_web::{web, App, HttpServer};
+use actix_web::web;
 use chartpilot::settings::{GitProvider, GitSettings, GithubSettings, Secret};
 
 use self::git::BareRepo;
@@ -126,8 +126,7 @@ impl FakeGithub {
     /// `acme/gitops` and one accepted personal token.
     pub async fn start() -> FakeGithub {
         let dir = tempfile::tempdir().unwrap();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (listener, url) = super::loopback();
         let token = format!("ghp_{}", uuid::Uuid::new_v4().simple());
         let state = Arc::new(Mutex::new(State {
             base_url: url.clone(),
@@ -144,24 +143,16 @@ impl FakeGithub {
             strict_base_tree: false,
         }));
         let data = web::Data::from(state.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
+        let server = super::serve(listener, move |cfg| {
+            cfg.app_data(data.clone())
                 .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
-                .default_service(web::to(routes::handle))
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+                .default_service(web::to(routes::handle));
+        });
         FakeGithub {
             url,
             token,
             state,
-            server: handle,
+            server,
             dir,
         }
     }
