@@ -69,9 +69,8 @@ impl Transport {
 /// Reads Helm repository indexes; cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct HelmClient {
-    http: reqwest::Client,
-    routes: Arc<Routes>,
-    timeout: Duration,
+    /// Connection pool, routes and timeout, shared with the other client.
+    net: Transport,
     /// Fetched index URL → last good body and its validators.
     cache: Mutex<HashMap<String, Cached>>,
     /// Off for one-shot commands (`scan`): nothing fetches twice there,
@@ -106,9 +105,7 @@ impl HelmClient {
 
     pub(crate) fn with(t: Transport) -> Self {
         Self {
-            http: t.http,
-            routes: t.routes,
-            timeout: t.timeout,
+            net: t,
             cache: Mutex::new(HashMap::new()),
             keep_bodies: true,
         }
@@ -128,7 +125,7 @@ impl HelmClient {
         repository: &str,
         charts: &BTreeSet<String>,
     ) -> Result<ChartIndex, FetchError> {
-        let routed = self.routes.route(repository);
+        let routed = self.net.routes.route(repository);
         let span =
             tracing::info_span!("helm_index", repo = %routed.original, mirror = ?routed.mirror);
         async {
@@ -159,7 +156,7 @@ impl HelmClient {
     /// The bytes of a repository's index, from the cache when the server
     /// says it is unchanged. Not cached until [`HelmClient::index`] parsed it.
     pub async fn raw(&self, repository: &str) -> Result<RawIndex, FetchError> {
-        self.raw_index(&self.routes.route(repository)).await
+        self.raw_index(&self.net.routes.route(repository)).await
     }
 
     async fn raw_index(&self, routed: &Routed) -> Result<RawIndex, FetchError> {
@@ -178,7 +175,7 @@ impl HelmClient {
 
     async fn fetch_http(&self, routed: &Routed, url: Url) -> Result<RawIndex, FetchError> {
         let cached = self.cached(url.as_str());
-        let mut request = self.http.get(url.clone());
+        let mut request = self.net.http.get(url.clone());
         if let Some(cached) = &cached {
             if let Some(etag) = &cached.etag {
                 request = request.header(IF_NONE_MATCH, etag);
@@ -187,13 +184,13 @@ impl HelmClient {
                 request = request.header(IF_MODIFIED_SINCE, date);
             }
         }
-        if let Some(auth) = self.routes.auth_for(&url) {
+        if let Some(auth) = self.net.routes.auth_for(&url) {
             request = auth.apply(request);
         }
         let response = request
             .send()
             .await
-            .map_err(|e| FetchError::request(routed, e, self.timeout))?;
+            .map_err(|e| FetchError::request(routed, e, self.net.timeout))?;
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
             let Some(cached) = cached else {
@@ -221,7 +218,7 @@ impl HelmClient {
                 .map(str::to_owned)
         };
         let (etag, last_modified) = (header(ETAG), header(LAST_MODIFIED));
-        let body = read_limited(routed, response, MAX_INDEX_BYTES, self.timeout).await?;
+        let body = read_limited(routed, response, MAX_INDEX_BYTES, self.net.timeout).await?;
         Ok(RawIndex {
             url,
             body,

@@ -10,7 +10,7 @@ mod auth;
 mod challenge;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -18,7 +18,7 @@ use reqwest::header::LINK;
 use reqwest::Url;
 use tracing::Instrument;
 
-use super::fetch::route::{is_loopback, strip_userinfo, Routed, Routes};
+use super::fetch::route::{is_loopback, strip_userinfo, Routed};
 use super::fetch::{read_limited, FetchError, FetchErrorKind, Transport};
 use super::Release;
 use crate::settings::{HelmSettings, Secret};
@@ -141,9 +141,8 @@ struct Manifest {
 /// Reads chart versions from registries; cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct OciClient {
-    http: reqwest::Client,
-    routes: Arc<Routes>,
-    timeout: Duration,
+    /// Connection pool, routes and timeout, shared with the other client.
+    net: Transport,
     /// `base|scope` → token and when to stop using it.
     tokens: Mutex<HashMap<String, (Secret, Instant)>>,
     /// `reference:version` → release time; a pushed tag keeps its manifest.
@@ -157,9 +156,7 @@ impl OciClient {
 
     pub(crate) fn with(t: Transport) -> Self {
         Self {
-            http: t.http,
-            routes: t.routes,
-            timeout: t.timeout,
+            net: t,
             tokens: Mutex::new(HashMap::new()),
             times: Mutex::new(HashMap::new()),
         }
@@ -199,7 +196,8 @@ impl OciClient {
                     None => None,
                 };
                 let body =
-                    read_limited(&registry.routed, response, MAX_JSON_BYTES, self.timeout).await?;
+                    read_limited(&registry.routed, response, MAX_JSON_BYTES, self.net.timeout)
+                        .await?;
                 let page: TagList = serde_json::from_slice(&body)
                     .map_err(|e| protocol(format!("tag list: {e}")))?;
                 tags.extend(page.tags.unwrap_or_default());
@@ -252,7 +250,7 @@ impl OciClient {
             let url = self.api_url(&registry, &format!("manifests/{tag}"))?;
             let response = self.get(&registry, url, Some(OCI_MANIFEST)).await?;
             let body =
-                read_limited(&registry.routed, response, MAX_JSON_BYTES, self.timeout).await?;
+                read_limited(&registry.routed, response, MAX_JSON_BYTES, self.net.timeout).await?;
             let manifest: Manifest = serde_json::from_slice(&body).map_err(|e| {
                 FetchError::new(
                     &registry.routed,
@@ -273,7 +271,7 @@ impl OciClient {
     }
 
     fn registry(&self, chart: &OciChart) -> Result<Registry, FetchError> {
-        let routed = self.routes.route(&chart.reference);
+        let routed = self.net.routes.route(&chart.reference);
         let unsupported = |m: String| FetchError::new(&routed, FetchErrorKind::Unsupported(m));
         let (scheme, rest) = routed
             .url

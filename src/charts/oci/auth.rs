@@ -29,7 +29,7 @@ impl OciClient {
             .get(&key)
             .filter(|(_, until)| *until > Instant::now())
             .map(|(token, _)| Auth::Bearer(token.clone()));
-        let configured = self.routes.auth_for(&registry.base);
+        let configured = self.net.routes.auth_for(&registry.base);
         let first = cached.as_ref().or(configured);
         let response = self.send(registry, url.clone(), accept, first).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
@@ -82,7 +82,7 @@ impl OciClient {
         accept: Option<&str>,
         auth: Option<&Auth>,
     ) -> Result<Response, FetchError> {
-        let mut request = self.http.get(url);
+        let mut request = self.net.http.get(url);
         if let Some(accept) = accept {
             request = request.header(ACCEPT, accept);
         }
@@ -92,7 +92,7 @@ impl OciClient {
         request
             .send()
             .await
-            .map_err(|e| FetchError::request(&registry.routed, e, self.timeout))
+            .map_err(|e| FetchError::request(&registry.routed, e, self.net.timeout))
     }
 
     /// Asks the challenge's realm for a pull token. Configured credentials
@@ -116,12 +116,12 @@ impl OciClient {
             .append_pair("scope", scope);
         let realm_host = url.host_str().unwrap_or_default();
         let private = url.scheme() == "https" || is_loopback(realm_host);
-        let credential = self.routes.auth_for(&url).or_else(|| {
+        let credential = self.net.routes.auth_for(&url).or_else(|| {
             (registry.base.host_str() == Some(realm_host))
-                .then(|| self.routes.auth_for(&registry.base))
+                .then(|| self.net.routes.auth_for(&registry.base))
                 .flatten()
         });
-        let mut request = self.http.get(url.clone());
+        let mut request = self.net.http.get(url.clone());
         if let (Some(credential), true) = (credential, private) {
             request = credential.apply(request);
         }
@@ -129,14 +129,15 @@ impl OciClient {
         let response = request
             .send()
             .await
-            .map_err(|e| FetchError::request(&registry.routed, e, self.timeout))?;
+            .map_err(|e| FetchError::request(&registry.routed, e, self.net.timeout))?;
         if !response.status().is_success() {
             return Err(auth_error(format!(
                 "token endpoint {shown} answered HTTP {}",
                 response.status()
             )));
         }
-        let body = read_limited(&registry.routed, response, MAX_JSON_BYTES, self.timeout).await?;
+        let body =
+            read_limited(&registry.routed, response, MAX_JSON_BYTES, self.net.timeout).await?;
         let answer: TokenResponse = serde_json::from_slice(&body)
             .map_err(|e| auth_error(format!("token endpoint {shown}: {e}")))?;
         let lifetime = answer
