@@ -65,17 +65,7 @@ async fn github_gets_first_environment_prs_once_and_newer_ones_supersede() {
         calls.iter().map(|c| c.line()).collect::<Vec<_>>()
     );
 
-    let original: HashMap<String, String> = fixture::files().into_iter().collect();
-    assert_only_version_tokens(
-        &original,
-        &branch_files(&fake, PODINFO_BRANCH),
-        &[("environments/dev/podinfo.yaml", "6.5.0", "6.6.0")],
-    );
-    assert_only_version_tokens(
-        &original,
-        &branch_files(&fake, CERT_MANAGER_BRANCH),
-        &[("platform/main.tf", "v1.13.2", "v1.14.0")],
-    );
+    assert_first_pass_branches(|branch| branch_files(&fake, branch));
     let pulls = fake.pulls();
     assert_eq!(pulls.len(), 2);
     let podinfo = pulls.iter().find(|p| p.head == PODINFO_BRANCH).unwrap();

@@ -60,17 +60,7 @@ async fn local_repository_gets_first_environment_prs_once_and_newer_ones_superse
             && s.reason == "prod is reached by promotion from dev"));
     assert!(first.lookup_errors.is_empty(), "{:?}", first.lookup_errors);
 
-    let original: HashMap<String, String> = fixture::files().into_iter().collect();
-    assert_only_version_tokens(
-        &original,
-        &branch_files(&repo, PODINFO_BRANCH),
-        &[("environments/dev/podinfo.yaml", "6.5.0", "6.6.0")],
-    );
-    assert_only_version_tokens(
-        &original,
-        &branch_files(&repo, CERT_MANAGER_BRANCH),
-        &[("platform/main.tf", "v1.13.2", "v1.14.0")],
-    );
+    assert_first_pass_branches(|branch| branch_files(&repo, branch));
     // The base branch and the checkout are untouched.
     assert_eq!(git(&repo, &["rev-parse", "main"]), head_before);
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
@@ -210,16 +200,7 @@ async fn a_new_pin_of_the_chart_on_main_brings_the_open_branch_up_to_date() {
         "{parents}"
     );
     // The PR's diff is again exactly the version tokens of both pins.
-    let changed: HashMap<String, String> =
-        git(&repo, &["diff", "--name-only", "main", PODINFO_BRANCH])
-            .lines()
-            .map(|f| {
-                (
-                    f.to_owned(),
-                    git(&repo, &["show", &format!("{PODINFO_BRANCH}:{f}")]),
-                )
-            })
-            .collect();
+    let changed = branch_files(&repo, PODINFO_BRANCH);
     let mut original: HashMap<String, String> = fixture::files().into_iter().collect();
     original.insert("environments/dev/podinfo-canary.yaml".into(), canary);
     assert_only_version_tokens(

@@ -147,3 +147,20 @@ pub fn assert_only_version_tokens(
         );
     }
 }
+
+/// The first pass's two branches change exactly their version tokens:
+/// podinfo in dev, and cert-manager's Terraform variable default.
+/// `branch_files` reads a branch's changed files from the host under test.
+pub fn assert_first_pass_branches(branch_files: impl Fn(&str) -> HashMap<String, String>) {
+    let original: HashMap<String, String> = fixture::files().into_iter().collect();
+    assert_only_version_tokens(
+        &original,
+        &branch_files(PODINFO_BRANCH),
+        &[("environments/dev/podinfo.yaml", "6.5.0", "6.6.0")],
+    );
+    assert_only_version_tokens(
+        &original,
+        &branch_files(CERT_MANAGER_BRANCH),
+        &[("platform/main.tf", "v1.13.2", "v1.14.0")],
+    );
+}
