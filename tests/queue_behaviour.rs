@@ -229,6 +229,29 @@ async fn deferred_job_waits_without_using_up_attempts(backend: Backend) {
     h.done(q).await;
 }
 
+async fn follow_ups_are_queued_in_the_parents_trace(backend: Backend) {
+    let h = Harness::new(backend);
+    let q = h.open().await;
+    let (w, handler) = h.worker(&q, Mode::FollowUp);
+    let parent = job("merged");
+    q.publish(&parent).await.unwrap();
+    assert_eq!(next(&w).await, Outcome::Done);
+    assert_eq!(next(&w).await, Outcome::Done);
+    nothing_within(&w, Duration::from_millis(500)).await;
+    let seen = handler.seen();
+    assert_eq!(seen.len(), 2);
+    let (child, job) = &seen[1];
+    match job {
+        Job::Chat(c) => assert_eq!(c.text, "follow-up: merged"),
+        other => panic!("{other:?}"),
+    }
+    assert_ne!(child.id, parent.id);
+    assert_eq!(child.trace_id, parent.trace_id, "one trace across both");
+    assert_eq!(child.idempotency_key, format!("follow-up-of-{}", parent.id));
+    assert_eq!(child.attempt, 1);
+    h.done(q).await;
+}
+
 async fn recovering_job_succeeds_on_retry(backend: Backend) {
     let h = Harness::new(backend);
     let q = h.open().await;
@@ -349,6 +372,7 @@ suite!(
     recovering_job_succeeds_on_retry,
     rate_limited_job_waits_at_least_its_reset,
     deferred_job_waits_without_using_up_attempts,
+    follow_ups_are_queued_in_the_parents_trace,
     unknown_kinds_and_rejected_jobs_are_parked,
     panicking_handler_is_retried,
     pending_jobs_survive_a_restart,

@@ -43,6 +43,13 @@ pub struct PullRequest {
     /// Where a person opens it (GitHub's `html_url`); None for local.
     #[serde(default)]
     pub url: Option<String>,
+    /// The commit the merge made on the base branch (GitHub's
+    /// `merge_commit_sha` once merged: the merge, squash or last rebased
+    /// commit). None while open, and on the local host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_commit: Option<CommitSha>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What [`GitHost::create_pull`] opens.

@@ -6,8 +6,8 @@ mod payloads;
 
 pub use envelope::{DecodeError, JobEnvelope, ENVELOPE_VERSION};
 pub use payloads::{
-    Alert, AlertNotification, AlertStatus, ChatCommand, ChatSource, IssueComment, PullRequest,
-    Push, PushCommit, UpgradeRequest,
+    Alert, AlertNotification, AlertStatus, ChatCommand, ChatSource, IssueComment, PromotionCheck,
+    PullRequest, Push, PushCommit, UpgradeRequest,
 };
 
 /// A job a worker can run. Each variant is small and owns its data.
@@ -19,6 +19,7 @@ pub enum Job {
     Alert(AlertNotification),
     Chat(ChatCommand),
     Upgrade(UpgradeRequest),
+    Promotion(PromotionCheck),
 }
 
 /// Kind names as written in the envelope; a kind is never renamed, only added.
@@ -29,6 +30,7 @@ pub mod kind {
     pub const ALERT: &str = "alertmanager.notification";
     pub const CHAT: &str = "chat.command";
     pub const UPGRADE: &str = "chartpilot.upgrade";
+    pub const PROMOTION_CHECK: &str = "chartpilot.promotion_check";
 }
 
 impl Job {
@@ -40,6 +42,7 @@ impl Job {
             Job::Alert(_) => kind::ALERT,
             Job::Chat(_) => kind::CHAT,
             Job::Upgrade(_) => kind::UPGRADE,
+            Job::Promotion(_) => kind::PROMOTION_CHECK,
         }
     }
 
@@ -51,6 +54,7 @@ impl Job {
             Job::Alert(p) => serde_json::to_value(p),
             Job::Chat(p) => serde_json::to_value(p),
             Job::Upgrade(p) => serde_json::to_value(p),
+            Job::Promotion(p) => serde_json::to_value(p),
         }
     }
 
@@ -69,6 +73,7 @@ impl Job {
             kind::ALERT => Job::Alert(serde_json::from_value(payload).map_err(bad)?),
             kind::CHAT => Job::Chat(serde_json::from_value(payload).map_err(bad)?),
             kind::UPGRADE => Job::Upgrade(serde_json::from_value(payload).map_err(bad)?),
+            kind::PROMOTION_CHECK => Job::Promotion(serde_json::from_value(payload).map_err(bad)?),
             other => return Err(DecodeError::UnknownKind(other.to_owned())),
         })
     }

@@ -118,3 +118,18 @@ pub struct UpgradeRequest {
     /// Why it runs (`schedule`, `push <sha>`, `chat <user>`), for the log.
     pub reason: String,
 }
+
+/// Whether a version merged in one environment may go to the next; run
+/// again (deferred) until it promotes, or gives up at `deadline`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionCheck {
+    pub chart: String,
+    pub version: String,
+    pub from_env: String,
+    pub to_env: String,
+    /// The merged upgrade pull request, which hears why when it gives up.
+    pub pull: u64,
+    pub merge_commit: CommitSha,
+    pub merged_at: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+}

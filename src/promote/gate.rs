@@ -29,10 +29,21 @@ pub struct GateInput<'a> {
     pub chart: &'a str,
     pub from_env: &'a str,
     pub to_env: &'a str,
+    /// The version that merged.
+    pub version: &'a str,
     /// Short form of the merge commit, for messages.
     pub merge: &'a str,
+    /// The chart's versions in `from_env` on the branch now: a revert or a
+    /// newer merge since means this version is not the one to carry on.
+    pub pinned: &'a [String],
+    /// Whether the chart reaches `from_env` through Argo CD (false for
+    /// Terraform `helm_release` pins, which have no Application to check).
+    pub expect_apps: bool,
     pub apps: &'a [AppView],
     pub alerts: &'a [FiringAlert],
+    /// What could not be read this time (Argo CD or Alertmanager down):
+    /// no promotion on half the facts.
+    pub unavailable: Option<&'a str>,
     pub freeze: Option<&'a Freeze>,
     pub merged_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
@@ -45,8 +56,15 @@ pub struct GateInput<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Gate {
     Promote,
-    Wait { reason: String },
-    GiveUp { reason: String },
+    /// `until`: when waiting is all that is left (the soak), the moment it
+    /// ends; otherwise check again after the usual backoff.
+    Wait {
+        reason: String,
+        until: Option<DateTime<Utc>>,
+    },
+    GiveUp {
+        reason: String,
+    },
 }
 
 /// Health states a rollout can still leave on its own.
@@ -61,15 +79,26 @@ pub fn decide(input: &GateInput<'_>) -> Gate {
     match waiting_reason(input) {
         Ok(()) => Gate::Promote,
         Err(Stop::GiveUp(reason)) => Gate::GiveUp { reason },
-        Err(Stop::Wait(reason)) if input.now >= input.deadline => Gate::GiveUp {
-            reason: format!("gave up waiting: {reason}"),
+        Err(Stop::Wait(reason) | Stop::Soak(reason, _)) if input.now >= input.deadline => {
+            Gate::GiveUp {
+                reason: format!("gave up waiting: {reason}"),
+            }
+        }
+        Err(Stop::Wait(reason)) => Gate::Wait {
+            reason,
+            until: None,
         },
-        Err(Stop::Wait(reason)) => Gate::Wait { reason },
+        Err(Stop::Soak(reason, until)) => Gate::Wait {
+            reason,
+            until: Some(until),
+        },
     }
 }
 
 enum Stop {
     Wait(String),
+    /// Only time is missing, until then.
+    Soak(String, DateTime<Utc>),
     GiveUp(String),
 }
 
@@ -85,7 +114,22 @@ fn waiting_reason(i: &GateInput<'_>) -> Result<(), Stop> {
                 .unwrap_or_default()
         )));
     }
-    if i.apps.is_empty() {
+    if let Some(what) = i.unavailable {
+        return Err(Stop::Wait(what.to_owned()));
+    }
+    if i.pinned.is_empty() {
+        return Err(Stop::GiveUp(format!(
+            "{} no longer pins {}",
+            i.from_env, i.chart
+        )));
+    }
+    if let Some(other) = i.pinned.iter().find(|v| *v != i.version) {
+        return Err(Stop::GiveUp(format!(
+            "{} now pins {} at {other}, not {} (reverted or moved on since the merge {})",
+            i.from_env, i.chart, i.version, i.merge
+        )));
+    }
+    if i.apps.is_empty() && i.expect_apps {
         return Err(Stop::Wait(format!(
             "Argo CD has no application of {} in {} yet",
             i.chart, i.from_env
@@ -145,12 +189,17 @@ fn waiting_reason(i: &GateInput<'_>) -> Result<(), Stop> {
     }
     let soaked = (i.now - i.merged_at).to_std().unwrap_or_default();
     if soaked < i.soak {
-        return Err(Stop::Wait(format!(
-            "soaking in {}: {} of {}",
-            i.from_env,
-            humantime::format_duration(round_secs(soaked)),
-            humantime::format_duration(i.soak)
-        )));
+        let until =
+            i.merged_at + chrono::Duration::from_std(i.soak).unwrap_or(chrono::Duration::MAX);
+        return Err(Stop::Soak(
+            format!(
+                "soaking in {}: {} of {}",
+                i.from_env,
+                humantime::format_duration(round_secs(soaked)),
+                humantime::format_duration(i.soak)
+            ),
+            until,
+        ));
     }
     Ok(())
 }

@@ -4,3 +4,4 @@
 
 pub mod freeze;
 pub mod gate;
+pub mod run;

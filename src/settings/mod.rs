@@ -82,6 +82,7 @@ pub struct Settings {
     pub pins: PinsSettings,
     pub policy: PolicySettings,
     pub upgrade: UpgradeSettings,
+    pub promotion: PromotionSettings,
     #[serde(default)]
     pub rollback: RollbackSettings,
 }
@@ -338,6 +339,26 @@ pub struct UpgradeSettings {
     /// Labels on every upgrade PR; majors also get `major_label`.
     pub labels: Vec<String>,
     pub major_label: String,
+}
+
+/// `[promotion]`: how long and how often a merged version is checked
+/// before it goes to the next environment, and how alerts name apps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionSettings {
+    /// After this long since the merge, a version that could not be
+    /// promoted is given up on, with the reason on the merged PR.
+    #[serde(with = "duration")]
+    pub deadline: Duration,
+    /// The first wait between checks; later waits grow with the time since
+    /// the merge, up to 16 times this.
+    #[serde(with = "duration")]
+    pub recheck: Duration,
+    /// Alert labels whose value may be the app's name, any of them.
+    pub app_labels: Vec<String>,
+    /// Alert labels that name the environment; an alert naming another
+    /// environment does not hold a promotion back.
+    pub env_labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

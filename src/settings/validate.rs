@@ -165,6 +165,29 @@ impl Settings {
                 "is only for setups without alertmanager.token; remove one",
             ));
         }
+        let am = self.alertmanager.api_url.trim();
+        let am_ok = (am.starts_with("http://") || am.starts_with("https://"))
+            && reqwest::Url::parse(am).is_ok();
+        if !am.is_empty() && !am_ok {
+            return Err(bad(
+                "alertmanager.api_url",
+                "must be an http:// or https:// URL, e.g. http://alertmanager:9093",
+            ));
+        }
+        if self.promotion.recheck.is_zero() {
+            return Err(bad("promotion.recheck", "must be longer than 0s"));
+        }
+        if self.promotion.app_labels.is_empty() {
+            return Err(bad("promotion.app_labels", "needs at least one label name"));
+        }
+        for (key, labels) in [
+            ("promotion.app_labels", &self.promotion.app_labels),
+            ("promotion.env_labels", &self.promotion.env_labels),
+        ] {
+            if let Some(l) = labels.iter().find(|l| !valid_label_name(l)) {
+                return Err(bad(key, &format!("`{l}` is not a Prometheus label name")));
+            }
+        }
         for (i, rule) in self.rollback.rules.iter().enumerate() {
             if rule.app_labels.is_empty() {
                 return Err(bad(
@@ -209,6 +232,15 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`, what Prometheus and Alertmanager accept.
+fn valid_label_name(l: &str) -> bool {
+    let mut chars = l.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]
@@ -272,6 +304,16 @@ mod tests {
             ),
             ("[upgrade]\nmajor_label = \" \"", "upgrade.major_label"),
             ("[upgrade]\nlabels = [\"\"]", "upgrade.labels"),
+            ("[promotion]\nrecheck = \"0s\"", "promotion.recheck"),
+            (
+                "[alertmanager]\napi_url = \"alertmanager:9093\"",
+                "alertmanager.api_url: must be an http:// or https:// URL",
+            ),
+            ("[promotion]\napp_labels = []", "promotion.app_labels"),
+            (
+                "[promotion]\nenv_labels = [\"env-name\"]",
+                "promotion.env_labels: `env-name` is not a Prometheus label name",
+            ),
         ];
         for (toml, want) in cases {
             let e = load_err(toml);

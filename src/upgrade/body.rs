@@ -29,7 +29,7 @@ fn cell(s: &str) -> String {
 /// A code span nothing in the text can leave: on one line, fenced with
 /// more backticks than the longest run inside (CommonMark's rule), so
 /// mentions, links and headings in index text stay inert.
-fn code(s: &str) -> String {
+pub(crate) fn code(s: &str) -> String {
     let text = s.split_whitespace().collect::<Vec<_>>().join(" ");
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     if longest == 0 {
@@ -74,6 +74,9 @@ pub fn pr_body(group: &Group, environments: &[String]) -> String {
         from.iter().map(|f| code(f)).collect::<Vec<_>>().join(", "),
         code(group.version()),
     );
+    if let Some(why) = &group.promoted {
+        let _ = writeln!(b, "{why}\n");
+    }
     let _ = writeln!(b, "| Name | File | From → To | Update |");
     let _ = writeln!(b, "| --- | --- | --- | --- |");
     for c in &group.changes {

@@ -47,6 +47,9 @@ pub struct Group {
     pub repository: Option<String>,
     pub target: Target,
     pub changes: Vec<PinChange>,
+    /// Why this PR exists when a promotion opened it: a paragraph on the
+    /// environment it comes from, shown at the top of the body.
+    pub promoted: Option<String>,
 }
 
 impl Group {
@@ -102,7 +105,7 @@ pub struct Plan {
 
 /// Git refs allow more than people type; anything else in a chart name
 /// becomes `-` so the branch name stays predictable.
-fn ref_safe(s: &str) -> String {
+pub(crate) fn ref_safe(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
@@ -134,6 +137,59 @@ pub fn branch_version<'a>(branch: &'a str, env: &str, chart: &str) -> Option<&'a
     let starts_with_number = number_end > 0;
     let then = digits[number_end..].chars().next();
     (starts_with_number && matches!(then, None | Some('.') | Some('+'))).then_some(rest)
+}
+
+/// An upgrade branch read back: `(env, chart, version)`, the chart as the
+/// branch spells it. The chart ends at the first `-` that a version
+/// follows, as [`branch_version`] reads it.
+pub fn parse_branch(branch: &str) -> Option<(&str, &str, &str)> {
+    let (env, rest) = branch.strip_prefix(BRANCH_PREFIX)?.split_once('/')?;
+    rest.match_indices('-').find_map(|(i, _)| {
+        let chart = &rest[..i];
+        let version = branch_version(branch, env, chart)?;
+        (!chart.is_empty() && ref_safe(chart) == chart).then_some((env, chart, version))
+    })
+}
+
+/// The pull request that promotes `chart` (as a branch spells it) to
+/// `target` in `env`: every pin of the chart there that is below the
+/// target. None when they all are there already (a person promoted by
+/// hand, or a newer version went first).
+pub fn promotion(
+    pins: &[Pin],
+    env: &str,
+    chart: &str,
+    target: Target,
+    why: String,
+) -> Option<Group> {
+    let to = Version::parse(&target.release.version);
+    let mut changes: Vec<PinChange> = pins
+        .iter()
+        .filter(|p| p.env.as_deref() == Some(env))
+        .filter(|p| p.chart_name().map(ref_safe).as_deref() == Some(chart))
+        .filter_map(|p| {
+            let from = p.version.as_deref()?;
+            let update = crate::charts::version::update_type(&Version::parse(from), &to)?;
+            Some(PinChange {
+                pin: p.clone(),
+                from: from.to_owned(),
+                update,
+            })
+        })
+        .collect();
+    if changes.is_empty() {
+        return None;
+    }
+    changes.sort_by(|a, b| (&a.pin.file, a.pin.line).cmp(&(&b.pin.file, b.pin.line)));
+    let first = &changes[0].pin;
+    Some(Group {
+        env: env.to_owned(),
+        chart: first.chart_name().unwrap_or(chart).to_owned(),
+        repository: first.repository.clone(),
+        target,
+        changes,
+        promoted: Some(why),
+    })
 }
 
 /// Which environment a pin's pull request belongs to, or why it has none
@@ -267,6 +323,7 @@ pub fn plan(
             repository,
             target: newest,
             changes,
+            promoted: None,
         });
     }
     plan

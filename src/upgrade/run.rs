@@ -51,6 +51,9 @@ pub enum UpgradeError {
     Snapshot(String),
     #[error("{0}")]
     Edit(String),
+    /// The chart's repository did not answer; worth another try.
+    #[error("{0}")]
+    Lookup(String),
 }
 
 impl From<ReadError> for UpgradeError {
@@ -64,8 +67,25 @@ impl From<ReadError> for UpgradeError {
 
 impl UpgradeError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, UpgradeError::Git(e) if e.is_transient())
+        match self {
+            UpgradeError::Git(e) => e.is_transient(),
+            UpgradeError::Lookup(_) => true,
+            _ => false,
+        }
     }
+}
+
+/// A version to carry into one more environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromotionRequest<'a> {
+    /// The chart as upgrade branches spell it.
+    pub chart: &'a str,
+    pub version: &'a str,
+    /// The environment it goes to.
+    pub env: &'a str,
+    /// The paragraph at the top of the PR body: where it comes from and
+    /// what was checked there.
+    pub why: String,
 }
 
 /// What one pass knows before it acts on its groups.
@@ -141,26 +161,7 @@ impl Upgrader {
         });
         report.skipped = plan.skipped.into_iter().map(SkipOut::from).collect();
         report.held_back = held_back;
-        let open: Vec<PullRequest> = self
-            .host
-            .open_pulls()
-            .await?
-            .into_iter()
-            .filter(|p| p.head.starts_with(BRANCH_PREFIX))
-            .collect();
-        let closed: Vec<PullRequest> = self
-            .host
-            .recently_closed_pulls()
-            .await?
-            .into_iter()
-            .filter(|p| p.head.starts_with(BRANCH_PREFIX))
-            .collect();
-        let existing: HashSet<String> = self
-            .host
-            .branches(BRANCH_PREFIX)
-            .await?
-            .into_iter()
-            .collect();
+        let (open, closed, existing) = self.upgrade_pulls().await?;
         let pass = Pass {
             head: &head,
             files: &files,
@@ -187,7 +188,132 @@ impl Upgrader {
         Ok(report)
     }
 
-    async fn scan(&self, head: &CommitSha) -> Result<(Vec<SourceFile>, pins::Scan), UpgradeError> {
+    /// Opens (or finds, or updates) the pull request that promotes a
+    /// version to the next environment: the same branch, body and checks
+    /// as an upgrade PR, for the pins of one chart in one environment,
+    /// whatever the update policy says (a person merged it one environment
+    /// earlier). An empty report when every pin there is at the version
+    /// or past it, or when the environment has no pin of the chart.
+    pub async fn promote(
+        &self,
+        req: &PromotionRequest<'_>,
+        dry_run: bool,
+    ) -> Result<Report, UpgradeError> {
+        let _one_at_a_time = self.lock.lock().await;
+        let mut report = Report::default();
+        let base = self.host.base_branch().to_owned();
+        let head = self
+            .host
+            .branch_head(&base)
+            .await?
+            .ok_or_else(|| UpgradeError::NoBase(base.clone()))?;
+        report.base = Some(head.to_string());
+        let (files, scan) = self.scan(&head).await?;
+        report.warnings = scan.warnings.iter().map(ToString::to_string).collect();
+        let pins: Vec<Pin> = scan
+            .pins
+            .iter()
+            .filter(|p| p.env.as_deref() == Some(req.env))
+            .filter(|p| p.chart_name().map(plan::ref_safe).as_deref() == Some(req.chart))
+            .cloned()
+            .collect();
+        let Some(first) = pins.first() else {
+            return Ok(report);
+        };
+        let releases = self
+            .source
+            .releases(&pins, &self.policy, self.clock.now())
+            .await;
+        let list = match releases.get(&ChartKey::of(first)) {
+            Some(Ok(list)) => list,
+            Some(Err(e)) => {
+                return Err(UpgradeError::Lookup(format!(
+                    "{} from {}: {e}",
+                    req.chart,
+                    crate::charts::fetch::route::strip_userinfo(
+                        first.repository.as_deref().unwrap_or("?")
+                    )
+                )))
+            }
+            None => {
+                return Err(UpgradeError::Edit(format!(
+                    "{} in {} has no chart repository to look {} up in",
+                    req.chart, req.env, req.version
+                )))
+            }
+        };
+        let Some(release) = list.iter().find(|r| r.version == req.version).cloned() else {
+            return Err(UpgradeError::Edit(format!(
+                "{} {} is no longer published in {}",
+                req.chart,
+                req.version,
+                crate::charts::fetch::route::strip_userinfo(
+                    first.repository.as_deref().unwrap_or("?")
+                )
+            )));
+        };
+        let from = first.version.clone().unwrap_or_default();
+        let target = Target {
+            from_app_version: list
+                .iter()
+                .find(|r| r.version == from)
+                .and_then(|r| r.app_version.clone()),
+            notes: notes_between(list, &from, &release.version),
+            update: crate::charts::version::update_type(
+                &crate::charts::version::Version::parse(&from),
+                &crate::charts::version::Version::parse(&release.version),
+            )
+            .unwrap_or(UpdateType::Patch),
+            release,
+        };
+        let Some(group) = plan::promotion(&pins, req.env, req.chart, target, req.why.clone())
+        else {
+            return Ok(report);
+        };
+        let (open, closed, existing) = self.upgrade_pulls().await?;
+        let pass = Pass {
+            head: &head,
+            files: &files,
+            open: &open,
+            closed: &closed,
+            existing: &existing,
+            dry_run,
+        };
+        self.carry_out(&pass, &group, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Open and recently closed upgrade PRs, and upgrade branches.
+    async fn upgrade_pulls(
+        &self,
+    ) -> Result<(Vec<PullRequest>, Vec<PullRequest>, HashSet<String>), UpgradeError> {
+        let open: Vec<PullRequest> = self
+            .host
+            .open_pulls()
+            .await?
+            .into_iter()
+            .filter(|p| p.head.starts_with(BRANCH_PREFIX))
+            .collect();
+        let closed: Vec<PullRequest> = self
+            .host
+            .recently_closed_pulls()
+            .await?
+            .into_iter()
+            .filter(|p| p.head.starts_with(BRANCH_PREFIX))
+            .collect();
+        let existing: HashSet<String> = self
+            .host
+            .branches(BRANCH_PREFIX)
+            .await?
+            .into_iter()
+            .collect();
+        Ok((open, closed, existing))
+    }
+
+    pub(crate) async fn scan(
+        &self,
+        head: &CommitSha,
+    ) -> Result<(Vec<SourceFile>, pins::Scan), UpgradeError> {
         let (files, mut warnings) = read_files(self.host.as_ref(), head).await?;
         let opts = self.discover.clone();
         tokio::task::spawn_blocking(move || {

@@ -62,9 +62,22 @@ impl JobError {
     }
 }
 
+/// A job a handler asks for as part of its own: the worker publishes it
+/// (durably) before it acknowledges the job that asked, so a crash in
+/// between repeats the asking job rather than losing the follow-up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowUp {
+    pub job: Job,
+    /// What makes a repeat of the same follow-up recognisable.
+    pub idempotency_key: String,
+}
+
+/// What a handler returns: the follow-ups of a job done, or why it failed.
+pub type Handled = Result<Vec<FollowUp>, JobError>;
+
 #[async_trait]
 pub trait JobHandler: Send + Sync + 'static {
-    async fn handle(&self, job: &Job, envelope: &JobEnvelope) -> Result<(), JobError>;
+    async fn handle(&self, job: &Job, envelope: &JobEnvelope) -> Handled;
 }
 
 /// Records each job with the fields a person needs to follow it.
@@ -73,7 +86,7 @@ pub struct LoggingHandler;
 
 #[async_trait]
 impl JobHandler for LoggingHandler {
-    async fn handle(&self, job: &Job, _envelope: &JobEnvelope) -> Result<(), JobError> {
+    async fn handle(&self, job: &Job, _envelope: &JobEnvelope) -> Handled {
         match job {
             Job::Push(p) => tracing::info!(
                 repo = %p.repository,
@@ -108,7 +121,14 @@ impl JobHandler for LoggingHandler {
                 "chat command received"
             ),
             Job::Upgrade(u) => tracing::info!(reason = %u.reason, "upgrade requested"),
+            Job::Promotion(p) => tracing::info!(
+                chart = %p.chart,
+                version = %p.version,
+                from = %p.from_env,
+                to = %p.to_env,
+                "promotion check requested"
+            ),
         }
-        Ok(())
+        Ok(Vec::new())
     }
 }

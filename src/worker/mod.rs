@@ -13,7 +13,7 @@ use futures_util::FutureExt;
 use tokio::sync::{watch, Semaphore};
 use tracing::Instrument;
 
-pub use dispatch::{Disposition, JobError, JobHandler, LoggingHandler};
+pub use dispatch::{Disposition, FollowUp, Handled, JobError, JobHandler, LoggingHandler};
 
 use crate::jobs::{Job, JobEnvelope};
 use crate::metrics::Metrics;
@@ -139,6 +139,10 @@ impl Worker {
         };
         self.metrics
             .consumed(&envelope.kind, started.elapsed().as_secs_f64());
+        let result = match result {
+            Ok(follow_ups) => self.publish_follow_ups(&envelope, follow_ups).await,
+            Err(e) => Err(e),
+        };
         match result {
             Ok(()) => {
                 self.queue.ack(delivery).await?;
@@ -182,6 +186,34 @@ impl Worker {
                 })
             }
         }
+    }
+
+    /// Publishes what a job asked for, in the job's trace. A follow-up
+    /// that cannot be published fails the job, which runs again: handlers
+    /// are idempotent, and nothing is acknowledged that was not carried on.
+    async fn publish_follow_ups(
+        &self,
+        parent: &JobEnvelope,
+        follow_ups: Vec<FollowUp>,
+    ) -> Result<(), JobError> {
+        for f in follow_ups {
+            let mut envelope = JobEnvelope::new(
+                &f.job,
+                f.idempotency_key,
+                parent.delivery_id.clone(),
+                chrono::Utc::now(),
+            )
+            .map_err(|e| JobError::park(anyhow::anyhow!("cannot encode a follow-up job: {e}")))?;
+            envelope.trace_id.clone_from(&parent.trace_id);
+            self.queue.publish(&envelope).await.map_err(|e| {
+                JobError::retry(anyhow::anyhow!(
+                    "follow-up {} not queued: {e}",
+                    envelope.kind
+                ))
+            })?;
+            tracing::info!(follow_up = %envelope.id, kind = %envelope.kind, "follow-up job queued");
+        }
+        Ok(())
     }
 
     async fn park(

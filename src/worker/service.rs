@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{JobError, JobHandler, LoggingHandler};
+use super::{FollowUp, Handled, JobError, JobHandler, LoggingHandler};
 use crate::git::GitError;
-use crate::jobs::{Job, JobEnvelope, Push};
+use crate::jobs::{Job, JobEnvelope, PromotionCheck, Push};
+use crate::promote::run::{Checked, Promoter};
 use crate::sync::run::Syncer;
 use crate::upgrade::run::{UpgradeError, Upgrader};
 
@@ -32,6 +33,8 @@ pub struct ServiceHandler {
     /// Syncs what a push changed; same rule as `upgrader` when it could
     /// not be set up.
     pub syncer: Result<Arc<Syncer>, String>,
+    /// Promotes merged versions to the next environment; same rule.
+    pub promoter: Result<Arc<Promoter>, String>,
     /// `owner/name` on GitHub; empty for a local repository, whose pushes
     /// are not announced by webhooks.
     pub repository: String,
@@ -51,24 +54,32 @@ impl ServiceHandler {
         if let Err(e) = &upgrader {
             tracing::error!(error = %e, "upgrade passes are off: the git host or lookups could not be set up");
         }
+        let argocd = crate::cluster::from_settings(&settings.argocd)
+            .await
+            .map_err(|e| e.to_string());
         let syncer = match (
             crate::git::from_settings(settings, Arc::clone(&clock)),
-            crate::cluster::from_settings(&settings.argocd).await,
+            &argocd,
         ) {
             (Ok(host), Ok(argocd)) => Ok(Arc::new(Syncer {
                 host,
-                argocd,
+                argocd: Arc::clone(argocd),
                 settings: settings.argocd.clone(),
             })),
             (Err(e), _) => Err(e.to_string()),
-            (_, Err(e)) => Err(e.to_string()),
+            (_, Err(e)) => Err(e.clone()),
         };
         if let Err(e) = &syncer {
             tracing::error!(error = %e, "syncs on push are off: the git host or Argo CD could not be set up");
         }
+        let promoter = promoter(settings, &upgrader, &argocd);
+        if let Err(e) = &promoter {
+            tracing::error!(error = %e, "promotions are off");
+        }
         Self {
             upgrader,
             syncer,
+            promoter,
             repository: settings.git.repository.clone(),
             branch: settings.git.branch.clone(),
             dry_run: settings.policy.dry_run,
@@ -128,23 +139,68 @@ impl ServiceHandler {
         Ok(())
     }
 
+    /// Promotion checks for the upgrade PRs a push merged.
+    async fn merged(&self, push: &Push) -> Result<Vec<FollowUp>, JobError> {
+        if !push.repository.eq_ignore_ascii_case(&self.repository) {
+            return Ok(Vec::new());
+        }
+        let Ok(promoter) = &self.promoter else {
+            // Said at start; pushes go on syncing and upgrading.
+            return Ok(Vec::new());
+        };
+        let checks = promoter.merged_by(push).await.map_err(|e| {
+            let err = anyhow::Error::new(e).context(format!("merged PRs of push {}", push.after));
+            JobError::retry(err)
+        })?;
+        Ok(checks
+            .into_iter()
+            .map(|c| {
+                tracing::info!(chart = %c.chart, version = %c.version, from = %c.from_env, to = %c.to_env, pr = c.pull, "promotion check scheduled");
+                FollowUp {
+                    idempotency_key: format!(
+                        "promotion-{}-{}-{}-{}",
+                        c.from_env, c.chart, c.version, c.merge_commit
+                    ),
+                    job: Job::Promotion(c),
+                }
+            })
+            .collect())
+    }
+
+    async fn promotion(&self, check: &PromotionCheck) -> Result<(), JobError> {
+        let what = format!(
+            "promotion of {} {} from {} to {}",
+            check.chart, check.version, check.from_env, check.to_env
+        );
+        let promoter = self
+            .promoter
+            .as_ref()
+            .map_err(|e| JobError::park(anyhow::anyhow!("{what} cannot run: {e}")))?;
+        match promoter.check(check, self.dry_run).await {
+            Ok(Checked::Promoted(report)) => {
+                tracing::info!(actions = report.actions.len(), "{what}: done");
+                Ok(())
+            }
+            Ok(Checked::Waiting { reason, retry_in }) => Err(JobError::defer(
+                anyhow::anyhow!("{what} waits: {reason}"),
+                retry_in,
+            )),
+            Ok(Checked::GaveUp { reason }) => {
+                tracing::warn!(pr = check.pull, reason = %reason, "{what}: gave up");
+                Ok(())
+            }
+            Err(e) => Err(job_error(e, &what)),
+        }
+    }
+
     async fn upgrade(&self, reason: &str) -> Result<(), JobError> {
         let upgrader = self.upgrader.as_ref().map_err(|e| {
             JobError::park(anyhow::anyhow!("upgrade pass ({reason}) cannot run: {e}"))
         })?;
-        let report = upgrader.run(self.dry_run).await.map_err(|e| {
-            let transient = e.is_transient();
-            let wait = match &e {
-                UpgradeError::Git(GitError::RateLimited(wait)) => Some(*wait),
-                _ => None,
-            };
-            let err = anyhow::Error::new(e).context(format!("upgrade pass ({reason})"));
-            match (transient, wait) {
-                (true, Some(wait)) => JobError::retry_after(err, wait),
-                (true, None) => JobError::retry(err),
-                _ => JobError::park(err),
-            }
-        })?;
+        let report = upgrader
+            .run(self.dry_run)
+            .await
+            .map_err(|e| job_error(e, &format!("upgrade pass ({reason})")))?;
         for e in &report.lookup_errors {
             tracing::warn!(error = %e, "chart lookup failed");
         }
@@ -162,20 +218,68 @@ impl ServiceHandler {
 
 #[async_trait]
 impl JobHandler for ServiceHandler {
-    async fn handle(&self, job: &Job, envelope: &JobEnvelope) -> Result<(), JobError> {
+    async fn handle(&self, job: &Job, envelope: &JobEnvelope) -> Handled {
         match job {
-            Job::Upgrade(u) => self.upgrade(&u.reason).await,
+            Job::Upgrade(u) => self.upgrade(&u.reason).await.map(|()| Vec::new()),
             Job::Push(p) => {
                 self.sync(p).await?;
+                let follow_ups = self.merged(p).await?;
                 if self.push_changes_pins(p) {
                     self.upgrade(&format!("push {}", p.after)).await?;
                 }
-                Ok(())
+                Ok(follow_ups)
             }
+            Job::Promotion(c) => self.promotion(c).await.map(|()| Vec::new()),
             other => LoggingHandler.handle(other, envelope).await,
         }
     }
 }
+
+/// Retry what may pass (no sooner than a rate limit's reset), park the rest.
+fn job_error(e: UpgradeError, what: &str) -> JobError {
+    let transient = e.is_transient();
+    let wait = match &e {
+        UpgradeError::Git(GitError::RateLimited(wait)) => Some(*wait),
+        _ => None,
+    };
+    let err = anyhow::Error::new(e).context(what.to_owned());
+    match (transient, wait) {
+        (true, Some(wait)) => JobError::retry_after(err, wait),
+        (true, None) => JobError::retry(err),
+        _ => JobError::park(err),
+    }
+}
+
+/// The promoter, when the upgrade path, Argo CD and Alertmanager (if
+/// configured) could all be set up.
+fn promoter(
+    settings: &crate::settings::Settings,
+    upgrader: &Result<Arc<Upgrader>, String>,
+    argocd: &Result<Arc<dyn crate::cluster::ArgoCd>, String>,
+) -> Result<Arc<Promoter>, String> {
+    let upgrader = upgrader.as_ref().map_err(Clone::clone)?;
+    let argocd = argocd.as_ref().map_err(Clone::clone)?;
+    let url = settings.alertmanager.api_url.trim();
+    let alerts = if url.is_empty() {
+        tracing::warn!("alertmanager.api_url is empty: promotions will not check alerts");
+        None
+    } else {
+        Some(
+            crate::alerts::AlertmanagerClient::new(url, ALERTMANAGER_TIMEOUT)
+                .map_err(|e| format!("alertmanager.api_url: {e}"))?,
+        )
+    };
+    Ok(Arc::new(Promoter {
+        upgrader: Arc::clone(upgrader),
+        argocd: Arc::clone(argocd),
+        alerts,
+        argocd_blind: settings.argocd.mode == crate::settings::ArgocdMode::None,
+        settings: settings.promotion.clone(),
+    }))
+}
+
+/// Bounds each Alertmanager API call of a promotion check.
+const ALERTMANAGER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {
@@ -208,6 +312,7 @@ mod tests {
         ServiceHandler {
             upgrader: Err("not needed".into()),
             syncer: Err("not needed".into()),
+            promoter: Err("not needed".into()),
             repository: "acme/gitops".into(),
             branch: "main".into(),
             dry_run: false,

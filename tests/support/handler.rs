@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use chartpilot::jobs::{Job, JobEnvelope};
-use chartpilot::worker::{JobError, JobHandler};
+use chartpilot::jobs::{ChatCommand, Job, JobEnvelope};
+use chartpilot::worker::{FollowUp, Handled, JobError, JobHandler};
 
 #[derive(Clone, Copy, Debug)]
 pub enum Mode {
@@ -22,6 +22,9 @@ pub enum Mode {
     RateLimited(std::time::Duration),
     /// Defers the first N runs by this long, then succeeds.
     DeferFirst(u32, std::time::Duration),
+    /// A chat job whose text does not start with `follow-up:` asks for one
+    /// that does; that one just succeeds.
+    FollowUp,
 }
 
 pub struct RecordingHandler {
@@ -50,7 +53,7 @@ impl RecordingHandler {
 
 #[async_trait]
 impl JobHandler for RecordingHandler {
-    async fn handle(&self, job: &Job, envelope: &JobEnvelope) -> Result<(), JobError> {
+    async fn handle(&self, job: &Job, envelope: &JobEnvelope) -> Handled {
         let run = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
         self.seen
             .lock()
@@ -58,21 +61,31 @@ impl JobHandler for RecordingHandler {
             .push((envelope.clone(), job.clone()));
         let mode = *self.mode.lock().unwrap();
         match mode {
-            Mode::Succeed => Ok(()),
+            Mode::Succeed => Ok(Vec::new()),
             Mode::FailAlways => Err(JobError::retry(anyhow::anyhow!(
                 "upstream down (run {run})"
             ))),
             Mode::FailFirst(n) if run <= n => Err(JobError::retry(anyhow::anyhow!(
                 "upstream down (run {run})"
             ))),
-            Mode::FailFirst(_) => Ok(()),
+            Mode::FailFirst(_) => Ok(Vec::new()),
             Mode::Reject => Err(JobError::park(anyhow::anyhow!("cannot ever work"))),
             Mode::Panic => panic!("handler bug"),
             Mode::DeferFirst(n, wait) if run <= n => Err(JobError::defer(
                 anyhow::anyhow!("soaking (run {run})"),
                 wait,
             )),
-            Mode::DeferFirst(..) => Ok(()),
+            Mode::DeferFirst(..) => Ok(Vec::new()),
+            Mode::FollowUp => Ok(match job {
+                Job::Chat(c) if !c.text.starts_with("follow-up:") => vec![FollowUp {
+                    job: Job::Chat(ChatCommand {
+                        text: format!("follow-up: {}", c.text),
+                        ..c.clone()
+                    }),
+                    idempotency_key: format!("follow-up-of-{}", envelope.id),
+                }],
+                _ => Vec::new(),
+            }),
             Mode::RateLimited(wait) => Err(JobError::retry_after(
                 anyhow::anyhow!("rate limited (run {run})"),
                 wait,

@@ -11,6 +11,7 @@ mod cli;
 mod fixture;
 mod github;
 mod local;
+mod promotion;
 #[path = "../support/mod.rs"]
 mod support;
 

@@ -80,6 +80,8 @@ pub struct Pull {
     #[serde(default)]
     pub merged_at: Option<String>,
     #[serde(default)]
+    pub merge_commit_sha: Option<String>,
+    #[serde(default)]
     pub labels: Vec<Label>,
     #[serde(default)]
     pub html_url: Option<String>,
@@ -103,6 +105,17 @@ impl From<Pull> for PullRequest {
             state,
             labels: p.labels.into_iter().map(|l| l.name).collect(),
             url: p.html_url,
+            // GitHub fills `merge_commit_sha` with a test merge while the
+            // pull request is open; only a merged one's counts.
+            merge_commit: p
+                .merge_commit_sha
+                .filter(|_| state == PullState::Merged)
+                .and_then(|s| CommitSha::parse(&s).ok()),
+            merged_at: p
+                .merged_at
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc)),
         }
     }
 }

@@ -52,6 +52,8 @@ impl From<PullLine> for PullRequest {
             state: line.state,
             labels: line.labels,
             url: None,
+            merge_commit: None,
+            merged_at: None,
         }
     }
 }

@@ -41,6 +41,7 @@ fn group(update: UpdateType, notes: Vec<(String, String)>) -> Group {
             from: "5.51.6".into(),
             update,
         }],
+        promoted: None,
     }
 }
 

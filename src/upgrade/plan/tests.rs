@@ -170,6 +170,8 @@ fn open_pr(number: u64, head: &str) -> crate::git::PullRequest {
         state: crate::git::PullState::Open,
         labels: vec![],
         url: None,
+        merge_commit: None,
+        merged_at: None,
     }
 }
 
@@ -220,4 +222,112 @@ fn prs_whose_pins_already_moved_past_them_are_obsolete() {
         (p.chart_name() == Some("podinfo")).then(|| to("6.8.0", UpdateType::Minor))
     });
     assert!(obsolete(&open, &pins, &envs(), &plan.groups).is_empty());
+}
+
+#[test]
+fn upgrade_branches_read_back_to_environment_chart_and_version() {
+    let cases = [
+        (
+            "chartpilot/upgrade/dev/podinfo-6.6.0",
+            Some(("dev", "podinfo", "6.6.0")),
+        ),
+        (
+            "chartpilot/upgrade/staging/argo-cd-v5.2.0",
+            Some(("staging", "argo-cd", "v5.2.0")),
+        ),
+        // The chart ends at the first dash a version follows.
+        (
+            "chartpilot/upgrade/dev/foo-2-1.0.0",
+            Some(("dev", "foo-2", "1.0.0")),
+        ),
+        (
+            "chartpilot/upgrade/any/cert-manager-v1.14.0",
+            Some(("any", "cert-manager", "v1.14.0")),
+        ),
+        ("chartpilot/upgrade/dev/podinfo", None),
+        ("chartpilot/upgrade/podinfo-6.6.0", None),
+        ("chartpilot/revert/0123abc", None),
+        ("feature/podinfo-6.6.0", None),
+    ];
+    for (branch, want) in cases {
+        assert_eq!(parse_branch(branch), want, "{branch}");
+    }
+}
+
+#[test]
+fn a_promotion_moves_the_charts_pins_below_the_version_in_that_environment_only() {
+    let pins = vec![
+        pin(
+            "environments/dev/p.yaml",
+            4,
+            Some("dev"),
+            "podinfo",
+            "6.6.0",
+        ),
+        pin(
+            "environments/staging/p.yaml",
+            4,
+            Some("staging"),
+            "podinfo",
+            "6.5.0",
+        ),
+        pin(
+            "environments/staging/q.yaml",
+            7,
+            Some("staging"),
+            "podinfo",
+            "6.6.0",
+        ),
+        pin(
+            "environments/staging/r.yaml",
+            2,
+            Some("staging"),
+            "redis",
+            "1.0.0",
+        ),
+        pin(
+            "environments/prod/p.yaml",
+            4,
+            Some("prod"),
+            "podinfo",
+            "6.5.0",
+        ),
+    ];
+    let group = promotion(
+        &pins,
+        "staging",
+        "podinfo",
+        to("6.6.0", UpdateType::Minor),
+        "from dev".into(),
+    )
+    .expect("one pin to move");
+    assert_eq!(group.branch(), "chartpilot/upgrade/staging/podinfo-6.6.0");
+    assert_eq!(
+        group.title(),
+        "chore(deps): upgrade podinfo to 6.6.0 in staging"
+    );
+    assert_eq!(group.promoted.as_deref(), Some("from dev"));
+    let moved: Vec<(&str, &str)> = group
+        .changes
+        .iter()
+        .map(|c| (c.pin.file.as_str(), c.from.as_str()))
+        .collect();
+    assert_eq!(moved, [("environments/staging/p.yaml", "6.5.0")]);
+    assert_eq!(group.changes[0].update, UpdateType::Minor);
+    // Already there (promoted by hand, or a newer one went first).
+    let there = vec![pin(
+        "environments/staging/p.yaml",
+        4,
+        Some("staging"),
+        "podinfo",
+        "6.7.0",
+    )];
+    assert!(promotion(
+        &there,
+        "staging",
+        "podinfo",
+        to("6.6.0", UpdateType::Minor),
+        String::new()
+    )
+    .is_none());
 }

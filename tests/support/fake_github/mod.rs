@@ -70,6 +70,10 @@ pub struct FakePull {
     /// `open` or `closed`.
     pub state: String,
     pub merged: bool,
+    /// Set by [`FakeGithub::merge_into_base`]: the merge commit on the base
+    /// branch and when it was made (RFC 3339).
+    pub merge_commit_sha: Option<String>,
+    pub merged_at: Option<String>,
     pub labels: Vec<String>,
     /// The owner of the fork the head branch lives in; None for branches
     /// of the repository itself.
@@ -323,6 +327,40 @@ impl FakeGithub {
         pull.merged = true;
     }
 
+    /// Merges a pull request as GitHub's merge button does: a merge
+    /// commit on the base branch whose parents are the base and the head,
+    /// with the head's tree (the head must contain the base). Returns the
+    /// merge commit.
+    pub fn merge_into_base(&self, number: u64) -> String {
+        let mut st = self.state();
+        let pull = st
+            .pulls
+            .iter()
+            .find(|p| p.number == number)
+            .unwrap()
+            .clone();
+        let base = st.repo.branch(&pull.base).unwrap();
+        let head = st.repo.branch(&pull.head).unwrap();
+        assert!(
+            st.repo.is_ancestor(&base, &head),
+            "the head contains the base"
+        );
+        let tree = st.repo.resolve(&head, "tree").unwrap();
+        let message = format!(
+            "Merge pull request #{number} from {OWNER}/{}\n\n{}",
+            pull.head, pull.title
+        );
+        let sha = st.repo.commit_tree(&tree, &[base, head], &message).unwrap();
+        st.repo.set_branch(&pull.base, &sha);
+        let pull = st.pulls.iter_mut().find(|p| p.number == number).unwrap();
+        pull.state = "closed".to_owned();
+        pull.merged = true;
+        pull.merge_commit_sha = Some(sha.clone());
+        pull.merged_at =
+            Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        sha
+    }
+
     /// Closes a pull request without merging, as a person does in the UI.
     pub fn close_pull_as_person(&self, number: u64) {
         let mut st = self.state();
@@ -413,6 +451,8 @@ impl State {
             body: body.to_owned(),
             state: "open".to_owned(),
             merged: false,
+            merge_commit_sha: None,
+            merged_at: None,
             labels: Vec::new(),
             fork_owner: None,
         });

@@ -26,7 +26,8 @@ impl State {
                 "repo": { "full_name": format!("{}/{NAME}", p.fork_owner.as_deref().unwrap_or(OWNER)) },
             },
             "base": { "ref": p.base, "label": format!("{OWNER}:{}", p.base) },
-            "merged_at": p.merged.then_some("2024-01-01T00:00:00Z"),
+            "merged_at": p.merged.then(|| p.merged_at.clone().unwrap_or_else(|| "2024-01-01T00:00:00Z".to_owned())),
+            "merge_commit_sha": p.merge_commit_sha,
             "labels": p.labels.iter().map(|l| json!({ "name": l })).collect::<Vec<_>>(),
             "html_url": format!("https://github.example/{OWNER}/{NAME}/pull/{}", p.number),
         })

@@ -1,0 +1,333 @@
+//! Promotion end to end: a dev upgrade PR merges on the fake GitHub, the
+//! signed push webhook goes through the receiver and the queue, the worker
+//! syncs the app and queues a promotion check, and the check asks the mock
+//! Argo CD and the real Alertmanager (Debian's `prometheus-alertmanager`,
+//! started by `scripts/test-services.sh`) whether the version may go on.
+//! Each test names apps in alerts through a label of its own, so runs and
+//! parallel tests never see each other's alerts.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chartpilot::alerts::{AlertmanagerClient, MatchOp, Matcher};
+use chartpilot::clock::{Clock, SystemClock};
+use chartpilot::startup::{Application, Role};
+use chartpilot::upgrade::Upgrader;
+use chartpilot::worker::service::ServiceHandler;
+use chartpilot::worker::{Outcome, Worker};
+
+use super::support::fake_github::FakeGithub;
+use super::support::mock_argocd::{MockApp, MockArgoCd};
+use super::*;
+
+const STAGING_BRANCH: &str = "chartpilot/upgrade/staging/podinfo-6.6.0";
+
+fn alertmanager_url() -> String {
+    std::env::var("CHARTPILOT_TEST_ALERTMANAGER_URL")
+        .unwrap_or_else(|_| "http://127.0.0.1:19093".to_owned())
+}
+
+/// The dev upgrade PR merged on the fake, and the service ready to hear
+/// about it.
+struct World {
+    _scratch: Scratch,
+    fake: FakeGithub,
+    argocd: MockArgoCd,
+    worker: Worker,
+    port: u16,
+    webhook_secret: String,
+    /// The label alerts name apps with in this test.
+    app_label: String,
+    seed: String,
+    merge: String,
+    dev_pr: u64,
+}
+
+async fn world(deadline: &str) -> World {
+    let fake = FakeGithub::start().await;
+    let scratch = scratch("6.6.0");
+    let argocd = MockArgoCd::start().await;
+    let webhook_secret = support::random_secret();
+    let app_label = format!("cp_{}", uuid::Uuid::new_v4().simple());
+    let files = fixture::files();
+    let seeded: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let seed = fake.seed(&seeded);
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\
+         [queue]\nkind = \"embedded\"\npath = \"{queue}\"\nretry_delays = [\"300ms\", \"600ms\"]\n\
+         [git]\nprovider = \"github\"\nrepository = \"{repo}\"\nbranch = \"main\"\n\
+         [github]\ntoken = \"{token}\"\napi_url = \"{api}\"\nwebhook_secret = \"{webhook_secret}\"\n\
+         [argocd]\nmode = \"api\"\napi_url = \"{argocd_url}\"\ntoken = \"{argocd_token}\"\n\
+         [alertmanager]\napi_url = \"{alertmanager}\"\ntoken = \"{am_token}\"\n\
+         [policy]\nsoak = \"0s\"\n\
+         [upgrade]\ninterval = \"0s\"\n\
+         [promotion]\ndeadline = \"{deadline}\"\nrecheck = \"1s\"\napp_labels = [\"{app_label}\"]\n",
+        queue = scratch.tmp.path().join("queue").display(),
+        repo = fake.repository(),
+        token = fake.token,
+        api = fake.url,
+        argocd_url = argocd.url,
+        argocd_token = argocd.token,
+        alertmanager = alertmanager_url(),
+        am_token = support::random_secret(),
+    );
+    let settings = settings(scratch.tmp.path(), &config, &scratch.index_dir);
+
+    // The dev PR, opened by an ordinary pass, merged by a person.
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let up = Upgrader::from_settings(&settings, Arc::clone(&clock)).unwrap();
+    up.run(false).await.unwrap();
+    let dev_pr = fake
+        .pulls()
+        .into_iter()
+        .find(|p| p.head == PODINFO_BRANCH)
+        .expect("the dev PR is open")
+        .number;
+    let merge = fake.merge_into_base(dev_pr);
+    argocd.seed(MockApp::new("podinfo-dev", &seed));
+
+    let handler = Arc::new(ServiceHandler::from_settings(&settings, Arc::clone(&clock)).await);
+    assert!(
+        handler.promoter.is_ok(),
+        "{:?}",
+        handler.promoter.as_ref().err()
+    );
+    let app = Application::build_with(&settings, Role::All, handler, clock)
+        .await
+        .unwrap();
+    let port = app.port();
+    let (server, worker, _queue) = app.into_parts();
+    tokio::spawn(server);
+    World {
+        _scratch: scratch,
+        fake,
+        argocd,
+        worker: worker.unwrap(),
+        port,
+        webhook_secret,
+        app_label,
+        seed,
+        merge,
+        dev_pr,
+    }
+}
+
+impl World {
+    /// GitHub's push webhook for the merge, signed, through the receiver.
+    async fn push_merge(&self) {
+        let body = serde_json::json!({
+            "ref": "refs/heads/main",
+            "before": self.seed,
+            "after": self.merge,
+            "repository": { "full_name": self.fake.repository() },
+            "sender": { "login": "alice", "type": "User" },
+            "commits": [{
+                "id": self.merge,
+                "message": format!("Merge pull request #{} from acme/{PODINFO_BRANCH}", self.dev_pr),
+                "added": [],
+                "modified": ["environments/dev/podinfo.yaml"],
+                "removed": []
+            }]
+        })
+        .to_string();
+        let signature =
+            chartpilot::http::signature::sign_sha256(&self.webhook_secret, body.as_bytes());
+        let response = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{}/webhooks/github", self.port))
+            .header("X-GitHub-Event", "push")
+            .header("X-GitHub-Delivery", uuid::Uuid::new_v4().to_string())
+            .header("X-Hub-Signature-256", signature)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
+
+    async fn next(&self) -> Outcome {
+        tokio::time::timeout(support::PATIENCE, self.worker.process_one())
+            .await
+            .expect("a job arrives")
+            .expect("queue open")
+            .expect("job settled")
+    }
+
+    /// Posts a firing alert naming podinfo-dev in this test's app label,
+    /// and waits until Alertmanager serves it.
+    async fn fire_alert(&self) {
+        let starts_at = chrono::Utc::now() - chrono::TimeDelta::seconds(30);
+        let labels: BTreeMap<&str, &str> = [
+            ("alertname", "PodinfoErrorBudgetBurn"),
+            (self.app_label.as_str(), "podinfo-dev"),
+            ("env", "dev"),
+            ("severity", "critical"),
+        ]
+        .into_iter()
+        .collect();
+        let body = serde_json::json!([{
+            "labels": labels,
+            "annotations": { "summary": "error budget burning" },
+            "startsAt": starts_at.to_rfc3339(),
+            "endsAt": (starts_at + chrono::TimeDelta::minutes(5)).to_rfc3339(),
+            "generatorURL": "http://127.0.0.1:9/chartpilot-test",
+        }]);
+        let url = format!("{}/api/v2/alerts", alertmanager_url());
+        let response = reqwest::Client::new()
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!("{url}: {e} (start it with `bash scripts/test-services.sh`)")
+            });
+        assert!(response.status().is_success(), "{}", response.status());
+        let client = AlertmanagerClient::new(&alertmanager_url(), Duration::from_secs(5)).unwrap();
+        let matcher = Matcher::new(self.app_label.clone(), MatchOp::Equal, "podinfo-dev");
+        let until = Instant::now() + support::PATIENCE;
+        while client
+            .firing(std::slice::from_ref(&matcher))
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            assert!(
+                Instant::now() < until,
+                "Alertmanager never served the alert"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_merged_dev_upgrade_is_promoted_to_staging_once_dev_runs_it_healthy() {
+    let w = world("10m").await;
+    w.push_merge().await;
+    // The push: podinfo-dev synced to the merge, a promotion check queued.
+    assert_eq!(w.next().await, Outcome::Done);
+    let syncs: Vec<String> = w
+        .argocd
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(syncs, ["/api/v1/applications/podinfo-dev/sync"]);
+
+    // Argo CD still runs the old revision: the check waits.
+    match w.next().await {
+        Outcome::Deferred { .. } => {}
+        other => panic!("the check waits while the sync runs: {other:?}"),
+    }
+    assert!(w.fake.branch(STAGING_BRANCH).is_none());
+
+    // The sync finishes: dev runs the merge, Synced and Healthy, quiet.
+    w.argocd.finish_operation("podinfo-dev", "Succeeded");
+    assert_eq!(w.next().await, Outcome::Done);
+
+    let staging = w
+        .fake
+        .pulls()
+        .into_iter()
+        .find(|p| p.head == STAGING_BRANCH)
+        .expect("the staging PR is open");
+    assert_eq!(staging.state, "open");
+    assert_eq!(
+        staging.title,
+        "chore(deps): upgrade podinfo to 6.6.0 in staging"
+    );
+    assert!(
+        staging.body.contains(&format!(
+            "from **dev**, where #{} merged it (`{}`)",
+            w.dev_pr,
+            &w.merge[..12]
+        )),
+        "{}",
+        staging.body
+    );
+    assert!(
+        staging.body.contains("no firing alerts"),
+        "{}",
+        staging.body
+    );
+    // Exactly the staging version token changes.
+    let base = w.fake.branch("main").unwrap();
+    let head = w.fake.branch(STAGING_BRANCH).unwrap();
+    let changed: std::collections::HashMap<String, String> = w
+        .fake
+        .changed_files(&base, &head)
+        .into_iter()
+        .map(|f| {
+            let text = String::from_utf8(w.fake.file(&head, &f).unwrap()).unwrap();
+            (f, text)
+        })
+        .collect();
+    let original: std::collections::HashMap<String, String> =
+        fixture::files().into_iter().collect();
+    assert_only_version_tokens(
+        &original,
+        &changed,
+        &[("environments/staging/podinfo.yaml", "6.5.0", "6.6.0")],
+    );
+    // The merged PR hears where its version went.
+    let notes = w.fake.comments(w.dev_pr);
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert!(notes[0].contains("Promoted to **staging**"), "{}", notes[0]);
+    // Nothing for prod yet: that waits for the staging merge.
+    assert!(w
+        .fake
+        .pulls()
+        .iter()
+        .all(|p| !p.head.starts_with("chartpilot/upgrade/prod/")));
+}
+
+#[tokio::test]
+async fn a_firing_alert_holds_the_promotion_and_the_deadline_gives_up_with_the_reason() {
+    let w = world("4s").await;
+    w.fire_alert().await;
+    w.push_merge().await;
+    assert_eq!(w.next().await, Outcome::Done);
+    // Dev runs the merge, Synced and Healthy: only the alert holds it.
+    w.argocd.finish_operation("podinfo-dev", "Succeeded");
+
+    let started = Instant::now();
+    let mut deferred = 0;
+    loop {
+        match w.next().await {
+            Outcome::Deferred { .. } => deferred += 1,
+            Outcome::Done => break,
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the check never gave up"
+        );
+    }
+    assert!(deferred >= 1, "the check waited before giving up");
+    assert!(
+        w.fake.branch(STAGING_BRANCH).is_none(),
+        "no staging branch while the alert fires"
+    );
+    assert!(w
+        .fake
+        .pulls()
+        .iter()
+        .all(|p| !p.head.starts_with("chartpilot/upgrade/staging/")));
+    let notes = w.fake.comments(w.dev_pr);
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert!(
+        notes[0].contains("Not promoting podinfo `6.6.0` to **staging**"),
+        "{}",
+        notes[0]
+    );
+    assert!(
+        notes[0].contains("alert PodinfoErrorBudgetBurn is firing for podinfo-dev"),
+        "{}",
+        notes[0]
+    );
+}
