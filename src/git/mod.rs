@@ -52,6 +52,32 @@ pub struct PullRequest {
     pub merged_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// One commit as history lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub sha: CommitSha,
+    /// First parent first; empty for a root commit.
+    pub parents: Vec<CommitSha>,
+    pub message: String,
+    /// The committer date. For merge, squash and rebase merges it is when
+    /// the change reached the branch.
+    pub committed_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// How a path differs between two commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Added,
+    Modified,
+    Removed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedPath {
+    pub path: String,
+    pub kind: ChangeKind,
+}
+
 /// What [`GitHost::create_pull`] opens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPull {
@@ -140,6 +166,27 @@ pub trait GitHost: Send + Sync {
         message: &str,
         changes: &[FileChange],
     ) -> Result<CommitSha, GitError>;
+
+    /// The first-parent line of `head` back to `since` (by committer
+    /// date), newest first: the states the branch went through, one per
+    /// merge, squash, rebase or push. At most 100 commits.
+    async fn first_parent_history(
+        &self,
+        head: &CommitSha,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<CommitInfo>, GitError>;
+
+    /// The files that differ between two commits, sorted by path; a rename
+    /// is a removal and an addition.
+    async fn changed_paths(
+        &self,
+        from: &CommitSha,
+        to: &CommitSha,
+    ) -> Result<Vec<ChangedPath>, GitError>;
+
+    /// The merged pull request that brought `sha` to the base branch, when
+    /// the host can tell (GitHub); None otherwise.
+    async fn pull_of_commit(&self, sha: &CommitSha) -> Result<Option<u64>, GitError>;
 
     /// Creates `branch` at `sha`; [`GitError::BranchExists`] if it exists.
     async fn create_branch(&self, branch: &str, sha: &CommitSha) -> Result<(), GitError>;

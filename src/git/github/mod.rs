@@ -210,6 +210,30 @@ impl GitHost for GithubHost {
         }
     }
 
+    async fn first_parent_history(
+        &self,
+        _head: &CommitSha,
+        _since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::git::CommitInfo>, GitError> {
+        Err(GitError::Refused(
+            "history is not implemented for GitHub yet".into(),
+        ))
+    }
+
+    async fn changed_paths(
+        &self,
+        _from: &CommitSha,
+        _to: &CommitSha,
+    ) -> Result<Vec<crate::git::ChangedPath>, GitError> {
+        Err(GitError::Refused(
+            "changed paths are not implemented for GitHub yet".into(),
+        ))
+    }
+
+    async fn pull_of_commit(&self, _sha: &CommitSha) -> Result<Option<u64>, GitError> {
+        Ok(None)
+    }
+
     async fn snapshot(&self, rev: &CommitSha, dest: &Path) -> Result<(), GitError> {
         // GitHub redirects to codeload; octocrab's redirect layer follows
         // and drops the credentials if the host changes.

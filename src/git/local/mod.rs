@@ -17,6 +17,7 @@
 //!   `{"number","body","created_at"}`.
 
 mod cmd;
+mod history;
 mod objects;
 mod pulls;
 mod refs;
@@ -36,7 +37,9 @@ use self::cmd::{scrubbed_command, spawn_error, stderr_text, Git};
 use self::pulls::PullLog;
 use crate::clock::{Clock, SystemClock};
 use crate::domain::CommitSha;
-use crate::git::{FileChange, GitError, GitHost, NewPull, PullRequest, PullState};
+use crate::git::{
+    ChangedPath, CommitInfo, FileChange, GitError, GitHost, NewPull, PullRequest, PullState,
+};
 use crate::settings::GitSettings;
 
 /// Where the pull log lives inside the git dir unless `git.pulls_log` says
@@ -166,6 +169,27 @@ impl GitHost for LocalGit {
 
     async fn snapshot(&self, rev: &CommitSha, dest: &Path) -> Result<(), GitError> {
         objects::snapshot(&self.git, rev, dest).await
+    }
+
+    async fn first_parent_history(
+        &self,
+        head: &CommitSha,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<CommitInfo>, GitError> {
+        history::first_parent_history(&self.git, head, since).await
+    }
+
+    async fn changed_paths(
+        &self,
+        from: &CommitSha,
+        to: &CommitSha,
+    ) -> Result<Vec<ChangedPath>, GitError> {
+        history::changed_paths(&self.git, from, to).await
+    }
+
+    /// A local repository keeps no record of which pull request merged what.
+    async fn pull_of_commit(&self, _sha: &CommitSha) -> Result<Option<u64>, GitError> {
+        Ok(None)
     }
 
     async fn read_file(&self, rev: &CommitSha, path: &str) -> Result<Option<Vec<u8>>, GitError> {

@@ -366,3 +366,71 @@ fn run_with_stdin(dir: &Path, args: &[&str], input: &str) -> String {
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
 }
+
+#[tokio::test]
+async fn history_follows_first_parents_and_changed_paths_list_what_a_step_changed() {
+    let (dir, local) = checkout();
+    let root = dir.path();
+    let initial = main_head(&local).await;
+    // A branch with two commits, merged with a merge commit; then a push.
+    git(root, &["checkout", "-q", "-b", "feature"]);
+    write(root, "apps/dev/app.yaml", "targetRevision: 1.1.0\n");
+    git(root, &["commit", "-q", "-am", "bump app"]);
+    write(root, "docs/new.md", "new\n");
+    git(root, &["add", "docs/new.md"]);
+    git(root, &["commit", "-q", "-m", "add docs"]);
+    git(root, &["checkout", "-q", "main"]);
+    git(
+        root,
+        &[
+            "merge",
+            "-q",
+            "--no-ff",
+            "-m",
+            "Merge pull request #7 from acme/feature",
+            "feature",
+        ],
+    );
+    let merge = main_head(&local).await;
+    git(root, &["rm", "-q", "README.md"]);
+    git(root, &["commit", "-q", "-m", "drop readme\n\nbody line"]);
+    let head = main_head(&local).await;
+
+    let since = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+    let steps = local.first_parent_history(&head, since).await.unwrap();
+    let shas: Vec<&CommitSha> = steps.iter().map(|c| &c.sha).collect();
+    assert_eq!(
+        shas,
+        [&head, &merge, &initial],
+        "first parents only, newest first"
+    );
+    assert_eq!(steps[0].message, "drop readme\n\nbody line");
+    assert_eq!(steps[1].parents.len(), 2);
+    assert_eq!(steps[1].parents[0], initial);
+    assert!(steps[2].parents.is_empty());
+    let future = chrono::Utc::now() + chrono::TimeDelta::hours(1);
+    assert!(local
+        .first_parent_history(&head, future)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let changed = local.changed_paths(&initial, &merge).await.unwrap();
+    let got: Vec<(&str, crate::git::ChangeKind)> =
+        changed.iter().map(|c| (c.path.as_str(), c.kind)).collect();
+    assert_eq!(
+        got,
+        [
+            ("apps/dev/app.yaml", crate::git::ChangeKind::Modified),
+            ("docs/new.md", crate::git::ChangeKind::Added),
+        ]
+    );
+    let removed = local.changed_paths(&merge, &head).await.unwrap();
+    assert_eq!(removed[0].path, "README.md");
+    assert_eq!(removed[0].kind, crate::git::ChangeKind::Removed);
+    let unknown = CommitSha::parse(&"b".repeat(40)).unwrap();
+    assert!(matches!(
+        local.changed_paths(&unknown, &head).await,
+        Err(GitError::NotFound(_))
+    ));
+}

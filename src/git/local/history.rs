@@ -1,0 +1,97 @@
+//! History through plumbing: the first-parent line of a branch and what
+//! two commits differ in.
+
+use super::cmd::Git;
+use super::objects::commit_exists;
+use crate::domain::CommitSha;
+use crate::git::{ChangeKind, ChangedPath, CommitInfo, GitError};
+
+/// The most commits one history call returns, as on GitHub.
+const MAX_COMMITS: usize = 100;
+
+/// Field and record separators git never writes in a commit header.
+const FIELD: char = '\u{1f}';
+const RECORD: char = '\u{1e}';
+
+pub(super) async fn first_parent_history(
+    git: &Git,
+    head: &CommitSha,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<CommitInfo>, GitError> {
+    if !commit_exists(git, head.as_ref()).await? {
+        return Err(GitError::NotFound(format!("commit {head}")));
+    }
+    let out = git
+        .cmd("log")
+        .args(["--first-parent", "--no-color"])
+        .arg(format!("--max-count={MAX_COMMITS}"))
+        .arg(format!("--since={}", since.timestamp()))
+        .arg("--format=%H%x1f%P%x1f%cI%x1f%B%x1e")
+        .arg(head.as_ref())
+        .arg("--")
+        .run()
+        .await?;
+    let text = String::from_utf8_lossy(&out);
+    let mut commits = Vec::new();
+    for record in text.split(RECORD) {
+        let record = record.trim_start_matches('\n');
+        if record.is_empty() {
+            continue;
+        }
+        let mut fields = record.splitn(4, FIELD);
+        let (Some(sha), Some(parents), Some(date), Some(message)) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Err(GitError::Refused(format!("git log wrote `{record}`")));
+        };
+        let bad = |what: &str| GitError::Refused(format!("git log wrote a bad {what} for {sha}"));
+        commits.push(CommitInfo {
+            sha: CommitSha::parse(sha).map_err(|_| bad("id"))?,
+            parents: parents
+                .split_whitespace()
+                .map(CommitSha::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad("parent"))?,
+            committed_at: chrono::DateTime::parse_from_rfc3339(date)
+                .map_err(|_| bad("date"))?
+                .with_timezone(&chrono::Utc),
+            message: message.trim_end().to_owned(),
+        });
+    }
+    Ok(commits)
+}
+
+pub(super) async fn changed_paths(
+    git: &Git,
+    from: &CommitSha,
+    to: &CommitSha,
+) -> Result<Vec<ChangedPath>, GitError> {
+    for rev in [from, to] {
+        if !commit_exists(git, rev.as_ref()).await? {
+            return Err(GitError::NotFound(format!("commit {rev}")));
+        }
+    }
+    let out = git
+        .cmd("diff-tree")
+        .args(["-r", "-z", "--no-renames", "--name-status"])
+        .arg(from.as_ref())
+        .arg(to.as_ref())
+        .run()
+        .await?;
+    let text = String::from_utf8_lossy(&out);
+    let mut parts = text.split('\0').filter(|p| !p.is_empty());
+    let mut changed = Vec::new();
+    while let (Some(status), Some(path)) = (parts.next(), parts.next()) {
+        let kind = match status.chars().next() {
+            Some('A') => ChangeKind::Added,
+            Some('D') => ChangeKind::Removed,
+            _ => ChangeKind::Modified,
+        };
+        changed.push(ChangedPath {
+            path: path.to_owned(),
+            kind,
+        });
+    }
+    changed.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(changed)
+}
