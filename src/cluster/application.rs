@@ -139,6 +139,13 @@ impl Application {
                 .health
                 .and_then(|h| h.status)
                 .unwrap_or_else(|| UNKNOWN.to_owned()),
+            revisions: sync
+                .revision
+                .iter()
+                .chain(sync.revisions.iter().flatten())
+                .filter(|r| !r.is_empty())
+                .cloned()
+                .collect(),
             revision: first_revision(sync.revision, sync.revisions),
             operation_phase: operation.phase,
             operation_finished_at: operation.finished_at,

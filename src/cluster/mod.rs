@@ -23,6 +23,9 @@ pub struct AppStatus {
     pub health: String,
     /// `status.sync.revision` (or the first of `revisions` for multi-source).
     pub revision: Option<String>,
+    /// Every deployed revision: `revision` alone, or one per source of a
+    /// multi-source app (commits for git sources, chart versions for Helm).
+    pub revisions: Vec<String>,
     /// `status.operationState.phase`: `Running`, `Succeeded`, `Failed`,
     /// `Error`, `Terminating`.
     pub operation_phase: Option<String>,

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::freeze::Freeze;
+use crate::charts::version::Version;
 use crate::cluster::AppStatus;
 
 /// One environment-N app as the gate sees it.
@@ -40,10 +41,15 @@ pub struct GateInput<'a> {
     /// Terraform `helm_release` pins, which have no Application to check).
     pub expect_apps: bool,
     pub apps: &'a [AppView],
+    /// Apps the repository pins that Argo CD does not know (yet).
+    pub missing: &'a [String],
     pub alerts: &'a [FiringAlert],
     /// What could not be read this time (Argo CD or Alertmanager down):
     /// no promotion on half the facts.
     pub unavailable: Option<&'a str>,
+    /// Why the facts can never be had (`argocd.mode = "none"` for a chart
+    /// Argo CD deploys): give up at once rather than wait for nothing.
+    pub impossible: Option<&'a str>,
     pub freeze: Option<&'a Freeze>,
     pub merged_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
@@ -103,6 +109,34 @@ enum Stop {
 }
 
 fn waiting_reason(i: &GateInput<'_>) -> Result<(), Stop> {
+    if let Some(why) = i.impossible {
+        return Err(Stop::GiveUp(why.to_owned()));
+    }
+    if i.pinned.is_empty() {
+        return Err(Stop::GiveUp(format!(
+            "{} no longer pins {}",
+            i.from_env, i.chart
+        )));
+    }
+    // Pins of one chart may lag on purpose (a narrower policy for one of
+    // them); what counts is that the version is there and nothing newer.
+    let version = Version::parse(i.version);
+    if let Some(newer) = i.pinned.iter().find(|v| Version::parse(v) > version) {
+        return Err(Stop::GiveUp(format!(
+            "{} now pins {} at {newer}, past {}; the newer version is promoted on its own",
+            i.from_env, i.chart, i.version
+        )));
+    }
+    if !i.pinned.iter().any(|v| Version::parse(v) == version) {
+        return Err(Stop::GiveUp(format!(
+            "{} no longer pins {} at {} (now {}): reverted since the merge {}",
+            i.from_env,
+            i.chart,
+            i.version,
+            i.pinned.join(", "),
+            i.merge
+        )));
+    }
     if let Some(f) = i.freeze {
         return Err(Stop::Wait(format!(
             "{} is frozen by {}{}",
@@ -117,17 +151,8 @@ fn waiting_reason(i: &GateInput<'_>) -> Result<(), Stop> {
     if let Some(what) = i.unavailable {
         return Err(Stop::Wait(what.to_owned()));
     }
-    if i.pinned.is_empty() {
-        return Err(Stop::GiveUp(format!(
-            "{} no longer pins {}",
-            i.from_env, i.chart
-        )));
-    }
-    if let Some(other) = i.pinned.iter().find(|v| *v != i.version) {
-        return Err(Stop::GiveUp(format!(
-            "{} now pins {} at {other}, not {} (reverted or moved on since the merge {})",
-            i.from_env, i.chart, i.version, i.merge
-        )));
+    if let Some(name) = i.missing.first() {
+        return Err(Stop::Wait(format!("Argo CD has no application {name} yet")));
     }
     if i.apps.is_empty() && i.expect_apps {
         return Err(Stop::Wait(format!(
@@ -137,7 +162,11 @@ fn waiting_reason(i: &GateInput<'_>) -> Result<(), Stop> {
     }
     for app in i.apps {
         let s = &app.status;
-        if matches!(s.operation_phase.as_deref(), Some("Failed" | "Error")) && app.has_merge {
+        // The last operation's result: it counts only when it ran after the
+        // merge (a failed sync of the old version is no verdict on this one).
+        let failed_since_merge = matches!(s.operation_phase.as_deref(), Some("Failed" | "Error"))
+            && s.operation_finished_at.is_none_or(|t| t >= i.merged_at);
+        if failed_since_merge && app.has_merge {
             return Err(Stop::GiveUp(format!(
                 "the sync of {} failed ({})",
                 s.name,
@@ -189,8 +218,10 @@ fn waiting_reason(i: &GateInput<'_>) -> Result<(), Stop> {
     }
     let soaked = (i.now - i.merged_at).to_std().unwrap_or_default();
     if soaked < i.soak {
-        let until =
-            i.merged_at + chrono::Duration::from_std(i.soak).unwrap_or(chrono::Duration::MAX);
+        let until = chrono::Duration::from_std(i.soak)
+            .ok()
+            .and_then(|d| i.merged_at.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         return Err(Stop::Soak(
             format!(
                 "soaking in {}: {} of {}",

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use super::freeze::{Freezes, FREEZE_FILE};
 use super::gate::{self, AppView, FiringAlert, Gate, GateInput};
 use crate::alerts::{AlertmanagerClient, MatchOp, Matcher};
+use crate::charts::version::Version;
 use crate::cluster::{AppStatus, ArgoCd};
 use crate::domain::CommitSha;
 use crate::git::{GitError, PullState};
@@ -70,8 +71,7 @@ impl Promoter {
             .collect();
         let envs = &self.upgrader.policy.environments;
         let now = self.upgrader.clock.now();
-        let deadline =
-            chrono::Duration::from_std(self.settings.deadline).unwrap_or(chrono::Duration::MAX);
+        let deadline = chrono::Duration::from_std(self.settings.deadline).ok();
         let mut checks = Vec::new();
         for pr in host.recently_closed_pulls().await? {
             let Some(merge) = pr
@@ -103,7 +103,9 @@ impl Promoter {
                 pull: pr.number,
                 merge_commit: merge.clone(),
                 merged_at,
-                deadline: merged_at.checked_add_signed(deadline).unwrap_or(merged_at),
+                deadline: deadline
+                    .and_then(|d| merged_at.checked_add_signed(d))
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC),
             });
         }
         Ok(checks)
@@ -145,21 +147,21 @@ impl Promoter {
                 }
             },
         };
-        if expect_apps && self.argocd_blind {
-            unavailable.get_or_insert_with(|| {
-                "argocd.mode is \"none\": chartpilot cannot see whether the apps are synced and healthy"
-                    .to_owned()
-            });
-        }
-        let mut apps = Vec::new();
-        if unavailable.is_none() {
-            match self.app_views(&app_names, &c.merge_commit).await {
-                Ok(views) => apps = views,
+        let impossible = (expect_apps && self.argocd_blind).then_some(
+            "argocd.mode is \"none\": chartpilot cannot see whether the apps are synced and healthy",
+        );
+        let (mut apps, mut missing) = (Vec::new(), Vec::new());
+        if unavailable.is_none() && impossible.is_none() {
+            match self
+                .app_views(&app_names, &c.version, &c.merge_commit)
+                .await
+            {
+                Ok((views, unknown)) => (apps, missing) = (views, unknown),
                 Err(e) => unavailable = Some(e),
             }
         }
         let mut alerts = Vec::new();
-        if unavailable.is_none() {
+        if unavailable.is_none() && impossible.is_none() {
             let names: BTreeSet<&str> = from_pins.iter().map(|p| p.name.as_str()).collect();
             match self.firing(&names, &c.from_env).await {
                 Ok(found) => alerts = found,
@@ -177,8 +179,10 @@ impl Promoter {
             pinned: &pinned,
             expect_apps,
             apps: &apps,
+            missing: &missing,
             alerts: &alerts,
             unavailable: unavailable.as_deref(),
+            impossible,
             freeze: freezes.get(&c.to_env),
             merged_at: c.merged_at,
             now,
@@ -187,8 +191,9 @@ impl Promoter {
         });
         match decision {
             Gate::Promote => {
-                let why = self.why(c, &app_names);
-                let report = up
+                let seen: BTreeSet<&str> = apps.iter().map(|a| a.status.name.as_str()).collect();
+                let why = self.why(c, &seen);
+                let promoted = up
                     .promote(
                         &PromotionRequest {
                             chart: &c.chart,
@@ -198,7 +203,14 @@ impl Promoter {
                         },
                         dry_run,
                     )
-                    .await?;
+                    .await;
+                let report = match promoted {
+                    Ok(report) => report,
+                    Err(e) if e.is_transient() => return Err(e),
+                    // Not published any more, an edit that cannot be made:
+                    // waiting will not help, and the merged PR hears why.
+                    Err(e) => return self.give_up(c, &e.to_string(), dry_run).await,
+                };
                 if let Some(Action::Opened { number, url, .. }) = report
                     .actions
                     .iter()
@@ -224,45 +236,71 @@ impl Promoter {
                 retry_in: self.next_wait(c, now, until),
                 reason,
             }),
-            Gate::GiveUp { reason } => {
-                if !dry_run {
-                    host.comment(c.pull, &self.give_up_note(c, &reason)).await?;
-                }
-                Ok(Checked::GaveUp { reason })
-            }
+            Gate::GiveUp { reason } => self.give_up(c, &reason, dry_run).await,
         }
     }
 
-    /// Each app as the gate sees it. An app Argo CD does not know is left
-    /// out (the gate then waits for it). Errors are the reason to wait.
+    async fn give_up(
+        &self,
+        c: &PromotionCheck,
+        reason: &str,
+        dry_run: bool,
+    ) -> Result<Checked, UpgradeError> {
+        if !dry_run {
+            self.upgrader
+                .host
+                .comment(c.pull, &self.give_up_note(c, reason))
+                .await?;
+        }
+        Ok(Checked::GaveUp {
+            reason: reason.to_owned(),
+        })
+    }
+
+    /// Each app as the gate sees it, and the apps Argo CD does not know.
+    /// Errors are the reason to wait, in words fit for a PR comment (the
+    /// detail, which may name hosts, goes to the log).
     async fn app_views(
         &self,
         names: &BTreeSet<&str>,
+        version: &str,
         merge: &CommitSha,
-    ) -> Result<Vec<AppView>, String> {
-        let mut views = Vec::new();
+    ) -> Result<(Vec<AppView>, Vec<String>), String> {
+        let (mut views, mut missing) = (Vec::new(), Vec::new());
+        let wanted = Version::parse(version);
         for name in names {
             let status: AppStatus = match self.argocd.status(name).await {
                 Ok(Some(s)) => s,
-                Ok(None) => continue,
-                Err(e) => return Err(format!("Argo CD did not answer for {name}: {e}")),
+                Ok(None) => {
+                    missing.push((*name).to_owned());
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(app = %name, error = %e, "Argo CD status unavailable for a promotion check");
+                    return Err(format!("Argo CD did not answer about {name}"));
+                }
             };
-            let has_merge = match status.revision.as_deref().map(CommitSha::parse) {
-                Some(Ok(rev)) if rev == *merge => true,
-                Some(Ok(rev)) => self
-                    .upgrader
-                    .host
-                    .contains(&rev, merge)
-                    .await
-                    .map_err(|e| {
-                        format!("cannot tell whether {name}'s revision has the merge: {e}")
-                    })?,
-                // A tag, a branch name, or nothing deployed yet.
-                _ => false,
-            };
+            // A Helm repository source reports the chart version it
+            // deployed; a git source the commit. Multi-source apps report
+            // one revision per source.
+            let mut has_merge = status.revisions.iter().any(|r| Version::parse(r) == wanted);
+            for rev in status
+                .revisions
+                .iter()
+                .filter_map(|r| CommitSha::parse(r).ok())
+            {
+                if has_merge {
+                    break;
+                }
+                has_merge = rev == *merge
+                    || self.upgrader.host.contains(&rev, merge).await.map_err(|e| {
+                        tracing::warn!(app = %name, error = %e, "cannot compare the deployed commit with the merge");
+                        format!("cannot tell whether {name}'s deployed commit has the merge")
+                    })?;
+            }
             views.push(AppView { status, has_merge });
         }
-        Ok(views)
+        Ok((views, missing))
     }
 
     /// Firing alerts that name one of `apps` in any of the configured app
@@ -284,10 +322,10 @@ impl Promoter {
         let mut seen = BTreeSet::new();
         for label in &self.settings.app_labels {
             let matcher = Matcher::new(label.clone(), MatchOp::Regex, any_app.clone());
-            let alerts = client
-                .firing(&[matcher])
-                .await
-                .map_err(|e| format!("Alertmanager did not answer: {e}"))?;
+            let alerts = client.firing(&[matcher]).await.map_err(|e| {
+                tracing::warn!(error = %e, "Alertmanager unavailable for a promotion check");
+                "Alertmanager did not answer".to_owned()
+            })?;
             for a in alerts {
                 let other_env = self
                     .settings
@@ -322,7 +360,7 @@ impl Promoter {
             Some(t) => (t - now).to_std().unwrap_or_default(),
             None => {
                 let since = (now - c.merged_at).to_std().unwrap_or_default();
-                (since / 2).clamp(recheck, recheck * MAX_RECHECK_FACTOR)
+                (since / 2).clamp(recheck, recheck.saturating_mul(MAX_RECHECK_FACTOR))
             }
         };
         let to_deadline = (c.deadline - now).to_std().unwrap_or_default();
@@ -358,14 +396,12 @@ impl Promoter {
 
     fn give_up_note(&self, c: &PromotionCheck, reason: &str) -> String {
         format!(
-            "Not promoting {} {} to **{}**: {}\n\nchartpilot checked from the merge until {}. To promote it anyway, a person with the right may run `/chartpilot promote {} {} {}`.",
-            c.chart,
+            "Not promoting {} {} to **{}**: {}\n\nchartpilot checks a merged version from the merge until {} (`promotion.deadline`). To promote it anyway, open the {} upgrade by hand.",
+            code(&c.chart),
             code(&c.version),
             c.to_env,
             code(reason),
             c.deadline.format("%Y-%m-%d %H:%M UTC"),
-            c.chart,
-            c.from_env,
             c.to_env
         )
     }

@@ -1,6 +1,7 @@
 //! Checks that serde cannot express; each error names the key.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use super::{QueueKind, Settings, SettingsError};
 use crate::charts::policy::parse_range;
@@ -174,8 +175,18 @@ impl Settings {
                 "must be an http:// or https:// URL, e.g. http://alertmanager:9093",
             ));
         }
-        if self.promotion.recheck.is_zero() {
-            return Err(bad("promotion.recheck", "must be longer than 0s"));
+        if self.promotion.recheck.is_zero() || self.promotion.recheck > Duration::from_secs(86_400)
+        {
+            return Err(bad("promotion.recheck", "must be between 1s and 1d"));
+        }
+        if self.promotion.deadline < self.policy.soak {
+            return Err(bad(
+                "promotion.deadline",
+                "must be at least policy.soak, or every promotion gives up while soaking",
+            ));
+        }
+        if self.promotion.deadline > Duration::from_secs(90 * 86_400) {
+            return Err(bad("promotion.deadline", "must be at most 90d"));
         }
         if self.promotion.app_labels.is_empty() {
             return Err(bad("promotion.app_labels", "needs at least one label name"));
@@ -305,6 +316,11 @@ mod tests {
             ("[upgrade]\nmajor_label = \" \"", "upgrade.major_label"),
             ("[upgrade]\nlabels = [\"\"]", "upgrade.labels"),
             ("[promotion]\nrecheck = \"0s\"", "promotion.recheck"),
+            ("[promotion]\nrecheck = \"2d\"", "promotion.recheck"),
+            (
+                "[policy]\nsoak = \"2h\"\n[promotion]\ndeadline = \"1h\"",
+                "promotion.deadline: must be at least policy.soak",
+            ),
             (
                 "[alertmanager]\napi_url = \"alertmanager:9093\"",
                 "alertmanager.api_url: must be an http:// or https:// URL",

@@ -13,6 +13,22 @@ pub struct AppRef {
     pub file: String,
     /// Repository paths of its `$values/…` value files.
     pub value_files: Vec<String>,
+    /// What a sync asks Argo CD to deploy (see [`SyncAt`]).
+    pub sync_at: SyncAt,
+}
+
+/// The revision a sync names, as Argo CD reads `operation.sync.revision`:
+/// a commit for a git source, a chart version for a Helm repository source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncAt {
+    /// One git source: the pushed commit.
+    Commit,
+    /// One Helm chart source: the version the manifest now pins, which the
+    /// in-cluster spec may not have yet.
+    Chart(String),
+    /// Several sources: each at its own spec revision (a single revision
+    /// would apply to the wrong source).
+    Spec,
 }
 
 /// The Applications in one manifest file (any number of YAML documents).
@@ -29,6 +45,19 @@ pub fn apps_in(path: &str, text: &str) -> Vec<AppRef> {
             let spec = &d["spec"];
             let sources = std::iter::once(&spec["source"])
                 .chain(spec["sources"].as_vec().into_iter().flatten());
+            let multi = spec["sources"].as_vec().is_some_and(|v| !v.is_empty());
+            let sync_at = if multi {
+                SyncAt::Spec
+            } else {
+                match (
+                    spec["source"]["chart"].as_str(),
+                    spec["source"]["targetRevision"].as_str(),
+                ) {
+                    (Some(_), Some(version)) => SyncAt::Chart(version.to_owned()),
+                    (Some(_), None) => SyncAt::Spec,
+                    _ => SyncAt::Commit,
+                }
+            };
             let value_files = sources
                 .flat_map(|s| s["helm"]["valueFiles"].as_vec().into_iter().flatten())
                 .filter_map(Yaml::as_str)
@@ -39,6 +68,7 @@ pub fn apps_in(path: &str, text: &str) -> Vec<AppRef> {
                 name,
                 file: path.to_owned(),
                 value_files,
+                sync_at,
             })
         })
         .collect()
@@ -130,6 +160,32 @@ metadata:
         for (changed, want) in cases {
             let changed: Vec<String> = changed.iter().map(|s| (*s).to_owned()).collect();
             assert_eq!(affected(&changed, &apps), want, "{changed:?}");
+        }
+    }
+
+    #[test]
+    fn a_sync_names_a_commit_a_chart_version_or_nothing_by_source_kind() {
+        let doc = |spec: &str| {
+            format!("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: x\nspec:\n{spec}")
+        };
+        let cases = [
+            (
+                "  source:\n    repoURL: https://charts.example.org\n    chart: podinfo\n    targetRevision: 6.6.0\n",
+                SyncAt::Chart("6.6.0".into()),
+            ),
+            (
+                "  source:\n    repoURL: https://github.com/acme/gitops.git\n    path: apps/web\n    targetRevision: main\n",
+                SyncAt::Commit,
+            ),
+            (
+                "  sources:\n    - repoURL: https://charts.example.org\n      chart: podinfo\n      targetRevision: 6.6.0\n    - repoURL: https://github.com/acme/gitops.git\n      ref: values\n",
+                SyncAt::Spec,
+            ),
+        ];
+        for (spec, want) in cases {
+            let apps = apps_in("a.yaml", &doc(spec));
+            assert_eq!(apps.len(), 1, "{spec}");
+            assert_eq!(apps[0].sync_at, want, "{spec}");
         }
     }
 }

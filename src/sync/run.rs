@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::affected::{affected, apps_in, AppRef};
+use super::affected::{affected, apps_in, AppRef, SyncAt};
 use crate::cluster::{ArgoCd, ArgoError, SyncRequest};
 use crate::git::{read_files, GitError, GitHost, ReadError};
 use crate::jobs::Push;
@@ -88,15 +88,20 @@ impl Syncer {
                 report.refreshed.push(app);
                 continue;
             }
+            let revision = match apps.iter().find(|a| a.name == app).map(|a| &a.sync_at) {
+                Some(SyncAt::Chart(version)) => Some(version.clone()),
+                Some(SyncAt::Spec) => None,
+                Some(SyncAt::Commit) | None => Some(push.after.to_string()),
+            };
             self.argocd
                 .sync(&SyncRequest {
                     app: app.clone(),
-                    revision: Some(push.after.to_string()),
+                    revision: revision.clone(),
                     initiated_by: INITIATED_BY.to_owned(),
                     sync_options: self.settings.sync_options.clone(),
                 })
                 .await?;
-            tracing::info!(app = %app, revision = %push.after, "sync requested");
+            tracing::info!(app = %app, revision = ?revision, commit = %push.after, "sync requested");
             report.synced.push(app);
         }
         Ok(report)

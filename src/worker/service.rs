@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::{FollowUp, Handled, JobError, JobHandler, LoggingHandler};
 use crate::git::GitError;
-use crate::jobs::{Job, JobEnvelope, PromotionCheck, Push};
+use crate::jobs::{Job, JobEnvelope, PromotionCheck, Push, UpgradeRequest};
 use crate::promote::run::{Checked, Promoter};
 use crate::sync::run::Syncer;
 use crate::upgrade::run::{UpgradeError, Upgrader};
@@ -148,10 +148,10 @@ impl ServiceHandler {
             // Said at start; pushes go on syncing and upgrading.
             return Ok(Vec::new());
         };
-        let checks = promoter.merged_by(push).await.map_err(|e| {
-            let err = anyhow::Error::new(e).context(format!("merged PRs of push {}", push.after));
-            JobError::retry(err)
-        })?;
+        let checks = promoter
+            .merged_by(push)
+            .await
+            .map_err(|e| job_error(e.into(), &format!("merged PRs of push {}", push.after)))?;
         Ok(checks
             .into_iter()
             .map(|c| {
@@ -223,9 +223,16 @@ impl JobHandler for ServiceHandler {
             Job::Upgrade(u) => self.upgrade(&u.reason).await.map(|()| Vec::new()),
             Job::Push(p) => {
                 self.sync(p).await?;
-                let follow_ups = self.merged(p).await?;
+                let mut follow_ups = self.merged(p).await?;
+                // A job of its own: its failures retry the pass, not the
+                // syncs, and never cost the promotion checks above.
                 if self.push_changes_pins(p) {
-                    self.upgrade(&format!("push {}", p.after)).await?;
+                    follow_ups.push(FollowUp {
+                        job: Job::Upgrade(UpgradeRequest {
+                            reason: format!("push {}", p.after),
+                        }),
+                        idempotency_key: format!("upgrade-push-{}", p.after),
+                    });
                 }
                 Ok(follow_ups)
             }

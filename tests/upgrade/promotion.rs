@@ -88,7 +88,8 @@ async fn world(deadline: &str) -> World {
         .expect("the dev PR is open")
         .number;
     let merge = fake.merge_into_base(dev_pr);
-    argocd.seed(MockApp::new("podinfo-dev", &seed));
+    // As Argo CD reports a Helm repository source: the chart version.
+    argocd.seed(MockApp::new("podinfo-dev", "6.5.0"));
 
     let handler = Arc::new(ServiceHandler::from_settings(&settings, Arc::clone(&clock)).await);
     assert!(
@@ -147,6 +148,21 @@ impl World {
             .await
             .unwrap();
         assert_eq!(response.status(), 202);
+    }
+
+    /// Runs queued jobs (the promotion check, the upgrade pass the push
+    /// also asked for) until `done` holds, or fails after `jobs` jobs.
+    async fn run_until(&self, jobs: usize, done: impl Fn(&Outcome) -> bool) -> Vec<Outcome> {
+        let mut seen = Vec::new();
+        for _ in 0..jobs {
+            let outcome = self.next().await;
+            let stop = done(&outcome);
+            seen.push(outcome);
+            if stop {
+                return seen;
+            }
+        }
+        panic!("no job ended as expected: {seen:?}");
     }
 
     async fn next(&self) -> Outcome {
@@ -219,16 +235,25 @@ async fn a_merged_dev_upgrade_is_promoted_to_staging_once_dev_runs_it_healthy() 
         .collect();
     assert_eq!(syncs, ["/api/v1/applications/podinfo-dev/sync"]);
 
-    // Argo CD still runs the old revision: the check waits.
-    match w.next().await {
-        Outcome::Deferred { .. } => {}
-        other => panic!("the check waits while the sync runs: {other:?}"),
-    }
+    // Argo CD still runs the old version: the check waits.
+    w.run_until(3, |o| matches!(o, Outcome::Deferred { .. }))
+        .await;
     assert!(w.fake.branch(STAGING_BRANCH).is_none());
 
-    // The sync finishes: dev runs the merge, Synced and Healthy, quiet.
+    // The sync finishes: dev runs 6.6.0, Synced and Healthy, quiet.
     w.argocd.finish_operation("podinfo-dev", "Succeeded");
-    assert_eq!(w.next().await, Outcome::Done);
+    assert_eq!(
+        w.argocd.app("podinfo-dev").unwrap().revision.as_deref(),
+        Some("6.6.0"),
+        "the sync asked for the chart version"
+    );
+    let fake = &w.fake;
+    for _ in 0..6 {
+        if fake.branch(STAGING_BRANCH).is_some() {
+            break;
+        }
+        w.next().await;
+    }
 
     let staging = w
         .fake
@@ -297,10 +322,10 @@ async fn a_firing_alert_holds_the_promotion_and_the_deadline_gives_up_with_the_r
 
     let started = Instant::now();
     let mut deferred = 0;
-    loop {
+    while w.fake.comments(w.dev_pr).is_empty() {
         match w.next().await {
             Outcome::Deferred { .. } => deferred += 1,
-            Outcome::Done => break,
+            Outcome::Done => {}
             other => panic!("{other:?}"),
         }
         assert!(
@@ -309,6 +334,13 @@ async fn a_firing_alert_holds_the_promotion_and_the_deadline_gives_up_with_the_r
         );
     }
     assert!(deferred >= 1, "the check waited before giving up");
+    // Nothing else is queued: the check ended with its comment.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), w.worker.process_one())
+            .await
+            .is_err(),
+        "no job left"
+    );
     assert!(
         w.fake.branch(STAGING_BRANCH).is_none(),
         "no staging branch while the alert fires"
@@ -321,7 +353,7 @@ async fn a_firing_alert_holds_the_promotion_and_the_deadline_gives_up_with_the_r
     let notes = w.fake.comments(w.dev_pr);
     assert_eq!(notes.len(), 1, "{notes:#?}");
     assert!(
-        notes[0].contains("Not promoting podinfo `6.6.0` to **staging**"),
+        notes[0].contains("Not promoting `podinfo` `6.6.0` to **staging**"),
         "{}",
         notes[0]
     );

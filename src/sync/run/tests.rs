@@ -158,7 +158,8 @@ async fn a_push_syncs_the_apps_it_changed_and_refreshes_self_syncing_ones() {
     assert_eq!(
         *argo.calls.lock().unwrap(),
         [
-            format!("sync a {after} by chartpilot"),
+            // A Helm repository source syncs to the version now pinned.
+            "sync a 1.1.0 by chartpilot".to_owned(),
             "refresh b".to_owned()
         ]
     );
