@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod pins;
 pub mod promote;
 pub mod queue;
+pub mod rollback;
 pub mod settings;
 pub mod startup;
 pub mod sync;

@@ -7,7 +7,7 @@
 mod secret;
 mod validate;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,7 +25,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/default.toml";
 
 /// Keys whose values are secrets: redacted when shown, taken verbatim from
 /// the environment, and loadable from `KEY_file`.
-const SECRET_KEYS: [&str; 7] = [
+const SECRET_KEYS: [&str; 8] = [
     "queue.url",
     "github.webhook_secret",
     "github.token",
@@ -33,6 +33,7 @@ const SECRET_KEYS: [&str; 7] = [
     "slack.signing_secret",
     "chat.secret",
     "argocd.token",
+    "slack.webhook_url",
 ];
 
 /// `queue.url` → `CHARTPILOT__QUEUE__URL`.
@@ -166,6 +167,13 @@ pub struct SlackSettings {
     pub signing_secret: Secret,
     #[serde(default, skip_serializing)]
     pub signing_secret_file: Option<PathBuf>,
+    /// An incoming webhook (`https://hooks.slack.com/services/…`) that
+    /// hears about automatic rollbacks; empty for none. A secret: whoever
+    /// has it may post to the channel.
+    #[serde(default)]
+    pub webhook_url: Secret,
+    #[serde(default, skip_serializing)]
+    pub webhook_url_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -366,6 +374,13 @@ pub struct PromotionSettings {
 pub struct RollbackSettings {
     #[serde(default)]
     pub rules: Vec<RollbackRule>,
+    /// Labels on every revert PR.
+    #[serde(default = "default_rollback_labels")]
+    pub labels: Vec<String>,
+}
+
+fn default_rollback_labels() -> Vec<String> {
+    vec!["chartpilot".into(), "rollback".into()]
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -379,10 +394,27 @@ pub enum RollbackAction {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRule {
+    /// Alertmanager matchers (`severity="critical"`, `alertname=~"Kube.*"`),
+    /// all of which an alert must match.
     pub matchers: Vec<String>,
+    /// Labels naming the app, tried in order; the first whose value is a
+    /// known Application or `helm_release` name wins.
     pub app_labels: Vec<String>,
+    /// Labels naming the environment, tried in order.
+    #[serde(default)]
     pub env_labels: Vec<String>,
+    /// Namespace → app, for alerts that carry only a `namespace` label.
+    #[serde(default)]
+    pub namespace_apps: BTreeMap<String, String>,
+    /// Label value → environment (`production = "prod"`).
+    #[serde(default)]
+    pub env_values: BTreeMap<String, String>,
+    #[serde(default = "default_rollback_action")]
     pub action: RollbackAction,
+}
+
+fn default_rollback_action() -> RollbackAction {
+    RollbackAction::RevertPr
 }
 
 impl Settings {
@@ -464,7 +496,7 @@ impl Settings {
 
     fn resolve_secret_files(&mut self) -> Result<(), SettingsError> {
         // Same order as SECRET_KEYS.
-        let secrets: [(&mut Secret, &Option<PathBuf>); 7] = [
+        let secrets: [(&mut Secret, &Option<PathBuf>); 8] = [
             (&mut self.queue.url, &self.queue.url_file),
             (
                 &mut self.github.webhook_secret,
@@ -478,6 +510,7 @@ impl Settings {
             ),
             (&mut self.chat.secret, &self.chat.secret_file),
             (&mut self.argocd.token, &self.argocd.token_file),
+            (&mut self.slack.webhook_url, &self.slack.webhook_url_file),
         ];
         let defaults: toml::Table = toml::from_str(DEFAULT_TOML)
             .map_err(|e| SettingsError::Parse(format!("built-in defaults: {e}")))?;

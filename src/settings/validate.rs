@@ -199,6 +199,18 @@ impl Settings {
                 return Err(bad(key, &format!("`{l}` is not a Prometheus label name")));
             }
         }
+        if let Err(e) = crate::rollback::rules::Rules::new(&self.rollback.rules) {
+            let (key, reason) = e.split_once(": ").unwrap_or(("rollback.rules", e.as_str()));
+            return Err(bad(key, reason));
+        }
+        let hook = self.slack.webhook_url.expose();
+        let hook_ok = hook.starts_with("https://") && reqwest::Url::parse(hook).is_ok();
+        if !hook.is_empty() && !hook_ok {
+            return Err(bad(
+                "slack.webhook_url",
+                "must be an https:// URL (a Slack incoming webhook)",
+            ));
+        }
         for (i, rule) in self.rollback.rules.iter().enumerate() {
             if rule.app_labels.is_empty() {
                 return Err(bad(
@@ -316,6 +328,11 @@ mod tests {
             ("[upgrade]\nmajor_label = \" \"", "upgrade.major_label"),
             ("[upgrade]\nlabels = [\"\"]", "upgrade.labels"),
             ("[promotion]\nrecheck = \"0s\"", "promotion.recheck"),
+            (
+                "[[rollback.rules]]\nmatchers = ['alertname=~\"(\"']\napp_labels = [\"app\"]",
+                "rollback.rules[0].matchers",
+            ),
+            ("[slack]\nwebhook_url = \"http://hooks.example\"", "slack.webhook_url"),
             ("[promotion]\nrecheck = \"2d\"", "promotion.recheck"),
             (
                 "[policy]\nsoak = \"2h\"\n[promotion]\ndeadline = \"1h\"",
