@@ -5,3 +5,7 @@
 
 pub mod decide;
 pub mod rules;
+pub mod body;
+pub mod notify;
+pub mod revert;
+pub mod run;

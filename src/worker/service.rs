@@ -8,7 +8,8 @@ use async_trait::async_trait;
 
 use super::{FollowUp, Handled, JobError, JobHandler, LoggingHandler};
 use crate::git::GitError;
-use crate::jobs::{Job, JobEnvelope, PromotionCheck, Push, UpgradeRequest};
+use crate::jobs::{AlertNotification, Job, JobEnvelope, PromotionCheck, Push, UpgradeRequest};
+use crate::rollback::run::Rollbacker;
 use crate::promote::run::{Checked, Promoter};
 use crate::sync::run::Syncer;
 use crate::upgrade::run::{UpgradeError, Upgrader};
@@ -35,6 +36,8 @@ pub struct ServiceHandler {
     pub syncer: Result<Arc<Syncer>, String>,
     /// Promotes merged versions to the next environment; same rule.
     pub promoter: Result<Arc<Promoter>, String>,
+    /// Reverts the change behind a failed rollout; same rule.
+    pub rollbacker: Result<Arc<Rollbacker>, String>,
     /// `owner/name` on GitHub; empty for a local repository, whose pushes
     /// are not announced by webhooks.
     pub repository: String,
@@ -76,10 +79,15 @@ impl ServiceHandler {
         if let Err(e) = &promoter {
             tracing::error!(error = %e, "promotions are off");
         }
+        let rollbacker = rollbacker(settings, &upgrader, &argocd, &promoter, clock);
+        if let Err(e) = &rollbacker {
+            tracing::error!(error = %e, "rollbacks are off");
+        }
         Self {
             upgrader,
             syncer,
             promoter,
+            rollbacker,
             repository: settings.git.repository.clone(),
             branch: settings.git.branch.clone(),
             dry_run: settings.policy.dry_run,
@@ -193,6 +201,30 @@ impl ServiceHandler {
         }
     }
 
+    async fn rollback(&self, n: &AlertNotification) -> Result<(), JobError> {
+        let rollbacker = self.rollbacker.as_ref().map_err(|e| {
+            JobError::park(anyhow::anyhow!(
+                "alert notification {} cannot be acted on: {e}",
+                n.group_key
+            ))
+        })?;
+        let outcomes = rollbacker.on_notification(n).await.map_err(|e| {
+            let transient = e.is_transient();
+            let err = anyhow::Error::new(e).context(format!("alert notification {}", n.group_key));
+            if transient {
+                JobError::retry(err)
+            } else {
+                JobError::park(err)
+            }
+        })?;
+        tracing::info!(
+            group = %n.group_key,
+            outcomes = outcomes.len(),
+            "alert notification handled"
+        );
+        Ok(())
+    }
+
     async fn upgrade(&self, reason: &str) -> Result<(), JobError> {
         let upgrader = self.upgrader.as_ref().map_err(|e| {
             JobError::park(anyhow::anyhow!("upgrade pass ({reason}) cannot run: {e}"))
@@ -237,6 +269,7 @@ impl JobHandler for ServiceHandler {
                 Ok(follow_ups)
             }
             Job::Promotion(c) => self.promotion(c).await.map(|()| Vec::new()),
+            Job::Alert(n) => self.rollback(n).await.map(|()| Vec::new()),
             other => LoggingHandler.handle(other, envelope).await,
         }
     }
@@ -285,6 +318,33 @@ fn promoter(
     }))
 }
 
+/// The rollbacker, when the git host and Argo CD could be set up. The
+/// rules were checked when the settings loaded.
+fn rollbacker(
+    settings: &crate::settings::Settings,
+    upgrader: &Result<Arc<Upgrader>, String>,
+    argocd: &Result<Arc<dyn crate::cluster::ArgoCd>, String>,
+    promoter: &Result<Arc<Promoter>, String>,
+    clock: Arc<dyn crate::clock::Clock>,
+) -> Result<Arc<Rollbacker>, String> {
+    let upgrader = upgrader.as_ref().map_err(Clone::clone)?;
+    let argocd = argocd.as_ref().map_err(Clone::clone)?;
+    let rules = crate::rollback::rules::Rules::new(&settings.rollback.rules)?;
+    Ok(Arc::new(Rollbacker {
+        host: Arc::clone(&upgrader.host),
+        argocd: Arc::clone(argocd),
+        rules,
+        policy: settings.policy.clone(),
+        labels: settings.rollback.labels.clone(),
+        discover: upgrader.discover.clone(),
+        clock,
+        alerts: promoter.as_ref().ok().and_then(|p| p.alerts.clone()),
+        slack: crate::rollback::notify::SlackWebhook::new(&settings.slack.webhook_url),
+        sync_options: settings.argocd.sync_options.clone(),
+        one_at_a_time: tokio::sync::Mutex::new(()),
+    }))
+}
+
 /// Bounds each Alertmanager API call of a promotion check.
 const ALERTMANAGER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -320,6 +380,7 @@ mod tests {
             upgrader: Err("not needed".into()),
             syncer: Err("not needed".into()),
             promoter: Err("not needed".into()),
+            rollbacker: Err("not needed".into()),
             repository: "acme/gitops".into(),
             branch: "main".into(),
             dry_run: false,
