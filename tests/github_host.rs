@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+#[path = "github_host/history.rs"]
+mod history;
 #[path = "github_host/limits.rs"]
 mod limits;
 mod support;

@@ -4,6 +4,7 @@
 
 mod auth;
 mod commits;
+mod history;
 mod pulls;
 mod tarball;
 mod transport;
@@ -20,7 +21,7 @@ use self::transport::{Api, Reply, Verb};
 use self::wire::encode_path;
 use crate::clock::{Clock, SystemClock};
 use crate::domain::CommitSha;
-use crate::git::{FileChange, GitError, GitHost, NewPull, PullRequest};
+use crate::git::{ChangedPath, CommitInfo, FileChange, GitError, GitHost, NewPull, PullRequest};
 use crate::settings::{GitSettings, GithubSettings};
 
 pub use self::auth::INSTALLATION_TOKEN_MARGIN;
@@ -212,26 +213,22 @@ impl GitHost for GithubHost {
 
     async fn first_parent_history(
         &self,
-        _head: &CommitSha,
-        _since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<crate::git::CommitInfo>, GitError> {
-        Err(GitError::Refused(
-            "history is not implemented for GitHub yet".into(),
-        ))
+        head: &CommitSha,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<CommitInfo>, GitError> {
+        self.history(head, since).await
     }
 
     async fn changed_paths(
         &self,
-        _from: &CommitSha,
-        _to: &CommitSha,
-    ) -> Result<Vec<crate::git::ChangedPath>, GitError> {
-        Err(GitError::Refused(
-            "changed paths are not implemented for GitHub yet".into(),
-        ))
+        from: &CommitSha,
+        to: &CommitSha,
+    ) -> Result<Vec<ChangedPath>, GitError> {
+        self.compare_paths(from, to).await
     }
 
-    async fn pull_of_commit(&self, _sha: &CommitSha) -> Result<Option<u64>, GitError> {
-        Ok(None)
+    async fn pull_of_commit(&self, sha: &CommitSha) -> Result<Option<u64>, GitError> {
+        self.merged_pull_of(sha).await
     }
 
     async fn snapshot(&self, rev: &CommitSha, dest: &Path) -> Result<(), GitError> {

@@ -30,11 +30,52 @@ pub struct Commit {
     pub tree: Sha,
 }
 
-/// `GET compare/{base}...{head}`: only how the two relate.
+/// `GET compare/{base}...{head}`: how the two relate, and the files that
+/// differ between their merge base and `head`.
 #[derive(Deserialize)]
 pub struct Compare {
     /// `ahead`, `behind`, `identical` or `diverged`.
     pub status: String,
+    /// At most [`MAX_COMPARE_FILES`]; GitHub stops listing there.
+    #[serde(default)]
+    pub files: Vec<ComparedFile>,
+}
+
+/// The most files GitHub lists in one comparison.
+pub const MAX_COMPARE_FILES: usize = 300;
+
+#[derive(Deserialize)]
+pub struct ComparedFile {
+    pub filename: String,
+    /// `added`, `removed`, `modified`, `renamed`, `copied`, `changed` or
+    /// `unchanged`.
+    pub status: String,
+    /// The old path of a rename.
+    #[serde(default)]
+    pub previous_filename: Option<String>,
+}
+
+/// One entry of `GET commits?sha=…`.
+#[derive(Deserialize)]
+pub struct ListedCommit {
+    pub sha: String,
+    #[serde(default)]
+    pub parents: Vec<Sha>,
+    pub commit: CommitDetail,
+}
+
+#[derive(Deserialize)]
+pub struct CommitDetail {
+    pub message: String,
+    /// GitHub's schema allows null; a git commit always has one.
+    #[serde(default)]
+    pub committer: Option<Signature>,
+}
+
+#[derive(Deserialize)]
+pub struct Signature {
+    /// RFC 3339.
+    pub date: String,
 }
 
 #[derive(Deserialize)]

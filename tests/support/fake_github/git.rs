@@ -11,6 +11,15 @@ pub struct BareRepo {
     scratch: PathBuf,
 }
 
+/// One commit as `git log` describes it.
+pub struct LoggedCommit {
+    pub sha: String,
+    pub parents: Vec<String>,
+    /// The committer date, ISO 8601 with the committer's offset.
+    pub committed_at: String,
+    pub message: String,
+}
+
 /// What a failed git command said, for the fake's 4xx answers.
 pub type GitResult<T> = Result<T, String>;
 
@@ -142,6 +151,30 @@ impl BareRepo {
         result
     }
 
+    /// `base` (a tree id) without `paths`.
+    pub fn tree_without(&self, base: &str, paths: &[&str]) -> GitResult<String> {
+        let index = self
+            .scratch
+            .join(format!("index-{}", uuid::Uuid::new_v4().simple()));
+        let result = (|| {
+            self.git(&["read-tree", base], None, Some(&index))?;
+            // Mode 0 removes an entry; `--force-remove` wants a work tree.
+            let removals: String = paths
+                .iter()
+                .map(|p| format!("0 {}\t{p}\n", "0".repeat(40)))
+                .collect();
+            self.git(
+                &["update-index", "--index-info"],
+                Some(removals.as_bytes()),
+                Some(&index),
+            )?;
+            let tree = self.git(&["write-tree"], None, Some(&index))?;
+            Ok(String::from_utf8_lossy(&tree).trim().to_owned())
+        })();
+        let _ = std::fs::remove_file(&index);
+        result
+    }
+
     pub fn commit_tree(&self, tree: &str, parents: &[String], message: &str) -> GitResult<String> {
         let mut args = vec!["commit-tree".to_owned(), tree.to_owned()];
         for p in parents {
@@ -173,6 +206,71 @@ impl BareRepo {
     pub fn changed_files(&self, from: &str, to: &str) -> Vec<String> {
         let out = self.text(&["diff", "--name-only", from, to]).unwrap();
         out.lines().map(str::to_owned).collect()
+    }
+
+    /// The commits reachable from `rev`, newest first as `git log` orders
+    /// them, committed at or after `since` (unix seconds): at most `max`.
+    pub fn log(&self, rev: &str, since: Option<i64>, max: usize) -> GitResult<Vec<LoggedCommit>> {
+        let mut args = vec![
+            "log".to_owned(),
+            "--no-color".to_owned(),
+            format!("--max-count={max}"),
+            "--format=%H%x1f%P%x1f%cI%x1f%B%x1e".to_owned(),
+        ];
+        if let Some(since) = since {
+            args.push(format!("--since={since}"));
+        }
+        args.extend([rev.to_owned(), "--".to_owned()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = self.git(&args, None, None)?;
+        let text = String::from_utf8_lossy(&out);
+        let mut commits = Vec::new();
+        for record in text.split('\u{1e}') {
+            let record = record.trim_start_matches('\n');
+            if record.is_empty() {
+                continue;
+            }
+            let fields: Vec<&str> = record.splitn(4, '\u{1f}').collect();
+            let [sha, parents, date, message] = fields[..] else {
+                return Err(format!("git log wrote `{record}`"));
+            };
+            commits.push(LoggedCommit {
+                sha: sha.to_owned(),
+                parents: parents.split_whitespace().map(str::to_owned).collect(),
+                committed_at: date.to_owned(),
+                message: message.to_owned(),
+            });
+        }
+        Ok(commits)
+    }
+
+    pub fn merge_base(&self, a: &str, b: &str) -> Option<String> {
+        self.text(&["merge-base", a, b]).ok()
+    }
+
+    /// `(status letter, path)` for every file that differs between two
+    /// commits, renames not detected.
+    pub fn name_status(&self, from: &str, to: &str) -> GitResult<Vec<(char, String)>> {
+        let out = self.git(
+            &[
+                "diff-tree",
+                "-r",
+                "-z",
+                "--no-renames",
+                "--name-status",
+                from,
+                to,
+            ],
+            None,
+            None,
+        )?;
+        let text = String::from_utf8_lossy(&out);
+        let mut parts = text.split('\0').filter(|p| !p.is_empty());
+        let mut files = Vec::new();
+        while let (Some(status), Some(path)) = (parts.next(), parts.next()) {
+            files.push((status.chars().next().unwrap_or('M'), path.to_owned()));
+        }
+        Ok(files)
     }
 
     /// `git archive` as GitHub's tarball: gzip, one `owner-name-sha/` folder.

@@ -5,6 +5,7 @@
 //! it received. Only the endpoints chartpilot calls exist.
 
 mod git;
+mod history;
 mod pulls;
 mod routes;
 
@@ -257,6 +258,18 @@ impl FakeGithub {
         let tree = st.repo.write_tree(base.as_deref(), files).unwrap();
         let parents: Vec<String> = parent.into_iter().collect();
         let sha = st.repo.commit_tree(&tree, &parents, "seed").unwrap();
+        st.repo.set_branch(branch, &sha);
+        sha
+    }
+
+    /// Commits the removal of `paths` on `branch` (which must exist) and
+    /// returns the new commit.
+    pub fn delete_files(&self, branch: &str, paths: &[&str]) -> String {
+        let st = self.state();
+        let parent = st.repo.branch(branch).unwrap();
+        let base = st.repo.resolve(&parent, "tree").unwrap();
+        let tree = st.repo.tree_without(&base, paths).unwrap();
+        let sha = st.repo.commit_tree(&tree, &[parent], "seed").unwrap();
         st.repo.set_branch(branch, &sha);
         sha
     }

@@ -118,26 +118,9 @@ impl State {
                 }
                 _ => message(404, "Not Found"),
             },
-            ("GET", ["compare", range]) => {
-                let Some((base, head)) = range.split_once("...") else {
-                    return message(404, "Not Found");
-                };
-                match (self.repo.resolve(base, "commit"), self.repo.resolve(head, "commit")) {
-                    (Some(b), Some(h)) => {
-                        let status = if b == h {
-                            "identical"
-                        } else if self.repo.is_ancestor(&b, &h) {
-                            "ahead"
-                        } else if self.repo.is_ancestor(&h, &b) {
-                            "behind"
-                        } else {
-                            "diverged"
-                        };
-                        HttpResponse::Ok().json(json!({ "status": status }))
-                    }
-                    _ => message(404, "Not Found"),
-                }
-            }
+            ("GET", ["compare", range]) => self.compare(range),
+            ("GET", ["commits"]) => self.list_commits(query),
+            ("GET", ["commits", sha, "pulls"]) => self.commit_pulls(sha),
             ("GET", ["tarball", rev]) => match self.repo.resolve(rev, "commit") {
                 Some(sha) => {
                     let token = uuid::Uuid::new_v4().simple().to_string();
