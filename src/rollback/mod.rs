@@ -3,9 +3,9 @@
 //! alerts count and which app they name, `decide` whether to act, `revert`
 //! builds the revert without a clone, `run` carries it out.
 
-pub mod decide;
-pub mod rules;
 pub mod body;
+pub mod decide;
 pub mod notify;
 pub mod revert;
+pub mod rules;
 pub mod run;

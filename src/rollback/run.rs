@@ -16,9 +16,7 @@ use crate::alerts::{AlertmanagerClient, Matcher};
 use crate::clock::Clock;
 use crate::cluster::{ArgoCd, ArgoError, SyncRequest};
 use crate::domain::CommitSha;
-use crate::git::{
-    read_files, ChangedPath, GitError, GitHost, NewPull, PullState, ReadError,
-};
+use crate::git::{read_files, ChangedPath, GitError, GitHost, NewPull, PullState, ReadError};
 use crate::jobs::{Alert, AlertNotification, AlertStatus};
 use crate::pins::{self, DiscoverOptions, Pin, PinKind, SourceFile};
 use crate::promote::freeze::{Freezes, FREEZE_FILE};
@@ -73,7 +71,10 @@ pub enum Outcome {
         pushed: Option<CommitSha>,
     },
     /// Argo CD was asked to deploy the previous revision again.
-    RolledBackInArgoCd { app: String, revision: String },
+    RolledBackInArgoCd {
+        app: String,
+        revision: String,
+    },
     WouldRevert {
         app: String,
         commit: CommitSha,
@@ -90,7 +91,9 @@ pub enum Outcome {
         reason: String,
     },
     /// A resolved alert was noted on its open revert PR.
-    NotedResolved { pull: u64 },
+    NotedResolved {
+        pull: u64,
+    },
 }
 
 pub struct Rollbacker {
@@ -212,8 +215,9 @@ impl Rollbacker {
         let (files, _) = read_files(self.host.as_ref(), &sha).await?;
         let freezes = match self.host.read_file(&sha, FREEZE_FILE).await? {
             None => Freezes::default(),
-            Some(bytes) => Freezes::parse(&String::from_utf8_lossy(&bytes))
-                .map_err(RollbackError::Snapshot)?,
+            Some(bytes) => {
+                Freezes::parse(&String::from_utf8_lossy(&bytes)).map_err(RollbackError::Snapshot)?
+            }
         };
         let opts = self.discover.clone();
         let (files, pins) = tokio::task::spawn_blocking(move || {
@@ -282,7 +286,9 @@ impl Rollbacker {
         let steps = match firing.iter().map(|a| a.starts_at).min() {
             Some(first) => {
                 let since = [
-                    first - chrono::Duration::from_std(self.policy.rollout_window).unwrap_or_default(),
+                    first
+                        - chrono::Duration::from_std(self.policy.rollout_window)
+                            .unwrap_or_default(),
                     now - chrono::Duration::from_std(self.policy.cooldown).unwrap_or_default(),
                 ]
                 .into_iter()
@@ -535,7 +541,10 @@ impl Rollbacker {
             Err(GitError::BranchExists(_)) => {
                 return Ok(Outcome::Skipped {
                     app,
-                    reason: format!("{} is already being reverted: branch {branch}", short(&commit)),
+                    reason: format!(
+                        "{} is already being reverted: branch {branch}",
+                        short(&commit)
+                    ),
                 })
             }
             Err(e) => return Err(e.into()),
@@ -573,7 +582,12 @@ impl Rollbacker {
     }
 
     /// A pushed revert deploys now: the app syncs to what git says again.
-    async fn sync_after_push(&self, r: &Revert<'_>, sha: &CommitSha, edits: &[crate::git::FileChange]) {
+    async fn sync_after_push(
+        &self,
+        r: &Revert<'_>,
+        sha: &CommitSha,
+        edits: &[crate::git::FileChange],
+    ) {
         let sync_at = edits
             .iter()
             .flat_map(|e| apps_in(&e.path, &String::from_utf8_lossy(&e.content)))
@@ -721,7 +735,11 @@ fn versions(
     opts: &DiscoverOptions,
     side: impl Fn(&(Option<String>, Option<String>)) -> &Option<String>,
 ) -> Vec<String> {
-    let dir = |p: &str| p.rsplit_once('/').map(|(d, _)| d.to_owned()).unwrap_or_default();
+    let dir = |p: &str| {
+        p.rsplit_once('/')
+            .map(|(d, _)| d.to_owned())
+            .unwrap_or_default()
+    };
     let dirs: BTreeSet<String> = read.keys().map(|p| dir(p)).collect();
     let mut files: Vec<SourceFile> = head
         .files

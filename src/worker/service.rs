@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use super::{FollowUp, Handled, JobError, JobHandler, LoggingHandler};
 use crate::git::GitError;
 use crate::jobs::{AlertNotification, Job, JobEnvelope, PromotionCheck, Push, UpgradeRequest};
-use crate::rollback::run::Rollbacker;
 use crate::promote::run::{Checked, Promoter};
+use crate::rollback::run::Rollbacker;
 use crate::sync::run::Syncer;
 use crate::upgrade::run::{UpgradeError, Upgrader};
 

@@ -1,0 +1,1 @@
+//! A private Alertmanager per test: placeholder replaced below.

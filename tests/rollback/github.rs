@@ -1,0 +1,1 @@
+//! Through the fake GitHub: placeholder replaced below.
