@@ -114,6 +114,9 @@ pub struct Rollbacker {
     pub one_at_a_time: tokio::sync::Mutex<()>,
 }
 
+/// An app and the environment its alerts name.
+type AppKey = (String, Option<String>);
+
 /// One first-parent step that moved the app's pin, with what the revert
 /// needs from it.
 struct Step {
@@ -157,8 +160,7 @@ impl Rollbacker {
             .map(|p| p.name.as_str())
             .collect();
         // One group per (app, environment): a storm is one decision.
-        let mut groups: BTreeMap<(String, Option<String>), (RollbackAction, Vec<&Alert>)> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<AppKey, (RollbackAction, Vec<&Alert>)> = BTreeMap::new();
         let mut resolved: Vec<&Alert> = Vec::new();
         for alert in &n.alerts {
             match self.rules.target(&alert.labels, |a| known.contains(a)) {
