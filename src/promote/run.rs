@@ -120,7 +120,7 @@ impl Promoter {
             .branch_head(&base)
             .await?
             .ok_or_else(|| UpgradeError::NoBase(base.clone()))?;
-        let (_, scan) = up.scan(&head).await?;
+        let (files, scan) = up.scan(&head).await?;
         let from_pins: Vec<&Pin> = scan
             .pins
             .iter()
@@ -135,9 +135,10 @@ impl Promoter {
             .collect();
         let expect_apps = !app_names.is_empty();
         let mut unavailable: Option<String> = None;
-        let freezes = match host.read_file(&head, FREEZE_FILE).await? {
+        // The snapshot holds the freeze file (YAML), so no extra read.
+        let freezes = match files.iter().find(|f| f.path == FREEZE_FILE) {
             None => Freezes::default(),
-            Some(bytes) => match Freezes::parse(&String::from_utf8_lossy(&bytes)) {
+            Some(f) => match Freezes::parse(&f.text) {
                 Ok(f) => f,
                 // An unreadable freeze file may well freeze this
                 // environment: wait for a person to fix it.

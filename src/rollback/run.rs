@@ -215,11 +215,10 @@ impl Rollbacker {
             .await?
             .ok_or_else(|| RollbackError::Snapshot(format!("branch {base} does not exist")))?;
         let (files, _) = read_files(self.host.as_ref(), &sha).await?;
-        let freezes = match self.host.read_file(&sha, FREEZE_FILE).await? {
+        // The snapshot holds the freeze file (YAML), so no extra read.
+        let freezes = match files.iter().find(|f| f.path == FREEZE_FILE) {
             None => Freezes::default(),
-            Some(bytes) => {
-                Freezes::parse(&String::from_utf8_lossy(&bytes)).map_err(RollbackError::Snapshot)?
-            }
+            Some(f) => Freezes::parse(&f.text).map_err(RollbackError::Snapshot)?,
         };
         let opts = self.discover.clone();
         let (files, pins) = tokio::task::spawn_blocking(move || {

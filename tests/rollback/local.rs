@@ -246,3 +246,36 @@ async fn revert_push_commits_on_main_and_the_next_alert_never_reverts_the_revert
     }
     assert_eq!(git(&repo, &["rev-parse", "main"]), pushed.as_ref());
 }
+
+#[tokio::test]
+async fn a_frozen_environment_is_never_rolled_back_automatically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    repository(&repo);
+    std::fs::create_dir_all(repo.join(".chartpilot")).unwrap();
+    std::fs::write(
+        repo.join(".chartpilot/freeze.yaml"),
+        "environments:\n  prod:\n    by: alice\n    reason: release week\n",
+    )
+    .unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "freeze prod"]);
+    let h = handler(tmp.path(), "revert-pr").await;
+    let outcomes = h
+        .rollbacker
+        .as_ref()
+        .unwrap()
+        .on_notification(&notification(AlertStatus::Firing, "abcdef"))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        [Outcome::Skipped {
+            app: "podinfo-prod".into(),
+            reason: "prod is frozen by alice: release week".into(),
+        }]
+    );
+    let branches = git(&repo, &["branch", "--list", "chartpilot/*"]);
+    assert!(branches.is_empty(), "{branches}");
+}
