@@ -221,6 +221,10 @@ pub trait GitHost: Send + Sync {
     /// Comments on a pull request (or issue).
     async fn comment(&self, number: u64, body: &str) -> Result<(), GitError>;
 
+    /// The bodies of a pull request's comments, oldest first (GitHub: the
+    /// first 100).
+    async fn comments(&self, number: u64) -> Result<Vec<String>, GitError>;
+
     /// Closes a pull request without merging, after commenting `comment`.
     async fn close_pull(&self, number: u64, comment: &str) -> Result<(), GitError>;
 }
@@ -265,4 +269,26 @@ pub async fn read_files(
     })
     .await
     .map_err(|e| ReadError::Local(e.to_string()))?
+}
+
+/// Comments `body` on `number` unless a comment carrying `key` is there
+/// already: a redelivered job says its piece once. The key travels as an
+/// HTML comment, invisible in the rendered text. Returns whether it wrote.
+pub async fn comment_once(
+    host: &dyn GitHost,
+    number: u64,
+    key: &str,
+    body: &str,
+) -> Result<bool, GitError> {
+    let marker = format!("<!-- chartpilot:{key} -->");
+    if host
+        .comments(number)
+        .await?
+        .iter()
+        .any(|c| c.contains(&marker))
+    {
+        return Ok(false);
+    }
+    host.comment(number, &format!("{body}\n\n{marker}")).await?;
+    Ok(true)
 }

@@ -17,7 +17,7 @@ use crate::alerts::{AlertmanagerClient, MatchOp, Matcher};
 use crate::charts::version::Version;
 use crate::cluster::{AppStatus, ArgoCd};
 use crate::domain::CommitSha;
-use crate::git::{GitError, PullState};
+use crate::git::{comment_once, GitError, PullState};
 use crate::jobs::{PromotionCheck, Push};
 use crate::pins::{Pin, PinKind};
 use crate::settings::PromotionSettings;
@@ -227,7 +227,8 @@ impl Promoter {
                     );
                     // The PR is open either way; a lost note is not worth
                     // repeating the job for.
-                    if let Err(e) = host.comment(c.pull, &note).await {
+                    let key = format!("promoted-{}-{}-{}", c.to_env, c.chart, c.version);
+                    if let Err(e) = comment_once(host.as_ref(), c.pull, &key, &note).await {
                         tracing::warn!(pr = c.pull, error = %e, "promotion note not written");
                     }
                 }
@@ -248,10 +249,18 @@ impl Promoter {
         dry_run: bool,
     ) -> Result<Checked, UpgradeError> {
         if !dry_run {
-            self.upgrader
-                .host
-                .comment(c.pull, &self.give_up_note(c, reason))
-                .await?;
+            // A redelivered check (or a duplicate one) says it once.
+            let key = format!(
+                "promotion-{}-{}-{}-{}",
+                c.to_env, c.chart, c.version, c.merge_commit
+            );
+            comment_once(
+                self.upgrader.host.as_ref(),
+                c.pull,
+                &key,
+                &self.give_up_note(c, reason),
+            )
+            .await?;
         }
         Ok(Checked::GaveUp {
             reason: reason.to_owned(),

@@ -16,7 +16,9 @@ use crate::alerts::{AlertmanagerClient, Matcher};
 use crate::clock::Clock;
 use crate::cluster::{ArgoCd, ArgoError, SyncRequest};
 use crate::domain::CommitSha;
-use crate::git::{read_files, ChangedPath, GitError, GitHost, NewPull, PullState, ReadError};
+use crate::git::{
+    comment_once, read_files, ChangedPath, GitError, GitHost, NewPull, PullState, ReadError,
+};
 use crate::jobs::{Alert, AlertNotification, AlertStatus};
 use crate::pins::{self, DiscoverOptions, Pin, PinKind, SourceFile};
 use crate::promote::freeze::{Freezes, FREEZE_FILE};
@@ -667,6 +669,8 @@ impl Rollbacker {
             },
         };
         if let Some(n) = number {
+            // Said once: a retry after this point finds the revert branch
+            // and stops before it.
             if let Err(e) = self.host.comment(n, &body::origin_comment(r, what)).await {
                 tracing::warn!(pr = n, error = %e, "comment on the PR that brought the change failed");
             }
@@ -706,8 +710,11 @@ impl Rollbacker {
                 "Alertmanager reports resolved:\n{}\n\nThe revert may no longer be needed; merging or closing it is a person's call.",
                 lines.join("\n")
             );
-            self.host.comment(pr.number, &text).await?;
-            out.push(Outcome::NotedResolved { pull: pr.number });
+            let fingerprints: Vec<&str> = named.iter().map(|a| a.fingerprint.as_ref()).collect();
+            let key = format!("resolved-{}", fingerprints.join("-"));
+            if comment_once(self.host.as_ref(), pr.number, &key, &text).await? {
+                out.push(Outcome::NotedResolved { pull: pr.number });
+            }
         }
         Ok(out)
     }

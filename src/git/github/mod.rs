@@ -400,6 +400,25 @@ impl GitHost for GithubHost {
         Ok(())
     }
 
+    async fn comments(&self, number: u64) -> Result<Vec<String>, GitError> {
+        #[derive(serde::Deserialize)]
+        struct Comment {
+            #[serde(default)]
+            body: Option<String>,
+        }
+        let path = format!("{}/issues/{number}/comments?per_page=100", self.repo_path);
+        let reply = self.get(&path).await?;
+        match reply.status {
+            404 => Err(GitError::NotFound(format!("pull request #{number}"))),
+            _ if reply.is_success() => Ok(reply
+                .json::<Vec<Comment>>("comments")?
+                .into_iter()
+                .filter_map(|c| c.body)
+                .collect()),
+            _ => Err(reply.error(&format!("comments of #{number}"))),
+        }
+    }
+
     async fn close_pull(&self, number: u64, comment: &str) -> Result<(), GitError> {
         self.comment(number, comment).await?;
         let path = format!("{}/pulls/{number}", self.repo_path);

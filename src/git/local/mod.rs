@@ -267,6 +267,10 @@ impl GitHost for LocalGit {
             .await
     }
 
+    async fn comments(&self, number: u64) -> Result<Vec<String>, GitError> {
+        self.pulls.comments(number).await
+    }
+
     async fn close_pull(&self, number: u64, comment: &str) -> Result<(), GitError> {
         self.pulls
             .close(number, comment.to_owned(), self.clock.now())

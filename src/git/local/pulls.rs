@@ -357,6 +357,29 @@ impl PullLog {
         .await
     }
 
+    /// The comments on `number`, oldest first. Lines are appended whole
+    /// under the lock, so reading without it sees only whole lines (a torn
+    /// last line is skipped).
+    pub(super) async fn comments(self: &Arc<Self>, number: u64) -> Result<Vec<String>, GitError> {
+        #[derive(Deserialize)]
+        struct Line {
+            number: u64,
+            body: String,
+        }
+        let path = self.comments.clone();
+        let text = match tokio::fs::read_to_string(&path).await {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_error(&path, e)),
+        };
+        Ok(text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Line>(l).ok())
+            .filter(|l| l.number == number)
+            .map(|l| l.body)
+            .collect())
+    }
+
     pub(super) async fn comment(
         self: &Arc<Self>,
         number: u64,

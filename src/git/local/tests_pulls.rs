@@ -209,3 +209,39 @@ async fn the_pull_log_path_can_be_configured() {
     assert!(elsewhere.path().join("state/comments.jsonl").is_file());
     assert!(!local.git_dir().join("chartpilot").exists());
 }
+
+#[tokio::test]
+async fn comments_read_back_per_pull_and_comment_once_says_its_piece_once() {
+    let (_dir, local) = checkout();
+    let names = branches(&local, 2).await;
+    let a = local
+        .create_pull(&new_pull(&names[0]))
+        .await
+        .unwrap()
+        .number;
+    let b = local
+        .create_pull(&new_pull(&names[1]))
+        .await
+        .unwrap()
+        .number;
+    assert!(local.comments(a).await.unwrap().is_empty());
+    local.comment(a, "first").await.unwrap();
+    local.comment(b, "other").await.unwrap();
+    assert_eq!(local.comments(a).await.unwrap(), ["first"]);
+
+    let wrote = crate::git::comment_once(&local, a, "k-1", "gave up")
+        .await
+        .unwrap();
+    assert!(wrote);
+    let again = crate::git::comment_once(&local, a, "k-1", "gave up")
+        .await
+        .unwrap();
+    assert!(!again, "the same key writes nothing");
+    let other = crate::git::comment_once(&local, a, "k-2", "gave up")
+        .await
+        .unwrap();
+    assert!(other, "another key writes");
+    let all = local.comments(a).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[1], "gave up\n\n<!-- chartpilot:k-1 -->");
+}

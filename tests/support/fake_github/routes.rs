@@ -136,6 +136,16 @@ impl State {
             ("POST", ["pulls"]) => self.create_pull(&body),
             ("PATCH", ["pulls", n]) => self.update_pull(n, &body),
             ("POST", ["issues", n, "labels"]) => self.add_labels(n, &body),
+            ("GET", ["issues", n, "comments"]) => match self.find(n) {
+                Some(number) => HttpResponse::Ok().json(
+                    self.comments
+                        .iter()
+                        .filter(|(m, _)| *m == number)
+                        .map(|(_, body)| json!({ "body": body }))
+                        .collect::<Vec<_>>(),
+                ),
+                None => message(404, "Not Found"),
+            },
             ("POST", ["issues", n, "comments"]) => match (self.find(n), body["body"].as_str()) {
                 (Some(number), Some(text)) => {
                     self.comments.push((number, text.to_owned()));
