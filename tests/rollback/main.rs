@@ -7,10 +7,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod alertmanager;
-mod github;
 mod local;
 #[path = "../support/mod.rs"]
 mod support;
+mod through_alertmanager;
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,349 @@
+//! Through the real Alertmanager: the test posts the alert to
+//! Alertmanager's v2 API, Alertmanager delivers it to the service with its
+//! bearer token, and the worker reverts the change: once on a local
+//! repository, once through the fake GitHub. The chat message goes to a
+//! local listener standing in for Slack's incoming webhook.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::web;
+use chartpilot::clock::{Clock, SystemClock};
+use chartpilot::settings::Settings;
+use chartpilot::startup::{Application, Role};
+use chartpilot::worker::service::ServiceHandler;
+
+use super::alertmanager::Alertmanager;
+use super::support::fake_github::FakeGithub;
+use super::support::{self, PATIENCE};
+use super::*;
+
+/// How many notifications the worker has handled, from `/metrics`.
+async fn notifications_handled(port: u16) -> u64 {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.contains("jobs_consumed") && l.contains("alertmanager.notification"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// A stand-in for Slack's incoming webhook: records each message's text.
+fn slack_listener() -> (
+    String,
+    Arc<Mutex<Vec<String>>>,
+    actix_web::dev::ServerHandle,
+) {
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (listener, url) = support::loopback();
+    let data = web::Data::new(Arc::clone(&seen));
+    let handle = support::serve(listener, move |cfg| {
+        cfg.app_data(data.clone()).route(
+            "/hook",
+            web::post().to(
+                |seen: web::Data<Arc<Mutex<Vec<String>>>>, body: web::Json<serde_json::Value>| async move {
+                    let text = body["text"].as_str().unwrap_or_default().to_owned();
+                    seen.lock().unwrap().push(text);
+                    actix_web::HttpResponse::Ok().body("ok")
+                },
+            ),
+        );
+    });
+    (format!("{url}/hook"), seen, handle)
+}
+
+/// The service on `settings` plus the rule, serving and working in the
+/// background; returns its port and the Alertmanager pointed at it.
+async fn start(
+    dir: &std::path::Path,
+    secrets: &support::TestSecrets,
+    extra: &[(&str, String)],
+) -> (u16, Alertmanager) {
+    let extra: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| (format!("CHARTPILOT__{k}"), v.clone()))
+        .chain([("CHARTPILOT__UPGRADE__INTERVAL".to_owned(), "0s".to_owned())])
+        .collect();
+    let mut settings = support::test_settings(support::Backend::Embedded, "", dir, secrets, &extra);
+    let rules = dir.join("rules.toml");
+    std::fs::write(&rules, rule("revert-pr")).unwrap();
+    settings.rollback = Settings::load(Some(&rules), &Default::default())
+        .unwrap()
+        .rollback;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let handler = Arc::new(ServiceHandler::from_settings(&settings, Arc::clone(&clock)).await);
+    assert!(
+        handler.rollbacker.is_ok(),
+        "{:?}",
+        handler.rollbacker.as_ref().err()
+    );
+    let service = Application::build_with(&settings, Role::All, handler, clock)
+        .await
+        .unwrap();
+    let port = service.port();
+    let (server, worker, _queue) = service.into_parts();
+    tokio::spawn(server);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    std::mem::forget(stop); // the worker runs until the test ends
+    tokio::spawn(worker.unwrap().run(stopped));
+    let am = Alertmanager::start(
+        &format!("http://127.0.0.1:{port}/webhooks/alertmanager"),
+        &secrets.alertmanager,
+    )
+    .await;
+    (port, am)
+}
+
+fn secrets() -> support::TestSecrets {
+    support::TestSecrets {
+        github: support::random_secret(),
+        alertmanager: support::random_secret(),
+        slack: support::random_secret(),
+        chat: support::random_secret(),
+    }
+}
+
+async fn fire(am: &Alertmanager) {
+    am.fire(
+        &[
+            ("alertname", "PodinfoDown"),
+            ("argocd_app", "podinfo-prod"),
+            ("env", "prod"),
+            ("severity", "critical"),
+        ],
+        "https://runbooks.example.org/podinfo",
+    )
+    .await;
+}
+
+/// Waits until Alertmanager delivered the firing group once more.
+async fn await_repeat(port: u16) {
+    let first = notifications_handled(port).await;
+    let until = Instant::now() + PATIENCE;
+    while notifications_handled(port).await < first + 1 {
+        assert!(
+            Instant::now() < until,
+            "Alertmanager sent no second notification"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=Person",
+            "-c",
+            "user.email=person@example.org",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GIT_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test]
+async fn an_alert_through_alertmanager_reverts_the_bump_once_in_a_local_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    for (path, text) in files() {
+        let p = repo.join(&path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "platform pins"]);
+    std::fs::write(
+        repo.join("environments/prod/podinfo.yaml"),
+        app("prod", "6.6.0"),
+    )
+    .unwrap();
+    git(
+        &repo,
+        &[
+            "commit",
+            "-q",
+            "-am",
+            "chore(deps): upgrade podinfo to 6.6.0 in prod",
+        ],
+    );
+    let bump = git(&repo, &["rev-parse", "HEAD"]);
+    let (slack_url, slack, _slack) = slack_listener();
+    let secrets = secrets();
+    let (port, am) = start(
+        dir.path(),
+        &secrets,
+        &[
+            ("GIT__PROVIDER", "local".to_owned()),
+            ("GIT__PATH", repo.display().to_string()),
+            ("SLACK__WEBHOOK_URL", slack_url),
+        ],
+    )
+    .await;
+    fire(&am).await;
+
+    let branch = format!("chartpilot/revert/{bump}");
+    let until = Instant::now() + PATIENCE;
+    while slack.lock().unwrap().is_empty() {
+        assert!(Instant::now() < until, "no revert");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let diff = git(&repo, &["diff", "--unified=0", "main", &branch]);
+    let changed: Vec<&str> = diff
+        .lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        ["-    targetRevision: 6.6.0", "+    targetRevision: 6.5.0"],
+        "{diff}"
+    );
+    let message = slack.lock().unwrap()[0].clone();
+    assert!(
+        message.starts_with("chartpilot rollback: podinfo-prod in prod goes back from 6.6.0 to 6.5.0 (revert PR #1)"),
+        "{message}"
+    );
+    assert!(!message.contains(&secrets.alertmanager));
+
+    await_repeat(port).await;
+    let log = std::fs::read_to_string(repo.join(".git/chartpilot/pulls.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 1, "one revert PR: {log}");
+    assert_eq!(slack.lock().unwrap().len(), 1, "one message");
+}
+
+#[tokio::test]
+async fn an_alert_through_alertmanager_reverts_the_merged_bump_once_through_github() {
+    let fake = FakeGithub::start().await;
+    let seeded = files();
+    let seed = fake.seed(
+        &seeded
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    // A person's PR bumps podinfo in prod, merged with a merge commit.
+    fake.set_branch("bump-podinfo", &seed);
+    fake.commit_files(
+        "bump-podinfo",
+        &[("environments/prod/podinfo.yaml", &app("prod", "6.6.0"))],
+    );
+    let bump_pr = fake.add_pull(
+        "bump-podinfo",
+        "chore(deps): upgrade podinfo to 6.6.0 in prod",
+    );
+    let merge = fake.merge_into_base(bump_pr);
+
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = secrets();
+    let (port, am) = start(
+        dir.path(),
+        &secrets,
+        &[
+            ("GIT__PROVIDER", "github".to_owned()),
+            ("GIT__REPOSITORY", fake.repository()),
+            ("GITHUB__TOKEN", fake.token.clone()),
+            ("GITHUB__API_URL", fake.url.clone()),
+        ],
+    )
+    .await;
+    fake.clear_requests();
+    let started = Instant::now();
+    fire(&am).await;
+
+    // The revert PR opens, and the bump's PR hears about it.
+    let branch = format!("chartpilot/revert/{merge}");
+    let revert = loop {
+        if let Some(p) = fake.pulls().into_iter().find(|p| p.head == branch) {
+            if !fake.comments(bump_pr).is_empty() {
+                break p;
+            }
+        }
+        assert!(started.elapsed() < PATIENCE, "no revert PR");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let calls: Vec<String> = fake.api_calls().iter().map(|c| c.line()).collect();
+    eprintln!(
+        "rollback through Alertmanager: {:?} from alert to revert PR; {} GitHub API calls:\n{}",
+        started.elapsed(),
+        calls.len(),
+        calls.join("\n")
+    );
+    assert_eq!(
+        revert.title,
+        "Revert \"Merge pull request #1 from acme/bump-podinfo\""
+    );
+    assert!(revert.body.contains("`PodinfoDown`"), "{}", revert.body);
+    assert!(revert.body.contains("`env=prod`"), "{}", revert.body);
+    assert!(
+        revert
+            .body
+            .contains("[runbook](https://runbooks.example.org/podinfo)"),
+        "{}",
+        revert.body
+    );
+    assert!(
+        revert.labels.contains(&"rollback".to_owned()),
+        "{:?}",
+        revert.labels
+    );
+    // Exactly the previous pin comes back, in exactly that file.
+    let head = fake.branch(&branch).unwrap();
+    assert_eq!(
+        fake.changed_files(&merge, &head),
+        ["environments/prod/podinfo.yaml"]
+    );
+    assert_eq!(
+        String::from_utf8(fake.file(&head, "environments/prod/podinfo.yaml").unwrap()).unwrap(),
+        app("prod", "6.5.0")
+    );
+    assert_eq!(
+        fake.parents(&head),
+        vec![merge.clone()],
+        "one commit on the branch head"
+    );
+    assert!(
+        fake.comments(bump_pr)[0].contains("rolling this change back"),
+        "{:?}",
+        fake.comments(bump_pr)
+    );
+    // A bounded number of calls (see docs/rollback.md for the list).
+    assert!(calls.len() <= 12, "{calls:#?}");
+
+    // Alertmanager repeats the firing group; the repeat changes nothing.
+    let writes_before = fake
+        .api_calls()
+        .iter()
+        .filter(|c| c.method != "GET")
+        .count();
+    await_repeat(port).await;
+    let reverts = fake
+        .pulls()
+        .into_iter()
+        .filter(|p| p.head.starts_with("chartpilot/revert/"))
+        .count();
+    assert_eq!(reverts, 1);
+    let writes_after = fake
+        .api_calls()
+        .iter()
+        .filter(|c| c.method != "GET")
+        .count();
+    assert_eq!(writes_after, writes_before, "the repeat wrote nothing");
+}
