@@ -12,6 +12,22 @@ use crate::upgrade::body::code;
 /// Alerts listed in a PR body; a storm is summarised after these.
 const MAX_ALERTS: usize = 20;
 
+/// A label value or alert name shown in a body is cut to this many chars.
+const MAX_VALUE_CHARS: usize = 200;
+
+/// Fingerprints kept in the body's marker (for resolved notes).
+const MAX_FINGERPRINTS: usize = 100;
+
+/// GitHub refuses bodies over 65,536 characters.
+const MAX_BODY_CHARS: usize = 60_000;
+
+fn cut(s: &str) -> String {
+    match s.char_indices().nth(MAX_VALUE_CHARS) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
 /// What a revert is about, for every text about it.
 pub struct Revert<'a> {
     pub app: &'a str,
@@ -37,11 +53,15 @@ pub fn commit_message(r: &Revert<'_>) -> String {
     )
 }
 
+/// Only plain http(s) URLs become links; anything that could end the link,
+/// the table cell or the code around it (`|` would open a new cell, where
+/// `@team` would notify) leaves the URL out.
 fn link(url: &str) -> Option<&str> {
     let url = url.trim();
     ((url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2_000
         && !url.contains(char::is_whitespace)
-        && !url.contains(['(', ')', '<', '>']))
+        && !url.contains(['(', ')', '<', '>', '|', '[', ']', '`', '\\']))
     .then_some(url)
 }
 
@@ -76,7 +96,7 @@ pub fn pr_body(r: &Revert<'_>) -> String {
             .labels
             .iter()
             .filter(|(k, _)| k.as_str() != "alertname")
-            .map(|(k, v)| code(&format!("{k}={v}").replace('|', "¦")))
+            .map(|(k, v)| code(&cut(&format!("{k}={v}")).replace('|', "¦")))
             .collect();
         let mut links = Vec::new();
         if let Some(u) = link(&a.generator_url) {
@@ -88,7 +108,7 @@ pub fn pr_body(r: &Revert<'_>) -> String {
         let _ = writeln!(
             b,
             "| {} | {} | {} | {} |",
-            code(&name.replace('|', "¦")),
+            code(&cut(name).replace('|', "¦")),
             a.starts_at.format("%Y-%m-%d %H:%M:%S UTC"),
             labels.join(" "),
             links.join(" · ")
@@ -101,13 +121,26 @@ pub fn pr_body(r: &Revert<'_>) -> String {
         b,
         "\n---\nOpened by chartpilot. Merge to roll back through GitOps; close to keep the change. chartpilot opens no second revert of this commit."
     );
-    let fingerprints: Vec<&str> = r.alerts.iter().map(|a| a.fingerprint.as_ref()).collect();
-    let _ = writeln!(
-        b,
-        "\n<!-- chartpilot:rollback commit={} alerts={} -->",
+    let fingerprints: Vec<&str> = r
+        .alerts
+        .iter()
+        .take(MAX_FINGERPRINTS)
+        .map(|a| a.fingerprint.as_ref())
+        .collect();
+    let marker = format!(
+        "\n<!-- chartpilot:rollback commit={} alerts={} -->\n",
         c.sha,
         fingerprints.join(",")
     );
+    if b.len() + marker.len() > MAX_BODY_CHARS {
+        let mut end = MAX_BODY_CHARS.saturating_sub(marker.len() + 40);
+        while !b.is_char_boundary(end) {
+            end -= 1;
+        }
+        b.truncate(end);
+        b.push_str("\n\n…(cut: too many alerts to list)\n");
+    }
+    b.push_str(&marker);
     b
 }
 
@@ -136,7 +169,15 @@ pub fn origin_comment(r: &Revert<'_>, revert: &str) -> String {
     )
 }
 
-/// The chat message, plain text.
+/// Text for Slack: `&`, `<` and `>` escaped as Slack asks, so alert and
+/// commit text cannot become `<!channel>` or a disguised link.
+pub fn slack_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The chat message, plain text (escape it for Slack).
 pub fn chat_message(r: &Revert<'_>, revert: &str) -> String {
     format!(
         "chartpilot rollback: {}{} goes back from {} to {} ({}). {}",
@@ -147,4 +188,26 @@ pub fn chat_message(r: &Revert<'_>, revert: &str) -> String {
         revert,
         r.reason
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_inert_http_links_and_slack_text_cannot_ping() {
+        assert_eq!(
+            link("https://runbooks.example.org/a?b=c"),
+            Some("https://runbooks.example.org/a?b=c")
+        );
+        assert_eq!(link("https://x/|@acme/security|https://evil.example"), None);
+        assert_eq!(link("javascript:alert(1)"), None);
+        assert_eq!(link("https://x/[y](z)"), None);
+        assert_eq!(
+            slack_text("PodinfoDown <!channel> & <https://evil|click>"),
+            "PodinfoDown &lt;!channel&gt; &amp; &lt;https://evil|click&gt;"
+        );
+        let long = "x".repeat(500);
+        assert_eq!(cut(&long).chars().count(), MAX_VALUE_CHARS + 1);
+    }
 }

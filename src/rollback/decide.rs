@@ -91,6 +91,14 @@ fn span(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }
 
+/// `t - d`, the earliest time there is when `d` reaches past it.
+pub fn before(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| t.checked_sub_signed(d))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 /// The decision. Checks run from "is there anything to act on" to "may
 /// chartpilot act now", so the reason given is the first that holds.
 pub fn decide(i: &DecisionInput<'_>) -> Decision {
@@ -125,7 +133,15 @@ pub fn decide(i: &DecisionInput<'_>) -> Decision {
             first.name
         ));
     };
-    if newest.landed_at > first.starts_at {
+    // Only alerts that started after the change can have been caused by
+    // it; one that was firing before (flapping, or broken by something
+    // else) says nothing about this change.
+    let caused: Vec<&AlertView> = firing
+        .iter()
+        .copied()
+        .filter(|a| a.starts_at >= newest.landed_at)
+        .collect();
+    let Some(first) = caused.iter().min_by_key(|a| a.starts_at).copied() else {
         return skip(format!(
             "{} was already firing at {}, before {} landed at {}: that change did not cause it",
             first.name,
@@ -133,9 +149,8 @@ pub fn decide(i: &DecisionInput<'_>) -> Decision {
             short(&newest.sha),
             when(newest.landed_at)
         ));
-    }
-    let window_start = first.starts_at
-        - chrono::Duration::from_std(i.rollout_window).unwrap_or(chrono::Duration::MAX);
+    };
+    let window_start = before(first.starts_at, i.rollout_window);
     if newest.landed_at < window_start {
         return skip(format!(
             "{} landed {} before {} started, longer ago than policy.rollout_window ({window})",
@@ -151,8 +166,7 @@ pub fn decide(i: &DecisionInput<'_>) -> Decision {
             newest.subject
         ));
     }
-    let cooldown_start =
-        i.now - chrono::Duration::from_std(i.cooldown).unwrap_or(chrono::Duration::MAX);
+    let cooldown_start = before(i.now, i.cooldown);
     if let Some(r) = i
         .changes
         .iter()
@@ -171,7 +185,7 @@ pub fn decide(i: &DecisionInput<'_>) -> Decision {
             short(&newest.sha)
         ));
     }
-    let others = firing.len() - 1;
+    let others = caused.len() - 1;
     let reason = format!(
         "{} (\"{}\") moved {app}{} from {} to {} at {}; {} started firing {} later{}",
         short(&newest.sha),
@@ -204,10 +218,27 @@ pub fn decide(i: &DecisionInput<'_>) -> Decision {
     }
 }
 
-/// Whether a commit message is a revert's, git's or GitHub's or a person's.
+/// Whether a commit message is a revert's: git's (`Revert "…"`, `This
+/// reverts commit …`), a squash of a revert PR (`Revert "…" (#12)`), or
+/// the merge commit of a revert PR, whose body holds the PR's title and
+/// whose subject names its branch (chartpilot's `chartpilot/revert/…`,
+/// GitHub's revert button's `revert-12-…`).
 pub fn is_revert_message(message: &str) -> bool {
     let subject = message.lines().next().unwrap_or("");
-    subject.starts_with("Revert \"") || message.contains("This reverts commit ")
+    let merged_branch = subject
+        .strip_prefix("Merge pull request #")
+        .and_then(|rest| rest.split_once(" from "))
+        .and_then(|(_, from)| from.split_once('/'))
+        .map(|(_, branch)| branch);
+    message
+        .lines()
+        .any(|l| l.trim_start().starts_with("Revert \""))
+        || message.contains("This reverts commit ")
+        || merged_branch.is_some_and(|b| {
+            b.starts_with("chartpilot/revert/")
+                || b.strip_prefix("revert-")
+                    .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        })
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::body::{self, Revert};
-use super::decide::{decide, is_revert_message, AlertView, Decision, DecisionInput, PinChange};
+use super::decide::{
+    before, decide, is_revert_message, AlertView, Decision, DecisionInput, PinChange,
+};
 use super::notify::SlackWebhook;
 use super::revert::{revert_files, FileVersions};
 use super::rules::{Miss, Rules};
@@ -41,14 +43,19 @@ pub enum RollbackError {
     Argo(#[from] ArgoError),
     #[error("cannot read the repository: {0}")]
     Snapshot(String),
+    #[error("{0} is not UTF-8 text; chartpilot reverts only text files")]
+    NotText(String),
 }
 
 impl RollbackError {
     pub fn is_transient(&self) -> bool {
         match self {
+            // The branch moved under a pushed revert: read it again and
+            // decide again.
+            RollbackError::Git(GitError::NotFastForward(_)) => true,
             RollbackError::Git(e) => e.is_transient(),
             RollbackError::Argo(e) => e.is_transient(),
-            RollbackError::Snapshot(_) => false,
+            RollbackError::Snapshot(_) | RollbackError::NotText(_) => false,
         }
     }
 }
@@ -170,8 +177,11 @@ impl Rollbacker {
                     if alert.status == AlertStatus::Resolved {
                         resolved.push(alert);
                     }
+                    // An alert without an environment label counts for the
+                    // app's one environment, so it joins the same group.
+                    let env = t.env.or_else(|| only_env(&head.pins, &t.app));
                     groups
-                        .entry((t.app, t.env))
+                        .entry((t.app, env))
                         .or_insert_with(|| (t.action, Vec::new()))
                         .1
                         .push(alert);
@@ -286,17 +296,13 @@ impl Rollbacker {
             .filter(|a| a.status == AlertStatus::Firing)
             .collect();
         let now = self.clock.now();
-        let steps = match firing.iter().map(|a| a.starts_at).min() {
-            Some(first) => {
-                let since = [
-                    first
-                        - chrono::Duration::from_std(self.policy.rollout_window)
-                            .unwrap_or_default(),
-                    now - chrono::Duration::from_std(self.policy.cooldown).unwrap_or_default(),
-                ]
-                .into_iter()
-                .min()
-                .unwrap_or(first);
+        // Back far enough for a change that caused the latest alert, and
+        // for a rollback within the cooldown; an alert firing for days does
+        // not stretch the history read.
+        let steps = match firing.iter().map(|a| a.starts_at).max() {
+            Some(latest) => {
+                let since = before(latest, self.policy.rollout_window)
+                    .min(before(now, self.policy.cooldown));
                 self.pin_steps(head, app, env, &pins, since).await?
             }
             None => Vec::new(),
@@ -351,7 +357,7 @@ impl Rollbacker {
                 self.revert(head, &step, &r, action == RollbackAction::RevertPush)
                     .await
             }
-            RollbackAction::ArgocdRollback => self.argocd_rollback(&r).await,
+            RollbackAction::ArgocdRollback => self.argocd_rollback(&r, &step.parent).await,
         }
     }
 
@@ -415,23 +421,24 @@ impl Rollbacker {
         Ok(steps)
     }
 
+    /// A file's text; a file that is not UTF-8 is refused, never mangled
+    /// into a revert.
     async fn text(&self, rev: &CommitSha, path: &str) -> Result<Option<String>, RollbackError> {
-        Ok(self
-            .host
-            .read_file(rev, path)
-            .await?
-            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+        match self.host.read_file(rev, path).await? {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| RollbackError::NotText(path.to_owned())),
+        }
     }
 
-    /// chartpilot's revert of `commit`, if one was started: its PR, or
-    /// its branch.
+    /// chartpilot's revert PR of `commit`, in any state (even with its
+    /// branch deleted). A branch left without its PR (a run that stopped
+    /// between the two) is not an answer: the revert resumes and opens it.
     async fn existing_revert(&self, commit: &CommitSha) -> Result<Option<String>, RollbackError> {
         let branch = format!("{REVERT_PREFIX}{commit}");
-        if self.host.branch_head(&branch).await?.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(match self.host.find_pull(&branch).await? {
-            Some(pr) => format!(
+        Ok(self.host.find_pull(&branch).await?.map(|pr| {
+            format!(
                 "revert PR #{} ({})",
                 pr.number,
                 match pr.state {
@@ -439,8 +446,7 @@ impl Rollbacker {
                     PullState::Closed => "closed by a person",
                     PullState::Merged => "merged",
                 }
-            ),
-            None => format!("branch {branch}"),
+            )
         }))
     }
 
@@ -466,7 +472,8 @@ impl Rollbacker {
                 }
             }
         }
-        Some(false)
+        // Resolved, unless some alert went unchecked.
+        (firing.len() <= MAX_STILL_FIRING_CHECKS).then_some(false)
     }
 
     /// Builds the revert and opens its PR (or pushes it), then tells the
@@ -508,9 +515,9 @@ impl Rollbacker {
                 tracing::error!(app = %app, %reason, "rollback needs a person");
                 if let Some(slack) = &self.slack {
                     slack
-                        .post(&format!(
+                        .post(&body::slack_text(&format!(
                             "chartpilot rollback of {app} needs a person: {reason}"
-                        ))
+                        )))
                         .await;
                 }
                 return Ok(Outcome::Conflict {
@@ -540,15 +547,21 @@ impl Rollbacker {
         let branch = format!("{REVERT_PREFIX}{commit}");
         match self.host.create_branch(&branch, &sha).await {
             Ok(()) => {}
-            // Another delivery got there first: its PR stands.
             Err(GitError::BranchExists(_)) => {
-                return Ok(Outcome::Skipped {
-                    app,
-                    reason: format!(
-                        "{} is already being reverted: branch {branch}",
-                        short(&commit)
-                    ),
-                })
+                // Another delivery got there first (its PR stands), or an
+                // earlier run stopped before its PR: open that PR now, on
+                // the branch as it was made.
+                if let Some(pr) = self.host.find_pull(&branch).await? {
+                    return Ok(Outcome::Skipped {
+                        app,
+                        reason: format!(
+                            "{} is already being reverted: revert PR #{}",
+                            short(&commit),
+                            pr.number
+                        ),
+                    });
+                }
+                tracing::info!(branch = %branch, "revert branch without its PR: opening it");
             }
             Err(e) => return Err(e.into()),
         }
@@ -614,7 +627,11 @@ impl Rollbacker {
 
     /// Argo CD deploys the app's previous revision again: for apps without
     /// auto-sync (which would undo it at once), git unchanged.
-    async fn argocd_rollback(&self, r: &Revert<'_>) -> Result<Outcome, RollbackError> {
+    async fn argocd_rollback(
+        &self,
+        r: &Revert<'_>,
+        parent: &CommitSha,
+    ) -> Result<Outcome, RollbackError> {
         let app = r.app.to_owned();
         let Some(status) = self.argocd.status(r.app).await? else {
             return Ok(Outcome::Skipped {
@@ -631,17 +648,9 @@ impl Rollbacker {
                 ),
             });
         }
-        let previous = status
-            .history
-            .iter()
-            .rev()
-            .skip(1)
-            .find_map(|h| h.revision.clone());
-        let Some(revision) = previous else {
-            return Ok(Outcome::Skipped {
-                app,
-                reason: format!("Argo CD has no earlier deployment of {}", r.app),
-            });
+        let revision = match argocd_target(&status, r.change, parent) {
+            Ok(revision) => revision,
+            Err(reason) => return Ok(Outcome::Skipped { app, reason }),
         };
         self.argocd
             .sync(&SyncRequest {
@@ -676,7 +685,9 @@ impl Rollbacker {
             }
         }
         if let Some(slack) = &self.slack {
-            slack.post(&body::chat_message(r, what)).await;
+            slack
+                .post(&body::slack_text(&body::chat_message(r, what)))
+                .await;
         }
     }
 
@@ -712,8 +723,11 @@ impl Rollbacker {
             );
             let fingerprints: Vec<&str> = named.iter().map(|a| a.fingerprint.as_ref()).collect();
             let key = format!("resolved-{}", fingerprints.join("-"));
-            if comment_once(self.host.as_ref(), pr.number, &key, &text).await? {
-                out.push(Outcome::NotedResolved { pull: pr.number });
+            match comment_once(self.host.as_ref(), pr.number, &key, &text).await {
+                Ok(true) => out.push(Outcome::NotedResolved { pull: pr.number }),
+                Ok(false) => {}
+                // A note, not an action: the notification's decisions go on.
+                Err(e) => tracing::warn!(pr = pr.number, error = %e, "resolved note not written"),
             }
         }
         Ok(out)
@@ -723,6 +737,59 @@ impl Rollbacker {
 fn short(sha: &CommitSha) -> &str {
     let s: &str = sha.as_ref();
     s.get(..12).unwrap_or(s)
+}
+
+/// The revision Argo CD deploys again to undo `change`, or why not: only
+/// while the app runs the change (after a rollback it no longer does, so a
+/// repeat does nothing), and only to a deployment of the version before
+/// it (not merely the previous entry, which may be anything).
+pub fn argocd_target(
+    status: &crate::cluster::AppStatus,
+    change: &PinChange,
+    parent: &CommitSha,
+) -> Result<String, String> {
+    use crate::charts::version::Version;
+    let (to, from) = (Version::parse(&change.to), Version::parse(&change.from));
+    let runs_change = |r: &str| Version::parse(r) == to || r == change.sha.as_ref();
+    if !status.revisions.iter().any(|r| runs_change(r)) {
+        return Err(format!(
+            "{} does not run {} now (it runs {}); nothing to roll back in Argo CD",
+            status.name,
+            change.to,
+            if status.revisions.is_empty() {
+                "nothing".to_owned()
+            } else {
+                status.revisions.join(", ")
+            }
+        ));
+    }
+    let before_change = |r: &str| Version::parse(r) == from || r == parent.as_ref();
+    status
+        .history
+        .iter()
+        .rev()
+        .filter_map(|h| h.revision.as_deref())
+        .find(|r| before_change(r))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            format!(
+                "Argo CD's history of {} has no deployment of {} to go back to",
+                status.name, change.from
+            )
+        })
+}
+
+/// The environment of the app's pins when they are all in one.
+fn only_env(pins: &[Pin], app: &str) -> Option<String> {
+    let envs: BTreeSet<Option<&str>> = pins
+        .iter()
+        .filter(|p| p.name == app)
+        .map(|p| p.env.as_deref())
+        .collect();
+    match envs.into_iter().collect::<Vec<_>>()[..] {
+        [Some(env)] => Some(env.to_owned()),
+        _ => None,
+    }
 }
 
 fn head_text(head: &Head, path: &str) -> Option<String> {
@@ -787,6 +854,63 @@ pub fn pull_number(subject: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::pull_number;
+
+    #[test]
+    fn argocd_rollbacks_go_back_to_the_version_before_and_only_while_the_change_runs() {
+        use super::{argocd_target, PinChange};
+        use crate::cluster::{AppStatus, HistoryEntry};
+        use crate::domain::CommitSha;
+        let sha = |c: char| CommitSha::parse(&c.to_string().repeat(40)).unwrap();
+        let change = PinChange {
+            sha: sha('b'),
+            subject: "bump".into(),
+            landed_at: chrono::Utc::now(),
+            from: "6.5.0".into(),
+            to: "6.6.0".into(),
+            is_revert: false,
+        };
+        let entry = |id: i64, rev: &str| HistoryEntry {
+            id,
+            revision: Some(rev.into()),
+            deployed_at: None,
+        };
+        let status = |runs: &str, history: Vec<HistoryEntry>| AppStatus {
+            name: "podinfo-prod".into(),
+            revisions: vec![runs.into()],
+            history,
+            ..AppStatus::default()
+        };
+        // Runs 6.6.0 after 6.4.0 and 6.5.0: back to 6.5.0, not merely the
+        // entry before.
+        let s = status(
+            "6.6.0",
+            vec![entry(1, "6.5.0"), entry(2, "6.4.0"), entry(3, "6.6.0")],
+        );
+        assert_eq!(argocd_target(&s, &change, &sha('a')), Ok("6.5.0".into()));
+        // Already rolled back: a repeat does nothing.
+        let s = status(
+            "6.5.0",
+            vec![entry(1, "6.5.0"), entry(2, "6.6.0"), entry(3, "6.5.0")],
+        );
+        assert_eq!(
+            argocd_target(&s, &change, &sha('a')),
+            Err("podinfo-prod does not run 6.6.0 now (it runs 6.5.0); nothing to roll back in Argo CD".into())
+        );
+        // No deployment of the version before.
+        let s = status("6.6.0", vec![entry(1, "6.6.0")]);
+        assert!(argocd_target(&s, &change, &sha('a'))
+            .unwrap_err()
+            .contains("no deployment of 6.5.0"));
+        // A git source: commits instead of versions.
+        let s = status(
+            sha('b').as_ref(),
+            vec![entry(1, sha('a').as_ref()), entry(2, sha('b').as_ref())],
+        );
+        assert_eq!(
+            argocd_target(&s, &change, &sha('a')),
+            Ok(sha('a').to_string())
+        );
+    }
 
     #[test]
     fn pr_numbers_come_from_merge_and_squash_subjects() {

@@ -185,6 +185,14 @@ impl Settings {
                 "must be at least policy.soak, or every promotion gives up while soaking",
             ));
         }
+        for (key, d) in [
+            ("policy.rollout_window", self.policy.rollout_window),
+            ("policy.cooldown", self.policy.cooldown),
+        ] {
+            if d > Duration::from_secs(30 * 86_400) {
+                return Err(bad(key, "must be at most 30d"));
+            }
+        }
         if self.promotion.deadline > Duration::from_secs(90 * 86_400) {
             return Err(bad("promotion.deadline", "must be at most 90d"));
         }

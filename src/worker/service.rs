@@ -10,7 +10,7 @@ use super::{FollowUp, Handled, JobError, JobHandler, LoggingHandler};
 use crate::git::GitError;
 use crate::jobs::{AlertNotification, Job, JobEnvelope, PromotionCheck, Push, UpgradeRequest};
 use crate::promote::run::{Checked, Promoter};
-use crate::rollback::run::Rollbacker;
+use crate::rollback::run::{RollbackError, Rollbacker};
 use crate::sync::run::Syncer;
 use crate::upgrade::run::{UpgradeError, Upgrader};
 
@@ -210,11 +210,15 @@ impl ServiceHandler {
         })?;
         let outcomes = rollbacker.on_notification(n).await.map_err(|e| {
             let transient = e.is_transient();
+            let wait = match &e {
+                RollbackError::Git(GitError::RateLimited(wait)) => Some(*wait),
+                _ => None,
+            };
             let err = anyhow::Error::new(e).context(format!("alert notification {}", n.group_key));
-            if transient {
-                JobError::retry(err)
-            } else {
-                JobError::park(err)
+            match (transient, wait) {
+                (true, Some(wait)) => JobError::retry_after(err, wait),
+                (true, None) => JobError::retry(err),
+                _ => JobError::park(err),
             }
         })?;
         tracing::info!(

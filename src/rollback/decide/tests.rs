@@ -152,6 +152,33 @@ fn each_scenario_reverts_or_says_exactly_why_not() {
         },
         Case {
             alerts: vec![
+                firing("PodinfoSlow", at(8, 0)),
+                firing("PodinfoDown", at(10, 20)),
+            ],
+            ..case("an old alert beside one the change caused still reverts")
+        },
+        Case {
+            alerts: vec![firing("PodinfoDown", at(12, 0))],
+            changes: vec![bump('a', at(10, 0), "6.5.0", "6.6.0")],
+            want: Decision::Revert {
+                commit: sha('a'),
+                reason: "aaaaaaaaaaaa (\"chore(deps): upgrade podinfo to 6.6.0 in prod\") moved podinfo in prod from 6.5.0 to 6.6.0 at 2026-11-25 10:00:00 UTC; PodinfoDown started firing 2h later".into(),
+            },
+            ..case("exactly at the end of the window still counts")
+        },
+        Case {
+            changes: vec![
+                bump('d', at(10, 10), "6.5.0", "6.6.0"),
+                revert('c', at(9, 59), "6.6.0", "6.5.0"),
+            ],
+            want: Decision::Revert {
+                commit: sha('d'),
+                reason: "dddddddddddd (\"chore(deps): upgrade podinfo to 6.6.0 in prod\") moved podinfo in prod from 6.5.0 to 6.6.0 at 2026-11-25 10:10:00 UTC; PodinfoDown started firing 10m later".into(),
+            },
+            ..case("a rollback just before the cooldown does not hold the next one")
+        },
+        Case {
+            alerts: vec![
                 resolved("PodinfoSlow", at(9, 0)),
                 firing("PodinfoDown", at(10, 20)),
                 firing("PodinfoErrors", at(10, 25)),
@@ -196,4 +223,20 @@ fn reverts_are_recognised_by_subject_or_body() {
     ));
     assert!(!is_revert_message("chore(deps): upgrade podinfo to 6.6.0"));
     assert!(!is_revert_message("Reverting the docs layout"));
+    // A revert PR merged with a merge commit: GitHub's subject and body.
+    assert!(is_revert_message(
+        "Merge pull request #3 from acme/chartpilot/revert/0123abcd\n\nRevert \"chore(deps): upgrade podinfo\""
+    ));
+    assert!(is_revert_message(
+        "Merge pull request #4 from acme/revert-3-bump-podinfo"
+    ));
+    assert!(is_revert_message(
+        "Revert \"chore(deps): upgrade podinfo\" (#5)"
+    ));
+    assert!(!is_revert_message(
+        "Merge pull request #6 from acme/chartpilot/upgrade/prod/podinfo-6.6.0\n\nchore(deps): upgrade podinfo"
+    ));
+    assert!(!is_revert_message(
+        "Merge pull request #7 from acme/revert-docs"
+    ));
 }

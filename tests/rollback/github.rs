@@ -1,0 +1,126 @@
+//! The rollbacker against the fake GitHub, called directly: what happens
+//! when a run stops halfway, and after a revert PR is merged.
+
+use std::sync::Arc;
+
+use chartpilot::clock::SystemClock;
+use chartpilot::jobs::AlertStatus;
+use chartpilot::rollback::run::Outcome;
+use chartpilot::settings::Settings;
+use chartpilot::worker::service::ServiceHandler;
+
+use super::support::fake_github::{FakeGithub, Fault};
+use super::*;
+
+/// The fake with podinfo bumped to 6.6.0 in prod by a merged PR (#1), and
+/// the handler pointed at it. Returns the merge commit.
+async fn world(fake: &FakeGithub, dir: &std::path::Path) -> (ServiceHandler, String) {
+    let seeded = files();
+    let seed = fake.seed(
+        &seeded
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    fake.set_branch("bump-podinfo", &seed);
+    fake.commit_files(
+        "bump-podinfo",
+        &[("environments/prod/podinfo.yaml", &app("prod", "6.6.0"))],
+    );
+    let pr = fake.add_pull(
+        "bump-podinfo",
+        "chore(deps): upgrade podinfo to 6.6.0 in prod",
+    );
+    let merge = fake.merge_into_base(pr);
+    let config = dir.join("chartpilot.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[git]\nprovider = \"github\"\nrepository = \"{}\"\nbranch = \"main\"\n[github]\ntoken = \"{}\"\napi_url = \"{}\"\n{}",
+            fake.repository(),
+            fake.token,
+            fake.url,
+            rule("revert-pr")
+        ),
+    )
+    .unwrap();
+    let settings = Settings::load(Some(&config), &Default::default()).unwrap();
+    let h = ServiceHandler::from_settings(&settings, Arc::new(SystemClock)).await;
+    assert!(h.rollbacker.is_ok(), "{:?}", h.rollbacker.as_ref().err());
+    (h, merge)
+}
+
+#[tokio::test]
+async fn a_run_that_stopped_before_its_pr_is_finished_by_the_next_delivery() {
+    let fake = FakeGithub::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (h, merge) = world(&fake, dir.path()).await;
+    let rollbacker = h.rollbacker.as_ref().unwrap();
+    let firing = notification(AlertStatus::Firing, "feed01");
+
+    // GitHub fails the PR call once: the branch is there, the PR is not.
+    fake.fail("POST", "/pulls", Fault::BadGateway, 1);
+    let err = rollbacker.on_notification(&firing).await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    let branch = format!("chartpilot/revert/{merge}");
+    let made = fake.branch(&branch).expect("the branch was made");
+    assert!(fake.pulls().iter().all(|p| p.head != branch));
+
+    // The queue retries: the PR opens on that branch, no second commit.
+    let outcomes = rollbacker.on_notification(&firing).await.unwrap();
+    let Outcome::Reverted { pull: Some(n), .. } = &outcomes[0] else {
+        panic!("{outcomes:#?}");
+    };
+    let pr = fake.pull(*n);
+    assert_eq!(pr.head, branch);
+    assert_eq!(fake.branch(&branch).as_deref(), Some(made.as_str()));
+    assert_eq!(
+        String::from_utf8(fake.file(&made, "environments/prod/podinfo.yaml").unwrap()).unwrap(),
+        app("prod", "6.5.0")
+    );
+}
+
+#[tokio::test]
+async fn a_merged_revert_pr_is_a_revert_and_never_reverted_in_turn() {
+    let fake = FakeGithub::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (h, _merge) = world(&fake, dir.path()).await;
+    let rollbacker = h.rollbacker.as_ref().unwrap();
+    let outcomes = rollbacker
+        .on_notification(&notification(AlertStatus::Firing, "feed02"))
+        .await
+        .unwrap();
+    let Outcome::Reverted {
+        pull: Some(revert_pr),
+        ..
+    } = &outcomes[0]
+    else {
+        panic!("{outcomes:#?}");
+    };
+    // A person merges the revert with GitHub's merge button; the branch
+    // is deleted, as GitHub can do on merge.
+    let merged = fake.merge_into_base(*revert_pr);
+    let head = fake.branch("main").unwrap();
+    assert_eq!(head, merged);
+    fake.delete_branch(&fake.pull(*revert_pr).head);
+
+    // Podinfo (back at 6.5.0) alerts again: the newest change of its pin
+    // is the merged revert, which chartpilot does not revert.
+    let again = rollbacker
+        .on_notification(&notification(AlertStatus::Firing, "feed03"))
+        .await
+        .unwrap();
+    match &again[0] {
+        Outcome::Skipped { reason, .. } => {
+            assert!(reason.contains("is itself a revert"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fake.branch("main").unwrap(), merged, "main untouched");
+    let reverts = fake
+        .pulls()
+        .into_iter()
+        .filter(|p| p.head.starts_with("chartpilot/revert/"))
+        .count();
+    assert_eq!(reverts, 1);
+}
