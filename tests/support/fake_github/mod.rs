@@ -12,7 +12,7 @@ mod routes;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 use chartpilot::settings::{GitProvider, GitSettings, GithubSettings, Secret};
@@ -35,6 +35,10 @@ pub struct Recorded {
     pub status: u16,
     /// The `Authorization` header, to tell App JWTs from tokens.
     pub auth: Option<String>,
+    /// When the fake took the request and when its answer was ready (the
+    /// rollback bench times "PR opened" by these).
+    pub received: Instant,
+    pub answered: Instant,
 }
 
 impl Recorded {

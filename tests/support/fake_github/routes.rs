@@ -29,6 +29,7 @@ pub async fn handle(
     body: web::Bytes,
     state: web::Data<std::sync::Mutex<State>>,
 ) -> Answer {
+    let received = std::time::Instant::now();
     let mut st = state.lock().unwrap();
     let method = req.method().as_str().to_owned();
     let auth = req
@@ -52,6 +53,8 @@ pub async fn handle(
         body: String::from_utf8_lossy(&body).into_owned(),
         status: answer.status().as_u16(),
         auth,
+        received,
+        answered: std::time::Instant::now(),
     });
     answer
 }
