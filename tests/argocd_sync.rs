@@ -7,11 +7,6 @@
 
 mod support;
 
-use std::sync::Arc;
-
-use chartpilot::clock::{Clock, SystemClock};
-use chartpilot::startup::{Application, Role};
-use chartpilot::worker::service::ServiceHandler;
 use chartpilot::worker::Outcome;
 use support::fake_github::FakeGithub;
 use support::mock_argocd::{MockApp, MockArgoCd};
@@ -70,20 +65,7 @@ async fn a_push_changing_two_application_files_makes_exactly_two_syncs() {
     .map(|(k, v)| (format!("CHARTPILOT__{k}"), v))
     .collect();
     let settings = test_settings(Backend::Embedded, "", dir.path(), &secrets, &extra);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let handler = Arc::new(ServiceHandler::from_settings(&settings, Arc::clone(&clock)).await);
-    assert!(
-        handler.syncer.is_ok(),
-        "{:?}",
-        handler.syncer.as_ref().err()
-    );
-    let app = Application::build_with(&settings, Role::All, handler, clock)
-        .await
-        .unwrap();
-    let port = app.port();
-    let (server, worker, _queue) = app.into_parts();
-    let worker = worker.unwrap();
-    tokio::spawn(server);
+    let (port, worker) = support::start_service(&settings).await;
 
     let body = serde_json::json!({
         "ref": "refs/heads/main",

@@ -119,15 +119,7 @@ impl Upgrader {
     pub async fn run(&self, dry_run: bool) -> Result<Report, UpgradeError> {
         let _one_at_a_time = self.lock.lock().await;
         let mut report = Report::default();
-        let base = self.host.base_branch().to_owned();
-        let head = self
-            .host
-            .branch_head(&base)
-            .await?
-            .ok_or_else(|| UpgradeError::NoBase(base.clone()))?;
-        report.base = Some(head.to_string());
-        let (files, scan) = self.scan(&head).await?;
-        report.warnings = scan.warnings.iter().map(ToString::to_string).collect();
+        let (head, files, scan) = self.read_base(&mut report).await?;
         let now = self.clock.now();
         let releases = self.source.releases(&scan.pins, &self.policy, now).await;
         for (key, r) in &releases {
@@ -201,15 +193,7 @@ impl Upgrader {
     ) -> Result<Report, UpgradeError> {
         let _one_at_a_time = self.lock.lock().await;
         let mut report = Report::default();
-        let base = self.host.base_branch().to_owned();
-        let head = self
-            .host
-            .branch_head(&base)
-            .await?
-            .ok_or_else(|| UpgradeError::NoBase(base.clone()))?;
-        report.base = Some(head.to_string());
-        let (files, scan) = self.scan(&head).await?;
-        report.warnings = scan.warnings.iter().map(ToString::to_string).collect();
+        let (head, files, scan) = self.read_base(&mut report).await?;
         let pins: Vec<Pin> = scan
             .pins
             .iter()
@@ -281,6 +265,24 @@ impl Upgrader {
         };
         self.carry_out(&pass, &group, &mut report).await?;
         Ok(report)
+    }
+
+    /// The base branch's head, its files and their scan; the head and the
+    /// scan's warnings go into `report`.
+    async fn read_base(
+        &self,
+        report: &mut Report,
+    ) -> Result<(CommitSha, Vec<SourceFile>, pins::Scan), UpgradeError> {
+        let base = self.host.base_branch().to_owned();
+        let head = self
+            .host
+            .branch_head(&base)
+            .await?
+            .ok_or_else(|| UpgradeError::NoBase(base.clone()))?;
+        report.base = Some(head.to_string());
+        let (files, scan) = self.scan(&head).await?;
+        report.warnings = scan.warnings.iter().map(ToString::to_string).collect();
+        Ok((head, files, scan))
     }
 
     /// Open and recently closed upgrade PRs, and upgrade branches.

@@ -15,23 +15,7 @@ use super::*;
 /// The fake with podinfo bumped to 6.6.0 in prod by a merged PR (#1), and
 /// the handler pointed at it. Returns the merge commit.
 async fn world(fake: &FakeGithub, dir: &std::path::Path) -> (ServiceHandler, String) {
-    let seeded = files();
-    let seed = fake.seed(
-        &seeded
-            .iter()
-            .map(|(p, t)| (p.as_str(), t.as_str()))
-            .collect::<Vec<_>>(),
-    );
-    fake.set_branch("bump-podinfo", &seed);
-    fake.commit_files(
-        "bump-podinfo",
-        &[("environments/prod/podinfo.yaml", &app("prod", "6.6.0"))],
-    );
-    let pr = fake.add_pull(
-        "bump-podinfo",
-        "chore(deps): upgrade podinfo to 6.6.0 in prod",
-    );
-    let merge = fake.merge_into_base(pr);
+    let (merge, _pr) = github_bump(fake);
     let config = dir.join("chartpilot.toml");
     std::fs::write(
         &config,

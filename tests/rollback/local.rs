@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use chartpilot::clock::SystemClock;
@@ -12,62 +11,6 @@ use chartpilot::settings::Settings;
 use chartpilot::worker::service::ServiceHandler;
 
 use super::*;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=Person",
-            "-c",
-            "user.email=person@example.org",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env_remove("GIT_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// A repository with podinfo bumped to 6.6.0 in prod by its last commit.
-fn repository(dir: &Path) -> String {
-    git(dir, &["init", "-q", "-b", "main"]);
-    for (path, text) in files() {
-        let p = dir.join(&path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "platform pins"]);
-    std::fs::write(
-        dir.join("environments/prod/podinfo.yaml"),
-        app("prod", "6.6.0"),
-    )
-    .unwrap();
-    git(
-        dir,
-        &[
-            "commit",
-            "-q",
-            "-am",
-            "chore(deps): upgrade podinfo to 6.6.0 in prod (#7)",
-        ],
-    );
-    // The pull request that brought it, merged, as a tool records it.
-    let log = dir.join(".git/chartpilot");
-    std::fs::create_dir_all(&log).unwrap();
-    std::fs::write(
-        log.join("pulls.jsonl"),
-        "{\"number\":7,\"head\":\"bump-podinfo\",\"base\":\"main\",\"title\":\"chore(deps): upgrade podinfo to 6.6.0 in prod\",\"body\":\"\",\"state\":\"merged\"}\n",
-    )
-    .unwrap();
-    git(dir, &["rev-parse", "HEAD"])
-}
 
 async fn handler(dir: &Path, action: &str) -> ServiceHandler {
     let config = dir.join("chartpilot.toml");
@@ -91,7 +34,7 @@ async fn a_critical_alert_opens_one_revert_pr_restoring_exactly_the_previous_pin
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
-    let bump = repository(&repo);
+    let bump = local_repository(&repo);
     let h = handler(tmp.path(), "revert-pr").await;
     let rollbacker = h.rollbacker.as_ref().unwrap();
     let firing = notification(AlertStatus::Firing, "a1b2c3d4e5f60718");
@@ -203,7 +146,7 @@ async fn revert_push_commits_on_main_and_the_next_alert_never_reverts_the_revert
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
-    let bump = repository(&repo);
+    let bump = local_repository(&repo);
     let h = handler(tmp.path(), "revert-push").await;
     let rollbacker = h.rollbacker.as_ref().unwrap();
 
@@ -252,7 +195,7 @@ async fn a_frozen_environment_is_never_rolled_back_automatically() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
-    repository(&repo);
+    local_repository(&repo);
     std::fs::create_dir_all(repo.join(".chartpilot")).unwrap();
     std::fs::write(
         repo.join(".chartpilot/freeze.yaml"),

@@ -14,9 +14,12 @@ mod support;
 mod through_alertmanager;
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
 
 use chartpilot::domain::AlertFingerprint;
 use chartpilot::jobs::{Alert, AlertNotification, AlertStatus};
+use support::fake_github::FakeGithub;
 
 /// An Argo CD Application pinning podinfo from a Helm repository.
 pub fn app(env: &str, version: &str) -> String {
@@ -95,4 +98,84 @@ pub fn notification(status: AlertStatus, fingerprint: &str) -> AlertNotification
             fingerprint: AlertFingerprint::parse(fingerprint).unwrap(),
         }],
     }
+}
+
+/// The git CLI as a person runs it in a test repository.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Person",
+            "-c",
+            "user.email=person@example.org",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GIT_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A local repository whose last commit bumps podinfo to 6.6.0 in prod,
+/// with the merged PR #7 that brought it in the pull log. Returns the bump.
+pub fn local_repository(dir: &Path) -> String {
+    git(dir, &["init", "-q", "-b", "main"]);
+    for (path, text) in files() {
+        let p = dir.join(&path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "platform pins"]);
+    std::fs::write(
+        dir.join("environments/prod/podinfo.yaml"),
+        app("prod", "6.6.0"),
+    )
+    .unwrap();
+    git(
+        dir,
+        &[
+            "commit",
+            "-q",
+            "-am",
+            "chore(deps): upgrade podinfo to 6.6.0 in prod (#7)",
+        ],
+    );
+    // The pull request that brought it, merged, as a tool records it.
+    let log = dir.join(".git/chartpilot");
+    std::fs::create_dir_all(&log).unwrap();
+    std::fs::write(
+        log.join("pulls.jsonl"),
+        "{\"number\":7,\"head\":\"bump-podinfo\",\"base\":\"main\",\"title\":\"chore(deps): upgrade podinfo to 6.6.0 in prod\",\"body\":\"\",\"state\":\"merged\"}\n",
+    )
+    .unwrap();
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+/// The fake seeded with `files()`, and a person's PR bumping podinfo to
+/// 6.6.0 in prod merged with a merge commit. Returns the merge and the PR.
+pub fn github_bump(fake: &FakeGithub) -> (String, u64) {
+    let seeded = files();
+    let seed = fake.seed(
+        &seeded
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    fake.set_branch("bump-podinfo", &seed);
+    fake.commit_files(
+        "bump-podinfo",
+        &[("environments/prod/podinfo.yaml", &app("prod", "6.6.0"))],
+    );
+    let pr = fake.add_pull(
+        "bump-podinfo",
+        "chore(deps): upgrade podinfo to 6.6.0 in prod",
+    );
+    (fake.merge_into_base(pr), pr)
 }

@@ -8,10 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::web;
-use chartpilot::clock::{Clock, SystemClock};
 use chartpilot::settings::Settings;
-use chartpilot::startup::{Application, Role};
-use chartpilot::worker::service::ServiceHandler;
 
 use super::alertmanager::Alertmanager;
 use super::support::fake_github::FakeGithub;
@@ -74,22 +71,10 @@ async fn start(
     settings.rollback = Settings::load(Some(&rules), &Default::default())
         .unwrap()
         .rollback;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let handler = Arc::new(ServiceHandler::from_settings(&settings, Arc::clone(&clock)).await);
-    assert!(
-        handler.rollbacker.is_ok(),
-        "{:?}",
-        handler.rollbacker.as_ref().err()
-    );
-    let service = Application::build_with(&settings, Role::All, handler, clock)
-        .await
-        .unwrap();
-    let port = service.port();
-    let (server, worker, _queue) = service.into_parts();
-    tokio::spawn(server);
+    let (port, worker) = support::start_service(&settings).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     std::mem::forget(stop); // the worker runs until the test ends
-    tokio::spawn(worker.unwrap().run(stopped));
+    tokio::spawn(worker.run(stopped));
     let am = Alertmanager::start(
         &format!("http://127.0.0.1:{port}/webhooks/alertmanager"),
         &secrets.alertmanager,
@@ -133,55 +118,12 @@ async fn await_repeat(port: u16) {
     }
 }
 
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args([
-            "-c",
-            "user.name=Person",
-            "-c",
-            "user.email=person@example.org",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env_remove("GIT_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 #[tokio::test]
 async fn an_alert_through_alertmanager_reverts_the_bump_once_in_a_local_repository() {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
-    for (path, text) in files() {
-        let p = repo.join(&path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "platform pins"]);
-    std::fs::write(
-        repo.join("environments/prod/podinfo.yaml"),
-        app("prod", "6.6.0"),
-    )
-    .unwrap();
-    git(
-        &repo,
-        &[
-            "commit",
-            "-q",
-            "-am",
-            "chore(deps): upgrade podinfo to 6.6.0 in prod",
-        ],
-    );
-    let bump = git(&repo, &["rev-parse", "HEAD"]);
+    let bump = local_repository(&repo);
     let (slack_url, slack, _slack) = slack_listener();
     let secrets = secrets();
     let (port, am) = start(
@@ -218,38 +160,27 @@ async fn an_alert_through_alertmanager_reverts_the_bump_once_in_a_local_reposito
     );
     let message = slack.lock().unwrap()[0].clone();
     assert!(
-        message.starts_with("chartpilot rollback: podinfo-prod in prod goes back from 6.6.0 to 6.5.0 (revert PR #1)"),
+        message.starts_with("chartpilot rollback: podinfo-prod in prod goes back from 6.6.0 to 6.5.0 (revert PR #8)"),
         "{message}"
     );
     assert!(!message.contains(&secrets.alertmanager));
 
     await_repeat(port).await;
     let log = std::fs::read_to_string(repo.join(".git/chartpilot/pulls.jsonl")).unwrap();
-    assert_eq!(log.lines().count(), 1, "one revert PR: {log}");
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("chartpilot/revert/"))
+            .count(),
+        1,
+        "one revert PR: {log}"
+    );
     assert_eq!(slack.lock().unwrap().len(), 1, "one message");
 }
 
 #[tokio::test]
 async fn an_alert_through_alertmanager_reverts_the_merged_bump_once_through_github() {
     let fake = FakeGithub::start().await;
-    let seeded = files();
-    let seed = fake.seed(
-        &seeded
-            .iter()
-            .map(|(p, t)| (p.as_str(), t.as_str()))
-            .collect::<Vec<_>>(),
-    );
-    // A person's PR bumps podinfo in prod, merged with a merge commit.
-    fake.set_branch("bump-podinfo", &seed);
-    fake.commit_files(
-        "bump-podinfo",
-        &[("environments/prod/podinfo.yaml", &app("prod", "6.6.0"))],
-    );
-    let bump_pr = fake.add_pull(
-        "bump-podinfo",
-        "chore(deps): upgrade podinfo to 6.6.0 in prod",
-    );
-    let merge = fake.merge_into_base(bump_pr);
+    let (merge, bump_pr) = github_bump(&fake);
 
     let dir = tempfile::tempdir().unwrap();
     let secrets = secrets();

@@ -362,3 +362,29 @@ pub fn serve(
     tokio::spawn(server);
     handle
 }
+
+/// The service `serve` runs, on `settings`, with its real handler: every
+/// part it needs (upgrades, syncs, promotions, rollbacks) must have been
+/// set up, or the test fails saying which did not. The HTTP server runs
+/// in the background; the worker is returned to drive by hand or to run.
+pub async fn start_service(settings: &Settings) -> (u16, Worker) {
+    use chartpilot::worker::service::ServiceHandler;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let handler = ServiceHandler::from_settings(settings, Arc::clone(&clock)).await;
+    let parts = [
+        ("upgrades", handler.upgrader.as_ref().err()),
+        ("syncs", handler.syncer.as_ref().err()),
+        ("promotions", handler.promoter.as_ref().err()),
+        ("rollbacks", handler.rollbacker.as_ref().err()),
+    ];
+    for (what, err) in parts {
+        assert!(err.is_none(), "{what} are off: {err:?}");
+    }
+    let app = Application::build_with(settings, Role::All, Arc::new(handler), clock)
+        .await
+        .unwrap();
+    let port = app.port();
+    let (server, worker, _queue) = app.into_parts();
+    tokio::spawn(server);
+    (port, worker.unwrap())
+}

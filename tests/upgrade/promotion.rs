@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 
 use chartpilot::alerts::{AlertmanagerClient, MatchOp, Matcher};
 use chartpilot::clock::{Clock, SystemClock};
-use chartpilot::startup::{Application, Role};
 use chartpilot::upgrade::Upgrader;
-use chartpilot::worker::service::ServiceHandler;
 use chartpilot::worker::{Outcome, Worker};
 
 use super::support::fake_github::FakeGithub;
@@ -91,23 +89,12 @@ async fn world(deadline: &str) -> World {
     // As Argo CD reports a Helm repository source: the chart version.
     argocd.seed(MockApp::new("podinfo-dev", "6.5.0"));
 
-    let handler = Arc::new(ServiceHandler::from_settings(&settings, Arc::clone(&clock)).await);
-    assert!(
-        handler.promoter.is_ok(),
-        "{:?}",
-        handler.promoter.as_ref().err()
-    );
-    let app = Application::build_with(&settings, Role::All, handler, clock)
-        .await
-        .unwrap();
-    let port = app.port();
-    let (server, worker, _queue) = app.into_parts();
-    tokio::spawn(server);
+    let (port, worker) = support::start_service(&settings).await;
     World {
         _scratch: scratch,
         fake,
         argocd,
-        worker: worker.unwrap(),
+        worker,
         port,
         webhook_secret,
         app_label,
