@@ -179,3 +179,22 @@ pub fn github_bump(fake: &FakeGithub) -> (String, u64) {
     );
     (fake.merge_into_base(pr), pr)
 }
+
+/// `git diff --unified=0 main <revert branch>` changes exactly the prod
+/// pin's version line back, and nothing else.
+pub fn assert_only_the_prod_pin_goes_back(diff: &str) {
+    let changed: Vec<&str> = diff
+        .lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        ["-    targetRevision: 6.6.0", "+    targetRevision: 6.5.0"],
+        "{diff}"
+    );
+    assert!(diff.contains("environments/prod/podinfo.yaml"), "{diff}");
+}
