@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod charts;
+pub mod chat;
 pub mod cli;
 pub mod clock;
 pub mod cluster;

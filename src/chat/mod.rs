@@ -1,0 +1,4 @@
+//! ChatOps: `/chartpilot` commands from Slack, GitHub comments and the
+//! generic webhook. `command` parses, `authz` decides who may.
+
+pub mod command;
