@@ -165,7 +165,8 @@ pub enum ParseError {
     },
 }
 
-const VERBS: [&str; 9] = [
+/// Every verb, as rules and `help` name them.
+pub const VERBS: [&str; 9] = [
     "help", "status", "sync", "rollback", "upgrade", "promote", "freeze", "unfreeze", "confirm",
 ];
 

@@ -1,4 +1,5 @@
 //! ChatOps: `/chartpilot` commands from Slack, GitHub comments and the
 //! generic webhook. `command` parses, `authz` decides who may.
 
+pub mod authz;
 pub mod command;

@@ -182,6 +182,58 @@ pub struct ChatSettings {
     pub secret: Secret,
     #[serde(default, skip_serializing)]
     pub secret_file: Option<PathBuf>,
+    /// Who may run what. `help` and `status` are for everyone; everything
+    /// else needs a rule that names the person (or a group they are in).
+    #[serde(default)]
+    pub allow: Vec<ChatAllow>,
+    /// Environments where `rollback` and `promote` wait for `confirm`.
+    #[serde(default)]
+    pub protected: Vec<String>,
+    /// How long a confirmation code stays good.
+    #[serde(default = "default_confirm_within", with = "duration")]
+    pub confirm_within: Duration,
+}
+
+fn default_confirm_within() -> Duration {
+    Duration::from_secs(300)
+}
+
+/// `[[chat.allow]]`: these verbs, in these environments, for these people.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatAllow {
+    /// Verbs, or `"*"` for all.
+    pub verbs: Vec<String>,
+    /// Environments, or `"*"` for all (and for commands that name none).
+    pub environments: Vec<String>,
+    /// Slack user ids (`U…`).
+    #[serde(default)]
+    pub slack_users: Vec<String>,
+    /// GitHub logins.
+    #[serde(default)]
+    pub github_users: Vec<String>,
+    /// GitHub teams as `org/team-slug`; membership is asked of GitHub.
+    #[serde(default)]
+    pub github_teams: Vec<String>,
+    /// A minimum permission on the repository, asked of GitHub:
+    /// `read`, `triage`, `write`, `maintain` or `admin`.
+    #[serde(default)]
+    pub github_permission: Option<RepoPermission>,
+    /// User ids of the generic `/webhooks/chat` route.
+    #[serde(default)]
+    pub users: Vec<String>,
+}
+
+/// GitHub's repository roles, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RepoPermission {
+    None,
+    Read,
+    Triage,
+    Write,
+    Maintain,
+    Admin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

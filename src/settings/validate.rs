@@ -207,6 +207,7 @@ impl Settings {
                 return Err(bad(key, &format!("`{l}` is not a Prometheus label name")));
             }
         }
+        self.validate_chat()?;
         if let Err(e) = crate::rollback::rules::Rules::new(&self.rollback.rules) {
             let (key, reason) = e.split_once(": ").unwrap_or(("rollback.rules", e.as_str()));
             return Err(bad(key, reason));
@@ -238,6 +239,65 @@ impl Settings {
 }
 
 impl Settings {
+    /// `[[chat.allow]]` and `chat.protected` name real verbs and
+    /// environments: a typo would silently allow nothing, or protect nothing.
+    fn validate_chat(&self) -> Result<(), SettingsError> {
+        let bad = |key: &str, reason: &str| SettingsError::invalid(key, reason);
+        let verbs = crate::chat::command::VERBS;
+        let envs = &self.policy.environments;
+        for (i, rule) in self.chat.allow.iter().enumerate() {
+            let key = format!("chat.allow[{i}]");
+            if let Some(v) = rule
+                .verbs
+                .iter()
+                .find(|v| *v != "*" && !verbs.contains(&v.as_str()))
+            {
+                return Err(bad(
+                    &format!("{key}.verbs"),
+                    &format!("`{v}` is not a command; commands: {}", verbs.join(", ")),
+                ));
+            }
+            if rule.verbs.is_empty() || rule.environments.is_empty() {
+                return Err(bad(&key, "needs verbs and environments (\"*\" for all)"));
+            }
+            if let Some(e) = rule
+                .environments
+                .iter()
+                .find(|e| *e != "*" && !envs.contains(e))
+            {
+                return Err(bad(
+                    &format!("{key}.environments"),
+                    &format!("`{e}` is not in policy.environments"),
+                ));
+            }
+            let names = rule.slack_users.len()
+                + rule.github_users.len()
+                + rule.github_teams.len()
+                + rule.users.len()
+                + usize::from(rule.github_permission.is_some());
+            if names == 0 {
+                return Err(bad(&key, "names nobody (slack_users, github_users, github_teams, github_permission or users)"));
+            }
+            if let Some(t) = rule
+                .github_teams
+                .iter()
+                .find(|t| t.split('/').filter(|p| !p.is_empty()).count() != 2)
+            {
+                return Err(bad(
+                    &format!("{key}.github_teams"),
+                    &format!("`{t}` is not `org/team-slug`"),
+                ));
+            }
+        }
+        if let Some(e) = self.chat.protected.iter().find(|e| !envs.contains(e)) {
+            return Err(bad(
+                "chat.protected",
+                &format!("`{e}` is not in policy.environments"),
+            ));
+        }
+        Ok(())
+    }
+
     /// `policy.ignore` ranges and `[[policy.charts]]` entries: a typo there
     /// would otherwise surface only at the first upgrade pass.
     fn validate_policy_overrides(&self) -> Result<(), SettingsError> {
@@ -342,6 +402,19 @@ mod tests {
             ("[upgrade]\nmajor_label = \" \"", "upgrade.major_label"),
             ("[upgrade]\nlabels = [\"\"]", "upgrade.labels"),
             ("[promotion]\nrecheck = \"0s\"", "promotion.recheck"),
+            (
+                "[[chat.allow]]\nverbs = [\"rollbak\"]\nenvironments = [\"prod\"]\nslack_users = [\"U1\"]",
+                "chat.allow[0].verbs: `rollbak` is not a command",
+            ),
+            (
+                "[[chat.allow]]\nverbs = [\"sync\"]\nenvironments = [\"production\"]\nslack_users = [\"U1\"]",
+                "chat.allow[0].environments: `production` is not in policy.environments",
+            ),
+            (
+                "[[chat.allow]]\nverbs = [\"sync\"]\nenvironments = [\"*\"]",
+                "chat.allow[0]: names nobody",
+            ),
+            ("[chat]\nprotected = [\"live\"]", "chat.protected: `live` is not in policy.environments"),
             (
                 "[[rollback.rules]]\nmatchers = ['alertname=~\"(\"']\napp_labels = [\"app\"]",
                 "rollback.rules[0].matchers",
