@@ -225,6 +225,19 @@ pub trait GitHost: Send + Sync {
     /// first 100).
     async fn comments(&self, number: u64) -> Result<Vec<String>, GitError>;
 
+    /// Reacts to an issue comment (`eyes` on receipt of a command). Hosts
+    /// without reactions do nothing.
+    async fn react(&self, comment_id: u64, reaction: &str) -> Result<(), GitError>;
+
+    /// Whether `user` is an active member of GitHub team `org/slug`;
+    /// false on hosts without teams.
+    async fn team_member(&self, team: &str, user: &str) -> Result<bool, GitError>;
+
+    /// `user`'s permission on the repository (`none` on hosts without
+    /// people).
+    async fn permission(&self, user: &str)
+        -> Result<crate::settings::RepoPermission, GitError>;
+
     /// Closes a pull request without merging, after commenting `comment`.
     async fn close_pull(&self, number: u64, comment: &str) -> Result<(), GitError>;
 }

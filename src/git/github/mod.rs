@@ -419,6 +419,68 @@ impl GitHost for GithubHost {
         }
     }
 
+    async fn react(&self, comment_id: u64, reaction: &str) -> Result<(), GitError> {
+        let path = format!("{}/issues/comments/{comment_id}/reactions", self.repo_path);
+        let reply = self
+            .send(Verb::Post, &path, json!({ "content": reaction }))
+            .await?;
+        if !reply.is_success() {
+            return Err(reply.error(&format!("reacting to comment {comment_id}")));
+        }
+        Ok(())
+    }
+
+    async fn team_member(&self, team: &str, user: &str) -> Result<bool, GitError> {
+        #[derive(serde::Deserialize)]
+        struct Membership {
+            state: String,
+        }
+        let Some((org, slug)) = team.split_once('/') else {
+            return Ok(false);
+        };
+        let path = format!(
+            "/orgs/{}/teams/{}/memberships/{}",
+            encode_path(org),
+            encode_path(slug),
+            encode_path(user)
+        );
+        let reply = self.get(&path).await?;
+        match reply.status {
+            404 => Ok(false),
+            _ if reply.is_success() => Ok(reply.json::<Membership>("team membership")?.state == "active"),
+            _ => Err(reply.error(&format!("membership of {user} in {team}"))),
+        }
+    }
+
+    async fn permission(&self, user: &str) -> Result<crate::settings::RepoPermission, GitError> {
+        use crate::settings::RepoPermission as P;
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            permission: String,
+            #[serde(default)]
+            role_name: Option<String>,
+        }
+        let path = format!("{}/collaborators/{}/permission", self.repo_path, encode_path(user));
+        let reply = self.get(&path).await?;
+        match reply.status {
+            404 => Ok(P::None),
+            _ if reply.is_success() => {
+                let a: Answer = reply.json("permission")?;
+                // `role_name` tells maintain and triage apart; `permission`
+                // folds them into write and read.
+                Ok(match a.role_name.as_deref().unwrap_or(&a.permission) {
+                    "admin" => P::Admin,
+                    "maintain" => P::Maintain,
+                    "write" => P::Write,
+                    "triage" => P::Triage,
+                    "read" => P::Read,
+                    _ => P::None,
+                })
+            }
+            _ => Err(reply.error(&format!("permission of {user}"))),
+        }
+    }
+
     async fn close_pull(&self, number: u64, comment: &str) -> Result<(), GitError> {
         self.comment(number, comment).await?;
         let path = format!("{}/pulls/{number}", self.repo_path);

@@ -271,6 +271,21 @@ impl GitHost for LocalGit {
         self.pulls.comments(number).await
     }
 
+    /// A local repository has no reactions.
+    async fn react(&self, _comment_id: u64, _reaction: &str) -> Result<(), GitError> {
+        Ok(())
+    }
+
+    /// Nor teams.
+    async fn team_member(&self, _team: &str, _user: &str) -> Result<bool, GitError> {
+        Ok(false)
+    }
+
+    /// Nor permissions: rules must name people.
+    async fn permission(&self, _user: &str) -> Result<crate::settings::RepoPermission, GitError> {
+        Ok(crate::settings::RepoPermission::None)
+    }
+
     async fn close_pull(&self, number: u64, comment: &str) -> Result<(), GitError> {
         self.pulls
             .close(number, comment.to_owned(), self.clock.now())

@@ -107,6 +107,12 @@ pub struct State {
     token_lifetime: Duration,
     pulls: Vec<FakePull>,
     comments: Vec<(u64, String)>,
+    /// `(comment id, content)` of each reaction.
+    reactions: Vec<(u64, String)>,
+    /// `(org/slug, login)` memberships.
+    teams: Vec<(String, String)>,
+    /// `(login, role)`: admin, maintain, write, triage or read.
+    permissions: Vec<(String, String)>,
     next_number: u64,
     requests: Vec<Recorded>,
     faults: Vec<Armed>,
@@ -145,6 +151,9 @@ impl FakeGithub {
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             pulls: Vec::new(),
             comments: Vec::new(),
+            reactions: Vec::new(),
+            teams: Vec::new(),
+            permissions: Vec::new(),
             next_number: 1,
             requests: Vec::new(),
             faults: Vec::new(),
@@ -394,6 +403,23 @@ impl FakeGithub {
             .into_iter()
             .find(|p| p.number == number)
             .unwrap()
+    }
+
+    /// Puts `login` in team `org/slug`.
+    pub fn add_team_member(&self, team: &str, login: &str) {
+        self.state().teams.push((team.to_owned(), login.to_owned()));
+    }
+
+    /// Gives `login` a role on the repository (`write`, `maintain`, …).
+    pub fn set_permission(&self, login: &str, role: &str) {
+        self.state()
+            .permissions
+            .push((login.to_owned(), role.to_owned()));
+    }
+
+    /// `(comment id, content)` of each reaction made.
+    pub fn reactions(&self) -> Vec<(u64, String)> {
+        self.state().reactions.clone()
     }
 
     pub fn comments(&self, number: u64) -> Vec<String> {

@@ -82,6 +82,24 @@ impl State {
                 _ => message(404, "Not Found"),
             };
         }
+        if let Some(rest) = path.strip_prefix("/orgs/") {
+            if let Err(why) = self.check_token(auth) {
+                return message(401, &why);
+            }
+            // `{org}/teams/{slug}/memberships/{user}`
+            let parts: Vec<&str> = rest.split('/').collect();
+            return match (method, parts.as_slice()) {
+                ("GET", [org, "teams", slug, "memberships", user]) => {
+                    let team = format!("{org}/{slug}");
+                    if self.teams.iter().any(|(t, u)| *t == team && u.eq_ignore_ascii_case(user)) {
+                        HttpResponse::Ok().json(json!({ "state": "active", "role": "member" }))
+                    } else {
+                        message(404, "Not Found")
+                    }
+                }
+                _ => message(404, "Not Found"),
+            };
+        }
         let Some(rest) = path.strip_prefix(&format!("/repos/{OWNER}/{NAME}/")) else {
             return message(404, "Not Found");
         };
@@ -148,6 +166,34 @@ impl State {
                         .collect::<Vec<_>>(),
                 ),
                 None => message(404, "Not Found"),
+            },
+            ("GET", ["collaborators", user, "permission"]) => {
+                let role = self
+                    .permissions
+                    .iter()
+                    .find(|(u, _)| u.eq_ignore_ascii_case(user))
+                    .map(|(_, r)| r.clone());
+                match role {
+                    Some(role) => {
+                        let permission = match role.as_str() {
+                            "maintain" => "write",
+                            "triage" => "read",
+                            other => other,
+                        };
+                        HttpResponse::Ok().json(json!({ "permission": permission, "role_name": role, "user": { "login": user } }))
+                    }
+                    None => message(404, "Not Found"),
+                }
+            }
+            ("POST", ["issues", "comments", rest]) => match rest.split_once('/') {
+                Some((id, "reactions")) => match (id.parse::<u64>(), body["content"].as_str()) {
+                    (Ok(id), Some(content)) => {
+                        self.reactions.push((id, content.to_owned()));
+                        HttpResponse::Created().json(json!({ "id": self.reactions.len(), "content": content }))
+                    }
+                    _ => message(422, "Validation Failed"),
+                },
+                _ => message(404, "Not Found"),
             },
             ("POST", ["issues", n, "comments"]) => match (self.find(n), body["body"].as_str()) {
                 (Some(number), Some(text)) => {
