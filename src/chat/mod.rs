@@ -3,3 +3,5 @@
 
 pub mod authz;
 pub mod command;
+pub mod reply;
+pub mod run;

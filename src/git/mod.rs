@@ -235,8 +235,7 @@ pub trait GitHost: Send + Sync {
 
     /// `user`'s permission on the repository (`none` on hosts without
     /// people).
-    async fn permission(&self, user: &str)
-        -> Result<crate::settings::RepoPermission, GitError>;
+    async fn permission(&self, user: &str) -> Result<crate::settings::RepoPermission, GitError>;
 
     /// Closes a pull request without merging, after commenting `comment`.
     async fn close_pull(&self, number: u64, comment: &str) -> Result<(), GitError>;

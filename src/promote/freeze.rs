@@ -37,6 +37,44 @@ impl Freezes {
         self.0.is_empty()
     }
 
+    /// Freezes `env` (replacing an earlier freeze of it).
+    pub fn set(&mut self, env: &str, freeze: Freeze) {
+        self.0.insert(env.to_owned(), freeze);
+    }
+
+    /// Unfreezes `env`; the freeze it had, if any.
+    pub fn remove(&mut self, env: &str) -> Option<Freeze> {
+        self.0.remove(env)
+    }
+
+    /// The file's text. Values are written as JSON strings, which YAML
+    /// reads as double-quoted scalars: any reason a person types stays one
+    /// string, whatever quotes, colons or newlines it holds.
+    pub fn to_yaml(&self) -> String {
+        let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+        let mut out = String::from(
+            "# Written by chartpilot (/chartpilot freeze, unfreeze). A frozen\n# environment takes no automatic upgrade, promotion or rollback.\n",
+        );
+        if self.0.is_empty() {
+            out.push_str("environments: {}\n");
+            return out;
+        }
+        out.push_str("environments:\n");
+        for (env, f) in &self.0 {
+            out.push_str(&format!("  {}:\n    by: {}\n", q(env), q(&f.by)));
+            if let Some(r) = &f.reason {
+                out.push_str(&format!("    reason: {}\n", q(r)));
+            }
+            if let Some(at) = f.at {
+                out.push_str(&format!(
+                    "    at: {}\n",
+                    q(&at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                ));
+            }
+        }
+        out
+    }
+
     /// Parses the file. A file that does not parse is an error naming the
     /// line: treating it as "nothing frozen" would unfreeze prod by typo.
     pub fn parse(text: &str) -> Result<Freezes, String> {
@@ -83,6 +121,35 @@ mod tests {
         assert_eq!(prod.at.unwrap().to_rfc3339(), "2026-11-25T10:00:00+00:00");
         assert_eq!(f.get("staging").unwrap().by, "bob");
         assert!(f.get("dev").is_none());
+    }
+
+    #[test]
+    fn written_files_read_back_whatever_the_reason_holds() {
+        let mut f = Freezes::default();
+        let at = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        f.set(
+            "prod",
+            Freeze {
+                by: "U2147483697".into(),
+                reason: Some("quarter-end: \"no\" changes\n# not a comment (Ünïcode ✓)".into()),
+                at: Some(at),
+            },
+        );
+        f.set(
+            "staging",
+            Freeze {
+                by: "bob".into(),
+                reason: None,
+                at: None,
+            },
+        );
+        let text = f.to_yaml();
+        assert_eq!(Freezes::parse(&text).unwrap(), f, "{text}");
+        assert_eq!(f.remove("staging").map(|x| x.by), Some("bob".into()));
+        f.remove("prod");
+        assert!(Freezes::parse(&f.to_yaml()).unwrap().is_empty());
     }
 
     #[test]

@@ -198,7 +198,7 @@ impl Promoter {
                     .promote(
                         &PromotionRequest {
                             chart: &c.chart,
-                            version: &c.version,
+                            version: Some(&c.version),
                             env: &c.to_env,
                             why,
                         },

@@ -87,35 +87,37 @@ pub fn pr_body(r: &Revert<'_>) -> String {
         code(&c.to)
     );
     let _ = writeln!(b, "**Why:** {}\n", code(r.reason));
-    let _ = writeln!(b, "### Alerts\n");
-    let _ = writeln!(b, "| Alert | Started | Labels | Links |");
-    let _ = writeln!(b, "| --- | --- | --- | --- |");
-    for a in r.alerts.iter().take(MAX_ALERTS) {
-        let name = a.labels.get("alertname").map(String::as_str).unwrap_or("?");
-        let labels: Vec<String> = a
-            .labels
-            .iter()
-            .filter(|(k, _)| k.as_str() != "alertname")
-            .map(|(k, v)| code(&cut(&format!("{k}={v}")).replace('|', "¦")))
-            .collect();
-        let mut links = Vec::new();
-        if let Some(u) = link(&a.generator_url) {
-            links.push(format!("[source]({u})"));
+    if !r.alerts.is_empty() {
+        let _ = writeln!(b, "### Alerts\n");
+        let _ = writeln!(b, "| Alert | Started | Labels | Links |");
+        let _ = writeln!(b, "| --- | --- | --- | --- |");
+        for a in r.alerts.iter().take(MAX_ALERTS) {
+            let name = a.labels.get("alertname").map(String::as_str).unwrap_or("?");
+            let labels: Vec<String> = a
+                .labels
+                .iter()
+                .filter(|(k, _)| k.as_str() != "alertname")
+                .map(|(k, v)| code(&cut(&format!("{k}={v}")).replace('|', "¦")))
+                .collect();
+            let mut links = Vec::new();
+            if let Some(u) = link(&a.generator_url) {
+                links.push(format!("[source]({u})"));
+            }
+            if let Some(u) = a.annotations.get("runbook_url").and_then(|u| link(u)) {
+                links.push(format!("[runbook]({u})"));
+            }
+            let _ = writeln!(
+                b,
+                "| {} | {} | {} | {} |",
+                code(&cut(name).replace('|', "¦")),
+                a.starts_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                labels.join(" "),
+                links.join(" · ")
+            );
         }
-        if let Some(u) = a.annotations.get("runbook_url").and_then(|u| link(u)) {
-            links.push(format!("[runbook]({u})"));
+        if r.alerts.len() > MAX_ALERTS {
+            let _ = writeln!(b, "\n…and {} more alerts.", r.alerts.len() - MAX_ALERTS);
         }
-        let _ = writeln!(
-            b,
-            "| {} | {} | {} | {} |",
-            code(&cut(name).replace('|', "¦")),
-            a.starts_at.format("%Y-%m-%d %H:%M:%S UTC"),
-            labels.join(" "),
-            links.join(" · ")
-        );
-    }
-    if r.alerts.len() > MAX_ALERTS {
-        let _ = writeln!(b, "\n…and {} more alerts.", r.alerts.len() - MAX_ALERTS);
     }
     let _ = writeln!(
         b,
@@ -154,6 +156,12 @@ pub fn names_alert(body: &str, fingerprint: &str) -> bool {
 
 /// The comment on the PR that introduced the change.
 pub fn origin_comment(r: &Revert<'_>, revert: &str) -> String {
+    if r.alerts.is_empty() {
+        return format!(
+            "chartpilot is rolling this change back: {revert}.\n\n{}",
+            code(r.reason)
+        );
+    }
     let first = r
         .alerts
         .first()

@@ -219,6 +219,78 @@ impl Rollbacker {
         Ok(outcomes)
     }
 
+    /// A person's `rollback <app> [env]`: the newest change of the app's
+    /// pin whatever its age (within the last 100 commits of the branch),
+    /// frozen environment or not. Still never a revert of a revert, never
+    /// a second revert of one commit, and nothing under `policy.dry_run`.
+    pub async fn by_person(
+        &self,
+        app: &str,
+        env: Option<&str>,
+        who: &str,
+    ) -> Result<Outcome, RollbackError> {
+        let _one = self.one_at_a_time.lock().await;
+        let skipped = |reason: String| Outcome::Skipped {
+            app: app.to_owned(),
+            reason,
+        };
+        let head = self.head().await?;
+        let pins: Vec<&Pin> = head
+            .pins
+            .iter()
+            .filter(|p| p.name == app && (env.is_none() || p.env.as_deref() == env))
+            .collect();
+        if pins.is_empty() {
+            return Ok(skipped(format!(
+                "{app} has no pin in {}",
+                env.unwrap_or("any environment")
+            )));
+        }
+        let steps = self
+            .pin_steps(&head, app, env, &pins, DateTime::<Utc>::UNIX_EPOCH)
+            .await?;
+        let Some(step) = steps.into_iter().next() else {
+            return Ok(skipped(format!(
+                "no change to {app}'s pin in the branch's last 100 commits"
+            )));
+        };
+        if step.change.is_revert {
+            return Ok(skipped(format!(
+                "the newest change to {app}'s pin, {} (\"{}\"), is itself a revert; undo it by hand if that is what you mean",
+                short(&step.change.sha),
+                step.change.subject
+            )));
+        }
+        if let Some(existing) = self.existing_revert(&step.change.sha).await? {
+            return Ok(skipped(format!(
+                "{} is already being reverted: {existing}",
+                short(&step.change.sha)
+            )));
+        }
+        let reason = format!(
+            "{who} asked for it: {} (\"{}\") moved {app} from {} to {}",
+            short(&step.change.sha),
+            step.change.subject,
+            step.change.from,
+            step.change.to
+        );
+        if self.policy.dry_run {
+            return Ok(Outcome::WouldRevert {
+                app: app.to_owned(),
+                commit: step.change.sha.clone(),
+                reason,
+            });
+        }
+        let r = Revert {
+            app,
+            env,
+            change: &step.change,
+            reason: &reason,
+            alerts: &[],
+        };
+        self.revert(&head, &step, &r, false).await
+    }
+
     async fn head(&self) -> Result<Head, RollbackError> {
         let base = self.host.base_branch().to_owned();
         let sha = self

@@ -80,7 +80,8 @@ impl UpgradeError {
 pub struct PromotionRequest<'a> {
     /// The chart as upgrade branches spell it.
     pub chart: &'a str,
-    pub version: &'a str,
+    /// None: the newest version the policy allows.
+    pub version: Option<&'a str>,
     /// The environment it goes to.
     pub env: &'a str,
     /// The paragraph at the top of the PR body: where it comes from and
@@ -221,20 +222,29 @@ impl Upgrader {
             }
             None => {
                 return Err(UpgradeError::Edit(format!(
-                    "{} in {} has no chart repository to look {} up in",
-                    req.chart, req.env, req.version
+                    "{} in {} has no chart repository to look versions up in",
+                    req.chart, req.env
                 )))
             }
         };
-        let Some(release) = list.iter().find(|r| r.version == req.version).cloned() else {
-            return Err(UpgradeError::Edit(format!(
-                "{} {} is no longer published in {}",
-                req.chart,
-                req.version,
-                crate::charts::fetch::route::strip_userinfo(
-                    first.repository.as_deref().unwrap_or("?")
-                )
-            )));
+        let repo =
+            crate::charts::fetch::route::strip_userinfo(first.repository.as_deref().unwrap_or("?"));
+        let release = match req.version {
+            Some(version) => list
+                .iter()
+                .find(|r| r.version == version)
+                .cloned()
+                .ok_or_else(|| {
+                    UpgradeError::Edit(format!(
+                        "{} {version} is not published in {repo}",
+                        req.chart
+                    ))
+                })?,
+            // The newest the policy allows for these pins.
+            None => match choose(&self.policy, first, list, self.clock.now()).target {
+                Some((release, _)) => release,
+                None => return Ok(report),
+            },
         };
         let from = first.version.clone().unwrap_or_default();
         let target = Target {

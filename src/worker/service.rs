@@ -7,8 +7,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{FollowUp, Handled, JobError, JobHandler, LoggingHandler};
+use crate::chat::authz::Principal;
+use crate::chat::reply::{commands_in_comment, comment_reply, Replier};
+use crate::chat::run::ChatOps;
 use crate::git::GitError;
-use crate::jobs::{AlertNotification, Job, JobEnvelope, PromotionCheck, Push, UpgradeRequest};
+use crate::jobs::{
+    AlertNotification, ChatCommand, ChatSource, IssueComment, Job, JobEnvelope, PromotionCheck,
+    Push, UpgradeRequest,
+};
 use crate::promote::run::{Checked, Promoter};
 use crate::rollback::run::{RollbackError, Rollbacker};
 use crate::sync::run::Syncer;
@@ -38,6 +44,9 @@ pub struct ServiceHandler {
     pub promoter: Result<Arc<Promoter>, String>,
     /// Reverts the change behind a failed rollout; same rule.
     pub rollbacker: Result<Arc<Rollbacker>, String>,
+    /// Runs chat commands; same rule.
+    pub chatops: Result<Arc<ChatOps>, String>,
+    pub replier: Replier,
     /// `owner/name` on GitHub; empty for a local repository, whose pushes
     /// are not announced by webhooks.
     pub repository: String,
@@ -79,15 +88,30 @@ impl ServiceHandler {
         if let Err(e) = &promoter {
             tracing::error!(error = %e, "promotions are off");
         }
-        let rollbacker = rollbacker(settings, &upgrader, &argocd, &promoter, clock);
+        let rollbacker = rollbacker(settings, &upgrader, &argocd, &promoter, Arc::clone(&clock));
         if let Err(e) = &rollbacker {
             tracing::error!(error = %e, "rollbacks are off");
         }
+        let chatops = match (&upgrader, &argocd, &rollbacker) {
+            (Ok(up), Ok(argocd), Ok(rb)) => Ok(Arc::new(ChatOps {
+                host: Arc::clone(&up.host),
+                argocd: Arc::clone(argocd),
+                upgrader: Arc::clone(up),
+                rollbacker: Arc::clone(rb),
+                settings: settings.chat.clone(),
+                environments: settings.policy.environments.clone(),
+                sync_options: settings.argocd.sync_options.clone(),
+                clock,
+            })),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e.clone()),
+        };
         Self {
             upgrader,
             syncer,
             promoter,
             rollbacker,
+            chatops,
+            replier: Replier::default(),
             repository: settings.git.repository.clone(),
             branch: settings.git.branch.clone(),
             dry_run: settings.policy.dry_run,
@@ -201,6 +225,84 @@ impl ServiceHandler {
         }
     }
 
+    /// A Slack or generic command: run it, answer on its reply URL. A
+    /// reply that cannot be delivered is logged, not retried: retrying
+    /// would run the command again.
+    async fn chat(&self, c: &ChatCommand) -> Result<(), JobError> {
+        let chatops = self
+            .chatops
+            .as_ref()
+            .map_err(|e| JobError::park(anyhow::anyhow!("chat command cannot run: {e}")))?;
+        let who = Principal {
+            source: c.source,
+            user: c.user.clone(),
+            github_teams: Vec::new(),
+            github_permission: None,
+        };
+        let place = c
+            .channel
+            .clone()
+            .unwrap_or_else(|| format!("{:?}", c.source).to_lowercase());
+        let reply = chatops.run(&who, &c.text, &place).await;
+        let sent = match (c.source, c.reply_url.as_deref()) {
+            (ChatSource::Slack, Some(url)) => self.replier.slack(url, &reply).await,
+            (_, Some(url)) => self.replier.generic(url, &reply).await,
+            (_, None) => Ok(()),
+        };
+        if let Err(e) = sent {
+            tracing::warn!(user = %c.user, error = %e, "chat reply not delivered");
+        }
+        Ok(())
+    }
+
+    /// `/chartpilot` lines of a new comment on our repository: 👀 on
+    /// receipt, one reply comment with every answer.
+    async fn comment(&self, c: &IssueComment) -> Result<(), JobError> {
+        if c.action != "created"
+            || c.author_type.eq_ignore_ascii_case("bot")
+            || !c.repository.eq_ignore_ascii_case(&self.repository)
+        {
+            return Ok(());
+        }
+        let commands = commands_in_comment(&c.body);
+        if commands.is_empty() {
+            return Ok(());
+        }
+        let chatops = self
+            .chatops
+            .as_ref()
+            .map_err(|e| JobError::park(anyhow::anyhow!("chat command cannot run: {e}")))?;
+        let host = &chatops.host;
+        if let Some(id) = c.comment_id {
+            if let Err(e) = host.react(id, "eyes").await {
+                tracing::warn!(comment = id, error = %e, "no 👀 reaction");
+            }
+        }
+        let who = Principal {
+            source: ChatSource::Github,
+            user: c.author.clone(),
+            github_teams: Vec::new(),
+            github_permission: None,
+        };
+        let place = format!("#{}", c.issue_number);
+        let mut results = Vec::new();
+        for command in commands {
+            let reply = chatops.run(&who, &command, &place).await;
+            results.push((command, reply));
+        }
+        host.comment(c.issue_number, &comment_reply(&results))
+            .await
+            .map_err(|e| {
+                let transient = e.is_transient();
+                let err = anyhow::Error::new(e).context(format!("reply on #{}", c.issue_number));
+                if transient {
+                    JobError::retry(err)
+                } else {
+                    JobError::park(err)
+                }
+            })
+    }
+
     async fn rollback(&self, n: &AlertNotification) -> Result<(), JobError> {
         let rollbacker = self.rollbacker.as_ref().map_err(|e| {
             JobError::park(anyhow::anyhow!(
@@ -274,6 +376,8 @@ impl JobHandler for ServiceHandler {
             }
             Job::Promotion(c) => self.promotion(c).await.map(|()| Vec::new()),
             Job::Alert(n) => self.rollback(n).await.map(|()| Vec::new()),
+            Job::Chat(c) => self.chat(c).await.map(|()| Vec::new()),
+            Job::IssueComment(c) => self.comment(c).await.map(|()| Vec::new()),
             other => LoggingHandler.handle(other, envelope).await,
         }
     }
@@ -385,6 +489,8 @@ mod tests {
             syncer: Err("not needed".into()),
             promoter: Err("not needed".into()),
             rollbacker: Err("not needed".into()),
+            chatops: Err("not needed".into()),
+            replier: Replier::default(),
             repository: "acme/gitops".into(),
             branch: "main".into(),
             dry_run: false,

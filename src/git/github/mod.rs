@@ -447,7 +447,9 @@ impl GitHost for GithubHost {
         let reply = self.get(&path).await?;
         match reply.status {
             404 => Ok(false),
-            _ if reply.is_success() => Ok(reply.json::<Membership>("team membership")?.state == "active"),
+            _ if reply.is_success() => {
+                Ok(reply.json::<Membership>("team membership")?.state == "active")
+            }
             _ => Err(reply.error(&format!("membership of {user} in {team}"))),
         }
     }
@@ -460,7 +462,11 @@ impl GitHost for GithubHost {
             #[serde(default)]
             role_name: Option<String>,
         }
-        let path = format!("{}/collaborators/{}/permission", self.repo_path, encode_path(user));
+        let path = format!(
+            "{}/collaborators/{}/permission",
+            self.repo_path,
+            encode_path(user)
+        );
         let reply = self.get(&path).await?;
         match reply.status {
             404 => Ok(P::None),

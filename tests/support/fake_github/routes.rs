@@ -91,7 +91,11 @@ impl State {
             return match (method, parts.as_slice()) {
                 ("GET", [org, "teams", slug, "memberships", user]) => {
                     let team = format!("{org}/{slug}");
-                    if self.teams.iter().any(|(t, u)| *t == team && u.eq_ignore_ascii_case(user)) {
+                    if self
+                        .teams
+                        .iter()
+                        .any(|(t, u)| *t == team && u.eq_ignore_ascii_case(user))
+                    {
                         HttpResponse::Ok().json(json!({ "state": "active", "role": "member" }))
                     } else {
                         message(404, "Not Found")

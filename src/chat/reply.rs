@@ -1,0 +1,159 @@
+//! Where answers go: Slack's `response_url` (Block Kit, `in_channel` for
+//! actions, ephemeral otherwise), the generic route's `reply_url`, and
+//! GitHub comments; and which lines of a comment are commands.
+
+use std::time::Duration;
+
+use super::run::Reply;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// At most this many commands are run from one comment.
+pub const MAX_COMMANDS_PER_COMMENT: usize = 5;
+
+/// Marks chartpilot's own reply comments, so they are never read as
+/// commands (they quote them).
+pub const REPLY_MARKER: &str = "<!-- chartpilot:reply -->";
+
+#[derive(Clone)]
+pub struct Replier {
+    http: reqwest::Client,
+}
+
+impl Default for Replier {
+    fn default() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(TIMEOUT)
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Slack's text escaping: `&`, `<`, `>`.
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+impl Replier {
+    /// Slack: the message, as a section block with the same text for
+    /// notifications.
+    pub async fn slack(&self, response_url: &str, reply: &Reply) -> Result<(), String> {
+        let text = slack_escape(&reply.text);
+        let body = serde_json::json!({
+            "response_type": if reply.public { "in_channel" } else { "ephemeral" },
+            "replace_original": false,
+            "text": text,
+            "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": text } }],
+        });
+        self.post(response_url, &body).await
+    }
+
+    /// The generic route: `{"text", "public"}` to `reply_url`.
+    pub async fn generic(&self, reply_url: &str, reply: &Reply) -> Result<(), String> {
+        let body = serde_json::json!({ "text": reply.text, "public": reply.public });
+        self.post(reply_url, &body).await
+    }
+
+    async fn post(&self, url: &str, body: &serde_json::Value) -> Result<(), String> {
+        match self.http.post(url).json(body).send().await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!("the reply URL answered {}", r.status())),
+            // The URL may carry a token (Slack's does): never in the text.
+            Err(e) if e.is_timeout() => Err("the reply URL timed out".into()),
+            Err(_) => Err("the reply URL could not be reached".into()),
+        }
+    }
+}
+
+/// The `/chartpilot` lines of a GitHub comment, each without its prefix:
+/// one command per line, none from fenced code, indented code or quotes,
+/// none from chartpilot's own replies, at most
+/// [`MAX_COMMANDS_PER_COMMENT`].
+pub fn commands_in_comment(body: &str) -> Vec<String> {
+    if body.contains(REPLY_MARKER) {
+        return Vec::new();
+    }
+    let mut fence: Option<&str> = None;
+    let mut out = Vec::new();
+    for line in body.lines() {
+        let trimmed = line.trim_start();
+        if let Some(open) = fence {
+            if trimmed.starts_with(open) {
+                fence = None;
+            }
+            continue;
+        }
+        if trimmed.starts_with("```") {
+            fence = Some("```");
+            continue;
+        }
+        if trimmed.starts_with("~~~") {
+            fence = Some("~~~");
+            continue;
+        }
+        if trimmed.starts_with('>') || line.starts_with("    ") || line.starts_with('\t') {
+            continue;
+        }
+        let Some(rest) = trimmed.strip_prefix("/chartpilot") else {
+            continue;
+        };
+        if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
+            continue;
+        }
+        out.push(rest.trim().to_owned());
+        if out.len() == MAX_COMMANDS_PER_COMMENT {
+            break;
+        }
+    }
+    out
+}
+
+/// One reply comment for the commands of one comment.
+pub fn comment_reply(results: &[(String, Reply)]) -> String {
+    let mut out = String::new();
+    for (command, reply) in results {
+        out.push_str(&format!(
+            "> `/chartpilot {}`\n\n{}\n\n",
+            command.replace('`', "'"),
+            reply.text
+        ));
+    }
+    out.push_str(REPLY_MARKER);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_command_lines_count() {
+        let body = "Looks bad.\n/chartpilot rollback frontend-app prod\n\n```\n/chartpilot sync x\n```\n> /chartpilot freeze prod\n    /chartpilot unfreeze prod\n~~~\n/chartpilot help\n~~~\n  /chartpilot status frontend-app\n/chartpilotx nope\n/chartpilot\n";
+        assert_eq!(
+            commands_in_comment(body),
+            ["rollback frontend-app prod", "status frontend-app", ""]
+        );
+        let ours = comment_reply(&[(
+            "help".into(),
+            Reply {
+                text: "/chartpilot sync x".into(),
+                public: false,
+            },
+        )]);
+        assert!(commands_in_comment(&ours).is_empty());
+        let many = "/chartpilot help\n".repeat(9);
+        assert_eq!(commands_in_comment(&many).len(), MAX_COMMANDS_PER_COMMENT);
+    }
+
+    #[test]
+    fn slack_text_cannot_ping() {
+        assert_eq!(
+            slack_escape("<!channel> & <@U1>"),
+            "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+        );
+    }
+}

@@ -1,0 +1,524 @@
+//! Running a chat command: read the repository (the names people may use),
+//! parse, authorize (with the GitHub lookups a rule needs), write the audit
+//! line, act through the same paths as the automatic jobs, and say what
+//! happened. Every command ends in a reply, errors included.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::authz::{authorize, lookups, Authz, Principal};
+use super::command::{parse, Command, Vocabulary, USAGE};
+use crate::clock::Clock;
+use crate::cluster::{ArgoCd, SyncRequest};
+use crate::git::{read_files, FileChange, GitError, GitHost};
+use crate::pins::{self, Pin, PinKind, SourceFile};
+use crate::promote::freeze::{Freeze, Freezes, FREEZE_FILE};
+use crate::rollback::run::{Outcome, Rollbacker};
+use crate::settings::ChatSettings;
+use crate::sync::affected::{apps_in, SyncAt};
+use crate::sync::run::INITIATED_BY;
+use crate::upgrade::run::{Action, PromotionRequest, Upgrader};
+
+/// What chartpilot answers a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub text: String,
+    /// Shown to the channel (actions); false: only to the person (errors,
+    /// refusals, help).
+    pub public: bool,
+}
+
+fn private(text: impl Into<String>) -> Reply {
+    Reply {
+        text: text.into(),
+        public: false,
+    }
+}
+
+fn public(text: impl Into<String>) -> Reply {
+    Reply {
+        text: text.into(),
+        public: true,
+    }
+}
+
+/// How often a freeze commit is retried when the branch moved meanwhile.
+const FREEZE_ATTEMPTS: usize = 3;
+
+pub struct ChatOps {
+    pub host: Arc<dyn GitHost>,
+    pub argocd: Arc<dyn ArgoCd>,
+    pub upgrader: Arc<Upgrader>,
+    pub rollbacker: Arc<Rollbacker>,
+    pub settings: ChatSettings,
+    pub environments: Vec<String>,
+    pub sync_options: Vec<String>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The repository as a command sees it.
+struct Repo {
+    files: Vec<SourceFile>,
+    pins: Vec<Pin>,
+}
+
+impl ChatOps {
+    /// Runs `text` for `who`; `place` names where it was said (channel,
+    /// issue), for the audit line. Never fails: a failure is the reply.
+    pub async fn run(&self, who: &Principal, text: &str, place: &str) -> Reply {
+        match self.try_run(who, text, place).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                tracing::error!(user = %who.user, command = %text, error = %e, "chat command failed");
+                private(format!("`{}` failed: {e}", text.trim()))
+            }
+        }
+    }
+
+    async fn try_run(&self, who: &Principal, text: &str, place: &str) -> Result<Reply, GitError> {
+        let repo = self.read().await?;
+        let vocab = Vocabulary {
+            environments: self.environments.clone(),
+            apps: repo
+                .pins
+                .iter()
+                .filter(|p| matches!(p.kind, PinKind::Argocd | PinKind::Terraform))
+                .map(|p| p.name.clone())
+                .collect(),
+            charts: repo
+                .pins
+                .iter()
+                .filter_map(|p| p.chart_name().map(str::to_owned))
+                .collect(),
+        };
+        let parsed = parse(text, &vocab)
+            .map_err(|e| e.to_string())
+            .and_then(|c| self.with_env(c, &repo));
+        let command = match parsed {
+            Ok(c) => c,
+            Err(reason) => {
+                audit(who, text, place, "invalid", &reason);
+                return Ok(private(reason));
+            }
+        };
+        let env = command.env().map(str::to_owned);
+        let mut who = who.clone();
+        let needed = lookups(
+            &self.settings.allow,
+            who.source,
+            command.verb(),
+            env.as_deref(),
+        );
+        for team in &needed.github_teams {
+            if self.host.team_member(team, &who.user).await? {
+                who.github_teams.push(team.clone());
+            }
+        }
+        if needed.github_permission {
+            who.github_permission = Some(self.host.permission(&who.user).await?);
+        }
+        match authorize(&self.settings.allow, &who, command.verb(), env.as_deref()) {
+            Authz::Refused { reason } => {
+                audit(&who, text, place, "refused", &reason);
+                return Ok(private(format!("Not allowed: {reason}.")));
+            }
+            Authz::Allowed { rule } => {
+                let why = rule
+                    .map(|i| format!("chat.allow[{i}]"))
+                    .unwrap_or_else(|| "open to everyone".into());
+                audit(&who, text, place, "allowed", &why);
+            }
+        }
+        let by = who.user.clone();
+        Ok(match command {
+            Command::Help => private(format!(
+                "chartpilot commands:\n{}",
+                USAGE
+                    .iter()
+                    .map(|u| format!("• `/chartpilot {u}`"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )),
+            Command::Status { app, env } => {
+                private(self.status(&repo, &app, env.as_deref()).await?)
+            }
+            Command::Sync { app, env } => self.sync(&repo, &app, env.as_deref()).await?,
+            Command::Rollback { app, env } => {
+                let outcome = self
+                    .rollbacker
+                    .by_person(&app, env.as_deref(), &by)
+                    .await
+                    .map_err(|e| GitError::Refused(e.to_string()))?;
+                rollback_reply(&outcome)
+            }
+            Command::Upgrade {
+                chart,
+                version,
+                env,
+            } => {
+                let env = env.unwrap_or_else(|| self.environments[0].clone());
+                self.open_upgrade(
+                    &chart,
+                    version.as_deref(),
+                    &env,
+                    format!("Requested by {by} through chat."),
+                )
+                .await?
+            }
+            Command::Promote { chart, from, to } => {
+                let versions: BTreeSet<&str> = repo
+                    .pins
+                    .iter()
+                    .filter(|p| p.env.as_deref() == Some(from.as_str()))
+                    .filter(|p| p.chart_name() == Some(chart.as_str()))
+                    .filter_map(|p| p.version.as_deref())
+                    .collect();
+                match versions.into_iter().collect::<Vec<_>>()[..] {
+                    [version] => {
+                        self.open_upgrade(
+                            &chart,
+                            Some(version),
+                            &to,
+                            format!("Promotes `{version}` from **{from}**, requested by {by} through chat."),
+                        )
+                        .await?
+                    }
+                    [] => private(format!("{from} pins no {chart}")),
+                    ref many => private(format!(
+                        "{from} pins {chart} at several versions ({}); upgrade {to} to one of them with `/chartpilot upgrade {chart} to <version> {to}`",
+                        many.join(", ")
+                    )),
+                }
+            }
+            Command::Freeze { env, reason } => {
+                let freeze = Freeze {
+                    by: by.clone(),
+                    reason,
+                    at: Some(self.clock.now()),
+                };
+                self.write_freeze(&env, Some(freeze)).await?
+            }
+            Command::Unfreeze { env } => self.write_freeze(&env, None).await?,
+            Command::Confirm { .. } => private(
+                "There is nothing to confirm: no command here waits for a confirmation code.",
+            ),
+        })
+    }
+
+    async fn read(&self) -> Result<Repo, GitError> {
+        let base = self.host.base_branch().to_owned();
+        let head = self
+            .host
+            .branch_head(&base)
+            .await?
+            .ok_or_else(|| GitError::NotFound(format!("branch {base}")))?;
+        let (files, _) = read_files(self.host.as_ref(), &head)
+            .await
+            .map_err(|e| GitError::Refused(e.to_string()))?;
+        let opts = self.upgrader.discover.clone();
+        tokio::task::spawn_blocking(move || {
+            let pins = pins::scan_files(&files, &opts).pins;
+            Repo { files, pins }
+        })
+        .await
+        .map_err(|e| GitError::Refused(e.to_string()))
+    }
+
+    /// Fills in the environment of an app command that named none, when
+    /// the app lives in one; asks for it when it lives in several.
+    fn with_env(&self, c: Command, repo: &Repo) -> Result<Command, String> {
+        let envs_of = |app: &str| -> Vec<String> {
+            repo.pins
+                .iter()
+                .filter(|p| p.name == app)
+                .filter_map(|p| p.env.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        };
+        let pick = |app: &str| -> Result<Option<String>, String> {
+            let envs = envs_of(app);
+            match envs.len() {
+                0 => Ok(None),
+                1 => Ok(envs.into_iter().next()),
+                _ => Err(format!(
+                    "{app} is in {}: name one, e.g. `{app} {}`",
+                    envs.join(", "),
+                    envs[0]
+                )),
+            }
+        };
+        Ok(match c {
+            Command::Sync { app, env: None } => Command::Sync {
+                env: pick(&app)?,
+                app,
+            },
+            Command::Rollback { app, env: None } => Command::Rollback {
+                env: pick(&app)?,
+                app,
+            },
+            other => other,
+        })
+    }
+
+    async fn status(&self, repo: &Repo, app: &str, env: Option<&str>) -> Result<String, GitError> {
+        let pins: Vec<&Pin> = repo
+            .pins
+            .iter()
+            .filter(|p| p.name == app && (env.is_none() || p.env.as_deref() == env))
+            .collect();
+        if pins.is_empty() {
+            return Ok(format!(
+                "{app} has no pin in {}",
+                env.unwrap_or("any environment")
+            ));
+        }
+        let open = self.host.open_pulls().await?;
+        let mut lines = vec![format!("*{app}*")];
+        for p in pins {
+            let mut line = format!(
+                "• {}: {} `{}` ({}:{})",
+                p.env.as_deref().unwrap_or("any"),
+                p.chart_name().unwrap_or("?"),
+                p.version.as_deref().unwrap_or("?"),
+                p.file,
+                p.line
+            );
+            if p.kind == PinKind::Argocd {
+                match self.argocd.status(&p.name).await {
+                    Ok(Some(s)) => line.push_str(&format!(
+                        "; Argo CD: {}, {}{}",
+                        s.sync,
+                        s.health,
+                        s.revision
+                            .as_deref()
+                            .map(|r| format!(" at `{}`", r.get(..12).unwrap_or(r)))
+                            .unwrap_or_default()
+                    )),
+                    Ok(None) => line.push_str("; unknown to Argo CD"),
+                    Err(e) => {
+                        tracing::warn!(app = %p.name, error = %e, "status: Argo CD did not answer");
+                        line.push_str("; Argo CD did not answer");
+                    }
+                }
+            }
+            let prefix = p.chart_name().map(|c| {
+                crate::upgrade::plan::chart_branch_prefix(p.env.as_deref().unwrap_or("any"), c)
+            });
+            for pr in open.iter().filter(|pr| {
+                prefix.as_deref().is_some_and(|x| pr.head.starts_with(x))
+                    || pr.head.starts_with(crate::rollback::run::REVERT_PREFIX)
+                        && pr.body.contains(&p.file)
+            }) {
+                line.push_str(&format!("; open: #{} {}", pr.number, pr.title));
+            }
+            lines.push(line);
+        }
+        Ok(lines.join("\n"))
+    }
+
+    async fn sync(&self, repo: &Repo, app: &str, env: Option<&str>) -> Result<Reply, GitError> {
+        let pin = repo
+            .pins
+            .iter()
+            .find(|p| p.name == app && (env.is_none() || p.env.as_deref() == env));
+        let Some(pin) = pin else {
+            return Ok(private(format!(
+                "{app} has no pin in {}",
+                env.unwrap_or("any environment")
+            )));
+        };
+        if pin.kind != PinKind::Argocd {
+            return Ok(private(format!(
+                "{app} is a Terraform helm_release: Terraform applies it, not Argo CD"
+            )));
+        }
+        let sync_at = repo
+            .files
+            .iter()
+            .find(|f| f.path == pin.file)
+            .into_iter()
+            .flat_map(|f| apps_in(&f.path, &f.text))
+            .find(|a| a.name == app)
+            .map(|a| a.sync_at);
+        let head = self
+            .host
+            .branch_head(self.host.base_branch())
+            .await?
+            .map(|h| h.to_string());
+        let revision = match sync_at {
+            Some(SyncAt::Chart(v)) => Some(v),
+            Some(SyncAt::Spec) => None,
+            Some(SyncAt::Commit) | None => head,
+        };
+        self.argocd
+            .sync(&SyncRequest {
+                app: app.to_owned(),
+                revision: revision.clone(),
+                initiated_by: INITIATED_BY.to_owned(),
+                sync_options: self.sync_options.clone(),
+            })
+            .await
+            .map_err(|e| GitError::Refused(format!("Argo CD: {e}")))?;
+        Ok(public(format!(
+            "Sync of {app} started{}.",
+            revision.map(|r| format!(" at `{r}`")).unwrap_or_default()
+        )))
+    }
+
+    async fn open_upgrade(
+        &self,
+        chart: &str,
+        version: Option<&str>,
+        env: &str,
+        why: String,
+    ) -> Result<Reply, GitError> {
+        let report = self
+            .upgrader
+            .promote(
+                &PromotionRequest {
+                    chart,
+                    version,
+                    env,
+                    why,
+                },
+                false,
+            )
+            .await
+            .map_err(|e| GitError::Refused(e.to_string()))?;
+        let Some(action) = report.actions.first() else {
+            return Ok(private(format!(
+                "Nothing to do: {chart} in {env} is already at {} or past it.",
+                version.unwrap_or("the newest version the policy allows")
+            )));
+        };
+        Ok(match action {
+            Action::Opened {
+                number, url, title, ..
+            } => public(format!(
+                "Opened {}: {title}",
+                url.clone().unwrap_or_else(|| format!("#{number}"))
+            )),
+            Action::Updated { number, title, .. }
+            | Action::Unchanged {
+                number,
+                branch: title,
+            } => public(format!("Already open: #{number} ({title})")),
+            Action::Declined { number, .. } => private(format!(
+                "That upgrade was closed before (#{number}); chartpilot does not open it again."
+            )),
+            other => public(format!("{other:?}")),
+        })
+    }
+
+    /// Commits the freeze file with `env` frozen (or not) on the base
+    /// branch, so freezes are in git's history; retried when the branch
+    /// moved meanwhile.
+    async fn write_freeze(&self, env: &str, freeze: Option<Freeze>) -> Result<Reply, GitError> {
+        let base = self.host.base_branch().to_owned();
+        for _ in 0..FREEZE_ATTEMPTS {
+            let head = self
+                .host
+                .branch_head(&base)
+                .await?
+                .ok_or_else(|| GitError::NotFound(format!("branch {base}")))?;
+            let mut freezes = match self.host.read_file(&head, FREEZE_FILE).await? {
+                None => Freezes::default(),
+                Some(b) => {
+                    Freezes::parse(&String::from_utf8_lossy(&b)).map_err(GitError::Refused)?
+                }
+            };
+            let message = match &freeze {
+                Some(f) => {
+                    freezes.set(env, f.clone());
+                    format!(
+                        "chore(chartpilot): freeze {env}\n\nBy {}{}.",
+                        f.by,
+                        f.reason
+                            .as_deref()
+                            .map(|r| format!(": {r}"))
+                            .unwrap_or_default()
+                    )
+                }
+                None => {
+                    if freezes.remove(env).is_none() {
+                        return Ok(private(format!("{env} is not frozen.")));
+                    }
+                    format!("chore(chartpilot): unfreeze {env}")
+                }
+            };
+            let sha = self
+                .host
+                .commit(
+                    &head,
+                    &message,
+                    &[FileChange {
+                        path: FREEZE_FILE.to_owned(),
+                        content: freezes.to_yaml().into_bytes(),
+                    }],
+                )
+                .await?;
+            match self.host.update_branch(&base, &sha).await {
+                Ok(()) => {
+                    return Ok(public(match &freeze {
+                        Some(f) => format!(
+                            "{env} is frozen{} (`{}`, commit `{}`): no automatic upgrade, promotion or rollback until `/chartpilot unfreeze {env}`.",
+                            f.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default(),
+                            FREEZE_FILE,
+                            &sha.as_ref()[..12]
+                        ),
+                        None => format!("{env} is no longer frozen (commit `{}`).", &sha.as_ref()[..12]),
+                    }))
+                }
+                Err(GitError::NotFastForward(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(GitError::Unavailable(format!(
+            "{base} kept moving; the freeze file was not written"
+        )))
+    }
+}
+
+fn rollback_reply(outcome: &Outcome) -> Reply {
+    match outcome {
+        Outcome::Reverted {
+            commit,
+            pull: Some(n),
+            ..
+        } => public(format!(
+            "Reverting `{}`: revert PR #{n}. Merge it to roll back.",
+            &commit.as_ref()[..12]
+        )),
+        Outcome::Reverted {
+            commit,
+            pushed: Some(p),
+            ..
+        } => public(format!(
+            "Reverted `{}` with `{}` on the branch.",
+            &commit.as_ref()[..12],
+            &p.as_ref()[..12]
+        )),
+        Outcome::WouldRevert { reason, .. } => {
+            private(format!("Dry run, nothing done. Would revert: {reason}"))
+        }
+        Outcome::Skipped { reason, .. } | Outcome::Conflict { reason, .. } => {
+            private(format!("No rollback: {reason}."))
+        }
+        other => public(format!("{other:?}")),
+    }
+}
+
+/// One line per command, allowed or not, for the audit trail.
+fn audit(who: &Principal, command: &str, place: &str, decision: &str, why: &str) {
+    tracing::info!(
+        target: "chartpilot::audit",
+        source = ?who.source,
+        user = %who.user,
+        command = %command.trim(),
+        place = %place,
+        decision,
+        why,
+        "chat command"
+    );
+}

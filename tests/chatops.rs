@@ -1,0 +1,457 @@
+//! ChatOps end to end: the signed Slack bodies of the corpus (with their
+//! `response_url` pointed at a local listener) go through the receiver and
+//! the queue; the worker runs each command against a local GitOps
+//! repository and answers on `response_url`. An unauthorized person gets a
+//! refusal, an audit line, and no effect. A GitHub comment gets 👀 and a
+//! reply comment through the fake GitHub.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use actix_web::web;
+use chartpilot::settings::Settings;
+use chartpilot::worker::{Outcome, Worker};
+use support::fake_github::FakeGithub;
+use support::{random_secret, test_settings, Backend, TestSecrets, PATIENCE};
+
+const CHARTS_URL: &str = "https://charts.example.org/stable";
+/// The person in the corpus's Slack samples.
+const STEVE: &str = "U2147483697";
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Person",
+            "-c",
+            "user.email=person@example.org",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GIT_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn app(name: &str, chart: &str, version: &str) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\nspec:\n  source:\n    repoURL: {CHARTS_URL}\n    chart: {chart}\n    targetRevision: {version}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {chart}\n"
+    )
+}
+
+/// The apps the corpus's commands name, pinned per environment.
+fn files() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "environments/dev/cert-manager.yaml",
+            app("cert-manager", "cert-manager", "v1.13.2"),
+        ),
+        (
+            "environments/dev/ingress-nginx.yaml",
+            app("ingress-nginx-dev", "ingress-nginx", "4.8.0"),
+        ),
+        (
+            "environments/staging/ingress-nginx.yaml",
+            app("ingress-nginx-staging", "ingress-nginx", "4.7.0"),
+        ),
+        (
+            "environments/prod/jupyterhub.yaml",
+            app("jupyterhub", "jupyterhub", "3.1.0"),
+        ),
+    ]
+}
+
+fn index(dir: &Path) {
+    let entry = |chart: &str, version: &str| {
+        format!("  - name: {chart}\n    version: {version}\n    created: \"2024-01-01T00:00:00Z\"\n    urls: [charts/{chart}-{version}.tgz]\n")
+    };
+    let text = format!(
+        "apiVersion: v1\nentries:\n  cert-manager:\n{}{}  ingress-nginx:\n{}{}  jupyterhub:\n{}",
+        entry("cert-manager", "v1.13.3"),
+        entry("cert-manager", "v1.13.2"),
+        entry("ingress-nginx", "4.8.0"),
+        entry("ingress-nginx", "4.7.0"),
+        entry("jupyterhub", "3.1.0"),
+    );
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("index.yaml"), text).unwrap();
+}
+
+/// Audit lines, captured from the log of this test binary.
+fn audit_log() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let buf: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let writer = Arc::clone(&buf);
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter("chartpilot::audit=info")
+            .with_ansi(false)
+            .with_writer(move || Capture(Arc::clone(&writer)))
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        buf
+    })
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A listener standing in for Slack's `response_url`: records each body.
+fn listener() -> (
+    String,
+    Arc<Mutex<Vec<serde_json::Value>>>,
+    actix_web::dev::ServerHandle,
+) {
+    let seen: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let (l, url) = support::loopback();
+    let data = web::Data::new(Arc::clone(&seen));
+    let handle = support::serve(l, move |cfg| {
+        cfg.app_data(data.clone()).route(
+            "/respond",
+            web::post().to(
+                |seen: web::Data<Arc<Mutex<Vec<serde_json::Value>>>>,
+                 body: web::Json<serde_json::Value>| async move {
+                    seen.lock().unwrap().push(body.into_inner());
+                    actix_web::HttpResponse::Ok().finish()
+                },
+            ),
+        );
+    });
+    (format!("{url}/respond"), seen, handle)
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    repo: std::path::PathBuf,
+    port: u16,
+    worker: Worker,
+    secrets: TestSecrets,
+    reply_url: String,
+    replies: Arc<Mutex<Vec<serde_json::Value>>>,
+    _listener: actix_web::dev::ServerHandle,
+}
+
+async fn world() -> World {
+    audit_log();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    for (path, text) in files() {
+        let p = repo.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "pins"]);
+    let charts = dir.path().join("charts");
+    index(&charts);
+    let secrets = TestSecrets {
+        github: random_secret(),
+        alertmanager: random_secret(),
+        slack: random_secret(),
+        chat: random_secret(),
+    };
+    let extra: Vec<(String, String)> = [
+        ("GIT__PROVIDER", "local".to_owned()),
+        ("GIT__PATH", repo.display().to_string()),
+        ("UPGRADE__INTERVAL", "0s".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("CHARTPILOT__{k}"), v))
+    .collect();
+    let mut settings = test_settings(Backend::Embedded, "", dir.path(), &secrets, &extra);
+    let overlay = dir.path().join("overlay.toml");
+    std::fs::write(
+        &overlay,
+        format!(
+            "[[helm.mirrors]]\nfrom = \"{CHARTS_URL}\"\nto = \"file://{}\"\n[[chat.allow]]\nverbs = [\"*\"]\nenvironments = [\"*\"]\nslack_users = [\"{STEVE}\"]\n",
+            charts.display()
+        ),
+    )
+    .unwrap();
+    let overlay = Settings::load(Some(&overlay), &Default::default()).unwrap();
+    settings.helm = overlay.helm;
+    settings.chat.allow = overlay.chat.allow;
+    let (port, worker) = support::start_service(&settings).await;
+    let (reply_url, replies, handle) = listener();
+    World {
+        _dir: dir,
+        repo,
+        port,
+        worker,
+        secrets,
+        reply_url,
+        replies,
+        _listener: handle,
+    }
+}
+
+impl World {
+    /// Posts a corpus Slack body, signed now with the test's secret, its
+    /// `response_url` (and, if given, user) replaced; returns the ack.
+    async fn slack(&self, sample: &str, user: Option<&str>) -> serde_json::Value {
+        let path = support::corpus()
+            .join("slack/chartpilot-samples")
+            .join(sample);
+        let raw = std::fs::read_to_string(path).unwrap();
+        let mut fields: Vec<(String, String)> = serde_urlencoded::from_str(raw.trim()).unwrap();
+        for (k, v) in &mut fields {
+            if k == "response_url" {
+                v.clone_from(&self.reply_url);
+            }
+            if let (Some(u), "user_id") = (user, k.as_str()) {
+                *v = u.to_owned();
+            }
+        }
+        let body = serde_urlencoded::to_string(&fields).unwrap();
+        let ts = chrono::Utc::now().timestamp();
+        let sig = chartpilot::http::signature::sign_slack(&self.secrets.slack, ts, body.as_bytes());
+        let response = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{}/webhooks/slack", self.port))
+            .header("X-Slack-Request-Timestamp", ts.to_string())
+            .header("X-Slack-Signature", sig)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Runs the queued job and returns the reply it sent.
+    async fn reply(&self) -> serde_json::Value {
+        let before = self.replies.lock().unwrap().len();
+        let outcome = tokio::time::timeout(PATIENCE, self.worker.process_one())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(outcome, Outcome::Done);
+        let until = Instant::now() + PATIENCE;
+        loop {
+            if let Some(r) = self.replies.lock().unwrap().get(before) {
+                return r.clone();
+            }
+            assert!(Instant::now() < until, "no reply on response_url");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn pulls(repo: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(repo.join(".git/chartpilot/pulls.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_corpus_slack_commands_are_acknowledged_then_answered_on_response_url() {
+    let w = world().await;
+
+    let ack = w.slack("01-help.body.txt", None).await;
+    assert_eq!(ack["response_type"], "ephemeral");
+    assert!(
+        ack["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Working on `/chartpilot help`"),
+        "{ack}"
+    );
+    let r = w.reply().await;
+    assert_eq!(r["response_type"], "ephemeral");
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.contains("`/chartpilot rollback &lt;app&gt; [env]`"),
+        "{text}"
+    );
+    assert_eq!(r["blocks"][0]["text"]["type"], "mrkdwn");
+
+    w.slack("02-status-app-env.body.txt", None).await;
+    let r = w.reply().await;
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.contains("prod: jupyterhub `3.1.0` (environments/prod/jupyterhub.yaml:"),
+        "{text}"
+    );
+
+    w.slack("03-upgrade-chart-to-version-env.body.txt", None)
+        .await;
+    let r = w.reply().await;
+    assert_eq!(r["response_type"], "in_channel", "{r}");
+    assert!(r["text"].as_str().unwrap().starts_with("Opened #1"), "{r}");
+    let prs = pulls(&w.repo);
+    assert_eq!(
+        prs[0]["head"],
+        "chartpilot/upgrade/dev/cert-manager-v1.13.3"
+    );
+    assert!(prs[0]["body"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("Requested by {STEVE} through chat.")));
+
+    w.slack("04-promote-chart-from-to.body.txt", None).await;
+    let r = w.reply().await;
+    assert_eq!(r["response_type"], "in_channel", "{r}");
+    let prs = pulls(&w.repo);
+    assert_eq!(
+        prs[1]["head"],
+        "chartpilot/upgrade/staging/ingress-nginx-4.8.0"
+    );
+    let diff = git(
+        &w.repo,
+        &[
+            "diff",
+            "main",
+            "chartpilot/upgrade/staging/ingress-nginx-4.8.0",
+        ],
+    );
+    assert!(
+        diff.contains("-    targetRevision: 4.7.0\n+    targetRevision: 4.8.0"),
+        "{diff}"
+    );
+
+    w.slack("05-freeze-with-reason.body.txt", None).await;
+    let r = w.reply().await;
+    assert_eq!(r["response_type"], "in_channel", "{r}");
+    let freeze = git(&w.repo, &["show", "main:.chartpilot/freeze.yaml"]);
+    let parsed = chartpilot::promote::freeze::Freezes::parse(&freeze).unwrap();
+    let prod = parsed.get("prod").expect("prod frozen");
+    assert_eq!(prod.by, STEVE);
+    assert_eq!(
+        prod.reason.as_deref(),
+        Some("change freeze for quarter-end (Ünïcode ✓)")
+    );
+    let message = git(&w.repo, &["log", "-1", "--format=%s", "main"]);
+    assert_eq!(message, "chore(chartpilot): freeze prod");
+}
+
+#[tokio::test]
+async fn an_unauthorized_person_is_refused_audited_and_nothing_happens() {
+    let w = world().await;
+    let head = git(&w.repo, &["rev-parse", "main"]);
+    w.slack("05-freeze-with-reason.body.txt", Some("U0STRANGER"))
+        .await;
+    let r = w.reply().await;
+    assert_eq!(r["response_type"], "ephemeral");
+    assert_eq!(
+        r["text"],
+        "Not allowed: U0STRANGER may not `freeze` in prod: no [[chat.allow]] rule names them for it."
+    );
+    assert_eq!(git(&w.repo, &["rev-parse", "main"]), head, "no commit");
+    let log = String::from_utf8(audit_log().lock().unwrap().clone()).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("U0STRANGER"))
+        .unwrap_or_else(|| panic!("no audit line in {log}"));
+    assert!(
+        line.contains("refused") && line.contains("freeze prod"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn a_github_comment_gets_eyes_and_a_reply_comment() {
+    let fake = FakeGithub::start().await;
+    let seeded: Vec<(&str, String)> = files();
+    fake.seed(
+        &seeded
+            .iter()
+            .map(|(p, t)| (*p, t.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    fake.set_branch("feature", &fake.branch("main").unwrap());
+    let issue = fake.add_pull("feature", "Some change");
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = TestSecrets {
+        github: random_secret(),
+        alertmanager: random_secret(),
+        slack: random_secret(),
+        chat: random_secret(),
+    };
+    let extra: Vec<(String, String)> = [
+        ("GIT__PROVIDER", "github".to_owned()),
+        ("GIT__REPOSITORY", fake.repository()),
+        ("GITHUB__TOKEN", fake.token.clone()),
+        ("GITHUB__API_URL", fake.url.clone()),
+        ("UPGRADE__INTERVAL", "0s".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("CHARTPILOT__{k}"), v))
+    .collect();
+    let settings = test_settings(Backend::Embedded, "", dir.path(), &secrets, &extra);
+    let (port, worker) = support::start_service(&settings).await;
+    let body = serde_json::json!({
+        "action": "created",
+        "issue": { "number": issue, "pull_request": { "url": "x" } },
+        "comment": {
+            "id": 4242,
+            "body": "Is it deployed?\n/chartpilot status jupyterhub\n```\n/chartpilot freeze prod\n```",
+            "user": { "login": "alice", "type": "User" }
+        },
+        "repository": { "full_name": fake.repository() },
+        "sender": { "login": "alice", "type": "User" }
+    })
+    .to_string();
+    let sig = chartpilot::http::signature::sign_sha256(&secrets.github, body.as_bytes());
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/webhooks/github"))
+        .header("X-GitHub-Event", "issue_comment")
+        .header("X-GitHub-Delivery", uuid::Uuid::new_v4().to_string())
+        .header("X-Hub-Signature-256", sig)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let outcome = tokio::time::timeout(PATIENCE, worker.process_one())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome, Outcome::Done);
+    assert_eq!(fake.reactions(), [(4242, "eyes".to_owned())]);
+    let comments = fake.comments(issue);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].starts_with("> `/chartpilot status jupyterhub`"),
+        "{}",
+        comments[0]
+    );
+    assert!(
+        comments[0].contains("prod: jupyterhub `3.1.0`"),
+        "{}",
+        comments[0]
+    );
+    assert!(
+        !comments[0].contains("freeze"),
+        "code blocks are not commands: {}",
+        comments[0]
+    );
+}
