@@ -164,8 +164,28 @@ async fn world() -> World {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
     }
+    // jupyterhub starts at 3.0.0; the latest commit moves it to 3.1.0.
+    std::fs::write(
+        repo.join("environments/prod/jupyterhub.yaml"),
+        app("jupyterhub", "jupyterhub", "3.0.0"),
+    )
+    .unwrap();
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "pins"]);
+    std::fs::write(
+        repo.join("environments/prod/jupyterhub.yaml"),
+        app("jupyterhub", "jupyterhub", "3.1.0"),
+    )
+    .unwrap();
+    git(
+        &repo,
+        &[
+            "commit",
+            "-q",
+            "-am",
+            "chore(deps): upgrade jupyterhub to 3.1.0 in prod",
+        ],
+    );
     let charts = dir.path().join("charts");
     index(&charts);
     let secrets = TestSecrets {
@@ -187,7 +207,7 @@ async fn world() -> World {
     std::fs::write(
         &overlay,
         format!(
-            "[[helm.mirrors]]\nfrom = \"{CHARTS_URL}\"\nto = \"file://{}\"\n[[chat.allow]]\nverbs = [\"*\"]\nenvironments = [\"*\"]\nslack_users = [\"{STEVE}\"]\n",
+            "[[helm.mirrors]]\nfrom = \"{CHARTS_URL}\"\nto = \"file://{}\"\n[[chat.allow]]\nverbs = [\"*\"]\nenvironments = [\"*\"]\nslack_users = [\"{STEVE}\"]\n[chat]\nprotected = [\"prod\"]\n",
             charts.display()
         ),
     )
@@ -195,6 +215,7 @@ async fn world() -> World {
     let overlay = Settings::load(Some(&overlay), &Default::default()).unwrap();
     settings.helm = overlay.helm;
     settings.chat.allow = overlay.chat.allow;
+    settings.chat.protected = overlay.chat.protected;
     let (port, worker) = support::start_service(&settings).await;
     let (reply_url, replies, handle) = listener();
     World {
@@ -213,6 +234,16 @@ impl World {
     /// Posts a corpus Slack body, signed now with the test's secret, its
     /// `response_url` (and, if given, user) replaced; returns the ack.
     async fn slack(&self, sample: &str, user: Option<&str>) -> serde_json::Value {
+        self.slack_text(sample, user, None).await
+    }
+
+    /// Like `slack`, with the command text replaced too.
+    async fn slack_text(
+        &self,
+        sample: &str,
+        user: Option<&str>,
+        text: Option<&str>,
+    ) -> serde_json::Value {
         let path = support::corpus()
             .join("slack/chartpilot-samples")
             .join(sample);
@@ -224,6 +255,9 @@ impl World {
             }
             if let (Some(u), "user_id") = (user, k.as_str()) {
                 *v = u.to_owned();
+            }
+            if let (Some(t), "text") = (text, k.as_str()) {
+                *v = t.to_owned();
             }
         }
         let body = serde_urlencoded::to_string(&fields).unwrap();
@@ -453,5 +487,61 @@ async fn a_github_comment_gets_eyes_and_a_reply_comment() {
         !comments[0].contains("freeze"),
         "code blocks are not commands: {}",
         comments[0]
+    );
+}
+
+#[tokio::test]
+async fn a_rollback_in_a_protected_environment_waits_for_the_same_persons_confirm() {
+    let w = world().await;
+    let bump = git(&w.repo, &["rev-parse", "main"]);
+    let sample = "02-status-app-env.body.txt";
+    w.slack_text(sample, None, Some("rollback jupyterhub prod"))
+        .await;
+    let r = w.reply().await;
+    assert_eq!(r["response_type"], "ephemeral");
+    let text = r["text"].as_str().unwrap().to_owned();
+    assert!(
+        text.starts_with(
+            "prod is protected. To rollback jupyterhub prod, run `/chartpilot confirm "
+        ),
+        "{text}"
+    );
+    let code = text
+        .split("confirm ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap()
+        .to_owned();
+    assert!(pulls(&w.repo).is_empty(), "nothing before the confirmation");
+
+    // Someone else cannot use the code.
+    w.slack_text(sample, Some("U0OTHER"), Some(&format!("confirm {code}")))
+        .await;
+    let r = w.reply().await;
+    assert!(
+        r["text"].as_str().unwrap().contains("only for the person"),
+        "{r}"
+    );
+    assert!(pulls(&w.repo).is_empty());
+
+    // The person who asked confirms: the revert PR opens.
+    w.slack_text(sample, None, Some(&format!("confirm {code}")))
+        .await;
+    let r = w.reply().await;
+    assert_eq!(r["response_type"], "in_channel", "{r}");
+    assert!(
+        r["text"].as_str().unwrap().starts_with("Reverting `"),
+        "{r}"
+    );
+    let prs = pulls(&w.repo);
+    assert_eq!(prs.len(), 1, "{prs:?}");
+    assert_eq!(prs[0]["head"], format!("chartpilot/revert/{bump}").as_str());
+    let diff = git(
+        &w.repo,
+        &["diff", "main", &format!("chartpilot/revert/{bump}")],
+    );
+    assert!(
+        diff.contains("-    targetRevision: 3.1.0\n+    targetRevision: 3.0.0"),
+        "{diff}"
     );
 }

@@ -3,5 +3,6 @@
 
 pub mod authz;
 pub mod command;
+pub mod confirm;
 pub mod reply;
 pub mod run;

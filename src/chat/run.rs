@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::authz::{authorize, lookups, Authz, Principal};
 use super::command::{parse, Command, Vocabulary, USAGE};
+use super::confirm::Confirmer;
 use crate::clock::Clock;
 use crate::cluster::{ArgoCd, SyncRequest};
 use crate::git::{read_files, FileChange, GitError, GitHost};
@@ -54,6 +55,7 @@ pub struct ChatOps {
     pub environments: Vec<String>,
     pub sync_options: Vec<String>,
     pub clock: Arc<dyn Clock>,
+    pub confirmer: Confirmer,
 }
 
 /// The repository as a command sees it.
@@ -101,34 +103,60 @@ impl ChatOps {
                 return Ok(private(reason));
             }
         };
-        let env = command.env().map(str::to_owned);
-        let mut who = who.clone();
-        let needed = lookups(
-            &self.settings.allow,
-            who.source,
-            command.verb(),
-            env.as_deref(),
-        );
-        for team in &needed.github_teams {
-            if self.host.team_member(team, &who.user).await? {
-                who.github_teams.push(team.clone());
-            }
+        if let Some(refusal) = self.refused(who, &command, text, place).await? {
+            return Ok(refusal);
         }
-        if needed.github_permission {
-            who.github_permission = Some(self.host.permission(&who.user).await?);
+        let now = self.clock.now();
+        // A confirmation runs the command it seals, as if typed now by the
+        // same person (authorized again), without asking once more.
+        let (command, confirmed) = match command {
+            Command::Confirm { code } => match self.confirmer.check(who, &code, now) {
+                Ok(sealed) => {
+                    let inner = match parse(&sealed, &vocab)
+                        .map_err(|e| e.to_string())
+                        .and_then(|c| self.with_env(c, &repo))
+                    {
+                        Ok(c) => c,
+                        Err(reason) => return Ok(private(reason)),
+                    };
+                    if let Some(refusal) = self.refused(who, &inner, &sealed, place).await? {
+                        return Ok(refusal);
+                    }
+                    (inner, true)
+                }
+                Err(reason) => {
+                    audit(who, text, place, "invalid", &reason);
+                    return Ok(private(reason));
+                }
+            },
+            other => (other, false),
+        };
+        let protected = matches!(command, Command::Rollback { .. } | Command::Promote { .. })
+            && command
+                .env()
+                .is_some_and(|e| self.settings.protected.iter().any(|p| p == e));
+        if protected && !confirmed {
+            let env = command.env().unwrap_or_default().to_owned();
+            let sealed = command.to_string();
+            let Some(code) = self.confirmer.code(who, &sealed, now) else {
+                return Ok(private(format!(
+                    "{env} is protected, and confirmation codes need a chat secret (slack.signing_secret, chat.secret or github.webhook_secret): nothing done."
+                )));
+            };
+            audit(
+                who,
+                text,
+                place,
+                "awaiting confirmation",
+                &format!("{env} is protected"),
+            );
+            return Ok(private(format!(
+                "{env} is protected. To {}, run `/chartpilot confirm {code}` within {}. Only you can confirm it.",
+                sealed,
+                humantime::format_duration(self.confirmer.within())
+            )));
         }
-        match authorize(&self.settings.allow, &who, command.verb(), env.as_deref()) {
-            Authz::Refused { reason } => {
-                audit(&who, text, place, "refused", &reason);
-                return Ok(private(format!("Not allowed: {reason}.")));
-            }
-            Authz::Allowed { rule } => {
-                let why = rule
-                    .map(|i| format!("chat.allow[{i}]"))
-                    .unwrap_or_else(|| "open to everyone".into());
-                audit(&who, text, place, "allowed", &why);
-            }
-        }
+        let who = who.clone();
         let by = who.user.clone();
         Ok(match command {
             Command::Help => private(format!(
@@ -199,10 +227,49 @@ impl ChatOps {
                 self.write_freeze(&env, Some(freeze)).await?
             }
             Command::Unfreeze { env } => self.write_freeze(&env, None).await?,
-            Command::Confirm { .. } => private(
-                "There is nothing to confirm: no command here waits for a confirmation code.",
-            ),
+            // Unwrapped above; a code never seals another confirm.
+            Command::Confirm { .. } => private("A code cannot confirm a confirmation."),
         })
+    }
+
+    /// The refusal reply when `who` may not run `command`, after the
+    /// GitHub lookups its rules need; writes the audit line either way.
+    async fn refused(
+        &self,
+        who: &Principal,
+        command: &Command,
+        text: &str,
+        place: &str,
+    ) -> Result<Option<Reply>, GitError> {
+        let env = command.env().map(str::to_owned);
+        let mut who = who.clone();
+        let needed = lookups(
+            &self.settings.allow,
+            who.source,
+            command.verb(),
+            env.as_deref(),
+        );
+        for team in &needed.github_teams {
+            if self.host.team_member(team, &who.user).await? {
+                who.github_teams.push(team.clone());
+            }
+        }
+        if needed.github_permission {
+            who.github_permission = Some(self.host.permission(&who.user).await?);
+        }
+        match authorize(&self.settings.allow, &who, command.verb(), env.as_deref()) {
+            Authz::Refused { reason } => {
+                audit(&who, text, place, "refused", &reason);
+                Ok(Some(private(format!("Not allowed: {reason}."))))
+            }
+            Authz::Allowed { rule } => {
+                let why = rule
+                    .map(|i| format!("chat.allow[{i}]"))
+                    .unwrap_or_else(|| "open to everyone".into());
+                audit(&who, text, place, "allowed", &why);
+                Ok(None)
+            }
+        }
     }
 
     async fn read(&self) -> Result<Repo, GitError> {

@@ -102,6 +102,14 @@ impl ServiceHandler {
                 environments: settings.policy.environments.clone(),
                 sync_options: settings.argocd.sync_options.clone(),
                 clock,
+                confirmer: crate::chat::confirm::Confirmer::new(
+                    &[
+                        settings.slack.signing_secret.expose(),
+                        settings.chat.secret.expose(),
+                        settings.github.webhook_secret.expose(),
+                    ],
+                    settings.chat.confirm_within,
+                ),
             })),
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e.clone()),
         };
