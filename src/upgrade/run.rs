@@ -154,6 +154,40 @@ impl Upgrader {
         });
         report.skipped = plan.skipped.into_iter().map(SkipOut::from).collect();
         report.held_back = held_back;
+        // A frozen environment takes no automatic upgrade; a freeze file
+        // that does not parse may freeze any of them, so none do.
+        let frozen = frozen_reasons(&files);
+        let mut groups = Vec::new();
+        for group in plan.groups {
+            let why = match &frozen {
+                _ if group.env == plan::ANY_ENV => None,
+                Ok(f) => f.get(&group.env).map(|f| {
+                    format!(
+                        "{} is frozen by {}{}",
+                        group.env,
+                        f.by,
+                        f.reason
+                            .as_deref()
+                            .map(|r| format!(": {r}"))
+                            .unwrap_or_default()
+                    )
+                }),
+                Err(e) => Some(e.clone()),
+            };
+            match why {
+                Some(reason) => report.skipped.extend(group.changes.iter().map(|c| SkipOut {
+                    file: c.pin.file.clone(),
+                    line: c.pin.line,
+                    name: c.pin.name.clone(),
+                    reason: reason.clone(),
+                })),
+                None => groups.push(group),
+            }
+        }
+        let plan = plan::Plan {
+            groups,
+            skipped: Vec::new(),
+        };
         let (open, closed, existing) = self.upgrade_pulls().await?;
         let pass = Pass {
             head: &head,
@@ -532,6 +566,15 @@ impl Upgrader {
             labels.push(self.upgrade.major_label.clone());
         }
         labels
+    }
+}
+
+/// The freezes in the snapshot's freeze file, or why it does not parse.
+fn frozen_reasons(files: &[SourceFile]) -> Result<crate::promote::freeze::Freezes, String> {
+    use crate::promote::freeze::{Freezes, FREEZE_FILE};
+    match files.iter().find(|f| f.path == FREEZE_FILE) {
+        None => Ok(Freezes::default()),
+        Some(f) => Freezes::parse(&f.text).map_err(|e| format!("not upgraded while {e}")),
     }
 }
 

@@ -222,3 +222,36 @@ async fn a_new_pin_of_the_chart_on_main_brings_the_open_branch_up_to_date() {
     let third = up.run(false).await.expect("third pass");
     assert!(summary(&third).contains(&("unchanged".to_owned(), PODINFO_BRANCH.to_owned())));
 }
+
+#[tokio::test]
+async fn a_frozen_environment_gets_no_automatic_upgrade() {
+    let scratch = scratch("6.6.0");
+    let repo = scratch.repo.clone();
+    std::fs::create_dir_all(repo.join(".chartpilot")).unwrap();
+    std::fs::write(
+        repo.join(".chartpilot/freeze.yaml"),
+        "environments:\n  dev:\n    by: alice\n    reason: demo day\n",
+    )
+    .unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "freeze dev"]);
+    let up = Upgrader::from_settings(&scratch.local_settings(), Arc::new(SystemClock))
+        .expect("upgrader");
+    let report = up.run(false).await.expect("pass");
+    // Only the pin without an environment moves.
+    assert_eq!(
+        summary(&report),
+        pairs(&[("opened", CERT_MANAGER_BRANCH)]),
+        "{report:#?}"
+    );
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|s| s.file == "environments/dev/podinfo.yaml"
+                && s.reason == "dev is frozen by alice: demo day"),
+        "{:#?}",
+        report.skipped
+    );
+    assert!(git(&repo, &["branch", "--list", PODINFO_BRANCH]).is_empty());
+}
