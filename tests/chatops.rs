@@ -154,6 +154,11 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+/// `world`, with the settings adjusted before the service starts.
+async fn world_with(adjust: impl FnOnce(&mut Settings)) -> World {
     audit_log();
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
@@ -216,6 +221,7 @@ async fn world() -> World {
     settings.helm = overlay.helm;
     settings.chat.allow = overlay.chat.allow;
     settings.chat.protected = overlay.chat.protected;
+    adjust(&mut settings);
     let (port, worker) = support::start_service(&settings).await;
     let (reply_url, replies, handle) = listener();
     World {
@@ -389,19 +395,24 @@ async fn the_corpus_slack_commands_are_acknowledged_then_answered_on_response_ur
 async fn an_unauthorized_person_is_refused_audited_and_nothing_happens() {
     let w = world().await;
     let head = git(&w.repo, &["rev-parse", "main"]);
-    w.slack("05-freeze-with-reason.body.txt", Some("U0STRANGER"))
+    // Its own id: the audit log is shared by the tests of this binary.
+    let intruder = format!("U0{}", uuid::Uuid::new_v4().simple()).to_uppercase();
+    w.slack("05-freeze-with-reason.body.txt", Some(&intruder))
         .await;
     let r = w.reply().await;
     assert_eq!(r["response_type"], "ephemeral");
     assert_eq!(
         r["text"],
-        "Not allowed: U0STRANGER may not `freeze` in prod: no [[chat.allow]] rule names them for it."
+        format!(
+            "Not allowed: {intruder} may not `freeze` in prod: no [[chat.allow]] rule names them for it."
+        )
+        .as_str()
     );
     assert_eq!(git(&w.repo, &["rev-parse", "main"]), head, "no commit");
     let log = String::from_utf8(audit_log().lock().unwrap().clone()).unwrap();
     let line = log
         .lines()
-        .find(|l| l.contains("U0STRANGER"))
+        .find(|l| l.contains(&intruder))
         .unwrap_or_else(|| panic!("no audit line in {log}"));
     assert!(
         line.contains("refused") && line.contains("freeze prod"),
@@ -543,5 +554,148 @@ async fn a_rollback_in_a_protected_environment_waits_for_the_same_persons_confir
     assert!(
         diff.contains("-    targetRevision: 3.1.0\n+    targetRevision: 3.0.0"),
         "{diff}"
+    );
+}
+
+/// A stand-in for Slack's Web API: `usergroups.users.list` for one group,
+/// only with the right bot token.
+fn slack_api(token: String) -> (String, actix_web::dev::ServerHandle) {
+    let (l, url) = support::loopback();
+    let handle = support::serve(l, move |cfg| {
+        let token = token.clone();
+        cfg.route(
+            "/api/usergroups.users.list",
+            web::get().to(move |req: actix_web::HttpRequest| {
+                let token = token.clone();
+                async move {
+                    let auth = req
+                        .headers()
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let body = if auth != format!("Bearer {token}") {
+                        serde_json::json!({ "ok": false, "error": "invalid_auth" })
+                    } else if req.query_string() == "usergroup=S0SRE" {
+                        serde_json::json!({ "ok": true, "users": ["U0GROUPIE", "U0OTHER"] })
+                    } else {
+                        serde_json::json!({ "ok": false, "error": "no_such_subteam" })
+                    };
+                    actix_web::HttpResponse::Ok().json(body)
+                }
+            }),
+        );
+    });
+    (format!("{url}/api"), handle)
+}
+
+#[tokio::test]
+async fn a_slack_user_group_grants_what_its_rule_allows_and_nothing_more() {
+    let token = format!("xoxb-{}", random_secret());
+    let (api, _api) = slack_api(token.clone());
+    let w = world_with(|s| {
+        s.slack.api_url = api;
+        s.slack.bot_token = chartpilot::settings::Secret::new(token);
+        s.chat.allow.push(chartpilot::settings::ChatAllow {
+            verbs: vec!["freeze".into(), "unfreeze".into()],
+            environments: vec!["dev".into()],
+            slack_groups: vec!["S0SRE".into()],
+            ..Default::default()
+        });
+    })
+    .await;
+    let sample = "05-freeze-with-reason.body.txt";
+    w.slack_text(sample, Some("U0GROUPIE"), Some("freeze dev demo day"))
+        .await;
+    let r = w.reply().await;
+    assert_eq!(r["response_type"], "in_channel", "{r}");
+    let freeze = git(&w.repo, &["show", "main:.chartpilot/freeze.yaml"]);
+    assert!(
+        freeze.contains("U0GROUPIE") && freeze.contains("demo day"),
+        "{freeze}"
+    );
+    // The group's rule is for dev only.
+    w.slack_text(sample, Some("U0GROUPIE"), Some("freeze prod no"))
+        .await;
+    let r = w.reply().await;
+    assert_eq!(r["response_type"], "ephemeral", "{r}");
+    assert!(
+        r["text"].as_str().unwrap().starts_with("Not allowed"),
+        "{r}"
+    );
+    // Someone outside the group.
+    w.slack_text(sample, Some("U0STRANGER"), Some("unfreeze dev"))
+        .await;
+    let r = w.reply().await;
+    assert!(
+        r["text"].as_str().unwrap().starts_with("Not allowed"),
+        "{r}"
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_slack_command_is_refused_with_401() {
+    let w = world().await;
+    // The corpus request as Slack signed it, years ago.
+    let path = support::corpus().join("slack/chartpilot-samples/01-help.request.json");
+    let request: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let body =
+        std::fs::read(support::corpus().join("slack/chartpilot-samples/01-help.body.txt")).unwrap();
+    let ts: i64 = request["headers"]["X-Slack-Request-Timestamp"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let sig = chartpilot::http::signature::sign_slack(&w.secrets.slack, ts, &body);
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/webhooks/slack", w.port))
+        .header("X-Slack-Request-Timestamp", ts.to_string())
+        .header("X-Slack-Signature", sig)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn the_generic_route_answers_on_its_reply_url() {
+    let w = world_with(|s| {
+        s.chat.allow.push(chartpilot::settings::ChatAllow {
+            verbs: vec!["sync".into()],
+            environments: vec!["*".into()],
+            users: vec!["deploy-bot".into()],
+            ..Default::default()
+        });
+    })
+    .await;
+    let body = serde_json::json!({
+        "user": "deploy-bot",
+        "text": "/chartpilot status jupyterhub prod",
+        "reply_url": w.reply_url,
+    })
+    .to_string();
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/webhooks/chat", w.port))
+        .header(
+            "X-Chartpilot-Signature",
+            chartpilot::http::signature::sign_sha256(&w.secrets.chat, body.as_bytes()),
+        )
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let r = w.reply().await;
+    assert_eq!(r["public"], false);
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .contains("prod: jupyterhub `3.1.0`"),
+        "{r}"
     );
 }

@@ -12,10 +12,25 @@ pub struct Principal {
     pub source: ChatSource,
     /// Slack user id, GitHub login, or the generic webhook's `user`.
     pub user: String,
+    /// Slack user groups the person is in, among those rules name.
+    pub slack_groups: Vec<String>,
     /// GitHub teams (`org/slug`) the person is in, among those rules name.
     pub github_teams: Vec<String>,
     /// The person's permission on the repository, when a rule asks.
     pub github_permission: Option<RepoPermission>,
+}
+
+impl Principal {
+    /// A person as the chat source names them, nothing looked up yet.
+    pub fn new(source: ChatSource, user: impl Into<String>) -> Self {
+        Self {
+            source,
+            user: user.into(),
+            slack_groups: Vec::new(),
+            github_teams: Vec::new(),
+            github_permission: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +54,7 @@ pub const OPEN_VERBS: [&str; 3] = ["help", "status", "confirm"];
 /// verb and environment asks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Lookups {
+    pub slack_groups: Vec<String>,
     pub github_teams: Vec<String>,
     pub github_permission: bool,
 }
@@ -55,10 +71,21 @@ fn applies(rule: &ChatAllow, verb: &str, env: Option<&str>) -> bool {
 /// The lookups the rules for `verb` in `env` need for a person from `source`.
 pub fn lookups(rules: &[ChatAllow], source: ChatSource, verb: &str, env: Option<&str>) -> Lookups {
     let mut out = Lookups::default();
-    if source != ChatSource::Github || OPEN_VERBS.contains(&verb) {
+    if OPEN_VERBS.contains(&verb) {
         return out;
     }
     for rule in rules.iter().filter(|r| applies(r, verb, env)) {
+        if source == ChatSource::Slack {
+            for group in &rule.slack_groups {
+                if !out.slack_groups.contains(group) {
+                    out.slack_groups.push(group.clone());
+                }
+            }
+            continue;
+        }
+        if source != ChatSource::Github {
+            continue;
+        }
         for team in &rule.github_teams {
             if !out.github_teams.contains(team) {
                 out.github_teams.push(team.clone());
@@ -71,7 +98,13 @@ pub fn lookups(rules: &[ChatAllow], source: ChatSource, verb: &str, env: Option<
 
 fn names(rule: &ChatAllow, who: &Principal) -> bool {
     match who.source {
-        ChatSource::Slack => rule.slack_users.contains(&who.user),
+        ChatSource::Slack => {
+            rule.slack_users.contains(&who.user)
+                || rule
+                    .slack_groups
+                    .iter()
+                    .any(|g| who.slack_groups.contains(g))
+        }
         ChatSource::Generic => rule.users.contains(&who.user),
         ChatSource::Github => {
             rule.github_users
@@ -138,16 +171,18 @@ mod tests {
                 github_users: vec!["Alice".into()],
                 ..ChatAllow::default()
             },
+            // The SRE Slack group may sync anywhere.
+            ChatAllow {
+                verbs: vec!["sync".into()],
+                environments: vec!["*".into()],
+                slack_groups: vec!["S0SRE".into()],
+                ..ChatAllow::default()
+            },
         ]
     }
 
     fn who(source: ChatSource, user: &str) -> Principal {
-        Principal {
-            source,
-            user: user.into(),
-            github_teams: vec![],
-            github_permission: None,
-        }
+        Principal::new(source, user)
     }
 
     #[test]
@@ -165,6 +200,10 @@ mod tests {
             ..who(ChatSource::Github, "dave")
         };
         let oncall = who(ChatSource::Slack, "U0ONCALL");
+        let sre = Principal {
+            slack_groups: vec!["S0SRE".into()],
+            ..who(ChatSource::Slack, "U0SRE")
+        };
         let alice = who(ChatSource::Github, "alice");
         let bot = who(ChatSource::Generic, "dev-bot");
         let stranger = who(ChatSource::Slack, "U0STRANGER");
@@ -175,6 +214,15 @@ mod tests {
             (&stranger, "status", Some("prod"), Authz::Allowed { rule: None }),
             (&oncall, "rollback", Some("prod"), Authz::Allowed { rule: Some(0) }),
             (&oncall, "freeze", Some("prod"), Authz::Allowed { rule: Some(0) }),
+            (&sre, "sync", Some("prod"), Authz::Allowed { rule: Some(3) }),
+            (
+                &sre,
+                "freeze",
+                Some("prod"),
+                Authz::Refused {
+                    reason: "U0SRE may not `freeze` in prod: no [[chat.allow]] rule names them for it".into(),
+                },
+            ),
             (&dev_team, "sync", Some("dev"), Authz::Allowed { rule: Some(1) }),
             (&dev_team, "upgrade", Some("staging"), Authz::Allowed { rule: Some(1) }),
             (&maintainer, "rollback", Some("prod"), Authz::Allowed { rule: Some(2) }),
@@ -237,14 +285,14 @@ mod tests {
             lookups(&r, ChatSource::Github, "sync", Some("dev")),
             Lookups {
                 github_teams: vec!["acme/developers".into()],
-                github_permission: false
+                ..Lookups::default()
             }
         );
         assert_eq!(
             lookups(&r, ChatSource::Github, "rollback", Some("prod")),
             Lookups {
-                github_teams: vec![],
-                github_permission: true
+                github_permission: true,
+                ..Lookups::default()
             }
         );
         assert_eq!(
@@ -254,6 +302,13 @@ mod tests {
         assert_eq!(
             lookups(&r, ChatSource::Github, "status", Some("prod")),
             Lookups::default()
+        );
+        assert_eq!(
+            lookups(&r, ChatSource::Slack, "sync", Some("dev")),
+            Lookups {
+                slack_groups: vec!["S0SRE".into()],
+                ..Lookups::default()
+            }
         );
     }
 }

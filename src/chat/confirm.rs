@@ -123,12 +123,7 @@ mod tests {
     use crate::jobs::ChatSource;
 
     fn who(user: &str) -> Principal {
-        Principal {
-            source: ChatSource::Slack,
-            user: user.into(),
-            github_teams: vec![],
-            github_permission: None,
-        }
+        Principal::new(ChatSource::Slack, user)
     }
 
     #[test]

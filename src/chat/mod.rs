@@ -6,3 +6,4 @@ pub mod command;
 pub mod confirm;
 pub mod reply;
 pub mod run;
+pub mod slack_api;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::authz::{authorize, lookups, Authz, Principal};
 use super::command::{parse, Command, Vocabulary, USAGE};
 use super::confirm::Confirmer;
+use super::slack_api::SlackApi;
 use crate::clock::Clock;
 use crate::cluster::{ArgoCd, SyncRequest};
 use crate::git::{read_files, FileChange, GitError, GitHost};
@@ -56,6 +57,8 @@ pub struct ChatOps {
     pub sync_options: Vec<String>,
     pub clock: Arc<dyn Clock>,
     pub confirmer: Confirmer,
+    /// For rules naming Slack user groups; None without a bot token.
+    pub slack: Option<SlackApi>,
 }
 
 /// The repository as a command sees it.
@@ -249,6 +252,24 @@ impl ChatOps {
             command.verb(),
             env.as_deref(),
         );
+        for group in &needed.slack_groups {
+            match &self.slack {
+                Some(api) => match api.group_members(group).await {
+                    Ok(members) if members.contains(&who.user) => {
+                        who.slack_groups.push(group.clone())
+                    }
+                    Ok(_) => {}
+                    // Unknown membership is no membership: refuse, and say
+                    // why in the log.
+                    Err(e) => {
+                        tracing::warn!(group = %group, error = %e, "Slack group members unknown")
+                    }
+                },
+                None => {
+                    tracing::warn!(group = %group, "a rule names a Slack group, but slack.bot_token is empty")
+                }
+            }
+        }
         for team in &needed.github_teams {
             if self.host.team_member(team, &who.user).await? {
                 who.github_teams.push(team.clone());

@@ -25,7 +25,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/default.toml";
 
 /// Keys whose values are secrets: redacted when shown, taken verbatim from
 /// the environment, and loadable from `KEY_file`.
-const SECRET_KEYS: [&str; 8] = [
+const SECRET_KEYS: [&str; 9] = [
     "queue.url",
     "github.webhook_secret",
     "github.token",
@@ -34,6 +34,7 @@ const SECRET_KEYS: [&str; 8] = [
     "chat.secret",
     "argocd.token",
     "slack.webhook_url",
+    "slack.bot_token",
 ];
 
 /// `queue.url` → `CHARTPILOT__QUEUE__URL`.
@@ -174,6 +175,19 @@ pub struct SlackSettings {
     pub webhook_url: Secret,
     #[serde(default, skip_serializing)]
     pub webhook_url_file: Option<PathBuf>,
+    /// A bot token (`xoxb-…`, scope `usergroups:read`) for rules naming
+    /// Slack user groups; empty: such rules match nobody.
+    #[serde(default)]
+    pub bot_token: Secret,
+    #[serde(default, skip_serializing)]
+    pub bot_token_file: Option<PathBuf>,
+    /// Slack's Web API, for tests and proxies.
+    #[serde(default = "default_slack_api")]
+    pub api_url: String,
+}
+
+fn default_slack_api() -> String {
+    "https://slack.com/api".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -209,6 +223,10 @@ pub struct ChatAllow {
     /// Slack user ids (`U…`).
     #[serde(default)]
     pub slack_users: Vec<String>,
+    /// Slack user group ids (`S…`); members are asked of Slack with
+    /// `slack.bot_token`.
+    #[serde(default)]
+    pub slack_groups: Vec<String>,
     /// GitHub logins.
     #[serde(default)]
     pub github_users: Vec<String>,
@@ -548,7 +566,7 @@ impl Settings {
 
     fn resolve_secret_files(&mut self) -> Result<(), SettingsError> {
         // Same order as SECRET_KEYS.
-        let secrets: [(&mut Secret, &Option<PathBuf>); 8] = [
+        let secrets: [(&mut Secret, &Option<PathBuf>); 9] = [
             (&mut self.queue.url, &self.queue.url_file),
             (
                 &mut self.github.webhook_secret,
@@ -563,6 +581,7 @@ impl Settings {
             (&mut self.chat.secret, &self.chat.secret_file),
             (&mut self.argocd.token, &self.argocd.token_file),
             (&mut self.slack.webhook_url, &self.slack.webhook_url_file),
+            (&mut self.slack.bot_token, &self.slack.bot_token_file),
         ];
         let defaults: toml::Table = toml::from_str(DEFAULT_TOML)
             .map_err(|e| SettingsError::Parse(format!("built-in defaults: {e}")))?;

@@ -110,6 +110,7 @@ impl ServiceHandler {
                     ],
                     settings.chat.confirm_within,
                 ),
+                slack: crate::chat::slack_api::SlackApi::new(&settings.slack),
             })),
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e.clone()),
         };
@@ -241,12 +242,7 @@ impl ServiceHandler {
             .chatops
             .as_ref()
             .map_err(|e| JobError::park(anyhow::anyhow!("chat command cannot run: {e}")))?;
-        let who = Principal {
-            source: c.source,
-            user: c.user.clone(),
-            github_teams: Vec::new(),
-            github_permission: None,
-        };
+        let who = Principal::new(c.source, c.user.clone());
         let place = c
             .channel
             .clone()
@@ -286,12 +282,7 @@ impl ServiceHandler {
                 tracing::warn!(comment = id, error = %e, "no 👀 reaction");
             }
         }
-        let who = Principal {
-            source: ChatSource::Github,
-            user: c.author.clone(),
-            github_teams: Vec::new(),
-            github_permission: None,
-        };
+        let who = Principal::new(ChatSource::Github, c.author.clone());
         let place = format!("#{}", c.issue_number);
         let mut results = Vec::new();
         for command in commands {

@@ -21,11 +21,16 @@ pub(super) async fn first_parent_history(
     if !commit_exists(git, head.as_ref()).await? {
         return Err(GitError::NotFound(format!("commit {head}")));
     }
-    let out = git
+    let mut cmd = git
         .cmd("log")
         .args(["--first-parent", "--no-color"])
-        .arg(format!("--max-count={MAX_COMMITS}"))
-        .arg(format!("--since={}", since.timestamp()))
+        .arg(format!("--max-count={MAX_COMMITS}"));
+    // `@<seconds>` is git's raw date; a bare number is guessed at (a bare
+    // `0` sometimes reads as "now"). Nothing to cut before 1970.
+    if since.timestamp() > 0 {
+        cmd = cmd.arg(format!("--since=@{}", since.timestamp()));
+    }
+    let out = cmd
         .arg("--format=%H%x1f%P%x1f%cI%x1f%B%x1e")
         .arg(head.as_ref())
         .arg("--")

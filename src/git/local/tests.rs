@@ -408,6 +408,14 @@ async fn history_follows_first_parents_and_changed_paths_list_what_a_step_change
     assert_eq!(steps[1].parents.len(), 2);
     assert_eq!(steps[1].parents[0], initial);
     assert!(steps[2].parents.is_empty());
+    // Since the epoch: everything (git guesses at a bare `--since=0`).
+    for _ in 0..3 {
+        let all = local
+            .first_parent_history(&head, chrono::DateTime::UNIX_EPOCH)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 3);
+    }
     let future = chrono::Utc::now() + chrono::TimeDelta::hours(1);
     assert!(local
         .first_parent_history(&head, future)
