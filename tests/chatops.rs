@@ -512,9 +512,11 @@ async fn a_rollback_in_a_protected_environment_waits_for_the_same_persons_confir
     assert_eq!(r["response_type"], "ephemeral");
     let text = r["text"].as_str().unwrap().to_owned();
     assert!(
-        text.starts_with(
-            "prod is protected. To rollback jupyterhub prod, run `/chartpilot confirm "
-        ),
+        text.starts_with("prod is protected. To rollback jupyterhub prod (revert `"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"chore(deps): upgrade jupyterhub to 3.1.0 in prod\": 3.1.0 back to 3.0.0)"),
         "{text}"
     );
     let code = text
@@ -698,4 +700,37 @@ async fn the_generic_route_answers_on_its_reply_url() {
             .contains("prod: jupyterhub `3.1.0`"),
         "{r}"
     );
+}
+
+#[tokio::test]
+async fn a_confirmation_confirms_what_was_shown_not_a_newer_change() {
+    let w = world().await;
+    let sample = "02-status-app-env.body.txt";
+    w.slack_text(sample, None, Some("rollback jupyterhub prod"))
+        .await;
+    let r = w.reply().await;
+    let text = r["text"].as_str().unwrap().to_owned();
+    let code = text
+        .split("/chartpilot confirm ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap()
+        .to_owned();
+    // Someone moves jupyterhub again before the confirmation.
+    std::fs::write(
+        w.repo.join("environments/prod/jupyterhub.yaml"),
+        app("jupyterhub", "jupyterhub", "3.1.1"),
+    )
+    .unwrap();
+    git(&w.repo, &["commit", "-q", "-am", "jupyterhub 3.1.1"]);
+    w.slack_text(sample, None, Some(&format!("confirm {code}")))
+        .await;
+    let r = w.reply().await;
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("No rollback: the newest change to jupyterhub's pin is now ")
+            && text.ends_with("that was confirmed; ask again."),
+        "{text}"
+    );
+    assert!(pulls(&w.repo).is_empty());
 }

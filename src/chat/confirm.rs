@@ -79,8 +79,9 @@ impl Confirmer {
     /// when no key can be derived.
     pub fn code(&self, who: &Principal, command: &str, now: DateTime<Utc>) -> Option<String> {
         let key = self.key.as_ref()?;
-        let expiry =
-            u32::try_from((now.timestamp() + self.within.as_secs() as i64) / 60 + 1).ok()?;
+        // Seconds since 1970, in 32 bits: good until 2106.
+        let within = i64::try_from(self.within.as_secs()).ok()?;
+        let expiry = u32::try_from(now.timestamp().checked_add(within)?).ok()?;
         let mut bytes = expiry.to_be_bytes().to_vec();
         bytes.extend_from_slice(&Self::mac(key, who, expiry, command));
         bytes.extend_from_slice(command.as_bytes());
@@ -108,7 +109,7 @@ impl Confirmer {
         if !bool::from(subtle::ConstantTimeEq::ct_eq(mac, &want[..])) {
             return Err("that code was not given to you for a command (codes work only for the person who asked)".into());
         }
-        if now.timestamp() / 60 >= i64::from(expiry) {
+        if now.timestamp() >= i64::from(expiry) {
             return Err(format!(
                 "that code expired; ask again with `/chartpilot {command}`"
             ));

@@ -8,6 +8,9 @@ use super::run::Reply;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Slack's limit for one section's text, less room for the ellipsis.
+const SLACK_SECTION_CHARS: usize = 2_990;
+
 /// At most this many commands are run from one comment.
 pub const MAX_COMMANDS_PER_COMMENT: usize = 5;
 
@@ -43,11 +46,16 @@ impl Replier {
     /// notifications.
     pub async fn slack(&self, response_url: &str, reply: &Reply) -> Result<(), String> {
         let text = slack_escape(&reply.text);
+        // Slack refuses a section over 3,000 characters.
+        let section = match text.char_indices().nth(SLACK_SECTION_CHARS) {
+            Some((i, _)) => format!("{}…", &text[..i]),
+            None => text.clone(),
+        };
         let body = serde_json::json!({
             "response_type": if reply.public { "in_channel" } else { "ephemeral" },
             "replace_original": false,
             "text": text,
-            "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": text } }],
+            "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": section } }],
         });
         self.post(response_url, &body).await
     }
@@ -112,18 +120,40 @@ pub fn commands_in_comment(body: &str) -> Vec<String> {
     out
 }
 
-/// One reply comment for the commands of one comment.
-pub fn comment_reply(results: &[(String, Reply)]) -> String {
+/// Text for a GitHub comment that echoes what people typed or the
+/// repository holds: `@` gets a zero-width joiner after it, so the bot
+/// never mentions a person or team on anyone's behalf.
+fn no_mentions(s: &str) -> String {
+    s.replace('@', "@\u{2060}")
+}
+
+/// One reply comment for the commands of one comment; `dropped` commands
+/// past the limit are said to have not run.
+pub fn comment_reply(results: &[(String, Reply)], dropped: usize) -> String {
     let mut out = String::new();
     for (command, reply) in results {
         out.push_str(&format!(
             "> `/chartpilot {}`\n\n{}\n\n",
-            command.replace('`', "'"),
-            reply.text
+            no_mentions(&command.replace('`', "'")),
+            no_mentions(&reply.text)
+        ));
+    }
+    if dropped > 0 {
+        out.push_str(&format!(
+            "{dropped} more command(s) did not run: at most {MAX_COMMANDS_PER_COMMENT} per comment.\n\n"
         ));
     }
     out.push_str(REPLY_MARKER);
     out
+}
+
+/// How many `/chartpilot` lines a comment has beyond the ones that run.
+pub fn dropped_commands(body: &str) -> usize {
+    let all = body
+        .lines()
+        .filter(|l| l.trim_start().starts_with("/chartpilot"))
+        .count();
+    all.saturating_sub(MAX_COMMANDS_PER_COMMENT)
 }
 
 #[cfg(test)]
@@ -137,13 +167,18 @@ mod tests {
             commands_in_comment(body),
             ["rollback frontend-app prod", "status frontend-app", ""]
         );
-        let ours = comment_reply(&[(
-            "help".into(),
-            Reply {
-                text: "/chartpilot sync x".into(),
-                public: false,
-            },
-        )]);
+        let ours = comment_reply(
+            &[(
+                "help".into(),
+                Reply {
+                    text: "/chartpilot sync x @acme/all".into(),
+                    public: false,
+                },
+            )],
+            2,
+        );
+        assert!(!ours.contains("@acme"), "{ours}");
+        assert!(ours.contains("2 more command(s) did not run"), "{ours}");
         assert!(commands_in_comment(&ours).is_empty());
         let many = "/chartpilot help\n".repeat(9);
         assert_eq!(commands_in_comment(&many).len(), MAX_COMMANDS_PER_COMMENT);

@@ -59,6 +59,8 @@ pub struct ChatOps {
     pub confirmer: Confirmer,
     /// For rules naming Slack user groups; None without a bot token.
     pub slack: Option<SlackApi>,
+    /// `policy.dry_run`: say what would happen, do nothing.
+    pub dry_run: bool,
 }
 
 /// The repository as a command sees it.
@@ -74,6 +76,7 @@ impl ChatOps {
         match self.try_run(who, text, place).await {
             Ok(reply) => reply,
             Err(e) => {
+                audit(who, text, place, "error", &e.to_string());
                 tracing::error!(user = %who.user, command = %text, error = %e, "chat command failed");
                 private(format!("`{}` failed: {e}", text.trim()))
             }
@@ -110,11 +113,18 @@ impl ChatOps {
             return Ok(refusal);
         }
         let now = self.clock.now();
+        let mut confirmed_target: Option<String> = None;
         // A confirmation runs the command it seals, as if typed now by the
         // same person (authorized again), without asking once more.
         let (command, confirmed) = match command {
             Command::Confirm { code } => match self.confirmer.check(who, &code, now) {
                 Ok(sealed) => {
+                    // `<command> @<commit or version>`: what was shown.
+                    let (sealed, target) = match sealed.rsplit_once(" @") {
+                        Some((c, t)) => (c.to_owned(), Some(t.to_owned())),
+                        None => (sealed, None),
+                    };
+                    confirmed_target = target;
                     let inner = match parse(&sealed, &vocab)
                         .map_err(|e| e.to_string())
                         .and_then(|c| self.with_env(c, &repo))
@@ -140,7 +150,13 @@ impl ChatOps {
                 .is_some_and(|e| self.settings.protected.iter().any(|p| p == e));
         if protected && !confirmed {
             let env = command.env().unwrap_or_default().to_owned();
-            let sealed = command.to_string();
+            // Seal what would happen now, and show it: a confirmation
+            // confirms that, not whatever the branch holds later.
+            let (target, what) = match self.target_of(&command, &repo).await? {
+                Ok(t) => t,
+                Err(reason) => return Ok(private(reason)),
+            };
+            let sealed = format!("{command} @{target}");
             let Some(code) = self.confirmer.code(who, &sealed, now) else {
                 return Ok(private(format!(
                     "{env} is protected, and confirmation codes need a chat secret (slack.signing_secret, chat.secret or github.webhook_secret): nothing done."
@@ -154,8 +170,7 @@ impl ChatOps {
                 &format!("{env} is protected"),
             );
             return Ok(private(format!(
-                "{env} is protected. To {}, run `/chartpilot confirm {code}` within {}. Only you can confirm it.",
-                sealed,
+                "{env} is protected. To {command} ({what}), run `/chartpilot confirm {code}` within {}. Only you can confirm it.",
                 humantime::format_duration(self.confirmer.within())
             )));
         }
@@ -175,9 +190,12 @@ impl ChatOps {
             }
             Command::Sync { app, env } => self.sync(&repo, &app, env.as_deref()).await?,
             Command::Rollback { app, env } => {
+                let expect = confirmed_target
+                    .as_deref()
+                    .and_then(|t| crate::domain::CommitSha::parse(t).ok());
                 let outcome = self
                     .rollbacker
-                    .by_person(&app, env.as_deref(), &by)
+                    .by_person(&app, env.as_deref(), &by, expect.as_ref())
                     .await
                     .map_err(|e| GitError::Refused(e.to_string()))?;
                 rollback_reply(&outcome)
@@ -187,7 +205,7 @@ impl ChatOps {
                 version,
                 env,
             } => {
-                let env = env.unwrap_or_else(|| self.environments[0].clone());
+                let env = env.unwrap_or_default();
                 self.open_upgrade(
                     &chart,
                     version.as_deref(),
@@ -205,6 +223,12 @@ impl ChatOps {
                     .filter_map(|p| p.version.as_deref())
                     .collect();
                 match versions.into_iter().collect::<Vec<_>>()[..] {
+                    [version] if confirmed_target.as_deref().is_some_and(|t| t != version) => {
+                        private(format!(
+                            "{from} now pins {chart} at {version}, not the {} that was confirmed; ask again",
+                            confirmed_target.as_deref().unwrap_or_default()
+                        ))
+                    }
                     [version] => {
                         self.open_upgrade(
                             &chart,
@@ -293,6 +317,51 @@ impl ChatOps {
         }
     }
 
+    /// What a protected command would act on now: the commit a rollback
+    /// reverts, the version a promotion carries; with words for a person.
+    async fn target_of(
+        &self,
+        command: &Command,
+        repo: &Repo,
+    ) -> Result<Result<(String, String), String>, GitError> {
+        Ok(match command {
+            Command::Rollback { app, env } => {
+                match self
+                    .rollbacker
+                    .newest_change(app, env.as_deref())
+                    .await
+                    .map_err(|e| GitError::Refused(e.to_string()))?
+                {
+                    Ok(c) => Ok((
+                        c.sha.to_string(),
+                        format!(
+                            "revert `{}` \"{}\": {} back to {}",
+                            c.sha.as_ref().get(..12).unwrap_or_default(),
+                            c.subject,
+                            c.to,
+                            c.from
+                        ),
+                    )),
+                    Err(reason) => Err(format!("No rollback: {reason}.")),
+                }
+            }
+            Command::Promote { chart, from, .. } => {
+                let versions: BTreeSet<&str> = repo
+                    .pins
+                    .iter()
+                    .filter(|p| p.env.as_deref() == Some(from.as_str()))
+                    .filter(|p| p.chart_name() == Some(chart.as_str()))
+                    .filter_map(|p| p.version.as_deref())
+                    .collect();
+                match versions.into_iter().collect::<Vec<_>>()[..] {
+                    [v] => Ok((v.to_owned(), format!("{chart} `{v}` from {from}"))),
+                    _ => Err(format!("{from} does not pin {chart} at one version")),
+                }
+            }
+            other => Ok((String::new(), other.to_string())),
+        })
+    }
+
     async fn read(&self) -> Result<Repo, GitError> {
         let base = self.host.base_branch().to_owned();
         let head = self
@@ -344,6 +413,17 @@ impl ChatOps {
             Command::Rollback { app, env: None } => Command::Rollback {
                 env: pick(&app)?,
                 app,
+            },
+            // An upgrade goes to the first environment unless told, and is
+            // authorized for that environment.
+            Command::Upgrade {
+                chart,
+                version,
+                env: None,
+            } => Command::Upgrade {
+                chart,
+                version,
+                env: self.environments.first().cloned(),
             },
             other => other,
         })
@@ -439,6 +519,12 @@ impl ChatOps {
             Some(SyncAt::Spec) => None,
             Some(SyncAt::Commit) | None => head,
         };
+        if self.dry_run {
+            return Ok(private(format!(
+                "Dry run (policy.dry_run), nothing done: would sync {app}{}.",
+                revision.map(|r| format!(" at `{r}`")).unwrap_or_default()
+            )));
+        }
         self.argocd
             .sync(&SyncRequest {
                 app: app.to_owned(),
@@ -470,7 +556,7 @@ impl ChatOps {
                     env,
                     why,
                 },
-                false,
+                self.dry_run,
             )
             .await
             .map_err(|e| GitError::Refused(e.to_string()))?;
@@ -503,6 +589,16 @@ impl ChatOps {
     /// branch, so freezes are in git's history; retried when the branch
     /// moved meanwhile.
     async fn write_freeze(&self, env: &str, freeze: Option<Freeze>) -> Result<Reply, GitError> {
+        if self.dry_run {
+            return Ok(private(format!(
+                "Dry run (policy.dry_run), nothing done: would {} {env}.",
+                if freeze.is_some() {
+                    "freeze"
+                } else {
+                    "unfreeze"
+                }
+            )));
+        }
         let base = self.host.base_branch().to_owned();
         for _ in 0..FREEZE_ATTEMPTS {
             let head = self

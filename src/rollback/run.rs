@@ -223,11 +223,15 @@ impl Rollbacker {
     /// pin whatever its age (within the last 100 commits of the branch),
     /// frozen environment or not. Still never a revert of a revert, never
     /// a second revert of one commit, and nothing under `policy.dry_run`.
+    ///
+    /// `expect`: the commit the person confirmed; a newer change since
+    /// means they have not seen what would be reverted, so nothing is.
     pub async fn by_person(
         &self,
         app: &str,
         env: Option<&str>,
         who: &str,
+        expect: Option<&CommitSha>,
     ) -> Result<Outcome, RollbackError> {
         let _one = self.one_at_a_time.lock().await;
         let skipped = |reason: String| Outcome::Skipped {
@@ -254,6 +258,13 @@ impl Rollbacker {
                 "no change to {app}'s pin in the branch's last 100 commits"
             )));
         };
+        if let Some(want) = expect.filter(|w| **w != step.change.sha) {
+            return Ok(skipped(format!(
+                "the newest change to {app}'s pin is now {}, not the {} that was confirmed; ask again",
+                short(&step.change.sha),
+                short(want)
+            )));
+        }
         if step.change.is_revert {
             return Ok(skipped(format!(
                 "the newest change to {app}'s pin, {} (\"{}\"), is itself a revert; undo it by hand if that is what you mean",
@@ -289,6 +300,34 @@ impl Rollbacker {
             alerts: &[],
         };
         self.revert(&head, &step, &r, false).await
+    }
+
+    /// The change `by_person` would revert now, or why there is none.
+    pub async fn newest_change(
+        &self,
+        app: &str,
+        env: Option<&str>,
+    ) -> Result<Result<PinChange, String>, RollbackError> {
+        let head = self.head().await?;
+        let pins: Vec<&Pin> = head
+            .pins
+            .iter()
+            .filter(|p| p.name == app && (env.is_none() || p.env.as_deref() == env))
+            .collect();
+        if pins.is_empty() {
+            return Ok(Err(format!(
+                "{app} has no pin in {}",
+                env.unwrap_or("any environment")
+            )));
+        }
+        let steps = self
+            .pin_steps(&head, app, env, &pins, DateTime::<Utc>::UNIX_EPOCH)
+            .await?;
+        Ok(steps
+            .into_iter()
+            .next()
+            .map(|s| s.change)
+            .ok_or_else(|| format!("no change to {app}'s pin in the branch's last 100 commits")))
     }
 
     async fn head(&self) -> Result<Head, RollbackError> {

@@ -289,6 +289,21 @@ impl Settings {
                 ));
             }
         }
+        let within = self.chat.confirm_within;
+        if within < Duration::from_secs(30) || within > Duration::from_secs(3600) {
+            return Err(bad("chat.confirm_within", "must be between 30s and 1h"));
+        }
+        if let Some(i) = self
+            .chat
+            .allow
+            .iter()
+            .position(|r| r.github_permission == Some(super::RepoPermission::Read))
+        {
+            return Err(bad(
+                &format!("chat.allow[{i}].github_permission"),
+                "`read` is everyone on a public repository; use triage or higher, or name people",
+            ));
+        }
         if let Some(e) = self.chat.protected.iter().find(|e| !envs.contains(e)) {
             return Err(bad(
                 "chat.protected",

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::{FollowUp, Handled, JobError, JobHandler, LoggingHandler};
 use crate::chat::authz::Principal;
-use crate::chat::reply::{commands_in_comment, comment_reply, Replier};
+use crate::chat::reply::{commands_in_comment, comment_reply, dropped_commands, Replier};
 use crate::chat::run::ChatOps;
 use crate::git::GitError;
 use crate::jobs::{
@@ -111,6 +111,7 @@ impl ServiceHandler {
                     settings.chat.confirm_within,
                 ),
                 slack: crate::chat::slack_api::SlackApi::new(&settings.slack),
+                dry_run: settings.policy.dry_run,
             })),
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e.clone()),
         };
@@ -289,17 +290,15 @@ impl ServiceHandler {
             let reply = chatops.run(&who, &command, &place).await;
             results.push((command, reply));
         }
-        host.comment(c.issue_number, &comment_reply(&results))
+        // The commands ran; retrying for the reply would run them again.
+        let dropped = dropped_commands(&c.body);
+        if let Err(e) = host
+            .comment(c.issue_number, &comment_reply(&results, dropped))
             .await
-            .map_err(|e| {
-                let transient = e.is_transient();
-                let err = anyhow::Error::new(e).context(format!("reply on #{}", c.issue_number));
-                if transient {
-                    JobError::retry(err)
-                } else {
-                    JobError::park(err)
-                }
-            })
+        {
+            tracing::warn!(issue = c.issue_number, error = %e, "chat reply comment not written");
+        }
+        Ok(())
     }
 
     async fn rollback(&self, n: &AlertNotification) -> Result<(), JobError> {
