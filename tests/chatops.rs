@@ -11,7 +11,6 @@ mod support;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -19,32 +18,11 @@ use actix_web::web;
 use chartpilot::settings::Settings;
 use chartpilot::worker::{Outcome, Worker};
 use support::fake_github::FakeGithub;
-use support::{random_secret, test_settings, Backend, TestSecrets, PATIENCE};
+use support::{git, random_secret, test_settings, Backend, TestSecrets, PATIENCE};
 
 const CHARTS_URL: &str = "https://charts.example.org/stable";
 /// The person in the corpus's Slack samples.
 const STEVE: &str = "U2147483697";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=Person",
-            "-c",
-            "user.email=person@example.org",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env_remove("GIT_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
 
 fn app(name: &str, chart: &str, version: &str) -> String {
     format!(

@@ -215,14 +215,7 @@ impl ChatOps {
                 .await?
             }
             Command::Promote { chart, from, to } => {
-                let versions: BTreeSet<&str> = repo
-                    .pins
-                    .iter()
-                    .filter(|p| p.env.as_deref() == Some(from.as_str()))
-                    .filter(|p| p.chart_name() == Some(chart.as_str()))
-                    .filter_map(|p| p.version.as_deref())
-                    .collect();
-                match versions.into_iter().collect::<Vec<_>>()[..] {
+                match versions_of(&repo, &chart, &from)[..] {
                     [version] if confirmed_target.as_deref().is_some_and(|t| t != version) => {
                         private(format!(
                             "{from} now pins {chart} at {version}, not the {} that was confirmed; ask again",
@@ -345,19 +338,10 @@ impl ChatOps {
                     Err(reason) => Err(format!("No rollback: {reason}.")),
                 }
             }
-            Command::Promote { chart, from, .. } => {
-                let versions: BTreeSet<&str> = repo
-                    .pins
-                    .iter()
-                    .filter(|p| p.env.as_deref() == Some(from.as_str()))
-                    .filter(|p| p.chart_name() == Some(chart.as_str()))
-                    .filter_map(|p| p.version.as_deref())
-                    .collect();
-                match versions.into_iter().collect::<Vec<_>>()[..] {
-                    [v] => Ok((v.to_owned(), format!("{chart} `{v}` from {from}"))),
-                    _ => Err(format!("{from} does not pin {chart} at one version")),
-                }
-            }
+            Command::Promote { chart, from, .. } => match versions_of(repo, chart, from)[..] {
+                [v] => Ok((v.to_owned(), format!("{chart} `{v}` from {from}"))),
+                _ => Err(format!("{from} does not pin {chart} at one version")),
+            },
             other => Ok((String::new(), other.to_string())),
         })
     }
@@ -705,4 +689,16 @@ fn audit(who: &Principal, command: &str, place: &str, decision: &str, why: &str)
         why,
         "chat command"
     );
+}
+
+/// The versions `env` pins `chart` at, each once.
+fn versions_of<'a>(repo: &'a Repo, chart: &str, env: &str) -> Vec<&'a str> {
+    repo.pins
+        .iter()
+        .filter(|p| p.env.as_deref() == Some(env))
+        .filter(|p| p.chart_name() == Some(chart))
+        .filter_map(|p| p.version.as_deref())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }

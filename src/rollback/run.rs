@@ -238,25 +238,9 @@ impl Rollbacker {
             app: app.to_owned(),
             reason,
         };
-        let head = self.head().await?;
-        let pins: Vec<&Pin> = head
-            .pins
-            .iter()
-            .filter(|p| p.name == app && (env.is_none() || p.env.as_deref() == env))
-            .collect();
-        if pins.is_empty() {
-            return Ok(skipped(format!(
-                "{app} has no pin in {}",
-                env.unwrap_or("any environment")
-            )));
-        }
-        let steps = self
-            .pin_steps(&head, app, env, &pins, DateTime::<Utc>::UNIX_EPOCH)
-            .await?;
-        let Some(step) = steps.into_iter().next() else {
-            return Ok(skipped(format!(
-                "no change to {app}'s pin in the branch's last 100 commits"
-            )));
+        let (head, step) = match self.newest_step(app, env).await? {
+            Ok(found) => found,
+            Err(reason) => return Ok(skipped(reason)),
         };
         if let Some(want) = expect.filter(|w| **w != step.change.sha) {
             return Ok(skipped(format!(
@@ -308,6 +292,19 @@ impl Rollbacker {
         app: &str,
         env: Option<&str>,
     ) -> Result<Result<PinChange, String>, RollbackError> {
+        Ok(self
+            .newest_step(app, env)
+            .await?
+            .map(|(_, step)| step.change))
+    }
+
+    /// The branch head and the newest step of the app's pin in the last
+    /// 100 commits, or why there is none.
+    async fn newest_step(
+        &self,
+        app: &str,
+        env: Option<&str>,
+    ) -> Result<Result<(Head, Step), String>, RollbackError> {
         let head = self.head().await?;
         let pins: Vec<&Pin> = head
             .pins
@@ -323,11 +320,12 @@ impl Rollbacker {
         let steps = self
             .pin_steps(&head, app, env, &pins, DateTime::<Utc>::UNIX_EPOCH)
             .await?;
-        Ok(steps
-            .into_iter()
-            .next()
-            .map(|s| s.change)
-            .ok_or_else(|| format!("no change to {app}'s pin in the branch's last 100 commits")))
+        Ok(match steps.into_iter().next() {
+            Some(step) => Ok((head, step)),
+            None => Err(format!(
+                "no change to {app}'s pin in the branch's last 100 commits"
+            )),
+        })
     }
 
     async fn head(&self) -> Result<Head, RollbackError> {

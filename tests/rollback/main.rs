@@ -15,11 +15,11 @@ mod through_alertmanager;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use chartpilot::domain::AlertFingerprint;
 use chartpilot::jobs::{Alert, AlertNotification, AlertStatus};
 use support::fake_github::FakeGithub;
+pub use support::git;
 
 /// An Argo CD Application pinning podinfo from a Helm repository.
 pub fn app(env: &str, version: &str) -> String {
@@ -98,28 +98,6 @@ pub fn notification(status: AlertStatus, fingerprint: &str) -> AlertNotification
             fingerprint: AlertFingerprint::parse(fingerprint).unwrap(),
         }],
     }
-}
-
-/// The git CLI as a person runs it in a test repository.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=Person",
-            "-c",
-            "user.email=person@example.org",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env_remove("GIT_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// A local repository whose last commit bumps podinfo to 6.6.0 in prod,

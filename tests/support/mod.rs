@@ -389,3 +389,26 @@ pub async fn start_service(settings: &Settings) -> (u16, Worker) {
     tokio::spawn(server);
     (port, worker.unwrap())
 }
+
+/// The git CLI as a person runs it in a test repository; panics with
+/// git's own words when it fails.
+pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=Person",
+            "-c",
+            "user.email=person@example.org",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GIT_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
