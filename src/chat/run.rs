@@ -177,14 +177,7 @@ impl ChatOps {
         let who = who.clone();
         let by = who.user.clone();
         Ok(match command {
-            Command::Help => private(format!(
-                "chartpilot commands:\n{}",
-                USAGE
-                    .iter()
-                    .map(|u| format!("• `/chartpilot {u}`"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )),
+            Command::Help => private(help_text()),
             Command::Status { app, env } => {
                 private(self.status(&repo, &app, env.as_deref()).await?)
             }
@@ -646,6 +639,30 @@ impl ChatOps {
             "{base} kept moving; the freeze file was not written"
         )))
     }
+}
+
+/// The answer when chat commands cannot run at all (the git host or Argo
+/// CD could not be set up): `help` still works, anything else says why.
+pub fn unavailable(who: &Principal, text: &str, place: &str, why: &str) -> Reply {
+    if matches!(parse(text, &Vocabulary::default()), Ok(Command::Help)) {
+        audit(who, text, place, "allowed", "open to everyone");
+        return private(help_text());
+    }
+    audit(who, text, place, "error", why);
+    private(format!(
+        "chartpilot cannot run commands right now ({why}); nothing was done."
+    ))
+}
+
+fn help_text() -> String {
+    format!(
+        "chartpilot commands:\n{}",
+        USAGE
+            .iter()
+            .map(|u| format!("• `/chartpilot {u}`"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
 }
 
 fn rollback_reply(outcome: &Outcome) -> Reply {

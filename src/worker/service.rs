@@ -239,16 +239,17 @@ impl ServiceHandler {
     /// reply that cannot be delivered is logged, not retried: retrying
     /// would run the command again.
     async fn chat(&self, c: &ChatCommand) -> Result<(), JobError> {
-        let chatops = self
-            .chatops
-            .as_ref()
-            .map_err(|e| JobError::park(anyhow::anyhow!("chat command cannot run: {e}")))?;
         let who = Principal::new(c.source, c.user.clone());
         let place = c
             .channel
             .clone()
             .unwrap_or_else(|| format!("{:?}", c.source).to_lowercase());
-        let reply = chatops.run(&who, &c.text, &place).await;
+        let reply = match &self.chatops {
+            Ok(chatops) => chatops.run(&who, &c.text, &place).await,
+            // The person still hears why nothing happened (and `help`
+            // needs nothing but the grammar).
+            Err(e) => crate::chat::run::unavailable(&who, &c.text, &place, e),
+        };
         let sent = match (c.source, c.reply_url.as_deref()) {
             (ChatSource::Slack, Some(url)) => self.replier.slack(url, &reply).await,
             (_, Some(url)) => self.replier.generic(url, &reply).await,
