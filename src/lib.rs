@@ -12,6 +12,7 @@ pub mod git;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod notify;
 pub mod pins;
 pub mod promote;
 pub mod queue;

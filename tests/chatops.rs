@@ -96,30 +96,6 @@ impl Write for Capture {
     }
 }
 
-/// A listener standing in for Slack's `response_url`: records each body.
-fn listener() -> (
-    String,
-    Arc<Mutex<Vec<serde_json::Value>>>,
-    actix_web::dev::ServerHandle,
-) {
-    let seen: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let (l, url) = support::loopback();
-    let data = web::Data::new(Arc::clone(&seen));
-    let handle = support::serve(l, move |cfg| {
-        cfg.app_data(data.clone()).route(
-            "/respond",
-            web::post().to(
-                |seen: web::Data<Arc<Mutex<Vec<serde_json::Value>>>>,
-                 body: web::Json<serde_json::Value>| async move {
-                    seen.lock().unwrap().push(body.into_inner());
-                    actix_web::HttpResponse::Ok().finish()
-                },
-            ),
-        );
-    });
-    (format!("{url}/respond"), seen, handle)
-}
-
 struct World {
     _dir: tempfile::TempDir,
     repo: std::path::PathBuf,
@@ -201,7 +177,7 @@ async fn world_with(adjust: impl FnOnce(&mut Settings)) -> World {
     settings.chat.protected = overlay.chat.protected;
     adjust(&mut settings);
     let (port, worker) = support::start_service(&settings).await;
-    let (reply_url, replies, handle) = listener();
+    let (reply_url, replies, handle) = support::json_listener();
     World {
         _dir: dir,
         repo,

@@ -19,6 +19,7 @@ use crate::cluster::{AppStatus, ArgoCd};
 use crate::domain::CommitSha;
 use crate::git::{comment_once, GitError, PullState};
 use crate::jobs::{PromotionCheck, Push};
+use crate::notify::{slack_text, SlackWebhook};
 use crate::pins::{Pin, PinKind};
 use crate::settings::PromotionSettings;
 use crate::upgrade::body::code;
@@ -52,6 +53,9 @@ pub struct Promoter {
     /// reach the cluster through Argo CD are never promoted on their own.
     pub argocd_blind: bool,
     pub settings: PromotionSettings,
+    /// Told about promotions and give-ups, once each; None without
+    /// `slack.webhook_url`.
+    pub slack: Option<SlackWebhook>,
 }
 
 impl Promoter {
@@ -228,8 +232,18 @@ impl Promoter {
                     // The PR is open either way; a lost note is not worth
                     // repeating the job for.
                     let key = format!("promoted-{}-{}-{}", c.to_env, c.chart, c.version);
-                    if let Err(e) = comment_once(host.as_ref(), c.pull, &key, &note).await {
-                        tracing::warn!(pr = c.pull, error = %e, "promotion note not written");
+                    match comment_once(host.as_ref(), c.pull, &key, &note).await {
+                        Ok(true) => {
+                            self.chat(&format!(
+                                "chartpilot promoted {} {} from {} to {}: {link}",
+                                c.chart, c.version, c.from_env, c.to_env
+                            ))
+                            .await
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(pr = c.pull, error = %e, "promotion note not written")
+                        }
                     }
                 }
                 Ok(Checked::Promoted(report))
@@ -239,6 +253,12 @@ impl Promoter {
                 reason,
             }),
             Gate::GiveUp { reason } => self.give_up(c, &reason, dry_run).await,
+        }
+    }
+
+    async fn chat(&self, text: &str) {
+        if let Some(slack) = &self.slack {
+            slack.post(&slack_text(text)).await;
         }
     }
 
@@ -254,13 +274,20 @@ impl Promoter {
                 "promotion-{}-{}-{}-{}",
                 c.to_env, c.chart, c.version, c.merge_commit
             );
-            comment_once(
+            let wrote = comment_once(
                 self.upgrader.host.as_ref(),
                 c.pull,
                 &key,
                 &self.give_up_note(c, reason),
             )
             .await?;
+            if wrote {
+                self.chat(&format!(
+                    "chartpilot did not promote {} {} from {} to {}: {reason}",
+                    c.chart, c.version, c.from_env, c.to_env
+                ))
+                .await;
+            }
         }
         Ok(Checked::GaveUp {
             reason: reason.to_owned(),

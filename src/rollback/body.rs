@@ -177,13 +177,7 @@ pub fn origin_comment(r: &Revert<'_>, revert: &str) -> String {
     )
 }
 
-/// Text for Slack: `&`, `<` and `>` escaped as Slack asks, so alert and
-/// commit text cannot become `<!channel>` or a disguised link.
-pub fn slack_text(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
+pub use crate::notify::slack_text;
 
 /// The chat message, plain text (escape it for Slack).
 pub fn chat_message(r: &Revert<'_>, revert: &str) -> String {

@@ -5,7 +5,6 @@
 
 pub mod body;
 pub mod decide;
-pub mod notify;
 pub mod revert;
 pub mod rules;
 pub mod run;

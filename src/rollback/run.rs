@@ -11,7 +11,6 @@ use super::body::{self, Revert};
 use super::decide::{
     before, decide, is_revert_message, AlertView, Decision, DecisionInput, PinChange,
 };
-use super::notify::SlackWebhook;
 use super::revert::{revert_files, FileVersions};
 use super::rules::{Miss, Rules};
 use crate::alerts::{AlertmanagerClient, Matcher};
@@ -22,6 +21,7 @@ use crate::git::{
     comment_once, read_files, ChangedPath, GitError, GitHost, NewPull, PullState, ReadError,
 };
 use crate::jobs::{Alert, AlertNotification, AlertStatus};
+use crate::notify::SlackWebhook;
 use crate::pins::{self, DiscoverOptions, Pin, PinKind, SourceFile};
 use crate::promote::freeze::{Freezes, FREEZE_FILE};
 use crate::settings::{PolicySettings, RollbackAction};

@@ -422,6 +422,7 @@ fn promoter(
         alerts,
         argocd_blind: settings.argocd.mode == crate::settings::ArgocdMode::None,
         settings: settings.promotion.clone(),
+        slack: crate::notify::SlackWebhook::new(&settings.slack.webhook_url),
     }))
 }
 
@@ -446,7 +447,7 @@ fn rollbacker(
         discover: upgrader.discover.clone(),
         clock,
         alerts: promoter.as_ref().ok().and_then(|p| p.alerts.clone()),
-        slack: crate::rollback::notify::SlackWebhook::new(&settings.slack.webhook_url),
+        slack: crate::notify::SlackWebhook::new(&settings.slack.webhook_url),
         sync_options: settings.argocd.sync_options.clone(),
         one_at_a_time: tokio::sync::Mutex::new(()),
     }))

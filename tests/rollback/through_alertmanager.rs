@@ -4,10 +4,8 @@
 //! repository, once through the fake GitHub. The chat message goes to a
 //! local listener standing in for Slack's incoming webhook.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::web;
 use chartpilot::settings::Settings;
 
 use super::alertmanager::Alertmanager;
@@ -27,30 +25,6 @@ async fn notifications_handled(port: u16) -> u64 {
         .filter(|l| l.contains("jobs_consumed") && l.contains("alertmanager.notification"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
-}
-
-/// A stand-in for Slack's incoming webhook: records each message's text.
-fn slack_listener() -> (
-    String,
-    Arc<Mutex<Vec<String>>>,
-    actix_web::dev::ServerHandle,
-) {
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (listener, url) = support::loopback();
-    let data = web::Data::new(Arc::clone(&seen));
-    let handle = support::serve(listener, move |cfg| {
-        cfg.app_data(data.clone()).route(
-            "/hook",
-            web::post().to(
-                |seen: web::Data<Arc<Mutex<Vec<String>>>>, body: web::Json<serde_json::Value>| async move {
-                    let text = body["text"].as_str().unwrap_or_default().to_owned();
-                    seen.lock().unwrap().push(text);
-                    actix_web::HttpResponse::Ok().body("ok")
-                },
-            ),
-        );
-    });
-    (format!("{url}/hook"), seen, handle)
 }
 
 /// The service on `settings` plus the rule, serving and working in the
@@ -124,7 +98,7 @@ async fn an_alert_through_alertmanager_reverts_the_bump_once_in_a_local_reposito
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     let bump = local_repository(&repo);
-    let (slack_url, slack, _slack) = slack_listener();
+    let (slack_url, slack, _slack) = support::json_listener();
     let secrets = secrets();
     let (port, am) = start(
         dir.path(),
@@ -146,7 +120,10 @@ async fn an_alert_through_alertmanager_reverts_the_bump_once_in_a_local_reposito
     }
     let diff = git(&repo, &["diff", "--unified=0", "main", &branch]);
     assert_only_the_prod_pin_goes_back(&diff);
-    let message = slack.lock().unwrap()[0].clone();
+    let message = slack.lock().unwrap()[0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(
         message.starts_with("chartpilot rollback: podinfo-prod in prod goes back from 6.6.0 to 6.5.0 (revert PR #8)"),
         "{message}"

@@ -412,3 +412,30 @@ pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
+
+/// A listener on 127.0.0.1 that records the JSON body of every POST to
+/// `/hook` (a Slack webhook or `response_url`, a chat `reply_url`).
+/// Returns its URL, what it received, and its handle.
+pub fn json_listener() -> (
+    String,
+    Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    actix_web::dev::ServerHandle,
+) {
+    use actix_web::web;
+    type Seen = Arc<std::sync::Mutex<Vec<serde_json::Value>>>;
+    let seen: Seen = Arc::default();
+    let (l, url) = loopback();
+    let data = web::Data::new(Arc::clone(&seen));
+    let handle = serve(l, move |cfg| {
+        cfg.app_data(data.clone()).route(
+            "/hook",
+            web::post().to(
+                |seen: web::Data<Seen>, body: web::Json<serde_json::Value>| async move {
+                    seen.lock().unwrap().push(body.into_inner());
+                    actix_web::HttpResponse::Ok().body("ok")
+                },
+            ),
+        );
+    });
+    (format!("{url}/hook"), seen, handle)
+}

@@ -40,6 +40,9 @@ struct World {
     seed: String,
     merge: String,
     dev_pr: u64,
+    /// Messages posted to the Slack webhook.
+    slack: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    _slack: actix_web::dev::ServerHandle,
 }
 
 async fn world(deadline: &str) -> World {
@@ -47,6 +50,7 @@ async fn world(deadline: &str) -> World {
     let scratch = scratch("6.6.0");
     let argocd = MockArgoCd::start().await;
     let webhook_secret = support::random_secret();
+    let (slack_url, slack, slack_handle) = support::json_listener();
     let app_label = format!("cp_{}", uuid::Uuid::new_v4().simple());
     let files = fixture::files();
     let seeded: Vec<(&str, &str)> = files
@@ -61,6 +65,7 @@ async fn world(deadline: &str) -> World {
          [github]\ntoken = \"{token}\"\napi_url = \"{api}\"\nwebhook_secret = \"{webhook_secret}\"\n\
          [argocd]\nmode = \"api\"\napi_url = \"{argocd_url}\"\ntoken = \"{argocd_token}\"\n\
          [alertmanager]\napi_url = \"{alertmanager}\"\ntoken = \"{am_token}\"\n\
+         [slack]\nwebhook_url = \"{slack_url}\"\n\
          [policy]\nsoak = \"0s\"\n\
          [upgrade]\ninterval = \"0s\"\n\
          [promotion]\ndeadline = \"{deadline}\"\nrecheck = \"1s\"\napp_labels = [\"{app_label}\"]\n",
@@ -101,6 +106,8 @@ async fn world(deadline: &str) -> World {
         seed,
         merge,
         dev_pr,
+        slack,
+        _slack: slack_handle,
     }
 }
 
@@ -290,6 +297,19 @@ async fn a_merged_dev_upgrade_is_promoted_to_staging_once_dev_runs_it_healthy() 
     let notes = w.fake.comments(w.dev_pr);
     assert_eq!(notes.len(), 1, "{notes:#?}");
     assert!(notes[0].contains("Promoted to **staging**"), "{}", notes[0]);
+    // And chat hears it once.
+    let said: Vec<String> = w
+        .slack
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].starts_with("chartpilot promoted podinfo 6.6.0 from dev to staging: https://"),
+        "{said:?}"
+    );
     // Nothing for prod yet: that waits for the staging merge.
     assert!(w
         .fake
@@ -348,5 +368,16 @@ async fn a_firing_alert_holds_the_promotion_and_the_deadline_gives_up_with_the_r
         notes[0].contains("alert PodinfoErrorBudgetBurn is firing for podinfo-dev"),
         "{}",
         notes[0]
+    );
+    let said: Vec<String> = w
+        .slack
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        said,
+        ["chartpilot did not promote podinfo 6.6.0 from dev to staging: gave up waiting: alert PodinfoErrorBudgetBurn is firing for podinfo-dev"]
     );
 }

@@ -1,5 +1,6 @@
-//! Chat messages through a Slack incoming webhook. The webhook URL is a
-//! secret (whoever has it may post): it never reaches a log or an error.
+//! Chat messages about automatic actions (rollbacks, promotions) through a
+//! Slack incoming webhook. The webhook URL is a secret (whoever has it may
+//! post): it never reaches a log or an error.
 
 use std::time::Duration;
 
@@ -52,4 +53,12 @@ impl SlackWebhook {
             ),
         }
     }
+}
+
+/// Text for Slack: `&`, `<` and `>` escaped as Slack asks, so alert,
+/// commit or chart text cannot become `<!channel>` or a disguised link.
+pub fn slack_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
