@@ -524,11 +524,13 @@ impl ChatOps {
         env: &str,
         why: String,
     ) -> Result<Reply, GitError> {
+        // Upgrade branches spell the chart ref-safe; so does the request.
+        let branch_chart = crate::upgrade::plan::ref_safe(chart);
         let report = self
             .upgrader
             .promote(
                 &PromotionRequest {
-                    chart,
+                    chart: &branch_chart,
                     version,
                     env,
                     why,

@@ -381,10 +381,18 @@ impl Rollbacker {
                 )));
             }
         };
-        let pins: Vec<&Pin> = of_app
-            .into_iter()
+        let mut pins: Vec<&Pin> = of_app
+            .iter()
+            .copied()
             .filter(|p| env.is_none() || p.env.as_deref() == env)
             .collect();
+        // Pins without an environment (a platform helm_release shared by
+        // all) answer for any environment an alert names.
+        let mut scan_env = env;
+        if pins.is_empty() && env.is_some() {
+            pins = of_app.iter().copied().filter(|p| p.env.is_none()).collect();
+            scan_env = None;
+        }
         if pins.is_empty() {
             return Ok(skipped(format!(
                 "{app} has no pin in {}",
@@ -412,7 +420,7 @@ impl Rollbacker {
             Some(latest) => {
                 let since = before(latest, self.policy.rollout_window)
                     .min(before(now, self.policy.cooldown));
-                self.pin_steps(head, app, env, &pins, since).await?
+                self.pin_steps(head, app, scan_env, &pins, since).await?
             }
             None => Vec::new(),
         };

@@ -210,3 +210,46 @@ async fn a_frozen_environment_is_never_rolled_back_automatically() {
     let branches = git(&repo, &["branch", "--list", "chartpilot/*"]);
     assert!(branches.is_empty(), "{branches}");
 }
+
+#[tokio::test]
+async fn a_platform_release_without_an_environment_answers_for_the_alerts_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(repo.join("platform")).unwrap();
+    let tf = |v: &str| {
+        format!(
+            "resource \"helm_release\" \"cert_manager\" {{\n  name       = \"cert-manager\"\n  repository = \"https://charts.jetstack.io\"\n  chart      = \"cert-manager\"\n  version    = \"{v}\"\n}}\n"
+        )
+    };
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("platform/main.tf"), tf("v1.13.2")).unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "platform"]);
+    std::fs::write(repo.join("platform/main.tf"), tf("v1.14.0")).unwrap();
+    git(&repo, &["commit", "-q", "-am", "cert-manager v1.14.0"]);
+    let bump = git(&repo, &["rev-parse", "HEAD"]);
+    let h = handler(tmp.path(), "revert-pr").await;
+    let mut n = notification(AlertStatus::Firing, "c0ffee");
+    n.alerts[0]
+        .labels
+        .insert("argocd_app".into(), "cert-manager".into());
+    let outcomes = h
+        .rollbacker
+        .as_ref()
+        .unwrap()
+        .on_notification(&n)
+        .await
+        .unwrap();
+    let Outcome::Reverted { commit, .. } = &outcomes[0] else {
+        panic!("{outcomes:#?}");
+    };
+    assert_eq!(commit.as_ref(), bump);
+    let reverted = git(
+        &repo,
+        &[
+            "show",
+            &format!("chartpilot/revert/{bump}:platform/main.tf"),
+        ],
+    );
+    assert_eq!(format!("{reverted}\n"), tf("v1.13.2"));
+}
