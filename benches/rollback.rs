@@ -145,24 +145,16 @@ async fn one_run(i: usize) -> Run {
     let merge = fake.merge_into_base(bump_pr);
 
     let dir = tempfile::tempdir().unwrap();
-    let secrets = support::TestSecrets {
-        github: support::random_secret(),
-        alertmanager: support::random_secret(),
-        slack: support::random_secret(),
-        chat: support::random_secret(),
-    };
+    let secrets = support::TestSecrets::random();
     let config = dir.path().join("rules.toml");
     std::fs::write(&config, RULE).unwrap();
-    let extra: Vec<(String, String)> = [
+    let extra = support::env_vars(&[
         ("GIT__PROVIDER", "github".to_owned()),
         ("GIT__REPOSITORY", fake.repository()),
         ("GITHUB__TOKEN", fake.token.clone()),
         ("GITHUB__API_URL", fake.url.clone()),
         ("UPGRADE__INTERVAL", "0s".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (format!("CHARTPILOT__{k}"), v))
-    .collect();
+    ]);
     let mut settings =
         support::test_settings(support::Backend::Embedded, "", dir.path(), &secrets, &extra);
     settings.rollback = chartpilot::settings::Settings::load(Some(&config), &Default::default())

@@ -10,7 +10,7 @@ mod support;
 use chartpilot::worker::Outcome;
 use support::fake_github::FakeGithub;
 use support::mock_argocd::{MockApp, MockArgoCd};
-use support::{random_secret, test_settings, Backend, TestSecrets};
+use support::{test_settings, Backend, TestSecrets};
 
 /// The chart repository is a closed loopback port: the upgrade pass the
 /// push also starts looks it up and fails fast, without leaving the host.
@@ -45,13 +45,8 @@ async fn a_push_changing_two_application_files_makes_exactly_two_syncs() {
     }
 
     let dir = tempfile::tempdir().unwrap();
-    let secrets = TestSecrets {
-        github: random_secret(),
-        alertmanager: random_secret(),
-        slack: random_secret(),
-        chat: random_secret(),
-    };
-    let extra: Vec<(String, String)> = [
+    let secrets = TestSecrets::random();
+    let extra = support::env_vars(&[
         ("GIT__PROVIDER", "github".to_owned()),
         ("GIT__REPOSITORY", github.repository()),
         ("GITHUB__TOKEN", github.token.clone()),
@@ -60,10 +55,7 @@ async fn a_push_changing_two_application_files_makes_exactly_two_syncs() {
         ("ARGOCD__API_URL", argocd.url.clone()),
         ("ARGOCD__TOKEN", argocd.token.clone()),
         ("UPGRADE__INTERVAL", "0s".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (format!("CHARTPILOT__{k}"), v))
-    .collect();
+    ]);
     let settings = test_settings(Backend::Embedded, "", dir.path(), &secrets, &extra);
     let (port, worker) = support::start_service(&settings).await;
 

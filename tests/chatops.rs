@@ -147,20 +147,12 @@ async fn world_with(adjust: impl FnOnce(&mut Settings)) -> World {
     );
     let charts = dir.path().join("charts");
     index(&charts);
-    let secrets = TestSecrets {
-        github: random_secret(),
-        alertmanager: random_secret(),
-        slack: random_secret(),
-        chat: random_secret(),
-    };
-    let extra: Vec<(String, String)> = [
+    let secrets = TestSecrets::random();
+    let extra = support::env_vars(&[
         ("GIT__PROVIDER", "local".to_owned()),
         ("GIT__PATH", repo.display().to_string()),
         ("UPGRADE__INTERVAL", "0s".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (format!("CHARTPILOT__{k}"), v))
-    .collect();
+    ]);
     let mut settings = test_settings(Backend::Embedded, "", dir.path(), &secrets, &extra);
     let overlay = dir.path().join("overlay.toml");
     std::fs::write(
@@ -387,22 +379,14 @@ async fn a_github_comment_gets_eyes_and_a_reply_comment() {
     fake.set_branch("feature", &fake.branch("main").unwrap());
     let issue = fake.add_pull("feature", "Some change");
     let dir = tempfile::tempdir().unwrap();
-    let secrets = TestSecrets {
-        github: random_secret(),
-        alertmanager: random_secret(),
-        slack: random_secret(),
-        chat: random_secret(),
-    };
-    let extra: Vec<(String, String)> = [
+    let secrets = TestSecrets::random();
+    let extra = support::env_vars(&[
         ("GIT__PROVIDER", "github".to_owned()),
         ("GIT__REPOSITORY", fake.repository()),
         ("GITHUB__TOKEN", fake.token.clone()),
         ("GITHUB__API_URL", fake.url.clone()),
         ("UPGRADE__INTERVAL", "0s".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (format!("CHARTPILOT__{k}"), v))
-    .collect();
+    ]);
     let settings = test_settings(Backend::Embedded, "", dir.path(), &secrets, &extra);
     let (port, worker) = support::start_service(&settings).await;
     let body = serde_json::json!({

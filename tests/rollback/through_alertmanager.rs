@@ -34,11 +34,8 @@ async fn start(
     secrets: &support::TestSecrets,
     extra: &[(&str, String)],
 ) -> (u16, Alertmanager) {
-    let extra: Vec<(String, String)> = extra
-        .iter()
-        .map(|(k, v)| (format!("CHARTPILOT__{k}"), v.clone()))
-        .chain([("CHARTPILOT__UPGRADE__INTERVAL".to_owned(), "0s".to_owned())])
-        .collect();
+    let mut extra = support::env_vars(extra);
+    extra.extend(support::env_vars(&[("UPGRADE__INTERVAL", "0s".to_owned())]));
     let mut settings = support::test_settings(support::Backend::Embedded, "", dir, secrets, &extra);
     let rules = dir.join("rules.toml");
     std::fs::write(&rules, rule("revert-pr")).unwrap();
@@ -55,15 +52,6 @@ async fn start(
     )
     .await;
     (port, am)
-}
-
-fn secrets() -> support::TestSecrets {
-    support::TestSecrets {
-        github: support::random_secret(),
-        alertmanager: support::random_secret(),
-        slack: support::random_secret(),
-        chat: support::random_secret(),
-    }
 }
 
 async fn fire(am: &Alertmanager) {
@@ -99,7 +87,7 @@ async fn an_alert_through_alertmanager_reverts_the_bump_once_in_a_local_reposito
     std::fs::create_dir_all(&repo).unwrap();
     let bump = local_repository(&repo);
     let (slack_url, slack, _slack) = support::json_listener();
-    let secrets = secrets();
+    let secrets = support::TestSecrets::random();
     let (port, am) = start(
         dir.path(),
         &secrets,
@@ -148,7 +136,7 @@ async fn an_alert_through_alertmanager_reverts_the_merged_bump_once_through_gith
     let (merge, bump_pr) = github_bump(&fake);
 
     let dir = tempfile::tempdir().unwrap();
-    let secrets = secrets();
+    let secrets = support::TestSecrets::random();
     let (port, am) = start(
         dir.path(),
         &secrets,

@@ -52,6 +52,27 @@ pub struct TestSecrets {
     pub chat: String,
 }
 
+impl TestSecrets {
+    /// A fresh random secret for every route.
+    pub fn random() -> Self {
+        Self {
+            github: random_secret(),
+            alertmanager: random_secret(),
+            slack: random_secret(),
+            chat: random_secret(),
+        }
+    }
+}
+
+/// `("GIT__PROVIDER", v)` → `("CHARTPILOT__GIT__PROVIDER", v)`, for
+/// [`test_settings`]'s overrides.
+pub fn env_vars(pairs: &[(&str, String)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (format!("CHARTPILOT__{k}"), v.clone()))
+        .collect()
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
@@ -136,12 +157,7 @@ pub fn test_settings(
 pub async fn spawn_app(opts: Options) -> TestApp {
     init_test_logging();
     let dir = tempfile::tempdir().unwrap();
-    let secrets = TestSecrets {
-        github: random_secret(),
-        alertmanager: random_secret(),
-        slack: random_secret(),
-        chat: random_secret(),
-    };
+    let secrets = TestSecrets::random();
     let settings = test_settings(
         opts.backend,
         &opts.amqp_url,
