@@ -322,7 +322,7 @@ impl ChatOps {
                         c.sha.to_string(),
                         format!(
                             "revert `{}` \"{}\": {} back to {}",
-                            c.sha.as_ref().get(..12).unwrap_or_default(),
+                            c.sha.short(),
                             c.subject,
                             c.to,
                             c.from
@@ -628,9 +628,9 @@ impl ChatOps {
                             "{env} is frozen{} (`{}`, commit `{}`): no automatic upgrade, promotion or rollback until `/chartpilot unfreeze {env}`.",
                             f.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default(),
                             FREEZE_FILE,
-                            &sha.as_ref()[..12]
+                            sha.short()
                         ),
-                        None => format!("{env} is no longer frozen (commit `{}`).", &sha.as_ref()[..12]),
+                        None => format!("{env} is no longer frozen (commit `{}`).", sha.short()),
                     }))
                 }
                 Err(GitError::NotFastForward(_)) => continue,
@@ -675,7 +675,7 @@ fn rollback_reply(outcome: &Outcome) -> Reply {
             ..
         } => public(format!(
             "Reverting `{}`: revert PR #{n}. Merge it to roll back.",
-            &commit.as_ref()[..12]
+            commit.short()
         )),
         Outcome::Reverted {
             commit,
@@ -683,8 +683,8 @@ fn rollback_reply(outcome: &Outcome) -> Reply {
             ..
         } => public(format!(
             "Reverted `{}` with `{}` on the branch.",
-            &commit.as_ref()[..12],
-            &p.as_ref()[..12]
+            commit.short(),
+            p.short()
         )),
         Outcome::WouldRevert { reason, .. } => {
             private(format!("Dry run, nothing done. Would revert: {reason}"))

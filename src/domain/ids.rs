@@ -73,6 +73,12 @@ string_newtype!(DeliveryId);
 pub struct CommitSha(String);
 
 impl CommitSha {
+    /// The first 12 digits, as people quote a commit.
+    pub fn short(&self) -> &str {
+        // Always 40 or 64 ASCII hex digits (see `parse`).
+        &self.0[..12]
+    }
+
     pub fn parse(s: &str) -> Result<Self, IdError> {
         if (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(Self(s.to_ascii_lowercase()))

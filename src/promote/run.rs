@@ -174,7 +174,7 @@ impl Promoter {
             }
         }
         let now = up.clock.now();
-        let merge = short(c.merge_commit.as_ref());
+        let merge = c.merge_commit.short();
         let decision = gate::decide(&GateInput {
             chart: &c.chart,
             from_env: &c.from_env,
@@ -425,7 +425,7 @@ impl Promoter {
             code(&c.version),
             c.from_env,
             c.pull,
-            code(short(c.merge_commit.as_ref())),
+            code(c.merge_commit.short()),
             c.merged_at.format("%Y-%m-%d %H:%M UTC"),
             humantime::format_duration(self.upgrader.policy.soak)
         )
@@ -442,10 +442,6 @@ impl Promoter {
             c.to_env
         )
     }
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..12).unwrap_or(sha)
 }
 
 /// A literal for an RE2 regex (Alertmanager's `=~`, anchored by it).

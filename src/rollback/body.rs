@@ -172,7 +172,7 @@ pub fn origin_comment(r: &Revert<'_>, revert: &str) -> String {
         "chartpilot is rolling this change back: {revert}.\n\n{} fired for {} after {} landed. {}",
         code(first),
         where_(r),
-        code(&r.change.sha.as_ref()[..12]),
+        code(r.change.sha.short()),
         code(r.reason)
     )
 }

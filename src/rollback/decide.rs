@@ -77,11 +77,6 @@ fn skip(reason: String) -> Decision {
     Decision::Skip { reason }
 }
 
-fn short(sha: &CommitSha) -> &str {
-    let s: &str = sha.as_ref();
-    s.get(..12).unwrap_or(s)
-}
-
 fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
@@ -146,7 +141,7 @@ pub fn decide(i: &DecisionInput<'_>) -> Decision {
             "{} was already firing at {}, before {} landed at {}: that change did not cause it",
             first.name,
             when(first.starts_at),
-            short(&newest.sha),
+            newest.sha.short(),
             when(newest.landed_at)
         ));
     };
@@ -154,7 +149,7 @@ pub fn decide(i: &DecisionInput<'_>) -> Decision {
     if newest.landed_at < window_start {
         return skip(format!(
             "{} landed {} before {} started, longer ago than policy.rollout_window ({window})",
-            short(&newest.sha),
+            newest.sha.short(),
             span(newest.landed_at, first.starts_at),
             first.name
         ));
@@ -162,7 +157,7 @@ pub fn decide(i: &DecisionInput<'_>) -> Decision {
     if newest.is_revert {
         return skip(format!(
             "the newest change to {app}'s pin, {} (\"{}\"), is itself a revert; chartpilot never reverts a revert",
-            short(&newest.sha),
+            newest.sha.short(),
             newest.subject
         ));
     }
@@ -175,20 +170,20 @@ pub fn decide(i: &DecisionInput<'_>) -> Decision {
         return skip(format!(
             "{app} was rolled back {} ago by {}; one rollback per {} (policy.cooldown)",
             span(r.landed_at, i.now),
-            short(&r.sha),
+            r.sha.short(),
             humantime::format_duration(i.cooldown)
         ));
     }
     if let Some(existing) = i.existing {
         return skip(format!(
             "{} is already being reverted: {existing}",
-            short(&newest.sha)
+            newest.sha.short()
         ));
     }
     let others = caused.len() - 1;
     let reason = format!(
         "{} (\"{}\") moved {app}{} from {} to {} at {}; {} started firing {} later{}",
-        short(&newest.sha),
+        newest.sha.short(),
         newest.subject,
         i.env.map(|e| format!(" in {e}")).unwrap_or_default(),
         newest.from,

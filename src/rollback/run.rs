@@ -245,26 +245,26 @@ impl Rollbacker {
         if let Some(want) = expect.filter(|w| **w != step.change.sha) {
             return Ok(skipped(format!(
                 "the newest change to {app}'s pin is now {}, not the {} that was confirmed; ask again",
-                short(&step.change.sha),
-                short(want)
+                step.change.sha.short(),
+                want.short()
             )));
         }
         if step.change.is_revert {
             return Ok(skipped(format!(
                 "the newest change to {app}'s pin, {} (\"{}\"), is itself a revert; undo it by hand if that is what you mean",
-                short(&step.change.sha),
+                step.change.sha.short(),
                 step.change.subject
             )));
         }
         if let Some(existing) = self.existing_revert(&step.change.sha).await? {
             return Ok(skipped(format!(
                 "{} is already being reverted: {existing}",
-                short(&step.change.sha)
+                step.change.sha.short()
             )));
         }
         let reason = format!(
             "{who} asked for it: {} (\"{}\") moved {app} from {} to {}",
-            short(&step.change.sha),
+            step.change.sha.short(),
             step.change.subject,
             step.change.from,
             step.change.to
@@ -628,7 +628,7 @@ impl Rollbacker {
         let edits = match revert_files(&files) {
             Ok(edits) => edits,
             Err(reason) => {
-                let reason = format!("cannot revert {} cleanly: {reason}", short(&commit));
+                let reason = format!("cannot revert {} cleanly: {reason}", commit.short());
                 tracing::error!(app = %app, %reason, "rollback needs a person");
                 if let Some(slack) = &self.slack {
                     slack
@@ -652,7 +652,7 @@ impl Rollbacker {
                 .await?;
             tracing::info!(app = %app, revert = %sha, reverted = %commit, "revert pushed");
             self.sync_after_push(r, &sha, &edits).await;
-            self.tell(r, &format!("pushed as {}", short(&sha)), &step.change)
+            self.tell(r, &format!("pushed as {}", sha.short()), &step.change)
                 .await;
             return Ok(Outcome::Reverted {
                 app,
@@ -673,7 +673,7 @@ impl Rollbacker {
                         app,
                         reason: format!(
                             "{} is already being reverted: revert PR #{}",
-                            short(&commit),
+                            commit.short(),
                             pr.number
                         ),
                     });
@@ -849,11 +849,6 @@ impl Rollbacker {
         }
         Ok(out)
     }
-}
-
-fn short(sha: &CommitSha) -> &str {
-    let s: &str = sha.as_ref();
-    s.get(..12).unwrap_or(s)
 }
 
 /// The revision Argo CD deploys again to undo `change`, or why not: only
