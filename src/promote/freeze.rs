@@ -25,6 +25,21 @@ pub struct Freeze {
     pub at: Option<DateTime<Utc>>,
 }
 
+impl Freeze {
+    /// `prod is frozen by alice: release week`, the reason every
+    /// automatic action gives for leaving `env` alone.
+    pub fn describe(&self, env: &str) -> String {
+        format!(
+            "{env} is frozen by {}{}",
+            self.by,
+            self.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        )
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Freezes(BTreeMap<String, Freeze>);
 
@@ -73,6 +88,14 @@ impl Freezes {
             }
         }
         out
+    }
+
+    /// The freezes in a snapshot's files (no file: nothing frozen).
+    pub fn from_files(files: &[crate::pins::SourceFile]) -> Result<Freezes, String> {
+        match files.iter().find(|f| f.path == FREEZE_FILE) {
+            None => Ok(Freezes::default()),
+            Some(f) => Freezes::parse(&f.text),
+        }
     }
 
     /// Parses the file. A file that does not parse is an error naming the

@@ -138,15 +138,7 @@ fn waiting_reason(i: &GateInput<'_>) -> Result<(), Stop> {
         )));
     }
     if let Some(f) = i.freeze {
-        return Err(Stop::Wait(format!(
-            "{} is frozen by {}{}",
-            i.to_env,
-            f.by,
-            f.reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
-        )));
+        return Err(Stop::Wait(f.describe(i.to_env)));
     }
     if let Some(what) = i.unavailable {
         return Err(Stop::Wait(what.to_owned()));

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::freeze::{Freezes, FREEZE_FILE};
+use super::freeze::Freezes;
 use super::gate::{self, AppView, FiringAlert, Gate, GateInput};
 use crate::alerts::{AlertmanagerClient, MatchOp, Matcher};
 use crate::charts::version::Version;
@@ -140,18 +140,12 @@ impl Promoter {
         let expect_apps = !app_names.is_empty();
         let mut unavailable: Option<String> = None;
         // The snapshot holds the freeze file (YAML), so no extra read.
-        let freezes = match files.iter().find(|f| f.path == FREEZE_FILE) {
-            None => Freezes::default(),
-            Some(f) => match Freezes::parse(&f.text) {
-                Ok(f) => f,
-                // An unreadable freeze file may well freeze this
-                // environment: wait for a person to fix it.
-                Err(e) => {
-                    unavailable = Some(format!("the freeze file does not read: {e}"));
-                    Freezes::default()
-                }
-            },
-        };
+        let freezes = Freezes::from_files(&files).unwrap_or_else(|e| {
+            // An unreadable freeze file may well freeze this environment:
+            // wait for a person to fix it.
+            unavailable = Some(format!("the freeze file does not read: {e}"));
+            Freezes::default()
+        });
         let impossible = (expect_apps && self.argocd_blind).then_some(
             "argocd.mode is \"none\": chartpilot cannot see whether the apps are synced and healthy",
         );

@@ -111,15 +111,7 @@ pub fn decide(i: &DecisionInput<'_>) -> Decision {
         ));
     }
     if let Some(f) = i.freeze {
-        return skip(format!(
-            "{} is frozen by {}{}",
-            i.env.unwrap_or("the environment"),
-            f.by,
-            f.reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
-        ));
+        return skip(f.describe(i.env.unwrap_or("the environment")));
     }
     let window = humantime::format_duration(i.rollout_window);
     let Some(newest) = i.changes.first() else {

@@ -23,7 +23,7 @@ use crate::git::{
 use crate::jobs::{Alert, AlertNotification, AlertStatus};
 use crate::notify::SlackWebhook;
 use crate::pins::{self, DiscoverOptions, Pin, PinKind, SourceFile};
-use crate::promote::freeze::{Freezes, FREEZE_FILE};
+use crate::promote::freeze::Freezes;
 use crate::settings::{PolicySettings, RollbackAction};
 use crate::sync::affected::{apps_in, SyncAt};
 use crate::sync::run::INITIATED_BY;
@@ -337,10 +337,7 @@ impl Rollbacker {
             .ok_or_else(|| RollbackError::Snapshot(format!("branch {base} does not exist")))?;
         let (files, _) = read_files(self.host.as_ref(), &sha).await?;
         // The snapshot holds the freeze file (YAML), so no extra read.
-        let freezes = match files.iter().find(|f| f.path == FREEZE_FILE) {
-            None => Freezes::default(),
-            Some(f) => Freezes::parse(&f.text).map_err(RollbackError::Snapshot)?,
-        };
+        let freezes = Freezes::from_files(&files).map_err(RollbackError::Snapshot)?;
         let opts = self.discover.clone();
         let (files, pins) = tokio::task::spawn_blocking(move || {
             let scan = pins::scan_files(&files, &opts);

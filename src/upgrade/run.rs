@@ -156,22 +156,13 @@ impl Upgrader {
         report.held_back = held_back;
         // A frozen environment takes no automatic upgrade; a freeze file
         // that does not parse may freeze any of them, so none do.
-        let frozen = frozen_reasons(&files);
+        let frozen = crate::promote::freeze::Freezes::from_files(&files)
+            .map_err(|e| format!("not upgraded while {e}"));
         let mut groups = Vec::new();
         for group in plan.groups {
             let why = match &frozen {
                 _ if group.env == plan::ANY_ENV => None,
-                Ok(f) => f.get(&group.env).map(|f| {
-                    format!(
-                        "{} is frozen by {}{}",
-                        group.env,
-                        f.by,
-                        f.reason
-                            .as_deref()
-                            .map(|r| format!(": {r}"))
-                            .unwrap_or_default()
-                    )
-                }),
+                Ok(f) => f.get(&group.env).map(|f| f.describe(&group.env)),
                 Err(e) => Some(e.clone()),
             };
             match why {
@@ -566,15 +557,6 @@ impl Upgrader {
             labels.push(self.upgrade.major_label.clone());
         }
         labels
-    }
-}
-
-/// The freezes in the snapshot's freeze file, or why it does not parse.
-fn frozen_reasons(files: &[SourceFile]) -> Result<crate::promote::freeze::Freezes, String> {
-    use crate::promote::freeze::{Freezes, FREEZE_FILE};
-    match files.iter().find(|f| f.path == FREEZE_FILE) {
-        None => Ok(Freezes::default()),
-        Some(f) => Freezes::parse(&f.text).map_err(|e| format!("not upgraded while {e}")),
     }
 }
 
