@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::run::Reply;
+use crate::notify::slack_text;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -34,18 +35,11 @@ impl Default for Replier {
     }
 }
 
-/// Slack's text escaping: `&`, `<`, `>`.
-fn slack_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 impl Replier {
     /// Slack: the message, as a section block with the same text for
     /// notifications.
     pub async fn slack(&self, response_url: &str, reply: &Reply) -> Result<(), String> {
-        let text = slack_escape(&reply.text);
+        let text = slack_text(&reply.text);
         // Slack refuses a section over 3,000 characters.
         let section = match text.char_indices().nth(SLACK_SECTION_CHARS) {
             Some((i, _)) => format!("{}…", &text[..i]),
@@ -187,7 +181,7 @@ mod tests {
     #[test]
     fn slack_text_cannot_ping() {
         assert_eq!(
-            slack_escape("<!channel> & <@U1>"),
+            slack_text("<!channel> & <@U1>"),
             "&lt;!channel&gt; &amp; &lt;@U1&gt;"
         );
     }

@@ -177,8 +177,6 @@ pub fn origin_comment(r: &Revert<'_>, revert: &str) -> String {
     )
 }
 
-pub use crate::notify::slack_text;
-
 /// The chat message, plain text (escape it for Slack).
 pub fn chat_message(r: &Revert<'_>, revert: &str) -> String {
     format!(
@@ -195,6 +193,7 @@ pub fn chat_message(r: &Revert<'_>, revert: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notify::slack_text;
 
     #[test]
     fn only_inert_http_links_and_slack_text_cannot_ping() {

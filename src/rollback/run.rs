@@ -21,7 +21,7 @@ use crate::git::{
     comment_once, read_files, ChangedPath, GitError, GitHost, NewPull, PullState, ReadError,
 };
 use crate::jobs::{Alert, AlertNotification, AlertStatus};
-use crate::notify::SlackWebhook;
+use crate::notify::{slack_text, SlackWebhook};
 use crate::pins::{self, DiscoverOptions, Pin, PinKind, SourceFile};
 use crate::promote::freeze::Freezes;
 use crate::settings::{PolicySettings, RollbackAction};
@@ -629,7 +629,7 @@ impl Rollbacker {
                 tracing::error!(app = %app, %reason, "rollback needs a person");
                 if let Some(slack) = &self.slack {
                     slack
-                        .post(&body::slack_text(&format!(
+                        .post(&slack_text(&format!(
                             "chartpilot rollback of {app} needs a person: {reason}"
                         )))
                         .await;
@@ -799,9 +799,7 @@ impl Rollbacker {
             }
         }
         if let Some(slack) = &self.slack {
-            slack
-                .post(&body::slack_text(&body::chat_message(r, what)))
-                .await;
+            slack.post(&slack_text(&body::chat_message(r, what))).await;
         }
     }
 
