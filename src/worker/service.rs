@@ -163,15 +163,10 @@ impl ServiceHandler {
                 push.after
             ))
         })?;
-        let report = syncer.on_push(push).await.map_err(|e| {
-            let transient = e.is_transient();
-            let err = anyhow::Error::new(e).context(format!("sync for push {}", push.after));
-            if transient {
-                JobError::retry(err)
-            } else {
-                JobError::park(err)
-            }
-        })?;
+        let report = syncer
+            .on_push(push)
+            .await
+            .map_err(|e| job_error(e, &format!("sync for push {}", push.after)))?;
         tracing::info!(
             synced = report.synced.len(),
             refreshed = report.refreshed.len(),
@@ -190,10 +185,12 @@ impl ServiceHandler {
             // Said at start; pushes go on syncing and upgrading.
             return Ok(Vec::new());
         };
-        let checks = promoter
-            .merged_by(push)
-            .await
-            .map_err(|e| job_error(e.into(), &format!("merged PRs of push {}", push.after)))?;
+        let checks = promoter.merged_by(push).await.map_err(|e| {
+            job_error(
+                UpgradeError::from(e),
+                &format!("merged PRs of push {}", push.after),
+            )
+        })?;
         Ok(checks
             .into_iter()
             .map(|c| {
@@ -309,19 +306,10 @@ impl ServiceHandler {
                 n.group_key
             ))
         })?;
-        let outcomes = rollbacker.on_notification(n).await.map_err(|e| {
-            let transient = e.is_transient();
-            let wait = match &e {
-                RollbackError::Git(GitError::RateLimited(wait)) => Some(*wait),
-                _ => None,
-            };
-            let err = anyhow::Error::new(e).context(format!("alert notification {}", n.group_key));
-            match (transient, wait) {
-                (true, Some(wait)) => JobError::retry_after(err, wait),
-                (true, None) => JobError::retry(err),
-                _ => JobError::park(err),
-            }
-        })?;
+        let outcomes = rollbacker
+            .on_notification(n)
+            .await
+            .map_err(|e| job_error(e, &format!("alert notification {}", n.group_key)))?;
         tracing::info!(
             group = %n.group_key,
             outcomes = outcomes.len(),
@@ -382,13 +370,49 @@ impl JobHandler for ServiceHandler {
     }
 }
 
+/// How a handler's error says whether, and when, another attempt may pass.
+trait Retryable: std::error::Error + Send + Sync + 'static {
+    fn transient(&self) -> bool;
+    /// A rate limit's reset, before which a retry is pointless.
+    fn not_before(&self) -> Option<std::time::Duration> {
+        None
+    }
+}
+
+impl Retryable for UpgradeError {
+    fn transient(&self) -> bool {
+        self.is_transient()
+    }
+    fn not_before(&self) -> Option<std::time::Duration> {
+        match self {
+            UpgradeError::Git(GitError::RateLimited(wait)) => Some(*wait),
+            _ => None,
+        }
+    }
+}
+
+impl Retryable for RollbackError {
+    fn transient(&self) -> bool {
+        self.is_transient()
+    }
+    fn not_before(&self) -> Option<std::time::Duration> {
+        match self {
+            RollbackError::Git(GitError::RateLimited(wait)) => Some(*wait),
+            _ => None,
+        }
+    }
+}
+
+impl Retryable for crate::sync::run::SyncError {
+    fn transient(&self) -> bool {
+        self.is_transient()
+    }
+}
+
 /// Retry what may pass (no sooner than a rate limit's reset), park the rest.
-fn job_error(e: UpgradeError, what: &str) -> JobError {
-    let transient = e.is_transient();
-    let wait = match &e {
-        UpgradeError::Git(GitError::RateLimited(wait)) => Some(*wait),
-        _ => None,
-    };
+fn job_error(e: impl Retryable, what: &str) -> JobError {
+    let transient = e.transient();
+    let wait = e.not_before();
     let err = anyhow::Error::new(e).context(what.to_owned());
     match (transient, wait) {
         (true, Some(wait)) => JobError::retry_after(err, wait),
