@@ -12,14 +12,14 @@ use super::confirm::Confirmer;
 use super::slack_api::SlackApi;
 use crate::clock::Clock;
 use crate::cluster::{ArgoCd, SyncRequest};
-use crate::git::{read_files, FileChange, GitError, GitHost};
-use crate::pins::{self, Pin, PinKind, SourceFile};
+use crate::git::{FileChange, GitError, GitHost};
+use crate::pins::{Pin, PinKind, SourceFile};
 use crate::promote::freeze::{Freeze, Freezes, FREEZE_FILE};
 use crate::rollback::run::{Outcome, Rollbacker};
 use crate::settings::ChatSettings;
 use crate::sync::affected::{apps_in, SyncAt};
 use crate::sync::run::INITIATED_BY;
-use crate::upgrade::run::{Action, PromotionRequest, Upgrader};
+use crate::upgrade::run::{Action, PromotionRequest, UpgradeError, Upgrader};
 
 /// What chartpilot answers a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -340,22 +340,14 @@ impl ChatOps {
     }
 
     async fn read(&self) -> Result<Repo, GitError> {
-        let base = self.host.base_branch().to_owned();
-        let head = self
-            .host
-            .branch_head(&base)
-            .await?
-            .ok_or_else(|| GitError::NotFound(format!("branch {base}")))?;
-        let (files, _) = read_files(self.host.as_ref(), &head)
-            .await
-            .map_err(|e| GitError::Refused(e.to_string()))?;
-        let opts = self.upgrader.discover.clone();
-        tokio::task::spawn_blocking(move || {
-            let pins = pins::scan_files(&files, &opts).pins;
-            Repo { files, pins }
+        let (_, files, scan) = self.upgrader.base().await.map_err(|e| match e {
+            UpgradeError::Git(e) => e,
+            other => GitError::Refused(other.to_string()),
+        })?;
+        Ok(Repo {
+            files,
+            pins: scan.pins,
         })
-        .await
-        .map_err(|e| GitError::Refused(e.to_string()))
     }
 
     /// Fills in the environment of an app command that named none, when

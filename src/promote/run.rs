@@ -119,12 +119,7 @@ impl Promoter {
     pub async fn check(&self, c: &PromotionCheck, dry_run: bool) -> Result<Checked, UpgradeError> {
         let up = &self.upgrader;
         let host = &up.host;
-        let base = host.base_branch().to_owned();
-        let head = host
-            .branch_head(&base)
-            .await?
-            .ok_or_else(|| UpgradeError::NoBase(base.clone()))?;
-        let (files, scan) = up.scan(&head).await?;
+        let (_, files, scan) = up.base().await?;
         let from_pins: Vec<&Pin> = scan
             .pins
             .iter()

@@ -308,15 +308,24 @@ impl Upgrader {
         &self,
         report: &mut Report,
     ) -> Result<(CommitSha, Vec<SourceFile>, pins::Scan), UpgradeError> {
+        let (head, files, scan) = self.base().await?;
+        report.base = Some(head.to_string());
+        report.warnings = scan.warnings.iter().map(ToString::to_string).collect();
+        Ok((head, files, scan))
+    }
+
+    /// The base branch's head, its files and their scan: what promotion
+    /// checks and chat commands read the repository through.
+    pub(crate) async fn base(
+        &self,
+    ) -> Result<(CommitSha, Vec<SourceFile>, pins::Scan), UpgradeError> {
         let base = self.host.base_branch().to_owned();
         let head = self
             .host
             .branch_head(&base)
             .await?
             .ok_or_else(|| UpgradeError::NoBase(base.clone()))?;
-        report.base = Some(head.to_string());
         let (files, scan) = self.scan(&head).await?;
-        report.warnings = scan.warnings.iter().map(ToString::to_string).collect();
         Ok((head, files, scan))
     }
 
