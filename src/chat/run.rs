@@ -65,6 +65,8 @@ pub struct ChatOps {
 
 /// The repository as a command sees it.
 struct Repo {
+    /// The base branch's head the files were read at.
+    head: crate::domain::CommitSha,
     files: Vec<SourceFile>,
     pins: Vec<Pin>,
 }
@@ -340,11 +342,12 @@ impl ChatOps {
     }
 
     async fn read(&self) -> Result<Repo, GitError> {
-        let (_, files, scan) = self.upgrader.base().await.map_err(|e| match e {
+        let (head, files, scan) = self.upgrader.base().await.map_err(|e| match e {
             UpgradeError::Git(e) => e,
             other => GitError::Refused(other.to_string()),
         })?;
         Ok(Repo {
+            head,
             files,
             pins: scan.pins,
         })
@@ -478,15 +481,12 @@ impl ChatOps {
             .flat_map(|f| apps_in(&f.path, &f.text))
             .find(|a| a.name == app)
             .map(|a| a.sync_at);
-        let head = self
-            .host
-            .branch_head(self.host.base_branch())
-            .await?
-            .map(|h| h.to_string());
+        // The commit the manifest was read at, so what syncs is what was
+        // read.
         let revision = match sync_at {
             Some(SyncAt::Chart(v)) => Some(v),
             Some(SyncAt::Spec) => None,
-            Some(SyncAt::Commit) | None => head,
+            Some(SyncAt::Commit) | None => Some(repo.head.to_string()),
         };
         if self.dry_run {
             return Ok(private(format!(
