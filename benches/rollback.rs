@@ -148,13 +148,8 @@ async fn one_run(i: usize) -> Run {
     let secrets = support::TestSecrets::random();
     let config = dir.path().join("rules.toml");
     std::fs::write(&config, RULE).unwrap();
-    let extra = support::env_vars(&[
-        ("GIT__PROVIDER", "github".to_owned()),
-        ("GIT__REPOSITORY", fake.repository()),
-        ("GITHUB__TOKEN", fake.token.clone()),
-        ("GITHUB__API_URL", fake.url.clone()),
-        ("UPGRADE__INTERVAL", "0s".to_owned()),
-    ]);
+    let extra =
+        support::env_vars(&[fake.env(), vec![("UPGRADE__INTERVAL", "0s".to_owned())]].concat());
     let mut settings =
         support::test_settings(support::Backend::Embedded, "", dir.path(), &secrets, &extra);
     settings.rollback = chartpilot::settings::Settings::load(Some(&config), &Default::default())

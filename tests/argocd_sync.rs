@@ -46,16 +46,18 @@ async fn a_push_changing_two_application_files_makes_exactly_two_syncs() {
 
     let dir = tempfile::tempdir().unwrap();
     let secrets = TestSecrets::random();
-    let extra = support::env_vars(&[
-        ("GIT__PROVIDER", "github".to_owned()),
-        ("GIT__REPOSITORY", github.repository()),
-        ("GITHUB__TOKEN", github.token.clone()),
-        ("GITHUB__API_URL", github.url.clone()),
-        ("ARGOCD__MODE", "api".to_owned()),
-        ("ARGOCD__API_URL", argocd.url.clone()),
-        ("ARGOCD__TOKEN", argocd.token.clone()),
-        ("UPGRADE__INTERVAL", "0s".to_owned()),
-    ]);
+    let extra = support::env_vars(
+        &[
+            github.env(),
+            vec![
+                ("ARGOCD__MODE", "api".to_owned()),
+                ("ARGOCD__API_URL", argocd.url.clone()),
+                ("ARGOCD__TOKEN", argocd.token.clone()),
+                ("UPGRADE__INTERVAL", "0s".to_owned()),
+            ],
+        ]
+        .concat(),
+    );
     let settings = test_settings(Backend::Embedded, "", dir.path(), &secrets, &extra);
     let (port, worker) = support::start_service(&settings).await;
 
@@ -74,18 +76,8 @@ async fn a_push_changing_two_application_files_makes_exactly_two_syncs() {
         }]
     })
     .to_string();
-    let signature = chartpilot::http::signature::sign_sha256(&secrets.github, body.as_bytes());
-    let response = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/webhooks/github"))
-        .header("X-GitHub-Event", "push")
-        .header("X-GitHub-Delivery", uuid::Uuid::new_v4().to_string())
-        .header("X-Hub-Signature-256", signature)
-        .header("Content-Type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
+    let status = support::post_github_event(port, &secrets.github, "push", &body).await;
+    assert_eq!(status, 202);
     let outcome = tokio::time::timeout(support::PATIENCE, worker.process_one())
         .await
         .unwrap()

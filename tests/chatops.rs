@@ -380,13 +380,8 @@ async fn a_github_comment_gets_eyes_and_a_reply_comment() {
     let issue = fake.add_pull("feature", "Some change");
     let dir = tempfile::tempdir().unwrap();
     let secrets = TestSecrets::random();
-    let extra = support::env_vars(&[
-        ("GIT__PROVIDER", "github".to_owned()),
-        ("GIT__REPOSITORY", fake.repository()),
-        ("GITHUB__TOKEN", fake.token.clone()),
-        ("GITHUB__API_URL", fake.url.clone()),
-        ("UPGRADE__INTERVAL", "0s".to_owned()),
-    ]);
+    let extra =
+        support::env_vars(&[fake.env(), vec![("UPGRADE__INTERVAL", "0s".to_owned())]].concat());
     let settings = test_settings(Backend::Embedded, "", dir.path(), &secrets, &extra);
     let (port, worker) = support::start_service(&settings).await;
     let body = serde_json::json!({
@@ -401,18 +396,8 @@ async fn a_github_comment_gets_eyes_and_a_reply_comment() {
         "sender": { "login": "alice", "type": "User" }
     })
     .to_string();
-    let sig = chartpilot::http::signature::sign_sha256(&secrets.github, body.as_bytes());
-    let response = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/webhooks/github"))
-        .header("X-GitHub-Event", "issue_comment")
-        .header("X-GitHub-Delivery", uuid::Uuid::new_v4().to_string())
-        .header("X-Hub-Signature-256", sig)
-        .header("Content-Type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
+    let status = support::post_github_event(port, &secrets.github, "issue_comment", &body).await;
+    assert_eq!(status, 202);
     let outcome = tokio::time::timeout(PATIENCE, worker.process_one())
         .await
         .unwrap()

@@ -137,17 +137,7 @@ async fn an_alert_through_alertmanager_reverts_the_merged_bump_once_through_gith
 
     let dir = tempfile::tempdir().unwrap();
     let secrets = support::TestSecrets::random();
-    let (port, am) = start(
-        dir.path(),
-        &secrets,
-        &[
-            ("GIT__PROVIDER", "github".to_owned()),
-            ("GIT__REPOSITORY", fake.repository()),
-            ("GITHUB__TOKEN", fake.token.clone()),
-            ("GITHUB__API_URL", fake.url.clone()),
-        ],
-    )
-    .await;
+    let (port, am) = start(dir.path(), &secrets, &fake.env()).await;
     fake.clear_requests();
     let started = Instant::now();
     fire(&am).await;

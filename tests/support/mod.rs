@@ -455,3 +455,20 @@ pub fn json_listener() -> (
     });
     (format!("{url}/hook"), seen, handle)
 }
+
+/// Posts a GitHub webhook to a service on `port`, signed with `secret`
+/// under a fresh delivery id; returns the answer's status.
+pub async fn post_github_event(port: u16, secret: &str, event: &str, body: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/webhooks/github"))
+        .header("X-GitHub-Event", event)
+        .header("X-GitHub-Delivery", uuid::Uuid::new_v4().to_string())
+        .header("X-Hub-Signature-256", sign_sha256(secret, body.as_bytes()))
+        .header("Content-Type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}

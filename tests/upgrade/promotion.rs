@@ -129,19 +129,9 @@ impl World {
             }]
         })
         .to_string();
-        let signature =
-            chartpilot::http::signature::sign_sha256(&self.webhook_secret, body.as_bytes());
-        let response = reqwest::Client::new()
-            .post(format!("http://127.0.0.1:{}/webhooks/github", self.port))
-            .header("X-GitHub-Event", "push")
-            .header("X-GitHub-Delivery", uuid::Uuid::new_v4().to_string())
-            .header("X-Hub-Signature-256", signature)
-            .header("Content-Type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 202);
+        let status =
+            support::post_github_event(self.port, &self.webhook_secret, "push", &body).await;
+        assert_eq!(status, 202);
     }
 
     /// Runs queued jobs (the promotion check, the upgrade pass the push

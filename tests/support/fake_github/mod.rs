@@ -179,6 +179,17 @@ impl FakeGithub {
         self.state.lock().unwrap()
     }
 
+    /// The `[git]` and `[github]` overrides that point chartpilot at this
+    /// fake, for `support::env_vars`.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("GIT__PROVIDER", "github".to_owned()),
+            ("GIT__REPOSITORY", self.repository()),
+            ("GITHUB__TOKEN", self.token.clone()),
+            ("GITHUB__API_URL", self.url.clone()),
+        ]
+    }
+
     pub fn repository(&self) -> String {
         format!("{OWNER}/{NAME}")
     }
