@@ -175,6 +175,9 @@ impl<'a> App<'_, 'a> {
             version: None,
             span: None,
             reason: None,
+            constraint: None,
+            local_chart: false,
+            address: None,
         };
         if pin.chart.is_none() {
             pin.reason = Some(format!(

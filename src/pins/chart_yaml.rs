@@ -59,6 +59,9 @@ fn dependency(file: &SourceFile, dep: &Node) -> Result<Option<Pin>, &'static str
         version: None,
         span: None,
         reason: None,
+        constraint: None,
+        local_chart: false,
+        address: None,
     };
     let version = dep
         .get("version")

@@ -53,6 +53,17 @@ pub struct Pin {
     /// Why `version` is None.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The range as written when the pin is a constraint rather than a
+    /// version (`8.x`, `^1.4.0`, `~> 5.51`); `version` is then None and
+    /// `span` still covers the text, so the range can be turned into a pin.
+    pub constraint: Option<String>,
+    /// A chart read from a path (`./charts/x`, `${path.module}/chart`,
+    /// `file://../common`): nothing to look up or upgrade.
+    pub local_chart: bool,
+    /// Terraform's address of the release (`module.addons.helm_release.
+    /// this["argocd"]`), which says the module a pin belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 impl Pin {

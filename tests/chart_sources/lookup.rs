@@ -16,6 +16,9 @@ fn pin(file: &str, repository: Option<&str>, chart: &str) -> Pin {
         version: Some("1.0.0".into()),
         span: None,
         reason: None,
+        constraint: None,
+        local_chart: false,
+        address: None,
     }
 }
 

@@ -52,6 +52,9 @@ async fn min_release_age_with_minor_only_policy_still_finds_the_old_minor() {
         version: Some("1.0.0".into()),
         span: None,
         reason: None,
+        constraint: None,
+        local_chart: false,
+        address: None,
     };
     let lookup = Lookup::new(&settings.helm).unwrap();
     let now = chrono::Utc::now();

@@ -114,6 +114,9 @@ fn release_pins<'p>(
         version: None,
         span: None,
         reason: None,
+        constraint: None,
+        local_chart: false,
+        address: None,
     };
     let block_line = here.line_of(block.span().map_or(0, |s| s.start));
     let Some(version) = block.body.get_attribute("version") else {

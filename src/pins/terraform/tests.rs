@@ -76,6 +76,9 @@ fn literal_version_with_its_release() {
             version: Some("5.51.6".into()),
             span: Some(start..start + 6),
             reason: None,
+            constraint: None,
+            local_chart: false,
+            address: None,
         }]
     );
 }

@@ -16,6 +16,9 @@ fn group(update: UpdateType, notes: Vec<(String, String)>) -> Group {
         version: Some("5.51.6".into()),
         span: None,
         reason: None,
+        constraint: None,
+        local_chart: false,
+        address: None,
     };
     Group {
         env: "dev".into(),

@@ -13,6 +13,9 @@ fn pin(file: &str, line: usize, env: Option<&str>, chart: &str, version: &str) -
         version: Some(version.into()),
         span: None,
         reason: None,
+        constraint: None,
+        local_chart: false,
+        address: None,
     }
 }
 
