@@ -95,6 +95,7 @@ fn discover_options(s: &Settings) -> DiscoverOptions {
     DiscoverOptions {
         environments: s.policy.environments.clone(),
         env_patterns: s.pins.env_patterns.clone(),
+        env_aliases: s.pins.env_aliases.clone(),
     }
 }
 

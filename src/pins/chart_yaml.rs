@@ -31,8 +31,9 @@ pub fn scan(file: &SourceFile) -> Scan {
     scan
 }
 
-/// The pin of one `dependencies[]` entry; None for a chart on disk, which
-/// moves with the repository rather than with a version.
+/// The pin of one `dependencies[]` entry. A chart on disk (`file://`) is
+/// one too, for the audit; the walk marks it local, and nothing looks it
+/// up or upgrades it.
 fn dependency(file: &SourceFile, dep: &Node) -> Result<Option<Pin>, &'static str> {
     if !dep.is_mapping() {
         return Err("dependency is not a mapping; skipped");
@@ -45,14 +46,18 @@ fn dependency(file: &SourceFile, dep: &Node) -> Result<Option<Pin>, &'static str
         .get("repository")
         .and_then(Node::as_str)
         .filter(|r| !r.trim().is_empty());
-    if repository.is_some_and(|r| r.starts_with("file://")) {
-        return Ok(None);
-    }
+    // The parent chart knows the dependency by its alias: that is the name
+    // its values and releases carry.
+    let called = dep
+        .get("alias")
+        .and_then(Node::as_str)
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or(name);
     let mut pin = Pin {
         file: file.path.clone(),
         line: dep.line(),
         kind: PinKind::ChartDependency,
-        name: name.to_owned(),
+        name: called.to_owned(),
         env: None,
         repository: repository.map(str::to_owned),
         chart: Some(name.to_owned()),
@@ -145,15 +150,21 @@ mod tests {
     }
 
     #[test]
-    fn local_charts_are_not_pins_and_missing_repository_is_none() {
+    fn local_charts_are_listed_and_aliases_name_the_dependency() {
         let text = "dependencies:\n- name: local\n  version: 1.0.0\n  repository: file://../local\n- name: vendored\n  version: v1.7.1\n- name: alias-style\n  alias: other\n  version: ~2.0.0\n  repository: '@stable'\n";
         let scan = scan_text("requirements.yaml", text);
         assert_eq!(
             summary(&scan),
             [
+                ("local", Some("file://../local"), Some("1.0.0"), 3),
                 ("vendored", None, Some("v1.7.1"), 6),
-                ("alias-style", Some("@stable"), Some("~2.0.0"), 9)
+                ("other", Some("@stable"), Some("~2.0.0"), 9)
             ]
+        );
+        let charts: Vec<_> = scan.pins.iter().map(|p| p.chart.as_deref()).collect();
+        assert_eq!(
+            charts,
+            [Some("local"), Some("vendored"), Some("alias-style")]
         );
     }
 
@@ -199,5 +210,25 @@ mod tests {
             "{{- if .Values.x }}\ndependencies: []\n{{- end }}\n",
         );
         assert!(scan.warnings[0].message.contains("template"));
+    }
+
+    /// yaml-rust2 counts bytes, not characters, inside block scalars; an
+    /// em dash in a description must not move the pins after it.
+    #[test]
+    fn multibyte_text_in_a_block_scalar_keeps_later_spans() {
+        let text = "description: |\n  one \u{2014} two \u{2014} three\n  \u{1F680}\ndependencies:\n  # \u{2014} a comment\n  - name: c\n    version: '1.0.0'\n    repository: https://r\n  - name: d\n    version: \"2.0.0\"\n";
+        let scan = scan_text("Chart.yaml", text);
+        assert_eq!(
+            summary(&scan),
+            [
+                ("c", Some("https://r"), Some("1.0.0"), 7),
+                ("d", None, Some("2.0.0"), 10)
+            ]
+        );
+        assert!(
+            scan.pins.iter().all(|p| p.span.is_some()),
+            "{:?}",
+            scan.pins
+        );
     }
 }

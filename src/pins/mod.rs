@@ -11,6 +11,7 @@ pub mod argocd;
 pub mod chart_yaml;
 pub mod edit;
 pub mod env;
+pub mod range;
 pub mod terraform;
 mod walk;
 mod yaml;

@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{argocd, chart_yaml, env, relative, terraform, Scan, SourceFile, Warning};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{argocd, chart_yaml, env, range, relative, terraform, Pin, Scan, SourceFile, Warning};
 
 /// Files larger than this are not configuration anybody edits by hand
 /// (rendered manifests, vendored bundles); skipping them keeps a scan fast.
@@ -24,6 +26,8 @@ pub struct DiscoverOptions {
     pub env_patterns: Vec<String>,
     /// Known environment names, e.g. `policy.environments`.
     pub environments: Vec<String>,
+    /// Other spellings of those names (`prd` → `prod`), `pins.env_aliases`.
+    pub env_aliases: BTreeMap<String, String>,
 }
 
 impl Default for DiscoverOptions {
@@ -37,6 +41,7 @@ impl Default for DiscoverOptions {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
+            env_aliases: BTreeMap::new(),
         }
     }
 }
@@ -196,23 +201,58 @@ fn scan_yaml(file: &SourceFile) -> Scan {
     }
 }
 
-/// Environments from paths, then pins and warnings in file order.
+/// Ranges, local charts and environments, then pins and warnings in file
+/// order.
 fn finish(mut scan: Scan, opts: &DiscoverOptions) -> Scan {
+    let environments = env::Environments::new(opts.environments.clone(), opts.env_aliases.clone());
+    // One warning per file and value, however many pins read it.
+    let mut unknown: BTreeSet<(String, String)> = BTreeSet::new();
     for pin in &mut scan.pins {
+        classify(pin);
+        let written = pin.env.take();
+        pin.env = written.as_deref().and_then(|e| environments.resolve(e));
+        if let (Some(value), None) = (written, &pin.env) {
+            unknown.insert((pin.file.clone(), value));
+        }
         if pin.env.is_none() {
-            pin.env = env::from_path(
+            let found = env::from_path(
                 &pin.file,
                 pin.chart.as_deref(),
                 &opts.env_patterns,
-                &opts.environments,
+                &environments,
             );
+            pin.env = found.env;
+            if let Some(value) = found.unknown {
+                unknown.insert((pin.file.clone(), value));
+            }
         }
+    }
+    let known = opts.environments.join(", ");
+    for (file, value) in unknown {
+        scan.warnings.push(Warning {
+            file,
+            line: None,
+            message: format!(
+                "`{value}` is not one of policy.environments ({known}) nor an alias in \
+                 pins.env_aliases, so these pins have no environment; to make it one, add \
+                 `{value} = \"<environment>\"` under [pins.env_aliases]"
+            ),
+        });
     }
     scan.pins
         .sort_by(|a, b| (&a.file, a.line, &a.name).cmp(&(&b.file, b.line, &b.name)));
     scan.warnings
         .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     scan
+}
+
+/// A version that is a range moves to `constraint`; a chart read from a
+/// path is marked local.
+pub(crate) fn classify(pin: &mut Pin) {
+    if let Some(version) = pin.version.take_if(|v| range::is_range(v)) {
+        pin.constraint = Some(version);
+    }
+    pin.local_chart = range::is_local_chart(pin.chart.as_deref(), pin.repository.as_deref());
 }
 
 /// Scans files already in memory; `edit` uses it to check a change before

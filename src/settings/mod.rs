@@ -348,6 +348,11 @@ pub struct HelmMirror {
 pub struct PinsSettings {
     /// Path patterns naming a pin's environment (see `docs/pins.md`).
     pub env_patterns: Vec<String>,
+    /// Other names of `policy.environments` (`prd = "prod"`): a value read
+    /// from a path, label or generator becomes an environment only when it
+    /// is one of those names or one of these aliases.
+    #[serde(default)]
+    pub env_aliases: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

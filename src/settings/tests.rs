@@ -133,6 +133,16 @@ fn invalid_values_name_their_key() {
             &[],
             "pins.env_patterns[0]",
         ),
+        (
+            "[pins.env_aliases]\nprd = \"production\"",
+            &[],
+            "pins.env_aliases.prd: `production` is not one of policy.environments",
+        ),
+        (
+            "[pins.env_aliases]\ndev = \"prod\"",
+            &[],
+            "pins.env_aliases.dev: `dev` is an environment itself",
+        ),
         ("[log]\nlevel = \"info,x=notalevel\"", &[], "log.level"),
         ("[server]\nlisten = \"localhost:80\"", &[], "IP:port"),
         ("[server]\nlisten = \"nowhere\"", &[], "server.listen"),

@@ -158,6 +158,24 @@ impl Settings {
                 ));
             }
         }
+        for (alias, target) in &self.pins.env_aliases {
+            let key = format!("pins.env_aliases.{alias}");
+            if !self.policy.environments.contains(target) {
+                return Err(bad(
+                    &key,
+                    &format!(
+                        "`{target}` is not one of policy.environments ({})",
+                        self.policy.environments.join(", ")
+                    ),
+                ));
+            }
+            if self.policy.environments.contains(alias) {
+                return Err(bad(
+                    &key,
+                    &format!("`{alias}` is an environment itself; an alias cannot rename it"),
+                ));
+            }
+        }
         self.validate_policy_overrides()?;
         self.validate_upgrades()?;
         if self.alertmanager.allow_unauthenticated && !self.alertmanager.token.is_empty() {

@@ -36,6 +36,7 @@ impl Upgrader {
             discover: DiscoverOptions {
                 environments: settings.policy.environments.clone(),
                 env_patterns: settings.pins.env_patterns.clone(),
+                env_aliases: settings.pins.env_aliases.clone(),
             },
             clock,
             lock: Mutex::new(()),

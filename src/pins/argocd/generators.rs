@@ -99,10 +99,49 @@ pub(super) fn variants(generators: Option<&Node>) -> Vec<Variant<'_>> {
         all.extend(generator(g, 0, &mut budget));
     }
     all.truncate(MAX_VARIANTS);
-    if all.is_empty() {
+    // A set whose generators all say they generate nothing (`elements:
+    // []`) makes no Application, so none of its literals deploys.
+    let gens = generators.map(Node::items).unwrap_or_default();
+    let declared_empty = !gens.is_empty() && gens.iter().all(generates_nothing);
+    if all.is_empty() && !declared_empty {
         all.push(Variant::default());
     }
     all
+}
+
+/// Whether a generator is written to produce no parameter set at all: a
+/// list with an empty `elements`, a matrix with such a child, or a merge
+/// whose base is one. Unreadable generators are not: they may produce
+/// Applications this file cannot see.
+fn generates_nothing(node: &Node) -> bool {
+    generates_nothing_at(node, 0)
+}
+
+fn generates_nothing_at(node: &Node, depth: usize) -> bool {
+    if depth > MAX_GENERATOR_DEPTH {
+        return false;
+    }
+    let nested = |key: &str| {
+        node.get(key)
+            .and_then(|n| n.get("generators"))
+            .map(Node::items)
+            .unwrap_or_default()
+    };
+    if let Some(list) = node.get("list") {
+        list.get("elements").is_some_and(
+            |e| matches!(e.resolved(), Node::Sequence { items, .. } if items.is_empty()),
+        )
+    } else if node.get("matrix").is_some() {
+        nested("matrix")
+            .iter()
+            .any(|g| generates_nothing_at(g, depth + 1))
+    } else if node.get("merge").is_some() {
+        nested("merge")
+            .first()
+            .is_some_and(|g| generates_nothing_at(g, depth + 1))
+    } else {
+        false
+    }
 }
 
 fn generator<'a>(node: &'a Node, depth: usize, budget: &mut Budget) -> Vec<Variant<'a>> {
@@ -110,6 +149,9 @@ fn generator<'a>(node: &'a Node, depth: usize, budget: &mut Budget) -> Vec<Varia
         return vec![Variant::default()];
     }
     if !budget.spend(1) {
+        return Vec::new();
+    }
+    if generates_nothing(node) {
         return Vec::new();
     }
     let found = if let Some(list) = node.get("list") {

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-use super::text::{self, CharCursor, LineIndex};
+use super::text::{self, LineIndex, MarkerOffsets};
 use super::{Document, Node, Scalar, Style};
 
 /// Deeper nesting than this is no hand-written configuration; refusing it
@@ -40,7 +40,7 @@ pub(super) struct Builder<'a> {
     chunk: &'a str,
     /// Byte offset of `chunk` in `file`.
     base: usize,
-    cursor: CharCursor<'a>,
+    marks: MarkerOffsets<'a>,
     lines: &'a LineIndex,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Rc<Node>>,
@@ -54,7 +54,7 @@ impl<'a> Builder<'a> {
             file,
             chunk,
             base,
-            cursor: CharCursor::new(chunk),
+            marks: MarkerOffsets::new(chunk),
             lines,
             stack: Vec::new(),
             anchors: HashMap::new(),
@@ -81,7 +81,7 @@ impl<'a> Builder<'a> {
 
     /// Byte offset in the file of a marker of this chunk.
     fn offset(&mut self, mark: &Marker) -> usize {
-        self.base + self.cursor.byte_of(mark.index())
+        self.base + self.marks.byte_of(mark.line(), mark.col())
     }
 
     fn line_at(&mut self, mark: &Marker) -> usize {

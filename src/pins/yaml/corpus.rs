@@ -5,16 +5,18 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::pins::walk::{yaml_kind, YamlKind};
+use crate::pins::walk::{classify, yaml_kind, YamlKind};
 use crate::pins::{argocd, chart_yaml, collect, Pin, PinKind, Scan, SourceFile};
 
-/// A version as written, or a fragment of the reason it is unresolved.
+/// A version as written, a range as written, or a fragment of the reason
+/// it is unresolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum V {
     Is(&'static str),
+    Range(&'static str),
     Unresolved(&'static str),
 }
-use V::{Is, Unresolved};
+use V::{Is, Range, Unresolved};
 
 /// line, name, chart, repository, version, env (as the scanner sets it;
 /// the path-based fallback is not the scanners' business).
@@ -29,6 +31,9 @@ const SMALLSTEP: Option<&str> = Some("https://smallstep.github.io/helm-charts");
 const CHARTMUSEUM: Option<&str> = Some("http://chartmuseum.chartmuseum.svc.cluster.local:8080");
 const REGISTRY_443: Option<&str> = Some("somecontainer.registry.io:443/");
 const ESO: Option<&str> = Some("https://charts.external-secrets.io");
+const DRONE: Option<&str> = Some("https://charts.drone.io");
+const KYVERNO: Option<&str> = Some("https://kyverno.github.io/kyverno/");
+const COMMON: Option<&str> = Some("file://../common");
 
 /// Every YAML file of the corpus with the pins it must give. One row per
 /// pin reads better than rustfmt's one line per field.
@@ -54,6 +59,27 @@ const EXPECTED: &[(&str, &[Exp])] = &[
     ]),
     // Helm values, not routed to a scanner.
     ("Azure-Samples__aks-platform-engineering/gitops/environments/default/addons/kargo/values.yaml", &[]),
+    // `common` is the chart's own library, from disk, any version.
+    ("ADORSYS-GIS__ai-helm/charts/apps/Chart.yaml", &[(28, "common", Some("common"), COMMON, Range("*"), None)]),
+    // The alias names the dependency; both are on disk.
+    ("ADORSYS-GIS__ai-helm/charts/inference-server/Chart.yaml", &[
+        (55, "modelServing", Some("bjw-template"), Some("file://../bjw-template"), Is("4.6.2"), None),
+        (59, "common", Some("common"), COMMON, Range("*"), None),
+    ]),
+    // Git path sources only; `cluster/apps/` holds apps, not environments.
+    ("NorskHelsenett__gitOps/cluster/app-of-apps.yml", &[]),
+    // Two documents, each with a chart source beside a git path source.
+    ("NorskHelsenett__gitOps/cluster/apps/drone/application.yml", &[
+        (15, "drone", Some("drone"), DRONE, Is("0.6.4"), None),
+        (76, "drone-runner", Some("drone-runner-kube"), DRONE, Is("0.1.10"), None),
+    ]),
+    ("NorskHelsenett__gitOps/cluster/apps/extras/applications.yml", &[]),
+    // `8.x`: Argo CD takes the newest 8.y.z.
+    ("NorskHelsenett__gitOps/cluster/apps/gitea/application.yml", &[(14, "gitea", Some("gitea"), Some("https://dl.gitea.io/charts"), Range("8.x"), None)]),
+    ("NorskHelsenett__gitOps/cluster/extras/kyverno/application.yml", &[
+        (15, "kyverno", Some("kyverno"), KYVERNO, Range("2.7.*"), None),
+        (18, "kyverno", Some("kyverno-policies"), KYVERNO, Is("2.7.2"), None),
+    ]),
     ("Obmondo__kubeaid/argocd-helm-charts/argo-cd/Chart.yaml", &[(10, "argo-cd", Some("argo-cd"), ARGO_HELM, Is("9.0.3"), None)]),
     ("Obmondo__kubeaid/argocd-helm-charts/cert-manager/Chart.yaml", &[(7, "cert-manager", Some("cert-manager"), JETSTACK, Is("v1.19.1"), None)]),
     // Git path source with `<placeholders>`.
@@ -154,13 +180,17 @@ const EXPECTED: &[(&str, &[Exp])] = &[
     ("renovatebot__renovate/lib/modules/manager/helmv3/__fixtures__/Chart.yaml", &[
         (7, "renovate-test", Some("renovate-test"), Some("oci://registry.gitlab.com/user/oci-helm-test"), Is("0.1.0"), None),
         (12, "repo-test", Some("repo-test"), Some("https://gitlab.com/api/v4/projects/xxxxxxx/packages/helm/stable"), Is("0.1.0"), None),
-        // No repository; `dask` from file:// is local and no pin.
+        // No repository.
         (15, "cert-manager", Some("cert-manager"), None, Is("v1.7.1"), None),
+        // From disk: listed, marked local.
+        (17, "dask", Some("dask"), Some("file://../dependency_chart/dask"), Is("2.2.2"), None),
     ]),
     // Not named Chart.yaml, but shaped like one: routed by content.
     ("renovatebot__renovate/lib/modules/manager/helmv3/__fixtures__/ChartECR.yaml", &[
         (6, "some-ecr-chart", Some("some-ecr-chart"), Some("oci://123456789.dkr.ecr.us-east-1.amazonaws.com"), Is("1.2.3"), None),
     ]),
+    // A local chart's own Chart.yaml, without dependencies.
+    ("thoughtbot__flightdeck/aws/platform/modules/load-balancer-controller/target-group-binding/Chart.yaml", &[]),
 ];
 
 /// Files with warnings, and their lines.
@@ -199,11 +229,15 @@ fn yaml_files() -> Vec<SourceFile> {
 }
 
 /// The scanner `walk` hands a YAML file to, if any.
+/// The scanner `walk` hands a YAML file to, if any, with ranges and local
+/// charts told apart as the walk tells them.
 fn route(file: &SourceFile) -> Option<Scan> {
-    match yaml_kind(file)? {
-        YamlKind::ChartDependencies => Some(chart_yaml::scan(file)),
-        YamlKind::Argocd => Some(argocd::scan(file)),
-    }
+    let mut scan = match yaml_kind(file)? {
+        YamlKind::ChartDependencies => chart_yaml::scan(file),
+        YamlKind::Argocd => argocd::scan(file),
+    };
+    scan.pins.iter_mut().for_each(classify);
+    Some(scan)
 }
 
 fn kind_of(file: &SourceFile) -> PinKind {
@@ -234,17 +268,19 @@ fn as_expected(pin: &Pin) -> Row<'_> {
     )
 }
 
-/// Each pin's text at its span is its version; a pin has a span exactly
-/// when it has a version (every version in this corpus is written plainly).
+/// Each pin's text at its span is its version or range; a pin has a span
+/// exactly when it has one (every version in this corpus is written
+/// plainly).
 fn check_spans(file: &SourceFile, pins: &[Pin]) {
     for pin in pins {
+        let written = pin.version.as_ref().or(pin.constraint.as_ref());
         assert_eq!(
             pin.span.is_some(),
-            pin.version.is_some(),
+            written.is_some(),
             "{}: {pin:?}",
             file.path
         );
-        if let (Some(span), Some(version)) = (&pin.span, &pin.version) {
+        if let (Some(span), Some(version)) = (&pin.span, written) {
             assert_eq!(
                 file.text.get(span.clone()),
                 Some(version.as_str()),
@@ -287,7 +323,7 @@ fn every_pin_of_the_corpus() {
             .map(|&(line, name, chart, repo, version, env)| {
                 let version = match version {
                     Is(v) => Some(v),
-                    Unresolved(_) => None,
+                    Range(_) | Unresolved(_) => None,
                 };
                 (line, name, chart, repo, version, env)
             })
@@ -296,8 +332,24 @@ fn every_pin_of_the_corpus() {
         for (pin, exp) in scan.pins.iter().zip(want) {
             assert_eq!(pin.kind, kind_of(file), "{}", file.path);
             assert_eq!(pin.file, file.path);
+            let repo = exp.3.unwrap_or_default();
+            assert_eq!(
+                pin.local_chart,
+                repo.starts_with("file://"),
+                "{}",
+                file.path
+            );
             match exp.4 {
-                Is(_) => assert_eq!(pin.reason, None),
+                Is(_) => assert_eq!(
+                    (pin.reason.as_deref(), pin.constraint.as_deref()),
+                    (None, None)
+                ),
+                Range(range) => assert_eq!(
+                    (pin.reason.as_deref(), pin.constraint.as_deref()),
+                    (None, Some(range)),
+                    "{}",
+                    file.path
+                ),
                 Unresolved(why) => {
                     let reason = pin.reason.as_deref().unwrap_or_default();
                     assert!(reason.contains(why), "{}: {reason}", file.path);
@@ -394,6 +446,7 @@ fn editing_a_span_changes_that_pin_only() {
                 want.span = old.span.clone().map(|s| shift(s.start)..shift(s.end));
                 if i == j {
                     want.version = Some(new_version.to_owned());
+                    want.constraint = None;
                     want.span = Some(span.start..span.start + new_version.len());
                 }
                 assert_eq!(new, &want, "{}: editing pin {i}", file.path);

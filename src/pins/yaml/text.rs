@@ -3,49 +3,42 @@
 
 use std::ops::Range;
 
-/// Turns character indices into byte offsets. Markers arrive nearly in
-/// order (a block mapping's start is reported just after its first key),
-/// so walking from the previous answer costs little either way.
-pub(super) struct CharCursor<'a> {
+/// Turns parser markers (1-based line, column in characters) into byte
+/// offsets. yaml-rust2's own `index` cannot be used: inside block scalars
+/// it advances by bytes while elsewhere it counts characters, so after a
+/// `description: |` with an em dash every later offset was off. Its lines
+/// are right everywhere, and a column only counts characters of one line
+/// that holds no block scalar text before the marker.
+pub(super) struct MarkerOffsets<'a> {
     text: &'a str,
-    chars: usize,
-    bytes: usize,
+    starts: Vec<usize>,
 }
 
-impl<'a> CharCursor<'a> {
+impl<'a> MarkerOffsets<'a> {
     pub fn new(text: &'a str) -> Self {
-        Self {
-            text,
-            chars: 0,
-            bytes: 0,
-        }
+        let starts = std::iter::once(0)
+            .chain(
+                text.bytes()
+                    .enumerate()
+                    .filter(|(_, b)| *b == b'\n')
+                    .map(|(i, _)| i + 1),
+            )
+            .collect();
+        Self { text, starts }
     }
 
-    /// Byte offset of character `index`, or the end of the text past it.
-    pub fn byte_of(&mut self, index: usize) -> usize {
-        while self.chars < index {
-            let Some(c) = self
-                .text
-                .get(self.bytes..)
-                .and_then(|rest| rest.chars().next())
-            else {
-                break;
-            };
-            self.bytes += c.len_utf8();
-            self.chars += 1;
-        }
-        while self.chars > index {
-            let Some(c) = self
-                .text
-                .get(..self.bytes)
-                .and_then(|before| before.chars().next_back())
-            else {
-                break;
-            };
-            self.bytes -= c.len_utf8();
-            self.chars -= 1;
-        }
-        self.bytes
+    /// Byte offset of the character at `col` of 1-based `line`, or the end
+    /// of the text past it.
+    pub fn byte_of(&self, line: usize, col: usize) -> usize {
+        let Some(&start) = line.checked_sub(1).and_then(|i| self.starts.get(i)) else {
+            return self.text.len();
+        };
+        let rest = self.text.get(start..).unwrap_or("");
+        start
+            + rest
+                .char_indices()
+                .nth(col)
+                .map_or(rest.len(), |(at, _)| at)
     }
 }
 
