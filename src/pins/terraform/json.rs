@@ -147,7 +147,14 @@ impl Scanner<'_> {
                         // A repeated key: the last one wins, as in jsondecode.
                         match want {
                             Some((first, rest)) if name == Some(first.as_bytes()) => {
-                                found = Some(self.find(rest, depth + 1));
+                                let start = self.at;
+                                let value = self.find(rest, depth + 1);
+                                if value.is_err() {
+                                    // Not there: step over the value whole.
+                                    self.at = start;
+                                    self.skip(depth + 1)?;
+                                }
+                                found = Some(value);
                             }
                             _ => self.skip(depth + 1)?,
                         }

@@ -18,6 +18,8 @@ mod tests_corpus;
 mod tests_input;
 #[cfg(test)]
 mod tests_patterns;
+#[cfg(test)]
+mod tests_points;
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;

@@ -252,7 +252,8 @@ fn pick(texts: &[Text], calls: &[usize]) -> Option<String> {
 }
 
 /// The instances of a `for_each` collection: an object's keys, or a set of
-/// strings, each string its own key.
+/// strings, each string its own key. All or nothing: a partial list of
+/// instances would read as the complete one.
 fn elements<'p>(at: At<'p>, calls: Vec<usize>, out: &mut Vec<Each<'p>>) -> Result<(), String> {
     let each = |key: String, expr| Each {
         key,
@@ -262,13 +263,7 @@ fn elements<'p>(at: At<'p>, calls: Vec<usize>, out: &mut Vec<Each<'p>>) -> Resul
         },
         calls: calls.clone(),
     };
-    let mut add = |e: Each<'p>| {
-        if out.len() >= MAX_INSTANCES {
-            return Err(format!("more than {MAX_INSTANCES} elements"));
-        }
-        out.push(e);
-        Ok(())
-    };
+    let mut found = Vec::new();
     match at.expr {
         Expression::Object(object) => {
             for (key, value) in object.iter() {
@@ -277,21 +272,24 @@ fn elements<'p>(at: At<'p>, calls: Vec<usize>, out: &mut Vec<Each<'p>>) -> Resul
                     ObjectKey::Expression(Expression::String(s)) => s.as_str().to_owned(),
                     ObjectKey::Expression(_) => return Err("a computed key".to_owned()),
                 };
-                add(each(key, value.expr()))?;
+                found.push(each(key, value.expr()));
             }
-            Ok(())
         }
         Expression::Array(items) => {
             for item in items.iter() {
                 let Expression::String(s) = item else {
                     return Err("a list of computed values".to_owned());
                 };
-                add(each(s.as_str().to_owned(), item))?;
+                found.push(each(s.as_str().to_owned(), item));
             }
-            Ok(())
         }
-        _ => Err("not a map or a set".to_owned()),
+        _ => return Err("not a map or a set".to_owned()),
     }
+    if out.len() + found.len() > MAX_INSTANCES {
+        return Err(format!("more than {MAX_INSTANCES} elements"));
+    }
+    out.extend(found);
+    Ok(())
 }
 
 /// Terraform's address of the release instance reached through `calls`

@@ -96,6 +96,9 @@ pub(super) struct Resolver<'i, 'p> {
     via: Vec<String>,
     /// Module calls followed, innermost first.
     calls: Vec<usize>,
+    /// Variables followed so far: a value reached without any may not be
+    /// overridden, so a fallback after it never deploys.
+    vars_followed: usize,
     steps: usize,
     want: Want,
     each: Option<Each<'p>>,
@@ -108,6 +111,7 @@ impl<'i, 'p> Resolver<'i, 'p> {
             stack: Vec::new(),
             via: Vec::new(),
             calls: Vec::new(),
+            vars_followed: 0,
             steps: 0,
             want: Want::Version,
             each: None,
@@ -354,6 +358,7 @@ impl<'i, 'p> Resolver<'i, 'p> {
         self.via
             .push(format!("{prefix}.{name}{} in {shown}", Path(path)));
         let found = if prefix == "var" {
+            self.vars_followed += 1;
             self.variable(&dir, &name, path)
         } else {
             self.local(&dir, &name, path)

@@ -24,7 +24,8 @@ impl<'p> Resolver<'_, 'p> {
             // Each argument that resolves may be the value: an earlier one
             // when a caller sets it, a later one (the written fallback)
             // when it stays null. Null and unknown arguments drop out, as
-            // long as one argument is known.
+            // long as one argument is known; see `any_of` for where the
+            // fallbacks stop.
             ("coalesce" | "try", _) if !args.is_empty() => {
                 let each: Vec<_> = args.iter().map(|&a| (at(a), path.to_vec())).collect();
                 self.any_of(name, each)
@@ -49,24 +50,38 @@ impl<'p> Resolver<'_, 'p> {
     }
 
     /// The sources of every argument that has one; unresolved only when
-    /// none does, with the first argument's reason.
+    /// none does, with every argument's reason. An argument that is
+    /// only written values, reached through no variable, is what Terraform
+    /// takes every time: the arguments after it are dead fallbacks
+    /// (`lookup(each.value, "version", "1.0.0")` on an element that has
+    /// its own version).
     fn any_of(&mut self, name: &str, args: Vec<(At<'p>, Vec<Step>)>) -> Vec<Found<'p>> {
         let mut found = Vec::new();
-        let mut first_reason = None;
+        let mut reasons = Vec::new();
         for (at, path) in args {
+            let vars_before = self.vars_followed;
+            let mut known = false;
+            let mut certain = true;
             for f in self.expr(at, &path) {
                 match f {
                     Found::Unresolved(reason) => {
-                        first_reason.get_or_insert(reason);
+                        certain = false;
+                        reasons.push(reason);
                     }
-                    f => found.push(f),
+                    f => {
+                        known = true;
+                        found.push(f);
+                    }
                 }
+            }
+            if known && certain && self.vars_followed == vars_before {
+                break;
             }
         }
         if found.is_empty() {
-            let reason = first_reason.unwrap_or_default();
             vec![Found::Unresolved(format!(
-                "no argument of {name}() is known: {reason}"
+                "no argument of {name}() is known: {}",
+                reasons.join("; ")
             ))]
         } else {
             found
