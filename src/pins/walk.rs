@@ -50,6 +50,13 @@ fn is_terraform(name: &str) -> bool {
     name.ends_with(".tf") || name.ends_with(".tofu") || name.ends_with(".tfvars")
 }
 
+/// JSON is listed by the walk but read only when a Terraform file reads it
+/// (`jsondecode(file(…))`, see [`terraform::wanted_json`]): most JSON in a
+/// repository is unrelated, and must not slow a scan down.
+fn is_json(name: &str) -> bool {
+    name.ends_with(".json")
+}
+
 fn is_yaml(name: &str) -> bool {
     name.ends_with(".yaml") || name.ends_with(".yml")
 }
@@ -141,17 +148,17 @@ fn walk(root: &Path) -> Result<(Vec<Entry>, Vec<Unread>), std::io::Error> {
             continue;
         }
         let name = entry.file_name().to_string_lossy();
-        if !is_terraform(&name) && !is_yaml(&name) {
+        if !is_terraform(&name) && !is_yaml(&name) && !is_json(&name) {
             continue;
         }
         let path = relative(root, entry.path());
-        match entry.metadata() {
-            Ok(m) if m.len() > MAX_FILE_BYTES => {
-                let message = format!("skipped: larger than {MAX_FILE_BYTES} bytes");
-                warnings.push(unread(order, path, message));
-                continue;
-            }
-            _ => {}
+        // An unrelated JSON file is not worth a warning, nor a stat; the
+        // Terraform scan bounds the size of those it reads.
+        let too_big = !is_json(&name) && entry.metadata().is_ok_and(|m| m.len() > MAX_FILE_BYTES);
+        if too_big {
+            let message = format!("skipped: larger than {MAX_FILE_BYTES} bytes");
+            warnings.push(unread(order, path, message));
+            continue;
         }
         let full = entry.into_path();
         entries.push(Entry { order, path, full });
@@ -179,17 +186,40 @@ fn in_walk_order(mut unread: Vec<Unread>) -> Vec<Warning> {
     unread.into_iter().map(|(_, w)| w).collect()
 }
 
-/// Reads every file a scanner may want (see [`walk`]).
+/// Reads every file a scanner may want (see [`walk`]), and the JSON files
+/// the Terraform files read.
 pub fn collect(root: &Path) -> Result<(Vec<SourceFile>, Vec<Warning>), std::io::Error> {
     let (entries, mut unread) = walk(root)?;
+    let (json, entries): (Vec<&Entry>, Vec<&Entry>) =
+        entries.iter().partition(|e| is_json(&e.path));
     let mut files = Vec::with_capacity(entries.len());
-    for entry in &entries {
+    for entry in entries {
         match read(entry) {
             Ok(file) => files.push(file),
             Err(w) => unread.push(w),
         }
     }
+    let wanted = read_wanted_json(&files, &json, &mut unread);
+    files.extend(wanted);
     Ok((files, in_walk_order(unread)))
+}
+
+/// The JSON files among `json` that the Terraform files among `files` read.
+fn read_wanted_json(
+    files: &[SourceFile],
+    json: &[&Entry],
+    unread: &mut Vec<Unread>,
+) -> Vec<SourceFile> {
+    let tf = files.iter().filter(|f| is_terraform(&f.path));
+    let wanted = terraform::wanted_json(tf.map(|f| (f.path.as_str(), f.text.as_str())));
+    let mut out = Vec::new();
+    for entry in json.iter().filter(|e| wanted.contains(&e.path)) {
+        match read(entry) {
+            Ok(file) => out.push(file),
+            Err(w) => unread.push(w),
+        }
+    }
+    out
 }
 
 /// The pins and warnings of one YAML file.
@@ -258,7 +288,11 @@ pub(crate) fn classify(pin: &mut Pin) {
 /// Scans files already in memory; `edit` uses it to check a change before
 /// writing it.
 pub fn scan_files(files: &[SourceFile], opts: &DiscoverOptions) -> Scan {
-    let mut scan = terraform::scan(files.iter().filter(|f| is_terraform(&f.path)));
+    let mut scan = terraform::scan(
+        files
+            .iter()
+            .filter(|f| is_terraform(&f.path) || is_json(&f.path)),
+    );
     for file in files.iter().filter(|f| is_yaml(&f.path)) {
         scan.extend(scan_yaml(file));
     }
@@ -274,8 +308,10 @@ pub fn scan_files(files: &[SourceFile], opts: &DiscoverOptions) -> Scan {
 /// task of its own, and [`WORKERS`] threads take tasks in turn.
 pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Scan, std::io::Error> {
     let (entries, mut unread) = walk(root)?;
+    let (json, entries): (Vec<&Entry>, Vec<&Entry>) =
+        entries.iter().partition(|e| is_json(&e.path));
     let (tf, yaml): (Vec<&Entry>, Vec<&Entry>) =
-        entries.iter().partition(|e| is_terraform(&e.path));
+        entries.into_iter().partition(|e| is_terraform(&e.path));
     let done = in_parallel(1 + yaml.len(), |task| {
         let Some(task) = task.checked_sub(1) else {
             let mut files = Vec::with_capacity(tf.len());
@@ -286,6 +322,8 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Scan, std::io::Er
                     Err(w) => unread.push(w),
                 }
             }
+            let wanted = read_wanted_json(&files, &json, &mut unread);
+            files.extend(wanted);
             return (terraform::scan(&files), unread);
         };
         match yaml.get(task).map(|entry| read(entry)) {

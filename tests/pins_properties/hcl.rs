@@ -19,6 +19,8 @@ pub enum Value {
     List(Vec<Value>),
     /// `[<<-EOT … EOT]`, as `values` of a release is usually written.
     HeredocList(Vec<&'static str>),
+    /// A value written between two raw pieces: `coalesce(var.v, ` and `)`.
+    Call(String, Box<Value>, String),
 }
 
 pub fn attr(key: &str, value: Value) -> Item {
@@ -121,6 +123,11 @@ fn write_value(out: &mut Out, d: &mut Dice, depth: usize, value: &Value) {
             out.push("\"");
         }
         Value::Raw(s) => out.push(s),
+        Value::Call(before, inner, after) => {
+            out.push(before);
+            write_value(out, d, depth, inner);
+            out.push(after);
+        }
         Value::Paren(inner) => {
             out.push("(");
             write_value(out, d, depth, inner);

@@ -1,7 +1,8 @@
 //! Generated Terraform: `helm_release` blocks whose version is a literal,
 //! a variable default (plain, or inside an object or list), a local, a
 //! tfvars value or an argument of module calls, among decoys that also say
-//! `version`.
+//! `version`; `for_each` releases over written maps, one pin per element;
+//! and `coalesce`/`try`/`lookup` fallbacks with the callers overriding them.
 
 use chartpilot::pins::PinKind;
 
@@ -36,7 +37,110 @@ pub fn repo(input: &Input) -> Case {
     if d.one_in(3) {
         shared_module(&mut d, next, &mut case);
     }
+    next += 3;
+    if d.one_in(2) {
+        for_each_module(&mut d, next, &mut case);
+    }
+    next += 1;
+    if d.one_in(2) {
+        fallback_module(&mut d, next, &mut case);
+    }
     case
+}
+
+/// A `for_each` release over a map written in a local or a variable
+/// default: each element's version is a pin named by its key. A `lookup`
+/// or `try` fallback after an element's own version never deploys, so it
+/// is no pin.
+fn for_each_module(d: &mut Dice, n: usize, case: &mut Case) {
+    let mut module = Module::new(d, format!("foreach/m{n}"));
+    let chart = CHARTS[d.below(CHARTS.len())];
+    let mut elements = Vec::new();
+    for i in 0..1 + d.below(4) {
+        let key = format!("{}-{i}", CHARTS[d.below(CHARTS.len())]);
+        let owner = Owner {
+            kind: PinKind::Terraform,
+            name: key.clone(),
+            chart: Some(chart.to_owned()),
+            repository: None,
+        };
+        let element = vec![
+            ("chart".to_owned(), text(chart)),
+            ("version".to_owned(), Value::Str(d.version(), vec![owner])),
+        ];
+        elements.push((key, Value::Object(element)));
+    }
+    let collection = format!("addons{n}");
+    let for_each = if d.one_in(2) {
+        module.top.push(block(
+            "locals",
+            &[],
+            vec![attr(&collection, Value::Object(elements))],
+        ));
+        format!("local.{collection}")
+    } else {
+        module
+            .top
+            .push(declare(&collection, Some(Value::Object(elements))));
+        format!("var.{collection}")
+    };
+    let version = match d.below(4) {
+        0 => "each.value.version",
+        1 => "each.value[\"version\"]",
+        2 => "lookup(each.value, \"version\", \"0.0.1-dead\")",
+        _ => "try(each.value.version, \"0.0.1-dead\")",
+    };
+    let body = vec![
+        attr("for_each", raw(&for_each)),
+        attr("name", raw("each.key")),
+        attr("chart", raw("each.value.chart")),
+        attr("version", raw(version)),
+    ];
+    let label = format!("addons{n}");
+    module
+        .top
+        .push(block("resource", &["helm_release", &label], body));
+    module.write(d, case);
+}
+
+/// A module whose release falls back to a written version when its input
+/// is null, and a caller that sometimes passes one: the fallback deploys
+/// unless overridden, so both are pins of the release.
+fn fallback_module(d: &mut Dice, n: usize, case: &mut Case) {
+    let (label, owner) = owner(d, n);
+    let mut module = Module::new(d, format!("modules/fallback{n}"));
+    let fallback = Value::Str(d.version(), vec![owner.clone()]);
+    let given = Value::Str(d.version(), vec![owner.clone()]);
+    let (input, version, passed) = match d.below(3) {
+        0 => ("v", "coalesce(var.v, FALLBACK)", given),
+        1 => (
+            "v",
+            "try(var.v.chart_version, FALLBACK)",
+            Value::Object(vec![("chart_version".to_owned(), given)]),
+        ),
+        _ => (
+            "vs",
+            "lookup(var.vs, \"key\", FALLBACK)",
+            Value::Object(vec![("key".to_owned(), given)]),
+        ),
+    };
+    let default = d.one_in(2).then(|| raw("null"));
+    module.top.push(declare(input, default));
+    let (before, after) = version.split_once("FALLBACK").unwrap_or((version, ""));
+    let reference = Value::Call(before.to_owned(), Box::new(fallback), after.to_owned());
+    module.top.push(release_block(d, &label, &owner, reference));
+    module.write(d, case);
+    if d.one_in(2) {
+        let mut caller = Module::new(d, format!("live/fallback{n}"));
+        let args = vec![
+            attr("source", text(&format!("../../modules/fallback{n}"))),
+            attr(input, passed),
+        ];
+        caller.top.push(block("module", &["fallback"], args));
+        caller.write(d, case);
+    }
+    // Else nothing passes the input: only the written fallback deploys,
+    // and the caller's value, never written, expects no pin.
 }
 
 /// The files of one module folder.

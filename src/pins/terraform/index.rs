@@ -19,6 +19,9 @@ const MAX_VAR_FILE_DEPTH: usize = 2;
 /// `*.tfvars` and `*.auto.tfvars`: assignments only, no configuration.
 const VAR_FILE_SUFFIX: &str = ".tfvars";
 
+/// JSON files read by `jsondecode(file(…))`: data, not configuration.
+pub(super) const JSON_SUFFIX: &str = ".json";
+
 /// The folder of `path`, `""` at the root.
 fn dir_of(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(dir, _)| dir)
@@ -33,6 +36,9 @@ pub(super) struct Parsed<'a> {
     pub body: Body,
     /// A `*.tfvars` file: plain `name = value` assignments.
     pub is_var_file: bool,
+    /// A JSON file a configuration reads with `jsondecode(file(…))`; its
+    /// body is empty, lookups go through [`super::json`].
+    pub is_json: bool,
     /// Built on the first line asked for: most files never are.
     lines: OnceCell<LineIndex>,
 }
@@ -104,6 +110,19 @@ fn too_deep(text: &str) -> Option<usize> {
 pub(super) fn parse<'a>(files: &[&'a SourceFile], warnings: &mut Vec<Warning>) -> Vec<Parsed<'a>> {
     let mut parsed = Vec::with_capacity(files.len());
     for &file in files {
+        if file.path.ends_with(JSON_SUFFIX) {
+            // Read only when a reference asks, and then only its strings.
+            parsed.push(Parsed {
+                path: &file.path,
+                dir: dir_of(&file.path),
+                text: &file.text,
+                body: Body::default(),
+                is_var_file: false,
+                is_json: true,
+                lines: OnceCell::new(),
+            });
+            continue;
+        }
         let is_var_file = file.path.ends_with(VAR_FILE_SUFFIX);
         if let Some(line) = too_deep(&file.text) {
             warnings.push(Warning {
@@ -127,6 +146,7 @@ pub(super) fn parse<'a>(files: &[&'a SourceFile], warnings: &mut Vec<Warning>) -
                     text: &file.text,
                     body,
                     is_var_file,
+                    is_json: false,
                     lines: OnceCell::new(),
                 });
             }
@@ -157,9 +177,12 @@ fn prune(body: &mut Body) {
 /// Whether `block` is read, after dropping the parts of it that are not.
 fn prune_block(block: &mut Block) -> bool {
     let read: fn(&str) -> bool = match (block.ident.as_str(), block.labels.as_slice()) {
-        ("resource", [kind, _]) if kind.as_str() == "helm_release" => {
-            |key| matches!(key, "version" | "repository" | "chart" | "name")
-        }
+        ("resource", [kind, _]) if kind.as_str() == "helm_release" => |key| {
+            matches!(
+                key,
+                "version" | "repository" | "chart" | "name" | "for_each"
+            )
+        },
         ("variable", [_]) => |key| key == "default",
         // Locals are all candidates; a module call's inputs are looked up
         // by the called module's variable names.
@@ -220,6 +243,8 @@ pub(super) struct Index<'p> {
     calls: Vec<ModuleCall<'p>>,
     /// Indices into `calls` by target folder, in file order.
     calls_into: HashMap<String, Vec<usize>>,
+    /// JSON files by path, as indices into `files`.
+    json: HashMap<&'p str, usize>,
 }
 
 impl<'p> Index<'p> {
@@ -228,7 +253,7 @@ impl<'p> Index<'p> {
     pub fn build(files: &'p [Parsed<'p>], sources: &[&'p SourceFile]) -> Self {
         let module_dirs: BTreeSet<&str> = sources
             .iter()
-            .filter(|f| !f.path.ends_with(VAR_FILE_SUFFIX))
+            .filter(|f| !f.path.ends_with(VAR_FILE_SUFFIX) && !f.path.ends_with(JSON_SUFFIX))
             .map(|f| dir_of(&f.path))
             .collect();
         let mut index = Index {
@@ -239,9 +264,14 @@ impl<'p> Index<'p> {
             orphan_values: HashMap::new(),
             calls: Vec::new(),
             calls_into: HashMap::new(),
+            json: HashMap::new(),
         };
         for (i, file) in files.iter().enumerate() {
             let key = |name: &str| (file.dir.to_owned(), name.to_owned());
+            if file.is_json {
+                index.json.insert(file.path, i);
+                continue;
+            }
             if file.is_var_file {
                 for attr in file.body.attributes() {
                     let at = At {
@@ -317,8 +347,23 @@ impl<'p> Index<'p> {
 
     /// Module calls into `dir` from elsewhere in the repository.
     pub fn callers<'s>(&'s self, dir: &str) -> impl Iterator<Item = &'s ModuleCall<'p>> {
-        let into = self.calls_into.get(dir).map_or(&[][..], Vec::as_slice);
-        into.iter().filter_map(|&i| self.calls.get(i))
+        self.caller_ids(dir)
+            .iter()
+            .filter_map(|&i| self.calls.get(i))
+    }
+
+    /// Like [`Self::callers`], as indices for [`Self::call`].
+    pub fn caller_ids(&self, dir: &str) -> &[usize] {
+        self.calls_into.get(dir).map_or(&[][..], Vec::as_slice)
+    }
+
+    pub fn call(&self, id: usize) -> Option<&ModuleCall<'p>> {
+        self.calls.get(id)
+    }
+
+    /// The JSON file at `path`, when it is part of the scan.
+    pub fn json(&self, path: &str) -> Option<usize> {
+        self.json.get(path).copied()
     }
 
     /// Values given to variable `name` of the module in `dir` by var-files:

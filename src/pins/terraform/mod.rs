@@ -7,6 +7,8 @@
 //! known when Terraform runs are reported with the reason instead.
 
 mod index;
+mod json;
+mod release;
 mod resolve;
 #[cfg(test)]
 mod tests;
@@ -14,6 +16,10 @@ mod tests;
 mod tests_corpus;
 #[cfg(test)]
 mod tests_input;
+#[cfg(test)]
+mod tests_patterns;
+#[cfg(test)]
+mod tests_points;
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -24,15 +30,27 @@ use hcl_edit::structure::Block;
 use hcl_edit::Span;
 
 use super::{Pin, PinKind, Scan, SourceFile};
-use index::{At, Index, Parsed};
-use resolve::{Found, Resolver};
+use index::{Index, JSON_SUFFIX};
+use release::Release;
+use resolve::Resolver;
+
+pub use json::wanted as wanted_json;
 
 /// Scans every `*.tf`, `*.tofu`, `*.tfvars` and `*.auto.tfvars` file of the
 /// repository at once, so module inputs and tfvars can be followed across
-/// directories. Takes the files by reference: the walk hands over its own
-/// files without copying their text.
+/// directories, with the `*.json` files they read through `jsondecode`
+/// (others among `files` are ignored, see [`wanted_json`]). Takes the files
+/// by reference: the walk hands over its own files without copying their
+/// text.
 pub fn scan<'a>(files: impl IntoIterator<Item = &'a SourceFile>) -> Scan {
-    let files: Vec<&SourceFile> = files.into_iter().collect();
+    let (json, files): (Vec<&SourceFile>, Vec<&SourceFile>) = files
+        .into_iter()
+        .partition(|f| f.path.ends_with(JSON_SUFFIX));
+    let wanted = json::wanted(files.iter().map(|f| (f.path.as_str(), f.text.as_str())));
+    let files: Vec<&SourceFile> = files
+        .into_iter()
+        .chain(json.into_iter().filter(|f| wanted.contains(&f.path)))
+        .collect();
     let mut scan = Scan::default();
     let parsed = index::parse(&files, &mut scan.warnings);
     let index = Index::build(&parsed, &files);
@@ -43,9 +61,15 @@ pub fn scan<'a>(files: impl IntoIterator<Item = &'a SourceFile>) -> Scan {
             continue;
         }
         for block in file.body.blocks() {
-            if let ("resource", [kind, name]) = (block.ident.as_str(), block.labels.as_slice()) {
+            if let ("resource", [kind, label]) = (block.ident.as_str(), block.labels.as_slice()) {
                 if kind.as_str() == "helm_release" {
-                    release_pins(&mut resolver, &parsed, i, name.as_str(), block, &mut pins);
+                    let release = Release {
+                        index: &index,
+                        file: i,
+                        label: label.as_str(),
+                        block,
+                    };
+                    release.pins(&mut resolver, &mut pins);
                 }
             }
         }
@@ -56,7 +80,8 @@ pub fn scan<'a>(files: impl IntoIterator<Item = &'a SourceFile>) -> Scan {
 
 /// Pins in the order found, each once. Two routes into one module (or two
 /// releases with one label) can reach the same literal; one pin for it is
-/// enough. Hashes find an earlier equal pin without comparing with all.
+/// enough, under the address of the first route. Hashes find an earlier
+/// equal pin without comparing with all.
 #[derive(Default)]
 struct Pins {
     list: Vec<Pin>,
@@ -65,16 +90,23 @@ struct Pins {
 }
 
 impl Pins {
-    fn push(&mut self, pin: Pin) {
-        let same = self.by_hash.entry(self.hasher.hash_one(&pin)).or_default();
-        same.push(self.list.len());
-        self.list.push(pin);
-    }
-
-    /// Like `push`, unless an equal pin is already there.
+    /// Adds `pin` unless an equal one is there. A literal's pin is the
+    /// same whatever module address led to it; an unresolved pin keeps its
+    /// address, which tells the instances of a `for_each` apart.
     fn push_new(&mut self, pin: Pin) {
-        let same = self.by_hash.entry(self.hasher.hash_one(&pin)).or_default();
-        if same.iter().any(|&i| self.list.get(i) == Some(&pin)) {
+        let identity = |pin: &Pin| {
+            let mut pin = pin.clone();
+            if pin.span.is_some() {
+                pin.address = None;
+            }
+            pin
+        };
+        let key = identity(&pin);
+        let same = self.by_hash.entry(self.hasher.hash_one(&key)).or_default();
+        if same
+            .iter()
+            .any(|&i| self.list.get(i).map(identity).as_ref() == Some(&key))
+        {
             return;
         }
         same.push(self.list.len());
@@ -82,78 +114,8 @@ impl Pins {
     }
 }
 
-fn release_pins<'p>(
-    resolver: &mut Resolver<'_, 'p>,
-    files: &'p [Parsed<'p>],
-    file: usize,
-    name: &str,
-    block: &'p Block,
-    pins: &mut Pins,
-) {
-    let Some(here) = files.get(file) else {
-        return;
-    };
-    let literal = |key: &str| {
-        block
-            .body
-            .get_attribute(key)
-            .and_then(|a| a.value.as_str())
-            .map(str::to_owned)
-    };
-    // The Helm release name (the `name` attribute) is what alerts and
-    // people call the release; the resource label is only Terraform's.
-    let release = literal("name").unwrap_or_else(|| name.to_owned());
-    let pin = |file: &str, line: usize| Pin {
-        file: file.to_owned(),
-        line,
-        kind: PinKind::Terraform,
-        name: release.clone(),
-        env: None,
-        repository: literal("repository"),
-        chart: literal("chart"),
-        version: None,
-        span: None,
-        reason: None,
-        constraint: None,
-        local_chart: false,
-        address: None,
-    };
-    let block_line = here.line_of(block.span().map_or(0, |s| s.start));
-    let Some(version) = block.body.get_attribute("version") else {
-        pins.push(Pin {
-            reason: Some(missing_version(here.text, block)),
-            ..pin(here.path, block_line)
-        });
-        return;
-    };
-    let version_line = here.line_of(version.span().map_or(0, |s| s.start));
-    let at = At {
-        file,
-        expr: &version.value,
-    };
-    for found in resolver.resolve(at) {
-        let next = match found {
-            Found::Literal { file, span, value } => {
-                let Some(source) = files.get(file) else {
-                    continue;
-                };
-                Pin {
-                    version: Some(value),
-                    span: Some(span.clone()),
-                    ..pin(source.path, source.line_of(span.start))
-                }
-            }
-            Found::Unresolved(reason) => Pin {
-                reason: Some(reason),
-                ..pin(here.path, version_line)
-            },
-        };
-        pins.push_new(next);
-    }
-}
-
 /// Why a release without `version` has no pin, in the words a user needs.
-fn missing_version(text: &str, block: &Block) -> String {
+pub(super) fn missing_version(text: &str, block: &Block) -> String {
     match block.body.get_attribute("chart").map(|a| &a.value) {
         Some(Expression::String(chart))
             if chart.starts_with("./") || chart.starts_with("../") || chart.starts_with('/') =>

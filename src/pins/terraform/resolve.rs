@@ -1,6 +1,10 @@
 //! Follows a `version` expression to every string literal it can statically
 //! come from: variable defaults, tfvars values, locals, and the arguments of
 //! module calls into the module. Anything computed is reported, not guessed.
+//! The same walk finds a release's chart, repository and name, and the
+//! maps a `for_each` runs over.
+
+mod functions;
 
 use std::fmt;
 use std::ops::Range;
@@ -16,17 +20,43 @@ use super::index::{At, Index};
 /// called from many places whose inputs are themselves module inputs).
 const MAX_STEPS: usize = 1_000;
 
-/// Where one `version` comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Found {
+/// Where one value comes from.
+#[derive(Clone)]
+pub(super) enum Found<'p> {
     /// A string literal; `span` is its text without the quotes.
     Literal {
         file: usize,
         span: Range<usize>,
         value: String,
+        /// Module calls followed to reach it, innermost first: the module
+        /// instance the value belongs to.
+        calls: Vec<usize>,
     },
+    /// An object or list, when [`Want::Collection`] asks for one.
+    Collection { at: At<'p>, calls: Vec<usize> },
     /// A source that cannot be read statically, and why.
     Unresolved(String),
+}
+
+/// What a walk is looking for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Want {
+    /// A version: a string literal that can be edited in place.
+    Version,
+    /// A chart, repository or name: a literal, or a string template
+    /// reported as written (`"${path.module}/chart"`).
+    Text,
+    /// What a `for_each` runs over: an object or a list.
+    Collection,
+}
+
+/// `each` inside one instance of a `for_each` release.
+#[derive(Clone)]
+pub(super) struct Each<'p> {
+    pub key: String,
+    pub value: At<'p>,
+    /// The calls through which the collection was reached.
+    pub calls: Vec<usize>,
 }
 
 /// One step of a path into a value: `[0]`, `.name` or `["name"]`.
@@ -64,7 +94,14 @@ pub(super) struct Resolver<'i, 'p> {
     stack: Vec<Ref>,
     /// Hops taken, for the reason of an unresolved source.
     via: Vec<String>,
+    /// Module calls followed, innermost first.
+    calls: Vec<usize>,
+    /// Variables followed so far: a value reached without any may not be
+    /// overridden, so a fallback after it never deploys.
+    vars_followed: usize,
     steps: usize,
+    want: Want,
+    each: Option<Each<'p>>,
 }
 
 impl<'i, 'p> Resolver<'i, 'p> {
@@ -73,19 +110,36 @@ impl<'i, 'p> Resolver<'i, 'p> {
             index,
             stack: Vec::new(),
             via: Vec::new(),
+            calls: Vec::new(),
+            vars_followed: 0,
             steps: 0,
+            want: Want::Version,
+            each: None,
         }
     }
 
+    /// The instance of a `for_each` release that `each` refers to, if any.
+    pub fn set_each(&mut self, each: Option<Each<'p>>) {
+        self.each = each;
+    }
+
     /// Every source of the expression `at`.
-    pub fn resolve(&mut self, at: At<'p>) -> Vec<Found> {
+    pub fn resolve(&mut self, at: At<'p>, want: Want) -> Vec<Found<'p>> {
         self.stack.clear();
         self.via.clear();
+        self.calls.clear();
         self.steps = 0;
+        self.want = want;
         self.expr(at, &[])
     }
 
-    fn fail(&self, what: impl Into<String>) -> Vec<Found> {
+    /// Counts one step of work; false once [`MAX_STEPS`] are spent.
+    fn step(&mut self) -> bool {
+        self.steps += 1;
+        self.steps <= MAX_STEPS
+    }
+
+    fn fail(&self, what: impl Into<String>) -> Vec<Found<'p>> {
         let what = what.into();
         let reason = if self.via.is_empty() {
             what
@@ -102,7 +156,14 @@ impl<'i, 'p> Resolver<'i, 'p> {
             .map_or_else(String::new, |f| f.dir.to_owned())
     }
 
-    fn expr(&mut self, at: At<'p>, path: &[Step]) -> Vec<Found> {
+    fn expr(&mut self, at: At<'p>, path: &[Step]) -> Vec<Found<'p>> {
+        if !self.step() {
+            return self.fail(format!("more than {MAX_STEPS} steps to follow"));
+        }
+        let collection = || Found::Collection {
+            at,
+            calls: Vec::new(),
+        };
         let (kind, noun) = match at.expr {
             Expression::Parenthesis(p) => {
                 return self.expr(
@@ -125,6 +186,9 @@ impl<'i, 'p> Resolver<'i, 'p> {
                         path,
                     )
                 }
+                _ if self.want == Want::Text && path.is_empty() => {
+                    return self.written(at.file, at.expr)
+                }
                 _ => ("a string template", "a string"),
             },
             Expression::Traversal(t) => return self.traversal(at.file, t, path),
@@ -136,6 +200,7 @@ impl<'i, 'p> Resolver<'i, 'p> {
                         None => self.fail(format!("index [{n}] is past the end of the list")),
                     };
                 }
+                None if self.want == Want::Collection => return self.found(collection()),
                 _ => ("a list", "a list"),
             },
             Expression::Object(object) => match path.split_first() {
@@ -149,6 +214,7 @@ impl<'i, 'p> Resolver<'i, 'p> {
                         None => self.fail(format!("the object has no key {key}")),
                     };
                 }
+                None if self.want == Want::Collection => return self.found(collection()),
                 _ => ("an object", "an object"),
             },
             Expression::String(_) => ("a string", "a string"),
@@ -160,12 +226,7 @@ impl<'i, 'p> Resolver<'i, 'p> {
                 return self.fail(format!("version is the bare name {}", v.as_str()))
             }
             Expression::Conditional(_) => ("a conditional expression", "a conditional"),
-            Expression::FuncCall(call) => {
-                return self.fail(format!(
-                    "version is a call to {}()",
-                    call.name.name.as_str()
-                ))
-            }
+            Expression::FuncCall(call) => return self.call(at.file, call, path),
             Expression::UnaryOp(_) | Expression::BinaryOp(_) => ("an operation", "an operation"),
             Expression::ForExpr(_) => ("a for expression", "a for expression"),
         };
@@ -176,7 +237,7 @@ impl<'i, 'p> Resolver<'i, 'p> {
         }
     }
 
-    fn literal(&self, file: usize, s: &Decorated<String>) -> Vec<Found> {
+    fn literal(&self, file: usize, s: &Decorated<String>) -> Vec<Found<'p>> {
         let text = self.index.files.get(file).map_or("", |f| f.text);
         // The span covers the quotes; the version is what lies between them,
         // and only when those bytes are the value itself (no escapes) can
@@ -188,16 +249,46 @@ impl<'i, 'p> Resolver<'i, 'p> {
             .filter(|inner| text.get(inner.clone()) == Some(s.as_str()));
         match inner {
             Some(_) if s.is_empty() => self.fail("version is an empty string"),
-            Some(span) => vec![Found::Literal {
+            Some(span) => self.found(Found::Literal {
                 file,
                 span,
                 value: s.as_str().to_owned(),
-            }],
+                calls: Vec::new(),
+            }),
             None => self.fail("version is written with escape sequences"),
         }
     }
 
-    fn traversal(&mut self, file: usize, t: &'p Traversal, path: &[Step]) -> Vec<Found> {
+    /// A result found here, marked with the calls followed to get here.
+    fn found(&self, mut found: Found<'p>) -> Vec<Found<'p>> {
+        match &mut found {
+            Found::Literal { calls, .. } | Found::Collection { calls, .. } => {
+                calls.clone_from(&self.calls);
+            }
+            Found::Unresolved(_) => {}
+        }
+        vec![found]
+    }
+
+    /// A string template as written between its quotes.
+    fn written(&self, file: usize, expr: &Expression) -> Vec<Found<'p>> {
+        let text = self.index.files.get(file).map_or("", |f| f.text);
+        let inner = expr
+            .span()
+            .filter(|span| span.end >= span.start + 2)
+            .map(|span| span.start + 1..span.end - 1);
+        match inner.and_then(|span| Some((text.get(span.clone())?, span))) {
+            Some((value, span)) => self.found(Found::Literal {
+                file,
+                span,
+                value: value.to_owned(),
+                calls: Vec::new(),
+            }),
+            None => self.fail("a string template"),
+        }
+    }
+
+    fn traversal(&mut self, file: usize, t: &'p Traversal, path: &[Step]) -> Vec<Found<'p>> {
         let Expression::Variable(root) = &t.expr else {
             return self.fail("version is computed from an expression");
         };
@@ -230,6 +321,19 @@ impl<'i, 'p> Resolver<'i, 'p> {
         match root.as_str() {
             "var" => self.reference(Ref::Var(dir, name.as_str().to_owned()), &steps),
             "local" => self.reference(Ref::Local(dir, name.as_str().to_owned()), &steps),
+            "each" if name.as_str() == "value" => match self.each.clone() {
+                Some(each) => {
+                    // The element lives where the collection was found:
+                    // its references resolve in that module instance.
+                    let outer = std::mem::replace(&mut self.calls, each.calls);
+                    self.via.push(format!("each.value of [\"{}\"]", each.key));
+                    let found = self.expr(each.value, &steps);
+                    self.via.pop();
+                    self.calls = outer;
+                    found
+                }
+                None => self.fail("each.value outside a for_each release"),
+            },
             other => self.fail(format!(
                 "version is {other}.{}{}, known only when Terraform runs",
                 name.as_str(),
@@ -238,7 +342,7 @@ impl<'i, 'p> Resolver<'i, 'p> {
         }
     }
 
-    fn reference(&mut self, r: Ref, path: &[Step]) -> Vec<Found> {
+    fn reference(&mut self, r: Ref, path: &[Step]) -> Vec<Found<'p>> {
         let (prefix, dir, name) = match &r {
             Ref::Var(dir, name) => ("var", dir.clone(), name.clone()),
             Ref::Local(dir, name) => ("local", dir.clone(), name.clone()),
@@ -246,15 +350,15 @@ impl<'i, 'p> Resolver<'i, 'p> {
         if self.stack.contains(&r) {
             return self.fail(format!("{prefix}.{name} refers back to itself"));
         }
-        self.steps += 1;
-        if self.steps > MAX_STEPS {
-            return self.fail(format!("more than {MAX_STEPS} references to follow"));
+        if !self.step() {
+            return self.fail(format!("more than {MAX_STEPS} steps to follow"));
         }
         let shown = if dir.is_empty() { "." } else { dir.as_str() };
         self.stack.push(r);
         self.via
             .push(format!("{prefix}.{name}{} in {shown}", Path(path)));
         let found = if prefix == "var" {
+            self.vars_followed += 1;
             self.variable(&dir, &name, path)
         } else {
             self.local(&dir, &name, path)
@@ -264,7 +368,7 @@ impl<'i, 'p> Resolver<'i, 'p> {
         found
     }
 
-    fn local(&mut self, dir: &str, name: &str, path: &[Step]) -> Vec<Found> {
+    fn local(&mut self, dir: &str, name: &str, path: &[Step]) -> Vec<Found<'p>> {
         let index = self.index;
         let definitions = index.locals(dir, name);
         if definitions.is_empty() {
@@ -279,7 +383,7 @@ impl<'i, 'p> Resolver<'i, 'p> {
     /// A variable takes its value from its default, from var-files, and from
     /// every module call that passes it; each is a place the version may be
     /// written, so each is followed.
-    fn variable(&mut self, dir: &str, name: &str, path: &[Step]) -> Vec<Found> {
+    fn variable(&mut self, dir: &str, name: &str, path: &[Step]) -> Vec<Found<'p>> {
         let index = self.index;
         let declarations = index.variables(dir, name);
         if declarations.is_empty() {
@@ -306,13 +410,17 @@ impl<'i, 'p> Resolver<'i, 'p> {
         for at in index.var_values(dir, name) {
             found.extend(self.expr(at, path));
         }
-        for call in index.callers(dir) {
+        for &id in index.caller_ids(dir) {
+            let Some(call) = index.call(id) else {
+                continue;
+            };
             if let Some(attr) = call.body.get_attribute(name) {
                 let caller = index.files.get(call.file).map_or("", |f| f.path);
                 self.via.push(format!(
                     "module \"{}\" at {caller}:{}",
                     call.label, call.line
                 ));
+                self.calls.push(id);
                 found.extend(self.expr(
                     At {
                         file: call.file,
@@ -320,6 +428,7 @@ impl<'i, 'p> Resolver<'i, 'p> {
                     },
                     path,
                 ));
+                self.calls.pop();
                 self.via.pop();
             }
         }

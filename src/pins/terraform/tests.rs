@@ -78,7 +78,7 @@ fn literal_version_with_its_release() {
             reason: None,
             constraint: None,
             local_chart: false,
-            address: None,
+            address: Some("helm_release.argocd".into()),
         }]
     );
 }
@@ -114,7 +114,12 @@ fn missing_version_reports_the_block_line() {
             row("main.tf", 9, "url", None)
         ]
     );
-    assert_eq!(scan.pins[2].chart, None);
+    // A chart template is reported as written; var.v is not declared, so
+    // no version comes out of it.
+    assert_eq!(
+        scan.pins[2].chart.as_deref(),
+        Some("https://x.test/${var.v}/x.tgz")
+    );
     let reason = scan.pins[2].reason.clone().unwrap_or_default();
     assert!(
         reason.contains("\"https://x.test/${var.v}/x.tgz\""),
