@@ -76,7 +76,8 @@ fn comparator() -> impl Strategy<Value = String> {
 fn range() -> impl Strategy<Value = String> {
     let and = prop::collection::vec(comparator(), 1..=3).prop_flat_map(|terms| {
         prop_oneof![Just(", "), Just(" "), Just(",")].prop_map(move |sep| terms.join(sep))
-    });
+    })
+    .boxed();
     let hyphen = (partial(), partial()).prop_map(|(a, b)| format!("{a} - {b}"));
     let alternatives = prop::collection::vec(and.clone(), 2..=3).prop_map(|a| a.join(" || "));
     prop_oneof![

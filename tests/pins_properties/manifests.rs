@@ -242,9 +242,16 @@ pub fn chart_repo(input: &Input) -> Case {
             next_dep += 1;
         }
         if d.one_in(3) {
+            // A chart on disk is listed too (marked local by the walk).
+            let local = Owner {
+                kind: PinKind::ChartDependency,
+                name: "local".to_owned(),
+                chart: Some("local".to_owned()),
+                repository: Some("file://../local".to_owned()),
+            };
             list.push(Y::Map(vec![
                 ("name", s("local")),
-                ("version", s("0.1.0")),
+                ("version", pin("0.1.0".to_owned(), &local)),
                 ("repository", s("file://../local")),
             ]));
         }

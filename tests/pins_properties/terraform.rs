@@ -20,7 +20,9 @@ pub fn repo(input: &Input) -> Case {
     for i in 0..1 + d.below(2) {
         let dir = match (i, d.below(3)) {
             (0, 0) => String::new(),
-            (_, 1) => format!("envs/e{i}"),
+            // Environment folders hold configured environments only: any
+            // other name is warned about.
+            (_, 1) => format!("envs/{}", ["dev", "prod"][i % 2]),
             _ => format!("stack{i}"),
         };
         let mut module = Module::new(&mut d, dir);
