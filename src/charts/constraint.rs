@@ -87,6 +87,15 @@ impl Constraint {
         &self.raw
     }
 
+    /// Whether some comparator names a pre-release, which is how a range
+    /// asks for them.
+    pub fn names_prerelease(&self) -> bool {
+        self.alternatives
+            .iter()
+            .flatten()
+            .any(|c| !c.v.pre.is_empty())
+    }
+
     pub fn matches(&self, v: &semver::Version) -> bool {
         self.alternatives
             .iter()

@@ -371,6 +371,21 @@ pub struct PolicySettings {
     /// Overrides per chart, matched by chart name.
     #[serde(default)]
     pub charts: Vec<ChartPolicy>,
+    /// What upgrades do with pins written as ranges (`8.x`, `^1.4.0`).
+    #[serde(default)]
+    pub ranges: RangePolicy,
+}
+
+/// `policy.ranges`: a range already follows new releases on its own, so
+/// upgrades leave it alone unless asked to turn it into an exact pin.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RangePolicy {
+    /// Report the version the range resolves to; propose nothing.
+    #[default]
+    Leave,
+    /// Propose replacing the range with its newest allowed version.
+    Pin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
