@@ -269,14 +269,7 @@ pub fn bump(
             .map_err(io_err)?,
             (Some(v), _) => {
                 if new.cmp_precedence(&Version::parse(v)) == std::cmp::Ordering::Less {
-                    if !allow_downgrade {
-                        return Err(format!(
-                            "{}:{}: `{}` is at {v}; {to} is lower, a downgrade: \
-                             pass --allow-downgrade to do it anyway",
-                            pin.file, pin.line, pin.name
-                        ));
-                    }
-                    downgrades.push((pin.file.clone(), pin.line));
+                    downgrades.push((pin.file.clone(), pin.line, pin.name.clone(), v.clone()));
                 }
                 targets.push(pin.clone());
             }
@@ -306,11 +299,21 @@ pub fn bump(
         .filter(|p| p.version.is_none() && p.constraint.is_some())
         .map(|p| (p.file.clone(), p.line))
         .collect();
+    // Planned first, so a `to` that is no version at all says so.
     let (edited, changes) = edit::plan(&files, &targets, to, opts).map_err(|e| e.to_string())?;
+    if let (Some((file, line, name, from)), false) = (downgrades.first(), allow_downgrade) {
+        return Err(format!(
+            "{file}:{line}: `{name}` is at {from}; {to} is lower, a downgrade: \
+             pass --allow-downgrade to do it anyway"
+        ));
+    }
     edit::write(root, &files, &edited).map_err(|e| e.to_string())?;
     for c in changes {
         let at = (c.file.clone(), c.line);
-        let what = if downgrades.contains(&at) {
+        let what = if downgrades
+            .iter()
+            .any(|(f, l, _, _)| (f, *l) == (&at.0, at.1))
+        {
             " (a downgrade)"
         } else if ranges.contains(&at) {
             " (the range becomes a pin)"
