@@ -378,7 +378,7 @@ pub struct PolicySettings {
 
 /// `policy.ranges`: a range already follows new releases on its own, so
 /// upgrades leave it alone unless asked to turn it into an exact pin.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RangePolicy {
     /// Report the version the range resolves to; propose nothing.
@@ -386,6 +386,21 @@ pub enum RangePolicy {
     Leave,
     /// Propose replacing the range with its newest allowed version.
     Pin,
+}
+
+impl<'de> Deserialize<'de> for RangePolicy {
+    /// By hand, so a typo reads `expected "leave" or "pin"` rather than
+    /// serde's wording about variant constructors.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.as_str() {
+            "leave" => Ok(RangePolicy::Leave),
+            "pin" => Ok(RangePolicy::Pin),
+            other => Err(serde::de::Error::custom(format!(
+                "`{other}` is not a ranges policy: expected \"leave\" or \"pin\""
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
