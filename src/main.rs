@@ -51,6 +51,10 @@ enum Command {
         /// Only read the repository; look up no chart versions.
         #[arg(long)]
         offline: bool,
+        /// Also list charts read from a path (`./charts/x`, `file://`),
+        /// which are never looked up nor upgraded.
+        #[arg(long)]
+        include_local: bool,
     },
     /// One upgrade pass now against the configured git host; prints the
     /// PRs it opened, updated or closed.
@@ -75,6 +79,9 @@ enum Command {
         /// Only the pin with this name (helm_release, Application or dependency).
         #[arg(long)]
         name: Option<String>,
+        /// Allow a version lower than a pin's; without it such a bump fails.
+        #[arg(long)]
+        allow_downgrade: bool,
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -107,12 +114,14 @@ fn main() -> ExitCode {
             config,
             format,
             offline,
+            include_local,
         } => load(config.as_ref()).and_then(|s| {
             let opts = discover_options(&s);
             let run = |lookup: Option<cli::LookupFn<'_>>| {
                 cli::scan(
                     &dir,
                     format,
+                    include_local,
                     &opts,
                     lookup,
                     &mut std::io::stdout().lock(),
@@ -136,12 +145,14 @@ fn main() -> ExitCode {
             to,
             env,
             name,
+            allow_downgrade,
             config,
         } => load(config.as_ref()).and_then(|s| {
             cli::bump(
                 &dir,
                 &BumpFilter { chart, env, name },
                 &to,
+                allow_downgrade,
                 &discover_options(&s),
                 &mut std::io::stdout().lock(),
                 &mut std::io::stderr().lock(),

@@ -15,6 +15,8 @@ mod hcl;
 mod input;
 #[path = "pins_properties/manifests.rs"]
 mod manifests;
+#[path = "pins_properties/policy.rs"]
+mod policy;
 #[path = "pins_properties/terraform.rs"]
 mod terraform;
 #[path = "pins_properties/yaml.rs"]

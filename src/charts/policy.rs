@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::constraint::Constraint;
 use super::version::{update_type, Version};
 use super::Release;
 use crate::settings::{PolicySettings, UpdateType};
@@ -96,16 +97,58 @@ pub fn parse_range(range: &str) -> Result<semver::VersionReq, String> {
 /// The outcome of [`select`] for one pin.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Selection<'a> {
-    /// The newest release the policy allows for this pin: a newer one when
-    /// there is one, otherwise the newest allowed one not above the pin
-    /// (usually the pin itself), so `latest` equals the pin when it is
-    /// already the newest. `None` when no release passes the filters.
-    pub latest: Option<&'a Release>,
-    /// Set only when `latest` is newer than the pin.
+    /// The newest release the policy allows above the pin, when there is
+    /// one. Never the pin or anything below it: a pin is not moved down,
+    /// whatever the index says about it.
+    pub newer: Option<&'a Release>,
+    /// Set exactly when `newer` is.
     pub update: Option<UpdateType>,
-    /// The newest release above `latest` (or above the pin) that the policy
+    /// The newest release above `newer` (or above the pin) that the policy
     /// held back, and why; pre-releases count only for a pre-release pin.
     pub held_back: Option<HeldBack<'a>>,
+    /// What the index says of the pinned version itself.
+    pub pinned: Pinned<'a>,
+}
+
+/// The pinned version as the index lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pinned<'a> {
+    /// Listed and not deprecated.
+    Listed(&'a Release),
+    /// Listed and marked deprecated.
+    Deprecated(&'a Release),
+    /// Not in the index at all (yanked, a typo, another repository).
+    Missing,
+}
+
+impl Selection<'_> {
+    /// What `scan` prints as `latest`: the newer release, else the pin as
+    /// the index spells it, else as written. Never below the pin.
+    pub fn latest(&self, written: &str) -> String {
+        match (self.newer, self.pinned) {
+            (Some(r), _) => r.version.clone(),
+            (None, Pinned::Listed(r) | Pinned::Deprecated(r)) => r.version.clone(),
+            (None, Pinned::Missing) => written.to_owned(),
+        }
+    }
+}
+
+impl Pinned<'_> {
+    /// Why the pinned version deserves a look, for people: `1.2.3 is
+    /// deprecated in the index`; None when it is listed as usual.
+    pub fn note(&self, written: &str) -> Option<String> {
+        match self {
+            Pinned::Listed(_) => None,
+            Pinned::Deprecated(_) => Some(format!("{written} is deprecated in the index")),
+            Pinned::Missing => Some(format!("{written} is not in the index")),
+        }
+    }
+
+    /// Deprecated, or gone from the index (which is how repositories
+    /// usually retire a version).
+    pub fn is_deprecated(&self) -> bool {
+        !matches!(self, Pinned::Listed(_))
+    }
 }
 
 /// A newer release that was not chosen.
@@ -139,9 +182,9 @@ pub enum Reason {
 /// SemVer or `artifacthub.io/prerelease`) unless the pin is one, outside
 /// every `ignore` range (a pre-release is ignored along with its release),
 /// at least `min_release_age` old at `now` (without a `created` time it
-/// passes only when the minimum age is zero, since its age is unknown), and,
-/// when newer than the pin, of an allowed update type. Releases at or below
-/// the pin are never proposed.
+/// passes only when the minimum age is zero, since its age is unknown), and
+/// of an allowed update type. Releases at or below the pin are never
+/// proposed, even when the pin itself is deprecated or missing.
 pub fn select<'a>(
     current: &Version,
     releases: &'a [Release],
@@ -150,21 +193,22 @@ pub fn select<'a>(
 ) -> Selection<'a> {
     let pin_is_pre = current.is_prerelease();
     let mut best: Option<(&Release, Version)> = None;
-    let mut best_not_newer: Option<(&Release, Version)> = None;
     let mut blocked: Option<(&Release, Version, Reason)> = None;
     for release in releases {
         let version = Version::parse(&release.version);
-        let update = update_type(current, &version);
-        match check(release, &version, update, pin_is_pre, policy, now) {
-            Ok(()) if update.is_some() => keep_newest(&mut best, release, version),
-            Ok(()) => keep_newest(&mut best_not_newer, release, version),
-            Err(reason) if update.is_some() => {
+        // Nothing at or below the pin is a candidate, so no later rule can
+        // turn one into a proposal.
+        let Some(update) = update_type(current, &version) else {
+            continue;
+        };
+        match check(release, &version, Some(update), pin_is_pre, policy, now) {
+            Ok(()) => keep_newest(&mut best, release, version),
+            Err(reason) => {
                 let quiet = reason == Reason::Prerelease && !pin_is_pre;
                 if !quiet && blocked.as_ref().is_none_or(|(_, v, _)| version > *v) {
                     blocked = Some((release, version, reason));
                 }
             }
-            Err(_) => {}
         }
     }
     let held_back = blocked
@@ -172,8 +216,74 @@ pub fn select<'a>(
         .map(|(release, _, reason)| HeldBack { release, reason });
     let update = best.as_ref().and_then(|(_, v)| update_type(current, v));
     Selection {
-        latest: best.or(best_not_newer).map(|(r, _)| r),
+        newer: best.map(|(r, _)| r),
         update,
+        held_back,
+        pinned: pinned(current, releases),
+    }
+}
+
+/// The index's entry for the pinned version: the same spelling first,
+/// else the same precedence (`v1.2.3` pinned, `1.2.3` published).
+fn pinned<'a>(current: &Version, releases: &'a [Release]) -> Pinned<'a> {
+    let found = releases
+        .iter()
+        .find(|r| r.version == current.as_str())
+        .or_else(|| {
+            releases.iter().find(|r| {
+                Version::parse(&r.version).cmp_precedence(current) == std::cmp::Ordering::Equal
+            })
+        });
+    match found {
+        Some(r) if r.deprecated => Pinned::Deprecated(r),
+        Some(r) => Pinned::Listed(r),
+        None => Pinned::Missing,
+    }
+}
+
+/// The outcome of [`select_range`] for a pin written as a range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeSelection<'a> {
+    /// The newest release in the range that the policy allows: what the
+    /// deploy tool resolves the range to, as far as policy goes.
+    pub latest: Option<&'a Release>,
+    /// The newest release in the range above `latest` that the policy
+    /// held back, and why.
+    pub held_back: Option<HeldBack<'a>>,
+}
+
+/// The newest release that satisfies `range` and the policy. Update types
+/// do not apply (a range has no version to move from); pre-releases pass
+/// only when the range names one, as Helm reads it.
+pub fn select_range<'a>(
+    range: &Constraint,
+    releases: &'a [Release],
+    policy: &EffectivePolicy,
+    now: DateTime<Utc>,
+) -> RangeSelection<'a> {
+    let pre_ok = range.names_prerelease();
+    let mut best: Option<(&Release, Version)> = None;
+    let mut blocked: Option<(&Release, Version, Reason)> = None;
+    for release in releases {
+        let version = Version::parse(&release.version);
+        if !version.semver().is_some_and(|v| range.matches(v)) {
+            continue;
+        }
+        match check(release, &version, None, pre_ok, policy, now) {
+            Ok(()) => keep_newest(&mut best, release, version),
+            Err(Reason::Prerelease) => {}
+            Err(reason) => {
+                if blocked.as_ref().is_none_or(|(_, v, _)| version > *v) {
+                    blocked = Some((release, version, reason));
+                }
+            }
+        }
+    }
+    let held_back = blocked
+        .filter(|(_, v, _)| best.as_ref().is_none_or(|(_, b)| v > b))
+        .map(|(release, _, reason)| HeldBack { release, reason });
+    RangeSelection {
+        latest: best.map(|(r, _)| r),
         held_back,
     }
 }

@@ -10,16 +10,24 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::charts::version::Version;
 use crate::pins::{self, edit, DiscoverOptions, Pin};
 use crate::settings::UpdateType;
 
 /// What a lookup found for one pin: the newest version the policy allows
-/// (spelled as the repository publishes it) and its update type, or None
-/// for both when nothing could be looked up.
+/// (spelled as the repository publishes it, never below the pin) and its
+/// update type; or, when the chart could not be looked up, why.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Latest {
     pub latest: Option<String>,
     pub update: Option<UpdateType>,
+    /// The pinned version is deprecated in the index, or not in it.
+    pub deprecated: bool,
+    /// `1.2.3 is deprecated in the index`, `1.2.3 is not in the index`.
+    pub note: Option<String>,
+    /// Why the chart could not be looked up (no credentials in it): so
+    /// `latest: null` never stands for both "failed" and "nothing found".
+    pub error: Option<String>,
 }
 
 /// Looks up every pin (same order) and says which repositories failed.
@@ -42,6 +50,11 @@ struct PinOut<'a> {
     repository: Option<&'a str>,
     chart: Option<&'a str>,
     version: Option<&'a str>,
+    /// The range as written, null for an exact pin.
+    constraint: Option<&'a str>,
+    local_chart: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
     /// Present (possibly null) only when versions were looked up.
@@ -53,6 +66,11 @@ struct PinOut<'a> {
 struct LatestOut<'a> {
     latest: Option<&'a str>,
     update: Option<&'static str>,
+    deprecated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
 }
 
 impl<'a> From<&'a Pin> for PinOut<'a> {
@@ -66,8 +84,23 @@ impl<'a> From<&'a Pin> for PinOut<'a> {
             repository: p.repository.as_deref(),
             chart: p.chart.as_deref(),
             version: p.version.as_deref(),
+            constraint: p.constraint.as_deref(),
+            local_chart: p.local_chart,
+            address: p.address.as_deref(),
             reason: p.reason.as_deref(),
             lookup: None,
+        }
+    }
+}
+
+impl<'a> From<&'a Latest> for LatestOut<'a> {
+    fn from(l: &'a Latest) -> Self {
+        Self {
+            latest: l.latest.as_deref(),
+            update: l.update.map(UpdateType::as_str),
+            deprecated: l.deprecated,
+            note: l.note.as_deref(),
+            error: l.error.as_deref(),
         }
     }
 }
@@ -77,10 +110,12 @@ fn io_err(e: std::io::Error) -> String {
 }
 
 /// `chartpilot scan DIR`: every pin, with `latest` and `update` when
-/// `lookup` is given; warnings on `err`.
+/// `lookup` is given; warnings on `err`. Local charts are listed only with
+/// `include_local`. Fails, after printing everything, when a lookup failed.
 pub fn scan(
     root: &Path,
     format: Format,
+    include_local: bool,
     opts: &DiscoverOptions,
     lookup: Option<LookupFn<'_>>,
     out: &mut dyn Write,
@@ -91,9 +126,15 @@ pub fn scan(
     for w in &scan.warnings {
         writeln!(err, "warning: {w}").map_err(io_err)?;
     }
+    let local = scan.pins.iter().filter(|p| p.local_chart).count();
+    let listed: Vec<Pin> = scan
+        .pins
+        .into_iter()
+        .filter(|p| include_local || !p.local_chart)
+        .collect();
     let latest = match lookup {
         Some(f) => {
-            let (latest, failures) = f(&scan.pins);
+            let (latest, failures) = f(&listed);
             for e in failures {
                 writeln!(err, "warning: lookup failed: {e}").map_err(io_err)?;
             }
@@ -103,19 +144,14 @@ pub fn scan(
     };
     match format {
         Format::Json => {
-            let rows: Vec<PinOut<'_>> = scan
-                .pins
+            let rows: Vec<PinOut<'_>> = listed
                 .iter()
                 .enumerate()
                 .map(|(i, p)| {
                     let mut row = PinOut::from(p);
-                    row.lookup = latest.as_ref().map(|l| {
-                        let l = l.get(i);
-                        LatestOut {
-                            latest: l.and_then(|l| l.latest.as_deref()),
-                            update: l.and_then(|l| l.update).map(UpdateType::as_str),
-                        }
-                    });
+                    row.lookup = latest
+                        .as_ref()
+                        .map(|l| l.get(i).map(LatestOut::from).unwrap_or_else(no_lookup));
                     row
                 })
                 .collect();
@@ -123,11 +159,34 @@ pub fn scan(
             writeln!(out, "{text}").map_err(io_err)?;
         }
         Format::Table => {
-            out.write_all(table::render(&scan.pins, latest.as_deref()).as_bytes())
+            let counts = table::Counts {
+                local,
+                local_listed: include_local,
+            };
+            out.write_all(table::render(&listed, latest.as_deref(), counts).as_bytes())
                 .map_err(io_err)?;
         }
     }
-    Ok(())
+    let failed = latest
+        .iter()
+        .flatten()
+        .filter(|l| l.error.is_some())
+        .count();
+    match failed {
+        0 => Ok(()),
+        1 => Err("1 lookup failed; its pin shows `error`".into()),
+        n => Err(format!("{n} lookups failed; their pins show `error`")),
+    }
+}
+
+fn no_lookup<'a>() -> LatestOut<'a> {
+    LatestOut {
+        latest: None,
+        update: None,
+        deprecated: false,
+        note: None,
+        error: None,
+    }
 }
 
 /// Which pins `bump` changes.
@@ -145,11 +204,14 @@ fn chart_matches(pin: &Pin, wanted: &str) -> bool {
 }
 
 /// `chartpilot bump DIR --chart NAME --to VERSION`: edits in place and
-/// prints `file:line old → new` per change.
+/// prints `file:line old → new` per change. A range becomes the exact
+/// version; a version lower than a pin's is refused unless
+/// `allow_downgrade`, and then said to be a downgrade.
 pub fn bump(
     root: &Path,
     filter: &BumpFilter,
     to: &str,
+    allow_downgrade: bool,
     opts: &DiscoverOptions,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -188,10 +250,36 @@ pub fn bump(
             }
         ));
     }
+    let new = Version::parse(to);
     let mut targets = Vec::new();
+    let mut downgrades = Vec::new();
     for pin in matching {
-        match &pin.version {
-            None => writeln!(
+        match (&pin.version, &pin.constraint) {
+            _ if pin.local_chart => writeln!(
+                err,
+                "warning: {}:{}: `{}` skipped: a local chart has no published versions",
+                pin.file, pin.line, pin.name
+            )
+            .map_err(io_err)?,
+            (Some(v), _) if v == to => writeln!(
+                err,
+                "{}:{}: `{}` is already at {to}",
+                pin.file, pin.line, pin.name
+            )
+            .map_err(io_err)?,
+            (Some(v), _) => {
+                if new.cmp_precedence(&Version::parse(v)) == std::cmp::Ordering::Less {
+                    downgrades.push((pin.file.clone(), pin.line, pin.name.clone(), v.clone()));
+                }
+                targets.push(pin.clone());
+            }
+            // The range's text is what the span covers; it becomes `to`.
+            (None, Some(range)) => {
+                let mut pin = pin.clone();
+                pin.version = Some(range.clone());
+                targets.push(pin);
+            }
+            (None, None) => writeln!(
                 err,
                 "warning: {}:{}: `{}` skipped: {}",
                 pin.file,
@@ -200,22 +288,39 @@ pub fn bump(
                 pin.reason.as_deref().unwrap_or("version unresolved")
             )
             .map_err(io_err)?,
-            Some(v) if v == to => writeln!(
-                err,
-                "{}:{}: `{}` is already at {to}",
-                pin.file, pin.line, pin.name
-            )
-            .map_err(io_err)?,
-            Some(_) => targets.push(pin.clone()),
         }
     }
     if targets.is_empty() {
         return Ok(());
     }
+    let ranges: Vec<(String, usize)> = scan
+        .pins
+        .iter()
+        .filter(|p| p.version.is_none() && p.constraint.is_some())
+        .map(|p| (p.file.clone(), p.line))
+        .collect();
+    // Planned first, so a `to` that is no version at all says so.
     let (edited, changes) = edit::plan(&files, &targets, to, opts).map_err(|e| e.to_string())?;
+    if let (Some((file, line, name, from)), false) = (downgrades.first(), allow_downgrade) {
+        return Err(format!(
+            "{file}:{line}: `{name}` is at {from}; {to} is lower, a downgrade: \
+             pass --allow-downgrade to do it anyway"
+        ));
+    }
     edit::write(root, &files, &edited).map_err(|e| e.to_string())?;
     for c in changes {
-        writeln!(out, "{}:{} {} → {}", c.file, c.line, c.old, c.new).map_err(io_err)?;
+        let at = (c.file.clone(), c.line);
+        let what = if downgrades
+            .iter()
+            .any(|(f, l, _, _)| (f, *l) == (&at.0, at.1))
+        {
+            " (a downgrade)"
+        } else if ranges.contains(&at) {
+            " (the range becomes a pin)"
+        } else {
+            ""
+        };
+        writeln!(out, "{}:{} {} → {}{what}", c.file, c.line, c.old, c.new).map_err(io_err)?;
     }
     Ok(())
 }

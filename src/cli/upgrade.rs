@@ -109,6 +109,13 @@ pub fn render(report: &Report, dry_run: bool) -> String {
             h.file, h.line, h.name, h.reason
         );
     }
+    for n in &report.notes {
+        let _ = writeln!(
+            out,
+            "note       {}:{} {}: {}",
+            n.file, n.line, n.name, n.reason
+        );
+    }
     for e in &report.errors {
         let _ = writeln!(out, "failed     {e}");
     }
@@ -148,6 +155,12 @@ mod tests {
                 },
             ],
             lookup_errors: vec!["c from https://x: 404".into()],
+            notes: vec![crate::upgrade::run::SkipOut {
+                file: "environments/dev/d.yaml".into(),
+                line: 9,
+                name: "d".into(),
+                reason: "1.2.3 is deprecated in the index".into(),
+            }],
             ..Report::default()
         };
         let text = render(&report, false);
@@ -156,6 +169,7 @@ mod tests {
             "opened     #3     chartpilot/upgrade/dev/a-1.1.0  chore(deps): upgrade a to 1.1.0 in dev\n\
              closed     #1     chartpilot/upgrade/dev/a-1.0.1  superseded by #3\n\
              unchanged  #2     chartpilot/upgrade/any/b-2.0.0\n\
+             note       environments/dev/d.yaml:9 d: 1.2.3 is deprecated in the index\n\
              lookup failed  c from https://x: 404\n\
              1 opened, 0 updated, 1 closed, 1 unchanged\n"
         );

@@ -376,6 +376,36 @@ pub struct PolicySettings {
     /// Overrides per chart, matched by chart name.
     #[serde(default)]
     pub charts: Vec<ChartPolicy>,
+    /// What upgrades do with pins written as ranges (`8.x`, `^1.4.0`).
+    #[serde(default)]
+    pub ranges: RangePolicy,
+}
+
+/// `policy.ranges`: a range already follows new releases on its own, so
+/// upgrades leave it alone unless asked to turn it into an exact pin.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RangePolicy {
+    /// Report the version the range resolves to; propose nothing.
+    #[default]
+    Leave,
+    /// Propose replacing the range with its newest allowed version.
+    Pin,
+}
+
+impl<'de> Deserialize<'de> for RangePolicy {
+    /// By hand, so a typo reads `expected "leave" or "pin"` rather than
+    /// serde's wording about variant constructors.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.as_str() {
+            "leave" => Ok(RangePolicy::Leave),
+            "pin" => Ok(RangePolicy::Pin),
+            other => Err(serde::de::Error::custom(format!(
+                "`{other}` is not a ranges policy: expected \"leave\" or \"pin\""
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -204,3 +204,19 @@ fn explicit_missing_file_is_an_error() {
         .to_string();
     assert!(e.contains("/nonexistent/c.toml"), "{e}");
 }
+
+#[test]
+fn policy_ranges_is_leave_or_pin_and_a_typo_names_the_key() {
+    let s = Settings::load(None, &HashMap::new()).unwrap();
+    assert_eq!(s.policy.ranges, RangePolicy::Leave);
+    let f = file("[policy]\nranges = \"pin\"\n");
+    let s = Settings::load(Some(f.path()), &HashMap::new()).unwrap();
+    assert_eq!(s.policy.ranges, RangePolicy::Pin);
+    let s = Settings::load(None, &env(&[("CHARTPILOT__POLICY__RANGES", "pin")])).unwrap();
+    assert_eq!(s.policy.ranges, RangePolicy::Pin);
+    let e = load_err("[policy]\nranges = \"sometimes\"\n", &[]);
+    assert!(
+        e.contains("policy.ranges") && e.contains("expected \"leave\" or \"pin\""),
+        "{e}"
+    );
+}

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::plan::{Group, ANY_ENV};
+use super::plan::{Group, PinChange, ANY_ENV};
 
 /// GitHub refuses bodies over 65,536 characters; notes are cut well
 /// before, leaving room for the table.
@@ -67,13 +67,37 @@ pub fn pr_body(group: &Group, environments: &[String]) -> String {
     } else {
         format!(" in **{}**", group.env)
     };
-    let _ = writeln!(
-        b,
-        "Upgrades the Helm chart **{}** from {} to {}{where_}.\n",
-        group.chart,
-        from.iter().map(|f| code(f)).collect::<Vec<_>>().join(", "),
-        code(group.version()),
-    );
+    let ranges: Vec<&PinChange> = group
+        .changes
+        .iter()
+        .filter(|c| c.range().is_some())
+        .collect();
+    if ranges.len() == group.changes.len() {
+        let _ = writeln!(
+            b,
+            "Pins the Helm chart **{}** to {}{where_}: the range {} becomes an exact version.\n",
+            group.chart,
+            code(group.version()),
+            from.iter().map(|f| code(f)).collect::<Vec<_>>().join(", "),
+        );
+    } else {
+        let _ = writeln!(
+            b,
+            "Upgrades the Helm chart **{}** from {} to {}{where_}.\n",
+            group.chart,
+            from.iter().map(|f| code(f)).collect::<Vec<_>>().join(", "),
+            code(group.version()),
+        );
+    }
+    for c in &ranges {
+        let _ = writeln!(
+            b,
+            "The range {} at {} becomes the pin {}, the newest release in it that the policy allows (`policy.ranges = \"pin\"`). Later releases then come as upgrade PRs like any pin's.\n",
+            code(c.range().unwrap_or_default()),
+            code(&format!("{}:{}", cell(&c.pin.file), c.pin.line)),
+            code(group.version()),
+        );
+    }
     if let Some(why) = &group.promoted {
         let _ = writeln!(b, "{why}\n");
     }
@@ -87,7 +111,7 @@ pub fn pr_body(group: &Group, environments: &[String]) -> String {
             code(&format!("{}:{}", cell(&c.pin.file), c.pin.line)),
             code(&cell(&c.from)),
             code(&cell(group.version())),
-            c.update.as_str()
+            c.kind()
         );
     }
     b.push('\n');
@@ -242,7 +266,7 @@ pub fn commit_message(group: &Group) -> String {
             c.pin.name,
             c.from,
             group.version(),
-            c.update.as_str()
+            c.kind()
         );
     }
     m

@@ -13,7 +13,18 @@ pub(super) fn edits(
     group: &Group,
     opts: &DiscoverOptions,
 ) -> Result<Vec<FileChange>, UpgradeError> {
-    let pins: Vec<Pin> = group.changes.iter().map(|c| c.pin.clone()).collect();
+    // A range is replaced like a version: its text is what the span covers.
+    let pins: Vec<Pin> = group
+        .changes
+        .iter()
+        .map(|c| {
+            let mut pin = c.pin.clone();
+            if pin.version.is_none() {
+                pin.version = c.range().map(str::to_owned);
+            }
+            pin
+        })
+        .collect();
     let (edited, _) = edit::plan(files, &pins, group.version(), opts)
         .map_err(|e| UpgradeError::Edit(e.to_string()))?;
     Ok(edited

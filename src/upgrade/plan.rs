@@ -34,8 +34,27 @@ pub struct Target {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinChange {
     pub pin: Pin,
+    /// The version as written, or the range a pin replaces.
     pub from: String,
     pub update: UpdateType,
+}
+
+impl PinChange {
+    /// A range (`8.x`) that this change turns into an exact pin.
+    pub fn range(&self) -> Option<&str> {
+        self.pin
+            .constraint
+            .as_deref()
+            .filter(|_| self.pin.version.is_none())
+    }
+
+    /// `patch`, `minor`, `major`, or `pin` for a range becoming a pin.
+    pub fn kind(&self) -> &'static str {
+        match self.range() {
+            Some(_) => "pin",
+            None => self.update.as_str(),
+        }
+    }
 }
 
 /// One pull request: a chart in one environment moved to one version.
@@ -167,6 +186,7 @@ pub fn promotion(
         .iter()
         .filter(|p| p.env.as_deref() == Some(env))
         .filter(|p| p.chart_name().map(ref_safe).as_deref() == Some(chart))
+        .filter(|p| !p.local_chart)
         .filter_map(|p| {
             let from = p.version.as_deref()?;
             let update = crate::charts::version::update_type(&Version::parse(from), &to)?;
@@ -277,9 +297,15 @@ pub fn plan(
         reason,
     };
     for pin in pins {
-        let (Some(from), Some(chart)) = (pin.version.as_deref(), pin.chart_name()) else {
+        // A range is moved only by turning it into a pin; the target
+        // function decides whether to.
+        let from = pin.version.as_deref().or(pin.constraint.as_deref());
+        let (Some(from), Some(chart)) = (from, pin.chart_name()) else {
             continue;
         };
+        if pin.local_chart {
+            continue;
+        }
         let Some(t) = target(pin) else { continue };
         match env_of(pin, environments) {
             Ok(env) => groups.entry((env, chart.to_owned())).or_default().push((

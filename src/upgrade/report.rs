@@ -60,6 +60,9 @@ pub struct Report {
     /// Newer releases the policy kept back (update type, ignore range,
     /// minimum age…), with the reason.
     pub held_back: Vec<SkipOut>,
+    /// Pins whose version the index deprecates or no longer lists, and
+    /// ranges nothing allowed satisfies: worth a person's look.
+    pub notes: Vec<SkipOut>,
     /// Pull requests that failed, `branch: reason`; the others went on.
     pub errors: Vec<String>,
     /// Repositories that could not be read; their charts were left alone.

@@ -122,7 +122,14 @@ impl Upgrader {
         let mut report = Report::default();
         let (head, files, scan) = self.read_base(&mut report).await?;
         let now = self.clock.now();
-        let releases = self.source.releases(&scan.pins, &self.policy, now).await;
+        // A local chart is not published anywhere: nothing to ask about.
+        let published: Vec<Pin> = scan
+            .pins
+            .iter()
+            .filter(|p| !p.local_chart)
+            .cloned()
+            .collect();
+        let releases = self.source.releases(&published, &self.policy, now).await;
         for (key, r) in &releases {
             if let Err(e) = r {
                 report.lookup_errors.push(format!(
@@ -138,22 +145,26 @@ impl Upgrader {
         // The policy runs once per pin: its target feeds the plan, and
         // what it held back is reported for pins that get PRs here.
         let mut held_back = Vec::new();
-        let plan = plan::plan(&scan.pins, &self.policy.environments, |pin| {
-            let (target, held) = self.target(pin, &releases, now);
+        let mut notes = Vec::new();
+        let plan = plan::plan(&published, &self.policy.environments, |pin| {
+            let (target, held, note) = self.target(pin, &releases, now);
+            let out = |reason| SkipOut {
+                file: pin.file.clone(),
+                line: pin.line,
+                name: pin.name.clone(),
+                reason,
+            };
             if let Some(reason) =
                 held.filter(|_| plan::env_of(pin, &self.policy.environments).is_ok())
             {
-                held_back.push(SkipOut {
-                    file: pin.file.clone(),
-                    line: pin.line,
-                    name: pin.name.clone(),
-                    reason,
-                });
+                held_back.push(out(reason));
             }
+            notes.extend(note.map(out));
             target
         });
         report.skipped = plan.skipped.into_iter().map(SkipOut::from).collect();
         report.held_back = held_back;
+        report.notes = notes;
         // A frozen environment takes no automatic upgrade; a freeze file
         // that does not parse may freeze any of them, so none do.
         let frozen = crate::promote::freeze::Freezes::from_files(&files)
@@ -224,6 +235,9 @@ impl Upgrader {
             .pins
             .iter()
             .filter(|p| p.env.as_deref() == Some(req.env))
+            // Promotion moves exact pins up; ranges follow on their own and
+            // local charts are not published.
+            .filter(|p| p.version.is_some() && !p.local_chart)
             .filter(|p| p.chart_name().map(plan::ref_safe).as_deref() == Some(req.chart))
             .cloned()
             .collect();
@@ -372,18 +386,18 @@ impl Upgrader {
         .map_err(|e| UpgradeError::Snapshot(e.to_string()))
     }
 
-    /// The version to propose for `pin`, and why a newer one was held
-    /// back, when the policy says so.
+    /// The version to propose for `pin` (always above it; for a range,
+    /// the pin it becomes under `policy.ranges = "pin"`), why a newer one
+    /// was held back, and what to say about the pinned version itself.
     fn target(
         &self,
         pin: &Pin,
         releases: &Releases,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> (Option<Target>, Option<String>) {
-        let (Some(Ok(list)), Some(from)) =
-            (releases.get(&ChartKey::of(pin)), pin.version.as_deref())
-        else {
-            return (None, None);
+    ) -> (Option<Target>, Option<String>, Option<String>) {
+        let from = pin.version.as_deref().or(pin.constraint.as_deref());
+        let (Some(Ok(list)), Some(from)) = (releases.get(&ChartKey::of(pin)), from) else {
+            return (None, None, None);
         };
         let choice = choose(&self.policy, pin, list, now);
         let target = choice.target.map(|(release, update)| Target {
@@ -391,11 +405,15 @@ impl Upgrader {
                 .iter()
                 .find(|r| r.version == from)
                 .and_then(|r| r.app_version.clone()),
-            notes: notes_between(list, from, &release.version),
+            // A range has no release to start the notes from.
+            notes: match pin.version {
+                Some(_) => notes_between(list, from, &release.version),
+                None => Vec::new(),
+            },
             release,
             update,
         });
-        (target, choice.held_back)
+        (target, choice.held_back, choice.note)
     }
 
     async fn carry_out(

@@ -5,12 +5,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::run::{ReleaseSource, Releases};
+use crate::charts::constraint::Constraint;
 use crate::charts::lookup::{ChartKey, Lookup, Outcome};
-use crate::charts::policy::{select, EffectivePolicy};
+use crate::charts::policy::{select, select_range, EffectivePolicy};
 use crate::charts::version::Version;
 use crate::charts::Release;
 use crate::pins::Pin;
-use crate::settings::{PolicySettings, UpdateType};
+use crate::settings::{PolicySettings, RangePolicy, UpdateType};
 
 #[async_trait]
 impl ReleaseSource for Lookup {
@@ -51,7 +52,7 @@ async fn fill_release_times(
     out: &mut Releases,
 ) {
     for pin in pins {
-        let (Some(chart), Some(current)) = (pin.chart_name(), pin.version.as_deref()) else {
+        let Some(chart) = pin.chart_name().filter(|_| !pin.local_chart) else {
             continue;
         };
         let Ok(effective) = EffectivePolicy::for_chart(policy, chart) else {
@@ -64,7 +65,6 @@ async fn fill_release_times(
         let Some(Ok(list)) = out.get_mut(&key) else {
             continue;
         };
-        let current = Version::parse(current);
         let min_age =
             chrono::Duration::from_std(effective.min_release_age).unwrap_or(chrono::Duration::MAX);
         // Only releases the policy would take but for their age are worth
@@ -76,11 +76,7 @@ async fn fill_release_times(
         let mut newer: Vec<(Version, usize)> = list
             .iter()
             .enumerate()
-            .filter(|(_, r)| {
-                select(&current, std::slice::from_ref(*r), &ageless, now)
-                    .update
-                    .is_some()
-            })
+            .filter(|(_, r)| would_take(pin, r, &ageless, now))
             .map(|(i, r)| (Version::parse(&r.version), i))
             .collect();
         newer.sort_by(|a, b| b.0.cmp(&a.0));
@@ -106,27 +102,50 @@ async fn fill_release_times(
     }
 }
 
+/// Whether the policy (without its minimum age) would propose `release`
+/// for `pin`: above an exact pin, or inside a range.
+fn would_take(pin: &Pin, release: &Release, ageless: &EffectivePolicy, now: DateTime<Utc>) -> bool {
+    let one = std::slice::from_ref(release);
+    match (pin.version.as_deref(), pin.constraint.as_deref()) {
+        (Some(current), _) => select(&Version::parse(current), one, ageless, now)
+            .newer
+            .is_some(),
+        (None, Some(range)) => Constraint::parse(range)
+            .is_ok_and(|c| select_range(&c, one, ageless, now).latest.is_some()),
+        (None, None) => false,
+    }
+}
+
 /// What the policy makes of one pin's releases.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Choice {
-    /// The newest allowed release, spelled as published: the pin's own
-    /// version when nothing newer is allowed (what `scan` prints).
+    /// What `scan` prints: the newest allowed release above the pin,
+    /// spelled as published, else the pin itself; for a range, the newest
+    /// allowed release in it. Never below the pin.
     pub latest: Option<String>,
-    /// The newest allowed release when it is newer than the pin.
+    /// The release to move to, always above the pin; for a range, its
+    /// newest allowed release when `policy.ranges = "pin"`.
     pub target: Option<(Release, UpdateType)>,
     /// A newer release the policy held back, and why, for people to read:
     /// `2.0.0 is a major update; policy allows patch, minor`.
     pub held_back: Option<String>,
+    /// The pinned version is deprecated in the index, or not in it.
+    pub deprecated: bool,
+    /// Why the pin deserves a look: `1.2.3 is deprecated in the index`,
+    /// `1.2.3 is not in the index`, a range that does not parse.
+    pub note: Option<String>,
 }
 
-/// The newest release the policy allows for `pin`, when newer than it.
+/// The newest release the policy allows for `pin`, when newer than it (or,
+/// for a range under `policy.ranges = "pin"`, the one to pin it to).
+/// Local charts get nothing: they are not published anywhere.
 pub fn choose(
     policy: &PolicySettings,
     pin: &Pin,
     releases: &[Release],
     now: DateTime<Utc>,
 ) -> Choice {
-    let (Some(chart), Some(version)) = (pin.chart_name(), pin.version.as_deref()) else {
+    let Some(chart) = pin.chart_name().filter(|_| !pin.local_chart) else {
         return Choice::default();
     };
     // Validated when the settings were loaded; a chart it fails for gets
@@ -134,13 +153,56 @@ pub fn choose(
     let Ok(effective) = EffectivePolicy::for_chart(policy, chart) else {
         return Choice::default();
     };
+    if let (None, Some(range)) = (pin.version.as_deref(), pin.constraint.as_deref()) {
+        return choose_in_range(policy, range, releases, &effective, now);
+    }
+    let Some(version) = pin.version.as_deref() else {
+        return Choice::default();
+    };
     let selection = select(&Version::parse(version), releases, &effective, now);
     Choice {
-        latest: selection.latest.map(|r| r.version.clone()),
+        latest: Some(selection.latest(version)),
         target: selection
-            .latest
+            .newer
             .zip(selection.update)
             .map(|(r, u)| (r.clone(), u)),
         held_back: selection.held_back.map(|h| h.to_string()),
+        deprecated: selection.pinned.is_deprecated(),
+        note: selection.pinned.note(version),
+    }
+}
+
+fn choose_in_range(
+    policy: &PolicySettings,
+    range: &str,
+    releases: &[Release],
+    effective: &EffectivePolicy,
+    now: DateTime<Utc>,
+) -> Choice {
+    let constraint = match Constraint::parse(range) {
+        Ok(c) => c,
+        Err(e) => {
+            return Choice {
+                note: Some(format!("range `{range}` is not understood: {e}")),
+                ..Choice::default()
+            }
+        }
+    };
+    let selection = select_range(&constraint, releases, effective, now);
+    let note = match selection.latest {
+        Some(_) => None,
+        None => Some(format!("no allowed release satisfies `{range}`")),
+    };
+    Choice {
+        latest: selection.latest.map(|r| r.version.clone()),
+        // Turning a range into a pin changes what is written, not what is
+        // deployed: the smallest kind of update.
+        target: selection
+            .latest
+            .filter(|_| policy.ranges == RangePolicy::Pin)
+            .map(|r| (r.clone(), UpdateType::Patch)),
+        held_back: selection.held_back.map(|h| h.to_string()),
+        deprecated: false,
+        note,
     }
 }

@@ -65,7 +65,7 @@ async fn min_release_age_with_minor_only_policy_still_finds_the_old_minor() {
     let s = select(&Version::parse("1.0.0"), list, &effective, now);
     // 1.1.0 is a minor, published in January 2024: long past 3 days.
     assert_eq!(
-        s.latest.map(|r| r.version.as_str()),
+        s.newer.map(|r| r.version.as_str()),
         Some("1.1.0"),
         "held back: {:?}; times: {:?}",
         s.held_back.map(|h| h.reason),

@@ -47,6 +47,7 @@ fn settings(
         ignore: ignore.iter().map(|s| (*s).to_owned()).collect(),
         min_release_age: min_age,
         charts,
+        ranges: crate::settings::RangePolicy::Leave,
     }
 }
 
@@ -131,26 +132,29 @@ fn selection_table() {
             Some("2.1.0"),
         ),
         ("1.3.8", &all, &[], 45, Some("1.3.8"), None, Some("2.1.0")),
-        ("1.3.8", &all, &[], 100, None, None, Some("2.1.0")),
+        // Nothing old enough above the pin: the pin stays `latest`.
+        ("1.3.8", &all, &[], 100, Some("1.3.8"), None, Some("2.1.0")),
         ("1.4.2-rc.1", &all, &[], 0, Some("2.1.0"), Some(Major), None),
         (
             "1.4.9",
             &[Patch],
             &[],
             0,
-            Some("1.4.3"),
+            // Not lowered to 1.4.3, the newest patch release the index has.
+            Some("1.4.9"),
             None,
             Some("2.1.0"),
         ),
         ("v1.3.8", &all, &[], 0, Some("2.1.0"), Some(Major), None),
-        ("3.0.0", &all, &[], 0, Some("2.1.0"), None, None),
+        ("3.0.0", &all, &[], 0, Some("3.0.0"), None, None),
     ];
     for &(pin, types, ignore, age, latest, update, held) in cases {
         let rs = releases(STD);
         let p = policy(types, ignore, DAY * age as u32);
         let s = select(&Version::parse(pin), &rs, &p, now());
         let ctx = format!("{pin} {types:?} {ignore:?} {age}d");
-        assert_eq!(s.latest.map(|r| r.version.as_str()), latest, "{ctx}");
+        assert_eq!(Some(s.latest(pin)).as_deref(), latest, "{ctx}");
+        assert_eq!(s.newer.is_some(), s.update.is_some(), "{ctx}");
         assert_eq!(s.update, update, "{ctx}");
         assert_eq!(
             s.held_back.as_ref().map(|h| h.release.version.as_str()),
@@ -169,7 +173,7 @@ fn prerelease_pin_may_move_to_a_newer_prerelease() {
         &EffectivePolicy::any(),
         now(),
     );
-    assert_eq!(s.latest.unwrap().version, "2.0.0-rc.2");
+    assert_eq!(s.latest("-"), "2.0.0-rc.2");
     assert_eq!(s.update, Some(Patch));
 }
 
@@ -184,7 +188,7 @@ fn artifacthub_prerelease_and_deprecated_are_skipped() {
         &EffectivePolicy::any(),
         now(),
     );
-    assert_eq!(s.latest.unwrap().version, "1.1.0");
+    assert_eq!(s.latest("-"), "1.1.0");
     // The artifacthub pre-release is quiet for a stable pin; the deprecated
     // one is the newest real reason.
     let held = s.held_back.unwrap();
@@ -227,9 +231,9 @@ fn unknown_created_time_passes_only_without_minimum_age() {
     }];
     let pin = Version::parse("1.0.0");
     let s = select(&pin, &rs, &EffectivePolicy::any(), now());
-    assert_eq!(s.latest.unwrap().version, "1.1.0");
+    assert_eq!(s.latest("-"), "1.1.0");
     let s = select(&pin, &rs, &policy(&[Major, Minor], &[], DAY), now());
-    assert_eq!(s.latest, None);
+    assert_eq!(s.newer, None);
     assert_eq!(s.held_back.unwrap().reason, Reason::NoCreatedTime);
 }
 
@@ -242,17 +246,14 @@ fn spelling_comes_from_the_repository() {
         &EffectivePolicy::any(),
         now(),
     );
-    assert_eq!(s.latest.unwrap().version, "v1.2.0");
+    assert_eq!(s.latest("-"), "v1.2.0");
     let s = select(
         &Version::parse("1.2.0"),
         &rs,
         &EffectivePolicy::any(),
         now(),
     );
-    assert_eq!(
-        (s.latest.unwrap().version.as_str(), s.update),
-        ("v1.2.0", None)
-    );
+    assert_eq!((s.latest("-").as_str(), s.update), ("v1.2.0", None));
 }
 
 #[test]
@@ -260,7 +261,7 @@ fn ignored_release_range_covers_its_prereleases() {
     let rs = releases(&[("2.0.0-rc.1", 1), ("1.9.0", 2)]);
     let p = policy(&[Major, Minor, Patch], &["=2.0.0"], Duration::ZERO);
     let s = select(&Version::parse("1.9.0-rc.1"), &rs, &p, now());
-    assert_eq!(s.latest.unwrap().version, "1.9.0");
+    assert_eq!(s.latest("-"), "1.9.0");
 }
 
 #[test]
@@ -314,7 +315,102 @@ fn matches_the_fixture_ground_truth() {
     ];
     for (pin, update) in cases {
         let s = select(&Version::parse(pin), &rs, &EffectivePolicy::any(), now());
-        assert_eq!(s.latest.unwrap().version, "v3.1.0", "{pin}");
+        assert_eq!(s.latest("-"), "v3.1.0", "{pin}");
         assert_eq!(s.update, update, "{pin}");
     }
+}
+
+#[test]
+fn a_deprecated_or_missing_pin_is_never_lowered_and_is_named() {
+    let mut rs = releases(&[("1.3.0", 1), ("1.2.3", 2), ("1.2.0", 3)]);
+    rs[1].deprecated = true;
+    let s = select(
+        &Version::parse("1.2.3"),
+        &rs,
+        &policy(&[Patch], &[], Duration::ZERO),
+        now(),
+    );
+    assert_eq!((s.newer, s.update), (None, None));
+    assert_eq!(s.latest("1.2.3"), "1.2.3");
+    assert!(s.pinned.is_deprecated());
+    assert_eq!(
+        s.pinned.note("1.2.3").as_deref(),
+        Some("1.2.3 is deprecated in the index")
+    );
+
+    let s = select(
+        &Version::parse("1.2.5"),
+        &rs,
+        &EffectivePolicy::any(),
+        now(),
+    );
+    assert_eq!(s.latest("1.2.5"), "1.3.0");
+    assert_eq!(
+        s.pinned.note("1.2.5").as_deref(),
+        Some("1.2.5 is not in the index")
+    );
+    let s = select(
+        &Version::parse("1.4.0"),
+        &rs,
+        &EffectivePolicy::any(),
+        now(),
+    );
+    assert_eq!((s.latest("1.4.0"), s.newer), ("1.4.0".to_owned(), None));
+    assert_eq!(s.pinned, super::Pinned::Missing);
+
+    let s = select(
+        &Version::parse("1.3.0"),
+        &rs,
+        &EffectivePolicy::any(),
+        now(),
+    );
+    assert_eq!(s.pinned.note("1.3.0"), None);
+    assert!(!s.pinned.is_deprecated());
+}
+
+#[test]
+fn ranges_take_the_newest_allowed_release_inside_them() {
+    use super::select_range;
+    use crate::charts::constraint::Constraint;
+    let mut rs = releases(&[
+        ("9.0.0", 1),
+        ("8.3.0-rc.1", 1),
+        ("8.2.1", 2),
+        ("8.2.0", 20),
+        ("8.1.0", 30),
+    ]);
+    let any = EffectivePolicy::any();
+    // (range, policy, latest, held back)
+    let patch_only = policy(&[Patch], &[], Duration::ZERO);
+    let aged = policy(&[Major], &[], DAY * 10);
+    let ignoring = policy(&[Major], &["=8.2.1"], Duration::ZERO);
+    let cases: &[(&str, &EffectivePolicy, Option<&str>, Option<&str>)] = &[
+        ("8.x", &any, Some("8.2.1"), None),
+        ("^8.1.0", &any, Some("8.2.1"), None),
+        ("~8.1", &any, Some("8.1.0"), None),
+        ("*", &any, Some("9.0.0"), None),
+        ("latest", &any, Some("9.0.0"), None),
+        (">=8.3.0-0 <9", &any, None, None),
+        (">=8.3.0-0", &any, Some("9.0.0"), None),
+        ("10.x", &any, None, None),
+        // Update types do not apply: a range has nothing to move from.
+        ("8.x", &patch_only, Some("8.2.1"), None),
+        ("8.x", &aged, Some("8.2.0"), Some("8.2.1")),
+        ("8.x", &ignoring, Some("8.2.0"), Some("8.2.1")),
+    ];
+    for &(range, p, latest, held) in cases {
+        let c = Constraint::parse(range).unwrap();
+        let s = select_range(&c, &rs, p, now());
+        assert_eq!(s.latest.map(|r| r.version.as_str()), latest, "{range}");
+        assert_eq!(
+            s.held_back.map(|h| h.release.version.as_str()),
+            held,
+            "{range}"
+        );
+    }
+    rs[2].deprecated = true;
+    let c = Constraint::parse("~8.2").unwrap();
+    let s = select_range(&c, &rs, &any, now());
+    assert_eq!(s.latest.unwrap().version, "8.2.0");
+    assert_eq!(s.held_back.unwrap().reason, Reason::Deprecated);
 }

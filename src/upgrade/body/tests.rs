@@ -197,3 +197,34 @@ fn a_huge_index_entry_keeps_the_body_under_githubs_limit() {
     });
     assert_eq!(few.matches("- Source: ").count(), 5);
 }
+
+#[test]
+fn a_range_becoming_a_pin_says_so_and_quotes_the_range() {
+    let mut g = group(UpdateType::Patch, vec![]);
+    g.changes[0].pin.version = None;
+    g.changes[0].pin.constraint = Some("5.x".into());
+    g.changes[0].from = "5.x".into();
+    g.target.from_app_version = None;
+    let body = pr_body(&g, &envs());
+    assert!(
+        body.starts_with(
+            "Pins the Helm chart **argo-cd** to `5.52.0` in **dev**: the range `5.x` becomes an exact version.\n"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "The range `5.x` at `environments/dev/argocd.yaml:12` becomes the pin `5.52.0`, the newest release in it that the policy allows (`policy.ranges = \"pin\"`)."
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("| argocd | `environments/dev/argocd.yaml:12` | `5.x` → `5.52.0` | pin |"),
+        "{body}"
+    );
+    assert!(!body.contains("[!WARNING]"));
+    assert_eq!(g.title(), "chore(deps): upgrade argo-cd to 5.52.0 in dev");
+    assert_eq!(g.branch(), "chartpilot/upgrade/dev/argo-cd-5.52.0");
+    let msg = commit_message(&g);
+    assert!(msg.contains("argocd: 5.x -> 5.52.0 (pin)"), "{msg}");
+}

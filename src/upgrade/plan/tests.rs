@@ -334,3 +334,52 @@ fn a_promotion_moves_the_charts_pins_below_the_version_in_that_environment_only(
     )
     .is_none());
 }
+
+#[test]
+fn ranges_join_by_their_target_and_local_charts_never_do() {
+    let mut range = pin("environments/dev/r.yaml", 3, Some("dev"), "loki", "-");
+    range.version = None;
+    range.constraint = Some("5.x".into());
+    let mut local = pin("environments/dev/l.yaml", 3, Some("dev"), "mine", "0.1.0");
+    local.local_chart = true;
+    let pins = vec![range, local];
+    let plan = plan(&pins, &envs(), |_| Some(to("5.4.0", UpdateType::Patch)));
+    assert_eq!(plan.groups.len(), 1, "{plan:?}");
+    let g = &plan.groups[0];
+    assert_eq!(g.branch(), "chartpilot/upgrade/dev/loki-5.4.0");
+    assert_eq!(g.changes[0].from, "5.x");
+    assert_eq!(g.changes[0].range(), Some("5.x"));
+    assert_eq!(g.changes[0].kind(), "pin");
+}
+
+#[test]
+fn a_promotion_never_moves_a_pin_down_nor_a_local_chart() {
+    let mut local = pin(
+        "environments/staging/l.yaml",
+        1,
+        Some("staging"),
+        "podinfo",
+        "1.0.0",
+    );
+    local.local_chart = true;
+    let pins = vec![
+        pin(
+            "environments/staging/p.yaml",
+            4,
+            Some("staging"),
+            "podinfo",
+            "6.6.0",
+        ),
+        local,
+    ];
+    for version in ["6.5.0", "6.6.0"] {
+        let group = promotion(
+            &pins,
+            "staging",
+            "podinfo",
+            to(version, UpdateType::Minor),
+            "asked in chat".into(),
+        );
+        assert_eq!(group, None, "{version}");
+    }
+}
