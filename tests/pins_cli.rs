@@ -97,7 +97,7 @@ fn scan_table_ends_with_a_summary() {
     let last = text.lines().last().unwrap();
     assert_eq!(
         last,
-        "4 pins (argocd 2, chart-dependency 1, terraform 1); by environment: dev 1, none 2, prod 1; 0 unresolved"
+        "4 pins (argocd 2, chart-dependency 1, terraform 1); by environment: dev 1, none 2, prod 1; 0 unresolved, 1 local chart (listed with --include-local)"
     );
     assert!(text.lines().next().unwrap().starts_with("FILE:LINE"));
 }

@@ -22,18 +22,24 @@ fn config() -> ProptestConfig {
     }
 }
 
-/// One version part: a number or a wildcard.
-fn part() -> impl Strategy<Value = String> {
-    prop_oneof![
-        3 => (0u32..40).prop_map(|n| n.to_string()),
-        1 => prop_oneof![Just("x"), Just("X"), Just("*")].prop_map(str::to_owned),
-    ]
-}
-
-/// A version with one to three parts, maybe with `v`.
+/// A version with one to three parts, maybe with `v`: numbers, then maybe
+/// a wildcard that stands for the rest (`1.x`, `2.7.*`, `*`).
 fn partial() -> impl Strategy<Value = String> {
-    (any::<bool>(), prop::collection::vec(part(), 1..=3))
-        .prop_map(|(v, parts)| format!("{}{}", if v { "v" } else { "" }, parts.join(".")))
+    (
+        any::<bool>(),
+        prop::collection::vec(0u32..40, 0..=3),
+        prop_oneof![Just(""), Just("x"), Just("X"), Just("*")],
+    )
+        .prop_map(|(v, numbers, wildcard)| {
+            let mut parts: Vec<String> = numbers.iter().map(u32::to_string).collect();
+            if parts.len() < 3 && !wildcard.is_empty() {
+                parts.push(wildcard.to_owned());
+            }
+            if parts.is_empty() {
+                parts.push("*".to_owned());
+            }
+            format!("{}{}", if v { "v" } else { "" }, parts.join("."))
+        })
 }
 
 /// A full version with numbers only: what an exact pin looks like.
@@ -74,10 +80,11 @@ fn comparator() -> impl Strategy<Value = String> {
 /// A range as Helm, Argo CD and Terraform users write them. Never an exact
 /// version: a bare full version is filtered out.
 fn range() -> impl Strategy<Value = String> {
-    let and = prop::collection::vec(comparator(), 1..=3).prop_flat_map(|terms| {
-        prop_oneof![Just(", "), Just(" "), Just(",")].prop_map(move |sep| terms.join(sep))
-    })
-    .boxed();
+    let and = prop::collection::vec(comparator(), 1..=3)
+        .prop_flat_map(|terms| {
+            prop_oneof![Just(", "), Just(" "), Just(",")].prop_map(move |sep| terms.join(sep))
+        })
+        .boxed();
     let hyphen = (partial(), partial()).prop_map(|(a, b)| format!("{a} - {b}"));
     let alternatives = prop::collection::vec(and.clone(), 2..=3).prop_map(|a| a.join(" || "));
     prop_oneof![
@@ -159,7 +166,14 @@ proptest! {
 const ENVS: [&str; 3] = ["dev", "staging", "prod"];
 const ALIASES: [(&str, &str); 2] = [("prd", "prod"), ("development", "dev")];
 /// Folder names that are no environment: apps, groups, regions.
-const OTHERS: [&str; 6] = ["gitea", "extras", "base", "eu-west-1", "platform", "default"];
+const OTHERS: [&str; 6] = [
+    "gitea",
+    "extras",
+    "base",
+    "eu-west-1",
+    "platform",
+    "default",
+];
 
 fn options() -> DiscoverOptions {
     DiscoverOptions {
@@ -180,9 +194,8 @@ fn known(name: &str) -> Option<&'static str> {
 }
 
 fn segment() -> impl Strategy<Value = String> {
-    let pick = |list: &'static [&'static str]| {
-        (0..list.len()).prop_map(move |i| list[i].to_owned())
-    };
+    let pick =
+        |list: &'static [&'static str]| (0..list.len()).prop_map(move |i| list[i].to_owned());
     prop_oneof![
         pick(&ENVS),
         pick(&["prd", "development"]),

@@ -227,9 +227,11 @@ pub fn bump(
         .filter(|p| filter.name.is_none() || Some(&p.name) == filter.name.as_ref())
         .collect();
     if matching.is_empty() {
+        // Local charts have no version to bump: naming them would mislead.
         let mut charts: Vec<&str> = scan
             .pins
             .iter()
+            .filter(|p| !p.local_chart)
             .filter_map(|p| p.chart.as_deref())
             .collect();
         charts.sort_unstable();

@@ -37,8 +37,9 @@ pub enum PinKind {
 pub struct Pin {
     /// Path relative to the scanned root, `/`-separated.
     pub file: String,
-    /// 1-based line of the version token (or of the pin's block when the
-    /// version is unresolved).
+    /// 1-based line of the version (or range) token; of the chart path for
+    /// a local Terraform chart without a version; of the pin's block when
+    /// the version is unresolved.
     pub line: usize,
     pub kind: PinKind,
     /// `helm_release` name, Application name, or dependency name.

@@ -7,79 +7,20 @@
 //! all let the deploy tool pick a version. Only a full `MAJOR.MINOR.PATCH`
 //! (with optional `v`, pre-release and build) names one version.
 
-use std::sync::OnceLock;
-
-use regex::Regex;
-
-/// Longer "versions" are not something a person wrote as a range.
-const MAX_RANGE_LEN: usize = 256;
-
-fn exact_re() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        #[allow(clippy::expect_used)] // a constant pattern, checked by the tests
-        Regex::new(r"^[vV]?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
-            .expect("valid pattern")
-    })
-}
-
-/// One comparator of a constraint: an optional operator, then a version
-/// with up to three parts, each a number or a wildcard.
-fn term_re() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        #[allow(clippy::expect_used)] // a constant pattern, checked by the tests
-        Regex::new(
-            r"^(=|!=|>=|=>|<=|=<|>|<|~>|~|\^)?[vV]?(\d+|[xX*])(\.(\d+|[xX*])){0,2}(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$",
-        )
-        .expect("valid pattern")
-    })
-}
+use crate::charts::constraint::{is_exact_version, Constraint};
 
 /// Whether `text` names exactly one version.
 pub fn is_exact(text: &str) -> bool {
-    exact_re().is_match(text.trim())
+    is_exact_version(text.trim())
 }
 
 /// Whether `text` is a version range rather than a version: a constraint
-/// Helm would resolve to the newest matching release, or `latest`.
+/// Helm would resolve to the newest matching release, or `latest`. The
+/// same parser decides which releases the range allows, so a pin is a
+/// range exactly when chartpilot can say what it resolves to.
 pub fn is_range(text: &str) -> bool {
     let text = text.trim();
-    if text.is_empty() || text.len() > MAX_RANGE_LEN || is_exact(text) {
-        return false;
-    }
-    if text.eq_ignore_ascii_case("latest") {
-        return true;
-    }
-    text.split("||").all(|alternative| {
-        // Operators may stand apart from their version (`~> 5.51`,
-        // `>= 1.0, < 2.0`); glue them back before reading the terms.
-        let mut terms: Vec<String> = Vec::new();
-        let mut pending = String::new();
-        for word in alternative
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|w| !w.is_empty())
-        {
-            if word.chars().all(|c| "=!<>~^".contains(c)) {
-                pending.push_str(word);
-                continue;
-            }
-            terms.push(format!("{pending}{word}"));
-            pending.clear();
-        }
-        if !pending.is_empty() || terms.is_empty() {
-            return false;
-        }
-        // `1.2 - 1.5`: a hyphen between two bare versions.
-        match terms.as_slice() {
-            [low, dash, high] if dash == "-" => bare(low) && bare(high),
-            _ => terms.iter().all(|t| term_re().is_match(t)),
-        }
-    })
-}
-
-fn bare(term: &str) -> bool {
-    term_re().is_match(term) && !term.starts_with(|c: char| "=!<>~^".contains(c))
+    !text.is_empty() && !is_exact(text) && Constraint::parse(text).is_ok()
 }
 
 /// Whether a chart comes from a path rather than a repository: `./x`,

@@ -255,3 +255,52 @@ async fn a_frozen_environment_gets_no_automatic_upgrade() {
     );
     assert!(git(&repo, &["branch", "--list", PODINFO_BRANCH]).is_empty());
 }
+
+/// A range in dev is left alone by default; with `policy.ranges = "pin"`
+/// the same pass opens the usual dev PR replacing exactly the range text
+/// with the newest release inside it, and says so in the body.
+#[tokio::test]
+async fn a_range_is_left_alone_unless_ranges_are_pinned() {
+    let scratch = scratch("6.6.0");
+    let repo = scratch.repo.clone();
+    let file = repo.join("environments/dev/podinfo.yaml");
+    let before = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, before.replace("6.5.0", "6.x")).unwrap();
+    git(&repo, &["commit", "-qam", "podinfo follows 6.x in dev"]);
+
+    let mut settings = scratch.local_settings();
+    let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
+    let left = up.run(false).await.expect("pass under leave");
+    assert_eq!(
+        summary(&left),
+        pairs(&[("opened", CERT_MANAGER_BRANCH)]),
+        "{left:#?}"
+    );
+    assert!(git(&repo, &["branch", "--list", PODINFO_BRANCH]).is_empty());
+
+    settings.policy.ranges = chartpilot::settings::RangePolicy::Pin;
+    let up = Upgrader::from_settings(&settings, Arc::new(SystemClock)).expect("upgrader");
+    let pinned = up.run(false).await.expect("pass under pin");
+    assert!(
+        summary(&pinned).contains(&("opened".to_owned(), PODINFO_BRANCH.to_owned())),
+        "{pinned:#?}"
+    );
+    // Only the range's bytes changed, to the newest stable release in it
+    // (never the 7.0.0 pre-release).
+    let files = branch_files(&repo, PODINFO_BRANCH);
+    assert_eq!(
+        files
+            .get("environments/dev/podinfo.yaml")
+            .map(String::as_str),
+        Some(before.replace("6.5.0", "6.6.0").as_str()),
+        "{files:#?}"
+    );
+    assert_eq!(files.len(), 1, "{files:#?}");
+    let pull = pull_lines(&repo)
+        .into_iter()
+        .find(|p| p["head"] == PODINFO_BRANCH)
+        .expect("the dev PR");
+    let body = pull["body"].as_str().unwrap_or_default();
+    assert!(body.contains("`6.x`"), "{body}");
+    assert!(body.to_lowercase().contains("range"), "{body}");
+}

@@ -125,6 +125,14 @@ impl<'p> Release<'_, 'p> {
                     let mut pin = complete(self.pin(each, base, None), base);
                     let text = self.here().map_or("", |f| f.text);
                     pin.reason = Some(super::missing_version(text, self.block));
+                    // A chart from a path is audited where the path is
+                    // written; a release with no version at all, at its
+                    // block.
+                    if crate::pins::range::is_local_chart(pin.chart.as_deref(), None) {
+                        if let Some(chart) = self.at("chart") {
+                            pin.line = self.line(chart.expr.span().map(|s| s.start));
+                        }
+                    }
                     pins.push_new(pin);
                     return;
                 }

@@ -100,7 +100,7 @@ fn v_prefix_and_oci_chart_kept_as_written() {
 }
 
 #[test]
-fn missing_version_reports_the_block_line() {
+fn missing_version_reports_the_block_line_and_a_local_chart_its_path() {
     let files = sources(&[(
         "main.tf",
         "\n\nresource \"helm_release\" \"redis\" {\n  chart = \"redis\"\n}\nresource \"helm_release\" \"local\" {\n  chart = \"./charts/x\"\n}\nresource \"helm_release\" \"url\" {\n  chart = \"https://x.test/${var.v}/x.tgz\"\n}\n",
@@ -110,7 +110,7 @@ fn missing_version_reports_the_block_line() {
         summary(&scan),
         vec![
             row("main.tf", 3, "redis", None),
-            row("main.tf", 6, "local", None),
+            row("main.tf", 7, "local", None),
             row("main.tf", 9, "url", None)
         ]
     );

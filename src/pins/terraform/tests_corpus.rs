@@ -139,9 +139,10 @@ fn expected() -> Vec<Row> {
             stable,
             None,
         ),
+        // A local chart: at the line of its path.
         row(
             renovate,
-            18,
+            20,
             "my-local-chart",
             Some("./charts/example"),
             None,

@@ -79,10 +79,10 @@ pub(super) fn rows() -> Vec<Row> {
             Some("https://aws.github.io/secrets-store-csi-driver-provider-aws"),
             Some("0.3.1"),
         ),
-        // A local chart directory: no version, at the block's line.
+        // A local chart directory: no version, at the line of its path.
         row(
             &tb("load-balancer-controller/main.tf"),
-            15,
+            16,
             "target-group-binding",
             Some("${path.module}/target-group-binding"),
             None,
