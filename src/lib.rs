@@ -21,5 +21,7 @@ pub mod settings;
 pub mod startup;
 pub mod sync;
 pub mod telemetry;
+pub mod text;
 pub mod upgrade;
 pub mod worker;
+pub mod yaml;

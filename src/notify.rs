@@ -54,11 +54,3 @@ impl SlackWebhook {
         }
     }
 }
-
-/// Text for Slack: `&`, `<` and `>` escaped as Slack asks, so alert,
-/// commit or chart text cannot become `<!channel>` or a disguised link.
-pub fn slack_text(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use super::run::Reply;
-use crate::notify::slack_text;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -39,7 +38,7 @@ impl Replier {
     /// Slack: the message, as a section block with the same text for
     /// notifications.
     pub async fn slack(&self, response_url: &str, reply: &Reply) -> Result<(), String> {
-        let text = slack_text(&reply.text);
+        let text = crate::text::slack(&reply.text);
         // Slack refuses a section over 3,000 characters.
         let section = match text.char_indices().nth(SLACK_SECTION_CHARS) {
             Some((i, _)) => format!("{}…", &text[..i]),
@@ -114,13 +113,6 @@ pub fn commands_in_comment(body: &str) -> Vec<String> {
     out
 }
 
-/// Text for a GitHub comment that echoes what people typed or the
-/// repository holds: `@` gets a zero-width joiner after it, so the bot
-/// never mentions a person or team on anyone's behalf.
-fn no_mentions(s: &str) -> String {
-    s.replace('@', "@\u{2060}")
-}
-
 /// One reply comment for the commands of one comment; `dropped` commands
 /// past the limit are said to have not run.
 pub fn comment_reply(results: &[(String, Reply)], dropped: usize) -> String {
@@ -128,8 +120,8 @@ pub fn comment_reply(results: &[(String, Reply)], dropped: usize) -> String {
     for (command, reply) in results {
         out.push_str(&format!(
             "> `/chartpilot {}`\n\n{}\n\n",
-            no_mentions(&command.replace('`', "'")),
-            no_mentions(&reply.text)
+            crate::text::no_mentions(&command.replace('`', "'")),
+            crate::text::no_mentions(&reply.text)
         ));
     }
     if dropped > 0 {
@@ -181,7 +173,7 @@ mod tests {
     #[test]
     fn slack_text_cannot_ping() {
         assert_eq!(
-            slack_text("<!channel> & <@U1>"),
+            crate::text::slack("<!channel> & <@U1>"),
             "&lt;!channel&gt; &amp; &lt;@U1&gt;"
         );
     }

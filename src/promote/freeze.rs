@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
 
 /// Where the file lives in the GitOps repository.
 pub const FREEZE_FILE: &str = ".chartpilot/freeze.yaml";
@@ -101,8 +101,9 @@ impl Freezes {
     /// Parses the file. A file that does not parse is an error naming the
     /// line: treating it as "nothing frozen" would unfreeze prod by typo.
     pub fn parse(text: &str) -> Result<Freezes, String> {
-        let docs = YamlLoader::load_from_str(text)
-            .map_err(|e| format!("{FREEZE_FILE} line {}: {}", e.marker().line(), e.info()))?;
+        // Anyone who can push writes this file: loaded with bounded work.
+        let docs = crate::yaml::load_bounded(text, FREEZE_FILE)
+            .map_err(|e| format!("{FREEZE_FILE} line {}: {}", e.line, e.reason))?;
         let mut out = BTreeMap::new();
         let Some(doc) = docs.first() else {
             return Ok(Freezes(out));

@@ -19,10 +19,10 @@ use crate::cluster::{AppStatus, ArgoCd};
 use crate::domain::CommitSha;
 use crate::git::{comment_once, GitError, PullState};
 use crate::jobs::{PromotionCheck, Push};
-use crate::notify::{slack_text, SlackWebhook};
+use crate::notify::SlackWebhook;
 use crate::pins::{Pin, PinKind};
 use crate::settings::PromotionSettings;
-use crate::upgrade::body::code;
+use crate::text;
 use crate::upgrade::plan::{parse_branch, ref_safe};
 use crate::upgrade::run::{Action, PromotionRequest, Report, UpgradeError, Upgrader};
 
@@ -214,7 +214,7 @@ impl Promoter {
                     let note = format!(
                         "Promoted to **{}**: {link}. {} was synced, healthy and quiet in {} for {}.",
                         c.to_env,
-                        code(&c.version),
+                        text::code_span(&c.version),
                         c.from_env,
                         humantime::format_duration(up.policy.soak)
                     );
@@ -247,7 +247,7 @@ impl Promoter {
 
     async fn chat(&self, text: &str) {
         if let Some(slack) = &self.slack {
-            slack.post(&slack_text(text)).await;
+            slack.post(&crate::text::slack(text)).await;
         }
     }
 
@@ -401,7 +401,10 @@ impl Promoter {
         } else {
             format!(
                 " {} synced to a revision with the merge and healthy;",
-                apps.iter().map(|a| code(a)).collect::<Vec<_>>().join(", ")
+                apps.iter()
+                    .map(|a| text::code_span(a))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
         let alerts_text = if self.alerts.is_some() {
@@ -411,10 +414,10 @@ impl Promoter {
         };
         format!(
             "Promotes {} from **{}**, where #{} merged it ({}) at {}:{apps_text} {alerts_text} soaked for {} (`policy.soak`).",
-            code(&c.version),
+            text::code_span(&c.version),
             c.from_env,
             c.pull,
-            code(c.merge_commit.short()),
+            text::code_span(c.merge_commit.short()),
             c.merged_at.format("%Y-%m-%d %H:%M UTC"),
             humantime::format_duration(self.upgrader.policy.soak)
         )
@@ -423,10 +426,10 @@ impl Promoter {
     fn give_up_note(&self, c: &PromotionCheck, reason: &str) -> String {
         format!(
             "Not promoting {} {} to **{}**: {}\n\nchartpilot checks a merged version from the merge until {} (`promotion.deadline`). To promote it anyway, open the {} upgrade by hand.",
-            code(&c.chart),
-            code(&c.version),
+            text::code_span(&c.chart),
+            text::code_span(&c.version),
             c.to_env,
-            code(reason),
+            text::code_span(reason),
             c.deadline.format("%Y-%m-%d %H:%M UTC"),
             c.to_env
         )

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::decide::PinChange;
 use crate::jobs::Alert;
-use crate::upgrade::body::code;
+use crate::text;
 
 /// Alerts listed in a PR body; a storm is summarised after these.
 const MAX_ALERTS: usize = 20;
@@ -22,10 +22,7 @@ const MAX_FINGERPRINTS: usize = 100;
 const MAX_BODY_CHARS: usize = 60_000;
 
 fn cut(s: &str) -> String {
-    match s.char_indices().nth(MAX_VALUE_CHARS) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
-    }
+    text::cut(s, MAX_VALUE_CHARS).into_owned()
 }
 
 /// What a revert is about, for every text about it.
@@ -53,18 +50,6 @@ pub fn commit_message(r: &Revert<'_>) -> String {
     )
 }
 
-/// Only plain http(s) URLs become links; anything that could end the link,
-/// the table cell or the code around it (`|` would open a new cell, where
-/// `@team` would notify) leaves the URL out.
-fn link(url: &str) -> Option<&str> {
-    let url = url.trim();
-    ((url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() <= 2_000
-        && !url.contains(char::is_whitespace)
-        && !url.contains(['(', ')', '<', '>', '|', '[', ']', '`', '\\']))
-    .then_some(url)
-}
-
 fn where_(r: &Revert<'_>) -> String {
     match r.env {
         Some(env) => format!("**{}** in **{env}**", r.app),
@@ -81,12 +66,12 @@ pub fn pr_body(r: &Revert<'_>) -> String {
         b,
         "Reverts {} ({}), which moved {} from {} to {}.\n",
         c.sha,
-        code(&c.subject),
+        text::code_span(&c.subject),
         where_(r),
-        code(&c.from),
-        code(&c.to)
+        text::code_span(&c.from),
+        text::code_span(&c.to)
     );
-    let _ = writeln!(b, "**Why:** {}\n", code(r.reason));
+    let _ = writeln!(b, "**Why:** {}\n", text::code_span(r.reason));
     if !r.alerts.is_empty() {
         let _ = writeln!(b, "### Alerts\n");
         let _ = writeln!(b, "| Alert | Started | Labels | Links |");
@@ -97,19 +82,19 @@ pub fn pr_body(r: &Revert<'_>) -> String {
                 .labels
                 .iter()
                 .filter(|(k, _)| k.as_str() != "alertname")
-                .map(|(k, v)| code(&cut(&format!("{k}={v}")).replace('|', "¦")))
+                .map(|(k, v)| text::code_span(&cut(&format!("{k}={v}")).replace('|', "¦")))
                 .collect();
             let mut links = Vec::new();
-            if let Some(u) = link(&a.generator_url) {
+            if let Some(u) = text::link(&a.generator_url) {
                 links.push(format!("[source]({u})"));
             }
-            if let Some(u) = a.annotations.get("runbook_url").and_then(|u| link(u)) {
+            if let Some(u) = a.annotations.get("runbook_url").and_then(|u| text::link(u)) {
                 links.push(format!("[runbook]({u})"));
             }
             let _ = writeln!(
                 b,
                 "| {} | {} | {} | {} |",
-                code(&cut(name).replace('|', "¦")),
+                text::code_span(&cut(name).replace('|', "¦")),
                 a.starts_at.format("%Y-%m-%d %H:%M:%S UTC"),
                 labels.join(" "),
                 links.join(" · ")
@@ -159,7 +144,7 @@ pub fn origin_comment(r: &Revert<'_>, revert: &str) -> String {
     if r.alerts.is_empty() {
         return format!(
             "chartpilot is rolling this change back: {revert}.\n\n{}",
-            code(r.reason)
+            text::code_span(r.reason)
         );
     }
     let first = r
@@ -170,10 +155,10 @@ pub fn origin_comment(r: &Revert<'_>, revert: &str) -> String {
         .unwrap_or("an alert");
     format!(
         "chartpilot is rolling this change back: {revert}.\n\n{} fired for {} after {} landed. {}",
-        code(first),
+        text::code_span(first),
         where_(r),
-        code(r.change.sha.short()),
-        code(r.reason)
+        text::code_span(r.change.sha.short()),
+        text::code_span(r.reason)
     )
 }
 
@@ -193,19 +178,21 @@ pub fn chat_message(r: &Revert<'_>, revert: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::slack_text;
 
     #[test]
     fn only_inert_http_links_and_slack_text_cannot_ping() {
         assert_eq!(
-            link("https://runbooks.example.org/a?b=c"),
+            text::link("https://runbooks.example.org/a?b=c"),
             Some("https://runbooks.example.org/a?b=c")
         );
-        assert_eq!(link("https://x/|@acme/security|https://evil.example"), None);
-        assert_eq!(link("javascript:alert(1)"), None);
-        assert_eq!(link("https://x/[y](z)"), None);
         assert_eq!(
-            slack_text("PodinfoDown <!channel> & <https://evil|click>"),
+            text::link("https://x/|@acme/security|https://evil.example"),
+            None
+        );
+        assert_eq!(text::link("javascript:alert(1)"), None);
+        assert_eq!(text::link("https://x/[y](z)"), None);
+        assert_eq!(
+            crate::text::slack("PodinfoDown <!channel> & <https://evil|click>"),
             "PodinfoDown &lt;!channel&gt; &amp; &lt;https://evil|click&gt;"
         );
         let long = "x".repeat(500);

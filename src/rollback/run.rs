@@ -21,7 +21,7 @@ use crate::git::{
     comment_once, read_files, ChangedPath, GitError, GitHost, NewPull, PullState, ReadError,
 };
 use crate::jobs::{Alert, AlertNotification, AlertStatus};
-use crate::notify::{slack_text, SlackWebhook};
+use crate::notify::SlackWebhook;
 use crate::pins::{self, DiscoverOptions, Pin, PinKind, SourceFile};
 use crate::promote::freeze::Freezes;
 use crate::settings::{PolicySettings, RollbackAction};
@@ -629,7 +629,7 @@ impl Rollbacker {
                 tracing::error!(app = %app, %reason, "rollback needs a person");
                 if let Some(slack) = &self.slack {
                     slack
-                        .post(&slack_text(&format!(
+                        .post(&crate::text::slack(&format!(
                             "chartpilot rollback of {app} needs a person: {reason}"
                         )))
                         .await;
@@ -799,7 +799,9 @@ impl Rollbacker {
             }
         }
         if let Some(slack) = &self.slack {
-            slack.post(&slack_text(&body::chat_message(r, what))).await;
+            slack
+                .post(&crate::text::slack(&body::chat_message(r, what)))
+                .await;
         }
     }
 
@@ -820,7 +822,7 @@ impl Rollbacker {
                 .map(|a| {
                     format!(
                         "- {} resolved{}",
-                        crate::upgrade::body::code(
+                        crate::text::code_span(
                             a.labels.get("alertname").map(String::as_str).unwrap_or("?")
                         ),
                         a.ends_at

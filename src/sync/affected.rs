@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
 
 /// An Application as far as syncing it is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +35,9 @@ pub enum SyncAt {
 /// ApplicationSets are left out: their apps are generated, and Argo CD
 /// re-renders them itself. A file that does not parse holds none.
 pub fn apps_in(path: &str, text: &str) -> Vec<AppRef> {
-    let Ok(docs) = YamlLoader::load_from_str(text) else {
+    // Pushed files are anyone's YAML: loaded with bounded work; a file
+    // refused as too large to expand holds no app here either.
+    let Ok(docs) = crate::yaml::load_bounded(text, path) else {
         return Vec::new();
     };
     docs.iter()

@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use super::plan::{Group, PinChange, ANY_ENV};
+use crate::text;
 
 /// GitHub refuses bodies over 65,536 characters; notes are cut well
 /// before, leaving room for the table.
@@ -14,6 +15,13 @@ const MAX_NOTES_CHARS: usize = 20_000;
 /// dozens of releases links to the chart's home for the rest.
 const MAX_NOTE_VERSIONS: usize = 10;
 
+/// One change note is cut here; a release's notes are bounded as a whole
+/// by [`MAX_NOTES_CHARS`].
+const MAX_NOTE_CHARS: usize = 1_000;
+
+/// Lines of free-form notes read; the rest could only be cut later.
+const MAX_NOTE_LINES: usize = 500;
+
 /// Source links shown; an index may list any number.
 const MAX_SOURCE_LINKS: usize = 5;
 
@@ -21,31 +29,12 @@ const MAX_SOURCE_LINKS: usize = 5;
 /// the index holds (many pins, long names).
 const MAX_BODY_CHARS: usize = 60_000;
 
-/// A table cell: no line breaks, no unescaped `|`.
+/// Names, versions and paths in a table cell: the repository's and the
+/// index's text, so it goes through the one sanitizer.
+const MAX_CELL_CHARS: usize = 300;
+
 fn cell(s: &str) -> String {
-    s.replace(['\r', '\n'], " ").replace('|', "\\|")
-}
-
-/// A code span nothing in the text can leave: on one line, fenced with
-/// more backticks than the longest run inside (CommonMark's rule), so
-/// mentions, links and headings in index text stay inert.
-pub(crate) fn code(s: &str) -> String {
-    let text = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    if longest == 0 {
-        return format!("`{text}`");
-    }
-    let fence = "`".repeat(longest + 1);
-    format!("{fence} {text} {fence}")
-}
-
-/// Only http(s) links are shown, so an index cannot plant `javascript:`
-/// or relative links in a PR.
-fn link(url: &str) -> Option<&str> {
-    let url = url.trim();
-    (url.starts_with("https://") || url.starts_with("http://"))
-        .then_some(url)
-        .filter(|u| !u.contains(char::is_whitespace))
+    text::inline(s, MAX_CELL_CHARS)
 }
 
 /// The pull request body for `group`. `environments` is the promotion
@@ -73,29 +62,33 @@ pub fn pr_body(group: &Group, environments: &[String]) -> String {
         .filter(|c| c.range().is_some())
         .collect();
     if ranges.len() == group.changes.len() {
-        let _ = writeln!(
+        let _ =
+            writeln!(
             b,
             "Pins the Helm chart **{}** to {}{where_}: the range {} becomes an exact version.\n",
             group.chart,
-            code(group.version()),
-            from.iter().map(|f| code(f)).collect::<Vec<_>>().join(", "),
+            text::code_span(group.version()),
+            from.iter().map(|f| text::code_span(f)).collect::<Vec<_>>().join(", "),
         );
     } else {
         let _ = writeln!(
             b,
             "Upgrades the Helm chart **{}** from {} to {}{where_}.\n",
             group.chart,
-            from.iter().map(|f| code(f)).collect::<Vec<_>>().join(", "),
-            code(group.version()),
+            from.iter()
+                .map(|f| text::code_span(f))
+                .collect::<Vec<_>>()
+                .join(", "),
+            text::code_span(group.version()),
         );
     }
     for c in &ranges {
         let _ = writeln!(
             b,
             "The range {} at {} becomes the pin {}, the newest release in it that the policy allows (`policy.ranges = \"pin\"`). Later releases then come as upgrade PRs like any pin's.\n",
-            code(c.range().unwrap_or_default()),
-            code(&format!("{}:{}", cell(&c.pin.file), c.pin.line)),
-            code(group.version()),
+            text::code_span(c.range().unwrap_or_default()),
+            text::code_span(&format!("{}:{}", c.pin.file, c.pin.line)),
+            text::code_span(group.version()),
         );
     }
     if let Some(why) = &group.promoted {
@@ -108,22 +101,27 @@ pub fn pr_body(group: &Group, environments: &[String]) -> String {
             b,
             "| {} | {} | {} → {} | {} |",
             cell(&c.pin.name),
-            code(&format!("{}:{}", cell(&c.pin.file), c.pin.line)),
-            code(&cell(&c.from)),
-            code(&cell(group.version())),
+            text::code_span(&format!("{}:{}", c.pin.file, c.pin.line)),
+            text::code_span(&c.from),
+            text::code_span(group.version()),
             c.kind()
         );
     }
     b.push('\n');
     if let Some(repo) = &group.repository {
-        let _ = writeln!(b, "Chart repository: {}", code(repo));
+        let _ = writeln!(b, "Chart repository: {}", text::code_span(repo));
     }
     match (&t.from_app_version, &t.release.app_version) {
         (Some(a), Some(z)) if a != z => {
-            let _ = writeln!(b, "App version: {} → {}", code(a), code(z));
+            let _ = writeln!(
+                b,
+                "App version: {} → {}",
+                text::code_span(a),
+                text::code_span(z)
+            );
         }
         (None, Some(z)) => {
-            let _ = writeln!(b, "App version: {}", code(z));
+            let _ = writeln!(b, "App version: {}", text::code_span(z));
         }
         _ => {}
     }
@@ -146,7 +144,7 @@ pub fn pr_body(group: &Group, environments: &[String]) -> String {
                 .take(MAX_SOURCE_LINKS)
                 .map(|s| ("Source", s)),
         )
-        .filter_map(|(what, url)| link(url).map(|u| format!("- {what}: {u}")))
+        .filter_map(|(what, url)| text::link(url).map(|u| format!("- {what}: {u}")))
         .collect();
     if !links.is_empty() {
         let _ = writeln!(b, "\n### Links\n{}", links.join("\n"));
@@ -169,7 +167,7 @@ pub fn pr_body(group: &Group, environments: &[String]) -> String {
         );
     }
     if b.len() > MAX_BODY_CHARS {
-        b.truncate(floor_char_boundary(&b, MAX_BODY_CHARS));
+        text::truncate_bytes(&mut b, MAX_BODY_CHARS);
         b.push_str("\n\n…(cut: the full list is in the commit)\n");
     }
     b
@@ -188,7 +186,7 @@ fn notes(b: &mut String, group: &Group) {
             let _ = writeln!(b, "- {line}");
         }
         if b.len() - start > MAX_NOTES_CHARS {
-            b.truncate(start + floor_char_boundary(&b[start..], MAX_NOTES_CHARS));
+            text::truncate_bytes(b, start + MAX_NOTES_CHARS);
             b.push_str("\n\n…(cut)\n");
             return;
         }
@@ -204,15 +202,19 @@ fn notes(b: &mut String, group: &Group) {
 
 /// One bullet per change. Artifact Hub's usual form is a YAML list of
 /// `kind` + `description` (+ `links`): each item reads `kind: description`.
-/// Any other text is shown line by line, as written.
-fn change_lines(text: &str) -> Vec<String> {
-    use yaml_rust2::{Yaml, YamlLoader};
-    if let Ok(docs) = YamlLoader::load_from_str(text) {
+/// Any other text, and YAML refused by the bounded loader (aliases that
+/// expand past its budget), is shown line by line, as written, bounded by
+/// the notes' length.
+fn change_lines(notes: &str) -> Vec<String> {
+    use yaml_rust2::Yaml;
+    if let Ok(docs) = crate::yaml::load_bounded(notes, "artifacthub.io/changes") {
         if let Some(Yaml::Array(items)) = docs.first() {
             return items.iter().filter_map(change_item).collect();
         }
     }
-    text.lines()
+    notes
+        .lines()
+        .take(MAX_NOTE_LINES)
         .map(|l| l.trim().trim_start_matches("- ").trim())
         .filter(|l| !l.is_empty())
         .map(quiet)
@@ -229,29 +231,21 @@ fn change_item(item: &yaml_rust2::Yaml) -> Option<String> {
         None => description,
     };
     for l in item["links"].as_vec().into_iter().flatten() {
-        if let (Some(name), Some(url)) = (l["name"].as_str(), l["url"].as_str().and_then(link)) {
-            let _ = write!(line, " ([{}]({url}))", quiet(name).replace(['[', ']'], ""));
+        if let (Some(name), Some(url)) =
+            (l["name"].as_str(), l["url"].as_str().and_then(text::link))
+        {
+            let _ = write!(line, " ([{}]({url}))", quiet(name));
         }
     }
     Some(line)
 }
 
-/// Chart authors' text on one line, with `@` and `#` defused: a change
-/// note must not mention (and notify) people or teams here, and "Fixes
-/// #12" about the chart's own issue must not close ours on merge.
-fn quiet(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace('@', "@\u{200b}")
-        .replace('#', "#\u{200b}")
-}
-
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i.min(s.len())
+/// Chart authors' text on one line, through the sanitizer: no HTML, no
+/// Markdown structure, no mentions (a change note must not notify people
+/// here) and no issue references ("Fixes #12" about the chart's own issue
+/// must not close ours on merge).
+fn quiet(s: &str) -> String {
+    text::inline(s, MAX_NOTE_CHARS)
 }
 
 /// The commit's message: the PR title, then one line per pin.

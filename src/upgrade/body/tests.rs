@@ -78,8 +78,8 @@ App version: `v2.9.3` → `v2.9.5`
 
 **5.52.0**
 
-- added: HA | redis
-- fixed: probes for @\u{200b}team ([PR 1](https://github.com/x/pull/1))
+- added: HA \\| redis
+- fixed: probes for @\u{2060}team ([PR 1](https://github.com/x/pull/1))
 
 **5.51.7**
 
@@ -108,7 +108,12 @@ fn a_major_update_warns_and_a_table_cell_cannot_be_broken() {
 #[test]
 fn long_notes_are_cut_and_many_versions_summarised() {
     let notes: Vec<(String, String)> = (0..30)
-        .map(|i| (format!("1.{i}.0"), "x".repeat(3000)))
+        .map(|i| {
+            (
+                format!("1.{i}.0"),
+                format!("{}\n", "x".repeat(300)).repeat(20),
+            )
+        })
         .collect();
     let body = pr_body(&group(UpdateType::Minor, notes), &envs());
     assert!(body.contains("…(cut)"));
@@ -170,7 +175,7 @@ fn change_notes_cannot_close_our_issues() {
         )]
     });
     assert!(
-        body.contains("- fixed: Fixes #\u{200b}12 and closes acme/gitops#\u{200b}3"),
+        body.contains("- fixed: Fixes #\u{2060}12 and closes acme/gitops#\u{2060}3"),
         "{body}"
     );
 }
@@ -227,4 +232,20 @@ fn a_range_becoming_a_pin_says_so_and_quotes_the_range() {
     assert_eq!(g.branch(), "chartpilot/upgrade/dev/argo-cd-5.52.0");
     let msg = commit_message(&g);
     assert!(msg.contains("argocd: 5.x -> 5.52.0 (pin)"), "{msg}");
+}
+
+/// The 826-byte `artifacthub.io/changes` that took `upgrade` to 3.85 GB:
+/// aliases nested nine deep. Refused by the bounded loader, shown as
+/// lines of text, and the body stays bounded.
+#[test]
+fn billion_laughs_in_release_notes_is_shown_as_text() {
+    let mut laughs = "- &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n".to_owned();
+    for i in 1..10 {
+        let prev = format!("*a{}", i - 1);
+        laughs.push_str(&format!("- &a{i} [{}]\n", [prev.as_str(); 9].join(", ")));
+    }
+    let body = body_with(|g| g.target.notes = vec![("5.52.0".into(), laughs.clone())]);
+    assert!(body.contains("### Release notes"), "{body}");
+    assert!(body.contains("- &amp;a9 \\[\\*a8"), "{body}");
+    assert!(body.len() < 20_000, "{}", body.len());
 }
