@@ -539,6 +539,19 @@ async fn a_slack_user_group_grants_what_its_rule_allows_and_nothing_more() {
         freeze.contains("U0GROUPIE") && freeze.contains("demo day"),
         "{freeze}"
     );
+    // The same freeze again (a replay, a second click) commits nothing.
+    let head = git(&w.repo, &["rev-parse", "main"]);
+    w.slack_text(sample, Some("U0GROUPIE"), Some("freeze dev demo day"))
+        .await;
+    let r = w.reply().await;
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .contains("already so, nothing changed"),
+        "{r}"
+    );
+    assert_eq!(git(&w.repo, &["rev-parse", "main"]), head);
     // The group's rule is for dev only.
     w.slack_text(sample, Some("U0GROUPIE"), Some("freeze prod no"))
         .await;

@@ -584,6 +584,15 @@ impl ChatOps {
                 }
             };
             let message = match &freeze {
+                // A replayed or repeated command changes nothing: the same
+                // reason already stands (whoever set it, whenever).
+                Some(f) if freezes.get(env).is_some_and(|now| now.reason == f.reason) => {
+                    let now = freezes.get(env).map(|now| now.describe(env));
+                    return Ok(private(format!(
+                        "{}; already so, nothing changed.",
+                        now.unwrap_or_else(|| format!("{env} is frozen"))
+                    )));
+                }
                 Some(f) => {
                     freezes.set(env, f.clone());
                     format!(
