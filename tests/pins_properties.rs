@@ -17,6 +17,8 @@ mod input;
 mod manifests;
 #[path = "pins_properties/policy.rs"]
 mod policy;
+#[path = "pins_properties/rules.rs"]
+mod rules;
 #[path = "pins_properties/terraform.rs"]
 mod terraform;
 #[path = "pins_properties/yaml.rs"]
@@ -33,7 +35,7 @@ use input::{Case, Dice, Expected, Input};
 /// few seconds; `PROPTEST_CASES` overrides it.
 const DEFAULT_CASES: u32 = 128;
 
-fn config() -> ProptestConfig {
+pub(crate) fn config() -> ProptestConfig {
     if std::env::var_os("PROPTEST_CASES").is_some() {
         ProptestConfig::default()
     } else {

@@ -149,6 +149,13 @@ impl LineIndex {
     pub fn line_of(&self, offset: usize) -> usize {
         self.starts.partition_point(|&start| start <= offset).max(1)
     }
+
+    /// Byte offset where 1-based `line` starts, if the text has it.
+    pub fn start_of(&self, line: usize) -> Option<usize> {
+        line.checked_sub(1)
+            .and_then(|i| self.starts.get(i))
+            .copied()
+    }
 }
 
 /// `dir/file` relative to `root`, with `/` separators on every platform.

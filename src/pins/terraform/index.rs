@@ -415,8 +415,14 @@ fn local_source(dir: &str, source: &str) -> Option<String> {
     if !(source.starts_with("./") || source.starts_with("../")) {
         return None;
     }
+    join_inside(dir, source)
+}
+
+/// `rel` taken from folder `dir`, both relative to the scanned root, with
+/// `.` and `..` resolved; None when it leaves the root.
+pub(super) fn join_inside(dir: &str, rel: &str) -> Option<String> {
     let mut parts: Vec<&str> = dir.split('/').filter(|s| !s.is_empty()).collect();
-    for segment in source.split('/') {
+    for segment in rel.split('/') {
         match segment {
             "" | "." => {}
             ".." => {

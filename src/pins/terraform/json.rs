@@ -47,17 +47,7 @@ pub(super) fn module_file(dir: &str, rel: &str) -> Option<String> {
     if rel.contains("${") || rel.starts_with('/') {
         return None;
     }
-    let mut parts: Vec<&str> = dir.split('/').filter(|s| !s.is_empty()).collect();
-    for segment in rel.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            s => parts.push(s),
-        }
-    }
-    Some(parts.join("/"))
+    super::index::join_inside(dir, rel)
 }
 
 /// The span of the contents of the string at `path` (object keys) in the

@@ -11,26 +11,21 @@ use std::ops::Range;
 /// that holds no block scalar text before the marker.
 pub(super) struct MarkerOffsets<'a> {
     text: &'a str,
-    starts: Vec<usize>,
+    lines: LineIndex,
 }
 
 impl<'a> MarkerOffsets<'a> {
     pub fn new(text: &'a str) -> Self {
-        let starts = std::iter::once(0)
-            .chain(
-                text.bytes()
-                    .enumerate()
-                    .filter(|(_, b)| *b == b'\n')
-                    .map(|(i, _)| i + 1),
-            )
-            .collect();
-        Self { text, starts }
+        Self {
+            text,
+            lines: LineIndex::new(text),
+        }
     }
 
     /// Byte offset of the character at `col` of 1-based `line`, or the end
     /// of the text past it.
     pub fn byte_of(&self, line: usize, col: usize) -> usize {
-        let Some(&start) = line.checked_sub(1).and_then(|i| self.starts.get(i)) else {
+        let Some(start) = self.lines.start_of(line) else {
             return self.text.len();
         };
         let rest = self.text.get(start..).unwrap_or("");

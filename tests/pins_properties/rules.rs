@@ -2,25 +2,13 @@
 //! versions (in Argo CD, Chart.yaml and Terraform alike), environments are
 //! only the configured ones or their aliases wherever they were read, and
 //! generators written to produce nothing give no pins.
-//!
-//! 128 cases per property by default; `PROPTEST_CASES=5000` for more.
-
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::collections::BTreeMap;
 
 use chartpilot::pins::{scan_files, DiscoverOptions, SourceFile};
 use proptest::prelude::*;
 
-const DEFAULT_CASES: u32 = 128;
-
-fn config() -> ProptestConfig {
-    if std::env::var_os("PROPTEST_CASES").is_some() {
-        ProptestConfig::default()
-    } else {
-        ProptestConfig::with_cases(DEFAULT_CASES)
-    }
-}
+use super::config;
 
 /// A version with one to three parts, maybe with `v`: numbers, then maybe
 /// a wildcard that stands for the rest (`1.x`, `2.7.*`, `*`).
