@@ -41,8 +41,6 @@ pub const HEADER_DELIVERY_ID: &str = "x-delivery-id";
 pub const HEADER_IDEMPOTENCY_KEY: &str = "x-idempotency-key";
 pub const HEADER_ATTEMPT: &str = "x-attempt";
 pub const HEADER_PARK_REASON: &str = "x-park-reason";
-/// Set by quorum queues: failed deliveries of the message so far.
-const HEADER_DELIVERY_COUNT: &str = "x-delivery-count";
 
 #[derive(Debug)]
 pub(crate) struct AmqpHandle {
@@ -312,23 +310,13 @@ impl JobQueue for AmqpQueue {
                     }
                     _ => None,
                 })
+                // Dead-lettered by the delivery limit of `P.jobs`: each of
+                // its deliveries ended without a settle, which is a worker
+                // dying on the job (or losing its connection). The broker's
+                // own count header is not reliable across versions, and the
+                // limit is what was reached.
                 .unwrap_or_else(|| {
-                    // Dead-lettered by the broker's delivery limit: every
-                    // delivery ended without a settle, which is a worker
-                    // dying on the job (or losing its connection).
-                    let times = d
-                        .properties
-                        .headers()
-                        .as_ref()
-                        .and_then(|h| h.inner().get(HEADER_DELIVERY_COUNT).cloned())
-                        .and_then(|v| match v {
-                            AMQPValue::LongLongInt(n) => u32::try_from(n).ok(),
-                            AMQPValue::LongInt(n) => u32::try_from(n).ok(),
-                            AMQPValue::LongUInt(n) => Some(n),
-                            _ => None,
-                        })
-                        .unwrap_or(self.shared.max_deliveries);
-                    crash_reason(times, self.shared.max_deliveries)
+                    crash_reason(self.shared.max_deliveries, self.shared.max_deliveries)
                 });
             out.push(ParkedJob {
                 reason,
