@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use chartpilot::cli::{self, BumpFilter, Format};
 use chartpilot::clock::SystemClock;
 use chartpilot::pins::DiscoverOptions;
+use chartpilot::queue::QueueError;
 use chartpilot::settings::{LogFormat, Settings};
 use chartpilot::startup::{shutdown_signal, Application, Role};
 use chartpilot::upgrade::Upgrader;
@@ -167,23 +168,38 @@ fn main() -> ExitCode {
             config,
             role,
             log_format,
-        } => load(config.as_ref()).and_then(|mut settings| {
+        } => {
+            let mut settings = match load(config.as_ref()) {
+                Ok(s) => s,
+                Err(e) => return fail(&e, ExitCode::FAILURE),
+            };
             if let Some(f) = log_format {
                 settings.log.format = match f {
                     LogFormatArg::Text => LogFormat::Text,
                     LogFormatArg::Json => LogFormat::Json,
                 };
             }
-            serve(settings, role)
-        }),
+            return serve(settings, role);
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("chartpilot: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(&e, ExitCode::FAILURE),
     }
+}
+
+fn fail(message: &str, code: ExitCode) -> ExitCode {
+    eprintln!("chartpilot: {message}");
+    code
+}
+
+/// The exit status for a failure: errors that need a person (a damaged
+/// queue file) have their own, the rest are 1.
+fn exit_code(e: &anyhow::Error) -> ExitCode {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<QueueError>())
+        .and_then(QueueError::exit_code)
+        .map_or(ExitCode::FAILURE, ExitCode::from)
 }
 
 fn upgrade(settings: Settings, dry_run: bool, format: Format) -> Result<(), String> {
@@ -215,18 +231,25 @@ fn upgrade(settings: Settings, dry_run: bool, format: Format) -> Result<(), Stri
     }
 }
 
-fn serve(settings: Settings, role: Role) -> Result<(), String> {
-    chartpilot::telemetry::init(settings.log.format, &settings.log.level, std::io::stdout)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+fn serve(settings: Settings, role: Role) -> ExitCode {
+    if let Err(e) =
+        chartpilot::telemetry::init(settings.log.format, &settings.log.level, std::io::stdout)
+    {
+        return fail(&e, ExitCode::FAILURE);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(async {
-        let app = Application::build(&settings, role)
-            .await
-            .map_err(|e| format!("{e:#}"))?;
-        app.run_until_stopped(shutdown_signal())
-            .await
-            .map_err(|e| format!("{e:#}"))
-    })
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}"), ExitCode::FAILURE),
+    };
+    let result = runtime.block_on(async {
+        let app = Application::build(&settings, role).await?;
+        app.run_until_stopped(shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("{e:#}"), exit_code(&e)),
+    }
 }

@@ -192,6 +192,8 @@ async fn unroutable_job_is_refused_not_reported_as_queued() {
     ch.queue_delete(jobs.as_str().into(), QueueDeleteOptions::default())
         .await
         .unwrap();
+    // A new key: the same one would be answered as a duplicate unsent.
+    let env = JobEnvelope::new(&job, "k2".into(), None, chrono::Utc::now()).unwrap();
     let err = queue.publish(&env).await.unwrap_err().to_string();
     assert!(err.contains("no queue bound"), "{err}");
     queue.close().await;

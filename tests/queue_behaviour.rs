@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chartpilot::jobs::{ChatCommand, ChatSource, Job, JobEnvelope};
 use chartpilot::metrics::Metrics;
-use chartpilot::queue::{self, JobQueue};
+use chartpilot::queue::{self, JobQueue, Published};
 use chartpilot::settings::Settings;
 use chartpilot::worker::{Outcome, Worker};
 use support::{
@@ -25,6 +25,11 @@ struct Harness {
 
 impl Harness {
     fn new(backend: Backend) -> Self {
+        Self::with(backend, &[])
+    }
+
+    /// With settings overrides, as `("QUEUE__JOB_TIMEOUT", "1s")`.
+    fn with(backend: Backend, overrides: &[(&str, String)]) -> Self {
         support::init_test_logging();
         let dir = tempfile::tempdir().unwrap();
         let secrets = TestSecrets {
@@ -33,7 +38,13 @@ impl Harness {
             slack: String::new(),
             chat: String::new(),
         };
-        let settings = test_settings(backend, &amqp_url(), dir.path(), &secrets, &[]);
+        let settings = test_settings(
+            backend,
+            &amqp_url(),
+            dir.path(),
+            &secrets,
+            &support::env_vars(overrides),
+        );
         Self {
             settings,
             _dir: dir,
@@ -353,6 +364,93 @@ async fn job_of_a_dead_worker_is_redelivered(backend: Backend) {
     h.done(q).await;
 }
 
+fn keyed(text: &str, key: &str) -> JobEnvelope {
+    let mut j = job(text);
+    j.idempotency_key = key.to_owned();
+    j
+}
+
+async fn hanging_job_is_cut_at_the_job_timeout_then_parked(backend: Backend) {
+    let h = Harness::with(backend, &[("QUEUE__JOB_TIMEOUT", "1s".to_owned())]);
+    let q = h.open().await;
+    let (w, handler) = h.worker(&q, Mode::Hang);
+    let sent = job("hangs");
+    q.publish(&sent).await.unwrap();
+    let t = Instant::now();
+    assert!(matches!(
+        next(&w).await,
+        Outcome::Retried { attempt: 2, .. }
+    ));
+    assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
+    assert!(matches!(
+        next(&w).await,
+        Outcome::Retried { attempt: 3, .. }
+    ));
+    let parked = next(&w).await;
+    assert_eq!(
+        parked,
+        Outcome::Parked {
+            reason: "failed 3 attempts; last error: ran longer than queue.job_timeout (1s)".into()
+        }
+    );
+    let attempts: Vec<_> = handler.seen().iter().map(|(e, _)| e.attempt).collect();
+    assert_eq!(attempts, [1, 2, 3]);
+    assert_eq!(
+        handler.seen()[1].0.last_error.as_deref(),
+        Some("ran longer than queue.job_timeout (1s)")
+    );
+    let stored = q.parked().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0]
+        .reason
+        .contains("ran longer than queue.job_timeout (1s)"));
+    // The worker is free again: an ordinary job runs.
+    handler.set_mode(Mode::Succeed);
+    q.publish(&job("after")).await.unwrap();
+    assert_eq!(next(&w).await, Outcome::Done);
+    h.done(q).await;
+}
+
+async fn a_key_published_twice_is_handed_out_once(backend: Backend) {
+    let h = Harness::new(backend);
+    let q = h.open().await;
+    let (w, handler) = h.worker(&q, Mode::Succeed);
+    let first = keyed("replayed", "github:delivery-1");
+    let replay = keyed("replayed", "github:delivery-1");
+    assert_eq!(q.publish(&first).await.unwrap(), Published::Queued);
+    assert_eq!(q.publish(&replay).await.unwrap(), Published::Duplicate);
+    assert_eq!(q.publish(&first).await.unwrap(), Published::Duplicate);
+    assert_eq!(next(&w).await, Outcome::Done);
+    nothing_within(&w, Duration::from_millis(800)).await;
+    assert_eq!(handler.seen().len(), 1);
+    assert_eq!(handler.seen()[0].0.id, first.id);
+
+    let other = keyed("another delivery", "github:delivery-2");
+    assert_eq!(q.publish(&other).await.unwrap(), Published::Queued);
+    assert_eq!(next(&w).await, Outcome::Done);
+    assert_eq!(handler.seen().len(), 2);
+    h.done(q).await;
+}
+
+async fn the_same_key_after_a_restart_is_still_a_duplicate(backend: Backend) {
+    let h = Harness::new(backend);
+    let q = h.open().await;
+    let first = keyed("before restart", "github:delivery-r");
+    assert_eq!(q.publish(&first).await.unwrap(), Published::Queued);
+    q.close().await;
+    drop(q);
+
+    let q = h.open().await;
+    let (w, handler) = h.worker(&q, Mode::Succeed);
+    let replay = keyed("before restart", "github:delivery-r");
+    assert_eq!(q.publish(&replay).await.unwrap(), Published::Duplicate);
+    assert_eq!(next(&w).await, Outcome::Done);
+    nothing_within(&w, Duration::from_millis(800)).await;
+    assert_eq!(handler.seen().len(), 1);
+    assert_eq!(handler.seen()[0].0.id, first.id);
+    h.done(q).await;
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -377,4 +475,13 @@ suite!(
     panicking_handler_is_retried,
     pending_jobs_survive_a_restart,
     job_of_a_dead_worker_is_redelivered,
+    hanging_job_is_cut_at_the_job_timeout_then_parked,
+    a_key_published_twice_is_handed_out_once,
 );
+
+/// The embedded queue remembers keys in its file; RabbitMQ replicas
+/// remember them in memory only, so this holds for the embedded queue.
+#[tokio::test]
+async fn embedded_the_same_key_after_a_restart_is_still_a_duplicate() {
+    the_same_key_after_a_restart_is_still_a_duplicate(Backend::Embedded).await;
+}

@@ -5,10 +5,13 @@
 //! - [`embedded::EmbeddedQueue`]: a redb file on local disk, for one machine.
 //!
 //! Delivery is at least once: a job leaves the queue only when the worker
-//! settles it (ack, retry or park) after its handler ran.
+//! settles it (ack, retry or park) after its handler ran. Publishing is
+//! once per idempotency key: a key queued before is answered
+//! [`Published::Duplicate`] and not queued again (see [`seen`]).
 
 pub mod amqp;
 pub mod embedded;
+pub mod seen;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +33,47 @@ pub enum QueueError {
     Storage(String),
     #[error("queue is shut down")]
     Closed,
+    /// The embedded store's file cannot be read: the process cannot start
+    /// on it, and a person has to move it aside.
+    #[error(
+        "the embedded queue file {f} is damaged and cannot be opened ({detail}). \
+         Stop chartpilot, move the file aside (mv {f} {f}.damaged) and start again: \
+         an empty queue is created in its place. Jobs waiting in the old file are not run; \
+         their senders can send them again (GitHub: Redeliver under the webhook's Recent \
+         Deliveries; Alertmanager re-sends firing alerts every repeat_interval; scheduled \
+         upgrade passes run on their own). Keep the old file for a bug report.",
+        f = .file.display()
+    )]
+    Corrupt {
+        file: std::path::PathBuf,
+        detail: String,
+    },
+}
+
+/// Exit status of a command that stopped because the embedded queue file
+/// is damaged: distinct from 1 (any other failure), so a supervisor or an
+/// init container can tell "needs a person" from "try again".
+pub const EXIT_STORE_DAMAGED: u8 = 2;
+
+impl QueueError {
+    /// The exit status a command ends with for this error, when it has a
+    /// status of its own.
+    pub fn exit_code(&self) -> Option<u8> {
+        match self {
+            QueueError::Corrupt { .. } => Some(EXIT_STORE_DAMAGED),
+            _ => None,
+        }
+    }
+}
+
+/// What [`JobQueue::publish`] did with a job; both are a success for the
+/// sender, who must not send it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    Queued,
+    /// A job with the same idempotency key was queued before (within
+    /// [`seen::SEEN_TTL`]): this one was not queued again.
+    Duplicate,
 }
 
 /// One job handed to a worker. Settle it with [`JobQueue::ack`],
@@ -59,8 +103,9 @@ pub struct ParkedJob {
 #[async_trait]
 pub trait JobQueue: Send + Sync + 'static {
     /// Returns once the job is durable: confirmed by the broker, or
-    /// committed to disk.
-    async fn publish(&self, job: &JobEnvelope) -> Result<(), QueueError>;
+    /// committed to disk; or at once when its idempotency key was queued
+    /// before.
+    async fn publish(&self, job: &JobEnvelope) -> Result<Published, QueueError>;
 
     /// Waits for the next job. `None` once the queue is closed.
     async fn receive(&self) -> Option<Delivery>;
@@ -79,7 +124,8 @@ pub trait JobQueue: Send + Sync + 'static {
     /// Moves the delivery to the parking queue for a person to look at.
     async fn park(&self, delivery: Delivery, reason: &str) -> Result<(), QueueError>;
 
-    /// True while jobs can be published.
+    /// True while jobs can be published: connected, and (AMQP) the last
+    /// publisher confirm did not time out.
     fn is_ready(&self) -> bool;
 
     /// Stops handing out jobs; unsettled ones go back to the queue.

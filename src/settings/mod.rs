@@ -119,6 +119,13 @@ pub struct QueueSettings {
     pub retry_delays: Vec<Duration>,
     #[serde(with = "duration")]
     pub confirm_timeout: Duration,
+    /// Longest one run of a job may take before it is cancelled and
+    /// counted as a failed attempt.
+    #[serde(with = "duration")]
+    pub job_timeout: Duration,
+    /// Hand-outs without an outcome (the worker died on the job) before
+    /// the job is parked; RabbitMQ's `x-delivery-limit` on `P.jobs`.
+    pub max_deliveries: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,6 +30,8 @@ fn defaults_run_with_nothing_installed() {
     assert_eq!(s.git.provider, GitProvider::Local);
     assert_eq!(s.argocd.mode, ArgocdMode::None);
     assert_eq!(s.server.max_body_bytes, 5 * 1024 * 1024);
+    assert_eq!(s.queue.job_timeout, Duration::from_secs(600));
+    assert_eq!(s.queue.max_deliveries, 20);
     assert_eq!(s.policy.rollout_window, Duration::from_secs(2 * 3600));
     assert_eq!(s.rollback.rules[0].action, RollbackAction::RevertPr);
     assert!(s.github.webhook_secret.is_empty());
@@ -147,6 +149,18 @@ fn invalid_values_name_their_key() {
         ("[server]\nlisten = \"localhost:80\"", &[], "IP:port"),
         ("[server]\nlisten = \"nowhere\"", &[], "server.listen"),
         ("[queue]\nmax_attempts = 0", &[], "queue.max_attempts"),
+        (
+            "[queue]\njob_timeout = \"500ms\"",
+            &[],
+            "queue.job_timeout: `500ms` is out of range: must be between 1s and 1day",
+        ),
+        ("[queue]\njob_timeout = \"2days\"", &[], "queue.job_timeout"),
+        ("[queue]\njob_timeout = \"a while\"", &[], "a while"),
+        (
+            "",
+            &[("CHARTPILOT__QUEUE__MAX_DELIVERIES", "0")],
+            "queue.max_deliveries: must be at least 1",
+        ),
         ("[queue]\nkind = \"kafka\"", &[], "kafka"),
         (
             "[queue]\nkind = \"amqp\"\nurl = \"http://x\"",

@@ -10,6 +10,14 @@ use crate::charts::policy::parse_range;
 /// broker capacity; it belongs in the parking queue for a person to look at.
 const MAX_ATTEMPTS_LIMIT: u32 = 100;
 
+/// Shortest `queue.job_timeout`: below a second, ordinary network calls of
+/// a healthy job (a GitHub API round trip) would already count as hangs.
+const MIN_JOB_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Longest `queue.job_timeout`: a job still running after a day is stuck,
+/// and the bound exists to free the worker from such jobs.
+const MAX_JOB_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Smallest body limit that still fits GitHub's ping and Alertmanager's
 /// smallest notification.
 const MIN_BODY_BYTES: usize = 1024;
@@ -105,6 +113,20 @@ impl Settings {
         }
         if q.confirm_timeout.is_zero() {
             return Err(bad("queue.confirm_timeout", "must be above zero"));
+        }
+        if q.job_timeout < MIN_JOB_TIMEOUT || q.job_timeout > MAX_JOB_TIMEOUT {
+            return Err(bad(
+                "queue.job_timeout",
+                &format!(
+                    "`{}` is out of range: must be between {} and {}",
+                    humantime::format_duration(q.job_timeout),
+                    humantime::format_duration(MIN_JOB_TIMEOUT),
+                    humantime::format_duration(MAX_JOB_TIMEOUT),
+                ),
+            ));
+        }
+        if q.max_deliveries == 0 {
+            return Err(bad("queue.max_deliveries", "must be at least 1"));
         }
         if q.prefix.is_empty()
             || !q

@@ -47,6 +47,9 @@ pub struct Worker {
     metrics: Arc<Metrics>,
     retry_delays: Vec<Duration>,
     max_attempts: u32,
+    /// `queue.job_timeout`: one run longer than this is cancelled and
+    /// counts as a failed attempt.
+    job_timeout: Duration,
     concurrency: usize,
 }
 
@@ -63,6 +66,7 @@ impl Worker {
             metrics,
             retry_delays: settings.retry_delays.clone(),
             max_attempts: settings.max_attempts,
+            job_timeout: settings.job_timeout,
             concurrency: usize::from(settings.prefetch),
         }
     }
@@ -132,10 +136,18 @@ impl Worker {
             let envelope = envelope.clone();
             async move { handler.handle(&job, &envelope).await }
         };
-        // A panicking handler must not take the worker down with it.
-        let result = match std::panic::AssertUnwindSafe(run).catch_unwind().await {
-            Ok(r) => r,
-            Err(_) => Err(JobError::retry(anyhow::anyhow!("handler panicked"))),
+        // A panicking handler must not take the worker down with it, and a
+        // hanging one must not hold a worker slot (and, on RabbitMQ, an
+        // unacked message) for ever: it is dropped at its next await point
+        // and the run counts as failed, so attempts and parking still apply.
+        let guarded = std::panic::AssertUnwindSafe(run).catch_unwind();
+        let result = match tokio::time::timeout(self.job_timeout, guarded).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(JobError::retry(anyhow::anyhow!("handler panicked"))),
+            Err(_) => Err(JobError::retry(anyhow::anyhow!(
+                "ran longer than queue.job_timeout ({})",
+                humantime::format_duration(self.job_timeout)
+            ))),
         };
         self.metrics
             .consumed(&envelope.kind, started.elapsed().as_secs_f64());

@@ -25,6 +25,8 @@ pub enum Mode {
     /// A chat job whose text does not start with `follow-up:` asks for one
     /// that does; that one just succeeds.
     FollowUp,
+    /// Never finishes (until the worker's job timeout drops it).
+    Hang,
 }
 
 pub struct RecordingHandler {
@@ -86,6 +88,7 @@ impl JobHandler for RecordingHandler {
                 }],
                 _ => Vec::new(),
             }),
+            Mode::Hang => std::future::pending().await,
             Mode::RateLimited(wait) => Err(JobError::retry_after(
                 anyhow::anyhow!("rate limited (run {run})"),
                 wait,

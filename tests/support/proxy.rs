@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub struct Proxy {
@@ -12,6 +15,30 @@ pub struct Proxy {
     upstream: SocketAddr,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept: Option<JoinHandle<()>>,
+    /// While true, connections stay open but no byte moves either way: a
+    /// half-open broker, as a stalled network or a blocked broker looks.
+    frozen: watch::Sender<bool>,
+}
+
+/// Copies one direction, holding bytes while the proxy is frozen.
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut frozen: watch::Receiver<bool>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if frozen.wait_for(|f| !*f).await.is_err() {
+            return;
+        }
+        let n = tokio::select! {
+            r = from.read(&mut buf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            },
+            _ = frozen.wait_for(|f| *f) => continue,
+        };
+        if frozen.wait_for(|f| !*f).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 impl Proxy {
@@ -23,6 +50,7 @@ impl Proxy {
             upstream,
             tasks: Arc::default(),
             accept: None,
+            frozen: watch::channel(false).0,
         };
         p.accept = Some(p.spawn_accept(listener));
         p
@@ -31,11 +59,18 @@ impl Proxy {
     fn spawn_accept(&self, listener: TcpListener) -> JoinHandle<()> {
         let upstream = self.upstream;
         let tasks = Arc::clone(&self.tasks);
+        let frozen = self.frozen.subscribe();
         tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let frozen = frozen.clone();
                 let task = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    if let Ok(outbound) = TcpStream::connect(upstream).await {
+                        let (in_read, in_write) = inbound.into_split();
+                        let (out_read, out_write) = outbound.into_split();
+                        tokio::join!(
+                            pump(in_read, out_write, frozen.clone()),
+                            pump(out_read, in_write, frozen),
+                        );
                     }
                 });
                 tasks.lock().unwrap().push(task);
@@ -51,6 +86,16 @@ impl Proxy {
         for t in self.tasks.lock().unwrap().drain(..) {
             t.abort();
         }
+    }
+
+    /// Stops moving bytes, keeping every connection open.
+    pub fn freeze(&self) {
+        self.frozen.send_replace(true);
+    }
+
+    /// Moves the held bytes and everything after them again.
+    pub fn thaw(&self) {
+        self.frozen.send_replace(false);
     }
 
     /// Listens again on the same port.

@@ -29,6 +29,13 @@ const HEALTH_POLL: Duration = Duration::from_millis(500);
 /// Heartbeat asked of the broker when the URL sets none: detects a dead
 /// peer within about two intervals instead of the broker's 60 s default.
 const DEFAULT_HEARTBEAT_SECS: u16 = 10;
+/// While confirms time out, how often a probe message asks the broker for
+/// a confirm, so readiness comes back without waiting for a webhook (a
+/// load balancer sends none to a replica it sees as not ready).
+const STALL_PROBE_INTERVAL: Duration = Duration::from_secs(2);
+/// Routing key of probe messages: no queue is bound to it, so the broker
+/// confirms and drops them.
+const PROBE_KEY: &str = "probe";
 
 pub(super) struct Link {
     pub(super) conn: Connection,
@@ -45,6 +52,14 @@ pub(super) struct Shared {
     pub(super) prefetch: u16,
     pub(super) retry_delays: Vec<Duration>,
     pub(super) confirm_timeout: Duration,
+    pub(super) max_deliveries: u32,
+    /// Set when a publisher confirm timed out (a broker that takes
+    /// messages but does not confirm them: blocked by an alarm, or a
+    /// half-open connection the heartbeat has not caught yet); cleared by
+    /// the next confirm. The queue is not ready while it is set.
+    pub(super) stalled: AtomicBool,
+    /// A probe task is running for the current stall.
+    probing: AtomicBool,
     pub(super) metrics: Arc<Metrics>,
     pub(super) link: RwLock<Option<Arc<Link>>>,
     pub(super) generation: AtomicU64,
@@ -67,6 +82,34 @@ fn with_heartbeat(url: &str) -> String {
 }
 
 impl Shared {
+    #[allow(clippy::too_many_arguments)] // one field each; built in one place
+    pub(super) fn new(
+        url: String,
+        prefix: String,
+        prefetch: u16,
+        retry_delays: Vec<Duration>,
+        confirm_timeout: Duration,
+        max_deliveries: u32,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            url,
+            prefix,
+            prefetch,
+            retry_delays,
+            confirm_timeout,
+            max_deliveries,
+            stalled: AtomicBool::new(false),
+            probing: AtomicBool::new(false),
+            metrics,
+            link: RwLock::new(None),
+            generation: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            wake: Notify::new(),
+            shutdown: watch::channel(false).0,
+        }
+    }
+
     pub(super) fn current(&self) -> Option<Arc<Link>> {
         self.link
             .read()
@@ -79,12 +122,60 @@ impl Shared {
         *self.link.write().unwrap_or_else(PoisonError::into_inner) = link;
     }
 
-    /// Publishes and waits for the broker's confirm.
+    /// Publishes and waits for the broker's confirm. A confirm that does
+    /// not come in time marks the queue stalled until one does.
     pub(super) async fn publish_confirmed(
+        self: &Arc<Self>,
+        routing_key: &str,
+        body: &[u8],
+        props: BasicProperties,
+    ) -> Result<(), QueueError> {
+        let result = self.publish_once(routing_key, body, props, true).await;
+        match &result {
+            Ok(()) => self.confirmed(),
+            Err(QueueError::ConfirmTimeout(_)) => self.stall(),
+            Err(_) => {}
+        }
+        result
+    }
+
+    fn confirmed(&self) {
+        if self.stalled.swap(false, Ordering::AcqRel) {
+            tracing::info!("the broker confirms again; ready");
+        }
+    }
+
+    fn stall(self: &Arc<Self>) {
+        if !self.stalled.swap(true, Ordering::AcqRel) {
+            tracing::warn!(
+                timeout = ?self.confirm_timeout,
+                "the broker did not confirm in time; not ready until it does"
+            );
+        }
+        if self.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let shared = Arc::clone(self);
+        tokio::spawn(async move {
+            while shared.stalled.load(Ordering::Acquire) && !shared.closed.load(Ordering::Acquire) {
+                tokio::time::sleep(STALL_PROBE_INTERVAL).await;
+                let probe = shared
+                    .publish_once(PROBE_KEY, b"", BasicProperties::default(), false)
+                    .await;
+                if probe.is_ok() {
+                    shared.confirmed();
+                }
+            }
+            shared.probing.store(false, Ordering::Release);
+        });
+    }
+
+    async fn publish_once(
         &self,
         routing_key: &str,
         body: &[u8],
         props: BasicProperties,
+        mandatory: bool,
     ) -> Result<(), QueueError> {
         let link = self
             .current()
@@ -97,7 +188,7 @@ impl Shared {
                     exchange,
                     ShortString::from(routing_key),
                     BasicPublishOptions {
-                        mandatory: true,
+                        mandatory,
                         ..BasicPublishOptions::default()
                     },
                     body,
@@ -136,7 +227,14 @@ impl Shared {
         let props = ConnectionProperties::default().with_connection_name("chartpilot".into());
         let conn = Connection::connect(&with_heartbeat(&self.url), props).await?;
         let setup = conn.create_channel().await?;
-        topology::declare(&setup, &self.prefix, &self.retry_delays).await?;
+        let setup = topology::declare(
+            &conn,
+            setup,
+            &self.prefix,
+            &self.retry_delays,
+            self.max_deliveries,
+        )
+        .await?;
         let publish = conn.create_channel().await?;
         publish
             .confirm_select(ConfirmSelectOptions::default())

@@ -14,17 +14,19 @@
 mod link;
 mod topology;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
 use lapin::{Acker, BasicProperties};
-use tokio::sync::{mpsc, watch, Mutex, Notify};
+use tokio::sync::{mpsc, Mutex};
 
-use super::{Delivery, DeliveryHandle, JobQueue, ParkedJob, QueueError};
+use super::embedded::crash_reason;
+use super::seen::{Claim, SeenKeys};
+use super::{Delivery, DeliveryHandle, JobQueue, ParkedJob, Published, QueueError};
 use crate::jobs::JobEnvelope;
 use crate::metrics::Metrics;
 use crate::settings::QueueSettings;
@@ -49,6 +51,10 @@ pub(crate) struct AmqpHandle {
 pub struct AmqpQueue {
     shared: Arc<Shared>,
     deliveries: Mutex<mpsc::Receiver<Delivery>>,
+    /// Idempotency keys this replica queued. Per replica: another replica
+    /// may queue the same key once more, which handlers absorb (every
+    /// effect is idempotent); what this stops is a replay running N times.
+    seen: std::sync::Mutex<SeenKeys>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> QueueError {
@@ -59,25 +65,26 @@ impl AmqpQueue {
     /// Starts the supervisor; the queue becomes ready once it connects.
     pub fn start(settings: &QueueSettings, metrics: Arc<Metrics>, consume: bool) -> Self {
         let (tx, rx) = mpsc::channel(usize::from(settings.prefetch));
-        let shared = Arc::new(Shared {
-            url: settings.url.expose().to_owned(),
-            prefix: settings.prefix.clone(),
-            prefetch: settings.prefetch,
-            retry_delays: settings.retry_delays.clone(),
-            confirm_timeout: settings.confirm_timeout,
+        let shared = Arc::new(Shared::new(
+            settings.url.expose().to_owned(),
+            settings.prefix.clone(),
+            settings.prefetch,
+            settings.retry_delays.clone(),
+            settings.confirm_timeout,
+            settings.max_deliveries,
             metrics,
-            link: RwLock::new(None),
-            generation: AtomicU64::new(0),
-            closed: AtomicBool::new(false),
-            wake: Notify::new(),
-            shutdown: watch::channel(false).0,
-        });
+        ));
         shared.metrics.set_queue_connected(false);
         tokio::spawn(Arc::clone(&shared).supervise(consume.then_some(tx)));
         Self {
             shared,
             deliveries: Mutex::new(rx),
+            seen: std::sync::Mutex::new(SeenKeys::default()),
         }
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, SeenKeys> {
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn handle(delivery: Delivery) -> Result<AmqpHandle, QueueError> {
@@ -151,7 +158,9 @@ impl AmqpQueue {
         BasicProperties::default()
             .with_delivery_mode(PERSISTENT)
             .with_content_type("application/json".into())
-            .with_message_id(job.id.to_string().as_str().into())
+            // The key, not the job id: what makes two messages the same
+            // job, for tools and for deduplicating consumers.
+            .with_message_id(job.idempotency_key.as_str().into())
             .with_type(job.kind.as_str().into())
             .with_timestamp(u64::try_from(job.created_at.timestamp()).unwrap_or(0))
             .with_headers(table(&headers))
@@ -160,10 +169,39 @@ impl AmqpQueue {
 
 #[async_trait]
 impl JobQueue for AmqpQueue {
-    async fn publish(&self, job: &JobEnvelope) -> Result<(), QueueError> {
-        self.shared
+    async fn publish(&self, job: &JobEnvelope) -> Result<Published, QueueError> {
+        let key = job.idempotency_key.as_str();
+        // An empty key names nothing to compare: such jobs are always queued.
+        if !key.is_empty() {
+            match self.seen().claim(key, Instant::now()) {
+                Claim::New => {}
+                Claim::Duplicate => {
+                    tracing::info!(
+                        job = %job.id,
+                        kind = job.kind,
+                        idempotency_key = key,
+                        "job seen before; not queued again"
+                    );
+                    return Ok(Published::Duplicate);
+                }
+                Claim::InFlight => {
+                    return Err(unavailable(
+                        "a job with the same idempotency key is being queued right now; try again",
+                    ))
+                }
+            }
+        }
+        let published = self
+            .shared
             .publish_confirmed(KEY_JOBS, &job.to_bytes(), Self::props(job))
-            .await
+            .await;
+        if !key.is_empty() {
+            match &published {
+                Ok(()) => self.seen().confirmed(key),
+                Err(_) => self.seen().forget(key),
+            }
+        }
+        published.map(|()| Published::Queued)
     }
 
     async fn receive(&self) -> Option<Delivery> {
@@ -225,9 +263,11 @@ impl JobQueue for AmqpQueue {
     }
 
     fn is_ready(&self) -> bool {
-        self.shared
-            .current()
-            .is_some_and(|l| l.conn.status().connected() && l.publish.status().connected())
+        !self.shared.stalled.load(Ordering::Acquire)
+            && self
+                .shared
+                .current()
+                .is_some_and(|l| l.conn.status().connected() && l.publish.status().connected())
     }
 
     async fn close(&self) {
@@ -270,7 +310,14 @@ impl JobQueue for AmqpQueue {
                     }
                     _ => None,
                 })
-                .unwrap_or_else(|| "redelivered too often (delivery limit)".to_owned());
+                // Dead-lettered by the delivery limit of `P.jobs`: each of
+                // its deliveries ended without a settle, which is a worker
+                // dying on the job (or losing its connection). The broker's
+                // own count header is not reliable across versions, and the
+                // limit is what was reached.
+                .unwrap_or_else(|| {
+                    crash_reason(self.shared.max_deliveries, self.shared.max_deliveries)
+                });
             out.push(ParkedJob {
                 reason,
                 body: String::from_utf8_lossy(&d.data).into_owned(),

@@ -1,6 +1,16 @@
 //! The embedded queue: jobs in a redb file, so one process on one machine
-//! loses nothing across a restart. Every publish and settle is a committed
-//! (fsynced) write transaction.
+//! loses nothing across a restart. Every publish, hand-out and settle is a
+//! committed (fsynced) write transaction.
+//!
+//! Bounds (see docs/bounds.md): a job handed out `queue.max_deliveries`
+//! times without an outcome is parked instead of taking the process down
+//! again; an idempotency key queued within [`super::seen::SEEN_TTL`] is
+//! not queued again.
+
+mod contain;
+mod store;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -9,20 +19,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::Database;
 use tokio::sync::Notify;
 
-use super::{Delivery, DeliveryHandle, JobQueue, ParkedJob, QueueError};
+use super::{Delivery, DeliveryHandle, JobQueue, ParkedJob, Published, QueueError};
 use crate::jobs::JobEnvelope;
 use crate::metrics::Metrics;
 use crate::settings::QueueSettings;
+use store::{storage, HandOut, Key, Next};
 
-/// Ready jobs by (due time in ms since the epoch, sequence): the first entry
-/// not in flight is the next job, so retries wait in the same table.
-const READY: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("ready");
-const PARKED: TableDefinition<u64, &[u8]> = TableDefinition::new("parked");
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-const SEQ_KEY: &str = "seq";
+pub(crate) use store::crash_reason;
 
 /// File name inside `queue.path`.
 pub const DB_FILE: &str = "queue.redb";
@@ -31,11 +37,10 @@ pub const DB_FILE: &str = "queue.redb";
 /// against a missed wake-up; due times are normally woken for exactly.
 const MAX_IDLE_WAIT: Duration = Duration::from_secs(5);
 
-type Key = (u64, u64);
-
 struct Inner {
     db: Database,
     metrics: Arc<Metrics>,
+    max_deliveries: u32,
     in_flight: Mutex<HashSet<Key>>,
     notify: Notify,
     closed: AtomicBool,
@@ -43,11 +48,14 @@ struct Inner {
 
 impl Inner {
     fn release(&self, key: Key) {
+        self.busy().remove(&key);
+        self.notify.notify_waiters();
+    }
+
+    fn busy(&self) -> std::sync::MutexGuard<'_, HashSet<Key>> {
         self.in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(&key);
-        self.notify.notify_waiters();
     }
 }
 
@@ -76,39 +84,36 @@ impl Drop for EmbeddedHandle {
     }
 }
 
-fn storage(e: impl std::fmt::Display) -> QueueError {
-    QueueError::Storage(e.to_string())
-}
-
 fn now_ms() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0)
 }
 
 enum Scan {
-    Found(Key, Vec<u8>),
+    Found {
+        key: Key,
+        body: Vec<u8>,
+        redelivered: bool,
+    },
+    /// A job was parked by the hand-out limit: look again at once.
+    Parked,
     Wait(Option<u64>),
 }
 
 impl EmbeddedQueue {
+    /// Opens (or creates) `queue.redb` under `queue.path`. A file redb
+    /// cannot read is [`QueueError::Corrupt`], naming the file and what to
+    /// do; it is left as it is.
     pub fn open(settings: &QueueSettings, metrics: Arc<Metrics>) -> Result<Self, QueueError> {
         let dir: PathBuf = settings.path.clone();
         std::fs::create_dir_all(&dir)
             .map_err(|e| storage(format!("cannot create {}: {e}", dir.display())))?;
-        let file = dir.join(DB_FILE);
-        let db = Database::create(&file)
-            .map_err(|e| storage(format!("cannot open {}: {e}", file.display())))?;
-        let txn = db.begin_write().map_err(storage)?;
-        {
-            txn.open_table(READY).map_err(storage)?;
-            txn.open_table(PARKED).map_err(storage)?;
-            txn.open_table(META).map_err(storage)?;
-        }
-        txn.commit().map_err(storage)?;
+        let db = store::open(&dir.join(DB_FILE))?;
         metrics.set_queue_connected(true);
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
                 metrics,
+                max_deliveries: settings.max_deliveries,
                 in_flight: Mutex::new(HashSet::new()),
                 notify: Notify::new(),
                 closed: AtomicBool::new(false),
@@ -127,27 +132,42 @@ impl EmbeddedQueue {
             .map_err(|e| storage(format!("storage task failed: {e}")))?
     }
 
+    /// Finds the next due job and records its hand-out before anyone runs
+    /// it, or parks it when earlier hand-outs used up the limit.
     fn scan(inner: &Inner) -> Result<Scan, QueueError> {
-        let mut in_flight = inner
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let txn = inner.db.begin_read().map_err(storage)?;
-        let table = txn.open_table(READY).map_err(storage)?;
-        let now = now_ms();
-        for entry in table.iter().map_err(storage)? {
-            let (k, v) = entry.map_err(storage)?;
-            let key = k.value();
-            if in_flight.contains(&key) {
-                continue;
+        let (key, body) = {
+            let mut busy = inner.busy();
+            match store::next_ready(&inner.db, now_ms(), |k| busy.contains(k))? {
+                Next::Wait(due) => return Ok(Scan::Wait(due)),
+                Next::Due(key, body) => {
+                    // Claimed before the (slow, fsynced) write below, which
+                    // runs without holding the lock settles need.
+                    busy.insert(key);
+                    (key, body)
+                }
             }
-            if key.0 > now {
-                return Ok(Scan::Wait(Some(key.0)));
+        };
+        let recorded = store::record_hand_out(&inner.db, key, &body, inner.max_deliveries);
+        match recorded {
+            Ok(HandOut::Go { earlier }) => Ok(Scan::Found {
+                key,
+                body,
+                redelivered: earlier > 0,
+            }),
+            Ok(HandOut::Parked(parked)) => {
+                inner.busy().remove(&key);
+                let kind = JobEnvelope::from_bytes(&body)
+                    .map(|e| e.kind)
+                    .unwrap_or_else(|_| "unknown".to_owned());
+                inner.metrics.parked(&kind);
+                tracing::error!(kind, reason = %parked.reason, "job parked");
+                Ok(Scan::Parked)
             }
-            in_flight.insert(key);
-            return Ok(Scan::Found(key, v.value().to_vec()));
+            Err(e) => {
+                inner.busy().remove(&key);
+                Err(e)
+            }
         }
-        Ok(Scan::Wait(None))
     }
 
     fn take_key(delivery: Delivery) -> Result<(Key, Arc<Inner>), QueueError> {
@@ -170,10 +190,7 @@ impl EmbeddedQueue {
         let result = self
             .blocking(move |inner| {
                 let txn = inner.db.begin_write().map_err(storage)?;
-                {
-                    let mut table = txn.open_table(READY).map_err(storage)?;
-                    table.remove(key).map_err(storage)?;
-                }
+                store::remove_ready(&txn, key)?;
                 write(&txn)?;
                 txn.commit().map_err(storage)
             })
@@ -181,42 +198,35 @@ impl EmbeddedQueue {
         inner.release(key);
         result
     }
-}
 
-fn next_seq(txn: &redb::WriteTransaction) -> Result<u64, QueueError> {
-    let mut meta = txn.open_table(META).map_err(storage)?;
-    let seq = meta
-        .get(SEQ_KEY)
-        .map_err(storage)?
-        .map(|v| v.value())
-        .unwrap_or(0)
-        + 1;
-    meta.insert(SEQ_KEY, seq).map_err(storage)?;
-    Ok(seq)
-}
-
-fn insert_ready(txn: &redb::WriteTransaction, due: u64, body: &[u8]) -> Result<(), QueueError> {
-    let seq = next_seq(txn)?;
-    let mut table = txn.open_table(READY).map_err(storage)?;
-    table.insert((due, seq), body).map_err(storage)?;
-    Ok(())
+    /// How many idempotency keys the store remembers.
+    pub async fn seen_keys(&self) -> Result<u64, QueueError> {
+        self.blocking(|inner| store::seen_count(&inner.db)).await
+    }
 }
 
 #[async_trait]
 impl JobQueue for EmbeddedQueue {
-    async fn publish(&self, job: &JobEnvelope) -> Result<(), QueueError> {
+    async fn publish(&self, job: &JobEnvelope) -> Result<Published, QueueError> {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(QueueError::Closed);
         }
         let body = job.to_bytes();
-        self.blocking(move |inner| {
-            let txn = inner.db.begin_write().map_err(storage)?;
-            insert_ready(&txn, now_ms(), &body)?;
-            txn.commit().map_err(storage)
-        })
-        .await?;
+        let key = job.idempotency_key.clone();
+        let queued = self
+            .blocking(move |inner| store::publish(&inner.db, &key, &body, now_ms()))
+            .await?;
+        if !queued {
+            tracing::info!(
+                job = %job.id,
+                kind = job.kind,
+                idempotency_key = job.idempotency_key,
+                "job seen before; not queued again"
+            );
+            return Ok(Published::Duplicate);
+        }
         self.inner.notify.notify_waiters();
-        Ok(())
+        Ok(Published::Queued)
     }
 
     async fn receive(&self) -> Option<Delivery> {
@@ -228,18 +238,21 @@ impl JobQueue for EmbeddedQueue {
                 return None;
             }
             let wait = match self.blocking(Self::scan).await {
-                Ok(Scan::Found(key, body)) => {
+                Ok(Scan::Found {
+                    key,
+                    body,
+                    redelivered,
+                }) => {
                     return Some(Delivery {
                         body,
-                        // Hand-outs are not persisted, so a job taken again
-                        // after a crash cannot be told from a new one.
-                        redelivered: false,
+                        redelivered,
                         handle: DeliveryHandle::Embedded(EmbeddedHandle {
                             key,
                             inner: Some(Arc::clone(&self.inner)),
                         }),
                     });
                 }
+                Ok(Scan::Parked) => continue,
                 Ok(Scan::Wait(Some(due))) => {
                     Duration::from_millis(due.saturating_sub(now_ms())).min(MAX_IDLE_WAIT)
                 }
@@ -268,7 +281,7 @@ impl JobQueue for EmbeddedQueue {
     ) -> Result<(), QueueError> {
         let body = next.to_bytes();
         let due = now_ms() + u64::try_from(delay.as_millis()).unwrap_or(u64::MAX / 2);
-        self.settle(delivery, move |txn| insert_ready(txn, due, &body))
+        self.settle(delivery, move |txn| store::insert_ready(txn, due, &body))
             .await?;
         self.inner.notify.notify_waiters();
         Ok(())
@@ -279,14 +292,8 @@ impl JobQueue for EmbeddedQueue {
             reason: reason.to_owned(),
             body: String::from_utf8_lossy(&delivery.body).into_owned(),
         };
-        let record = serde_json::to_vec(&parked).map_err(storage)?;
-        self.settle(delivery, move |txn| {
-            let seq = next_seq(txn)?;
-            let mut table = txn.open_table(PARKED).map_err(storage)?;
-            table.insert(seq, record.as_slice()).map_err(storage)?;
-            Ok(())
-        })
-        .await
+        self.settle(delivery, move |txn| store::insert_parked(txn, &parked))
+            .await
     }
 
     fn is_ready(&self) -> bool {
@@ -300,16 +307,6 @@ impl JobQueue for EmbeddedQueue {
     }
 
     async fn parked(&self) -> Result<Vec<ParkedJob>, QueueError> {
-        self.blocking(|inner| {
-            let txn = inner.db.begin_read().map_err(storage)?;
-            let table = txn.open_table(PARKED).map_err(storage)?;
-            let mut out = Vec::new();
-            for entry in table.iter().map_err(storage)? {
-                let (_, v) = entry.map_err(storage)?;
-                out.push(serde_json::from_slice(v.value()).map_err(storage)?);
-            }
-            Ok(out)
-        })
-        .await
+        self.blocking(|inner| store::parked(&inner.db)).await
     }
 }
