@@ -105,14 +105,8 @@ fn poison_settings(dir: &Path) -> Settings {
 
 /// The worker process of [`a_job_that_kills_the_worker_is_parked_after_max_deliveries`]:
 /// the embedded queue and the real worker, with a handler that aborts the
-/// process on one job. Run by that test as a child process, never alone.
-#[tokio::test]
-#[ignore = "a child process of the poison test"]
-async fn poison_child() {
-    let Some(dir) = std::env::var_os(CHILD_DIR_VAR) else {
-        return;
-    };
-    let dir = PathBuf::from(dir);
+/// process on one job. The test runs itself as this child.
+async fn poison_child(dir: PathBuf) {
     let settings = poison_settings(&dir);
     let q = open(&settings).await;
     let handler = Arc::new(Killer {
@@ -132,6 +126,9 @@ async fn poison_child() {
 
 #[tokio::test]
 async fn a_job_that_kills_the_worker_is_parked_after_max_deliveries() {
+    if let Some(dir) = std::env::var_os(CHILD_DIR_VAR) {
+        return poison_child(PathBuf::from(dir)).await;
+    }
     support::init_test_logging();
     let dir = tempfile::tempdir().unwrap();
     let settings = poison_settings(dir.path());
@@ -149,7 +146,11 @@ async fn a_job_that_kills_the_worker_is_parked_after_max_deliveries() {
         runs += 1;
         assert!(runs <= MAX_RUNS, "still crashing after {MAX_RUNS} runs");
         let status = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "poison_child", "--ignored", "--test-threads=1"])
+            .args([
+                "--exact",
+                "a_job_that_kills_the_worker_is_parked_after_max_deliveries",
+                "--test-threads=1",
+            ])
             .env(CHILD_DIR_VAR, dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
