@@ -181,3 +181,51 @@ fn upgrade_prints_what_it_opened_and_a_second_run_opens_nothing() {
     assert!(out.contains("lookup failed"), "{out}");
     assert!(err.contains("chart lookup(s) failed"), "{err}");
 }
+
+/// The 826-byte index that took `upgrade` to 3.85 GB and aborted it:
+/// `artifacthub.io/changes` holding nine levels of nested YAML aliases.
+/// Now the pass completes within a 1 GiB address-space limit, opens its PR,
+/// and shows the notes as inert text.
+#[test]
+fn a_billion_laughs_in_release_notes_cannot_take_the_memory() {
+    let Scratch {
+        tmp,
+        repo,
+        index_dir,
+    } = scratch("6.6.0");
+    let mut laughs = "- &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n".to_owned();
+    for i in 1..10 {
+        let prev = format!("*a{}", i - 1);
+        laughs.push_str(&format!("- &a{i} [{}]\n", [prev.as_str(); 9].join(", ")));
+    }
+    assert!(laughs.len() < 900, "{}", laughs.len());
+    let index = index_dir.join("index.yaml");
+    let text = std::fs::read_to_string(&index).unwrap();
+    let notes = "        - kind: added\n          description: Readiness gate\n";
+    assert!(text.contains(notes), "{text}");
+    let hostile: String = laughs.lines().map(|l| format!("        {l}\n")).collect();
+    std::fs::write(&index, text.replace(notes, &hostile)).unwrap();
+    let cfg = config(tmp.path(), &repo, &index_dir);
+    // 1 GiB of address space: the expansion needed gigabytes.
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -v 1048576 && exec \"$0\" upgrade --config \"$1\"",
+            env!("CARGO_BIN_EXE_chartpilot"),
+            &cfg,
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("sh runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("chartpilot/upgrade/dev/podinfo-6.6.0"),
+        "{stdout}"
+    );
+    let pulls = std::fs::read_to_string(repo.join(".git/chartpilot/pulls.jsonl")).unwrap();
+    assert!(pulls.contains("&amp;a9 \\\\[\\\\*a8"), "{pulls}");
+}
