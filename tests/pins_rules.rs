@@ -74,10 +74,11 @@ fn comparator() -> impl Strategy<Value = String> {
 /// A range as Helm, Argo CD and Terraform users write them. Never an exact
 /// version: a bare full version is filtered out.
 fn range() -> impl Strategy<Value = String> {
-    let and = prop::collection::vec(comparator(), 1..=3).prop_flat_map(|terms| {
-        prop_oneof![Just(", "), Just(" "), Just(",")].prop_map(move |sep| terms.join(sep))
-    })
-    .boxed();
+    let and = prop::collection::vec(comparator(), 1..=3)
+        .prop_flat_map(|terms| {
+            prop_oneof![Just(", "), Just(" "), Just(",")].prop_map(move |sep| terms.join(sep))
+        })
+        .boxed();
     let hyphen = (partial(), partial()).prop_map(|(a, b)| format!("{a} - {b}"));
     let alternatives = prop::collection::vec(and.clone(), 2..=3).prop_map(|a| a.join(" || "));
     prop_oneof![
@@ -159,7 +160,14 @@ proptest! {
 const ENVS: [&str; 3] = ["dev", "staging", "prod"];
 const ALIASES: [(&str, &str); 2] = [("prd", "prod"), ("development", "dev")];
 /// Folder names that are no environment: apps, groups, regions.
-const OTHERS: [&str; 6] = ["gitea", "extras", "base", "eu-west-1", "platform", "default"];
+const OTHERS: [&str; 6] = [
+    "gitea",
+    "extras",
+    "base",
+    "eu-west-1",
+    "platform",
+    "default",
+];
 
 fn options() -> DiscoverOptions {
     DiscoverOptions {
@@ -180,9 +188,8 @@ fn known(name: &str) -> Option<&'static str> {
 }
 
 fn segment() -> impl Strategy<Value = String> {
-    let pick = |list: &'static [&'static str]| {
-        (0..list.len()).prop_map(move |i| list[i].to_owned())
-    };
+    let pick =
+        |list: &'static [&'static str]| (0..list.len()).prop_map(move |i| list[i].to_owned());
     prop_oneof![
         pick(&ENVS),
         pick(&["prd", "development"]),

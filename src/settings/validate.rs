@@ -10,10 +10,6 @@ use crate::charts::policy::parse_range;
 /// broker capacity; it belongs in the parking queue for a person to look at.
 const MAX_ATTEMPTS_LIMIT: u32 = 100;
 
-/// Smallest body limit that still fits GitHub's ping and Alertmanager's
-/// smallest notification.
-const MIN_BODY_BYTES: usize = 1024;
-
 impl Settings {
     /// Chart lookups and upgrade PRs: mistakes here would otherwise show
     /// only at the first pass, hours after start.
@@ -81,12 +77,7 @@ impl Settings {
                 &format!("`{}` is not a log filter: {e}", self.log.level),
             )
         })?;
-        if self.server.max_body_bytes < MIN_BODY_BYTES {
-            return Err(bad(
-                "server.max_body_bytes",
-                &format!("must be at least {MIN_BODY_BYTES}"),
-            ));
-        }
+        self.server.validate()?;
         let q = &self.queue;
         if q.max_attempts == 0 || q.max_attempts > MAX_ATTEMPTS_LIMIT {
             return Err(bad(
