@@ -27,7 +27,8 @@ fn main() {
         // than noise.
         if i % 2 == 0 && input.len() > 8 {
             let at = 4 + input[1] as usize % 16;
-            let json = br#"{"user":"u","text":"/chartpilot help","ref":"r","version":"4","alerts":[]}"#;
+            let json =
+                br#"{"user":"u","text":"/chartpilot help","ref":"r","version":"4","alerts":[]}"#;
             input.truncate(at.min(input.len()));
             input.extend_from_slice(json);
         }
