@@ -11,7 +11,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::clock::{Clock, SystemClock};
-use crate::http::{self, AppState, WebhookSecrets};
+use crate::http::{self, AppState, Bounds, PreauthBudget, WebhookSecrets};
 use crate::metrics::Metrics;
 use crate::queue::{self, JobQueue};
 use crate::settings::{QueueKind, Settings, UpgradeSettings};
@@ -21,6 +21,17 @@ use crate::worker::{schedule, JobHandler, LoggingHandler, Worker};
 /// Time in-flight HTTP requests get to finish at shutdown; a webhook waits
 /// at most `queue.confirm_timeout` for the broker, well under this.
 const HTTP_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+
+/// Time a connection gets to send its request line and headers: senders
+/// send them at once, so this is for slow-loris headers, not slow links.
+const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Time a closing connection gets to take the rest of our answer.
+const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Idle time before a kept-alive connection is closed; webhook senders
+/// reuse connections within seconds or not at all.
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Role {
@@ -91,14 +102,25 @@ impl Application {
             metrics: Arc::clone(&metrics),
             clock,
             secrets: WebhookSecrets::from_settings(settings),
-            max_body_bytes: settings.server.max_body_bytes,
+            bounds: Bounds {
+                max_body_bytes: settings.server.max_body_bytes,
+                body_timeout: settings.server.body_timeout,
+                budget: PreauthBudget::new(settings.server.max_unauthenticated_bytes),
+            },
         });
         let routes: fn(&mut web::ServiceConfig) = if role.receives() {
             http::receiver_routes
         } else {
             http::health_routes
         };
+        let workers = std::thread::available_parallelism().map_or(1, usize::from);
         let server = HttpServer::new(move || http::app(state.clone(), routes))
+            .workers(workers)
+            // actix counts connections per worker.
+            .max_connections(settings.server.max_connections.div_ceil(workers))
+            .client_request_timeout(REQUEST_HEAD_TIMEOUT)
+            .client_disconnect_timeout(DISCONNECT_TIMEOUT)
+            .keep_alive(KEEP_ALIVE)
             .listen(listener)?
             .disable_signals()
             .shutdown_timeout(HTTP_SHUTDOWN_TIMEOUT_SECS)

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chartpilot::http::signature::sign_sha256;
+use chartpilot::http::signature::sign_chat;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_chartpilot"));
@@ -72,7 +72,14 @@ fn serve_on_defaults_then_sigterm_stops_cleanly() {
     wait_healthy(port, &mut child);
 
     let body = br#"{"user":"ann","text":"/chartpilot help"}"#;
-    let answer = raw_http::post(port, "/webhooks/chat", body, &sign_sha256(&secret, body));
+    let ts = chrono::Utc::now().timestamp();
+    let answer = raw_http::post(
+        port,
+        "/webhooks/chat",
+        body,
+        ts,
+        &sign_chat(&secret, ts, None, body),
+    );
     assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
 
     // Give the worker a moment to run the job, then stop.
@@ -176,11 +183,13 @@ fn embedded_queue_refuses_a_split_role() {
 mod raw_http {
     use std::io::{Read, Write};
 
-    pub fn post(port: u16, path: &str, body: &[u8], signature: &str) -> String {
+    /// A generic chat request, signed at `timestamp` as the route wants.
+    pub fn post(port: u16, path: &str, body: &[u8], timestamp: i64, signature: &str) -> String {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         let head = format!(
             "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n\
-             X-Chartpilot-Signature: {signature}\r\nContent-Length: {}\r\n\r\n",
+             X-Chartpilot-Timestamp: {timestamp}\r\nX-Chartpilot-Signature: {signature}\r\n\
+             Content-Length: {}\r\n\r\n",
             body.len()
         );
         s.write_all(head.as_bytes()).unwrap();

@@ -409,9 +409,11 @@ async fn oversized_bodies_get_413() {
     .await;
     let big = vec![b' '; 4096];
     for route in ["github", "alertmanager", "slack", "chat"] {
+        // Alertmanager's token is a header, checked before the body is read.
         let res = app
             .client
             .post(format!("{}/webhooks/{route}", app.base))
+            .bearer_auth(&app.secrets.alertmanager)
             .body(big.clone())
             .send()
             .await

@@ -1,6 +1,8 @@
 //! What every fuzz target checks on a scan, so that a logic error crashes
 //! as loudly as a panic does.
 
+pub mod http;
+
 use chartpilot::pins::{edit, line_of, DiscoverOptions, Pin, SourceFile};
 
 /// Every pin names a scanned file; a pin with a version has a span that

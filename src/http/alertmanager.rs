@@ -6,10 +6,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Datelike, Utc};
 use serde::Deserialize;
 
+use super::bounds::{read_body, BodyRule, ALERTMANAGER_MAX_BODY_BYTES};
 use super::signature::{verify_bearer, SignatureError};
-use super::{digest, enqueue, header, read_body, ApiError, AppState};
+use super::{digest, enqueue, header, refused, ApiError, AppState};
 use crate::domain::AlertFingerprint;
 use crate::jobs::{Alert, AlertNotification, AlertStatus, Job};
+
+const ROUTE: &str = "/webhooks/alertmanager";
 
 /// The only webhook payload version Alertmanager has shipped so far.
 const SUPPORTED_VERSION: &str = "4";
@@ -138,8 +141,17 @@ pub(super) async fn receive(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
-    authorize(&req, &state)?;
+    // The token is in a header: the sender is known before the body is
+    // read, so the body does not count as unauthenticated.
+    authorize(&req, &state).map_err(|e| refused(&req, ROUTE, e))?;
+    let rule = BodyRule {
+        route: ROUTE,
+        limit: ALERTMANAGER_MAX_BODY_BYTES.min(state.bounds.max_body_bytes),
+        unauthenticated: false,
+    };
+    let body = read_body(&req, payload, rule, &state.bounds)
+        .await?
+        .authenticated();
     let notification = translate(&body)?;
     let key = idempotency_key(&notification);
     let envelope = enqueue(&state, Job::Alert(notification), key, None).await?;

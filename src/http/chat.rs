@@ -1,13 +1,18 @@
 //! `POST /webhooks/chat`: generic signed JSON commands for chat tools other
 //! than Slack: `{"user": "...", "text": "...", "reply_url": "..."}`.
+//! Signed like Slack's, over a timestamp and the body (see
+//! [`signature::verify_chat`]), so a captured request cannot be replayed
+//! after five minutes, and within them names the same job.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{digest, enqueue, read_hmac_signed_body, ApiError, AppState};
+use super::bounds::{read_body, BodyRule, CHAT_MAX_BODY_BYTES};
+use super::signature::{self, CHAT_REQUEST_ID, CHAT_SIGNATURE, CHAT_TIMESTAMP};
+use super::{enqueue, header, refused, ApiError, AppState};
 use crate::jobs::{ChatCommand, ChatSource, Job};
 
-const SIGNATURE_HEADER: &str = "X-Chartpilot-Signature";
+const ROUTE: &str = "/webhooks/chat";
 
 #[derive(Deserialize)]
 struct ChatDto {
@@ -22,8 +27,23 @@ pub(super) async fn receive(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body =
-        read_hmac_signed_body(&req, payload, &state, &state.secrets.chat, SIGNATURE_HEADER).await?;
+    let rule = BodyRule {
+        route: ROUTE,
+        limit: CHAT_MAX_BODY_BYTES.min(state.bounds.max_body_bytes),
+        unauthenticated: true,
+    };
+    let body = read_body(&req, payload, rule, &state.bounds).await?;
+    let request_id = header(&req, CHAT_REQUEST_ID);
+    let signature = signature::verify_chat(
+        state.secrets.chat.expose(),
+        header(&req, CHAT_TIMESTAMP),
+        request_id,
+        header(&req, CHAT_SIGNATURE),
+        body.bytes(),
+        state.clock.now(),
+    )
+    .map_err(|e| refused(&req, ROUTE, e))?;
+    let body = body.authenticated();
     let dto: ChatDto = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed chat command: {e}")))?;
     if dto.user.trim().is_empty() {
@@ -39,7 +59,12 @@ pub(super) async fn receive(
             ));
         }
     }
-    let key = format!("chat:{}", digest([body.as_ref()]));
+    // A sender's retry re-signs with a new timestamp but keeps its request
+    // id; without one, a replay is the same signature.
+    let key = match request_id {
+        Some(id) => format!("chat:id:{id}"),
+        None => format!("chat:sig:{signature}"),
+    };
     let job = Job::Chat(ChatCommand {
         source: ChatSource::Generic,
         user: dto.user,

@@ -10,8 +10,12 @@ const RETRY_AFTER_SECS: &str = "5";
 /// sender can act on. Reasons never hold secrets or request bodies.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("body exceeds {limit} bytes")]
-    TooLarge { limit: usize },
+    #[error("body exceeds the {limit} byte limit of {route}")]
+    TooLarge { route: &'static str, limit: usize },
+    #[error("body not received within {}", humantime::format_duration(*after))]
+    BodyTimeout { after: std::time::Duration },
+    #[error("too many unauthenticated bytes in flight, retry later")]
+    Busy,
     #[error("{0}")]
     Unauthorized(#[from] SignatureError),
     #[error("{0}")]
@@ -30,6 +34,8 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -41,8 +47,16 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut res = HttpResponse::build(self.status_code());
-        if matches!(self, ApiError::Unavailable(_)) {
+        if matches!(self, ApiError::Unavailable(_) | ApiError::Busy) {
             res.insert_header(("Retry-After", RETRY_AFTER_SECS));
+        }
+        // The rest of the body may still be on its way: the connection
+        // cannot carry another request, and a slow sender is let go.
+        if matches!(
+            self,
+            ApiError::TooLarge { .. } | ApiError::BodyTimeout { .. } | ApiError::Busy
+        ) {
+            res.force_close();
         }
         res.json(serde_json::json!({ "error": self.to_string() }))
     }

@@ -4,10 +4,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::bounds::BodyRule;
 use super::{enqueue, header, read_hmac_signed_body, ApiError, AppState};
 use crate::domain::{CommitSha, DeliveryId};
 use crate::jobs::{IssueComment, Job, PullRequest, Push, PushCommit};
 
+const ROUTE: &str = "/webhooks/github";
 const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
 const EVENT_HEADER: &str = "X-GitHub-Event";
 const DELIVERY_HEADER: &str = "X-GitHub-Delivery";
@@ -200,10 +202,18 @@ pub(super) async fn receive(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // GitHub caps deliveries at 25 MB; the operator chooses how much of
+    // that to take with `server.max_body_bytes`.
+    let rule = BodyRule {
+        route: ROUTE,
+        limit: state.bounds.max_body_bytes,
+        unauthenticated: true,
+    };
     let body = read_hmac_signed_body(
         &req,
         payload,
         &state,
+        rule,
         &state.secrets.github,
         SIGNATURE_HEADER,
     )

@@ -2,6 +2,7 @@
 //! answer only after the queue confirmed. No work happens inside a request.
 
 mod alertmanager;
+pub mod bounds;
 mod chat;
 mod error;
 mod github;
@@ -12,11 +13,15 @@ mod slack;
 use std::sync::Arc;
 
 use actix_web::dev::Service;
-use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::web::{self, Bytes};
 use actix_web::HttpRequest;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 
+pub use bounds::{Bounds, PreauthBudget};
 pub use error::ApiError;
+
+use bounds::{read_body, BodyRule};
+use signature::SignatureError;
 
 use crate::clock::Clock;
 use crate::domain::DeliveryId;
@@ -24,6 +29,7 @@ use crate::jobs::{Job, JobEnvelope};
 use crate::metrics::Metrics;
 use crate::queue::JobQueue;
 use crate::settings::{Secret, Settings};
+use crate::telemetry::rate::{self, Admit, LineBudget};
 
 /// Secrets of the webhook routes; an empty one disables its route.
 #[derive(Clone)]
@@ -52,7 +58,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
     pub secrets: WebhookSecrets,
-    pub max_body_bytes: usize,
+    pub bounds: Bounds,
 }
 
 /// Routes of a process that receives webhooks (`all` and `receiver` roles).
@@ -129,48 +135,49 @@ pub fn app(
         })
 }
 
-/// Reads the body up to `limit` bytes; more is a 413 before it is buffered.
-pub(crate) async fn read_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::TooLarge { limit });
-    }
-    let mut body = BytesMut::with_capacity(declared.unwrap_or(0));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("cannot read body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::TooLarge { limit });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
-}
-
-/// Reads the body and checks its `sha256=<hex>` HMAC header: GitHub's
-/// `X-Hub-Signature-256` and chartpilot's own `X-Chartpilot-Signature`.
+/// Reads an unauthenticated body within `rule` and checks its
+/// `sha256=<hex>` HMAC header (GitHub's `X-Hub-Signature-256`).
 pub(crate) async fn read_hmac_signed_body(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
+    rule: BodyRule,
     secret: &Secret,
     header_name: &'static str,
 ) -> Result<Bytes, ApiError> {
-    let body = read_body(req, payload, state.max_body_bytes).await?;
+    let body = read_body(req, payload, rule, &state.bounds).await?;
     signature::verify_sha256_header(
         secret.expose(),
         header_name,
         header(req, header_name),
-        &body,
-    )?;
-    Ok(body)
+        body.bytes(),
+    )
+    .map_err(|e| refused(req, rule.route, e))?;
+    Ok(body.authenticated())
+}
+
+/// Lines about refused requests: a stranger can send as many as they like.
+static REFUSED_LINES: LineBudget = LineBudget::new(rate::LINES_PER_WINDOW, rate::WINDOW);
+
+/// Logs a refused signature or token (route, delivery id when the sender
+/// gave a well-formed one, peer; never the secret or the body) and turns
+/// it into the 401.
+pub(crate) fn refused(req: &HttpRequest, route: &'static str, e: SignatureError) -> ApiError {
+    if let Admit::Log { suppressed } = REFUSED_LINES.admit(std::time::Instant::now()) {
+        let delivery = ["X-GitHub-Delivery", signature::CHAT_REQUEST_ID]
+            .into_iter()
+            .find_map(|h| header(req, h))
+            .and_then(|d| DeliveryId::parse(d).ok());
+        tracing::warn!(
+            route,
+            delivery = delivery.as_ref().map(|d| d.as_ref()),
+            peer = req.peer_addr().map(|a| a.to_string()),
+            reason = %e,
+            suppressed_before = suppressed,
+            "request refused"
+        );
+    }
+    ApiError::Unauthorized(e)
 }
 
 pub(crate) fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {

@@ -5,9 +5,12 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use super::bounds::{read_body, BodyRule, SLACK_MAX_BODY_BYTES};
 use super::signature::verify_slack;
-use super::{enqueue, header, read_body, ApiError, AppState};
+use super::{enqueue, header, refused, ApiError, AppState};
 use crate::jobs::{ChatCommand, ChatSource, Job};
+
+const ROUTE: &str = "/webhooks/slack";
 
 #[derive(Deserialize)]
 struct SlashCommandDto {
@@ -20,8 +23,6 @@ struct SlashCommandDto {
     response_url: String,
     #[serde(default)]
     channel_name: Option<String>,
-    #[serde(default)]
-    trigger_id: Option<String>,
 }
 
 fn ephemeral(text: String) -> HttpResponse {
@@ -33,14 +34,21 @@ pub(super) async fn receive(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
-    verify_slack(
+    let rule = BodyRule {
+        route: ROUTE,
+        limit: SLACK_MAX_BODY_BYTES.min(state.bounds.max_body_bytes),
+        unauthenticated: true,
+    };
+    let body = read_body(&req, payload, rule, &state.bounds).await?;
+    let signature = verify_slack(
         state.secrets.slack.expose(),
         header(&req, "X-Slack-Request-Timestamp"),
         header(&req, "X-Slack-Signature"),
-        &body,
+        body.bytes(),
         state.clock.now(),
-    )?;
+    )
+    .map_err(|e| refused(&req, ROUTE, e))?;
+    let body = body.authenticated();
     let dto: SlashCommandDto = serde_urlencoded::from_bytes(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed Slack slash command: {e}")))?;
     if !dto.response_url.starts_with("https://") && !dto.response_url.starts_with("http://") {
@@ -48,10 +56,10 @@ pub(super) async fn receive(
             "response_url is not an http(s) URL".into(),
         ));
     }
-    let key = match &dto.trigger_id {
-        Some(t) if !t.is_empty() => format!("slack:{t}"),
-        _ => format!("slack:{}", super::digest([body.as_ref()])),
-    };
+    // The signature covers the timestamp and the body, trigger id
+    // included: a replay inside the window carries the same one, and the
+    // queue takes one job per key. Slack never retries a slash command.
+    let key = format!("slack:{signature}");
     let echo = format!("{} {}", dto.command, dto.text);
     let job = Job::Chat(ChatCommand {
         source: ChatSource::Slack,

@@ -5,6 +5,7 @@
 //! takes the variables as a map so tests can pass their own.
 
 mod secret;
+mod server;
 mod validate;
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,6 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use secret::Secret;
+pub use server::ServerSettings;
 
 /// The defaults shipped in the binary, so `chartpilot serve` runs from any
 /// directory with nothing else present.
@@ -87,13 +89,6 @@ pub struct Settings {
     pub promotion: PromotionSettings,
     #[serde(default)]
     pub rollback: RollbackSettings,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSettings {
-    pub listen: String,
-    pub max_body_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -646,7 +641,7 @@ impl Settings {
 }
 
 /// Durations written the way people write them: `90s`, `30m`, `2h`.
-mod duration {
+pub(crate) mod duration {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 

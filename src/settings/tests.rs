@@ -32,6 +32,9 @@ fn defaults_run_with_nothing_installed() {
     assert_eq!(s.server.max_body_bytes, 5 * 1024 * 1024);
     assert_eq!(s.queue.job_timeout, Duration::from_secs(600));
     assert_eq!(s.queue.max_deliveries, 20);
+    assert_eq!(s.server.body_timeout, Duration::from_secs(10));
+    assert_eq!(s.server.max_unauthenticated_bytes, 32 * 1024 * 1024);
+    assert_eq!(s.server.max_connections, 1024);
     assert_eq!(s.policy.rollout_window, Duration::from_secs(2 * 3600));
     assert_eq!(s.rollback.rules[0].action, RollbackAction::RevertPr);
     assert!(s.github.webhook_secret.is_empty());
@@ -184,6 +187,27 @@ fn invalid_values_name_their_key() {
             "",
             &[("CHARTPILOT__SERVER__MAX_BODY_BYTES", "ten")],
             "max_body_bytes",
+        ),
+        (
+            "[server]\nbody_timeout = \"0s\"",
+            &[],
+            "server.body_timeout",
+        ),
+        (
+            "[server]\nbody_timeout = \"1h\"",
+            &[],
+            "server.body_timeout",
+        ),
+        ("[server]\nbody_timeout = \"slow\"", &[], "slow"),
+        (
+            "[server]\nmax_unauthenticated_bytes = 1048576",
+            &[],
+            "server.max_unauthenticated_bytes",
+        ),
+        (
+            "[server]\nmax_connections = 0",
+            &[],
+            "server.max_connections",
         ),
     ];
     for (text, vars, needle) in cases {

@@ -18,10 +18,6 @@ const MIN_JOB_TIMEOUT: Duration = Duration::from_secs(1);
 /// and the bound exists to free the worker from such jobs.
 const MAX_JOB_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Smallest body limit that still fits GitHub's ping and Alertmanager's
-/// smallest notification.
-const MIN_BODY_BYTES: usize = 1024;
-
 impl Settings {
     /// Chart lookups and upgrade PRs: mistakes here would otherwise show
     /// only at the first pass, hours after start.
@@ -89,12 +85,7 @@ impl Settings {
                 &format!("`{}` is not a log filter: {e}", self.log.level),
             )
         })?;
-        if self.server.max_body_bytes < MIN_BODY_BYTES {
-            return Err(bad(
-                "server.max_body_bytes",
-                &format!("must be at least {MIN_BODY_BYTES}"),
-            ));
-        }
+        self.server.validate()?;
         let q = &self.queue;
         if q.max_attempts == 0 || q.max_attempts > MAX_ATTEMPTS_LIMIT {
             return Err(bad(

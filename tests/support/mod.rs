@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chartpilot::clock::{Clock, SystemClock};
-use chartpilot::http::signature::{sign_sha256, sign_slack};
+use chartpilot::http::signature::{sign_chat, sign_sha256, sign_slack};
 use chartpilot::queue::JobQueue;
 use chartpilot::settings::Settings;
 use chartpilot::startup::{Application, Role};
@@ -242,18 +242,31 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Posts a generic chat command signed now, without a request id.
     pub async fn post_chat(&self, body: &[u8]) -> reqwest::Response {
-        self.client
-            .post(format!("{}/webhooks/chat", self.base))
-            .header(
-                "X-Chartpilot-Signature",
-                sign_sha256(&self.secrets.chat, body),
-            )
-            .header("Content-Type", "application/json")
-            .body(body.to_vec())
+        let now = chrono::Utc::now().timestamp();
+        self.chat_request(&self.secrets.chat, now, None, body)
             .send()
             .await
             .unwrap()
+    }
+
+    /// A generic chat request signed with `secret` at `timestamp`.
+    pub fn chat_request(
+        &self,
+        secret: &str,
+        timestamp: i64,
+        request_id: Option<&str>,
+        body: &[u8],
+    ) -> reqwest::RequestBuilder {
+        chat_request(
+            &self.client,
+            &self.base,
+            secret,
+            timestamp,
+            request_id,
+            body,
+        )
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -310,6 +323,31 @@ impl TestApp {
             delete_topology(&self.settings).await;
         }
     }
+}
+
+/// A request to the generic chat route at `base`, signed as its senders
+/// sign: `X-Chartpilot-Timestamp` and the body, and the request id if any.
+pub fn chat_request(
+    client: &reqwest::Client,
+    base: &str,
+    secret: &str,
+    timestamp: i64,
+    request_id: Option<&str>,
+    body: &[u8],
+) -> reqwest::RequestBuilder {
+    let mut req = client
+        .post(format!("{base}/webhooks/chat"))
+        .header("X-Chartpilot-Timestamp", timestamp.to_string())
+        .header(
+            "X-Chartpilot-Signature",
+            sign_chat(secret, timestamp, request_id, body),
+        )
+        .header("Content-Type", "application/json")
+        .body(body.to_vec());
+    if let Some(id) = request_id {
+        req = req.header("X-Chartpilot-Request-Id", id);
+    }
+    req
 }
 
 /// Removes what `AmqpQueue` declared for `settings.queue.prefix`.
