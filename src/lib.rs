@@ -11,6 +11,7 @@ pub mod domain;
 pub mod git;
 pub mod http;
 pub mod jobs;
+pub mod matrix;
 pub mod metrics;
 pub mod notify;
 pub mod pins;

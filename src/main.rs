@@ -68,6 +68,26 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// The version matrix: every chart by tier and environment, what the
+    /// policy would take, drift between environments, freezes.
+    #[command(
+        after_help = "Examples:\n  chartpilot report . --offline\n  chartpilot report --config chartpilot.toml --format markdown\n  chartpilot report gitops/ --format json > matrix.json"
+    )]
+    Report {
+        /// Repository to read; without it, the configured repository's base
+        /// branch as chartpilot sees it (the git host's snapshot).
+        dir: Option<PathBuf>,
+        /// Config file (TOML); defaults to config/default.toml when present.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// table (people), markdown (issues, PRs), json (CI, documented in
+        /// docs/report.md) or html.
+        #[arg(long, value_enum, default_value = "table")]
+        format: cli::report::ReportFormat,
+        /// Only read the repository; look up no chart versions.
+        #[arg(long)]
+        offline: bool,
+    },
     /// Set the pins of a chart to a version, changing no other byte.
     Bump {
         dir: PathBuf,
@@ -107,6 +127,58 @@ fn discover_options(s: &Settings) -> DiscoverOptions {
     }
 }
 
+/// `chartpilot report`: the matrix of DIR, or of a snapshot of the
+/// configured repository's base branch.
+fn report(
+    s: &Settings,
+    dir: Option<PathBuf>,
+    format: cli::report::ReportFormat,
+    offline: bool,
+) -> Result<(), String> {
+    let opts = discover_options(s);
+    let snapshot =
+        tempfile::tempdir().map_err(|e| format!("cannot make a temporary folder: {e}"))?;
+    let root = match dir {
+        Some(dir) => dir,
+        None => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the runtime: {e}"))?;
+            runtime.block_on(async {
+                let host = chartpilot::git::from_settings(s, Arc::new(SystemClock))
+                    .map_err(|e| format!("the configured repository: {e}"))?;
+                let base = host.base_branch().to_owned();
+                let head = host
+                    .branch_head(&base)
+                    .await
+                    .map_err(|e| format!("branch {base}: {e}"))?
+                    .ok_or_else(|| format!("branch {base} does not exist"))?;
+                host.snapshot(&head, snapshot.path())
+                    .await
+                    .map_err(|e| format!("snapshot of {base}: {e}"))
+            })?;
+            snapshot.path().to_path_buf()
+        }
+    };
+    let build = |lookup: Option<cli::LookupFn<'_>>| {
+        cli::report::matrix_of(&root, &opts, lookup, &mut std::io::stderr().lock())
+    };
+    let m = if offline {
+        build(None)?
+    } else {
+        cli::latest::with_lookups(s, |f| build(Some(f)))?
+    };
+    cli::report::render(&m, format, &mut std::io::stdout().lock())?;
+    if m.summary.lookups_failed > 0 {
+        return Err(format!(
+            "{} lookups failed (see the cells marked `lookup failed`)",
+            m.summary.lookups_failed
+        ));
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -140,6 +212,12 @@ fn main() -> ExitCode {
             dry_run,
             format,
         } => load(config.as_ref()).and_then(|s| upgrade(s, dry_run, format)),
+        Command::Report {
+            dir,
+            config,
+            format,
+            offline,
+        } => load(config.as_ref()).and_then(|s| report(&s, dir, format, offline)),
         Command::Bump {
             dir,
             chart,

@@ -57,6 +57,7 @@ pub fn latest_of(
                     update: c.target.filter(|_| pin.version.is_some()).map(|(_, u)| u),
                     deprecated: c.deprecated,
                     note: c.note,
+                    held_back: c.held_back,
                     error: None,
                 }
             }

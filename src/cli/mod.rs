@@ -2,6 +2,7 @@
 //! scripts. Output goes to the given writers so tests can read it.
 
 pub mod latest;
+pub mod report;
 mod table;
 pub mod upgrade;
 
@@ -25,6 +26,8 @@ pub struct Latest {
     pub deprecated: bool,
     /// `1.2.3 is deprecated in the index`, `1.2.3 is not in the index`.
     pub note: Option<String>,
+    /// A newer release the policy held back, and why.
+    pub held_back: Option<String>,
     /// Why the chart could not be looked up (no credentials in it): so
     /// `latest: null` never stands for both "failed" and "nothing found".
     pub error: Option<String>,

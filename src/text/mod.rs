@@ -119,6 +119,23 @@ pub fn slack(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Text for an HTML page or attribute: `&`, `<`, `>`, `"` and `'`
+/// escaped.
+pub fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// `s` cut to at most `max_chars` characters, with `…` when cut.
 pub fn cut(s: &str, max_chars: usize) -> std::borrow::Cow<'_, str> {
     match s.char_indices().nth(max_chars) {

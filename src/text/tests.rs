@@ -73,6 +73,14 @@ fn slack_and_mentions() {
 }
 
 #[test]
+fn html_text_and_attributes() {
+    assert_eq!(
+        html("<a href=\"x\" title='y'>&</a>"),
+        "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
+    );
+}
+
+#[test]
 fn bytes_are_cut_at_a_character() {
     let mut s = "aé".repeat(10);
     truncate_bytes(&mut s, 4);

@@ -80,7 +80,8 @@ async fn notifications_sent(am: &Alertmanager) -> u64 {
         .unwrap();
     text.lines()
         .filter(|l| {
-            l.starts_with("alertmanager_notifications_total") && l.contains("integration=\"webhook\"")
+            l.starts_with("alertmanager_notifications_total")
+                && l.contains("integration=\"webhook\"")
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
