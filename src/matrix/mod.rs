@@ -132,6 +132,9 @@ pub struct Matrix {
     pub summary: Summary,
 }
 
+/// Tier, chart and repository: one row of the matrix.
+type RowKey = (Tier, String, Option<String>);
+
 /// The matrix of `pins`. `latest` holds the lookup of each pin (same
 /// order) or is None for an offline view; `environments` is the promotion
 /// order. Local charts are counted, not shown: there is nothing to pin.
@@ -145,8 +148,7 @@ pub fn build(
         looked_up: latest.is_some(),
         ..Summary::default()
     };
-    let mut rows: BTreeMap<(Tier, String, Option<String>), BTreeMap<String, Vec<usize>>> =
-        BTreeMap::new();
+    let mut rows: BTreeMap<RowKey, BTreeMap<String, Vec<usize>>> = BTreeMap::new();
     for (i, pin) in pins.iter().enumerate() {
         if pin.local_chart {
             summary.local_charts += 1;
