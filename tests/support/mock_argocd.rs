@@ -356,7 +356,7 @@ async fn handle(
     match op {
         Some(op) => {
             let what = format!("{} {}", req.method(), req.uri());
-            checked_answer(contract, op, &what, answer, &violations).await
+            checked_answer(contract, op, &what, answer, &violations)
         }
         None => answer,
     }

@@ -81,7 +81,7 @@ impl Violations {
 /// `answer` checked as the response of operation `op`: its JSON body is
 /// completed with the required fields the fake does not model, validated,
 /// and sent on; what does not fit is recorded.
-pub async fn checked_answer(
+pub fn checked_answer(
     contract: &Contract,
     op: usize,
     what: &str,

@@ -33,7 +33,7 @@ const SCHEMA_MAP_KEYS: &[&str] = &["properties", "patternProperties"];
 const SCHEMA_LIST_KEYS: &[&str] = &["allOf", "anyOf", "oneOf"];
 
 impl Dialect {
-    fn ref_name<'a>(self, reference: &'a str) -> Option<&'a str> {
+    fn ref_name(self, reference: &str) -> Option<&str> {
         match self {
             Dialect::OpenApi3 => reference.strip_prefix("#/components/schemas/"),
             Dialect::Swagger2 => reference.strip_prefix("#/definitions/"),

@@ -96,7 +96,7 @@ pub async fn handle(
         Some(op) => {
             let what = format!("{method} {}", req.path());
             let violations = st.violations.clone();
-            checked_answer(contract, op, &what, answer, &violations).await
+            checked_answer(contract, op, &what, answer, &violations)
         }
         None => answer,
     };
