@@ -49,6 +49,16 @@ async fn github_gets_first_environment_prs_once_and_newer_ones_supersede() {
         "{first:#?}"
     );
     let calls = fake.api_calls();
+    // The figure docs/upgrades.md quotes.
+    eprintln!(
+        "upgrade pass opening 2 PRs: {} GitHub API calls:\n{}",
+        calls.len(),
+        calls
+            .iter()
+            .map(|c| c.line())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     let writes: Vec<String> = calls
         .iter()
         .filter(|c| c.method != "GET")
