@@ -53,7 +53,7 @@ async fn an_unknown_route_or_parameter_is_recorded() {
         .send()
         .await
         .unwrap();
-    // Issue comments cannot be sorted: only the repository-wide list can.
+    // `newest` is not a sort GitHub lists pull requests by.
     let param = http
         .get(format!("{}/repos/acme/gitops/pulls?sort=newest", fake.url))
         .send()
