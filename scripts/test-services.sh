@@ -131,3 +131,6 @@ else
   echo "test-services: alertmanager took ~$(( $(date +%s) - am_started ))s to become ready" >&2
 fi
 echo "test-services: alertmanager ready on ${AM_URL} (state in ${AM_DIR})" >&2
+
+# --- Published API descriptions the fakes validate against --------------------
+bash "$(dirname "$0")/fetch-specs.sh"

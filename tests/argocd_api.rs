@@ -214,6 +214,27 @@ async fn a_404_from_a_wrong_base_path_is_not_a_missing_app() {
         mock.requests()[0].path,
         "/wrong/api/v1/applications/web-dev"
     );
+    // A route Argo CD does not have is a contract violation of the mock's.
+    let violations = mock.take_violations();
+    assert!(
+        violations[0].contains("no operation of Argo CD"),
+        "{violations:?}"
+    );
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn an_app_argocd_will_not_show_is_not_found() {
+    let mock = MockArgoCd::start().await;
+    mock.forbid_unknown();
+    let client = ApiClient::new(&mock.settings()).unwrap();
+
+    // Argo CD answers 403 "permission denied" for an app that does not
+    // exist as for one the token may not see: both read as not found.
+    assert!(client.status("ghost").await.unwrap().is_none());
+    let err = client.sync(&sync_request("ghost")).await.unwrap_err();
+    assert!(matches!(err, ArgoError::NotFound(_)), "{err}");
+    assert_eq!(mock.requests().len(), 2);
     mock.stop().await;
 }
 

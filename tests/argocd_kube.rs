@@ -397,3 +397,30 @@ async fn https_cluster_builds_a_tls_client_without_panicking() {
     let err = dead.status("web-dev").await.unwrap_err();
     assert!(matches!(err, ArgoError::Unavailable(_)), "{err}");
 }
+
+#[tokio::test]
+async fn a_patch_the_application_crd_refuses_is_422_and_a_contract_violation() {
+    let s = setup().await;
+    s.mock.put(application("web-dev"));
+    let before = s.mock.get(NS, "web-dev").unwrap();
+
+    // `operation.sync.revision` is a string in the CRD's schema.
+    let answer = reqwest::Client::new()
+        .patch(format!("{}{APP_PATH}", s.mock.url))
+        .bearer_auth(&s.mock.token)
+        .header("content-type", MERGE)
+        .body(r#"{"operation":{"sync":{"revision":5}}}"#)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(answer.status(), 422);
+    assert_eq!(s.mock.get(NS, "web-dev").unwrap(), before, "nothing stored");
+    let violations = s.mock.take_violations();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(
+        violations[0].contains("/operation/sync/revision"),
+        "{violations:?}"
+    );
+    s.mock.stop().await;
+}

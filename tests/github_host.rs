@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+#[path = "github_host/contract.rs"]
+mod contract;
 #[path = "github_host/history.rs"]
 mod history;
 #[path = "github_host/limits.rs"]
@@ -114,7 +116,7 @@ async fn read_file_returns_the_bytes_or_none() {
 }
 
 #[tokio::test]
-async fn an_upgrade_pr_changes_only_its_files_and_costs_at_most_five_calls() {
+async fn an_upgrade_pr_changes_only_its_files_and_costs_at_most_six_calls() {
     let fake = FakeGithub::start().await;
     let main = fake.seed(&[
         ("environments/dev/app.yaml", "targetRevision: 1.2.3\n"),
@@ -154,6 +156,8 @@ async fn an_upgrade_pr_changes_only_its_files_and_costs_at_most_five_calls() {
     assert_eq!(
         calls,
         [
+            // The base's tree: GitHub takes no commit id as `base_tree`.
+            format!("GET /repos/acme/gitops/git/commits/{main}").as_str(),
             "POST /repos/acme/gitops/git/trees",
             "POST /repos/acme/gitops/git/commits",
             "POST /repos/acme/gitops/git/refs",
@@ -217,31 +221,41 @@ async fn commit_keeps_the_mode_of_an_executable_seen_in_the_snapshot() {
 }
 
 #[tokio::test]
-async fn a_host_that_wants_a_tree_id_as_base_tree_costs_one_more_call() {
+async fn a_commit_sends_its_parents_tree_as_base_tree_and_knows_the_trees_it_made() {
     let fake = FakeGithub::start().await;
     let main = fake.seed(&[("a.yaml", "1\n"), ("b.yaml", "1\n")]);
-    fake.strict_base_tree(true);
+    let host = host(&fake);
 
-    let commit = host(&fake)
+    let first = host
         .commit(&sha(&main), "m", &[change("a.yaml", "2\n")])
         .await
         .unwrap();
+    let second = host
+        .commit(&first, "n", &[change("b.yaml", "2\n")])
+        .await
+        .unwrap();
 
-    assert_eq!(fake.changed_files(&main, commit.as_ref()), ["a.yaml"]);
-    let statuses: Vec<(String, u16)> = fake
-        .api_calls()
-        .iter()
-        .map(|r| (r.line(), r.status))
-        .collect();
+    assert_eq!(fake.changed_files(&main, first.as_ref()), ["a.yaml"]);
+    assert_eq!(
+        fake.changed_files(first.as_ref(), second.as_ref()),
+        ["b.yaml"]
+    );
+    let calls = fake.api_calls();
+    let statuses: Vec<(String, u16)> = calls.iter().map(|r| (r.line(), r.status)).collect();
+    // GitHub refuses a commit id as `base_tree`: the parent's tree is read
+    // once, and the tree of a commit the host made is not read again.
     assert_eq!(
         statuses,
         [
-            ("POST /repos/acme/gitops/git/trees".to_owned(), 422),
             (format!("GET /repos/acme/gitops/git/commits/{main}"), 200),
+            ("POST /repos/acme/gitops/git/trees".to_owned(), 201),
+            ("POST /repos/acme/gitops/git/commits".to_owned(), 201),
             ("POST /repos/acme/gitops/git/trees".to_owned(), 201),
             ("POST /repos/acme/gitops/git/commits".to_owned(), 201),
         ]
     );
+    assert_ne!(calls[1].json()["base_tree"], main.as_str());
+    assert_eq!(calls[3].json()["base_tree"], calls[2].json()["tree"]);
 }
 
 #[tokio::test]

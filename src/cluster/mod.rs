@@ -59,7 +59,9 @@ pub struct SyncRequest {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArgoError {
-    #[error("Argo CD application `{0}` not found")]
+    /// No such app, or (API mode) one the token may not see: Argo CD
+    /// answers both alike.
+    #[error("Argo CD application `{0}` not found (or not visible to chartpilot's token)")]
     NotFound(String),
     /// Network trouble, a 5xx, an operation already running: worth a retry.
     #[error("Argo CD unavailable: {0}")]

@@ -222,7 +222,7 @@ pub trait GitHost: Send + Sync {
     async fn comment(&self, number: u64, body: &str) -> Result<(), GitError>;
 
     /// The bodies of a pull request's comments, oldest first (GitHub: the
-    /// first 100).
+    /// first page and the newest pages, up to a bound).
     async fn comments(&self, number: u64) -> Result<Vec<String>, GitError>;
 
     /// Reacts to an issue comment (`eyes` on receipt of a command). Hosts

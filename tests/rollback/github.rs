@@ -65,6 +65,45 @@ async fn a_run_that_stopped_before_its_pr_is_finished_by_the_next_delivery() {
 }
 
 #[tokio::test]
+async fn a_pr_github_opened_before_answering_502_is_found_by_the_next_delivery() {
+    let fake = FakeGithub::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (h, merge) = world(&fake, dir.path()).await;
+    let rollbacker = h.rollbacker.as_ref().unwrap();
+    let firing = notification(AlertStatus::Firing, "feed02");
+
+    // GitHub opens the PR, then the answer is lost: the call made once is
+    // not repeated, and the job goes back to the queue.
+    fake.fail_after_acting("POST", "/pulls", Fault::BadGateway, 1);
+    let err = rollbacker.on_notification(&firing).await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    let branch = format!("chartpilot/revert/{merge}");
+    let opened: Vec<u64> = fake
+        .pulls()
+        .iter()
+        .filter(|p| p.head == branch)
+        .map(|p| p.number)
+        .collect();
+    assert_eq!(opened.len(), 1, "GitHub made the PR once");
+
+    // The retry finds that PR and stops: no second PR, no second commit.
+    // (It takes the PR for another delivery's, so the comment on the PR
+    // that brought the change is not made: a gap this case shows.)
+    let outcomes = rollbacker.on_notification(&firing).await.unwrap();
+    let Outcome::Skipped { reason, .. } = &outcomes[0] else {
+        panic!("{outcomes:#?}");
+    };
+    assert!(
+        reason.contains(&format!(
+            "is already being reverted: revert PR #{}",
+            opened[0]
+        )),
+        "{reason}"
+    );
+    assert_eq!(fake.pulls().iter().filter(|p| p.head == branch).count(), 1);
+}
+
+#[tokio::test]
 async fn a_merged_revert_pr_is_a_revert_and_never_reverted_in_turn() {
     let fake = FakeGithub::start().await;
     let dir = tempfile::tempdir().unwrap();

@@ -11,6 +11,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chartpilot::settings::{ArgocdMode, ArgocdSettings, Secret};
 use serde_json::{json, Value};
 
+use super::contract::{checked_answer, Contract, Violations};
+
 /// Where the mock's Applications live, as in a default install.
 pub const NAMESPACE: &str = "argocd";
 
@@ -105,8 +107,15 @@ impl MockApp {
     }
 
     /// The app as `GET /api/v1/applications/{name}` returns it, with the
-    /// fields around the ones chartpilot reads that a real server sends.
+    /// fields around the ones chartpilot reads that a real server sends;
+    /// empty fields are left out, as Go's `omitempty` does.
     pub fn to_json(&self) -> Value {
+        let mut app = self.full_json();
+        drop_nulls(&mut app);
+        app
+    }
+
+    fn full_json(&self) -> Value {
         let running = self.operation_phase.as_deref() == Some("Running");
         let sync_policy = if self.automated {
             json!({"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]})
@@ -172,8 +181,23 @@ impl MockApp {
     }
 }
 
+/// Removes null members, recursively.
+fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            fields.retain(|_, v| !v.is_null());
+            fields.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
 struct State {
     token: String,
+    /// Answer 403 "permission denied" for apps that do not exist, as Argo
+    /// CD does so that an account cannot probe for names it may not see.
+    forbid_unknown: bool,
     apps: BTreeMap<String, MockApp>,
     requests: Vec<Recorded>,
     faults: VecDeque<Fault>,
@@ -186,6 +210,7 @@ pub struct MockArgoCd {
     pub token: String,
     state: Arc<Mutex<State>>,
     server: actix_web::dev::ServerHandle,
+    violations: Violations,
 }
 
 impl MockArgoCd {
@@ -194,19 +219,25 @@ impl MockArgoCd {
         let token = format!("argocd-{}", uuid::Uuid::new_v4().simple());
         let state = Arc::new(Mutex::new(State {
             token: token.clone(),
+            forbid_unknown: false,
             apps: BTreeMap::new(),
             requests: Vec::new(),
             faults: VecDeque::new(),
         }));
         let data = web::Data::from(state.clone());
+        let violations = Violations::default();
+        let checked = web::Data::new(violations.clone());
         let server = super::serve(listener, move |cfg| {
-            cfg.app_data(data.clone()).default_service(web::to(handle));
+            cfg.app_data(data.clone())
+                .app_data(checked.clone())
+                .default_service(web::to(handle));
         });
         MockArgoCd {
             url,
             token,
             state,
             server,
+            violations,
         }
     }
 
@@ -259,8 +290,26 @@ impl MockArgoCd {
         self.state().requests.clone()
     }
 
+    /// From now on an unknown app answers 403 "permission denied", as Argo
+    /// CD answers an account for an app it cannot see or that does not
+    /// exist (the server does not tell the two apart).
+    pub fn forbid_unknown(&self) {
+        self.state().forbid_unknown = true;
+    }
+
+    /// The contract violations so far, forgotten.
+    pub fn take_violations(&self) -> Vec<String> {
+        self.violations.take()
+    }
+
     pub async fn stop(self) {
         self.server.stop(false).await;
+    }
+}
+
+impl Drop for MockArgoCd {
+    fn drop(&mut self) {
+        self.violations.assert_none("the mock Argo CD");
     }
 }
 
@@ -269,8 +318,19 @@ fn error(status: StatusCode, code: u8, message: &str) -> HttpResponse {
     HttpResponse::build(status).json(json!({"error": message, "code": code, "message": message}))
 }
 
-async fn handle(req: HttpRequest, body: web::Bytes, data: web::Data<Mutex<State>>) -> HttpResponse {
-    let mut state = data.lock().unwrap();
+async fn handle(
+    req: HttpRequest,
+    body: web::Bytes,
+    data: web::Data<Mutex<State>>,
+    violations: web::Data<Violations>,
+) -> HttpResponse {
+    let contract = Contract::argocd();
+    let (op, broken) = contract.request(
+        req.method().as_str(),
+        req.uri().path(),
+        req.uri().query().unwrap_or(""),
+        &body,
+    );
     let recorded = Recorded {
         method: req.method().to_string(),
         path: req.uri().path().to_owned(),
@@ -282,7 +342,28 @@ async fn handle(req: HttpRequest, body: web::Bytes, data: web::Data<Mutex<State>
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
     };
-    state.requests.push(recorded.clone());
+    data.lock().unwrap().requests.push(recorded.clone());
+    let answer = if broken.is_empty() {
+        respond(recorded, &data)
+    } else {
+        violations.record(broken.clone());
+        match op {
+            // InvalidArgument, as the gateway answers a body it cannot read.
+            Some(_) => error(StatusCode::BAD_REQUEST, 3, &broken.join("; ")),
+            None => HttpResponse::NotFound().body("404 page not found\n"),
+        }
+    };
+    match op {
+        Some(op) => {
+            let what = format!("{} {}", req.method(), req.uri());
+            checked_answer(contract, op, &what, answer, &violations)
+        }
+        None => answer,
+    }
+}
+
+fn respond(recorded: Recorded, data: &web::Data<Mutex<State>>) -> HttpResponse {
+    let mut state = data.lock().unwrap();
     if let Some(fault) = state.faults.pop_front() {
         return match fault {
             Fault::Unauthorized => error(
@@ -305,7 +386,12 @@ async fn handle(req: HttpRequest, body: web::Bytes, data: web::Data<Mutex<State>
         // What Go's mux answers for a path nothing serves.
         None => return HttpResponse::NotFound().body("404 page not found\n"),
     };
+    let forbid_unknown = state.forbid_unknown;
     let Some(app) = state.apps.get_mut(name) else {
+        if forbid_unknown {
+            // PermissionDenied; the gateway answers 403.
+            return error(StatusCode::FORBIDDEN, 7, "permission denied");
+        }
         let message = format!("applications.argoproj.io \"{name}\" not found");
         return error(StatusCode::NOT_FOUND, 5, &message);
     };

@@ -13,6 +13,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+use super::contract::{CrdSchema, Violations};
+
 /// The only resource path prefix the mock serves.
 const PREFIX: &str = "/apis/argoproj.io/v1alpha1/namespaces/";
 
@@ -45,6 +47,9 @@ struct State {
     /// Another writer changes the object right after every GET, so a patch
     /// based on what was read meets a newer `resourceVersion`.
     concurrent_writer: bool,
+    /// Objects the Application CRD's schema refuses, whether a patch made
+    /// them or a test seeded them.
+    violations: Violations,
 }
 
 pub struct MockKube {
@@ -123,8 +128,23 @@ impl MockKube {
             .collect()
     }
 
+    /// The contract violations so far, forgotten.
+    pub fn take_violations(&self) -> Vec<String> {
+        self.state().violations.take()
+    }
+
     pub async fn stop(self) {
         self.server.stop(false).await;
+    }
+}
+
+impl Drop for MockKube {
+    fn drop(&mut self) {
+        let violations = match self.state.lock() {
+            Ok(state) => state.violations.clone(),
+            Err(_) => return,
+        };
+        violations.assert_none("the mock Kubernetes API");
     }
 }
 
@@ -209,7 +229,17 @@ fn respond(state: &mut State, req: &Recorded) -> HttpResponse {
             let Some(obj) = state.objects.get_mut(&key) else {
                 return status(404, "NotFound", &not_found);
             };
+            let found = CrdSchema::application().violations(obj);
             let response = HttpResponse::Ok().json(&*obj);
+            state.violations.record(
+                found
+                    .into_iter()
+                    .map(|v| format!("GET {}: the stored Application {v}", req.path))
+                    .collect(),
+            );
+            let Some(obj) = state.objects.get_mut(&key) else {
+                return response;
+            };
             if writer {
                 obj["metadata"]["resourceVersion"] = json!(version);
             }
@@ -232,8 +262,26 @@ fn respond(state: &mut State, req: &Recorded) -> HttpResponse {
                     return status(409, "Conflict", "the object has been modified");
                 }
             }
-            merge(obj, &patch);
-            obj["metadata"]["resourceVersion"] = json!(version);
+            let mut patched = obj.clone();
+            merge(&mut patched, &patch);
+            // The API server validates the patched object against the CRD
+            // and stores nothing it refuses.
+            let found = CrdSchema::application().violations(&patched);
+            if !found.is_empty() {
+                let message = format!(
+                    "Application.argoproj.io \"{name}\" is invalid: {}",
+                    found.join("; ")
+                );
+                state.violations.record(
+                    found
+                        .into_iter()
+                        .map(|v| format!("PATCH {}: the patched Application {v}", req.path))
+                        .collect(),
+                );
+                return status(422, "Invalid", &message);
+            }
+            patched["metadata"]["resourceVersion"] = json!(version);
+            *obj = patched;
             HttpResponse::Ok().json(&*obj)
         }
         _ => status(405, "MethodNotAllowed", "method not allowed"),

@@ -2,6 +2,7 @@
 //! settings exactly as `serve` does, on port 0, with test-made secrets.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod contract;
 pub mod fake_github;
 pub mod handler;
 pub mod mock_argocd;

@@ -232,12 +232,21 @@ async fn a_merged_dev_upgrade_is_promoted_to_staging_once_dev_runs_it_healthy() 
         "the sync asked for the chart version"
     );
     let fake = &w.fake;
+    fake.clear_requests();
     for _ in 0..6 {
         if fake.branch(STAGING_BRANCH).is_some() {
             break;
         }
         w.next().await;
     }
+    // The figure docs/upgrades.md quotes: GitHub calls of the check that
+    // promotes.
+    let calls: Vec<String> = fake.api_calls().iter().map(|c| c.line()).collect();
+    eprintln!(
+        "promotion: {} GitHub API calls:\n{}",
+        calls.len(),
+        calls.join("\n")
+    );
 
     let staging = w
         .fake

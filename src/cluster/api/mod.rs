@@ -42,6 +42,11 @@ const OPERATION_IN_PROGRESS: &str = "another operation is already in progress";
 /// The gRPC status code `NotFound`, which the gateway puts in `code`.
 const GRPC_NOT_FOUND: i64 = 5;
 
+/// The gRPC status code `PermissionDenied`. Argo CD answers it (HTTP 403,
+/// "permission denied") both for an app the token may not see and for an
+/// app that does not exist, so that a token cannot probe for names.
+const GRPC_PERMISSION_DENIED: i64 = 7;
+
 /// Where the Argo CD server's application API lives under `api_url`.
 const APPLICATIONS_PATH: [&str; 3] = ["api", "v1", "applications"];
 
@@ -141,7 +146,9 @@ impl ApiClient {
         Ok(url)
     }
 
-    /// Sends one request; `Ok(None)` is a 404, every other non-2xx an error.
+    /// Sends one request; `Ok(None)` is no such app (a gRPC NotFound, or
+    /// a PermissionDenied, which Argo CD also answers for apps that do not
+    /// exist), every other non-2xx an error.
     async fn call(
         &self,
         method: Method,
@@ -182,6 +189,16 @@ impl ApiClient {
         if status == StatusCode::NOT_FOUND && is_grpc_not_found(&bytes) {
             return Ok(None);
         }
+        // Ambiguous by design: no such app, or one this token may not see.
+        // Either way there is no app here for chartpilot; the log keeps
+        // the hint for whoever checks the token's RBAC.
+        if status == StatusCode::FORBIDDEN && is_grpc_permission_denied(&bytes) {
+            tracing::warn!(
+                app,
+                "argocd api: permission denied, taken as no such app (or check the token's RBAC)"
+            );
+            return Ok(None);
+        }
         let message = self.server_message(&bytes);
         Err(classify(status, &message, &what, app))
     }
@@ -208,6 +225,12 @@ impl ApiClient {
 /// missing app.
 fn is_grpc_not_found(body: &[u8]) -> bool {
     serde_json::from_slice::<ErrorBody>(body).is_ok_and(|b| b.code == Some(GRPC_NOT_FOUND))
+}
+
+/// A gRPC PermissionDenied body, as Argo CD answers for an app that does
+/// not exist or that the token may not see.
+fn is_grpc_permission_denied(body: &[u8]) -> bool {
+    serde_json::from_slice::<ErrorBody>(body).is_ok_and(|b| b.code == Some(GRPC_PERMISSION_DENIED))
 }
 
 /// reqwest's own text is "error sending request"; the reason (refused,

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::transport::Verb;
-use super::{wire, GithubHost};
+use super::{wire, GithubHost, MAX_KNOWN_TREES};
 use crate::domain::CommitSha;
 use crate::git::{FileChange, GitError};
 
@@ -29,20 +29,10 @@ impl GithubHost {
                 Ok(json!({ "path": c.path, "mode": self.mode(parent, &c.path), "type": "blob", "content": content }))
             })
             .collect::<Result<Vec<_>, GitError>>()?;
-        // A commit as `base_tree` saves reading the parent first; should a
-        // host insist on a tree id, pay that one read and try again.
-        let mut reply = self.create_tree(parent.as_ref(), &entries).await?;
-        if reply.status == 422 && reply.message().contains("base_tree") {
-            tracing::warn!(repo = %self.repo(), %parent, "base_tree refused a commit id; reading its tree");
-            let commit = self
-                .get(&format!("{}/git/commits/{parent}", self.repo_path))
-                .await?;
-            if !commit.is_success() {
-                return Err(commit.error(&format!("commit {parent}")));
-            }
-            let tree = commit.json::<wire::Commit>("commit")?.tree.sha;
-            reply = self.create_tree(&tree, &entries).await?;
-        }
+        // GitHub takes only a tree id as `base_tree`: a commit id is
+        // answered 422, so the parent's tree is looked up first.
+        let base_tree = self.tree_of(parent).await?;
+        let reply = self.create_tree(&base_tree, &entries).await?;
         if !reply.is_success() {
             return Err(reply.error(&format!("tree on {parent}")));
         }
@@ -60,7 +50,42 @@ impl GithubHost {
             return Err(reply.error(&format!("commit on {parent}")));
         }
         let sha = reply.json::<wire::Sha>("commit")?.commit()?;
+        self.remember_tree(sha.as_ref(), &tree);
         tracing::info!(repo = %self.repo(), %parent, commit = %sha, files = changes.len(), "committed");
         Ok(sha)
+    }
+
+    /// The tree of `commit`: known when this host made or listed it (a
+    /// commit on a commit it just made, a revert on a listed head), else
+    /// one `GET git/commits/{sha}`.
+    async fn tree_of(&self, commit: &CommitSha) -> Result<String, GitError> {
+        let known = self
+            .trees
+            .lock()
+            .ok()
+            .and_then(|t| t.get(commit.as_ref()).cloned());
+        if let Some(tree) = known {
+            return Ok(tree);
+        }
+        let reply = self
+            .get(&format!("{}/git/commits/{commit}", self.repo_path))
+            .await?;
+        if !reply.is_success() {
+            return Err(reply.error(&format!("commit {commit}")));
+        }
+        let tree = reply.json::<wire::Commit>("commit")?.tree.sha;
+        self.remember_tree(commit.as_ref(), &tree);
+        Ok(tree)
+    }
+
+    /// Notes the tree of a commit; commits never change, so an entry is
+    /// never stale, only forgotten when the map is full.
+    pub(super) fn remember_tree(&self, commit: &str, tree: &str) {
+        if let Ok(mut trees) = self.trees.lock() {
+            if trees.len() >= MAX_KNOWN_TREES {
+                trees.clear();
+            }
+            trees.insert(commit.to_owned(), tree.to_owned());
+        }
     }
 }

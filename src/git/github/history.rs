@@ -38,6 +38,9 @@ impl GithubHost {
         let listed: Vec<wire::ListedCommit> = reply.json("commits")?;
         let mut by_sha = HashMap::with_capacity(listed.len());
         for c in listed {
+            if let Some(tree) = &c.commit.tree {
+                self.remember_tree(&c.sha, &tree.sha);
+            }
             let info = commit_info(c)?;
             by_sha.insert(info.sha.clone(), info);
         }

@@ -1,6 +1,6 @@
 //! GitHub as the git host, through octocrab's raw requests and the Git Data
 //! API: no clone, and a known number of calls per operation (an upgrade PR
-//! is at most five: tree, commit, ref, pull, labels).
+//! is at most six: the base's tree, tree, commit, ref, pull, labels).
 
 mod auth;
 mod commits;
@@ -10,7 +10,7 @@ mod tarball;
 mod transport;
 mod wire;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -34,6 +34,20 @@ const PER_PAGE: u32 = 100;
 /// worker forever; 50 pages are 5000 open pull requests.
 const MAX_PAGES: usize = 50;
 
+/// The most pages of one pull request's comments read (the first, then
+/// the newest): 1000 comments, more than any PR chartpilot comments on
+/// gathers, still a bounded number of calls.
+const MAX_COMMENT_PAGES: usize = 10;
+
+/// How GitHub's 404 for a comparison of unrelated histories begins
+/// (`No common ancestor between {base} and {head}.`).
+const NO_COMMON_ANCESTOR: &str = "No common ancestor between";
+
+/// How many commit → tree pairs a host remembers: a worker's pass lists
+/// at most a page of history (100) and makes a few commits; past this
+/// the map starts over rather than grow.
+const MAX_KNOWN_TREES: usize = 1024;
+
 /// The mode of a file written by `commit` when the last snapshot did not
 /// show it executable. Pins live in YAML and HCL, never in scripts.
 const FILE_MODE: &str = "100644";
@@ -52,6 +66,9 @@ pub struct GithubHost {
     /// The executable files of the last snapshot, so `commit` keeps their
     /// mode without asking GitHub for the parent's tree.
     executables: Mutex<Option<(CommitSha, HashSet<String>)>>,
+    /// Trees of commits this host made or listed, by commit id: what
+    /// `commit` sends as `base_tree` without asking again.
+    trees: Mutex<HashMap<String, String>>,
 }
 
 impl GithubHost {
@@ -85,6 +102,7 @@ impl GithubHost {
             repo_path,
             base: git.branch.clone(),
             executables: Mutex::new(None),
+            trees: Mutex::new(HashMap::new()),
         })
     }
 
@@ -200,6 +218,8 @@ impl GitHost for GithubHost {
         let path = format!("{}/compare/{ancestor}...{descendant}", self.repo_path);
         let reply = self.get(&path).await?;
         match reply.status {
+            // Unrelated histories: neither contains the other.
+            404 if reply.message().starts_with(NO_COMMON_ANCESTOR) => Ok(false),
             404 => Err(GitError::NotFound(format!(
                 "commit {ancestor} or {descendant}"
             ))),
@@ -401,22 +421,23 @@ impl GitHost for GithubHost {
     }
 
     async fn comments(&self, number: u64) -> Result<Vec<String>, GitError> {
-        #[derive(serde::Deserialize)]
-        struct Comment {
-            #[serde(default)]
-            body: Option<String>,
+        // GitHub lists an issue's comments oldest first and cannot sort
+        // them; the newest (where a redelivered job's own marker is) are
+        // on the last pages, so those are read first after page one.
+        let (mut oldest, last) = self.comment_page(number, 1).await?;
+        let mut newer = Vec::new();
+        for page in (2..=last).rev().take(MAX_COMMENT_PAGES.saturating_sub(1)) {
+            newer.push(self.comment_page(number, page).await?.0);
         }
-        let path = format!("{}/issues/{number}/comments?per_page=100", self.repo_path);
-        let reply = self.get(&path).await?;
-        match reply.status {
-            404 => Err(GitError::NotFound(format!("pull request #{number}"))),
-            _ if reply.is_success() => Ok(reply
-                .json::<Vec<Comment>>("comments")?
-                .into_iter()
-                .filter_map(|c| c.body)
-                .collect()),
-            _ => Err(reply.error(&format!("comments of #{number}"))),
+        if last > MAX_COMMENT_PAGES as u32 {
+            tracing::warn!(
+                pr = number,
+                pages = last,
+                "comments beyond the pages read are not seen"
+            );
         }
+        oldest.extend(newer.into_iter().rev().flatten());
+        Ok(oldest)
     }
 
     async fn react(&self, comment_id: u64, reaction: &str) -> Result<(), GitError> {

@@ -3,10 +3,46 @@
 use serde_json::json;
 
 use super::transport::Verb;
-use super::{wire, GithubHost, MAX_PAGES};
+use super::{wire, GithubHost, MAX_PAGES, PER_PAGE};
 use crate::git::{GitError, PullRequest};
 
 impl GithubHost {
+    /// `GET issues/{n}/comments?per_page=100&page=`: the bodies on one
+    /// page, and the number of the last page (1 when there is one).
+    pub(super) async fn comment_page(
+        &self,
+        number: u64,
+        page: u32,
+    ) -> Result<(Vec<String>, u32), GitError> {
+        #[derive(serde::Deserialize)]
+        struct Comment {
+            #[serde(default)]
+            body: Option<String>,
+        }
+        let path = format!(
+            "{}/issues/{number}/comments?per_page={PER_PAGE}&page={page}",
+            self.repo_path
+        );
+        let reply = self.get(&path).await?;
+        match reply.status {
+            404 => return Err(GitError::NotFound(format!("pull request #{number}"))),
+            _ if reply.is_success() => {}
+            _ => return Err(reply.error(&format!("comments of #{number}"))),
+        }
+        let last = reply
+            .headers
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .and_then(wire::last_page)
+            .unwrap_or(page);
+        let bodies = reply
+            .json::<Vec<Comment>>("comments")?
+            .into_iter()
+            .filter_map(|c| c.body)
+            .collect();
+        Ok((bodies, last))
+    }
+
     /// `POST issues/{n}/labels`: adds to the labels a PR has; returns all.
     pub(super) async fn labels(
         &self,

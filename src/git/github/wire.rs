@@ -67,6 +67,9 @@ pub struct ListedCommit {
 #[derive(Deserialize)]
 pub struct CommitDetail {
     pub message: String,
+    /// The commit's tree, which a later commit on it sends as `base_tree`.
+    #[serde(default)]
+    pub tree: Option<Sha>,
     /// GitHub's schema allows null; a git commit always has one.
     #[serde(default)]
     pub committer: Option<Signature>,
@@ -175,6 +178,20 @@ pub fn next_page(link: &str) -> Option<String> {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_owned(),
         })
+    })
+}
+
+/// The page number of the `rel="last"` target of a `Link` header.
+pub fn last_page(link: &str) -> Option<u32> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        if !params.split(';').any(|p| p.trim() == "rel=\"last\"") {
+            return None;
+        }
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let url = reqwest::Url::parse(target).ok()?;
+        let page = url.query_pairs().find(|(k, _)| k == "page")?.1;
+        page.parse().ok()
     })
 }
 

@@ -14,6 +14,7 @@ pub struct BareRepo {
 /// One commit as `git log` describes it.
 pub struct LoggedCommit {
     pub sha: String,
+    pub tree: String,
     pub parents: Vec<String>,
     /// The committer date, ISO 8601 with the committer's offset.
     pub committed_at: String,
@@ -215,7 +216,7 @@ impl BareRepo {
             "log".to_owned(),
             "--no-color".to_owned(),
             format!("--max-count={max}"),
-            "--format=%H%x1f%P%x1f%cI%x1f%B%x1e".to_owned(),
+            "--format=%H%x1f%T%x1f%P%x1f%cI%x1f%B%x1e".to_owned(),
         ];
         if let Some(since) = since {
             args.push(format!("--since={since}"));
@@ -230,12 +231,13 @@ impl BareRepo {
             if record.is_empty() {
                 continue;
             }
-            let fields: Vec<&str> = record.splitn(4, '\u{1f}').collect();
-            let [sha, parents, date, message] = fields[..] else {
+            let fields: Vec<&str> = record.splitn(5, '\u{1f}').collect();
+            let [sha, tree, parents, date, message] = fields[..] else {
                 return Err(format!("git log wrote `{record}`"));
             };
             commits.push(LoggedCommit {
                 sha: sha.to_owned(),
+                tree: tree.to_owned(),
                 parents: parents.split_whitespace().map(str::to_owned).collect(),
                 committed_at: date.to_owned(),
                 message: message.to_owned(),

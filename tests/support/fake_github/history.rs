@@ -9,13 +9,9 @@ use serde_json::{json, Value};
 use super::routes::message;
 use super::State;
 
-/// GitHub's page size for commit listings when `per_page` is not given,
-/// and its largest.
-const DEFAULT_PER_PAGE: usize = 30;
-const MAX_PER_PAGE: usize = 100;
-
-/// The tree git knows without storing it.
-const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+/// The most commits the fake lists for one `GET commits`, across pages:
+/// far beyond any test's history.
+const MAX_LISTED_COMMITS: usize = 10_000;
 
 /// The most files GitHub lists in a comparison.
 const MAX_COMPARE_FILES: usize = 300;
@@ -44,12 +40,7 @@ impl State {
                 Err(_) => return message(422, "Invalid value for parameter 'since'"),
             },
         };
-        let per_page = query
-            .get("per_page")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(DEFAULT_PER_PAGE)
-            .clamp(1, MAX_PER_PAGE);
-        let commits = match self.repo.log(&head, since, per_page) {
+        let commits = match self.repo.log(&head, since, MAX_LISTED_COMMITS) {
             Ok(commits) => commits,
             Err(e) => return message(422, &e),
         };
@@ -63,6 +54,7 @@ impl State {
                     "sha": c.sha,
                     "commit": {
                         "message": c.message.trim_end(),
+                        "tree": { "sha": c.tree },
                         "author": signature,
                         "committer": signature,
                     },
@@ -70,7 +62,7 @@ impl State {
                 })
             })
             .collect();
-        HttpResponse::Ok().json(items)
+        self.paged("commits", query, items)
     }
 
     /// `GET compare/{base}...{head}`: how the two relate and the files
@@ -85,21 +77,23 @@ impl State {
         ) else {
             return message(404, "Not Found");
         };
-        // GitHub answers 404 for histories with no common ancestor; the
-        // fake calls them diverged, against the empty tree, as it always
-        // has for `contains`.
-        let merge_base = self.repo.merge_base(&b, &h);
+        // GitHub answers 404 for histories with no common ancestor.
+        let Some(merge_base) = self.repo.merge_base(&b, &h) else {
+            return message(
+                404,
+                &format!("No common ancestor between {base} and {head}."),
+            );
+        };
         let status = if b == h {
             "identical"
-        } else if merge_base.as_deref() == Some(b.as_str()) {
+        } else if merge_base == b {
             "ahead"
-        } else if merge_base.as_deref() == Some(h.as_str()) {
+        } else if merge_base == h {
             "behind"
         } else {
             "diverged"
         };
-        let from = merge_base.clone().unwrap_or_else(|| EMPTY_TREE.to_owned());
-        let files = match self.repo.name_status(&from, &h) {
+        let files = match self.repo.name_status(&merge_base, &h) {
             Ok(files) => files,
             Err(e) => return message(422, &e),
         };
@@ -125,7 +119,7 @@ impl State {
 
     /// `GET commits/{sha}/pulls`: the pull requests merged as `sha`, then
     /// those whose head branch points at it, newest first.
-    pub(super) fn commit_pulls(&self, rev: &str) -> HttpResponse {
+    pub(super) fn commit_pulls(&self, rev: &str, query: &HashMap<String, String>) -> HttpResponse {
         let Some(sha) = self.repo.resolve(rev, "commit") else {
             return message(422, &format!("No commit found for SHA: {rev}"));
         };
@@ -141,6 +135,6 @@ impl State {
             }
         }
         merged.extend(heads);
-        HttpResponse::Ok().json(merged)
+        self.paged(&format!("commits/{rev}/pulls"), query, merged)
     }
 }

@@ -6,6 +6,7 @@
 
 mod git;
 mod history;
+mod pages;
 mod pulls;
 mod routes;
 
@@ -18,6 +19,7 @@ use actix_web::web;
 use chartpilot::settings::{GitProvider, GitSettings, GithubSettings, Secret};
 
 use self::git::BareRepo;
+use super::contract::Violations;
 
 pub const OWNER: &str = "acme";
 pub const NAME: &str = "gitops";
@@ -63,6 +65,12 @@ pub enum Fault {
     TooMany { retry_after: u64 },
     /// 502 with an HTML body, as a load balancer sends it.
     BadGateway,
+    /// This status and JSON body instead of the fake's own: an answer that
+    /// breaks the contract, to prove the check sees it.
+    Answer {
+        status: u16,
+        body: serde_json::Value,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +91,12 @@ pub struct FakePull {
     /// The owner of the fork the head branch lives in; None for branches
     /// of the repository itself.
     pub fork_owner: Option<String>,
+    /// When it last changed, in the fake's own order of events (what
+    /// `sort=updated` lists by).
+    pub updated: u64,
+    /// The head when the PR was opened (GitHub updates it on pushes; the
+    /// branch, when it exists, is what the fake shows).
+    pub head_sha: Option<String>,
 }
 
 struct Armed {
@@ -90,6 +104,9 @@ struct Armed {
     path_contains: String,
     fault: Fault,
     remaining: usize,
+    /// The fake does the work, then answers the fault: GitHub made the PR
+    /// and the answer was lost on the way.
+    after_acting: bool,
 }
 
 struct AppKey {
@@ -114,10 +131,14 @@ pub struct State {
     /// `(login, role)`: admin, maintain, write, triage or read.
     permissions: Vec<(String, String)>,
     next_number: u64,
+    /// The next value of [`FakePull::updated`].
+    next_update: u64,
     requests: Vec<Recorded>,
     faults: Vec<Armed>,
     codeload_tokens: Vec<String>,
-    strict_base_tree: bool,
+    /// What chartpilot sent, or the fake answered, against GitHub's
+    /// description.
+    violations: Violations,
 }
 
 pub struct FakeGithub {
@@ -128,6 +149,7 @@ pub struct FakeGithub {
     state: Arc<Mutex<State>>,
     server: actix_web::dev::ServerHandle,
     dir: tempfile::TempDir,
+    violations: Violations,
 }
 
 /// What `app_settings` points chartpilot at.
@@ -143,6 +165,7 @@ impl FakeGithub {
         let dir = tempfile::tempdir().unwrap();
         let (listener, url) = super::loopback();
         let token = format!("ghp_{}", uuid::Uuid::new_v4().simple());
+        let violations = Violations::default();
         let state = Arc::new(Mutex::new(State {
             base_url: url.clone(),
             repo: BareRepo::init(dir.path()),
@@ -155,10 +178,11 @@ impl FakeGithub {
             teams: Vec::new(),
             permissions: Vec::new(),
             next_number: 1,
+            next_update: 1,
             requests: Vec::new(),
             faults: Vec::new(),
             codeload_tokens: Vec::new(),
-            strict_base_tree: false,
+            violations: violations.clone(),
         }));
         let data = web::Data::from(state.clone());
         let server = super::serve(listener, move |cfg| {
@@ -172,6 +196,7 @@ impl FakeGithub {
             state,
             server,
             dir,
+            violations,
         }
     }
 
@@ -256,12 +281,6 @@ impl FakeGithub {
     /// How long the installation tokens issued from now on live.
     pub fn set_token_lifetime(&self, lifetime: Duration) {
         self.state().token_lifetime = lifetime;
-    }
-
-    /// GitHub proper wants a tree id as `base_tree`; by default the fake
-    /// also accepts a commit, as `GithubHost` sends.
-    pub fn strict_base_tree(&self, strict: bool) {
-        self.state().strict_base_tree = strict;
     }
 
     /// Commits `files` (path, content) on `branch` (created if missing) and
@@ -359,7 +378,9 @@ impl FakeGithub {
 
     pub fn merge_pull(&self, number: u64) {
         let mut st = self.state();
+        let t = st.tick();
         let pull = st.pulls.iter_mut().find(|p| p.number == number).unwrap();
+        pull.updated = t;
         pull.state = "closed".to_owned();
         pull.merged = true;
     }
@@ -389,7 +410,9 @@ impl FakeGithub {
         );
         let sha = st.repo.commit_tree(&tree, &[base, head], &message).unwrap();
         st.repo.set_branch(&pull.base, &sha);
+        let t = st.tick();
         let pull = st.pulls.iter_mut().find(|p| p.number == number).unwrap();
+        pull.updated = t;
         pull.state = "closed".to_owned();
         pull.merged = true;
         pull.merge_commit_sha = Some(sha.clone());
@@ -401,7 +424,9 @@ impl FakeGithub {
     /// Closes a pull request without merging, as a person does in the UI.
     pub fn close_pull_as_person(&self, number: u64) {
         let mut st = self.state();
+        let t = st.tick();
         let pull = st.pulls.iter_mut().find(|p| p.number == number).unwrap();
+        pull.updated = t;
         pull.state = "closed".to_owned();
     }
 
@@ -468,7 +493,28 @@ impl FakeGithub {
             path_contains: path_contains.to_owned(),
             fault,
             remaining: times,
+            after_acting: false,
         });
+    }
+
+    /// Like [`FakeGithub::fail`], but the fake does the work first and
+    /// then answers `fault`: the case a call made once exists for.
+    pub fn fail_after_acting(&self, method: &str, path_contains: &str, fault: Fault, times: usize) {
+        self.state().faults.push(Armed {
+            method: method.to_owned(),
+            path_contains: path_contains.to_owned(),
+            fault,
+            remaining: times,
+            after_acting: true,
+        });
+    }
+
+    /// Adds a comment to a pull request without an API call, as someone
+    /// else does; returns its id.
+    pub fn add_comment(&self, number: u64, body: &str) -> u64 {
+        let mut st = self.state();
+        st.comments.push((number, body.to_owned()));
+        st.comments.len() as u64
     }
 
     /// Deletes a branch, as "Delete branch" on a closed PR does.
@@ -488,12 +534,30 @@ impl FakeGithub {
         self.state().faults.clear();
     }
 
+    /// The contract violations so far, forgotten (for tests that cause
+    /// them on purpose; any left make the fake panic when dropped).
+    pub fn take_violations(&self) -> Vec<String> {
+        self.violations.take()
+    }
+
     pub async fn stop(self) {
         self.server.stop(false).await;
     }
 }
 
+impl Drop for FakeGithub {
+    fn drop(&mut self) {
+        self.violations.assert_none("the fake GitHub");
+    }
+}
+
 impl State {
+    /// The next point in the fake's order of events.
+    fn tick(&mut self) -> u64 {
+        self.next_update += 1;
+        self.next_update - 1
+    }
+
     fn new_pull(&mut self, head: &str, base: &str, title: &str, body: &str) -> u64 {
         let number = self.next_number;
         self.next_number += 1;
@@ -509,7 +573,10 @@ impl State {
             merged_at: None,
             labels: Vec::new(),
             fork_owner: None,
+            updated: self.next_update,
+            head_sha: self.repo.branch(head),
         });
+        self.next_update += 1;
         number
     }
 }

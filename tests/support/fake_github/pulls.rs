@@ -8,10 +8,6 @@ use serde_json::{json, Value};
 use super::routes::message;
 use super::{FakePull, State, NAME, OWNER};
 
-/// GitHub's page size when `per_page` is not given, and its largest.
-const DEFAULT_PER_PAGE: usize = 30;
-const MAX_PER_PAGE: usize = 100;
-
 impl State {
     pub(super) fn pull_json(&self, p: &FakePull) -> Value {
         json!({
@@ -22,7 +18,9 @@ impl State {
             "head": {
                 "ref": p.head,
                 "label": format!("{}:{}", p.fork_owner.as_deref().unwrap_or(OWNER), p.head),
-                "sha": self.repo.branch(&p.head),
+                // GitHub keeps the last head of a PR whose branch is gone;
+                // a pull a test seeded without a branch gets a null object id.
+                "sha": self.repo.branch(&p.head).or_else(|| p.head_sha.clone()).unwrap_or_else(|| "0".repeat(40)),
                 "repo": { "full_name": format!("{}/{NAME}", p.fork_owner.as_deref().unwrap_or(OWNER)) },
             },
             "base": { "ref": p.base, "label": format!("{OWNER}:{}", p.base) },
@@ -40,17 +38,6 @@ impl State {
 
     pub(super) fn list_pulls(&self, query: &HashMap<String, String>) -> HttpResponse {
         let state = query.get("state").map(String::as_str).unwrap_or("open");
-        let per_page = query
-            .get("per_page")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(DEFAULT_PER_PAGE)
-            .clamp(1, MAX_PER_PAGE);
-        let page: usize = query
-            .get("page")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(1)
-            .max(1);
-        // GitHub's default order: newest first.
         let mut matching: Vec<&FakePull> = self
             .pulls
             .iter()
@@ -61,27 +48,27 @@ impl State {
                 })
             })
             .collect();
-        matching.sort_by_key(|p| std::cmp::Reverse(p.number));
-        let items: Vec<Value> = matching
-            .iter()
-            .skip((page - 1) * per_page)
-            .take(per_page)
-            .map(|p| self.pull_json(p))
-            .collect();
-        let mut answer = HttpResponse::Ok();
-        if page * per_page < matching.len() {
-            let mut next = query.clone();
-            next.insert("page".to_owned(), (page + 1).to_string());
-            let mut pairs: Vec<_> = next.into_iter().collect();
-            pairs.sort();
-            let next = serde_urlencoded::to_string(pairs).unwrap();
-            let link = format!(
-                "<{}/repos/{OWNER}/{NAME}/pulls?{next}>; rel=\"next\"",
-                self.base_url
-            );
-            answer.insert_header(("link", link));
+        // `created` (the default) and `updated` as GitHub orders them;
+        // the fake has no reactions or ages, so `popularity` and
+        // `long-running` fall back to creation order.
+        let sort = query.get("sort").map(String::as_str).unwrap_or("created");
+        if sort == "updated" {
+            matching.sort_by_key(|p| (p.updated, p.number));
+        } else {
+            matching.sort_by_key(|p| p.number);
         }
-        answer.json(items)
+        // GitHub: descending by default for `created`, else ascending.
+        let default_direction = if sort == "created" { "desc" } else { "asc" };
+        if query
+            .get("direction")
+            .map(String::as_str)
+            .unwrap_or(default_direction)
+            == "desc"
+        {
+            matching.reverse();
+        }
+        let items: Vec<Value> = matching.iter().map(|p| self.pull_json(p)).collect();
+        self.paged("pulls", query, items)
     }
 
     pub(super) fn create_pull(&mut self, body: &Value) -> HttpResponse {
@@ -100,10 +87,14 @@ impl State {
             .iter()
             .any(|p| p.head == head && p.state == "open" && p.fork_owner.is_none())
         {
-            return message(
-                422,
-                &format!("A pull request already exists for {OWNER}:{head}."),
-            );
+            // GitHub's answer: the reason is in `errors`, not `message`.
+            let text = format!("A pull request already exists for {OWNER}:{head}.");
+            return HttpResponse::UnprocessableEntity().json(json!({
+                "message": "Validation Failed",
+                "errors": [{ "resource": "PullRequest", "code": "custom", "message": text }],
+                "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
+                "status": "422",
+            }));
         }
         let number = self.new_pull(head, base, title, body["body"].as_str().unwrap_or(""));
         let pull = self.pulls.iter().find(|p| p.number == number).unwrap();
@@ -121,6 +112,8 @@ impl State {
         if let Some(text) = body["body"].as_str() {
             pull.body = text.to_owned();
         }
+        pull.updated = self.next_update;
+        self.next_update += 1;
         match body["state"].as_str() {
             Some(s @ ("open" | "closed")) if !pull.merged => pull.state = s.to_owned(),
             Some(_) => return message(422, "Validation Failed"),

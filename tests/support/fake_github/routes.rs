@@ -9,15 +9,42 @@ use octocrab::jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 
 use super::{Fault, Recorded, State, NAME, OWNER};
+use crate::support::contract::{checked_answer, Contract};
 
 /// GitHub refuses App JWTs that live longer than ten minutes.
 const MAX_JWT_LIFETIME_S: u64 = 600;
 
 type Answer = HttpResponse;
 
+/// The root of GitHub's REST documentation, which its errors link to.
+const DOCS: &str = "https://docs.github.com/rest";
+
+/// A GitHub error body: message, documentation link and the status as a
+/// string, as GitHub writes them.
 pub(super) fn message(status: u16, text: &str) -> Answer {
-    HttpResponse::build(StatusCode::from_u16(status).unwrap())
-        .json(json!({ "message": text, "documentation_url": "https://docs.github.com/rest" }))
+    documented(status, text, DOCS)
+}
+
+/// An error whose `documentation_url` names the operation, as GitHub's do.
+pub(super) fn documented(status: u16, text: &str, documentation_url: &str) -> Answer {
+    HttpResponse::build(StatusCode::from_u16(status).unwrap()).json(json!({
+        "message": text,
+        "documentation_url": documentation_url,
+        "status": status.to_string(),
+    }))
+}
+
+/// Where GitHub's errors for the refs and trees APIs point.
+const CREATE_REF_DOCS: &str = "https://docs.github.com/rest/git/refs#create-a-reference";
+const UPDATE_REF_DOCS: &str = "https://docs.github.com/rest/git/refs#update-a-reference";
+const CREATE_TREE_DOCS: &str = "https://docs.github.com/rest/git/trees#create-a-tree";
+
+/// Whether `sha` is a full object id: the Git refs API takes nothing else.
+fn full_sha(sha: &str) -> bool {
+    sha.len() == 40
+        && sha
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn now() -> i64 {
@@ -45,7 +72,34 @@ pub async fn handle(
         .to_owned();
     let query: HashMap<String, String> =
         serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let answer = st.respond(&method, req.path(), &query, &body, auth.as_deref(), &accept);
+    // Codeload is another host in GitHub proper, outside the API and its
+    // description.
+    let api = !req.path().starts_with("/_codeload/");
+    let contract = Contract::github();
+    let (op, broken) = if api {
+        contract.request(&method, req.path(), req.query_string(), &body)
+    } else {
+        (None, Vec::new())
+    };
+    let answer = if broken.is_empty() {
+        st.respond(&method, req.path(), &query, &body, auth.as_deref(), &accept)
+    } else {
+        let answer = match op {
+            // What GitHub answers a request its schema refuses.
+            Some(_) => message(422, &format!("Invalid request.\n\n{}", broken.join("\n"))),
+            None => message(404, "Not Found"),
+        };
+        st.violations.record(broken);
+        answer
+    };
+    let answer = match op {
+        Some(op) => {
+            let what = format!("{method} {}", req.path());
+            let violations = st.violations.clone();
+            checked_answer(contract, op, &what, answer, &violations)
+        }
+        None => answer,
+    };
     st.requests.push(Recorded {
         method,
         path: req.path().to_owned(),
@@ -69,9 +123,27 @@ impl State {
         auth: Option<&str>,
         accept: &str,
     ) -> Answer {
-        if let Some(answer) = self.fault(method, path) {
-            return answer;
+        match self.fault(method, path) {
+            Some((answer, false)) => return answer,
+            Some((answer, true)) => {
+                // GitHub did the work, then the answer was lost.
+                let _ = self.act(method, path, query, body, auth, accept);
+                return answer;
+            }
+            None => {}
         }
+        self.act(method, path, query, body, auth, accept)
+    }
+
+    fn act(
+        &mut self,
+        method: &str,
+        path: &str,
+        query: &HashMap<String, String>,
+        body: &[u8],
+        auth: Option<&str>,
+        accept: &str,
+    ) -> Answer {
         if let Some(rest) = path.strip_prefix(&format!("/_codeload/{OWNER}/{NAME}/")) {
             return self.codeload(rest, query);
         }
@@ -124,14 +196,15 @@ impl State {
                 None => message(404, "Not Found"),
             },
             ("GET", ["git", "matching-refs", prefix]) => {
-                let refs: Vec<serde_json::Value> = self
-                    .repo
-                    .branches()
+                let mut branches = self.repo.branches();
+                // GitHub lists refs in name order.
+                branches.sort();
+                let refs: Vec<serde_json::Value> = branches
                     .into_iter()
                     .filter(|(name, _)| format!("heads/{name}").starts_with(*prefix))
                     .map(|(name, sha)| json!({ "ref": format!("refs/heads/{name}"), "object": { "sha": sha, "type": "commit" } }))
                     .collect();
-                HttpResponse::Ok().json(refs)
+                self.paged(&format!("git/matching-refs/{prefix}"), query, refs)
             }
             ("POST", ["git", "refs"]) => self.create_ref(&body),
             ("PATCH", ["git", "refs", branch]) => self.update_ref(branch.strip_prefix("heads/").unwrap_or(branch), &body),
@@ -145,7 +218,7 @@ impl State {
             },
             ("GET", ["compare", range]) => self.compare(range),
             ("GET", ["commits"]) => self.list_commits(query),
-            ("GET", ["commits", sha, "pulls"]) => self.commit_pulls(sha),
+            ("GET", ["commits", sha, "pulls"]) => self.commit_pulls(sha, query),
             ("GET", ["tarball", rev]) => match self.repo.resolve(rev, "commit") {
                 Some(sha) => {
                     let token = uuid::Uuid::new_v4().simple().to_string();
@@ -162,13 +235,17 @@ impl State {
             ("PATCH", ["pulls", n]) => self.update_pull(n, &body),
             ("POST", ["issues", n, "labels"]) => self.add_labels(n, &body),
             ("GET", ["issues", n, "comments"]) => match self.find(n) {
-                Some(number) => HttpResponse::Ok().json(
-                    self.comments
+                // Oldest first, as GitHub lists an issue's comments.
+                Some(number) => {
+                    let items = self
+                        .comments
                         .iter()
-                        .filter(|(m, _)| *m == number)
-                        .map(|(_, body)| json!({ "body": body }))
-                        .collect::<Vec<_>>(),
-                ),
+                        .enumerate()
+                        .filter(|(_, (m, _))| *m == number)
+                        .map(|(i, (_, body))| json!({ "id": i + 1, "body": body }))
+                        .collect();
+                    self.paged(&format!("issues/{n}/comments"), query, items)
+                }
                 None => message(404, "Not Found"),
             },
             ("GET", ["collaborators", user, "permission"]) => {
@@ -211,31 +288,40 @@ impl State {
         }
     }
 
-    fn fault(&mut self, method: &str, path: &str) -> Option<Answer> {
+    /// The fault armed for this request, if any, and whether the fake
+    /// acts before answering it.
+    fn fault(&mut self, method: &str, path: &str) -> Option<(Answer, bool)> {
         let armed = self
             .faults
             .iter_mut()
             .find(|f| f.remaining > 0 && f.method == method && path.contains(&f.path_contains))?;
         armed.remaining -= 1;
-        Some(match armed.fault {
-            Fault::RateLimit { reset_in } => {
-                let reset = now() + i64::try_from(reset_in.as_secs()).unwrap();
-                HttpResponse::Forbidden()
-                    .insert_header(("x-ratelimit-limit", "5000"))
-                    .insert_header(("x-ratelimit-remaining", "0"))
-                    .insert_header(("x-ratelimit-reset", reset.to_string()))
-                    .json(json!({ "message": "API rate limit exceeded for installation." }))
-            }
-            Fault::SecondaryRateLimit { retry_after } => HttpResponse::Forbidden()
-                .insert_header(("retry-after", retry_after.to_string()))
-                .json(json!({ "message": "You have exceeded a secondary rate limit." })),
-            Fault::TooMany { retry_after } => HttpResponse::TooManyRequests()
-                .insert_header(("retry-after", retry_after.to_string()))
-                .json(json!({ "message": "Too many requests" })),
-            Fault::BadGateway => HttpResponse::BadGateway()
-                .content_type("text/html")
-                .body("<html><body>502 Bad Gateway</body></html>"),
-        })
+        let after = armed.after_acting;
+        Some((
+            match armed.fault.clone() {
+                Fault::RateLimit { reset_in } => {
+                    let reset = now() + i64::try_from(reset_in.as_secs()).unwrap();
+                    HttpResponse::Forbidden()
+                        .insert_header(("x-ratelimit-limit", "5000"))
+                        .insert_header(("x-ratelimit-remaining", "0"))
+                        .insert_header(("x-ratelimit-reset", reset.to_string()))
+                        .json(json!({ "message": "API rate limit exceeded for installation." }))
+                }
+                Fault::SecondaryRateLimit { retry_after } => HttpResponse::Forbidden()
+                    .insert_header(("retry-after", retry_after.to_string()))
+                    .json(json!({ "message": "You have exceeded a secondary rate limit." })),
+                Fault::TooMany { retry_after } => HttpResponse::TooManyRequests()
+                    .insert_header(("retry-after", retry_after.to_string()))
+                    .json(json!({ "message": "Too many requests" })),
+                Fault::BadGateway => HttpResponse::BadGateway()
+                    .content_type("text/html")
+                    .body("<html><body>502 Bad Gateway</body></html>"),
+                Fault::Answer { status, body } => {
+                    HttpResponse::build(StatusCode::from_u16(status).unwrap()).json(body)
+                }
+            },
+            after,
+        ))
     }
 
     /// Err holds the 401 message.
@@ -348,10 +434,10 @@ impl State {
             return message(422, "Reference name must start with 'refs/'.");
         };
         if self.repo.branch(branch).is_some() {
-            return message(422, "Reference already exists");
+            return documented(422, "Reference already exists", CREATE_REF_DOCS);
         }
-        if self.repo.object_type(sha).as_deref() != Some("commit") {
-            return message(422, "Object does not exist");
+        if !full_sha(sha) || self.repo.object_type(sha).as_deref() != Some("commit") {
+            return documented(422, "Object does not exist", CREATE_REF_DOCS);
         }
         self.repo.set_branch(branch, sha);
         HttpResponse::Created()
@@ -363,14 +449,14 @@ impl State {
             return message(422, "Invalid request.");
         };
         let Some(old) = self.repo.branch(branch) else {
-            return message(422, "Reference does not exist");
+            return documented(422, "Reference does not exist", UPDATE_REF_DOCS);
         };
-        if self.repo.object_type(sha).as_deref() != Some("commit") {
-            return message(422, "Object does not exist");
+        if !full_sha(sha) || self.repo.object_type(sha).as_deref() != Some("commit") {
+            return documented(422, "Object does not exist", UPDATE_REF_DOCS);
         }
         let force = body["force"].as_bool().unwrap_or(false);
         if !force && !self.repo.is_ancestor(&old, sha) {
-            return message(422, "Update is not a fast forward");
+            return documented(422, "Update is not a fast forward", UPDATE_REF_DOCS);
         }
         self.repo.set_branch(branch, sha);
         HttpResponse::Ok()
@@ -378,17 +464,16 @@ impl State {
     }
 
     fn create_tree(&mut self, body: &Value) -> Answer {
+        // GitHub takes a tree id and nothing else: a commit id, even one
+        // whose tree it could find, is refused.
         let base = match body["base_tree"].as_str() {
             None => None,
-            Some(b)
-                if self.strict_base_tree && self.repo.object_type(b).as_deref() != Some("tree") =>
-            {
-                return message(422, "base_tree is not a valid tree oid");
+            Some(b) if full_sha(b) && self.repo.object_type(b).as_deref() == Some("tree") => {
+                Some(b.to_owned())
             }
-            Some(b) => match self.repo.resolve(b, "tree") {
-                Some(tree) => Some(tree),
-                None => return message(422, "base_tree is not a valid tree oid"),
-            },
+            Some(_) => {
+                return documented(422, "base_tree is not a valid tree oid", CREATE_TREE_DOCS)
+            }
         };
         let mut files = Vec::new();
         for entry in body["tree"].as_array().cloned().unwrap_or_default() {

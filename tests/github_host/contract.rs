@@ -1,0 +1,265 @@
+//! The fake GitHub answers as GitHub does and holds chartpilot to GitHub's
+//! published description: these prove the checks see what they must, and
+//! that `GithubHost` copes with the strict answers (pages, a PR made before
+//! a 502, a busy PR's comments).
+
+use chartpilot::git::{comment_once, GitError, GitHost, NewPull};
+use serde_json::json;
+
+use super::support::fake_github::{FakeGithub, Fault};
+use super::{change, host, sha};
+
+fn client(fake: &FakeGithub) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let auth = format!("Bearer {}", fake.token);
+    headers.insert("authorization", auth.parse().unwrap());
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_request_without_a_required_field_is_refused_and_recorded() {
+    let fake = FakeGithub::start().await;
+    let main = fake.seed(&[("a", "1")]);
+
+    // `POST git/commits` requires `tree`.
+    let answer = client(&fake)
+        .post(format!("{}/repos/acme/gitops/git/commits", fake.url))
+        .json(&json!({ "message": "m", "parents": [main] }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(answer.status(), 422);
+    let violations = fake.take_violations();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(
+        violations[0].contains("\"tree\" is a required property"),
+        "{violations:?}"
+    );
+    assert!(fake.pulls().is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_route_or_parameter_is_recorded() {
+    let fake = FakeGithub::start().await;
+    fake.seed(&[("a", "1")]);
+    let http = client(&fake);
+
+    let route = http
+        .get(format!("{}/repos/acme/gitops/branches/main", fake.url))
+        .send()
+        .await
+        .unwrap();
+    // `newest` is not a sort GitHub lists pull requests by.
+    let param = http
+        .get(format!("{}/repos/acme/gitops/pulls?sort=newest", fake.url))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        (route.status().as_u16(), param.status().as_u16()),
+        (404, 422)
+    );
+    let violations = fake.take_violations();
+    assert!(
+        violations[0].contains("no operation of GitHub"),
+        "{violations:?}"
+    );
+    assert!(violations[1].contains("`sort`=newest"), "{violations:?}");
+}
+
+#[tokio::test]
+async fn a_fake_answer_that_breaks_the_schema_is_recorded() {
+    let fake = FakeGithub::start().await;
+    fake.seed(&[("a", "1")]);
+    fake.fail(
+        "GET",
+        "/git/ref/heads/main",
+        Fault::Answer {
+            status: 200,
+            body: json!({ "ref": "refs/heads/main", "object": { "sha": 7, "type": "commit" } }),
+        },
+        1,
+    );
+
+    let _ = host(&fake).branch_head("main").await;
+
+    let violations = fake.take_violations();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(violations[0].contains("/object/sha"), "{violations:?}");
+}
+
+#[tokio::test]
+async fn a_commit_id_as_base_tree_gets_githubs_422() {
+    let fake = FakeGithub::start().await;
+    let main = fake.seed(&[("a", "1")]);
+
+    let answer = client(&fake)
+        .post(format!("{}/repos/acme/gitops/git/trees", fake.url))
+        .json(&json!({ "base_tree": main, "tree": [{ "path": "b", "mode": "100644", "type": "blob", "content": "2" }] }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(answer.status(), 422);
+    assert_eq!(
+        answer.json::<serde_json::Value>().await.unwrap(),
+        json!({
+            "message": "base_tree is not a valid tree oid",
+            "documentation_url": "https://docs.github.com/rest/git/trees#create-a-tree",
+            "status": "422",
+        })
+    );
+}
+
+#[tokio::test]
+async fn listings_page_with_link_headers() {
+    let fake = FakeGithub::start().await;
+    let main = fake.seed(&[("a", "1")]);
+    for i in 0..5 {
+        fake.set_branch(&format!("chartpilot/upgrade/dev/c-{i}"), &main);
+    }
+
+    let answer = client(&fake)
+        .get(format!(
+            "{}/repos/acme/gitops/git/matching-refs/heads/chartpilot/?per_page=2&page=2",
+            fake.url
+        ))
+        .send()
+        .await
+        .unwrap();
+
+    let link = answer.headers()["link"].to_str().unwrap().to_owned();
+    for rel in ["prev", "next", "last", "first"] {
+        assert!(link.contains(&format!("rel=\"{rel}\"")), "{link}");
+    }
+    assert!(link.contains("?page=3&per_page=2>; rel=\"last\""), "{link}");
+    let refs: Vec<serde_json::Value> = answer.json().await.unwrap();
+    assert_eq!(refs[0]["ref"], "refs/heads/chartpilot/upgrade/dev/c-2");
+    // The host follows the pages of its own.
+    let mut all = host(&fake).branches("chartpilot/").await.unwrap();
+    all.sort();
+    assert_eq!(all.len(), 5, "{all:?}");
+}
+
+#[tokio::test]
+async fn a_duplicate_pull_request_gets_githubs_422() {
+    let fake = FakeGithub::start().await;
+    let main = fake.seed(&[("a", "1")]);
+    fake.set_branch("topic", &main);
+    let gh = host(&fake);
+    let new = NewPull {
+        head: "topic".to_owned(),
+        base: "main".to_owned(),
+        title: "t".to_owned(),
+        body: "b".to_owned(),
+        labels: Vec::new(),
+    };
+    gh.create_pull(&new).await.unwrap();
+
+    let err = gh.create_pull(&new).await.unwrap_err();
+
+    assert!(matches!(err, GitError::Refused(_)), "{err:?}");
+    let last = fake.requests().pop().unwrap();
+    assert_eq!(last.status, 422);
+    assert_eq!(fake.pulls().len(), 1);
+}
+
+#[tokio::test]
+async fn a_pull_github_made_before_answering_502_is_there_for_the_retry() {
+    let fake = FakeGithub::start().await;
+    let main = fake.seed(&[("a", "1")]);
+    fake.set_branch("topic", &main);
+    fake.fail_after_acting("POST", "/pulls", Fault::BadGateway, 1);
+    let gh = host(&fake);
+
+    let err = gh
+        .create_pull(&NewPull {
+            head: "topic".to_owned(),
+            base: "main".to_owned(),
+            title: "t".to_owned(),
+            body: "b".to_owned(),
+            labels: Vec::new(),
+        })
+        .await
+        .unwrap_err();
+
+    // Sent once: a retry would meet "already exists". The retry of the
+    // job finds the PR by its branch.
+    assert!(err.is_transient(), "{err:?}");
+    let posts = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts, 1);
+    let found = gh
+        .find_pull("topic")
+        .await
+        .unwrap()
+        .expect("the PR GitHub made");
+    assert_eq!(found.number, 1);
+}
+
+#[tokio::test]
+async fn comment_once_sees_its_marker_on_a_busy_pull_request() {
+    let fake = FakeGithub::start().await;
+    let main = fake.seed(&[("a", "1")]);
+    fake.set_branch("topic", &main);
+    let number = fake.add_pull("topic", "busy");
+    for i in 0..250 {
+        fake.add_comment(number, &format!("comment {i}"));
+    }
+    let gh = host(&fake);
+
+    assert!(comment_once(&gh, number, "k1", "said once").await.unwrap());
+    fake.clear_requests();
+    assert!(!comment_once(&gh, number, "k1", "said once").await.unwrap());
+
+    assert_eq!(fake.comments(number).len(), 251);
+    // Page one tells the last page; the newest page is read next, and
+    // the marker is on it. Page two is read too (all pages within the
+    // bound): three calls, no POST.
+    let lines: Vec<String> = fake
+        .api_calls()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.query))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "GET per_page=100&page=1",
+            "GET per_page=100&page=3",
+            "GET per_page=100&page=2"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_short_sha_is_not_a_ref_target() {
+    let fake = FakeGithub::start().await;
+    let main = fake.seed(&[("a", "1")]);
+
+    let answer = client(&fake)
+        .post(format!("{}/repos/acme/gitops/git/refs", fake.url))
+        .json(&json!({ "ref": "refs/heads/short", "sha": &main[..7] }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(answer.status(), 422);
+    assert!(fake.branch("short").is_none());
+    // And a commit that moves a branch backwards is refused as GitHub does.
+    let gh = host(&fake);
+    let next = gh
+        .commit(&sha(&main), "m", &[change("a", "2")])
+        .await
+        .unwrap();
+    gh.create_branch("topic", &next).await.unwrap();
+    let err = gh.update_branch("topic", &sha(&main)).await.unwrap_err();
+    assert!(matches!(err, GitError::NotFastForward(_)), "{err:?}");
+}
