@@ -12,6 +12,14 @@ need_root() {
   else "$@"; fi
 }
 
+# The TLS tests make a throwaway PKI and serve it with openssl.
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "test-services: installing openssl from Debian" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  need_root apt-get update -qq
+  need_root apt-get install -y -qq --no-install-recommends openssl >/dev/null
+fi
+
 if ! command -v rabbitmq-server >/dev/null 2>&1 && [ ! -x /usr/sbin/rabbitmq-server ]; then
   echo "test-services: installing rabbitmq-server from Debian" >&2
   export DEBIAN_FRONTEND=noninteractive

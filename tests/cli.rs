@@ -82,8 +82,27 @@ fn serve_on_defaults_then_sigterm_stops_cleanly() {
     );
     assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
 
-    // Give the worker a moment to run the job, then stop.
-    std::thread::sleep(Duration::from_millis(500));
+    // Read the log as it comes until the job is done, then stop: the
+    // state, not a clock, says when.
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let line = serde_json::from_str(&line.unwrap()).expect("every log line is JSON");
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines: Vec<serde_json::Value> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !lines.iter().any(|l| l["fields"]["message"] == "job done") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => lines.push(line),
+            Err(e) => panic!("no `job done` line ({e}): {lines:?}"),
+        }
+    }
     terminate(&child);
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
@@ -94,10 +113,8 @@ fn serve_on_defaults_then_sigterm_stops_cleanly() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
-    let lines: Vec<serde_json::Value> = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map(|l| serde_json::from_str(&l.unwrap()).expect("every log line is JSON"))
-        .collect();
+    reader.join().unwrap();
+    lines.extend(rx.try_iter());
     let done = lines
         .iter()
         .find(|l| l["fields"]["message"] == "job done")

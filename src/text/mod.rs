@@ -42,14 +42,15 @@ pub fn inline(s: &str, max_chars: usize) -> String {
     }
     // At the start of a line these would open a list, a setext heading or
     // an ordered list; escaped they are text wherever the caller puts it.
-    // (A marker needs a space or the line's end after it: `5.51.6` and
-    // `-1` are text already.)
+    // `-`, `+` and `=` are escaped whatever follows (`---` alone is a
+    // thematic break); a number's `.` or `)` only before a space or the
+    // end (`5.51.6` is text already).
     let digits = out.chars().take_while(char::is_ascii_digit).count();
     let bytes = out.as_bytes();
     let marker_end = matches!(bytes.get(digits + 1), None | Some(b' '));
     match bytes.get(digits) {
         Some(b'.' | b')') if digits > 0 && marker_end => out.insert(digits, '\\'),
-        Some(b'-' | b'+' | b'=') if digits == 0 && marker_end => out.insert(0, '\\'),
+        Some(b'-' | b'+' | b'=') if digits == 0 => out.insert(0, '\\'),
         _ => {}
     }
     out
