@@ -4,6 +4,7 @@
 //! Loading never reads the environment at request time: [`Settings::load`]
 //! takes the variables as a map so tests can pass their own.
 
+mod errors;
 mod secret;
 mod server;
 mod validate;
@@ -579,10 +580,10 @@ impl Settings {
             .add_source(environment().source(Some(secret_vars)));
         let raw = builder
             .build()
-            .map_err(|e| SettingsError::Parse(e.to_string()))?;
+            .map_err(|e| SettingsError::Parse(errors::explain(&e.to_string())))?;
         let mut settings: Settings = raw
             .try_deserialize()
-            .map_err(|e| SettingsError::Parse(e.to_string()))?;
+            .map_err(|e| SettingsError::Parse(errors::explain(&e.to_string())))?;
         settings.resolve_secret_files()?;
         settings.validate()?;
         Ok(settings)

@@ -1,0 +1,119 @@
+//! The `config` crate's messages in the words of the configuration file:
+//! an unknown enum value names the valid ones, and key paths keep the dot
+//! after an index (`helm.mirrors[0].to`, not `helm.mirrors[0]to`).
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde::de::DeserializeOwned;
+
+use super::{
+    ArgocdMode, GitProvider, LogFormat, QueueKind, RepoPermission, RollbackAction, UpdateType,
+};
+
+/// The valid spellings of `T`, read from serde's own refusal of a value no
+/// enum has, so the list cannot drift from the type.
+fn spellings<T: DeserializeOwned>() -> Vec<String> {
+    let Err(e) = serde_json::from_str::<T>("\"\\u0000\"") else {
+        return Vec::new();
+    };
+    let text = e.to_string();
+    let Some((_, expected)) = text.split_once("expected") else {
+        return Vec::new();
+    };
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The valid values of a settings enum, by its Rust name as `config`
+/// prints it.
+fn valid_values(type_name: &str) -> Option<Vec<String>> {
+    Some(match type_name {
+        "GitProvider" => spellings::<GitProvider>(),
+        "QueueKind" => spellings::<QueueKind>(),
+        "ArgocdMode" => spellings::<ArgocdMode>(),
+        "LogFormat" => spellings::<LogFormat>(),
+        "RollbackAction" => spellings::<RollbackAction>(),
+        "UpdateType" => spellings::<UpdateType>(),
+        "RepoPermission" => spellings::<RepoPermission>(),
+        _ => return None,
+    })
+}
+
+fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+    #[allow(clippy::expect_used)] // constant patterns, exercised by the tests
+    cell.get_or_init(|| Regex::new(pattern).expect("valid pattern"))
+}
+
+/// `message` as a person reading `chartpilot.toml` wants it.
+pub(super) fn explain(message: &str) -> String {
+    static VARIANT: OnceLock<Regex> = OnceLock::new();
+    static INDEX: OnceLock<Regex> = OnceLock::new();
+    let keyed = regex(&INDEX, r"\]([A-Za-z_])").replace_all(message, "].$1");
+    let variant = regex(
+        &VARIANT,
+        r"enum (\w+) does not have variant constructor (.*) for key `([^`]+)`",
+    );
+    if let Some(c) = variant.captures(&keyed) {
+        if let Some(values) = valid_values(&c[1]).filter(|v| !v.is_empty()) {
+            return format!(
+                "{}: \"{}\" is not one of {}",
+                &c[3],
+                &c[2],
+                values.join(", ")
+            );
+        }
+    }
+    keyed.into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_values_and_key_paths_in_the_files_words() {
+        let cases = [
+            (
+                "enum GitProvider does not have variant constructor gitlab for key `git.provider`",
+                "git.provider: \"gitlab\" is not one of local, github",
+            ),
+            (
+                "enum QueueKind does not have variant constructor kafka for key `queue.kind`",
+                "queue.kind: \"kafka\" is not one of embedded, amqp",
+            ),
+            (
+                "enum RollbackAction does not have variant constructor revert for key `rollback.rules[0]action`",
+                "rollback.rules[0].action: \"revert\" is not one of revert-pr, revert-push, argocd-rollback",
+            ),
+            (
+                "invalid type: integer `3`, expected a string for key `helm.mirrors[0]to`",
+                "invalid type: integer `3`, expected a string for key `helm.mirrors[0].to`",
+            ),
+            ("missing field `from`", "missing field `from`"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(explain(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn every_enum_lists_its_values() {
+        for name in [
+            "GitProvider",
+            "QueueKind",
+            "ArgocdMode",
+            "LogFormat",
+            "RollbackAction",
+            "UpdateType",
+            "RepoPermission",
+        ] {
+            let values = valid_values(name).unwrap_or_default();
+            assert!(values.len() >= 2, "{name}: {values:?}");
+        }
+    }
+}
