@@ -5,20 +5,25 @@ pub mod http;
 
 use chartpilot::pins::{edit, line_of, DiscoverOptions, Pin, SourceFile};
 
-/// Every pin names a scanned file; a pin with a version has a span that
-/// holds exactly that version, on the line it reports; a pin without one
-/// says why.
+/// Every pin names a scanned file; a pin with a version (or a range) has a
+/// span that holds exactly that text, on the line it reports; a pin without
+/// either says why; nothing is both a version and a range.
 pub fn check_pins(files: &[SourceFile], pins: &[Pin]) {
     for pin in pins {
         let file = files
             .iter()
             .find(|f| f.path == pin.file)
             .unwrap_or_else(|| panic!("pin in a file that was not scanned: {pin:?}"));
-        match (&pin.version, &pin.span) {
-            (Some(version), Some(span)) => {
+        assert!(
+            pin.version.is_none() || pin.constraint.is_none(),
+            "a version and a range: {pin:?}"
+        );
+        let written = pin.version.as_ref().or(pin.constraint.as_ref());
+        match (written, &pin.span) {
+            (Some(text), Some(span)) => {
                 assert_eq!(
                     file.text.get(span.clone()),
-                    Some(version.as_str()),
+                    Some(text.as_str()),
                     "span does not hold the version: {pin:?}"
                 );
                 assert_eq!(pin.line, line_of(&file.text, span.start), "{pin:?}");
