@@ -147,9 +147,12 @@ chartpilot demo — a sample platform repository on this machine, offline
                chat.secret           = {chat}
 
 Try the loop (each command signs with the secrets above and waits for its effect):
-  1. chartpilot demo send push{dir_arg}    merge the dev {chart} upgrade PR and send the push: sync, then the promotion PR to staging after a {soak} soak
-  2. chartpilot demo send alert{dir_arg}   Alertmanager says {app} is failing: a revert PR with its reasoning
-  3. chartpilot demo send chat{dir_arg}    `/chartpilot status {app}` through the generic chat route; the reply is printed
+  1. chartpilot demo send push{dir_arg}
+     merges the dev {chart} upgrade PR and sends the push: a sync, then the promotion PR to staging after a {soak} soak
+  2. chartpilot demo send alert{dir_arg}
+     Alertmanager says {app} is failing after its prod rollout: a revert PR with its reasoning
+  3. chartpilot demo send chat{dir_arg}
+     `/chartpilot status {app}` through the generic chat route; the reply is printed
 Or run all three at once: chartpilot demo --script{dir_arg}
 
 Point chartpilot at a real repository with a config file (--config) or
