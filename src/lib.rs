@@ -9,6 +9,7 @@ pub mod clock;
 pub mod cluster;
 pub mod demo;
 pub mod domain;
+pub mod features;
 pub mod git;
 pub mod http;
 pub mod jobs;

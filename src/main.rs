@@ -43,6 +43,11 @@ enum Command {
     CheckConfig {
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Instead: try each configured connection once (git host, Argo CD,
+        /// Alertmanager) and print what each feature is doing; exit 1 when
+        /// a configured feature is broken.
+        #[arg(long)]
+        probe: bool,
     },
     /// List every chart pin in the repository at DIR.
     Scan {
@@ -188,7 +193,11 @@ fn main() -> ExitCode {
                 &mut std::io::stderr().lock(),
             )
         }),
-        Command::CheckConfig { config } => load(config.as_ref()).and_then(|s| {
+        Command::CheckConfig {
+            config,
+            probe: true,
+        } => load(config.as_ref()).and_then(probe),
+        Command::CheckConfig { config, .. } => load(config.as_ref()).and_then(|s| {
             let text = s.redacted_toml().map_err(|e| e.to_string())?;
             print!("{text}");
             Ok(())
@@ -307,6 +316,39 @@ fn demo_send(dir: &std::path::Path, event: Event) -> Result<(), String> {
     Ok(())
 }
 
+/// `check-config --probe`: the features as `serve` would start them.
+fn probe(settings: Settings) -> Result<(), String> {
+    let features = runtime()?.block_on(async {
+        let handler = chartpilot::worker::service::ServiceHandler::from_settings(
+            &settings,
+            Arc::new(SystemClock),
+        )
+        .await;
+        chartpilot::features::assess(&settings, &handler).await
+    });
+    print!("{}", features.render());
+    let broken: Vec<&str> = features.broken().iter().map(|f| f.name).collect();
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("configured but broken: {}", broken.join(", ")))
+    }
+}
+
+/// One block at start: what is on, what is off and which key turns it on.
+/// Text logs get it as text; JSON logs as one event, for log pipelines.
+fn show_features(features: &chartpilot::features::Features, format: LogFormat) {
+    if features.0.is_empty() {
+        return;
+    }
+    match format {
+        LogFormat::Text => print!("{}", features.render()),
+        LogFormat::Json => {
+            tracing::info!(features = %features.to_json(), "features");
+        }
+    }
+}
+
 fn fail(message: &str, code: ExitCode) -> ExitCode {
     eprintln!("chartpilot: {message}");
     code
@@ -366,6 +408,7 @@ fn serve(settings: Settings, role: Role, first_pass: bool) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let app = Application::build(&settings, role).await?;
+        show_features(app.features(), settings.log.format);
         if first_pass {
             demo::script::first_pass(app.queue().as_ref()).await?;
         }

@@ -11,6 +11,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::clock::{Clock, SystemClock};
+use crate::features::Features;
 use crate::http::{self, AppState, Bounds, PreauthBudget, WebhookSecrets};
 use crate::metrics::Metrics;
 use crate::queue::{self, JobQueue};
@@ -59,18 +60,20 @@ pub struct Application {
     queue: Arc<dyn JobQueue>,
     /// The upgrade schedule, run beside the worker.
     schedule: Option<(UpgradeSettings, Arc<dyn Clock>)>,
+    features: Arc<Features>,
 }
 
 impl Application {
     /// The service as `chartpilot serve` runs it.
     pub async fn build(settings: &Settings, role: Role) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let handler: Arc<dyn JobHandler> = if role.works() {
-            Arc::new(ServiceHandler::from_settings(settings, Arc::clone(&clock)).await)
-        } else {
-            Arc::new(LoggingHandler)
-        };
-        Self::build_with(settings, role, handler, clock).await
+        if !role.works() {
+            let handler: Arc<dyn JobHandler> = Arc::new(LoggingHandler);
+            return Self::build_inner(settings, role, handler, clock, Features::default()).await;
+        }
+        let handler = ServiceHandler::from_settings(settings, Arc::clone(&clock)).await;
+        let features = crate::features::assess(settings, &handler).await;
+        Self::build_inner(settings, role, Arc::new(handler), clock, features).await
     }
 
     /// Like [`Application::build`] with the job handler and clock given.
@@ -80,6 +83,17 @@ impl Application {
         handler: Arc<dyn JobHandler>,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        Self::build_inner(settings, role, handler, clock, Features::default()).await
+    }
+
+    async fn build_inner(
+        settings: &Settings,
+        role: Role,
+        handler: Arc<dyn JobHandler>,
+        clock: Arc<dyn Clock>,
+        features: Features,
+    ) -> anyhow::Result<Self> {
+        let features = Arc::new(features);
         if settings.queue.kind == QueueKind::Embedded && role != Role::All {
             anyhow::bail!(
                 "queue.kind = \"embedded\" keeps jobs inside one process: run --role all, \
@@ -107,6 +121,7 @@ impl Application {
                 body_timeout: settings.server.body_timeout,
                 budget: PreauthBudget::new(settings.server.max_unauthenticated_bytes),
             },
+            features: Arc::clone(&features),
         });
         let routes: fn(&mut web::ServiceConfig) = if role.receives() {
             http::receiver_routes
@@ -135,7 +150,13 @@ impl Application {
             worker,
             queue,
             schedule,
+            features,
         })
+    }
+
+    /// What each feature is doing, as assessed at start.
+    pub fn features(&self) -> &Features {
+        &self.features
     }
 
     pub fn port(&self) -> u16 {
