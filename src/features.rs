@@ -136,13 +136,14 @@ pub async fn assess(settings: &Settings, handler: &ServiceHandler) -> Features {
         Err(s) => s.clone(),
         Ok(()) => on(),
     };
+    // Off on purpose wins over a broken git host: it would be off anyway.
     let syncs = match (&git, &handler.syncer) {
-        (Err(s), _) => s.clone(),
-        (Ok(()), Err(e)) => broken(e.clone()),
-        (Ok(()), Ok(_)) if settings.argocd.mode == ArgocdMode::None => off(
+        _ if settings.argocd.mode == ArgocdMode::None => off(
             "argocd.mode is \"none\": syncs are only logged",
             "argocd.mode (\"kube\" or \"api\")",
         ),
+        (Err(s), _) => s.clone(),
+        (Ok(()), Err(e)) => broken(e.clone()),
         (Ok(()), Ok(s)) => match probe_argocd(s.argocd.as_ref()).await {
             Err(e) => broken(e),
             Ok(()) if pushes_refused => off(

@@ -24,19 +24,31 @@ impl Drop for Serve {
     }
 }
 
-fn serve(fake: &FakeGithub, token: &str, dir: &std::path::Path, port: u16) -> Serve {
+/// chartpilot pointed at the fake with `token`, every route's secret set.
+fn chartpilot(fake: &FakeGithub, token: &str, dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_chartpilot"));
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CHARTPILOT__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        .current_dir(dir)
-        .args(["serve"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .current_dir(dir);
     for (k, v) in fake.env() {
         c.env(format!("CHARTPILOT__{k}"), v);
     }
-    c.env("CHARTPILOT__GITHUB__TOKEN", token);
+    c.env("CHARTPILOT__GITHUB__TOKEN", token)
+        .env(
+            "CHARTPILOT__GITHUB__WEBHOOK_SECRET",
+            support::random_secret(),
+        )
+        .env("CHARTPILOT__ALERTMANAGER__TOKEN", support::random_secret())
+        .env("CHARTPILOT__CHAT__SECRET", support::random_secret());
+    c
+}
+
+fn serve(fake: &FakeGithub, token: &str, dir: &std::path::Path, port: u16) -> Serve {
+    let mut c = chartpilot(fake, token, dir);
+    c.env("CHARTPILOT__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .args(["serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     Serve(c.spawn().unwrap())
 }
 
@@ -78,11 +90,11 @@ async fn a_refused_github_token_makes_readyz_503_naming_the_feature() {
     assert_eq!(body["features"]["upgrades"]["state"], "broken", "{body}");
     let why = body["features"]["upgrades"]["why"].as_str().unwrap();
     assert!(why.contains("git host"), "{why}");
-    // Not configured is off, not broken.
-    assert_eq!(body["features"]["rollbacks"]["state"], "off", "{body}");
+    // Not configured is off, not broken: Argo CD is left at "none".
+    assert_eq!(body["features"]["syncs"]["state"], "off", "{body}");
     assert_eq!(
-        body["features"]["rollbacks"]["key"], "alertmanager.token",
-        "{body}"
+        body["features"]["syncs"]["key"],
+        "argocd.mode (\"kube\" or \"api\")"
     );
     drop(child);
 
@@ -91,5 +103,44 @@ async fn a_refused_github_token_makes_readyz_503_naming_the_feature() {
     let (status, body) = readyz(port, &mut child).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ready");
-    assert_eq!(body["features"]["upgrades"]["state"], "on", "{body}");
+    for feature in ["upgrades", "promotions", "rollbacks", "chat"] {
+        assert_eq!(
+            body["features"][feature]["state"], "on",
+            "{feature}: {body}"
+        );
+    }
+}
+
+// Two threads: the fake GitHub answers while this one waits for the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_probe_lists_the_features_and_fails_for_a_broken_one() {
+    let fake = FakeGithub::start().await;
+    fake.commit_files("main", &[("README.md", "# gitops\n")]);
+    let dir = tempfile::tempdir().unwrap();
+    let run = |token: &str| {
+        chartpilot(&fake, token, dir.path())
+            .args(["check-config", "--probe"])
+            .output()
+            .unwrap()
+    };
+    let bad = run("ghp_not_a_token_the_fake_knows");
+    let stdout = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("upgrades    BROKEN: the git host"),
+        "{stdout}"
+    );
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("configured but broken: upgrades"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let good = run(&fake.token.clone());
+    let stdout = String::from_utf8_lossy(&good.stdout);
+    assert!(good.status.success(), "{stdout}");
+    assert!(stdout.contains("upgrades    on\n"), "{stdout}");
+    assert!(
+        stdout.contains("syncs       off: argocd.mode is \"none\""),
+        "{stdout}"
+    );
 }
