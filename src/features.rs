@@ -136,14 +136,17 @@ pub async fn assess(settings: &Settings, handler: &ServiceHandler) -> Features {
         Err(s) => s.clone(),
         Ok(()) => on(),
     };
-    // Off on purpose wins over a broken git host: it would be off anyway.
     let syncs = match (&git, &handler.syncer) {
-        _ if settings.argocd.mode == ArgocdMode::None => off(
-            "argocd.mode is \"none\": syncs are only logged",
-            "argocd.mode (\"kube\" or \"api\")",
-        ),
         (Err(s), _) => s.clone(),
         (Ok(()), Err(e)) => broken(e.clone()),
+        // Sync jobs run and say what they would sync: on, and why nothing
+        // reaches a cluster.
+        (Ok(()), Ok(_)) if settings.argocd.mode == ArgocdMode::None => State::On {
+            note: Some(
+                "argocd.mode is \"none\": syncs are logged, not sent; set argocd.mode to send them"
+                    .into(),
+            ),
+        },
         (Ok(()), Ok(s)) => match probe_argocd(s.argocd.as_ref()).await {
             Err(e) => broken(e),
             Ok(()) if pushes_refused => off(

@@ -90,12 +90,13 @@ async fn a_refused_github_token_makes_readyz_503_naming_the_feature() {
     assert_eq!(body["features"]["upgrades"]["state"], "broken", "{body}");
     let why = body["features"]["upgrades"]["why"].as_str().unwrap();
     assert!(why.contains("git host"), "{why}");
-    // Not configured is off, not broken: Argo CD is left at "none".
-    assert_eq!(body["features"]["syncs"]["state"], "off", "{body}");
-    assert_eq!(
-        body["features"]["syncs"]["key"],
-        "argocd.mode (\"kube\" or \"api\")"
-    );
+    // Everything that needs the git host says so.
+    for feature in ["syncs", "promotions", "rollbacks", "chat"] {
+        assert_eq!(
+            body["features"][feature]["state"], "broken",
+            "{feature}: {body}"
+        );
+    }
     drop(child);
 
     let port = free_port();
@@ -103,7 +104,7 @@ async fn a_refused_github_token_makes_readyz_503_naming_the_feature() {
     let (status, body) = readyz(port, &mut child).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ready");
-    for feature in ["upgrades", "promotions", "rollbacks", "chat"] {
+    for feature in ["upgrades", "syncs", "promotions", "rollbacks", "chat"] {
         assert_eq!(
             body["features"][feature]["state"], "on",
             "{feature}: {body}"
@@ -140,7 +141,7 @@ async fn check_config_probe_lists_the_features_and_fails_for_a_broken_one() {
     assert!(good.status.success(), "{stdout}");
     assert!(stdout.contains("upgrades    on\n"), "{stdout}");
     assert!(
-        stdout.contains("syncs       off: argocd.mode is \"none\""),
+        stdout.contains("syncs       on (argocd.mode is \"none\": syncs are logged"),
         "{stdout}"
     );
 }
