@@ -289,6 +289,16 @@ fn demo_script_runs_the_loop_and_prints_each_step() {
         );
     }
     assert!(dir.path().join("here/platform/.git").exists());
+
+    // Again on the same folder: it reuses everything and still exits 0.
+    let again = bin(dir.path(), free_port())
+        .args(["demo", "--script", "here"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success(), "{stdout}");
+    assert!(stdout.contains("was merged by an earlier"), "{stdout}");
+    assert!(stdout.contains("revert PR #"), "{stdout}");
 }
 
 #[test]

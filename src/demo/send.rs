@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use super::{repo, Demo, FAILING_APP, MERGED_CHART};
 use crate::git::local::LocalGit;
-use crate::git::{GitHost, PullRequest};
+use crate::git::{GitHost, PullRequest, PullState};
 use crate::http::signature::{sign_chat, sign_sha256};
 use crate::settings::Settings;
 
@@ -31,6 +31,14 @@ const ALERT_AFTER_ROLLOUT: chrono::Duration = chrono::Duration::minutes(2);
 
 /// A chat reply larger than this is not a reply chartpilot sends.
 const MAX_REPLY_BYTES: usize = 1 << 20;
+
+/// Hex digits of a commit shown to people, as git's own short form grows
+/// to in repositories of this size and beyond.
+const SHORT_SHA: usize = 12;
+
+fn short(sha: &str) -> &str {
+    sha.get(..SHORT_SHA).unwrap_or(sha)
+}
 
 /// One of the three events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -121,6 +129,36 @@ impl Target<'_> {
 
     async fn push(&self) -> anyhow::Result<Vec<String>> {
         let dev = format!("chartpilot/upgrade/dev/{MERGED_CHART}-");
+        let staging = format!("chartpilot/upgrade/staging/{MERGED_CHART}-");
+        // Sent before: say what it did rather than wait for a PR that
+        // will not come back.
+        let host = self.host()?;
+        let closed = host
+            .recently_closed_pulls()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if let Some(merged) = closed
+            .iter()
+            .find(|p| p.state == PullState::Merged && p.head.starts_with(&dev))
+        {
+            let mut lines = vec![format!(
+                "PR #{} ({}) was merged by an earlier `demo send push`",
+                merged.number, merged.title
+            )];
+            if let Some(p) = host
+                .open_pulls()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .iter()
+                .find(|p| p.head.starts_with(&staging))
+            {
+                lines.push(format!(
+                    "promotion PR #{}: {} (branch {})",
+                    p.number, p.title, p.head
+                ));
+            }
+            return Ok(lines);
+        }
         let pull = self
             .wait_for_pull(&dev, &format!("open dev upgrade PR for {MERGED_CHART}"))
             .await?;
@@ -184,7 +222,7 @@ impl Target<'_> {
                 "merged PR #{} ({}) into main as {}",
                 pull.number,
                 pull.title,
-                &after[..12.min(after.len())]
+                short(&after)
             ),
             format!("push sent: {answer}"),
             format!(
@@ -192,7 +230,6 @@ impl Target<'_> {
                 humantime::format_duration(self.settings.policy.soak)
             ),
         ];
-        let staging = format!("chartpilot/upgrade/staging/{MERGED_CHART}-");
         let promoted = self
             .wait_for_pull(&staging, "promotion PR to staging")
             .await?;
@@ -256,7 +293,7 @@ impl Target<'_> {
             format!(
                 "alert sent: JupyterHubHubDown for {FAILING_APP} started {} (prod rollout {} \"{}\" landed {})",
                 starts_at.format("%H:%M:%S"),
-                &sha[..12.min(sha.len())],
+                short(sha),
                 subject.unwrap_or(""),
                 landed.format("%H:%M:%S")
             ),
