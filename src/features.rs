@@ -88,6 +88,69 @@ impl Features {
     }
 }
 
+/// The features as last assessed, read by `/readyz` and replaced by the
+/// re-probe task while something is broken.
+#[derive(Debug, Default)]
+pub struct Board(std::sync::RwLock<Features>);
+
+impl Board {
+    pub fn new(features: Features) -> Self {
+        Self(std::sync::RwLock::new(features))
+    }
+
+    pub fn get(&self) -> Features {
+        // A writer that panicked left a whole value behind: still good.
+        match self.0.read() {
+            Ok(f) => f.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn set(&self, features: Features) {
+        match self.0.write() {
+            Ok(mut f) => *f = features,
+            Err(poisoned) => *poisoned.into_inner() = features,
+        }
+    }
+}
+
+/// Between re-assessments while a feature is broken: a host that was down
+/// at start makes the replica ready again within about this long of
+/// coming back, without hammering a host that refuses us.
+pub const REPROBE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Re-assesses every [`REPROBE_INTERVAL`] while a feature is broken, until
+/// `stop` turns true. What could not be built at start stays broken; a
+/// connection that failed its probe heals.
+pub async fn reprobe(
+    board: std::sync::Arc<Board>,
+    settings: Settings,
+    handler: std::sync::Arc<ServiceHandler>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(REPROBE_INTERVAL) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        if board.get().broken().is_empty() {
+            continue;
+        }
+        // A probe may take PROBE_TIMEOUT per connection: not at shutdown.
+        let features = tokio::select! {
+            f = assess(&settings, &handler) => f,
+            _ = stop.changed() => return,
+        };
+        if features.broken().is_empty() {
+            tracing::info!("every configured feature works again");
+        }
+        board.set(features);
+    }
+}
+
 fn on() -> State {
     State::On { note: None }
 }

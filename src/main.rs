@@ -408,7 +408,7 @@ fn serve(settings: Settings, role: Role, first_pass: bool) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let app = Application::build(&settings, role).await?;
-        show_features(app.features(), settings.log.format);
+        show_features(&app.features(), settings.log.format);
         if first_pass {
             demo::script::first_pass(app.queue().as_ref()).await?;
         }

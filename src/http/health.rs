@@ -11,8 +11,9 @@ pub(super) async fn healthz() -> HttpResponse {
 /// broken (a bad token should page someone, not pass as healthy). The body
 /// lists each feature and why it is off or broken.
 pub(super) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let features = state.features.to_json();
-    let broken: Vec<&str> = state.features.broken().iter().map(|f| f.name).collect();
+    let current = state.features.get();
+    let features = current.to_json();
+    let broken: Vec<&str> = current.broken().iter().map(|f| f.name).collect();
     if !state.queue.is_ready() {
         HttpResponse::ServiceUnavailable().json(serde_json::json!({
             "status": "not ready",

@@ -61,7 +61,7 @@ pub struct AppState {
     pub bounds: Bounds,
     /// What each feature is doing, as assessed at start; `/readyz` is 503
     /// while one is broken. Empty for processes that run no worker.
-    pub features: Arc<crate::features::Features>,
+    pub features: Arc<crate::features::Board>,
 }
 
 /// Routes of a process that receives webhooks (`all` and `receiver` roles).
