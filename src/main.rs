@@ -280,7 +280,11 @@ fn demo_serve(dir: &std::path::Path, log_format: Option<LogFormatArg>) -> ExitCo
         Err(e) => return fail(&e, ExitCode::FAILURE),
     };
     set_log_format(&mut settings, log_format);
-    println!("{}", demo.banner(&settings));
+    // JSON logs keep stdout to JSON lines; the banner is for a person.
+    match settings.log.format {
+        LogFormat::Text => println!("{}", demo.banner(&settings)),
+        LogFormat::Json => eprintln!("{}", demo.banner(&settings)),
+    }
     serve(settings, Role::All, true)
 }
 
