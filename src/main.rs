@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 
 use chartpilot::cli::{self, BumpFilter, Format};
 use chartpilot::clock::SystemClock;
+use chartpilot::demo::send::{Event, Target};
+use chartpilot::demo::{self, Demo};
 use chartpilot::pins::DiscoverOptions;
 use chartpilot::queue::QueueError;
 use chartpilot::settings::{LogFormat, Settings};
@@ -41,6 +43,11 @@ enum Command {
     CheckConfig {
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Instead: try each configured connection once (git host, Argo CD,
+        /// Alertmanager) and print what each feature is doing; exit 1 when
+        /// a configured feature is broken.
+        #[arg(long)]
+        probe: bool,
     },
     /// List every chart pin in the repository at DIR.
     Scan {
@@ -88,6 +95,21 @@ enum Command {
         #[arg(long)]
         offline: bool,
     },
+    /// Try chartpilot offline: a sample platform repository under DIR
+    /// (default data/demo), created once, and the service on it with every
+    /// feature on; prints how to drive it.
+    #[command(args_conflicts_with_subcommands = true)]
+    Demo {
+        /// Where the demo lives; created once, reused by later starts.
+        dir: Option<PathBuf>,
+        /// Run the guided loop itself, print each step, and exit.
+        #[arg(long)]
+        script: bool,
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormatArg>,
+        #[command(subcommand)]
+        action: Option<DemoAction>,
+    },
     /// Set the pins of a chart to a version, changing no other byte.
     Bump {
         dir: PathBuf,
@@ -105,6 +127,18 @@ enum Command {
         allow_downgrade: bool,
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DemoAction {
+    /// Send one event of the guided loop to the running demo, signed with
+    /// its secrets, and wait for its effect.
+    Send {
+        #[arg(value_enum)]
+        event: Event,
+        /// The demo's folder (default data/demo).
+        dir: Option<PathBuf>,
     },
 }
 
@@ -237,32 +271,163 @@ fn main() -> ExitCode {
                 &mut std::io::stderr().lock(),
             )
         }),
-        Command::CheckConfig { config } => load(config.as_ref()).and_then(|s| {
+        Command::CheckConfig {
+            config,
+            probe: true,
+        } => load(config.as_ref()).and_then(probe),
+        Command::CheckConfig { config, .. } => load(config.as_ref()).and_then(|s| {
             let text = s.redacted_toml().map_err(|e| e.to_string())?;
             print!("{text}");
             Ok(())
         }),
+        Command::Demo {
+            dir,
+            script,
+            log_format,
+            action,
+        } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(demo::DEFAULT_DIR));
+            return match (action, script) {
+                (Some(DemoAction::Send { event, dir: d }), _) => {
+                    let dir = d.unwrap_or(dir);
+                    exit(demo_send(&dir, event))
+                }
+                (None, true) => exit(demo_script(&dir)),
+                (None, false) => demo_serve(&dir, log_format),
+            };
+        }
         Command::Serve {
             config,
             role,
             log_format,
         } => {
+            let env: HashMap<String, String> = std::env::vars().collect();
+            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            if role == Role::All && demo::serve_runs_demo(config.is_some(), &env, &cwd) {
+                return demo_serve(std::path::Path::new(demo::DEFAULT_DIR), log_format);
+            }
             let mut settings = match load(config.as_ref()) {
                 Ok(s) => s,
                 Err(e) => return fail(&e, ExitCode::FAILURE),
             };
-            if let Some(f) = log_format {
-                settings.log.format = match f {
-                    LogFormatArg::Text => LogFormat::Text,
-                    LogFormatArg::Json => LogFormat::Json,
-                };
-            }
-            return serve(settings, role);
+            set_log_format(&mut settings, log_format);
+            return serve(settings, role, false);
         }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e, ExitCode::FAILURE),
+    }
+}
+
+fn set_log_format(settings: &mut Settings, format: Option<LogFormatArg>) {
+    if let Some(f) = format {
+        settings.log.format = match f {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        };
+    }
+}
+
+fn exit(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e, ExitCode::FAILURE),
+    }
+}
+
+fn demo_settings(demo: &Demo) -> Result<Settings, String> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    demo.settings(&env).map_err(|e| format!("{e:#}"))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+/// `serve` on the demo: the banner, then the service with a pass at start.
+fn demo_serve(dir: &std::path::Path, log_format: Option<LogFormatArg>) -> ExitCode {
+    let prepared = Demo::prepare(dir)
+        .map_err(|e| format!("{e:#}"))
+        .and_then(|d| demo_settings(&d).map(|s| (d, s)));
+    let (demo, mut settings) = match prepared {
+        Ok(p) => p,
+        Err(e) => return fail(&e, ExitCode::FAILURE),
+    };
+    set_log_format(&mut settings, log_format);
+    // JSON logs keep stdout to JSON lines; the banner is for a person.
+    match settings.log.format {
+        LogFormat::Text => println!("{}", demo.banner(&settings)),
+        LogFormat::Json => eprintln!("{}", demo.banner(&settings)),
+    }
+    serve(settings, Role::All, true)
+}
+
+fn demo_script(dir: &std::path::Path) -> Result<(), String> {
+    let demo = Demo::prepare(dir).map_err(|e| format!("{e:#}"))?;
+    let settings = demo_settings(&demo)?;
+    // Only trouble in the log: stdout is the step-by-step account.
+    chartpilot::telemetry::init(settings.log.format, "warn", std::io::stderr)?;
+    runtime()?.block_on(async {
+        demo::script::run(&demo, settings, &mut std::io::stdout())
+            .await
+            .map_err(|e| format!("{e:#}"))
+    })
+}
+
+fn demo_send(dir: &std::path::Path, event: Event) -> Result<(), String> {
+    let demo = Demo::open(dir).map_err(|e| format!("{e:#}"))?;
+    let settings = demo_settings(&demo)?;
+    let base = Demo::base_url(&settings).map_err(|e| format!("{e:#}"))?;
+    let lines = runtime()?.block_on(async {
+        Target {
+            demo: &demo,
+            settings: &settings,
+            base,
+        }
+        .send(event)
+        .await
+        .map_err(|e| format!("{e:#}"))
+    })?;
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// `check-config --probe`: the features as `serve` would start them.
+fn probe(settings: Settings) -> Result<(), String> {
+    let features = runtime()?.block_on(async {
+        let handler = chartpilot::worker::service::ServiceHandler::from_settings(
+            &settings,
+            Arc::new(SystemClock),
+        )
+        .await;
+        chartpilot::features::assess(&settings, &handler).await
+    });
+    print!("{}", features.render());
+    let broken: Vec<&str> = features.broken().iter().map(|f| f.name).collect();
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("configured but broken: {}", broken.join(", ")))
+    }
+}
+
+/// One block at start: what is on, what is off and which key turns it on.
+/// Text logs get it as text; JSON logs as one event, for log pipelines.
+fn show_features(features: &chartpilot::features::Features, format: LogFormat) {
+    if features.0.is_empty() {
+        return;
+    }
+    match format {
+        LogFormat::Text => print!("{}", features.render()),
+        LogFormat::Json => {
+            tracing::info!(features = %features.to_json(), "features");
+        }
     }
 }
 
@@ -309,7 +474,8 @@ fn upgrade(settings: Settings, dry_run: bool, format: Format) -> Result<(), Stri
     }
 }
 
-fn serve(settings: Settings, role: Role) -> ExitCode {
+/// The service; `first_pass` queues an upgrade pass at start (the demo).
+fn serve(settings: Settings, role: Role, first_pass: bool) -> ExitCode {
     if let Err(e) =
         chartpilot::telemetry::init(settings.log.format, &settings.log.level, std::io::stdout)
     {
@@ -324,6 +490,10 @@ fn serve(settings: Settings, role: Role) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let app = Application::build(&settings, role).await?;
+        show_features(&app.features(), settings.log.format);
+        if first_pass {
+            demo::script::first_pass(app.queue().as_ref()).await?;
+        }
         app.run_until_stopped(shutdown_signal()).await
     });
     match result {

@@ -11,6 +11,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::clock::{Clock, SystemClock};
+use crate::features::{Board, Features};
 use crate::http::{self, AppState, Bounds, PreauthBudget, WebhookSecrets};
 use crate::metrics::Metrics;
 use crate::queue::{self, JobQueue};
@@ -59,18 +60,25 @@ pub struct Application {
     queue: Arc<dyn JobQueue>,
     /// The upgrade schedule, run beside the worker.
     schedule: Option<(UpgradeSettings, Arc<dyn Clock>)>,
+    features: Arc<Board>,
+    /// What the re-probe task needs while a feature is broken.
+    reprobe: Option<(Settings, Arc<ServiceHandler>)>,
 }
 
 impl Application {
     /// The service as `chartpilot serve` runs it.
     pub async fn build(settings: &Settings, role: Role) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let handler: Arc<dyn JobHandler> = if role.works() {
-            Arc::new(ServiceHandler::from_settings(settings, Arc::clone(&clock)).await)
-        } else {
-            Arc::new(LoggingHandler)
-        };
-        Self::build_with(settings, role, handler, clock).await
+        if !role.works() {
+            let handler: Arc<dyn JobHandler> = Arc::new(LoggingHandler);
+            return Self::build_inner(settings, role, handler, clock, Features::default()).await;
+        }
+        let handler = Arc::new(ServiceHandler::from_settings(settings, Arc::clone(&clock)).await);
+        let features = crate::features::assess(settings, &handler).await;
+        let as_job: Arc<dyn JobHandler> = Arc::clone(&handler) as Arc<dyn JobHandler>;
+        let mut app = Self::build_inner(settings, role, as_job, clock, features).await?;
+        app.reprobe = Some((settings.clone(), handler));
+        Ok(app)
     }
 
     /// Like [`Application::build`] with the job handler and clock given.
@@ -80,6 +88,17 @@ impl Application {
         handler: Arc<dyn JobHandler>,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        Self::build_inner(settings, role, handler, clock, Features::default()).await
+    }
+
+    async fn build_inner(
+        settings: &Settings,
+        role: Role,
+        handler: Arc<dyn JobHandler>,
+        clock: Arc<dyn Clock>,
+        features: Features,
+    ) -> anyhow::Result<Self> {
+        let features = Arc::new(Board::new(features));
         if settings.queue.kind == QueueKind::Embedded && role != Role::All {
             anyhow::bail!(
                 "queue.kind = \"embedded\" keeps jobs inside one process: run --role all, \
@@ -107,6 +126,7 @@ impl Application {
                 body_timeout: settings.server.body_timeout,
                 budget: PreauthBudget::new(settings.server.max_unauthenticated_bytes),
             },
+            features: Arc::clone(&features),
         });
         let routes: fn(&mut web::ServiceConfig) = if role.receives() {
             http::receiver_routes
@@ -135,7 +155,14 @@ impl Application {
             worker,
             queue,
             schedule,
+            features,
+            reprobe: None,
         })
+    }
+
+    /// What each feature is doing, as last assessed.
+    pub fn features(&self) -> Features {
+        self.features.get()
     }
 
     pub fn port(&self) -> u16 {
@@ -166,6 +193,14 @@ impl Application {
                 shutdown_rx.clone(),
             ))
         });
+        let reprobe = self.reprobe.map(|(settings, handler)| {
+            tokio::spawn(crate::features::reprobe(
+                Arc::clone(&self.features),
+                settings,
+                handler,
+                shutdown_rx.clone(),
+            ))
+        });
         let worker = self.worker.map(|w| tokio::spawn(w.run(shutdown_rx)));
         let result = tokio::select! {
             () = stop => {
@@ -181,6 +216,9 @@ impl Application {
         handle.stop(true).await;
         if let Some(s) = schedule {
             let _ = s.await;
+        }
+        if let Some(r) = reprobe {
+            let _ = r.await;
         }
         if let Some(w) = worker {
             if w.await.is_err() {

@@ -120,6 +120,7 @@ pub async fn check(data: &[u8]) {
     queue.down.store(flags & 0x80 != 0, Ordering::Relaxed);
     let secret = Secret::new(SECRET);
     let state = web::Data::new(AppState {
+        features: Default::default(),
         queue: queue.clone(),
         metrics: Arc::new(Metrics::new()),
         clock: Arc::new(SystemClock),

@@ -59,6 +59,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub secrets: WebhookSecrets,
     pub bounds: Bounds,
+    /// What each feature is doing, as assessed at start; `/readyz` is 503
+    /// while one is broken. Empty for processes that run no worker.
+    pub features: Arc<crate::features::Board>,
 }
 
 /// Routes of a process that receives webhooks (`all` and `receiver` roles).

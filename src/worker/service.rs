@@ -60,11 +60,13 @@ impl ServiceHandler {
         settings: &crate::settings::Settings,
         clock: Arc<dyn crate::clock::Clock>,
     ) -> Self {
+        // Why a part is missing is logged at debug only: `features::assess`
+        // tells off on purpose from broken, and says which at start.
         let upgrader = Upgrader::from_settings(settings, Arc::clone(&clock))
             .map(Arc::new)
             .map_err(|e| format!("{e:#}"));
         if let Err(e) = &upgrader {
-            tracing::error!(error = %e, "upgrade passes are off: the git host or lookups could not be set up");
+            tracing::debug!(error = %e, "upgrade passes are off: the git host or lookups could not be set up");
         }
         let argocd = crate::cluster::from_settings(&settings.argocd)
             .await
@@ -82,15 +84,15 @@ impl ServiceHandler {
             (_, Err(e)) => Err(e.clone()),
         };
         if let Err(e) = &syncer {
-            tracing::error!(error = %e, "syncs on push are off: the git host or Argo CD could not be set up");
+            tracing::debug!(error = %e, "syncs on push are off: the git host or Argo CD could not be set up");
         }
         let promoter = promoter(settings, &upgrader, &argocd);
         if let Err(e) = &promoter {
-            tracing::error!(error = %e, "promotions are off");
+            tracing::debug!(error = %e, "promotions are off");
         }
         let rollbacker = rollbacker(settings, &upgrader, &argocd, &promoter, Arc::clone(&clock));
         if let Err(e) = &rollbacker {
-            tracing::error!(error = %e, "rollbacks are off");
+            tracing::debug!(error = %e, "rollbacks are off");
         }
         let chatops = match (&upgrader, &argocd, &rollbacker) {
             (Ok(up), Ok(argocd), Ok(rb)) => Ok(Arc::new(ChatOps {
@@ -432,7 +434,7 @@ fn promoter(
     let argocd = argocd.as_ref().map_err(Clone::clone)?;
     let url = settings.alertmanager.api_url.trim();
     let alerts = if url.is_empty() {
-        tracing::warn!("alertmanager.api_url is empty: promotions will not check alerts");
+        tracing::debug!("alertmanager.api_url is empty: promotions will not check alerts");
         None
     } else {
         Some(

@@ -50,6 +50,7 @@ const SECRET: &str = "replay-test-secret";
 fn state(queue: Arc<Recorder>) -> web::Data<AppState> {
     let secret = Secret::new(SECRET.to_owned());
     web::Data::new(AppState {
+        features: Default::default(),
         queue,
         metrics: Arc::new(Metrics::new()),
         clock: Arc::new(SystemClock),

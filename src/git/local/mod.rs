@@ -68,6 +68,19 @@ impl std::fmt::Debug for LocalGit {
 }
 
 impl LocalGit {
+    /// Records that pull request `number` was merged as `merge_commit`,
+    /// for a person or tool that merged its branch (chartpilot itself never
+    /// merges); promotion checks then find it by the pushed commit.
+    pub async fn record_merge(
+        &self,
+        number: u64,
+        merge_commit: &CommitSha,
+    ) -> Result<(), GitError> {
+        self.pulls
+            .merged(number, merge_commit.to_string(), self.clock.now())
+            .await
+    }
+
     /// Opens the repository at `settings.path`: checks that `git` runs and
     /// that the path is inside a repository, and resolves its git dir.
     pub fn open(settings: &GitSettings) -> Result<Self, GitError> {

@@ -39,6 +39,12 @@ pub(super) struct PullLine {
     pub state: PullState,
     #[serde(default)]
     pub labels: Vec<String>,
+    /// Written by whoever merged it (a person, a tool, `chartpilot demo`):
+    /// promotion checks find merged pull requests by their merge commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_at: Option<DateTime<Utc>>,
 }
 
 impl From<PullLine> for PullRequest {
@@ -52,8 +58,12 @@ impl From<PullLine> for PullRequest {
             state: line.state,
             labels: line.labels,
             url: None,
-            merge_commit: None,
-            merged_at: None,
+            // A line naming no valid commit is a pull that merged nothing known.
+            merge_commit: line
+                .merge_commit
+                .as_deref()
+                .and_then(|s| crate::domain::CommitSha::parse(s).ok()),
+            merged_at: line.merged_at,
         }
     }
 }
@@ -304,6 +314,8 @@ impl PullLog {
                 body: new.body,
                 state: PullState::Open,
                 labels: new.labels,
+                merge_commit: None,
+                merged_at: None,
             };
             log.append(&line)?;
             Ok(PullRequest::from(line))
@@ -388,6 +400,29 @@ impl PullLog {
     ) -> Result<(), GitError> {
         self.change(move |log| log.comment(number, &body, now))
             .await
+    }
+
+    /// Marks `number` merged by `merge_commit`; a pull already merged
+    /// stays as it is, so a repeated call adds nothing.
+    pub(super) async fn merged(
+        self: &Arc<Self>,
+        number: u64,
+        merge_commit: String,
+        now: DateTime<Utc>,
+    ) -> Result<(), GitError> {
+        self.change(move |log| {
+            let current = log.ledger.get(number)?.clone();
+            if current.state == PullState::Merged {
+                return Ok(());
+            }
+            log.append(&PullLine {
+                state: PullState::Merged,
+                merge_commit: Some(merge_commit),
+                merged_at: Some(now),
+                ..current
+            })
+        })
+        .await
     }
 
     pub(super) async fn close(

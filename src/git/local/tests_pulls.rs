@@ -245,3 +245,24 @@ async fn comments_read_back_per_pull_and_comment_once_says_its_piece_once() {
     assert_eq!(all.len(), 3);
     assert_eq!(all[1], "gave up\n\n<!-- chartpilot:k-1 -->");
 }
+
+#[tokio::test]
+async fn a_recorded_merge_names_its_commit_once() {
+    let (_dir, local) = checkout();
+    branches(&local, 1).await;
+    let pull = local.create_pull(&new_pull("b0")).await.unwrap();
+    let head = main_head(&local).await;
+    local.record_merge(pull.number, &head).await.unwrap();
+    // A repeated record (a resent push) adds no line.
+    local.record_merge(pull.number, &head).await.unwrap();
+    let lines = log_lines(&local);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["state"], "merged");
+    assert_eq!(lines[1]["merge_commit"], head.to_string());
+    assert!(lines[1]["merged_at"].is_string());
+    let closed = local.recently_closed_pulls().await.unwrap();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].state, PullState::Merged);
+    assert_eq!(closed[0].merge_commit.as_ref(), Some(&head));
+    assert!(local.open_pulls().await.unwrap().is_empty());
+}
