@@ -145,3 +145,50 @@ async fn check_config_probe_lists_the_features_and_fails_for_a_broken_one() {
         "{stdout}"
     );
 }
+
+/// `serve` on the built-in defaults (not the demo: a chat secret is set)
+/// says in one block what is off and which key turns it on; nothing is an
+/// ERROR, and off is not unready.
+#[tokio::test]
+async fn serve_on_defaults_prints_what_is_off_and_stays_ready() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chartpilot"));
+    child
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CHARTPILOT__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("CHARTPILOT__CHAT__SECRET", support::random_secret())
+        .current_dir(dir.path())
+        .args(["serve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = Serve(child.spawn().unwrap());
+    let stdout = child.0.stdout.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .take_while(|l| !l.contains("starting service"))
+            .collect::<Vec<_>>()
+    });
+    let (status, body) = readyz(port, &mut child).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["features"]["upgrades"]["state"], "off", "{body}");
+    let out = lines.join().unwrap().join("\n");
+    assert!(!out.contains(" ERROR "), "{out}");
+    assert!(out.contains("features:\n"), "{out}");
+    assert!(
+        out.contains("  upgrades    off: no repository (git.path . is not one); set git.path"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  rollbacks   off: alertmanager.token is empty"),
+        "{out}"
+    );
+    assert!(
+        out.contains("set alertmanager.token to turn it on"),
+        "{out}"
+    );
+}
