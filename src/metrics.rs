@@ -18,6 +18,17 @@ struct KindLabels {
     kind: String,
 }
 
+/// One gauge per pin kind, environment and update type: the version
+/// matrix as numbers (no chart or version labels, so the series stay few).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PinLabels {
+    kind: String,
+    environment: String,
+    /// `major`, `minor`, `patch`, `none` (up to date or nothing allowed),
+    /// `range`, `unresolved`, `unknown` (offline or the lookup failed).
+    update: String,
+}
+
 /// Job durations from 5 ms to about 80 s: handlers call GitHub and Argo CD.
 fn job_duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 15))
@@ -32,6 +43,8 @@ pub struct Metrics {
     parked: Family<KindLabels, Counter>,
     job_duration: Family<KindLabels, Histogram, fn() -> Histogram>,
     queue_connected: Gauge,
+    pins: Family<PinLabels, Gauge>,
+    pins_drifting: Family<PinLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -52,6 +65,8 @@ impl Metrics {
             job_duration_histogram,
         );
         let queue_connected = Gauge::default();
+        let pins = Family::<PinLabels, Gauge>::default();
+        let pins_drifting = Family::<PinLabels, Gauge>::default();
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -83,6 +98,16 @@ impl Metrics {
             "1 while the queue accepts jobs",
             queue_connected.clone(),
         );
+        registry.register(
+            "pins",
+            "Chart pins by kind, environment and update type, as of the last upgrade pass",
+            pins.clone(),
+        );
+        registry.register(
+            "pins_drifting",
+            "Pins ahead of or behind an earlier environment, as of the last upgrade pass",
+            pins_drifting.clone(),
+        );
         Self {
             registry,
             requests,
@@ -92,6 +117,8 @@ impl Metrics {
             parked,
             job_duration,
             queue_connected,
+            pins,
+            pins_drifting,
         }
     }
 
@@ -133,11 +160,123 @@ impl Metrics {
         self.queue_connected.set(i64::from(connected));
     }
 
+    /// The pin gauges from `m`, replacing the previous pass's series (a
+    /// chart that left an environment must not linger).
+    pub fn set_pins(&self, m: &crate::matrix::Matrix) {
+        self.pins.clear();
+        self.pins_drifting.clear();
+        for row in &m.rows {
+            for (env, cell) in &row.cells {
+                for pin in &cell.pins {
+                    let update = if pin.reason.is_some() {
+                        "unresolved"
+                    } else if pin.constraint.is_some() {
+                        "range"
+                    } else if !m.summary.looked_up || cell.error.is_some() {
+                        "unknown"
+                    } else {
+                        cell.update.unwrap_or("none")
+                    };
+                    let labels = PinLabels {
+                        kind: row.tier.pin_kind().to_owned(),
+                        environment: env.clone(),
+                        update: update.to_owned(),
+                    };
+                    self.pins.get_or_create(&labels).inc();
+                    if cell.drift.is_some() {
+                        self.pins_drifting.get_or_create(&labels).inc();
+                    }
+                }
+            }
+        }
+    }
+
     /// The registry in Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Latest;
+    use crate::pins::{Pin, PinKind};
+    use crate::promote::freeze::Freezes;
+    use crate::settings::UpdateType;
+
+    fn pin(env: &str, version: &str) -> Pin {
+        Pin {
+            file: format!("apps/{env}/a.yaml"),
+            line: 1,
+            kind: PinKind::Argocd,
+            name: format!("a-{env}"),
+            env: Some(env.into()),
+            repository: Some("https://charts.example.com".into()),
+            chart: Some("a".into()),
+            version: Some(version.into()),
+            span: None,
+            reason: None,
+            constraint: None,
+            local_chart: false,
+            address: None,
+        }
+    }
+
+    /// The gauges say what the matrix says, and a second pass replaces the
+    /// first's series.
+    #[test]
+    fn pin_gauges_follow_the_last_pass() {
+        let envs = ["dev", "prod"].map(str::to_owned);
+        let pins = [pin("dev", "1.1.0"), pin("prod", "1.0.0")];
+        let latest = [
+            Latest::default(),
+            Latest {
+                latest: Some("1.1.0".into()),
+                update: Some(UpdateType::Minor),
+                ..Latest::default()
+            },
+        ];
+        let m = Metrics::new();
+        m.set_pins(&crate::matrix::build(
+            &pins,
+            Some(&latest),
+            &envs,
+            &Freezes::default(),
+        ));
+        let text = m.render();
+        assert!(
+            text.contains(
+                "chartpilot_pins{kind=\"argocd\",environment=\"prod\",update=\"minor\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("chartpilot_pins{kind=\"argocd\",environment=\"dev\",update=\"none\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "chartpilot_pins_drifting{kind=\"argocd\",environment=\"prod\",update=\"minor\"} 1"
+            ),
+            "{text}"
+        );
+        m.set_pins(&crate::matrix::build(
+            &pins[..1],
+            None,
+            &envs,
+            &Freezes::default(),
+        ));
+        let text = m.render();
+        assert!(!text.contains("environment=\"prod\""), "{text}");
+        assert!(
+            text.contains(
+                "chartpilot_pins{kind=\"argocd\",environment=\"dev\",update=\"unknown\"} 1"
+            ),
+            "{text}"
+        );
     }
 }

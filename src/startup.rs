@@ -109,6 +109,7 @@ impl Application {
             .works()
             .then(|| (settings.upgrade.clone(), Arc::clone(&clock)));
         let metrics = Arc::new(Metrics::new());
+        handler.attach_metrics(&metrics);
         let queue = queue::open(&settings.queue, Arc::clone(&metrics), role.works())
             .await
             .context("cannot open the job queue")?;

@@ -41,6 +41,15 @@ impl Tier {
         }
     }
 
+    /// The pin kind of the tier, as `scan` spells it.
+    pub fn pin_kind(self) -> &'static str {
+        match self {
+            Tier::Platform => "terraform",
+            Tier::Application => "argocd",
+            Tier::Dependency => "chart-dependency",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Tier::Platform => "platform",

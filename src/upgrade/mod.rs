@@ -40,6 +40,7 @@ impl Upgrader {
             },
             clock,
             lock: Mutex::new(()),
+            metrics: std::sync::OnceLock::new(),
         })
     }
 }

@@ -114,6 +114,9 @@ pub struct Upgrader {
     /// branches (harmless, but noisy); other replicas are kept apart by
     /// branch creation failing when the branch exists.
     pub lock: Mutex<()>,
+    /// Where each pass leaves its version matrix as pin gauges; set once
+    /// the service has its metrics (a CLI pass has none).
+    pub metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
 }
 
 impl Upgrader {
@@ -142,6 +145,18 @@ impl Upgrader {
             }
         }
         report.lookup_errors.sort();
+        if let Some(metrics) = self.metrics.get() {
+            // The same matrix `report` shows, as numbers.
+            let (latest, _) =
+                crate::cli::latest::latest_of(&self.policy, &scan.pins, &releases, now);
+            let freezes = crate::promote::freeze::Freezes::from_files(&files).unwrap_or_default();
+            metrics.set_pins(&crate::matrix::build(
+                &scan.pins,
+                Some(&latest),
+                &self.policy.environments,
+                &freezes,
+            ));
+        }
         // The policy runs once per pin: its target feeds the plan, and
         // what it held back is reported for pins that get PRs here.
         let mut held_back = Vec::new();

@@ -78,6 +78,10 @@ pub type Handled = Result<Vec<FollowUp>, JobError>;
 #[async_trait]
 pub trait JobHandler: Send + Sync + 'static {
     async fn handle(&self, job: &Job, envelope: &JobEnvelope) -> Handled;
+
+    /// Hands the service's metrics to handlers that report domain figures
+    /// (the pin gauges of upgrade passes); others ignore them.
+    fn attach_metrics(&self, _metrics: &std::sync::Arc<crate::metrics::Metrics>) {}
 }
 
 /// Records each job with the fields a person needs to follow it.

@@ -345,6 +345,13 @@ impl ServiceHandler {
 
 #[async_trait]
 impl JobHandler for ServiceHandler {
+    fn attach_metrics(&self, metrics: &Arc<crate::metrics::Metrics>) {
+        if let Ok(up) = &self.upgrader {
+            // Set once: a handler serves one service.
+            let _ = up.metrics.set(Arc::clone(metrics));
+        }
+    }
+
     async fn handle(&self, job: &Job, envelope: &JobEnvelope) -> Handled {
         match job {
             Job::Upgrade(u) => self.upgrade(&u.reason).await.map(|()| Vec::new()),

@@ -248,6 +248,22 @@ async fn a_merged_dev_upgrade_is_promoted_to_staging_once_dev_runs_it_healthy() 
         calls.join("\n")
     );
 
+    // The push's upgrade pass left its version matrix on /metrics.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", w.port))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("chartpilot_pins{kind=\"argocd\",environment=\"dev\",update=\"none\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("chartpilot_pins{kind=\"terraform\",environment=\"-\","),
+        "{metrics}"
+    );
+
     let staging = w
         .fake
         .pulls()
