@@ -676,3 +676,52 @@ async fn a_confirmation_confirms_what_was_shown_not_a_newer_change() {
     );
     assert!(pulls(&w.repo).is_empty());
 }
+
+/// `unfreeze` through the real receiver and worker: the freeze file loses
+/// the environment in a commit on main; a second `unfreeze` says it is not
+/// frozen and commits nothing.
+#[tokio::test]
+async fn unfreeze_lifts_a_freeze_once() {
+    let w = world().await;
+    let sample = "05-freeze-with-reason.body.txt";
+    w.slack_text(sample, Some(STEVE), Some("freeze dev demo day"))
+        .await;
+    let r = w.reply().await;
+    assert_eq!(r["response_type"], "in_channel", "{r}");
+    assert!(git(&w.repo, &["show", "main:.chartpilot/freeze.yaml"]).contains("dev"));
+
+    w.slack_text(sample, Some(STEVE), Some("unfreeze dev"))
+        .await;
+    let r = w.reply().await;
+    let text = r["text"].as_str().unwrap();
+    assert!(text.starts_with("dev is no longer frozen (commit `"), "{r}");
+    assert!(
+        !git(&w.repo, &["show", "main:.chartpilot/freeze.yaml"]).contains("dev:"),
+        "dev left the freeze file"
+    );
+    let head = git(&w.repo, &["rev-parse", "main"]);
+    w.slack_text(sample, Some(STEVE), Some("unfreeze dev"))
+        .await;
+    let r = w.reply().await;
+    assert_eq!(r["text"], "dev is not frozen.", "{r}");
+    assert_eq!(git(&w.repo, &["rev-parse", "main"]), head, "no commit");
+}
+
+/// With `policy.dry_run`, chat says what it would do and changes nothing.
+#[tokio::test]
+async fn a_dry_run_says_what_it_would_do_and_does_nothing() {
+    let w = world_with(|s| s.policy.dry_run = true).await;
+    let head = git(&w.repo, &["rev-parse", "main"]);
+    w.slack_text(
+        "05-freeze-with-reason.body.txt",
+        Some(STEVE),
+        Some("freeze dev demo day"),
+    )
+    .await;
+    let r = w.reply().await;
+    assert_eq!(
+        r["text"], "Dry run (policy.dry_run), nothing done: would freeze dev.",
+        "{r}"
+    );
+    assert_eq!(git(&w.repo, &["rev-parse", "main"]), head, "no commit");
+}
