@@ -27,6 +27,26 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum JobsAction {
+    /// Each parked job: kind, attempts, age and the reason it was parked.
+    List {
+        /// Config file (TOML); defaults to config/default.toml when present.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// One parked job: its reason and its envelope as stored.
+    Show {
+        /// The job's number in `jobs list`.
+        n: usize,
+        /// Config file (TOML); defaults to config/default.toml when present.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run the service: webhook receivers and/or the worker.
     Serve {
@@ -110,6 +130,14 @@ enum Command {
         #[command(subcommand)]
         action: Option<DemoAction>,
     },
+    /// Parked jobs of the configured queue: why each was parked.
+    #[command(
+        after_help = "Examples:\n  chartpilot jobs list\n  chartpilot jobs list --format json\n  chartpilot jobs show 1"
+    )]
+    Jobs {
+        #[command(subcommand)]
+        action: JobsAction,
+    },
     /// Set the pins of a chart to a version, changing no other byte.
     Bump {
         dir: PathBuf,
@@ -158,6 +186,34 @@ fn discover_options(s: &Settings) -> DiscoverOptions {
         environments: s.policy.environments.clone(),
         env_patterns: s.pins.env_patterns.clone(),
         env_aliases: s.pins.env_aliases.clone(),
+    }
+}
+
+/// `chartpilot jobs`: reads the parked jobs of the configured queue.
+fn jobs(action: JobsAction) -> Result<(), String> {
+    let config = match &action {
+        JobsAction::List { config, .. } | JobsAction::Show { config, .. } => config.clone(),
+    };
+    let s = load(config.as_ref())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let parked = runtime.block_on(async {
+        let metrics = Arc::new(chartpilot::metrics::Metrics::new());
+        let queue = chartpilot::queue::open(&s.queue, metrics, false)
+            .await
+            .map_err(|e| format!("cannot open the queue: {e}"))?;
+        let parked = cli::jobs::parked(queue.as_ref()).await;
+        queue.close().await;
+        parked
+    })?;
+    let out = &mut std::io::stdout().lock();
+    match action {
+        JobsAction::List { format, .. } => {
+            cli::jobs::render_list(&cli::jobs::rows(&parked), format, chrono::Utc::now(), out)
+        }
+        JobsAction::Show { n, .. } => cli::jobs::render_show(&parked, n, out),
     }
 }
 
@@ -246,6 +302,7 @@ fn main() -> ExitCode {
             dry_run,
             format,
         } => load(config.as_ref()).and_then(|s| upgrade(s, dry_run, format)),
+        Command::Jobs { action } => jobs(action),
         Command::Report {
             dir,
             config,

@@ -403,3 +403,52 @@ async fn a_changed_delivery_limit_keeps_the_existing_queue_serving() {
     q.close().await;
     delete_topology(&settings).await;
 }
+
+/// `chartpilot jobs list|show` read a parked job back with its reason,
+/// from the embedded store the service left.
+#[tokio::test]
+async fn jobs_list_and_show_read_the_parked_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(Backend::Embedded, dir.path(), &[]);
+    {
+        let q = open(&settings).await;
+        q.publish(&job("status web")).await.unwrap();
+        let delivery = q.receive().await.unwrap();
+        q.park(delivery, "failed 5 attempts; last error: argo unreachable")
+            .await
+            .unwrap();
+        q.close().await;
+    }
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_chartpilot"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env(
+                "CHARTPILOT__QUEUE__PATH",
+                settings.queue.path.display().to_string(),
+            )
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let list = run(&["jobs", "list"]);
+    assert!(
+        list.contains("1  chat.command  1  ")
+            && list.contains("failed 5 attempts; last error: argo unreachable"),
+        "{list}"
+    );
+    assert!(list.ends_with("1 parked jobs\n"), "{list}");
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["jobs", "list", "--format", "json"])).unwrap();
+    assert_eq!(json[0]["kind"], "chat.command");
+    let show = run(&["jobs", "show", "1"]);
+    assert!(show.starts_with("reason: failed 5 attempts"), "{show}");
+    assert!(show.contains("\"status web\""), "{show}");
+}

@@ -1,6 +1,7 @@
 //! The `scan` and `bump` commands: pin discovery and edits for people and
 //! scripts. Output goes to the given writers so tests can read it.
 
+pub mod jobs;
 pub mod latest;
 pub mod report;
 mod table;

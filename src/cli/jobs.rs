@@ -1,0 +1,162 @@
+//! `chartpilot jobs list|show`: the parked jobs of either queue, with their
+//! kind, attempts, age and the reason they were parked. Read only: a
+//! RabbitMQ listing takes the messages and gives them back unacknowledged.
+
+use std::io::Write;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::jobs::JobEnvelope;
+use crate::queue::{JobQueue, ParkedJob};
+
+use super::Format;
+
+/// How long `jobs` waits for the broker before saying it is unreachable.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
+
+/// A reason is cut here in the table; `show` and JSON have it whole.
+const MAX_REASON_CHARS: usize = 100;
+
+/// One parked job as `jobs list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParkedRow {
+    /// 1-based position, for `jobs show N`.
+    pub n: usize,
+    pub id: Option<String>,
+    pub kind: Option<String>,
+    pub attempt: Option<u32>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub reason: String,
+}
+
+/// The rows of `parked`; a body that is no envelope still gets its row,
+/// with the reason (it was parked for being unreadable, most likely).
+pub fn rows(parked: &[ParkedJob]) -> Vec<ParkedRow> {
+    parked
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let env = JobEnvelope::from_bytes(p.body.as_bytes()).ok();
+            ParkedRow {
+                n: i + 1,
+                id: env.as_ref().map(|e| e.id.to_string()),
+                kind: env.as_ref().map(|e| e.kind.clone()),
+                attempt: env.as_ref().map(|e| e.attempt),
+                created_at: env.as_ref().map(|e| e.created_at),
+                reason: p.reason.clone(),
+            }
+        })
+        .collect()
+}
+
+fn age(since: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    since
+        .and_then(|t| (now - t).to_std().ok())
+        .map(|d| humantime::format_duration(Duration::from_secs(d.as_secs())).to_string())
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+/// `jobs list` in `format`.
+pub fn render_list(
+    rows: &[ParkedRow],
+    format: Format,
+    now: DateTime<Utc>,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(rows).map_err(|e| e.to_string())? + "\n",
+        Format::Table => {
+            let mut t = String::from("N  KIND  ATTEMPT  AGE  REASON\n");
+            for r in rows {
+                t.push_str(&format!(
+                    "{}  {}  {}  {}  {}\n",
+                    r.n,
+                    r.kind.as_deref().unwrap_or("?"),
+                    r.attempt.map_or_else(|| "?".to_owned(), |a| a.to_string()),
+                    age(r.created_at, now),
+                    crate::text::cut(&r.reason.replace('\n', " "), MAX_REASON_CHARS)
+                ));
+            }
+            t.push_str(&format!("{} parked jobs\n", rows.len()));
+            t
+        }
+    };
+    out.write_all(text.as_bytes()).map_err(|e| e.to_string())
+}
+
+/// `jobs show N`: the reason and the envelope as stored.
+pub fn render_show(parked: &[ParkedJob], n: usize, out: &mut dyn Write) -> Result<(), String> {
+    let job = n
+        .checked_sub(1)
+        .and_then(|i| parked.get(i))
+        .ok_or_else(|| {
+            format!(
+                "no parked job {n}: there are {} (see `jobs list`)",
+                parked.len()
+            )
+        })?;
+    let body = serde_json::from_str::<serde_json::Value>(&job.body)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| job.body.clone());
+    writeln!(out, "reason: {}\n{body}", job.reason).map_err(|e| e.to_string())
+}
+
+/// The parked jobs of the configured queue, once it is reachable.
+pub async fn parked(queue: &dyn JobQueue) -> Result<Vec<ParkedJob>, String> {
+    let until = tokio::time::Instant::now() + CONNECT_PATIENCE;
+    while !queue.is_ready() && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    queue.parked().await.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::{Job, UpgradeRequest};
+
+    #[test]
+    fn rows_list_and_show() {
+        let now = Utc::now();
+        let job = Job::Upgrade(UpgradeRequest {
+            reason: "schedule".into(),
+        });
+        let env = JobEnvelope::new(&job, "k".into(), None, now - chrono::Duration::hours(2))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let parked = [
+            ParkedJob {
+                reason: "crashed the worker 20 times: chartpilot.upgrade".into(),
+                body: String::from_utf8_lossy(&env.to_bytes()).into_owned(),
+            },
+            ParkedJob {
+                reason: "not a job envelope".into(),
+                body: "garbage".into(),
+            },
+        ];
+        let rows = rows(&parked);
+        assert_eq!(rows[0].kind.as_deref(), Some(env.kind.as_str()));
+        assert_eq!(rows[1].kind, None);
+        let mut out = Vec::new();
+        render_list(&rows, Format::Table, now, &mut out).unwrap_or_default();
+        let text = String::from_utf8_lossy(&out).into_owned();
+        assert!(
+            text.contains(&format!(
+                "1  {}  1  2h  crashed the worker 20 times",
+                env.kind
+            )),
+            "{text}"
+        );
+        assert!(text.contains("2  ?  ?  ?  not a job envelope"), "{text}");
+        assert!(text.ends_with("2 parked jobs\n"), "{text}");
+        let mut out = Vec::new();
+        render_show(&parked, 2, &mut out).unwrap_or_default();
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "reason: not a job envelope\ngarbage\n"
+        );
+        assert!(render_show(&parked, 3, &mut Vec::new()).is_err());
+        assert!(render_show(&parked, 0, &mut Vec::new()).is_err());
+    }
+}
