@@ -203,10 +203,10 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Latest;
     use crate::pins::{Pin, PinKind};
     use crate::promote::freeze::Freezes;
     use crate::settings::UpdateType;
+    use crate::upgrade::source::Latest;
 
     fn pin(env: &str, version: &str) -> Pin {
         Pin {

@@ -16,23 +16,7 @@ use crate::charts::version::Version;
 use crate::pins::{self, edit, DiscoverOptions, Pin};
 use crate::settings::UpdateType;
 
-/// What a lookup found for one pin: the newest version the policy allows
-/// (spelled as the repository publishes it, never below the pin) and its
-/// update type; or, when the chart could not be looked up, why.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Latest {
-    pub latest: Option<String>,
-    pub update: Option<UpdateType>,
-    /// The pinned version is deprecated in the index, or not in it.
-    pub deprecated: bool,
-    /// `1.2.3 is deprecated in the index`, `1.2.3 is not in the index`.
-    pub note: Option<String>,
-    /// A newer release the policy held back, and why.
-    pub held_back: Option<String>,
-    /// Why the chart could not be looked up (no credentials in it): so
-    /// `latest: null` never stands for both "failed" and "nothing found".
-    pub error: Option<String>,
-}
+pub use crate::upgrade::source::Latest;
 
 /// Looks up every pin (same order) and says which repositories failed.
 pub type LookupFn<'a> = &'a dyn Fn(&[Pin]) -> (Vec<Latest>, Vec<String>);

@@ -265,9 +265,9 @@ fn html(m: &Matrix) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Latest;
     use crate::pins::{Pin, PinKind};
     use crate::settings::UpdateType;
+    use crate::upgrade::source::Latest;
 
     fn matrix() -> Matrix {
         let pin = |env: &str, v: &str| Pin {

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::charts::version::Version;
-use crate::cli::Latest;
 use crate::pins::{Pin, PinKind};
 use crate::promote::freeze::Freezes;
+use crate::upgrade::source::Latest;
 
 #[cfg(test)]
 mod tests;

@@ -133,28 +133,21 @@ impl Upgrader {
             .cloned()
             .collect();
         let releases = self.source.releases(&published, &self.policy, now).await;
-        for (key, r) in &releases {
-            if let Err(e) = r {
-                report.lookup_errors.push(format!(
-                    "{} from {}: {e}",
-                    key.chart.as_deref().unwrap_or("?"),
-                    crate::charts::fetch::route::strip_userinfo(
-                        key.repository.as_deref().unwrap_or("?")
-                    )
-                ));
-            }
-        }
+        report.lookup_errors = super::source::lookup_failures(&releases);
         report.lookup_errors.sort();
+        // A frozen environment takes no automatic upgrade; a freeze file
+        // that does not parse may freeze any of them, so none do.
+        let frozen = crate::promote::freeze::Freezes::from_files(&files)
+            .map_err(|e| format!("not upgraded while {e}"));
         if let Some(metrics) = self.metrics.get() {
             // The same matrix `report` shows, as numbers.
-            let (latest, _) =
-                crate::cli::latest::latest_of(&self.policy, &scan.pins, &releases, now);
-            let freezes = crate::promote::freeze::Freezes::from_files(&files).unwrap_or_default();
+            let (latest, _) = super::source::latest_of(&self.policy, &scan.pins, &releases, now);
+            let none = crate::promote::freeze::Freezes::default();
             metrics.set_pins(&crate::matrix::build(
                 &scan.pins,
                 Some(&latest),
                 &self.policy.environments,
-                &freezes,
+                frozen.as_ref().unwrap_or(&none),
             ));
         }
         // The policy runs once per pin: its target feeds the plan, and
@@ -180,10 +173,6 @@ impl Upgrader {
         report.skipped = plan.skipped.into_iter().map(SkipOut::from).collect();
         report.held_back = held_back;
         report.notes = notes;
-        // A frozen environment takes no automatic upgrade; a freeze file
-        // that does not parse may freeze any of them, so none do.
-        let frozen = crate::promote::freeze::Freezes::from_files(&files)
-            .map_err(|e| format!("not upgraded while {e}"));
         let mut groups = Vec::new();
         for group in plan.groups {
             let why = match &frozen {

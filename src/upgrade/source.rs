@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::run::{ReleaseSource, Releases};
 use crate::charts::constraint::Constraint;
+use crate::charts::fetch::route::strip_userinfo;
 use crate::charts::lookup::{ChartKey, Lookup, Outcome};
 use crate::charts::policy::{select, select_range, EffectivePolicy};
 use crate::charts::version::Version;
@@ -205,4 +206,73 @@ fn choose_in_range(
         deprecated: false,
         note,
     }
+}
+
+/// What a lookup found for one pin: the newest version the policy allows
+/// (spelled as the repository publishes it, never below the pin) and its
+/// update type; or, when the chart could not be looked up, why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Latest {
+    pub latest: Option<String>,
+    pub update: Option<UpdateType>,
+    /// The pinned version is deprecated in the index, or not in it.
+    pub deprecated: bool,
+    /// `1.2.3 is deprecated in the index`, `1.2.3 is not in the index`.
+    pub note: Option<String>,
+    /// A newer release the policy held back, and why.
+    pub held_back: Option<String>,
+    /// Why the chart could not be looked up (no credentials in it): so
+    /// `latest: null` never stands for both "failed" and "nothing found".
+    pub error: Option<String>,
+}
+
+/// `latest` and friends for every pin (same order), and one line per chart
+/// that could not be looked up.
+pub fn latest_of(
+    policy: &PolicySettings,
+    pins: &[Pin],
+    releases: &Releases,
+    now: DateTime<Utc>,
+) -> (Vec<Latest>, Vec<String>) {
+    let latest = pins
+        .iter()
+        .map(|pin| match releases.get(&ChartKey::of(pin)) {
+            _ if pin.local_chart => Latest::default(),
+            Some(Ok(list)) => {
+                let c = choose(policy, pin, list, now);
+                Latest {
+                    latest: c.latest,
+                    // A range is not moved by `scan`'s reckoning: what it
+                    // resolves to is `latest`, and there is no update.
+                    update: c.target.filter(|_| pin.version.is_some()).map(|(_, u)| u),
+                    deprecated: c.deprecated,
+                    note: c.note,
+                    held_back: c.held_back,
+                    error: None,
+                }
+            }
+            Some(Err(e)) => Latest {
+                error: Some(e.clone()),
+                ..Latest::default()
+            },
+            None => Latest::default(),
+        })
+        .collect();
+    (latest, lookup_failures(releases))
+}
+
+/// One line per chart that could not be looked up, `chart from repository:
+/// reason`, without the credentials a repository URL may hold.
+pub fn lookup_failures(releases: &Releases) -> Vec<String> {
+    releases
+        .iter()
+        .filter_map(|(key, r)| {
+            let e = r.as_ref().err()?;
+            Some(format!(
+                "{} from {}: {e}",
+                key.chart.as_deref().unwrap_or("?"),
+                strip_userinfo(key.repository.as_deref().unwrap_or("?"))
+            ))
+        })
+        .collect()
 }
