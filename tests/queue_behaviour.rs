@@ -8,11 +8,12 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chartpilot::jobs::{ChatCommand, ChatSource, Job, JobEnvelope};
+use chartpilot::jobs::{Job, JobEnvelope};
 use chartpilot::metrics::Metrics;
 use chartpilot::queue::{self, JobQueue, Published};
 use chartpilot::settings::Settings;
 use chartpilot::worker::{Outcome, Worker};
+use support::chat_job as job;
 use support::{
     amqp_url, delete_topology, test_settings, Backend, Mode, RecordingHandler, TestSecrets,
     PATIENCE,
@@ -81,18 +82,6 @@ impl Harness {
             delete_topology(&self.settings).await;
         }
     }
-}
-
-fn job(text: &str) -> JobEnvelope {
-    let job = Job::Chat(ChatCommand {
-        source: ChatSource::Generic,
-        user: "ann".into(),
-        user_name: None,
-        text: text.into(),
-        reply_url: None,
-        channel: None,
-    });
-    JobEnvelope::new(&job, format!("test:{text}"), None, chrono::Utc::now()).unwrap()
 }
 
 async fn next(w: &Worker) -> Outcome {

@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use chartpilot::jobs::{ChatCommand, ChatSource, Job, JobEnvelope};
+use chartpilot::jobs::{Job, JobEnvelope};
 use chartpilot::metrics::Metrics;
 use chartpilot::queue::{self, JobQueue, QueueError};
 use chartpilot::settings::Settings;
 use chartpilot::worker::{Handled, JobHandler, Outcome, Worker};
+use support::chat_job as job;
 use support::{amqp_url, delete_topology, test_settings, Backend, TestSecrets, PATIENCE};
 
 /// Names the directory of the poison test to the child process; the child
@@ -46,18 +47,6 @@ fn settings(backend: Backend, dir: &Path, overrides: &[(&str, String)]) -> Setti
         &no_secrets(),
         &support::env_vars(overrides),
     )
-}
-
-fn job(text: &str) -> JobEnvelope {
-    let job = Job::Chat(ChatCommand {
-        source: ChatSource::Generic,
-        user: "ann".into(),
-        user_name: None,
-        text: text.into(),
-        reply_url: None,
-        channel: None,
-    });
-    JobEnvelope::new(&job, format!("test:{text}"), None, chrono::Utc::now()).unwrap()
 }
 
 async fn open(settings: &Settings) -> Arc<dyn JobQueue> {

@@ -511,3 +511,18 @@ pub async fn post_github_event(port: u16, secret: &str, event: &str, body: &str)
         .status()
         .as_u16()
 }
+
+/// A generic chat command as a job, keyed `test:<text>`: the queue tests'
+/// stock job.
+pub fn chat_job(text: &str) -> chartpilot::jobs::JobEnvelope {
+    use chartpilot::jobs::{ChatCommand, ChatSource, Job, JobEnvelope};
+    let job = Job::Chat(ChatCommand {
+        source: ChatSource::Generic,
+        user: "ann".into(),
+        user_name: None,
+        text: text.into(),
+        reply_url: None,
+        channel: None,
+    });
+    JobEnvelope::new(&job, format!("test:{text}"), None, chrono::Utc::now()).unwrap()
+}
