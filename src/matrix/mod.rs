@@ -13,6 +13,7 @@ use crate::pins::{Pin, PinKind};
 use crate::promote::freeze::Freezes;
 use crate::upgrade::source::Latest;
 
+pub mod render;
 #[cfg(test)]
 mod tests;
 
