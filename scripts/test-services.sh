@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs (if missing) and starts the services the test suite needs, on 127.0.0.1 only:
-# RabbitMQ and Alertmanager. Idempotent: fine to run when they are already installed and running.
+# RabbitMQ and Alertmanager (and openssl, chromium for the TLS and status page tests). Idempotent: fine to run when they are already installed and running.
 set -euo pipefail
 
 AMQP_PORT="${CHARTPILOT_TEST_AMQP_PORT:-5672}"
@@ -18,6 +18,14 @@ if ! command -v openssl >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   need_root apt-get update -qq
   need_root apt-get install -y -qq --no-install-recommends openssl >/dev/null
+fi
+
+# The status page is read by a real browser: Debian's headless chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "test-services: installing chromium from Debian" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  need_root apt-get update -qq
+  need_root apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
 if ! command -v rabbitmq-server >/dev/null 2>&1 && [ ! -x /usr/sbin/rabbitmq-server ]; then

@@ -22,6 +22,7 @@ pub mod queue;
 pub mod rollback;
 pub mod settings;
 pub mod startup;
+pub mod status;
 pub mod sync;
 pub mod telemetry;
 pub mod text;

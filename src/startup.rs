@@ -110,6 +110,10 @@ impl Application {
             .then(|| (settings.upgrade.clone(), Arc::clone(&clock)));
         let metrics = Arc::new(Metrics::new());
         handler.attach_metrics(&metrics);
+        let status = Arc::new(crate::status::Board::new(role.works()));
+        handler.attach_status(&status);
+        let status_auth = crate::settings::StatusAuth::parse(&settings.server.status_auth)
+            .map_err(|e| anyhow::anyhow!("server.status_auth: {e}"))?;
         let queue = queue::open(&settings.queue, Arc::clone(&metrics), role.works())
             .await
             .context("cannot open the job queue")?;
@@ -128,6 +132,8 @@ impl Application {
                 budget: PreauthBudget::new(settings.server.max_unauthenticated_bytes),
             },
             features: Arc::clone(&features),
+            status,
+            status_auth,
         });
         let routes: fn(&mut web::ServiceConfig) = if role.receives() {
             http::receiver_routes

@@ -9,6 +9,7 @@ mod github;
 mod health;
 pub mod signature;
 mod slack;
+mod status;
 
 use std::sync::Arc;
 
@@ -62,6 +63,9 @@ pub struct AppState {
     /// What each feature is doing, as assessed at start; `/readyz` is 503
     /// while one is broken. Empty for processes that run no worker.
     pub features: Arc<crate::features::Board>,
+    /// What the status page shows: the last matrix and actions.
+    pub status: Arc<crate::status::Board>,
+    pub status_auth: crate::settings::StatusAuth,
 }
 
 /// Routes of a process that receives webhooks (`all` and `receiver` roles).
@@ -75,7 +79,8 @@ pub fn receiver_routes(cfg: &mut web::ServiceConfig) {
 
 /// Routes every process serves, the worker role included.
 pub fn health_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(only(web::get(), "/healthz").to(health::healthz))
+    cfg.service(only(web::get(), "/").to(status::page))
+        .service(only(web::get(), "/healthz").to(health::healthz))
         .service(only(web::get(), "/readyz").to(health::readyz))
         .service(only(web::get(), "/metrics").to(health::metrics));
 }

@@ -100,6 +100,17 @@ pub struct ParkedJob {
     pub body: String,
 }
 
+/// How many jobs wait, as the status page shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Depth {
+    /// Due now or being worked on.
+    pub ready: u64,
+    /// Waiting out a retry delay.
+    pub retrying: u64,
+    /// In the parking queue, for a person to look at.
+    pub parked: u64,
+}
+
 #[async_trait]
 pub trait JobQueue: Send + Sync + 'static {
     /// Returns once the job is durable: confirmed by the broker, or
@@ -133,6 +144,9 @@ pub trait JobQueue: Send + Sync + 'static {
 
     /// Jobs in the parking queue, oldest first; for operators and tests.
     async fn parked(&self) -> Result<Vec<ParkedJob>, QueueError>;
+
+    /// How many jobs wait; counts only, nothing is taken off a queue.
+    async fn depth(&self) -> Result<Depth, QueueError>;
 }
 
 /// Opens the queue the settings name. `consume` is false for receiver-only

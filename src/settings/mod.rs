@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use secret::Secret;
-pub use server::ServerSettings;
+pub use server::{ServerSettings, StatusAuth};
 
 /// The defaults shipped in the binary, so `chartpilot serve` runs from any
 /// directory with nothing else present.
@@ -28,7 +28,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/default.toml";
 
 /// Keys whose values are secrets: redacted when shown, taken verbatim from
 /// the environment, and loadable from `KEY_file`.
-const SECRET_KEYS: [&str; 9] = [
+const SECRET_KEYS: [&str; 10] = [
     "queue.url",
     "github.webhook_secret",
     "github.token",
@@ -38,6 +38,7 @@ const SECRET_KEYS: [&str; 9] = [
     "argocd.token",
     "slack.webhook_url",
     "slack.bot_token",
+    "server.status_auth",
 ];
 
 /// `queue.url` → `CHARTPILOT__QUEUE__URL`.
@@ -604,7 +605,7 @@ impl Settings {
 
     fn resolve_secret_files(&mut self) -> Result<(), SettingsError> {
         // Same order as SECRET_KEYS.
-        let secrets: [(&mut Secret, &Option<PathBuf>); 9] = [
+        let secrets: [(&mut Secret, &Option<PathBuf>); 10] = [
             (&mut self.queue.url, &self.queue.url_file),
             (
                 &mut self.github.webhook_secret,
@@ -620,6 +621,7 @@ impl Settings {
             (&mut self.argocd.token, &self.argocd.token_file),
             (&mut self.slack.webhook_url, &self.slack.webhook_url_file),
             (&mut self.slack.bot_token, &self.slack.bot_token_file),
+            (&mut self.server.status_auth, &self.server.status_auth_file),
         ];
         let defaults: toml::Table = toml::from_str(DEFAULT_TOML)
             .map_err(|e| SettingsError::Parse(format!("built-in defaults: {e}")))?;

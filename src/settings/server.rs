@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::SettingsError;
+use super::{Secret, SettingsError};
 
 /// Smallest body limit that still fits GitHub's ping and Alertmanager's
 /// smallest notification.
@@ -35,6 +35,63 @@ pub struct ServerSettings {
     pub max_unauthenticated_bytes: usize,
     /// Open connections across all HTTP workers; more wait in the backlog.
     pub max_connections: usize,
+    /// Who may read the status page at `/`: empty for anyone who reaches
+    /// the port, `bearer:TOKEN`, or `basic:USER:PASSWORD`.
+    #[serde(default)]
+    pub status_auth: Secret,
+    #[serde(default)]
+    pub status_auth_file: Option<std::path::PathBuf>,
+}
+
+/// What a request to the status page must carry.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StatusAuth {
+    Open,
+    /// The token after `Bearer `.
+    Bearer(String),
+    /// The credentials after `Basic `, base64 of `user:password`.
+    Basic(String),
+}
+
+impl std::fmt::Debug for StatusAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StatusAuth::Open => "Open",
+            StatusAuth::Bearer(_) => "Bearer([redacted])",
+            StatusAuth::Basic(_) => "Basic([redacted])",
+        })
+    }
+}
+
+impl StatusAuth {
+    /// Parses `server.status_auth`; the error never repeats the value.
+    pub fn parse(value: &Secret) -> Result<Self, String> {
+        let v = value.expose();
+        if v.is_empty() {
+            return Ok(StatusAuth::Open);
+        }
+        match v.split_once(':') {
+            Some(("bearer", token))
+                if !token.is_empty() && !token.contains(char::is_whitespace) =>
+            {
+                Ok(StatusAuth::Bearer(token.to_owned()))
+            }
+            Some(("basic", creds))
+                if creds
+                    .split_once(':')
+                    .is_some_and(|(u, p)| !u.is_empty() && !p.is_empty()) =>
+            {
+                Ok(StatusAuth::Basic(
+                    data_encoding::BASE64.encode(creds.as_bytes()),
+                ))
+            }
+            _ => Err(
+                "expected `bearer:TOKEN` (no spaces) or `basic:USER:PASSWORD`, \
+                      or empty for an open page"
+                    .to_owned(),
+            ),
+        }
+    }
 }
 
 impl ServerSettings {
@@ -64,6 +121,9 @@ impl ServerSettings {
                 ),
             );
         }
+        if let Err(reason) = StatusAuth::parse(&self.status_auth) {
+            return bad("server.status_auth", reason);
+        }
         if self.max_connections == 0 || self.max_connections > MAX_CONNECTIONS_LIMIT {
             return bad(
                 "server.max_connections",
@@ -71,5 +131,36 @@ impl ServerSettings {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_auth_forms() {
+        let parse = |v: &str| StatusAuth::parse(&Secret::new(v));
+        assert_eq!(parse(""), Ok(StatusAuth::Open));
+        assert_eq!(parse("bearer:t0k"), Ok(StatusAuth::Bearer("t0k".into())));
+        // What a browser sends for ops / pa:ss (colons in the password).
+        assert_eq!(
+            parse("basic:ops:pa:ss"),
+            Ok(StatusAuth::Basic("b3BzOnBhOnNz".into()))
+        );
+        for bad in [
+            "t0k",
+            "bearer:",
+            "basic:ops",
+            "basic::pw",
+            "basic:ops:",
+            "Bearer:t",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            format!("{:?}", parse("bearer:t0k")),
+            "Ok(Bearer([redacted]))"
+        );
     }
 }

@@ -209,10 +209,27 @@ fn invalid_values_name_their_key() {
             &[],
             "server.max_connections",
         ),
+        (
+            "[server]\nstatus_auth = \"hunter2\"",
+            &[],
+            "server.status_auth: expected `bearer:TOKEN`",
+        ),
+        (
+            "",
+            &[("CHARTPILOT__SERVER__STATUS_AUTH", "basic:ops")],
+            "server.status_auth",
+        ),
+        (
+            "[server]\nstatus_auth = \"bearer:two words\"",
+            &[],
+            "server.status_auth",
+        ),
     ];
     for (text, vars, needle) in cases {
         let e = load_err(text, vars);
         assert!(e.contains(needle), "{text:?} {vars:?}: {e}");
+        // A rejected secret is never repeated back.
+        assert!(!e.contains("hunter2") && !e.contains("two words"), "{e}");
     }
 }
 

@@ -41,6 +41,7 @@ impl Upgrader {
             clock,
             lock: Mutex::new(()),
             metrics: std::sync::OnceLock::new(),
+            status: std::sync::OnceLock::new(),
         })
     }
 }

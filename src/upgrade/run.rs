@@ -117,6 +117,8 @@ pub struct Upgrader {
     /// Where each pass leaves its version matrix as pin gauges; set once
     /// the service has its metrics (a CLI pass has none).
     pub metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
+    /// Where each pass leaves its matrix for the status page; same rule.
+    pub status: std::sync::OnceLock<Arc<crate::status::Board>>,
 }
 
 impl Upgrader {
@@ -139,16 +141,22 @@ impl Upgrader {
         // that does not parse may freeze any of them, so none do.
         let frozen = crate::promote::freeze::Freezes::from_files(&files)
             .map_err(|e| format!("not upgraded while {e}"));
-        if let Some(metrics) = self.metrics.get() {
-            // The same matrix `report` shows, as numbers.
+        if self.metrics.get().is_some() || self.status.get().is_some() {
+            // The same matrix `report` shows: as numbers, and on the page.
             let (latest, _) = super::source::latest_of(&self.policy, &scan.pins, &releases, now);
             let none = crate::promote::freeze::Freezes::default();
-            metrics.set_pins(&crate::matrix::build(
+            let matrix = crate::matrix::build(
                 &scan.pins,
                 Some(&latest),
                 &self.policy.environments,
                 frozen.as_ref().unwrap_or(&none),
-            ));
+            );
+            if let Some(metrics) = self.metrics.get() {
+                metrics.set_pins(&matrix);
+            }
+            if let Some(status) = self.status.get() {
+                status.set_matrix(now, matrix);
+            }
         }
         // The policy runs once per pin: its target feeds the plan, and
         // what it held back is reported for pins that get PRs here.

@@ -82,6 +82,10 @@ pub trait JobHandler: Send + Sync + 'static {
     /// Hands the service's metrics to handlers that report domain figures
     /// (the pin gauges of upgrade passes); others ignore them.
     fn attach_metrics(&self, _metrics: &std::sync::Arc<crate::metrics::Metrics>) {}
+
+    /// Hands the status page's board to handlers that fill it (the matrix
+    /// of each upgrade pass, the actions jobs took); others ignore it.
+    fn attach_status(&self, _board: &std::sync::Arc<crate::status::Board>) {}
 }
 
 /// Records each job with the fields a person needs to follow it.

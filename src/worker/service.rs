@@ -52,6 +52,9 @@ pub struct ServiceHandler {
     pub repository: String,
     pub branch: String,
     pub dry_run: bool,
+    /// Where actions are recorded for the status page; set once the
+    /// service has one (a CLI run has none).
+    pub status: std::sync::OnceLock<Arc<crate::status::Board>>,
 }
 
 impl ServiceHandler {
@@ -127,7 +130,21 @@ impl ServiceHandler {
             repository: settings.git.repository.clone(),
             branch: settings.git.branch.clone(),
             dry_run: settings.policy.dry_run,
+            status: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Puts what a job did on the status page.
+    fn record(&self, actions: Vec<crate::status::Action>) {
+        if let Some(board) = self.status.get() {
+            board.record(actions);
+        }
+    }
+
+    /// When an action is recorded: the page shows it as "N ago", so the
+    /// wall clock, not a test's.
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
     }
 
     /// A push to the base branch of our repository that touched a file that
@@ -169,6 +186,7 @@ impl ServiceHandler {
             .on_push(push)
             .await
             .map_err(|e| job_error(e, &format!("sync for push {}", push.after)))?;
+        self.record(crate::status::from_sync(&report, self.now()));
         tracing::info!(
             synced = report.synced.len(),
             refreshed = report.refreshed.len(),
@@ -219,6 +237,7 @@ impl ServiceHandler {
             .map_err(|e| JobError::park(anyhow::anyhow!("{what} cannot run: {e}")))?;
         match promoter.check(check, self.dry_run).await {
             Ok(Checked::Promoted(report)) => {
+                self.record(crate::status::from_promotion(&report, self.now()));
                 tracing::info!(actions = report.actions.len(), "{what}: done");
                 Ok(())
             }
@@ -312,6 +331,7 @@ impl ServiceHandler {
             .on_notification(n)
             .await
             .map_err(|e| job_error(e, &format!("alert notification {}", n.group_key)))?;
+        self.record(crate::status::from_rollback(&outcomes, self.now()));
         tracing::info!(
             group = %n.group_key,
             outcomes = outcomes.len(),
@@ -328,6 +348,7 @@ impl ServiceHandler {
             .run(self.dry_run)
             .await
             .map_err(|e| job_error(e, &format!("upgrade pass ({reason})")))?;
+        self.record(crate::status::from_upgrade(&report, self.now()));
         for e in &report.lookup_errors {
             tracing::warn!(error = %e, "chart lookup failed");
         }
@@ -350,6 +371,13 @@ impl JobHandler for ServiceHandler {
             // Set once: a handler serves one service.
             let _ = up.metrics.set(Arc::clone(metrics));
         }
+    }
+
+    fn attach_status(&self, board: &Arc<crate::status::Board>) {
+        if let Ok(up) = &self.upgrader {
+            let _ = up.status.set(Arc::clone(board));
+        }
+        let _ = self.status.set(Arc::clone(board));
     }
 
     async fn handle(&self, job: &Job, envelope: &JobEnvelope) -> Handled {
@@ -527,6 +555,7 @@ mod tests {
             repository: "acme/gitops".into(),
             branch: "main".into(),
             dry_run: false,
+            status: Default::default(),
         }
     }
 

@@ -8,6 +8,7 @@ mod support;
 
 mod logs;
 mod replay;
+mod status_page;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

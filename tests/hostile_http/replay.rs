@@ -43,6 +43,9 @@ impl JobQueue for Recorder {
     async fn parked(&self) -> Result<Vec<ParkedJob>, QueueError> {
         Ok(Vec::new())
     }
+    async fn depth(&self) -> Result<chartpilot::queue::Depth, QueueError> {
+        Ok(Default::default())
+    }
 }
 
 const SECRET: &str = "replay-test-secret";
@@ -51,6 +54,8 @@ fn state(queue: Arc<Recorder>) -> web::Data<AppState> {
     let secret = Secret::new(SECRET.to_owned());
     web::Data::new(AppState {
         features: Default::default(),
+        status: Default::default(),
+        status_auth: chartpilot::settings::StatusAuth::Open,
         queue,
         metrics: Arc::new(Metrics::new()),
         clock: Arc::new(SystemClock),

@@ -283,6 +283,45 @@ impl JobQueue for AmqpQueue {
         self.shared.set_link(None);
     }
 
+    /// Message counts of the work, retry and parking queues, by passive
+    /// declares (which change nothing). `ready` counts the jobs waiting in
+    /// `P.jobs`, not those workers hold unacknowledged.
+    async fn depth(&self) -> Result<super::Depth, QueueError> {
+        let link = self
+            .shared
+            .current()
+            .ok_or_else(|| unavailable("not connected to the broker"))?;
+        let ch = link.conn.create_channel().await.map_err(unavailable)?;
+        let p = &self.shared.prefix;
+        let passive = lapin::options::QueueDeclareOptions {
+            passive: true,
+            ..lapin::options::QueueDeclareOptions::default()
+        };
+        let mut depth = super::Depth::default();
+        let queues = [(KEY_JOBS.to_owned(), 0), (KEY_PARKED.to_owned(), 2)]
+            .into_iter()
+            .chain(self.shared.retry_delays.iter().map(|d| (retry_key(*d), 1)));
+        for (key, slot) in queues {
+            let name = format!("{p}.{key}");
+            let q = ch
+                .queue_declare(
+                    name.as_str().into(),
+                    passive,
+                    lapin::types::FieldTable::default(),
+                )
+                .await
+                .map_err(unavailable)?;
+            let n = u64::from(q.message_count());
+            match slot {
+                0 => depth.ready += n,
+                1 => depth.retrying += n,
+                _ => depth.parked += n,
+            }
+        }
+        let _ = ch.close(200, "done counting jobs".into()).await;
+        Ok(depth)
+    }
+
     /// Reads the parking queue without consuming it: gets every message
     /// unacknowledged, then closes the channel so the broker requeues them.
     async fn parked(&self) -> Result<Vec<ParkedJob>, QueueError> {

@@ -309,4 +309,9 @@ impl JobQueue for EmbeddedQueue {
     async fn parked(&self) -> Result<Vec<ParkedJob>, QueueError> {
         self.blocking(|inner| store::parked(&inner.db)).await
     }
+
+    async fn depth(&self) -> Result<crate::queue::Depth, QueueError> {
+        self.blocking(|inner| store::depth(&inner.db, now_ms()))
+            .await
+    }
 }

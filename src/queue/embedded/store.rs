@@ -10,7 +10,7 @@ use redb::{
 };
 
 use crate::queue::seen::{key_digest, Digest, MAX_SEEN_KEYS, SEEN_TTL};
-use crate::queue::{ParkedJob, QueueError};
+use crate::queue::{Depth, ParkedJob, QueueError};
 
 /// Ready jobs by (due time in ms since the epoch, sequence): the first entry
 /// not in flight is the next job, so retries wait in the same table.
@@ -163,6 +163,28 @@ pub(super) fn parked(db: &Database) -> Result<Vec<ParkedJob>, QueueError> {
         out.push(serde_json::from_slice(v.value()).map_err(storage)?);
     }
     Ok(out)
+}
+
+/// Ready entries due by `now` (or handed out), those still waiting out a
+/// retry delay, and parked ones.
+pub(super) fn depth(db: &Database, now: u64) -> Result<Depth, QueueError> {
+    let txn = db.begin_read().map_err(storage)?;
+    let ready = txn.open_table(READY).map_err(storage)?;
+    let mut depth = Depth::default();
+    for entry in ready.iter().map_err(storage)? {
+        let (k, _) = entry.map_err(storage)?;
+        if k.value().0 > now {
+            depth.retrying += 1;
+        } else {
+            depth.ready += 1;
+        }
+    }
+    depth.parked = txn
+        .open_table(PARKED)
+        .map_err(storage)?
+        .len()
+        .map_err(storage)?;
+    Ok(depth)
 }
 
 /// The oldest ready entry that is due and not `busy`, or when the next

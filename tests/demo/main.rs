@@ -362,3 +362,4 @@ fn scan_finds_the_demo_pins_as_listed() {
         std::fs::read_to_string(dir.path().join("platform/.chartpilot/freeze.yaml")).unwrap();
     assert!(freeze.contains("dr:"), "{freeze}");
 }
+mod status_page;

@@ -1,0 +1,138 @@
+//! What this process knows and did, for the status page at `/`: the
+//! version matrix of its last upgrade pass and its last actions. Kept in
+//! memory on purpose: git, Argo CD and Alertmanager hold the state, and a
+//! restarted replica shows what it did since it started (the page says so).
+
+mod actions;
+pub mod page;
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, PoisonError, RwLock};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::matrix::Matrix;
+
+pub use actions::{from_promotion, from_rollback, from_sync, from_upgrade};
+
+/// Actions the page lists, newest first.
+pub const MAX_ACTIONS: usize = 50;
+
+/// The matrix of one upgrade pass.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    pub at: DateTime<Utc>,
+    pub matrix: Matrix,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    Upgrade,
+    Promotion,
+    Rollback,
+    Sync,
+}
+
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Upgrade => "upgrade",
+            ActionKind::Promotion => "promotion",
+            ActionKind::Rollback => "rollback",
+            ActionKind::Sync => "sync",
+        }
+    }
+}
+
+/// One thing chartpilot changed: a PR opened or closed, a revert, a sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Action {
+    pub at: DateTime<Utc>,
+    pub kind: ActionKind,
+    /// In words, from repository text: rendered escaped.
+    pub text: String,
+    /// Where a person sees it (a PR on the git host).
+    pub link: Option<String>,
+}
+
+/// Written by the worker, read by the status page.
+#[derive(Debug, Default)]
+pub struct Board {
+    worker: bool,
+    matrix: RwLock<Option<Snapshot>>,
+    actions: Mutex<VecDeque<Action>>,
+}
+
+impl Board {
+    /// The board of a process that runs jobs (`worker`) or only receives.
+    pub fn new(worker: bool) -> Self {
+        Self {
+            worker,
+            ..Self::default()
+        }
+    }
+
+    /// Whether this process runs jobs, so its board fills.
+    pub fn worker(&self) -> bool {
+        self.worker
+    }
+
+    /// Replaces the matrix with the one of the pass that just ran.
+    pub fn set_matrix(&self, at: DateTime<Utc>, matrix: Matrix) {
+        let mut slot = self.matrix.write().unwrap_or_else(PoisonError::into_inner);
+        *slot = Some(Snapshot { at, matrix });
+    }
+
+    pub fn matrix(&self) -> Option<Snapshot> {
+        self.matrix
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Adds actions (oldest first); only the newest [`MAX_ACTIONS`] stay.
+    pub fn record(&self, actions: impl IntoIterator<Item = Action>) {
+        let mut list = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
+        for a in actions {
+            list.push_front(a);
+        }
+        list.truncate(MAX_ACTIONS);
+    }
+
+    /// Newest first.
+    pub fn actions(&self) -> Vec<Action> {
+        self.actions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(i: i64) -> Action {
+        Action {
+            at: DateTime::from_timestamp(i, 0).unwrap_or_default(),
+            kind: ActionKind::Sync,
+            text: format!("synced app-{i}"),
+            link: None,
+        }
+    }
+
+    #[test]
+    fn the_board_keeps_the_newest_actions_first_and_no_more_than_the_cap() {
+        let board = Board::default();
+        board.record((0..30).map(action));
+        board.record((30..60).map(action));
+        let list = board.actions();
+        assert_eq!(list.len(), MAX_ACTIONS);
+        assert_eq!(list[0].text, "synced app-59");
+        assert_eq!(list[MAX_ACTIONS - 1].text, "synced app-10");
+    }
+}
