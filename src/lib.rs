@@ -7,6 +7,7 @@ pub mod chat;
 pub mod cli;
 pub mod clock;
 pub mod cluster;
+pub mod dashboard;
 pub mod demo;
 pub mod domain;
 pub mod features;

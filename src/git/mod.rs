@@ -239,6 +239,29 @@ pub trait GitHost: Send + Sync {
 
     /// Closes a pull request without merging, after commenting `comment`.
     async fn close_pull(&self, number: u64, comment: &str) -> Result<(), GitError>;
+
+    /// The oldest open issue labelled `label` whose body holds `marker`
+    /// (the dashboard). The local host keeps one file instead.
+    async fn find_issue(&self, label: &str, marker: &str) -> Result<Option<Issue>, GitError>;
+
+    /// Opens an issue (not a pull request); returns its number.
+    async fn create_issue(
+        &self,
+        title: &str,
+        body: &str,
+        labels: &[String],
+    ) -> Result<u64, GitError>;
+
+    /// Replaces an issue's body.
+    async fn edit_issue(&self, number: u64, body: &str) -> Result<(), GitError>;
+}
+
+/// An issue that is not a pull request: the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// 0 on the local host.
+    pub number: u64,
+    pub body: String,
 }
 
 /// The git host `git.provider` names. GitHub needs a running tokio runtime.

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::bounds::BodyRule;
 use super::{enqueue, header, read_hmac_signed_body, ApiError, AppState};
 use crate::domain::{CommitSha, DeliveryId};
-use crate::jobs::{IssueComment, Job, PullRequest, Push, PushCommit};
+use crate::jobs::{DashboardTick, IssueComment, Job, PullRequest, Push, PushCommit};
 
 const ROUTE: &str = "/webhooks/github";
 const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
@@ -113,6 +113,34 @@ struct IssueCommentDto {
     sender: Option<UserDto>,
 }
 
+#[derive(Deserialize)]
+struct EditedIssueDto {
+    #[serde(default)]
+    body: Option<String>,
+    number: u64,
+    pull_request: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct BodyChangeDto {
+    from: String,
+}
+
+#[derive(Deserialize, Default)]
+struct ChangesDto {
+    body: Option<BodyChangeDto>,
+}
+
+#[derive(Deserialize)]
+struct IssuesDto {
+    action: String,
+    issue: EditedIssueDto,
+    #[serde(default)]
+    changes: Option<ChangesDto>,
+    repository: RepoDto,
+    sender: UserDto,
+}
+
 fn parse<T: DeserializeOwned>(event: &str, body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("malformed `{event}` payload: {e}")))
@@ -186,6 +214,39 @@ fn issue_comment(dto: IssueCommentDto) -> Result<IssueComment, ApiError> {
     })
 }
 
+/// An edit of the dashboard issue's body by a person that ticked boxes;
+/// None for every other `issues` event (chartpilot's own rewrites, other
+/// issues, title edits, unticking).
+fn dashboard_tick(dto: IssuesDto) -> Option<DashboardTick> {
+    let body = dto.issue.body.as_deref()?;
+    let from = &dto.changes?.body?.from;
+    if dto.action != "edited"
+        || dto.issue.pull_request.is_some()
+        || dto.sender.kind.eq_ignore_ascii_case("bot")
+        || !body.contains(crate::dashboard::MARKER)
+    {
+        return None;
+    }
+    let ticked = crate::dashboard::ticked(from, body);
+    if ticked.is_empty() {
+        return None;
+    }
+    let dropped = ticked
+        .len()
+        .saturating_sub(crate::dashboard::MAX_TICKS_PER_EDIT);
+    Some(DashboardTick {
+        repository: dto.repository.full_name,
+        issue_number: dto.issue.number,
+        author: dto.sender.login,
+        commands: ticked
+            .iter()
+            .take(crate::dashboard::MAX_TICKS_PER_EDIT)
+            .map(crate::dashboard::Pending::command)
+            .collect(),
+        dropped,
+    })
+}
+
 /// Translates a verified delivery into a job; `None` for events chartpilot
 /// does not act on.
 fn translate(event: &str, body: &[u8]) -> Result<Option<Job>, ApiError> {
@@ -193,6 +254,10 @@ fn translate(event: &str, body: &[u8]) -> Result<Option<Job>, ApiError> {
         "push" => Job::Push(push(parse(event, body)?)?),
         "pull_request" => Job::PullRequest(pull_request(parse(event, body)?)?),
         "issue_comment" => Job::IssueComment(issue_comment(parse(event, body)?)?),
+        "issues" => match dashboard_tick(parse(event, body)?) {
+            Some(tick) => Job::DashboardTick(tick),
+            None => return Ok(None),
+        },
         _ => return Ok(None),
     }))
 }

@@ -6,8 +6,8 @@ mod payloads;
 
 pub use envelope::{DecodeError, JobEnvelope, ENVELOPE_VERSION};
 pub use payloads::{
-    Alert, AlertNotification, AlertStatus, ChatCommand, ChatSource, IssueComment, PromotionCheck,
-    PullRequest, Push, PushCommit, UpgradeRequest,
+    Alert, AlertNotification, AlertStatus, ChatCommand, ChatSource, DashboardTick, IssueComment,
+    PromotionCheck, PullRequest, Push, PushCommit, UpgradeRequest,
 };
 
 /// A job a worker can run. Each variant is small and owns its data.
@@ -16,6 +16,7 @@ pub enum Job {
     Push(Push),
     PullRequest(PullRequest),
     IssueComment(IssueComment),
+    DashboardTick(DashboardTick),
     Alert(AlertNotification),
     Chat(ChatCommand),
     Upgrade(UpgradeRequest),
@@ -27,6 +28,7 @@ pub mod kind {
     pub const PUSH: &str = "github.push";
     pub const PULL_REQUEST: &str = "github.pull_request";
     pub const ISSUE_COMMENT: &str = "github.issue_comment";
+    pub const DASHBOARD_TICK: &str = "github.dashboard_tick";
     pub const ALERT: &str = "alertmanager.notification";
     pub const CHAT: &str = "chat.command";
     pub const UPGRADE: &str = "chartpilot.upgrade";
@@ -39,6 +41,7 @@ impl Job {
             Job::Push(_) => kind::PUSH,
             Job::PullRequest(_) => kind::PULL_REQUEST,
             Job::IssueComment(_) => kind::ISSUE_COMMENT,
+            Job::DashboardTick(_) => kind::DASHBOARD_TICK,
             Job::Alert(_) => kind::ALERT,
             Job::Chat(_) => kind::CHAT,
             Job::Upgrade(_) => kind::UPGRADE,
@@ -51,6 +54,7 @@ impl Job {
             Job::Push(p) => serde_json::to_value(p),
             Job::PullRequest(p) => serde_json::to_value(p),
             Job::IssueComment(p) => serde_json::to_value(p),
+            Job::DashboardTick(p) => serde_json::to_value(p),
             Job::Alert(p) => serde_json::to_value(p),
             Job::Chat(p) => serde_json::to_value(p),
             Job::Upgrade(p) => serde_json::to_value(p),
@@ -70,6 +74,9 @@ impl Job {
             kind::PUSH => Job::Push(serde_json::from_value(payload).map_err(bad)?),
             kind::PULL_REQUEST => Job::PullRequest(serde_json::from_value(payload).map_err(bad)?),
             kind::ISSUE_COMMENT => Job::IssueComment(serde_json::from_value(payload).map_err(bad)?),
+            kind::DASHBOARD_TICK => {
+                Job::DashboardTick(serde_json::from_value(payload).map_err(bad)?)
+            }
             kind::ALERT => Job::Alert(serde_json::from_value(payload).map_err(bad)?),
             kind::CHAT => Job::Chat(serde_json::from_value(payload).map_err(bad)?),
             kind::UPGRADE => Job::Upgrade(serde_json::from_value(payload).map_err(bad)?),

@@ -59,6 +59,21 @@ pub struct IssueComment {
     pub author_type: String,
 }
 
+/// Boxes a person ticked in the dashboard issue: each asks for one
+/// upgrade PR now, as the chat `upgrade` verb would, as that person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardTick {
+    pub repository: String,
+    pub issue_number: u64,
+    pub author: String,
+    /// Chat commands (`upgrade web to 1.2.0 prod`), at most
+    /// `dashboard::MAX_TICKS_PER_EDIT`.
+    pub commands: Vec<String>,
+    /// Ticked boxes beyond the bound, not acted on.
+    #[serde(default)]
+    pub dropped: usize,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertStatus {

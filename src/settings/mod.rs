@@ -456,6 +456,13 @@ pub struct UpgradeSettings {
     /// Labels on every upgrade PR; majors also get `major_label`.
     pub labels: Vec<String>,
     pub major_label: String,
+    /// Keep the dashboard issue current after every pass.
+    #[serde(default = "yes")]
+    pub dashboard: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `[promotion]`: how long and how often a merged version is checked

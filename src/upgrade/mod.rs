@@ -4,6 +4,7 @@
 
 pub mod body;
 mod changes;
+mod dashboard;
 mod existing;
 pub mod plan;
 pub mod report;

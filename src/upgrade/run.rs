@@ -141,22 +141,23 @@ impl Upgrader {
         // that does not parse may freeze any of them, so none do.
         let frozen = crate::promote::freeze::Freezes::from_files(&files)
             .map_err(|e| format!("not upgraded while {e}"));
-        if self.metrics.get().is_some() || self.status.get().is_some() {
-            // The same matrix `report` shows: as numbers, and on the page.
+        // The same matrix `report` shows: as numbers, on the status page
+        // and in the dashboard issue.
+        let matrix = {
             let (latest, _) = super::source::latest_of(&self.policy, &scan.pins, &releases, now);
             let none = crate::promote::freeze::Freezes::default();
-            let matrix = crate::matrix::build(
+            crate::matrix::build(
                 &scan.pins,
                 Some(&latest),
                 &self.policy.environments,
                 frozen.as_ref().unwrap_or(&none),
-            );
-            if let Some(metrics) = self.metrics.get() {
-                metrics.set_pins(&matrix);
-            }
-            if let Some(status) = self.status.get() {
-                status.set_matrix(now, matrix);
-            }
+            )
+        };
+        if let Some(metrics) = self.metrics.get() {
+            metrics.set_pins(&matrix);
+        }
+        if let Some(status) = self.status.get() {
+            status.set_matrix(now, matrix.clone());
         }
         // The policy runs once per pin: its target feeds the plan, and
         // what it held back is reported for pins that get PRs here.
@@ -225,6 +226,9 @@ impl Upgrader {
                     report.errors.push(format!("{}: {e}", group.branch()));
                 }
             }
+        }
+        if self.upgrade.dashboard && !dry_run {
+            self.keep_dashboard(&matrix, open, &mut report).await;
         }
         Ok(report)
     }

@@ -116,6 +116,13 @@ impl JobHandler for LoggingHandler {
                 author = %c.author,
                 "comment received"
             ),
+            Job::DashboardTick(t) => tracing::info!(
+                repo = %t.repository,
+                issue = t.issue_number,
+                author = %t.author,
+                asked = t.commands.len(),
+                "dashboard boxes ticked"
+            ),
             Job::Alert(n) => tracing::info!(
                 group = %n.group_key,
                 status = ?n.status,

@@ -73,6 +73,7 @@ mod tests {
             jitter: Duration::from_secs(600),
             labels: vec![],
             major_label: "major".into(),
+            dashboard: false,
         };
         let mut rng = rand::rng();
         let delays: Vec<Duration> = (0..200).map(|_| next_delay(&s, &mut rng)).collect();

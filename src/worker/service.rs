@@ -12,8 +12,8 @@ use crate::chat::reply::{commands_in_comment, comment_reply, dropped_commands, R
 use crate::chat::run::ChatOps;
 use crate::git::GitError;
 use crate::jobs::{
-    AlertNotification, ChatCommand, ChatSource, IssueComment, Job, JobEnvelope, PromotionCheck,
-    Push, UpgradeRequest,
+    AlertNotification, ChatCommand, ChatSource, DashboardTick, IssueComment, Job, JobEnvelope,
+    PromotionCheck, Push, UpgradeRequest,
 };
 use crate::promote::run::{Checked, Promoter};
 use crate::rollback::run::{RollbackError, Rollbacker};
@@ -320,6 +320,35 @@ impl ServiceHandler {
         Ok(())
     }
 
+    /// Boxes ticked in the dashboard issue: each runs as the chat
+    /// `upgrade` verb, as the person who ticked it, answered in one comment
+    /// on the issue. The next pass rewrites the body (unticked, the PR
+    /// listed).
+    async fn dashboard_tick(&self, t: &DashboardTick) -> Result<(), JobError> {
+        if !t.repository.eq_ignore_ascii_case(&self.repository) {
+            return Ok(());
+        }
+        let chatops = self
+            .chatops
+            .as_ref()
+            .map_err(|e| JobError::park(anyhow::anyhow!("dashboard request cannot run: {e}")))?;
+        let who = Principal::new(ChatSource::Github, t.author.clone());
+        let place = format!("#{}", t.issue_number);
+        let mut results = Vec::new();
+        for command in &t.commands {
+            let reply = chatops.run(&who, command, &place).await;
+            results.push((command.clone(), reply));
+        }
+        if let Err(e) = chatops
+            .host
+            .comment(t.issue_number, &comment_reply(&results, t.dropped))
+            .await
+        {
+            tracing::warn!(issue = t.issue_number, error = %e, "dashboard reply comment not written");
+        }
+        Ok(())
+    }
+
     async fn rollback(&self, n: &AlertNotification) -> Result<(), JobError> {
         let rollbacker = self.rollbacker.as_ref().map_err(|e| {
             JobError::park(anyhow::anyhow!(
@@ -402,6 +431,7 @@ impl JobHandler for ServiceHandler {
             Job::Alert(n) => self.rollback(n).await.map(|()| Vec::new()),
             Job::Chat(c) => self.chat(c).await.map(|()| Vec::new()),
             Job::IssueComment(c) => self.comment(c).await.map(|()| Vec::new()),
+            Job::DashboardTick(t) => self.dashboard_tick(t).await.map(|()| Vec::new()),
             other => LoggingHandler.handle(other, envelope).await,
         }
     }

@@ -195,6 +195,22 @@ fn the_status_page_shows_in_a_browser_what_report_and_the_loop_say() {
     assert!(decode(actions).contains("opened revert #"), "{actions}");
     assert!(decode(actions).contains("in staging"), "{actions}");
 
+    // The local host's dashboard "issue": the file beside the PR log, with
+    // a box for a pending upgrade (cert-manager in prod, no PR yet).
+    let dashboard = std::fs::read_to_string(
+        dir.path()
+            .join("data/demo/platform/.git/chartpilot/dashboard.md"),
+    )
+    .unwrap();
+    assert!(
+        dashboard.starts_with("<!-- chartpilot:dashboard -->"),
+        "{dashboard}"
+    );
+    assert!(
+        dashboard.contains("- [ ] <!-- chartpilot:upgrade cert-manager prod v1.14.4 -->"),
+        "{dashboard}"
+    );
+
     // Features, and a queue with nothing parked.
     assert!(
         dom.contains("<tr data-feature=\"upgrades\"><td>upgrades</td><td class=\"on\">on</td>"),

@@ -15,12 +15,21 @@ use super::*;
 const MAX_CALLS_PER_PR: usize = 5;
 
 /// Reads a pass always makes: the base branch, its tarball, open PRs,
-/// recently closed PRs, upgrade branches.
-const READS_PER_PASS: usize = 5;
+/// recently closed PRs, upgrade branches, the dashboard issue.
+const READS_PER_PASS: usize = 6;
+
+/// What a pass that opened or closed PRs adds for the dashboard: the open
+/// PRs read again.
+const DASHBOARD_READS_AFTER_CHANGES: usize = 1;
 
 /// Reads a pass that commits adds: the base commit's tree, once (GitHub
 /// takes no commit id as `base_tree`; the host remembers the answer).
 const TREE_READS_PER_COMMITTING_PASS: usize = 1;
+
+/// A call for the dashboard issue rather than a pull request.
+fn dashboard_call(c: &super::support::fake_github::Recorded) -> bool {
+    c.path.ends_with("/issues") || (c.method == "PATCH" && c.path.contains("/issues/"))
+}
 
 fn branch_files(fake: &FakeGithub, branch: &str) -> HashMap<String, String> {
     let base = fake.branch("main").expect("main");
@@ -59,9 +68,15 @@ async fn github_gets_first_environment_prs_once_and_newer_ones_supersede() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+    let dashboard_writes: Vec<String> = calls
+        .iter()
+        .filter(|c| c.method != "GET" && c.path.ends_with("/issues"))
+        .map(|c| c.line())
+        .collect();
+    assert_eq!(dashboard_writes.len(), 1, "the dashboard is opened once");
     let writes: Vec<String> = calls
         .iter()
-        .filter(|c| c.method != "GET")
+        .filter(|c| c.method != "GET" && !c.path.ends_with("/issues"))
         .map(|c| c.line())
         .collect();
     assert!(
@@ -74,7 +89,11 @@ async fn github_gets_first_environment_prs_once_and_newer_ones_supersede() {
     }
     assert_eq!(
         calls.len(),
-        READS_PER_PASS + TREE_READS_PER_COMMITTING_PASS + writes.len(),
+        READS_PER_PASS
+            + TREE_READS_PER_COMMITTING_PASS
+            + DASHBOARD_READS_AFTER_CHANGES
+            + writes.len()
+            + dashboard_writes.len(),
         "{:#?}",
         calls.iter().map(|c| c.line()).collect::<Vec<_>>()
     );
@@ -105,6 +124,20 @@ async fn github_gets_first_environment_prs_once_and_newer_ones_supersede() {
     assert!(calls.iter().all(|c| c.method == "GET"), "{calls:#?}");
     assert_eq!(calls.len(), READS_PER_PASS);
     assert_eq!(fake.pulls().len(), 2);
+    // Nothing changed: the dashboard is read, not edited.
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].edits, 0);
+    assert_eq!(issues[0].labels, ["chartpilot-dashboard"]);
+    assert!(issues[0].body.starts_with("<!-- chartpilot:dashboard -->"));
+    assert!(
+        issues[0].body.contains(&format!(
+            "- #{} chore(deps): upgrade podinfo to 6.6.0 in dev",
+            podinfo.number
+        )),
+        "{}",
+        issues[0].body
+    );
 
     // A newer release supersedes the open PR.
     fixture::index(&scratch.index_dir, "6.6.1");
@@ -167,7 +200,7 @@ async fn a_major_update_is_labelled_and_a_pr_a_person_closed_is_not_reopened() {
     let writes: Vec<String> = fake
         .api_calls()
         .iter()
-        .filter(|c| c.method != "GET")
+        .filter(|c| c.method != "GET" && !dashboard_call(c))
         .map(|c| c.line())
         .collect();
     assert!(writes.is_empty(), "{writes:#?}");
@@ -202,7 +235,7 @@ async fn a_branch_left_without_its_pr_gets_the_pr_and_no_second_commit() {
     let podinfo_writes = fake
         .api_calls()
         .iter()
-        .filter(|c| c.method == "POST" && c.body.contains("podinfo"))
+        .filter(|c| c.method == "POST" && c.body.contains("podinfo") && !dashboard_call(c))
         .count();
     assert_eq!(podinfo_writes, 1, "only the pull request itself");
 }

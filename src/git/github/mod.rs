@@ -5,6 +5,7 @@
 mod auth;
 mod commits;
 mod history;
+mod issues;
 mod pulls;
 mod tarball;
 mod transport;
@@ -21,7 +22,9 @@ use self::transport::{Api, Reply, Verb};
 use self::wire::encode_path;
 use crate::clock::{Clock, SystemClock};
 use crate::domain::CommitSha;
-use crate::git::{ChangedPath, CommitInfo, FileChange, GitError, GitHost, NewPull, PullRequest};
+use crate::git::{
+    ChangedPath, CommitInfo, FileChange, GitError, GitHost, Issue, NewPull, PullRequest,
+};
 use crate::settings::{GitSettings, GithubSettings};
 
 pub use self::auth::INSTALLATION_TOKEN_MARGIN;
@@ -519,5 +522,22 @@ impl GitHost for GithubHost {
         }
         tracing::info!(repo = %self.repo(), pr = number, "closed pull request");
         Ok(())
+    }
+
+    async fn find_issue(&self, label: &str, marker: &str) -> Result<Option<Issue>, GitError> {
+        self.find_labelled_issue(label, marker).await
+    }
+
+    async fn create_issue(
+        &self,
+        title: &str,
+        body: &str,
+        labels: &[String],
+    ) -> Result<u64, GitError> {
+        self.open_issue(title, body, labels).await
+    }
+
+    async fn edit_issue(&self, number: u64, body: &str) -> Result<(), GitError> {
+        self.edit_issue_body(number, body).await
     }
 }

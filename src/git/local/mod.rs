@@ -38,7 +38,7 @@ use self::pulls::PullLog;
 use crate::clock::{Clock, SystemClock};
 use crate::domain::CommitSha;
 use crate::git::{
-    ChangedPath, CommitInfo, FileChange, GitError, GitHost, NewPull, PullRequest, PullState,
+    ChangedPath, CommitInfo, FileChange, GitError, GitHost, Issue, NewPull, PullRequest, PullState,
 };
 use crate::settings::GitSettings;
 
@@ -48,6 +48,7 @@ use crate::settings::GitSettings;
 const STATE_DIR: &str = "chartpilot";
 const PULLS_FILE: &str = "pulls.jsonl";
 const COMMENTS_FILE: &str = "comments.jsonl";
+const DASHBOARD_FILE: &str = "dashboard.md";
 
 pub struct LocalGit {
     git: Git,
@@ -139,6 +140,12 @@ impl LocalGit {
     /// The pull log this host appends to.
     pub fn pulls_log(&self) -> &Path {
         self.pulls.path()
+    }
+
+    /// The dashboard "issue" of this host: a Markdown file beside the
+    /// pull log.
+    pub fn dashboard_path(&self) -> PathBuf {
+        self.pulls.path().with_file_name(DASHBOARD_FILE)
     }
 
     async fn require_branch(&self, branch: &str) -> Result<(), GitError> {
@@ -305,5 +312,40 @@ impl GitHost for LocalGit {
             .await?;
         tracing::info!(number, "pull request closed");
         Ok(())
+    }
+
+    async fn find_issue(&self, _label: &str, marker: &str) -> Result<Option<Issue>, GitError> {
+        let path = self.dashboard_path();
+        match tokio::fs::read_to_string(&path).await {
+            Ok(body) if body.contains(marker) => Ok(Some(Issue { number: 0, body })),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(GitError::Refused(format!(
+                "dashboard {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    async fn create_issue(
+        &self,
+        _title: &str,
+        body: &str,
+        _labels: &[String],
+    ) -> Result<u64, GitError> {
+        self.edit_issue(0, body).await.map(|()| 0)
+    }
+
+    /// Written whole through a temporary file: a reader never sees half.
+    async fn edit_issue(&self, _number: u64, body: &str) -> Result<(), GitError> {
+        let path = self.dashboard_path();
+        let tmp = path.with_extension("md.tmp");
+        let io =
+            |e: std::io::Error| GitError::Refused(format!("dashboard {}: {e}", path.display()));
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(io)?;
+        }
+        tokio::fs::write(&tmp, body).await.map_err(io)?;
+        tokio::fs::rename(&tmp, &path).await.map_err(io)
     }
 }

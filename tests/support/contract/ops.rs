@@ -34,6 +34,10 @@ const GITHUB_OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/repos/{owner}/{repo}/pulls"),
     ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}"),
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
+    // The dashboard issue.
+    ("GET", "/repos/{owner}/{repo}/issues"),
+    ("POST", "/repos/{owner}/{repo}/issues"),
+    ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}"),
     (
         "GET",
         "/repos/{owner}/{repo}/issues/{issue_number}/comments",

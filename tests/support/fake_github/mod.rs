@@ -6,6 +6,7 @@
 
 mod git;
 mod history;
+mod issues;
 mod pages;
 mod pulls;
 mod routes;
@@ -19,6 +20,7 @@ use actix_web::web;
 use chartpilot::settings::{GitProvider, GitSettings, GithubSettings, Secret};
 
 use self::git::BareRepo;
+pub use self::issues::FakeIssue;
 use super::contract::Violations;
 
 pub const OWNER: &str = "acme";
@@ -124,6 +126,7 @@ pub struct State {
     token_lifetime: Duration,
     pulls: Vec<FakePull>,
     comments: Vec<(u64, String)>,
+    issues: Vec<FakeIssue>,
     /// `(comment id, content)` of each reaction.
     reactions: Vec<(u64, String)>,
     /// `(org/slug, login)` memberships.
@@ -174,6 +177,7 @@ impl FakeGithub {
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             pulls: Vec::new(),
             comments: Vec::new(),
+            issues: Vec::new(),
             reactions: Vec::new(),
             teams: Vec::new(),
             permissions: Vec::new(),
@@ -456,6 +460,19 @@ impl FakeGithub {
     /// `(comment id, content)` of each reaction made.
     pub fn reactions(&self) -> Vec<(u64, String)> {
         self.state().reactions.clone()
+    }
+
+    /// Issues that are not pull requests, oldest first.
+    pub fn issues(&self) -> Vec<FakeIssue> {
+        self.state().issues.clone()
+    }
+
+    /// A person edits issue `number`'s body, as the web page does.
+    pub fn set_issue_body(&self, number: u64, body: &str) {
+        let mut st = self.state();
+        let issue = st.issues.iter_mut().find(|i| i.number == number).unwrap();
+        issue.body = body.to_owned();
+        issue.edits += 1;
     }
 
     pub fn comments(&self, number: u64) -> Vec<String> {

@@ -234,7 +234,10 @@ impl State {
             ("POST", ["pulls"]) => self.create_pull(&body),
             ("PATCH", ["pulls", n]) => self.update_pull(n, &body),
             ("POST", ["issues", n, "labels"]) => self.add_labels(n, &body),
-            ("GET", ["issues", n, "comments"]) => match self.find(n) {
+            ("GET", ["issues"]) => self.list_issues(query),
+            ("POST", ["issues"]) => self.create_issue(&body),
+            ("PATCH", ["issues", n]) => self.update_issue(n, &body),
+            ("GET", ["issues", n, "comments"]) => match self.find(n).or_else(|| self.find_issue(n)) {
                 // Oldest first, as GitHub lists an issue's comments.
                 Some(number) => {
                     let items = self
@@ -276,7 +279,7 @@ impl State {
                 },
                 _ => message(404, "Not Found"),
             },
-            ("POST", ["issues", n, "comments"]) => match (self.find(n), body["body"].as_str()) {
+            ("POST", ["issues", n, "comments"]) => match (self.find(n).or_else(|| self.find_issue(n)), body["body"].as_str()) {
                 (Some(number), Some(text)) => {
                     self.comments.push((number, text.to_owned()));
                     HttpResponse::Created().json(json!({ "id": self.comments.len(), "body": text }))
