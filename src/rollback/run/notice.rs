@@ -1,0 +1,112 @@
+//! What people hear about a rollback: the comment on the PR that brought
+//! the change, the chat message, the note on a revert PR whose alert
+//! resolved.
+
+use super::{Outcome, RollbackError, Rollbacker, REVERT_PREFIX};
+use crate::git::comment_once;
+use crate::jobs::Alert;
+use crate::rollback::body::{self, Revert};
+use crate::rollback::decide::PinChange;
+
+impl Rollbacker {
+    /// The comment on the PR that brought the change, and the chat message.
+    pub(super) async fn tell(&self, r: &Revert<'_>, what: &str, change: &PinChange) {
+        let number = match pull_number(&change.subject) {
+            Some(n) => Some(n),
+            None => match self.host.pull_of_commit(&change.sha).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot find the PR that brought the change");
+                    None
+                }
+            },
+        };
+        if let Some(n) = number {
+            // Said once: a retry after this point finds the revert branch
+            // and stops before it.
+            if let Err(e) = self.host.comment(n, &body::origin_comment(r, what)).await {
+                tracing::warn!(pr = n, error = %e, "comment on the PR that brought the change failed");
+            }
+        }
+        if let Some(slack) = &self.slack {
+            slack
+                .post(&crate::text::slack(&body::chat_message(r, what)))
+                .await;
+        }
+    }
+
+    /// A resolved alert whose revert PR is still open: say so on the PR.
+    pub(super) async fn note_resolved(
+        &self,
+        resolved: &[&Alert],
+    ) -> Result<Vec<Outcome>, RollbackError> {
+        let open = self.host.open_pulls().await?;
+        let mut out = Vec::new();
+        for pr in open.iter().filter(|p| p.head.starts_with(REVERT_PREFIX)) {
+            let named: Vec<&&Alert> = resolved
+                .iter()
+                .filter(|a| body::names_alert(&pr.body, a.fingerprint.as_ref()))
+                .collect();
+            if named.is_empty() {
+                continue;
+            }
+            let lines: Vec<String> = named
+                .iter()
+                .map(|a| {
+                    format!(
+                        "- {} resolved{}",
+                        crate::text::code_span(
+                            a.labels.get("alertname").map(String::as_str).unwrap_or("?")
+                        ),
+                        a.ends_at
+                            .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            let text = format!(
+                "Alertmanager reports resolved:\n{}\n\nThe revert may no longer be needed; merging or closing it is a person's call.",
+                lines.join("\n")
+            );
+            let fingerprints: Vec<&str> = named.iter().map(|a| a.fingerprint.as_ref()).collect();
+            let key = format!("resolved-{}", fingerprints.join("-"));
+            match comment_once(self.host.as_ref(), pr.number, &key, &text).await {
+                Ok(true) => out.push(Outcome::NotedResolved { pull: pr.number }),
+                Ok(false) => {}
+                // A note, not an action: the notification's decisions go on.
+                Err(e) => tracing::warn!(pr = pr.number, error = %e, "resolved note not written"),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The PR number in a merge or squash subject: `Merge pull request #12
+/// from …` or `… (#12)`.
+pub fn pull_number(subject: &str) -> Option<u64> {
+    if let Some(rest) = subject.strip_prefix("Merge pull request #") {
+        return rest.split_whitespace().next()?.parse().ok();
+    }
+    let inner = subject.trim_end().strip_suffix(')')?;
+    let (_, n) = inner.rsplit_once("(#")?;
+    n.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pull_number;
+
+    #[test]
+    fn pr_numbers_come_from_merge_and_squash_subjects() {
+        assert_eq!(
+            pull_number("Merge pull request #12 from acme/chartpilot/upgrade/dev/podinfo-6.6.0"),
+            Some(12)
+        );
+        assert_eq!(
+            pull_number("chore(deps): upgrade podinfo to 6.6.0 in prod (#31)"),
+            Some(31)
+        );
+        assert_eq!(pull_number("chore(deps): upgrade podinfo to 6.6.0"), None);
+        assert_eq!(pull_number("fix (#abc)"), None);
+    }
+}
