@@ -5,13 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
+use super::notice::revert_pr_text;
 use super::{
     head_text, Head, Outcome, RollbackError, Rollbacker, Step, MAX_STILL_FIRING_CHECKS,
     REVERT_PREFIX,
 };
 use crate::alerts::Matcher;
 use crate::domain::CommitSha;
-use crate::git::PullState;
+use crate::git::{PullRequest, PullState};
 use crate::jobs::{Alert, AlertStatus};
 use crate::pins::{self, DiscoverOptions, Pin, SourceFile};
 use crate::rollback::body::Revert;
@@ -100,21 +101,52 @@ impl Rollbacker {
             self.still_firing(&firing).await
         };
         let freeze = env.and_then(|e| head.freezes.get(e));
-        let decision = decide(&DecisionInput {
+        let described = existing.as_ref().map(describe_revert);
+        let input = DecisionInput {
             app,
             env,
             alerts: &views,
             changes: &changes,
-            existing: existing.as_deref(),
+            existing: described.as_deref(),
             still_firing,
             freeze,
             now,
             rollout_window: self.policy.rollout_window,
             cooldown: self.policy.cooldown,
             dry_run: self.policy.dry_run,
-        });
-        let (commit, reason) = match decision {
-            Decision::Skip { reason } => return Ok(skipped(reason)),
+        };
+        let (commit, reason) = match decide(&input) {
+            Decision::Skip { reason } => {
+                // The revert these alerts want is open already. A run that
+                // stopped after GitHub opened it (the answer lost) never
+                // told anyone: tell now, where it was not told.
+                let wanted = decide(&DecisionInput {
+                    existing: None,
+                    ..input
+                });
+                if let (
+                    Decision::Revert {
+                        commit,
+                        reason: why,
+                    },
+                    Some(pr),
+                ) = (wanted, &existing)
+                {
+                    if pr.state == PullState::Open {
+                        if let Some(step) = steps.iter().find(|s| s.change.sha == commit) {
+                            let r = Revert {
+                                app,
+                                env,
+                                change: &step.change,
+                                reason: &why,
+                                alerts: &firing,
+                            };
+                            self.tell(&r, &revert_pr_text(pr), &step.change, true).await;
+                        }
+                    }
+                }
+                return Ok(skipped(reason));
+            }
             Decision::WouldRevert { commit, reason } => {
                 return Ok(Outcome::WouldRevert {
                     app: app.to_owned(),
@@ -224,19 +256,9 @@ impl Rollbacker {
     pub(super) async fn existing_revert(
         &self,
         commit: &CommitSha,
-    ) -> Result<Option<String>, RollbackError> {
+    ) -> Result<Option<PullRequest>, RollbackError> {
         let branch = format!("{REVERT_PREFIX}{commit}");
-        Ok(self.host.find_pull(&branch).await?.map(|pr| {
-            format!(
-                "revert PR #{} ({})",
-                pr.number,
-                match pr.state {
-                    PullState::Open => "open",
-                    PullState::Closed => "closed by a person",
-                    PullState::Merged => "merged",
-                }
-            )
-        }))
+        Ok(self.host.find_pull(&branch).await?)
     }
 
     /// Whether Alertmanager still reports any of the alerts firing; None
@@ -305,4 +327,17 @@ fn versions(
         .collect();
     out.sort();
     out
+}
+
+/// `revert PR #12 (open)`, for the reasons that name an earlier revert.
+pub(super) fn describe_revert(pr: &PullRequest) -> String {
+    format!(
+        "revert PR #{} ({})",
+        pr.number,
+        match pr.state {
+            PullState::Open => "open",
+            PullState::Closed => "closed by a person",
+            PullState::Merged => "merged",
+        }
+    )
 }

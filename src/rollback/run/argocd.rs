@@ -44,7 +44,7 @@ impl Rollbacker {
                 sync_options: self.sync_options.clone(),
             })
             .await?;
-        self.tell(r, &format!("Argo CD redeploys {revision}"), r.change)
+        self.tell(r, &format!("Argo CD redeploys {revision}"), r.change, false)
             .await;
         Ok(Outcome::RolledBackInArgoCd { app, revision })
     }

@@ -259,8 +259,9 @@ impl Rollbacker {
         }
         if let Some(existing) = self.existing_revert(&step.change.sha).await? {
             return Ok(skipped(format!(
-                "{} is already being reverted: {existing}",
-                step.change.sha.short()
+                "{} is already being reverted: {}",
+                step.change.sha.short(),
+                alert::describe_revert(&existing)
             )));
         }
         let reason = format!(

@@ -3,14 +3,18 @@
 //! resolved.
 
 use super::{Outcome, RollbackError, Rollbacker, REVERT_PREFIX};
-use crate::git::comment_once;
+use crate::git::{comment_once, PullRequest};
 use crate::jobs::Alert;
 use crate::rollback::body::{self, Revert};
 use crate::rollback::decide::PinChange;
 
 impl Rollbacker {
     /// The comment on the PR that brought the change, and the chat message.
-    pub(super) async fn tell(&self, r: &Revert<'_>, what: &str, change: &PinChange) {
+    /// The comment carries a marker (`comment_once`), so both are said once:
+    /// `again` (a later run that found the revert already open) tells only
+    /// when that comment is missing, that is when the run that opened the
+    /// revert stopped before telling.
+    pub(super) async fn tell(&self, r: &Revert<'_>, what: &str, change: &PinChange, again: bool) {
         let number = match pull_number(&change.subject) {
             Some(n) => Some(n),
             None => match self.host.pull_of_commit(&change.sha).await {
@@ -21,12 +25,25 @@ impl Rollbacker {
                 }
             },
         };
-        if let Some(n) = number {
-            // Said once: a retry after this point finds the revert branch
-            // and stops before it.
-            if let Err(e) = self.host.comment(n, &body::origin_comment(r, what)).await {
-                tracing::warn!(pr = n, error = %e, "comment on the PR that brought the change failed");
+        let key = format!("rollback-{}", change.sha);
+        let commented = match number {
+            Some(n) => {
+                match comment_once(self.host.as_ref(), n, &key, &body::origin_comment(r, what))
+                    .await
+                {
+                    Ok(wrote) => Some(wrote),
+                    Err(e) => {
+                        tracing::warn!(pr = n, error = %e, "comment on the PR that brought the change failed");
+                        None
+                    }
+                }
             }
+            None => None,
+        };
+        if again && commented != Some(true) {
+            // Told already, or nothing to tell by: no PR brought the change
+            // (chat is told at most once then).
+            return;
         }
         if let Some(slack) = &self.slack {
             slack
@@ -79,6 +96,14 @@ impl Rollbacker {
         }
         Ok(out)
     }
+}
+
+/// How the notices name a revert PR: its link, else its number.
+pub(super) fn revert_pr_text(pr: &PullRequest) -> String {
+    pr.url
+        .clone()
+        .map(|u| format!("revert PR {u}"))
+        .unwrap_or_else(|| format!("revert PR #{}", pr.number))
 }
 
 /// The PR number in a merge or squash subject: `Merge pull request #12
