@@ -11,6 +11,7 @@ mod argocd;
 mod github;
 mod local;
 mod outcomes;
+mod races;
 #[path = "../support/mod.rs"]
 mod support;
 mod through_alertmanager;

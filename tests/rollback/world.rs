@@ -53,6 +53,18 @@ impl World {
         extra: &str,
         clock: Arc<dyn Clock>,
     ) -> ServiceHandler {
+        self.handler_on(action, extra, clock, &self.fake.url).await
+    }
+
+    /// With `api_url` in front of the fake (a pass-through that times a
+    /// concurrent writer).
+    pub async fn handler_on(
+        &self,
+        action: &str,
+        extra: &str,
+        clock: Arc<dyn Clock>,
+        api_url: &str,
+    ) -> ServiceHandler {
         let config = self.dir.path().join("chartpilot.toml");
         let chat = std::fs::read_to_string(self.dir.path().join("chat-url")).unwrap();
         std::fs::write(
@@ -61,7 +73,7 @@ impl World {
                 "[git]\nprovider = \"github\"\nrepository = \"{}\"\nbranch = \"main\"\n[github]\ntoken = \"{}\"\napi_url = \"{}\"\n[slack]\nwebhook_url = \"{chat}\"\n{}{extra}\n",
                 self.fake.repository(),
                 self.fake.token,
-                self.fake.url,
+                api_url,
                 rule(action)
             ),
         )
