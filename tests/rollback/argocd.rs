@@ -229,35 +229,49 @@ async fn argocd_rollback_through_kubernetes_patches_one_operation_to_the_version
 }
 
 /// The four reasons the Argo CD action stands back, each through the
-/// handler, with no sync asked for and git untouched.
+/// handler, with no sync asked for and git untouched; a missing app is
+/// missing whether Argo CD answers 404 or, as it does for an account that
+/// may not see it, 403 "permission denied".
 #[tokio::test]
 async fn argocd_rollback_stands_back_without_the_app_for_a_self_syncing_app_and_without_a_version_to_go_back_to(
 ) {
-    let cases: [(Option<MockApp>, &str); 4] = [
-        (None, "Argo CD has no application podinfo-prod"),
+    // (the app seeded, whether unknown apps answer 403, the reason)
+    let cases: [(Option<MockApp>, bool, &str); 5] = [
+        (None, false, "Argo CD has no application podinfo-prod"),
+        (None, true, "Argo CD has no application podinfo-prod"),
         (
             Some(running_the_bump().automated()),
+            false,
             "podinfo-prod syncs itself: an Argo CD rollback would be undone at once; use action revert-pr",
         ),
         (
             Some(MockApp::new("podinfo-prod", "6.5.0").deployed(&[(1, "6.5.0")])),
+            false,
             "podinfo-prod does not run 6.6.0 now (it runs 6.5.0); nothing to roll back in Argo CD",
         ),
         (
             Some(MockApp::new("podinfo-prod", "6.6.0").deployed(&[(1, "6.4.0"), (2, "6.6.0")])),
+            false,
             "Argo CD's history of podinfo-prod has no deployment of 6.5.0 to go back to",
         ),
     ];
-    for (app, want) in cases {
+    for (app, forbid_unknown, want) in cases {
         let w = World::new().await;
         let mock = MockArgoCd::start().await;
         if let Some(app) = app {
             mock.seed(app);
         }
+        if forbid_unknown {
+            mock.forbid_unknown();
+        }
         let h = w.handler("argocd-rollback", &api(&mock)).await;
         let reason = skipped(&h, &notification(AlertStatus::Firing, "c0c0c0")).await;
         assert_eq!(reason, want);
         assert!(syncs(&mock).is_empty(), "{want}");
+        assert_eq!(
+            mock.requests().iter().map(|r| r.line()).collect::<Vec<_>>(),
+            ["GET /api/v1/applications/podinfo-prod"]
+        );
         w.assert_untouched();
     }
 }

@@ -283,3 +283,64 @@ async fn a_revert_pr_whose_answer_was_lost_is_told_to_its_origin_and_chat_exactl
         1
     );
 }
+
+#[tokio::test]
+async fn a_run_that_loses_the_revert_branch_to_another_process_writes_nothing_more() {
+    let w = World::new().await;
+    let refs = "/repos/acme/gitops/git/refs";
+    let (url, on_hold, _gate) = gate(&w.fake.url, "POST", refs);
+    let h = w
+        .handler_on("revert-pr", "", Arc::new(SystemClock), &url)
+        .await;
+    let branch = format!("chartpilot/revert/{}", w.merge);
+    let firing = notification(AlertStatus::Firing, "f3f3f3");
+
+    // Both found no revert PR; the other process makes the branch and
+    // opens its PR while this run's branch request is on its way.
+    let (outcomes, theirs) = tokio::join!(rollbacker(&h).on_notification(&firing), async {
+        let go = on_hold.await.unwrap();
+        w.fake.set_branch(&branch, &w.merge);
+        w.fake.commit_files(
+            &branch,
+            &[("environments/prod/podinfo.yaml", &app("prod", "6.5.0"))],
+        );
+        let pr = w.fake.add_pull(&branch, "Revert \"Merge pull request #1\"");
+        go.send(()).unwrap();
+        pr
+    });
+    let outcomes = outcomes.unwrap();
+    assert_eq!(
+        outcomes,
+        [Outcome::Skipped {
+            app: "podinfo-prod".into(),
+            reason: format!(
+                "{} is already being reverted: revert PR #{theirs}",
+                chartpilot::domain::CommitSha::parse(&w.merge)
+                    .unwrap()
+                    .short()
+            ),
+        }]
+    );
+    // GitHub refused the second branch; no second PR, and the other
+    // process's PR and branch are as it left them. Telling is its part.
+    let branch_answers: Vec<u16> = w
+        .fake
+        .api_calls()
+        .iter()
+        .filter(|c| c.method == "POST" && c.path == refs)
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(branch_answers, [422]);
+    assert!(
+        !w.writes().iter().any(|c| c.ends_with("/pulls")),
+        "{:#?}",
+        w.writes()
+    );
+    assert_eq!(
+        w.fake.pulls().iter().filter(|p| p.head == branch).count(),
+        1
+    );
+    assert!(w.fake.comments(w.bump_pr).is_empty());
+    assert!(w.chat().is_empty(), "{:?}", w.chat());
+    assert_eq!(w.fake.branch("main").unwrap(), w.merge);
+}
