@@ -260,7 +260,7 @@ async fn a_revert_pr_whose_answer_was_lost_is_told_to_its_origin_and_chat_exactl
         "{}",
         comments[0]
     );
-    assert!(comments[0].contains(&format!("<!-- chartpilot:rollback-{} -->", w.merge)));
+    assert!(comments[0].contains(&format!("<!-- chartpilot:rollback-{}-pr-{pr} -->", w.merge)));
     let chat = w.chat();
     assert_eq!(chat.len(), 1, "{chat:?}");
     assert!(

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use super::notice::revert_pr_text;
 use super::{
     head_text, Head, Outcome, RollbackError, Rollbacker, Step, MAX_STILL_FIRING_CHECKS,
     REVERT_PREFIX,
@@ -141,7 +140,7 @@ impl Rollbacker {
                                 reason: &why,
                                 alerts: &firing,
                             };
-                            self.tell(&r, &revert_pr_text(pr), &step.change, true).await;
+                            self.tell_once(&r, pr, &step.change, true).await;
                         }
                     }
                 }

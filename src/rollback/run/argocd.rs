@@ -44,7 +44,7 @@ impl Rollbacker {
                 sync_options: self.sync_options.clone(),
             })
             .await?;
-        self.tell(r, &format!("Argo CD redeploys {revision}"), r.change, false)
+        self.tell(r, &format!("Argo CD redeploys {revision}"), r.change)
             .await;
         Ok(Outcome::RolledBackInArgoCd { app, revision })
     }

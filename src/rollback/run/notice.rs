@@ -9,28 +9,37 @@ use crate::rollback::body::{self, Revert};
 use crate::rollback::decide::PinChange;
 
 impl Rollbacker {
-    /// The comment on the PR that brought the change, and the chat message.
-    /// The comment carries a marker (`comment_once`), so both are said once:
-    /// `again` (a later run that found the revert already open) tells only
-    /// when that comment is missing, that is when the run that opened the
-    /// revert stopped before telling.
-    pub(super) async fn tell(&self, r: &Revert<'_>, what: &str, change: &PinChange, again: bool) {
-        let number = match pull_number(&change.subject) {
-            Some(n) => Some(n),
-            None => match self.host.pull_of_commit(&change.sha).await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot find the PR that brought the change");
-                    None
-                }
-            },
-        };
-        let key = format!("rollback-{}", change.sha);
-        let commented = match number {
+    /// The comment on the PR that brought the change, and the chat message,
+    /// for a push or an Argo CD rollback: each is an action of its own
+    /// (an Argo CD rollback of one change may be made again), told each time.
+    pub(super) async fn tell(&self, r: &Revert<'_>, what: &str, change: &PinChange) {
+        if let Some(n) = self.origin_pull(change).await {
+            if let Err(e) = self.host.comment(n, &body::origin_comment(r, what)).await {
+                tracing::warn!(pr = n, error = %e, "comment on the PR that brought the change failed");
+            }
+        }
+        self.chat(r, what).await;
+    }
+
+    /// The same for a revert PR, said once per PR: the comment carries a
+    /// marker (`comment_once`) and chat goes out with the comment. `again`:
+    /// a later run found the PR already open; it tells only if the run that
+    /// opened it stopped before telling (GitHub opened the PR and its
+    /// answer was lost). Without a PR that brought the change there is
+    /// nothing to mark, and a later run does not tell chat again.
+    pub(super) async fn tell_once(
+        &self,
+        r: &Revert<'_>,
+        pr: &PullRequest,
+        change: &PinChange,
+        again: bool,
+    ) {
+        let what = revert_pr_text(pr);
+        let commented = match self.origin_pull(change).await {
             Some(n) => {
-                match comment_once(self.host.as_ref(), n, &key, &body::origin_comment(r, what))
-                    .await
-                {
+                let key = format!("rollback-{}-pr-{}", change.sha, pr.number);
+                let text = body::origin_comment(r, &what);
+                match comment_once(self.host.as_ref(), n, &key, &text).await {
                     Ok(wrote) => Some(wrote),
                     Err(e) => {
                         tracing::warn!(pr = n, error = %e, "comment on the PR that brought the change failed");
@@ -40,11 +49,31 @@ impl Rollbacker {
             }
             None => None,
         };
-        if again && commented != Some(true) {
-            // Told already, or nothing to tell by: no PR brought the change
-            // (chat is told at most once then).
-            return;
+        let chat = match commented {
+            Some(wrote) => wrote,
+            None => !again,
+        };
+        if chat {
+            self.chat(r, &what).await;
         }
+    }
+
+    /// The PR that brought the change: from the merge or squash subject,
+    /// else asked of the host.
+    async fn origin_pull(&self, change: &PinChange) -> Option<u64> {
+        if let Some(n) = pull_number(&change.subject) {
+            return Some(n);
+        }
+        match self.host.pull_of_commit(&change.sha).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot find the PR that brought the change");
+                None
+            }
+        }
+    }
+
+    async fn chat(&self, r: &Revert<'_>, what: &str) {
         if let Some(slack) = &self.slack {
             slack
                 .post(&crate::text::slack(&body::chat_message(r, what)))
@@ -99,7 +128,7 @@ impl Rollbacker {
 }
 
 /// How the notices name a revert PR: its link, else its number.
-pub(super) fn revert_pr_text(pr: &PullRequest) -> String {
+fn revert_pr_text(pr: &PullRequest) -> String {
     pr.url
         .clone()
         .map(|u| format!("revert PR {u}"))

@@ -1,7 +1,6 @@
 //! The revert itself: the three-way revert of the step's files, then a
 //! revert PR, or a push and a sync.
 
-use super::notice::revert_pr_text;
 use super::{head_text, Head, Outcome, RollbackError, Rollbacker, Step, REVERT_PREFIX};
 use crate::cluster::SyncRequest;
 use crate::domain::CommitSha;
@@ -71,13 +70,8 @@ impl Rollbacker {
                 .await?;
             tracing::info!(app = %app, revert = %sha, reverted = %commit, "revert pushed");
             self.sync_after_push(r, &sha, &edits).await;
-            self.tell(
-                r,
-                &format!("pushed as {}", sha.short()),
-                &step.change,
-                false,
-            )
-            .await;
+            self.tell(r, &format!("pushed as {}", sha.short()), &step.change)
+                .await;
             return Ok(Outcome::Reverted {
                 app,
                 commit,
@@ -117,8 +111,7 @@ impl Rollbacker {
             })
             .await?;
         tracing::info!(app = %app, pr = pr.number, reverted = %commit, "revert PR opened");
-        self.tell(r, &revert_pr_text(&pr), &step.change, false)
-            .await;
+        self.tell_once(r, &pr, &step.change, false).await;
         Ok(Outcome::Reverted {
             app,
             commit,
