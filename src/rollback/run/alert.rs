@@ -116,33 +116,8 @@ impl Rollbacker {
         };
         let (commit, reason) = match decide(&input) {
             Decision::Skip { reason } => {
-                // The revert these alerts want is open already. A run that
-                // stopped after GitHub opened it (the answer lost) never
-                // told anyone: tell now, where it was not told.
-                let wanted = decide(&DecisionInput {
-                    existing: None,
-                    ..input
-                });
-                if let (
-                    Decision::Revert {
-                        commit,
-                        reason: why,
-                    },
-                    Some(pr),
-                ) = (wanted, &existing)
-                {
-                    if pr.state == PullState::Open {
-                        if let Some(step) = steps.iter().find(|s| s.change.sha == commit) {
-                            let r = Revert {
-                                app,
-                                env,
-                                change: &step.change,
-                                reason: &why,
-                                alerts: &firing,
-                            };
-                            self.tell_once(&r, pr, &step.change, true).await;
-                        }
-                    }
+                if let Some(pr) = existing.as_ref().filter(|p| p.state == PullState::Open) {
+                    self.tell_if_untold(&input, pr, &steps, &firing).await;
                 }
                 return Ok(skipped(reason));
             }
@@ -172,6 +147,36 @@ impl Rollbacker {
             }
             RollbackAction::ArgocdRollback => self.argocd_rollback(&r, &step.parent).await,
         }
+    }
+
+    /// The revert these alerts want is open already. A run that stopped
+    /// after GitHub opened it (the answer lost) never told anyone: tell
+    /// now, where it was not told.
+    async fn tell_if_untold(
+        &self,
+        input: &DecisionInput<'_>,
+        pr: &PullRequest,
+        steps: &[Step],
+        firing: &[&Alert],
+    ) {
+        let wanted = decide(&DecisionInput {
+            existing: None,
+            ..input.clone()
+        });
+        let Decision::Revert { commit, reason } = wanted else {
+            return;
+        };
+        let Some(step) = steps.iter().find(|s| s.change.sha == commit) else {
+            return;
+        };
+        let r = Revert {
+            app: input.app,
+            env: input.env,
+            change: &step.change,
+            reason: &reason,
+            alerts: firing,
+        };
+        self.tell_once(&r, pr, &step.change, true).await;
     }
 
     /// The first-parent steps since `since` that moved the app's pin,
