@@ -86,9 +86,9 @@ async fn a_pr_github_opened_before_answering_502_is_found_by_the_next_delivery()
         .collect();
     assert_eq!(opened.len(), 1, "GitHub made the PR once");
 
-    // The retry finds that PR and stops: no second PR, no second commit.
-    // (It takes the PR for another delivery's, so the comment on the PR
-    // that brought the change is not made: a gap this case shows.)
+    // The retry finds that PR and stops: no second PR, no second commit,
+    // and the comment the lost run never made is made now, once
+    // (races.rs follows this case through chat and further deliveries).
     let outcomes = rollbacker.on_notification(&firing).await.unwrap();
     let Outcome::Skipped { reason, .. } = &outcomes[0] else {
         panic!("{outcomes:#?}");
@@ -101,6 +101,7 @@ async fn a_pr_github_opened_before_answering_502_is_found_by_the_next_delivery()
         "{reason}"
     );
     assert_eq!(fake.pulls().iter().filter(|p| p.head == branch).count(), 1);
+    assert_eq!(fake.comments(1).len(), 1, "{:?}", fake.comments(1));
 }
 
 #[tokio::test]

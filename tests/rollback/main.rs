@@ -7,11 +7,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod alertmanager;
+mod argocd;
 mod github;
 mod local;
+mod outcomes;
+mod races;
 #[path = "../support/mod.rs"]
 mod support;
 mod through_alertmanager;
+mod world;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -69,6 +69,9 @@ pub struct MockApp {
     pub operation_phase: Option<String>,
     /// The revision the last sync asked for.
     pub operation_revision: Option<String>,
+    /// `status.history` as `(id, revision)`, oldest first; empty: one
+    /// older commit, then `revision`.
+    pub history: Vec<(i64, String)>,
 }
 
 impl MockApp {
@@ -83,6 +86,7 @@ impl MockApp {
             labels: BTreeMap::new(),
             operation_phase: Some("Succeeded".to_owned()),
             operation_revision: Some(revision.to_owned()),
+            history: Vec::new(),
         }
     }
 
@@ -156,14 +160,14 @@ impl MockApp {
                     "revision": self.revision
                 },
                 "health": {"status": self.health, "lastTransitionTime": DEPLOYED_AT},
-                "history": [
+                "history": if self.history.is_empty() { json!([
                     {"id": 3, "revision": "0000000000000000000000000000000000000003",
                      "deployStartedAt": "2026-11-19T09:00:00Z", "deployedAt": "2026-11-19T09:00:05Z",
                      "source": source, "initiatedBy": {"username": "admin"}},
                     {"id": 4, "revision": self.revision,
                      "deployStartedAt": "2026-11-20T10:14:50Z", "deployedAt": DEPLOYED_AT,
                      "source": source, "initiatedBy": {"automated": true}}
-                ],
+                ]) } else { self.deployments(&source) },
                 "reconciledAt": DEPLOYED_AT,
                 "operationState": {
                     "operation": {"sync": {"revision": self.operation_revision, "syncStrategy": {"hook": {}}},
@@ -409,5 +413,30 @@ fn respond(recorded: Recorded, data: &web::Data<Mutex<State>>) -> HttpResponse {
             HttpResponse::Ok().json(app.to_json())
         }
         _ => error(StatusCode::NOT_IMPLEMENTED, 12, "mock: no such route"),
+    }
+}
+
+impl MockApp {
+    /// `status.history` as these `(id, revision)` deployments, oldest
+    /// first (a Helm app's revisions are chart versions).
+    pub fn deployed(mut self, history: &[(i64, &str)]) -> Self {
+        self.history = history
+            .iter()
+            .map(|(id, r)| (*id, (*r).to_owned()))
+            .collect();
+        self
+    }
+
+    fn deployments(&self, source: &Value) -> Value {
+        Value::Array(
+            self.history
+                .iter()
+                .map(|(id, revision)| {
+                    json!({"id": id, "revision": revision,
+                        "deployStartedAt": "2026-11-19T09:00:00Z", "deployedAt": "2026-11-19T09:00:05Z",
+                        "source": source, "initiatedBy": {"username": "admin"}})
+                })
+                .collect(),
+        )
     }
 }

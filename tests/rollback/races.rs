@@ -1,0 +1,346 @@
+//! Runs that meet the world changing under them, as the queue runs them
+//! (the real job handler, a retry after a transient failure): a pushed
+//! revert whose branch moved between read and push, and a revert PR GitHub
+//! opened before its answer was lost.
+
+use std::sync::{Arc, Mutex};
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chartpilot::clock::SystemClock;
+use chartpilot::jobs::{AlertNotification, AlertStatus, Job, JobEnvelope};
+use chartpilot::rollback::run::Outcome;
+use chartpilot::worker::service::ServiceHandler;
+use chartpilot::worker::{Disposition, JobError, JobHandler};
+use tokio::sync::oneshot;
+
+use super::support::fake_github::Fault;
+use super::world::{rollbacker, World};
+use super::*;
+
+/// Runs the notification as the worker runs a queued job.
+async fn handle(h: &ServiceHandler, n: &AlertNotification) -> Result<(), JobError> {
+    let job = Job::Alert(n.clone());
+    let envelope = JobEnvelope::new(
+        &job,
+        format!("alert-{}", n.group_key),
+        None,
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    h.handle(&job, &envelope).await.map(drop)
+}
+
+/// Held until the test lets it go on.
+type Hold = oneshot::Sender<oneshot::Sender<()>>;
+
+struct Gate {
+    upstream: String,
+    client: reqwest::Client,
+    /// `(method, path)` to hold, and whom to tell when it arrives.
+    hold: Mutex<Option<(String, String, Hold)>>,
+}
+
+/// A pass-through in front of the fake GitHub that holds the first
+/// request with `method` and `path` until the test has acted: the moment
+/// between chartpilot's read and its write, made to order. Returns its
+/// URL and the signal that the request is held (answer it to release it).
+fn gate(
+    upstream: &str,
+    method: &str,
+    path: &str,
+) -> (
+    String,
+    oneshot::Receiver<oneshot::Sender<()>>,
+    actix_web::dev::ServerHandle,
+) {
+    let (held, on_hold) = oneshot::channel();
+    let state = web::Data::new(Gate {
+        upstream: upstream.to_owned(),
+        client: reqwest::Client::new(),
+        hold: Mutex::new(Some((method.to_owned(), path.to_owned(), held))),
+    });
+    let (listener, url) = super::support::loopback();
+    let server = super::support::serve(listener, move |cfg| {
+        cfg.app_data(state.clone()).default_service(web::to(pass));
+    });
+    (url, on_hold, server)
+}
+
+async fn pass(req: HttpRequest, body: web::Bytes, gate: web::Data<Gate>) -> HttpResponse {
+    let held = {
+        let mut hold = gate.hold.lock().unwrap();
+        match hold.take() {
+            Some((m, p, tell)) if m == req.method().as_str() && p == req.path() => Some(tell),
+            other => {
+                *hold = other;
+                None
+            }
+        }
+    };
+    if let Some(tell) = held {
+        let (go, wait) = oneshot::channel();
+        tell.send(go).unwrap();
+        wait.await.unwrap();
+    }
+    let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap();
+    let mut out = gate
+        .client
+        .request(method, format!("{}{}", gate.upstream, req.uri()))
+        .body(body.to_vec());
+    for (name, value) in req.headers() {
+        if !matches!(name.as_str(), "host" | "content-length") {
+            out = out.header(name.as_str(), value.as_bytes());
+        }
+    }
+    let answer = out.send().await.unwrap();
+    let mut back = HttpResponse::build(
+        actix_web::http::StatusCode::from_u16(answer.status().as_u16()).unwrap(),
+    );
+    for (name, value) in answer.headers() {
+        if !matches!(
+            name.as_str(),
+            "content-length" | "transfer-encoding" | "connection" | "content-encoding"
+        ) {
+            back.insert_header((name.as_str(), value.as_bytes()));
+        }
+    }
+    back.body(answer.bytes().await.unwrap())
+}
+
+/// A commit's message, as GitHub lists it.
+async fn message(w: &World, sha: &str) -> String {
+    let commits: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/repos/acme/gitops/commits", w.fake.url))
+        .query(&[("sha", sha), ("per_page", "1")])
+        .bearer_auth(&w.fake.token)
+        .header("user-agent", "test")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    commits[0]["commit"]["message"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_pushed_revert_that_loses_the_race_for_main_is_made_again_on_the_new_head_once() {
+    let w = World::new().await;
+    let refs = "/repos/acme/gitops/git/refs/heads/main";
+    let (url, on_hold, _gate) = gate(&w.fake.url, "PATCH", refs);
+    let h = w
+        .handler_on("revert-push", "", Arc::new(SystemClock), &url)
+        .await;
+    let firing = notification(AlertStatus::Firing, "f1f1f1");
+    let readme = "# platform\n\nOn call: #platform-oncall\n";
+
+    // chartpilot read main and built its revert; as it moves main,
+    // someone else's commit lands first.
+    let (first, other) = tokio::join!(handle(&h, &firing), async {
+        let go = on_hold.await.unwrap();
+        let other = w.fake.commit_files("main", &[("README.md", readme)]);
+        go.send(()).unwrap();
+        other
+    });
+    let err = first.unwrap_err();
+    assert_eq!(err.disposition, Disposition::Retry, "{:#}", err.error);
+    // GitHub refused the update as not a fast forward; main kept the
+    // other commit, and nobody was told of a revert that did not land.
+    let refused: Vec<u16> = w
+        .fake
+        .api_calls()
+        .iter()
+        .filter(|c| c.method == "PATCH" && c.path == refs)
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(refused, [422]);
+    assert_eq!(w.fake.branch("main").unwrap(), other);
+    assert!(w.fake.comments(w.bump_pr).is_empty());
+    assert!(w.chat().is_empty(), "{:?}", w.chat());
+
+    // The queue retries: the revert is made on the new head, once.
+    handle(&h, &firing).await.unwrap();
+    let main = w.fake.branch("main").unwrap();
+    assert_eq!(
+        w.fake.parents(&main),
+        vec![other.clone()],
+        "one commit on top"
+    );
+    assert_eq!(w.fake.parents(&other), vec![w.merge.clone()]);
+    assert_eq!(
+        w.fake.changed_files(&other, &main),
+        ["environments/prod/podinfo.yaml"]
+    );
+    let text = |path: &str| String::from_utf8(w.fake.file(&main, path).unwrap()).unwrap();
+    assert_eq!(text("environments/prod/podinfo.yaml"), app("prod", "6.5.0"));
+    assert_eq!(text("README.md"), readme, "the other commit's work stays");
+    assert!(message(&w, &main)
+        .await
+        .contains(&format!("This reverts commit {}.", w.merge)));
+    assert_eq!(w.fake.comments(w.bump_pr).len(), 1);
+    let chat = w.chat();
+    assert_eq!(chat.len(), 1, "{chat:?}");
+    assert!(
+        chat[0].contains(&format!(
+            "(pushed as {})",
+            chartpilot::domain::CommitSha::parse(&main).unwrap().short()
+        )),
+        "{}",
+        chat[0]
+    );
+    let pushes = w
+        .fake
+        .api_calls()
+        .iter()
+        .filter(|c| c.method == "PATCH" && c.path == refs)
+        .map(|c| c.status)
+        .collect::<Vec<_>>();
+    assert_eq!(pushes, [422, 200]);
+
+    // Podinfo alerts again: the newest change is the revert, which stays.
+    let again = rollbacker(&h)
+        .on_notification(&notification(AlertStatus::Firing, "f1f1f3"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&again[..], [Outcome::Skipped { reason, .. }] if reason.contains("is itself a revert")),
+        "{again:#?}"
+    );
+    assert_eq!(w.fake.branch("main").unwrap(), main);
+    assert_eq!(w.chat().len(), 1);
+}
+
+#[tokio::test]
+async fn a_revert_pr_whose_answer_was_lost_is_told_to_its_origin_and_chat_exactly_once() {
+    let w = World::new().await;
+    let h = w.handler("revert-pr", "").await;
+    let firing = notification(AlertStatus::Firing, "f2f2f2");
+    let branch = format!("chartpilot/revert/{}", w.merge);
+
+    // GitHub opens the PR, then answers 502: the job fails for a retry.
+    w.fake
+        .fail_after_acting("POST", "/pulls", Fault::BadGateway, 1);
+    let err = handle(&h, &firing).await.unwrap_err();
+    assert_eq!(err.disposition, Disposition::Retry, "{:#}", err.error);
+    let opened: Vec<_> = w
+        .fake
+        .pulls()
+        .into_iter()
+        .filter(|p| p.head == branch)
+        .collect();
+    assert_eq!(opened.len(), 1, "GitHub made the PR once");
+    let pr = opened[0].number;
+    assert!(w.fake.comments(w.bump_pr).is_empty());
+    assert!(w.chat().is_empty());
+
+    // The retry finds that PR: no second PR or commit, and it says what
+    // the lost run never said, on the bump's PR and in chat.
+    let outcomes = rollbacker(&h).on_notification(&firing).await.unwrap();
+    assert_eq!(
+        outcomes,
+        [Outcome::Skipped {
+            app: "podinfo-prod".into(),
+            reason: format!(
+                "{} is already being reverted: revert PR #{pr} (open)",
+                chartpilot::domain::CommitSha::parse(&w.merge)
+                    .unwrap()
+                    .short()
+            ),
+        }]
+    );
+    let comments = w.fake.comments(w.bump_pr);
+    assert_eq!(comments.len(), 1, "{comments:#?}");
+    assert!(
+        comments[0].starts_with("chartpilot is rolling this change back: revert PR http"),
+        "{}",
+        comments[0]
+    );
+    assert!(
+        comments[0].contains(&format!("/pull/{pr}.")),
+        "{}",
+        comments[0]
+    );
+    assert!(comments[0].contains(&format!("<!-- chartpilot:rollback-{}-pr-{pr} -->", w.merge)));
+    let chat = w.chat();
+    assert_eq!(chat.len(), 1, "{chat:?}");
+    assert!(
+        chat[0].starts_with(
+            "chartpilot rollback: podinfo-prod in prod goes back from 6.6.0 to 6.5.0 (revert PR http"
+        ),
+        "{}",
+        chat[0]
+    );
+
+    // Further deliveries read, and write nothing more.
+    let writes = w.writes();
+    handle(&h, &firing).await.unwrap();
+    handle(&h, &firing).await.unwrap();
+    assert_eq!(w.writes(), writes);
+    assert_eq!(w.fake.comments(w.bump_pr).len(), 1);
+    assert_eq!(w.chat().len(), 1);
+    assert_eq!(
+        w.fake.pulls().iter().filter(|p| p.head == branch).count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_run_that_loses_the_revert_branch_to_another_process_writes_nothing_more() {
+    let w = World::new().await;
+    let refs = "/repos/acme/gitops/git/refs";
+    let (url, on_hold, _gate) = gate(&w.fake.url, "POST", refs);
+    let h = w
+        .handler_on("revert-pr", "", Arc::new(SystemClock), &url)
+        .await;
+    let branch = format!("chartpilot/revert/{}", w.merge);
+    let firing = notification(AlertStatus::Firing, "f3f3f3");
+
+    // Both found no revert PR; the other process makes the branch and
+    // opens its PR while this run's branch request is on its way.
+    let (outcomes, theirs) = tokio::join!(rollbacker(&h).on_notification(&firing), async {
+        let go = on_hold.await.unwrap();
+        w.fake.set_branch(&branch, &w.merge);
+        w.fake.commit_files(
+            &branch,
+            &[("environments/prod/podinfo.yaml", &app("prod", "6.5.0"))],
+        );
+        let pr = w.fake.add_pull(&branch, "Revert \"Merge pull request #1\"");
+        go.send(()).unwrap();
+        pr
+    });
+    let outcomes = outcomes.unwrap();
+    assert_eq!(
+        outcomes,
+        [Outcome::Skipped {
+            app: "podinfo-prod".into(),
+            reason: format!(
+                "{} is already being reverted: revert PR #{theirs}",
+                chartpilot::domain::CommitSha::parse(&w.merge)
+                    .unwrap()
+                    .short()
+            ),
+        }]
+    );
+    // GitHub refused the second branch; no second PR, and the other
+    // process's PR and branch are as it left them. Telling is its part.
+    let branch_answers: Vec<u16> = w
+        .fake
+        .api_calls()
+        .iter()
+        .filter(|c| c.method == "POST" && c.path == refs)
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(branch_answers, [422]);
+    assert!(
+        !w.writes().iter().any(|c| c.ends_with("/pulls")),
+        "{:#?}",
+        w.writes()
+    );
+    assert_eq!(
+        w.fake.pulls().iter().filter(|p| p.head == branch).count(),
+        1
+    );
+    assert!(w.fake.comments(w.bump_pr).is_empty());
+    assert!(w.chat().is_empty(), "{:?}", w.chat());
+    assert_eq!(w.fake.branch("main").unwrap(), w.merge);
+}
