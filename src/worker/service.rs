@@ -416,6 +416,12 @@ impl Retryable for crate::sync::run::SyncError {
     fn transient(&self) -> bool {
         self.is_transient()
     }
+    fn not_before(&self) -> Option<std::time::Duration> {
+        match self {
+            crate::sync::run::SyncError::Git(GitError::RateLimited(wait)) => Some(*wait),
+            _ => None,
+        }
+    }
 }
 
 /// Retry what may pass (no sooner than a rate limit's reset), park the rest.
@@ -494,6 +500,7 @@ mod tests {
     use super::*;
     use crate::domain::CommitSha;
     use crate::jobs::PushCommit;
+    use crate::worker::Disposition;
 
     fn push(git_ref: &str, files: &[&str]) -> Push {
         let sha = CommitSha::parse(&"a".repeat(40)).unwrap();
@@ -560,5 +567,49 @@ mod tests {
         let mut deleted = push("refs/heads/main", &["a.yaml"]);
         deleted.deleted = true;
         assert!(!h.push_changes_pins(&deleted));
+    }
+
+    #[test]
+    fn a_rate_limit_waits_its_reset_whichever_job_met_it() {
+        use crate::sync::run::SyncError;
+        use std::time::Duration;
+        let wait = Duration::from_secs(120);
+        let limited = || GitError::RateLimited(wait);
+        let cases: Vec<(&str, JobError, Disposition, Option<Duration>)> = vec![
+            (
+                "sync",
+                job_error(SyncError::Git(limited()), "s"),
+                Disposition::Retry,
+                Some(wait),
+            ),
+            (
+                "upgrade",
+                job_error(UpgradeError::Git(limited()), "u"),
+                Disposition::Retry,
+                Some(wait),
+            ),
+            (
+                "rollback",
+                job_error(RollbackError::Git(limited()), "r"),
+                Disposition::Retry,
+                Some(wait),
+            ),
+            (
+                "sync, 5xx",
+                job_error(SyncError::Git(GitError::Unavailable("502".into())), "s"),
+                Disposition::Retry,
+                None,
+            ),
+            (
+                "sync, refused",
+                job_error(SyncError::Git(GitError::Refused("401".into())), "s"),
+                Disposition::Park,
+                None,
+            ),
+        ];
+        for (what, e, disposition, not_before) in cases {
+            assert_eq!(e.disposition, disposition, "{what}");
+            assert_eq!(e.not_before, not_before, "{what}");
+        }
     }
 }
