@@ -411,3 +411,10 @@ fn respond(recorded: Recorded, data: &web::Data<Mutex<State>>) -> HttpResponse {
         _ => error(StatusCode::NOT_IMPLEMENTED, 12, "mock: no such route"),
     }
 }
+
+impl MockArgoCd {
+    /// Deletes an Application, as `argocd app delete` would.
+    pub fn remove(&self, name: &str) {
+        self.state().apps.remove(name);
+    }
+}
