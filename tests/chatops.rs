@@ -725,3 +725,144 @@ async fn a_dry_run_says_what_it_would_do_and_does_nothing() {
     );
     assert_eq!(git(&w.repo, &["rev-parse", "main"]), head, "no commit");
 }
+
+/// `sync` end to end: Argo CD (the mock) is asked to sync the app at the
+/// chart version the repository pins, and chat says so in the channel. A
+/// second `sync` while the first runs is refused by Argo CD, and the
+/// person hears it failed, privately.
+#[tokio::test]
+async fn sync_asks_argocd_for_the_pinned_version_and_says_so() {
+    use support::mock_argocd::{MockApp, MockArgoCd};
+    let argocd = MockArgoCd::start().await;
+    argocd.seed(MockApp::new("ingress-nginx-dev", "4.7.0"));
+    let argocd_settings = argocd.settings();
+    let w = world_with(move |s| s.argocd = argocd_settings).await;
+    let sample = "02-status-app-env.body.txt";
+
+    w.slack_text(sample, Some(STEVE), Some("sync ingress-nginx-dev"))
+        .await;
+    let r = w.reply().await;
+
+    assert_eq!(r["response_type"], "in_channel", "{r}");
+    assert_eq!(
+        r["text"], "Sync of ingress-nginx-dev started at `4.8.0`.",
+        "{r}"
+    );
+    let posts: Vec<_> = argocd
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].path, "/api/v1/applications/ingress-nginx-dev/sync");
+    assert_eq!(posts[0].json()["revision"], "4.8.0");
+    assert_eq!(
+        argocd
+            .app("ingress-nginx-dev")
+            .unwrap()
+            .operation_phase
+            .as_deref(),
+        Some("Running")
+    );
+
+    w.slack_text(sample, Some(STEVE), Some("sync ingress-nginx-dev"))
+        .await;
+    let r = w.reply().await;
+    assert_eq!(r["response_type"], "ephemeral", "{r}");
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("`sync ingress-nginx-dev` failed: ")
+            && text.contains("another operation is already in progress"),
+        "{r}"
+    );
+    assert!(!text.contains(&argocd.token), "{r}");
+}
+
+/// `freeze` from a GitHub comment, against the fake GitHub, while someone
+/// else pushes to main between chartpilot's read and its ref update:
+/// GitHub refuses the update as real GitHub does (422 "Update is not a
+/// fast forward"), chartpilot reads again, and the freeze lands once, on
+/// top of the other push, which is kept.
+#[tokio::test]
+async fn a_freeze_that_loses_a_race_with_a_push_lands_once_on_top_of_it() {
+    let fake = FakeGithub::start().await;
+    let seeded: Vec<(&str, String)> = files();
+    fake.seed(
+        &seeded
+            .iter()
+            .map(|(p, t)| (*p, t.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    fake.set_branch("feature", &fake.branch("main").unwrap());
+    let issue = fake.add_pull("feature", "Release week");
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = TestSecrets::random();
+    let extra =
+        support::env_vars(&[fake.env(), vec![("UPGRADE__INTERVAL", "0s".to_owned())]].concat());
+    let mut settings = test_settings(Backend::Embedded, "", dir.path(), &secrets, &extra);
+    let overlay = dir.path().join("overlay.toml");
+    std::fs::write(
+        &overlay,
+        "[[chat.allow]]\nverbs = [\"freeze\"]\nenvironments = [\"*\"]\ngithub_users = [\"alice\"]\n",
+    )
+    .unwrap();
+    settings.chat.allow = Settings::load(Some(&overlay), &Default::default())
+        .unwrap()
+        .chat
+        .allow;
+    let (port, worker) = support::start_service(&settings).await;
+    fake.race_next_update("main", &[("README.md", "someone else's change\n")]);
+    fake.clear_requests();
+    let body = serde_json::json!({
+        "action": "created",
+        "issue": { "number": issue, "pull_request": { "url": "x" } },
+        "comment": {
+            "id": 4343,
+            "body": "/chartpilot freeze staging release week",
+            "user": { "login": "alice", "type": "User" }
+        },
+        "repository": { "full_name": fake.repository() },
+        "sender": { "login": "alice", "type": "User" }
+    })
+    .to_string();
+    let status = support::post_github_event(port, &secrets.github, "issue_comment", &body).await;
+    assert_eq!(status, 202);
+
+    let outcome = tokio::time::timeout(PATIENCE, worker.process_one())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(outcome, Outcome::Done);
+    let updates: Vec<u16> = fake
+        .api_calls()
+        .iter()
+        .filter(|c| c.method == "PATCH" && c.path.ends_with("/git/refs/heads/main"))
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(updates, [422, 200], "refused once, then taken");
+    let head = fake.branch("main").unwrap();
+    let freeze = String::from_utf8(fake.file(&head, ".chartpilot/freeze.yaml").unwrap()).unwrap();
+    assert_eq!(freeze.matches("staging").count(), 1, "{freeze}");
+    assert!(freeze.contains("release week"), "{freeze}");
+    // The freeze commit sits on the other push, which is kept.
+    let parents = fake.parents(&head);
+    assert_eq!(parents.len(), 1);
+    assert_eq!(
+        fake.file(&parents[0], "README.md").as_deref(),
+        Some(&b"someone else's change\n"[..])
+    );
+    assert!(fake.file(&parents[0], ".chartpilot/freeze.yaml").is_none());
+    assert_eq!(
+        fake.file(&head, "README.md").as_deref(),
+        Some(&b"someone else's change\n"[..])
+    );
+    let comments = fake.comments(issue);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].contains("staging is frozen: release week"),
+        "{}",
+        comments[0]
+    );
+}
