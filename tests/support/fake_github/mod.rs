@@ -102,6 +102,9 @@ pub struct FakePull {
     pub head_sha: Option<String>,
 }
 
+/// A file as the fake commits it: path, git mode, content.
+type FileEntry = (String, String, Vec<u8>);
+
 struct Armed {
     method: String,
     path_contains: String,
@@ -144,7 +147,7 @@ pub struct State {
     violations: Violations,
     /// Files someone else commits on a branch just before the next ref
     /// update of that branch reaches the fake: a push that lost a race.
-    races: Vec<(String, Vec<(String, String, Vec<u8>)>)>,
+    races: Vec<(String, Vec<FileEntry>)>,
 }
 
 pub struct FakeGithub {
