@@ -55,7 +55,7 @@ impl Setup {
 /// The dev upgrade PR merged on the fake, and the service ready to hear
 /// about it.
 pub struct World {
-    _scratch: Scratch,
+    pub scratch: Scratch,
     pub fake: FakeGithub,
     pub argocd: MockArgoCd,
     pub worker: Worker,
@@ -154,7 +154,7 @@ pub async fn world_with(setup: Setup) -> World {
 
     let (port, worker) = start_service(&settings, clock.clone()).await;
     World {
-        _scratch: scratch,
+        scratch,
         fake,
         argocd,
         worker,
@@ -604,4 +604,105 @@ async fn argocd_mode_none_gives_up_at_once_with_the_reason() {
         ),
         "{said:?}"
     );
+}
+
+/// Removes `chart` `version` from the index at `path`, as a repository
+/// that yanked a release; section headers stay.
+fn yank(path: &std::path::Path, chart: &str, version: &str) {
+    const ENTRY: &str = "  - apiVersion: v2\n";
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut parts = text.split(ENTRY);
+    let mut out = parts.next().unwrap().to_owned();
+    let mut yanked = false;
+    for part in parts {
+        if part.starts_with(&format!("    name: {chart}\n    version: {version}\n")) {
+            yanked = true;
+            // Keep what follows the entry: the next chart's header.
+            for line in part
+                .lines()
+                .filter(|l| !l.starts_with("   ") && !l.starts_with("  -"))
+            {
+                out.push_str(line);
+                out.push('\n');
+            }
+        } else {
+            out.push_str(ENTRY);
+            out.push_str(part);
+        }
+    }
+    assert!(yanked, "{chart} {version} is not in the index");
+    std::fs::write(path, out).unwrap();
+}
+
+/// The gate says go, but the version was yanked from the chart repository
+/// since the merge: waiting will not bring it back, so the check gives up
+/// at once with the reason on the merged PR and in chat, and opens
+/// nothing. The job is done: the give-up is its answer.
+#[tokio::test]
+async fn a_version_yanked_since_the_merge_is_given_up_at_once() {
+    let w = world("10m").await;
+    w.merged_and_deployed().await;
+    yank(&w.scratch.index_dir.join("index.yaml"), "podinfo", "6.6.0");
+
+    let seen = w
+        .run_until(3, |o| {
+            *o == Outcome::Done && !w.fake.comments(w.dev_pr).is_empty()
+        })
+        .await;
+
+    assert!(
+        seen.iter().all(|o| *o == Outcome::Done),
+        "no wait, no retry, no park: {seen:?}"
+    );
+    assert!(w.fake.branch(STAGING_BRANCH).is_none());
+    let notes = w.fake.comments(w.dev_pr);
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert!(
+        notes[0].contains(
+            "Not promoting `podinfo` `6.6.0` to **staging**: `podinfo 6.6.0 is not published in "
+        ),
+        "{}",
+        notes[0]
+    );
+    let said = w.said();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].starts_with(
+            "chartpilot did not promote podinfo 6.6.0 from dev to staging: podinfo 6.6.0 is not published in "
+        ),
+        "{said:?}"
+    );
+}
+
+/// A failure no retry can fix (the base branch was renamed away): the
+/// check is parked with its reason for a person, at once, and leaves no
+/// PR and no note (nothing was decided about the version).
+#[tokio::test]
+async fn a_check_that_cannot_run_is_parked_with_its_reason() {
+    let w = world("10m").await;
+    w.merged_and_deployed().await;
+    w.fake.delete_branch("main");
+
+    let seen = w
+        .run_until(
+            3,
+            |o| matches!(o, Outcome::Parked { reason } if reason.starts_with("promotion of")),
+        )
+        .await;
+
+    let Some(Outcome::Parked { reason }) = seen.last() else {
+        panic!("{seen:?}")
+    };
+    assert_eq!(
+        reason,
+        "promotion of podinfo 6.6.0 from dev to staging: base branch `main` does not exist in the repository"
+    );
+    assert!(
+        seen.iter()
+            .all(|o| !matches!(o, Outcome::Retried { .. } | Outcome::Deferred { .. })),
+        "parked at the first attempt: {seen:?}"
+    );
+    assert!(w.fake.branch(STAGING_BRANCH).is_none());
+    assert!(w.fake.comments(w.dev_pr).is_empty());
+    assert!(w.said().is_empty());
 }
