@@ -2,10 +2,13 @@
 //! pushes that may have changed pins; the other kinds are recorded until
 //! their features arrive.
 
+mod disposition;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use self::disposition::job_error;
 use super::{FollowUp, Handled, JobError, JobHandler, LoggingHandler};
 use crate::chat::authz::Principal;
 use crate::chat::reply::{commands_in_comment, comment_reply, dropped_commands, Replier};
@@ -379,63 +382,6 @@ impl JobHandler for ServiceHandler {
     }
 }
 
-/// How a handler's error says whether, and when, another attempt may pass.
-trait Retryable: std::error::Error + Send + Sync + 'static {
-    fn transient(&self) -> bool;
-    /// A rate limit's reset, before which a retry is pointless.
-    fn not_before(&self) -> Option<std::time::Duration> {
-        None
-    }
-}
-
-impl Retryable for UpgradeError {
-    fn transient(&self) -> bool {
-        self.is_transient()
-    }
-    fn not_before(&self) -> Option<std::time::Duration> {
-        match self {
-            UpgradeError::Git(GitError::RateLimited(wait)) => Some(*wait),
-            _ => None,
-        }
-    }
-}
-
-impl Retryable for RollbackError {
-    fn transient(&self) -> bool {
-        self.is_transient()
-    }
-    fn not_before(&self) -> Option<std::time::Duration> {
-        match self {
-            RollbackError::Git(GitError::RateLimited(wait)) => Some(*wait),
-            _ => None,
-        }
-    }
-}
-
-impl Retryable for crate::sync::run::SyncError {
-    fn transient(&self) -> bool {
-        self.is_transient()
-    }
-    fn not_before(&self) -> Option<std::time::Duration> {
-        match self {
-            crate::sync::run::SyncError::Git(GitError::RateLimited(wait)) => Some(*wait),
-            _ => None,
-        }
-    }
-}
-
-/// Retry what may pass (no sooner than a rate limit's reset), park the rest.
-fn job_error(e: impl Retryable, what: &str) -> JobError {
-    let transient = e.transient();
-    let wait = e.not_before();
-    let err = anyhow::Error::new(e).context(what.to_owned());
-    match (transient, wait) {
-        (true, Some(wait)) => JobError::retry_after(err, wait),
-        (true, None) => JobError::retry(err),
-        _ => JobError::park(err),
-    }
-}
-
 /// The promoter, when the upgrade path, Argo CD and Alertmanager (if
 /// configured) could all be set up.
 fn promoter(
@@ -500,7 +446,6 @@ mod tests {
     use super::*;
     use crate::domain::CommitSha;
     use crate::jobs::PushCommit;
-    use crate::worker::Disposition;
 
     fn push(git_ref: &str, files: &[&str]) -> Push {
         let sha = CommitSha::parse(&"a".repeat(40)).unwrap();
@@ -567,49 +512,5 @@ mod tests {
         let mut deleted = push("refs/heads/main", &["a.yaml"]);
         deleted.deleted = true;
         assert!(!h.push_changes_pins(&deleted));
-    }
-
-    #[test]
-    fn a_rate_limit_waits_its_reset_whichever_job_met_it() {
-        use crate::sync::run::SyncError;
-        use std::time::Duration;
-        let wait = Duration::from_secs(120);
-        let limited = || GitError::RateLimited(wait);
-        let cases: Vec<(&str, JobError, Disposition, Option<Duration>)> = vec![
-            (
-                "sync",
-                job_error(SyncError::Git(limited()), "s"),
-                Disposition::Retry,
-                Some(wait),
-            ),
-            (
-                "upgrade",
-                job_error(UpgradeError::Git(limited()), "u"),
-                Disposition::Retry,
-                Some(wait),
-            ),
-            (
-                "rollback",
-                job_error(RollbackError::Git(limited()), "r"),
-                Disposition::Retry,
-                Some(wait),
-            ),
-            (
-                "sync, 5xx",
-                job_error(SyncError::Git(GitError::Unavailable("502".into())), "s"),
-                Disposition::Retry,
-                None,
-            ),
-            (
-                "sync, refused",
-                job_error(SyncError::Git(GitError::Refused("401".into())), "s"),
-                Disposition::Park,
-                None,
-            ),
-        ];
-        for (what, e, disposition, not_before) in cases {
-            assert_eq!(e.disposition, disposition, "{what}");
-            assert_eq!(e.not_before, not_before, "{what}");
-        }
     }
 }
