@@ -199,3 +199,228 @@ async fn unroutable_job_is_refused_not_reported_as_queued() {
     queue.close().await;
     support::delete_topology(&settings).await;
 }
+
+/// A signed Slack slash command (`text` replaced) for `app`.
+async fn post_slack_command(app: &support::TestApp, text: &str) -> reqwest::Response {
+    slack_command(&app.base, &app.secrets.slack, text).await
+}
+
+/// The corpus's Slack command with `text`, signed now with `secret`, to
+/// the service at `base`.
+async fn slack_command(base: &str, secret: &str, text: &str) -> reqwest::Response {
+    let raw = std::fs::read_to_string(corpus().join("slack/chartpilot-samples/01-help.body.txt"))
+        .unwrap();
+    let mut fields: Vec<(String, String)> = serde_urlencoded::from_str(raw.trim()).unwrap();
+    for (k, v) in &mut fields {
+        if k == "text" {
+            *v = text.to_owned();
+        }
+    }
+    let body = serde_urlencoded::to_string(&fields).unwrap();
+    let ts = chrono::Utc::now().timestamp();
+    reqwest::Client::new()
+        .post(format!("{base}/webhooks/slack"))
+        .header("X-Slack-Request-Timestamp", ts.to_string())
+        .header(
+            "X-Slack-Signature",
+            chartpilot::http::signature::sign_slack(secret, ts, body.as_bytes()),
+        )
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// What the Slack route answers when nothing was queued: 200 (Slack shows
+/// any other status as a bare "failed with the error"), an ephemeral
+/// reply saying so in words, as DESIGN.md has it.
+async fn assert_slack_not_accepted(res: reqwest::Response) {
+    assert_eq!(res.status(), 200, "Slack wants 200 and a message");
+    let reply: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(reply["response_type"], "ephemeral", "{reply}");
+    let text = reply["text"].as_str().unwrap();
+    assert!(
+        text.contains("cannot take commands right now") && text.contains("Nothing was done"),
+        "{reply}"
+    );
+}
+
+/// The broker is gone: a Slack command gets the ephemeral "not accepted"
+/// reply, not "Working on it", and is never run (the only job the worker
+/// sees once the broker is back is the one sent after).
+#[tokio::test]
+async fn a_slack_command_while_the_queue_is_down_is_answered_not_accepted() {
+    let mut proxy = Proxy::start(broker_addr()).await;
+    let app = spawn_app(Options {
+        amqp_url: proxy.url(),
+        ..Options::new(Backend::Amqp)
+    })
+    .await;
+    proxy.cut();
+    app.wait_ready(false).await;
+
+    assert_slack_not_accepted(post_slack_command(&app, "sync web prod").await).await;
+
+    proxy.restore().await;
+    app.wait_ready(true).await;
+    let res = post_slack_command(&app, "status web").await;
+    assert_eq!(res.status(), 200);
+    let ack: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(ack["text"], "Working on `/chartpilot status web`…", "{ack}");
+    assert_eq!(app.process_one().await, Outcome::Done);
+    let texts: Vec<String> = app
+        .handler
+        .seen()
+        .iter()
+        .filter_map(|(_, job)| match job {
+            Job::Chat(c) => Some(c.text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["status web"]);
+    app.cleanup().await;
+}
+
+/// A real nack: the work queue exists already with `x-max-length = 1` and
+/// `x-overflow = reject-publish` (chartpilot keeps an existing queue's
+/// arguments), so once the queue is full, RabbitMQ nacks the next publish.
+/// The receiver (no worker, so jobs stay in the queue) answers GitHub 503
+/// with Retry-After (GitHub redelivers) and Slack its "not accepted"
+/// reply; the queue holds the one job it confirmed.
+#[tokio::test]
+async fn a_job_the_broker_nacks_is_not_answered_2xx() {
+    use std::sync::Arc;
+
+    use chartpilot::clock::SystemClock;
+    use chartpilot::http::signature::sign_sha256;
+    use chartpilot::startup::{Application, Role};
+    use lapin::options::QueueDeclareOptions;
+    use lapin::types::{AMQPValue, FieldTable, ShortString};
+
+    support::init_test_logging();
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = support::TestSecrets::random();
+    let settings = support::test_settings(
+        Backend::Amqp,
+        &support::amqp_url(),
+        dir.path(),
+        &secrets,
+        &[],
+    );
+    let jobs = format!("{}.jobs", settings.queue.prefix);
+    let conn =
+        lapin::Connection::connect(&support::amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    let mut args = FieldTable::default();
+    let text = |s: &str| AMQPValue::LongString(s.as_bytes().to_vec().into());
+    args.insert(ShortString::from("x-queue-type"), text("quorum"));
+    args.insert(ShortString::from("x-max-length"), AMQPValue::LongLongInt(1));
+    args.insert(ShortString::from("x-overflow"), text("reject-publish"));
+    ch.queue_declare(jobs.as_str().into(), durable, args)
+        .await
+        .unwrap();
+    let handler = Arc::new(support::RecordingHandler::new(support::Mode::Succeed));
+    let app = Application::build_with(&settings, Role::Receiver, handler, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (server, _, queue) = app.into_parts();
+    let server_handle = server.handle();
+    tokio::spawn(server);
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while !queue.is_ready() {
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let push = |delivery: &'static str| {
+        let body = push_payload();
+        reqwest::Client::new()
+            .post(format!("{base}/webhooks/github"))
+            .header("X-GitHub-Event", "push")
+            .header("X-GitHub-Delivery", delivery)
+            .header("X-Hub-Signature-256", sign_sha256(&secrets.github, &body))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+
+    // Quorum queues refuse once a queue is over its limit (3.10) or at it
+    // (later versions): fill it until the broker says no.
+    const DELIVERIES: [&str; 3] = ["first", "second", "third"];
+    let mut accepted = 0;
+    let nacked = loop {
+        let res = push(DELIVERIES[accepted]).await.unwrap();
+        if res.status() != 202 {
+            break res;
+        }
+        accepted += 1;
+        assert!(accepted < DELIVERIES.len(), "the broker never refused");
+    };
+
+    assert_eq!(nacked.status(), 503, "the broker refused it");
+    assert_eq!(nacked.headers()["retry-after"], "5");
+    let reason: serde_json::Value = nacked.json().await.unwrap();
+    assert!(
+        reason["error"].as_str().unwrap().contains("nack"),
+        "{reason}"
+    );
+    assert_slack_not_accepted(slack_command(&base, &secrets.slack, "status web").await).await;
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..durable
+    };
+    let held = ch
+        .queue_declare(jobs.as_str().into(), passive, FieldTable::default())
+        .await
+        .unwrap();
+    assert!(accepted >= 1, "a job fitted before the queue was full");
+    assert_eq!(
+        held.message_count() as usize,
+        accepted,
+        "the queue holds the jobs answered 202, and only those"
+    );
+    let _ = conn.close(200, "test done".into()).await;
+    queue.close().await;
+    server_handle.stop(false).await;
+    support::delete_topology(&settings).await;
+}
+
+/// The broker takes the message but never confirms it (a stalled link):
+/// after `queue.confirm_timeout` the receiver answers 503, not 202, and
+/// says it is not ready until the broker confirms again.
+#[tokio::test]
+async fn a_job_the_broker_does_not_confirm_in_time_is_not_answered_2xx() {
+    let proxy = Proxy::start(broker_addr()).await;
+    let app = spawn_app(Options {
+        amqp_url: proxy.url(),
+        ..Options::new(Backend::Amqp)
+    })
+    .await;
+    proxy.freeze();
+
+    let res = app
+        .post_github("push", "unconfirmed", &push_payload())
+        .await;
+
+    assert_eq!(res.status(), 503);
+    let reason: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        reason["error"]
+            .as_str()
+            .unwrap()
+            .contains("did not confirm"),
+        "{reason}"
+    );
+    app.wait_ready(false).await;
+    assert_slack_not_accepted(post_slack_command(&app, "status web").await).await;
+    proxy.thaw();
+    app.wait_ready(true).await;
+    app.cleanup().await;
+}

@@ -7,7 +7,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+#[path = "chatops/github.rs"]
+mod github;
+#[path = "chatops/slack_groups.rs"]
+mod slack_groups;
 mod support;
+#[path = "chatops/verbs.rs"]
+mod verbs;
 
 use std::io::Write;
 use std::path::Path;
@@ -373,64 +379,6 @@ async fn an_unauthorized_person_is_refused_audited_and_nothing_happens() {
 }
 
 #[tokio::test]
-async fn a_github_comment_gets_eyes_and_a_reply_comment() {
-    let fake = FakeGithub::start().await;
-    let seeded: Vec<(&str, String)> = files();
-    fake.seed(
-        &seeded
-            .iter()
-            .map(|(p, t)| (*p, t.as_str()))
-            .collect::<Vec<_>>(),
-    );
-    fake.set_branch("feature", &fake.branch("main").unwrap());
-    let issue = fake.add_pull("feature", "Some change");
-    let dir = tempfile::tempdir().unwrap();
-    let secrets = TestSecrets::random();
-    let extra =
-        support::env_vars(&[fake.env(), vec![("UPGRADE__INTERVAL", "0s".to_owned())]].concat());
-    let settings = test_settings(Backend::Embedded, "", dir.path(), &secrets, &extra);
-    let (port, worker) = support::start_service(&settings).await;
-    let body = serde_json::json!({
-        "action": "created",
-        "issue": { "number": issue, "pull_request": { "url": "x" } },
-        "comment": {
-            "id": 4242,
-            "body": "Is it deployed?\n/chartpilot status jupyterhub\n```\n/chartpilot freeze prod\n```",
-            "user": { "login": "alice", "type": "User" }
-        },
-        "repository": { "full_name": fake.repository() },
-        "sender": { "login": "alice", "type": "User" }
-    })
-    .to_string();
-    let status = support::post_github_event(port, &secrets.github, "issue_comment", &body).await;
-    assert_eq!(status, 202);
-    let outcome = tokio::time::timeout(PATIENCE, worker.process_one())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(outcome, Outcome::Done);
-    assert_eq!(fake.reactions(), [(4242, "eyes".to_owned())]);
-    let comments = fake.comments(issue);
-    assert_eq!(comments.len(), 1, "{comments:?}");
-    assert!(
-        comments[0].starts_with("> `/chartpilot status jupyterhub`"),
-        "{}",
-        comments[0]
-    );
-    assert!(
-        comments[0].contains("prod: jupyterhub `3.1.0`"),
-        "{}",
-        comments[0]
-    );
-    assert!(
-        !comments[0].contains("freeze"),
-        "code blocks are not commands: {}",
-        comments[0]
-    );
-}
-
-#[tokio::test]
 async fn a_rollback_in_a_protected_environment_waits_for_the_same_persons_confirm() {
     let w = world().await;
     let bump = git(&w.repo, &["rev-parse", "main"]);
@@ -485,95 +433,6 @@ async fn a_rollback_in_a_protected_environment_waits_for_the_same_persons_confir
     assert!(
         diff.contains("-    targetRevision: 3.1.0\n+    targetRevision: 3.0.0"),
         "{diff}"
-    );
-}
-
-/// A stand-in for Slack's Web API: `usergroups.users.list` for one group,
-/// only with the right bot token.
-fn slack_api(token: String) -> (String, actix_web::dev::ServerHandle) {
-    let (l, url) = support::loopback();
-    let handle = support::serve(l, move |cfg| {
-        let token = token.clone();
-        cfg.route(
-            "/api/usergroups.users.list",
-            web::get().to(move |req: actix_web::HttpRequest| {
-                let token = token.clone();
-                async move {
-                    let auth = req
-                        .headers()
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned();
-                    let body = if auth != format!("Bearer {token}") {
-                        serde_json::json!({ "ok": false, "error": "invalid_auth" })
-                    } else if req.query_string() == "usergroup=S0SRE" {
-                        serde_json::json!({ "ok": true, "users": ["U0GROUPIE", "U0OTHER"] })
-                    } else {
-                        serde_json::json!({ "ok": false, "error": "no_such_subteam" })
-                    };
-                    actix_web::HttpResponse::Ok().json(body)
-                }
-            }),
-        );
-    });
-    (format!("{url}/api"), handle)
-}
-
-#[tokio::test]
-async fn a_slack_user_group_grants_what_its_rule_allows_and_nothing_more() {
-    let token = format!("xoxb-{}", random_secret());
-    let (api, _api) = slack_api(token.clone());
-    let w = world_with(|s| {
-        s.slack.api_url = api;
-        s.slack.bot_token = chartpilot::settings::Secret::new(token);
-        s.chat.allow.push(chartpilot::settings::ChatAllow {
-            verbs: vec!["freeze".into(), "unfreeze".into()],
-            environments: vec!["dev".into()],
-            slack_groups: vec!["S0SRE".into()],
-            ..Default::default()
-        });
-    })
-    .await;
-    let sample = "05-freeze-with-reason.body.txt";
-    w.slack_text(sample, Some("U0GROUPIE"), Some("freeze dev demo day"))
-        .await;
-    let r = w.reply().await;
-    assert_eq!(r["response_type"], "in_channel", "{r}");
-    let freeze = git(&w.repo, &["show", "main:.chartpilot/freeze.yaml"]);
-    assert!(
-        freeze.contains("U0GROUPIE") && freeze.contains("demo day"),
-        "{freeze}"
-    );
-    // The same freeze again (a replay, a second click) commits nothing.
-    let head = git(&w.repo, &["rev-parse", "main"]);
-    w.slack_text(sample, Some("U0GROUPIE"), Some("freeze dev demo day"))
-        .await;
-    let r = w.reply().await;
-    assert!(
-        r["text"]
-            .as_str()
-            .unwrap()
-            .contains("already so, nothing changed"),
-        "{r}"
-    );
-    assert_eq!(git(&w.repo, &["rev-parse", "main"]), head);
-    // The group's rule is for dev only.
-    w.slack_text(sample, Some("U0GROUPIE"), Some("freeze prod no"))
-        .await;
-    let r = w.reply().await;
-    assert_eq!(r["response_type"], "ephemeral", "{r}");
-    assert!(
-        r["text"].as_str().unwrap().starts_with("Not allowed"),
-        "{r}"
-    );
-    // Someone outside the group.
-    w.slack_text(sample, Some("U0STRANGER"), Some("unfreeze dev"))
-        .await;
-    let r = w.reply().await;
-    assert!(
-        r["text"].as_str().unwrap().starts_with("Not allowed"),
-        "{r}"
     );
 }
 
@@ -675,53 +534,4 @@ async fn a_confirmation_confirms_what_was_shown_not_a_newer_change() {
         "{text}"
     );
     assert!(pulls(&w.repo).is_empty());
-}
-
-/// `unfreeze` through the real receiver and worker: the freeze file loses
-/// the environment in a commit on main; a second `unfreeze` says it is not
-/// frozen and commits nothing.
-#[tokio::test]
-async fn unfreeze_lifts_a_freeze_once() {
-    let w = world().await;
-    let sample = "05-freeze-with-reason.body.txt";
-    w.slack_text(sample, Some(STEVE), Some("freeze dev demo day"))
-        .await;
-    let r = w.reply().await;
-    assert_eq!(r["response_type"], "in_channel", "{r}");
-    assert!(git(&w.repo, &["show", "main:.chartpilot/freeze.yaml"]).contains("dev"));
-
-    w.slack_text(sample, Some(STEVE), Some("unfreeze dev"))
-        .await;
-    let r = w.reply().await;
-    let text = r["text"].as_str().unwrap();
-    assert!(text.starts_with("dev is no longer frozen (commit `"), "{r}");
-    assert!(
-        !git(&w.repo, &["show", "main:.chartpilot/freeze.yaml"]).contains("dev:"),
-        "dev left the freeze file"
-    );
-    let head = git(&w.repo, &["rev-parse", "main"]);
-    w.slack_text(sample, Some(STEVE), Some("unfreeze dev"))
-        .await;
-    let r = w.reply().await;
-    assert_eq!(r["text"], "dev is not frozen.", "{r}");
-    assert_eq!(git(&w.repo, &["rev-parse", "main"]), head, "no commit");
-}
-
-/// With `policy.dry_run`, chat says what it would do and changes nothing.
-#[tokio::test]
-async fn a_dry_run_says_what_it_would_do_and_does_nothing() {
-    let w = world_with(|s| s.policy.dry_run = true).await;
-    let head = git(&w.repo, &["rev-parse", "main"]);
-    w.slack_text(
-        "05-freeze-with-reason.body.txt",
-        Some(STEVE),
-        Some("freeze dev demo day"),
-    )
-    .await;
-    let r = w.reply().await;
-    assert_eq!(
-        r["text"], "Dry run (policy.dry_run), nothing done: would freeze dev.",
-        "{r}"
-    );
-    assert_eq!(git(&w.repo, &["rev-parse", "main"]), head, "no commit");
 }

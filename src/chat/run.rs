@@ -1,7 +1,12 @@
 //! Running a chat command: read the repository (the names people may use),
 //! parse, authorize (with the GitHub lookups a rule needs), write the audit
 //! line, act through the same paths as the automatic jobs, and say what
-//! happened. Every command ends in a reply, errors included.
+//! happened. Every command ends in a reply, errors included. What the
+//! verbs do lives beside it: `act` (status, sync, upgrade and promote),
+//! `freeze` (the freeze file's commits).
+
+mod act;
+mod freeze;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,15 +16,13 @@ use super::command::{parse, Command, Vocabulary, USAGE};
 use super::confirm::Confirmer;
 use super::slack_api::SlackApi;
 use crate::clock::Clock;
-use crate::cluster::{ArgoCd, SyncRequest};
-use crate::git::{FileChange, GitError, GitHost};
+use crate::cluster::ArgoCd;
+use crate::git::{GitError, GitHost};
 use crate::pins::{Pin, PinKind, SourceFile};
-use crate::promote::freeze::{Freeze, Freezes, FREEZE_FILE};
+use crate::promote::freeze::Freeze;
 use crate::rollback::run::{Outcome, Rollbacker};
 use crate::settings::ChatSettings;
-use crate::sync::affected::{apps_in, SyncAt};
-use crate::sync::run::INITIATED_BY;
-use crate::upgrade::run::{Action, PromotionRequest, UpgradeError, Upgrader};
+use crate::upgrade::run::{UpgradeError, Upgrader};
 
 /// What chartpilot answers a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,9 +46,6 @@ fn public(text: impl Into<String>) -> Reply {
         public: true,
     }
 }
-
-/// How often a freeze commit is retried when the branch moved meanwhile.
-const FREEZE_ATTEMPTS: usize = 3;
 
 pub struct ChatOps {
     pub host: Arc<dyn GitHost>,
@@ -399,248 +399,6 @@ impl ChatOps {
             },
             other => other,
         })
-    }
-
-    async fn status(&self, repo: &Repo, app: &str, env: Option<&str>) -> Result<String, GitError> {
-        let pins: Vec<&Pin> = repo
-            .pins
-            .iter()
-            .filter(|p| p.name == app && (env.is_none() || p.env.as_deref() == env))
-            .collect();
-        if pins.is_empty() {
-            return Ok(format!(
-                "{app} has no pin in {}",
-                env.unwrap_or("any environment")
-            ));
-        }
-        let open = self.host.open_pulls().await?;
-        let mut lines = vec![format!("*{app}*")];
-        for p in pins {
-            let mut line = format!(
-                "• {}: {} `{}` ({}:{})",
-                p.env.as_deref().unwrap_or("any"),
-                p.chart_name().unwrap_or("?"),
-                p.version.as_deref().unwrap_or("?"),
-                p.file,
-                p.line
-            );
-            if p.kind == PinKind::Argocd {
-                match self.argocd.status(&p.name).await {
-                    Ok(Some(s)) => line.push_str(&format!(
-                        "; Argo CD: {}, {}{}",
-                        s.sync,
-                        s.health,
-                        s.revision
-                            .as_deref()
-                            .map(|r| format!(" at `{}`", r.get(..12).unwrap_or(r)))
-                            .unwrap_or_default()
-                    )),
-                    Ok(None) => line.push_str("; unknown to Argo CD"),
-                    Err(e) => {
-                        tracing::warn!(app = %p.name, error = %e, "status: Argo CD did not answer");
-                        line.push_str("; Argo CD did not answer");
-                    }
-                }
-            }
-            let prefix = p.chart_name().map(|c| {
-                crate::upgrade::plan::chart_branch_prefix(p.env.as_deref().unwrap_or("any"), c)
-            });
-            for pr in open.iter().filter(|pr| {
-                prefix.as_deref().is_some_and(|x| pr.head.starts_with(x))
-                    || pr.head.starts_with(crate::rollback::run::REVERT_PREFIX)
-                        && pr.body.contains(&p.file)
-            }) {
-                line.push_str(&format!("; open: #{} {}", pr.number, pr.title));
-            }
-            lines.push(line);
-        }
-        Ok(lines.join("\n"))
-    }
-
-    async fn sync(&self, repo: &Repo, app: &str, env: Option<&str>) -> Result<Reply, GitError> {
-        let pin = repo
-            .pins
-            .iter()
-            .find(|p| p.name == app && (env.is_none() || p.env.as_deref() == env));
-        let Some(pin) = pin else {
-            return Ok(private(format!(
-                "{app} has no pin in {}",
-                env.unwrap_or("any environment")
-            )));
-        };
-        if pin.kind != PinKind::Argocd {
-            return Ok(private(format!(
-                "{app} is a Terraform helm_release: Terraform applies it, not Argo CD"
-            )));
-        }
-        let sync_at = repo
-            .files
-            .iter()
-            .find(|f| f.path == pin.file)
-            .into_iter()
-            .flat_map(|f| apps_in(&f.path, &f.text))
-            .find(|a| a.name == app)
-            .map(|a| a.sync_at);
-        // The commit the manifest was read at, so what syncs is what was
-        // read.
-        let revision = match sync_at {
-            Some(SyncAt::Chart(v)) => Some(v),
-            Some(SyncAt::Spec) => None,
-            Some(SyncAt::Commit) | None => Some(repo.head.to_string()),
-        };
-        if self.dry_run {
-            return Ok(private(format!(
-                "Dry run (policy.dry_run), nothing done: would sync {app}{}.",
-                revision.map(|r| format!(" at `{r}`")).unwrap_or_default()
-            )));
-        }
-        self.argocd
-            .sync(&SyncRequest {
-                app: app.to_owned(),
-                revision: revision.clone(),
-                initiated_by: INITIATED_BY.to_owned(),
-                sync_options: self.sync_options.clone(),
-            })
-            .await
-            .map_err(|e| GitError::Refused(format!("Argo CD: {e}")))?;
-        Ok(public(format!(
-            "Sync of {app} started{}.",
-            revision.map(|r| format!(" at `{r}`")).unwrap_or_default()
-        )))
-    }
-
-    async fn open_upgrade(
-        &self,
-        chart: &str,
-        version: Option<&str>,
-        env: &str,
-        why: String,
-    ) -> Result<Reply, GitError> {
-        // Upgrade branches spell the chart ref-safe; so does the request.
-        let branch_chart = crate::upgrade::plan::ref_safe(chart);
-        let report = self
-            .upgrader
-            .promote(
-                &PromotionRequest {
-                    chart: &branch_chart,
-                    version,
-                    env,
-                    why,
-                },
-                self.dry_run,
-            )
-            .await
-            .map_err(|e| GitError::Refused(e.to_string()))?;
-        let Some(action) = report.actions.first() else {
-            return Ok(private(format!(
-                "Nothing to do: {chart} in {env} is already at {} or past it.",
-                version.unwrap_or("the newest version the policy allows")
-            )));
-        };
-        Ok(match action {
-            Action::Opened {
-                number, url, title, ..
-            } => public(format!(
-                "Opened {}: {title}",
-                url.clone().unwrap_or_else(|| format!("#{number}"))
-            )),
-            Action::Updated { number, title, .. }
-            | Action::Unchanged {
-                number,
-                branch: title,
-            } => public(format!("Already open: #{number} ({title})")),
-            Action::Declined { number, .. } => private(format!(
-                "That upgrade was closed before (#{number}); chartpilot does not open it again."
-            )),
-            other => public(format!("{other:?}")),
-        })
-    }
-
-    /// Commits the freeze file with `env` frozen (or not) on the base
-    /// branch, so freezes are in git's history; retried when the branch
-    /// moved meanwhile.
-    async fn write_freeze(&self, env: &str, freeze: Option<Freeze>) -> Result<Reply, GitError> {
-        if self.dry_run {
-            return Ok(private(format!(
-                "Dry run (policy.dry_run), nothing done: would {} {env}.",
-                if freeze.is_some() {
-                    "freeze"
-                } else {
-                    "unfreeze"
-                }
-            )));
-        }
-        let base = self.host.base_branch().to_owned();
-        for _ in 0..FREEZE_ATTEMPTS {
-            let head = self
-                .host
-                .branch_head(&base)
-                .await?
-                .ok_or_else(|| GitError::NotFound(format!("branch {base}")))?;
-            let mut freezes = match self.host.read_file(&head, FREEZE_FILE).await? {
-                None => Freezes::default(),
-                Some(b) => {
-                    Freezes::parse(&String::from_utf8_lossy(&b)).map_err(GitError::Refused)?
-                }
-            };
-            let message = match &freeze {
-                // A replayed or repeated command changes nothing: the same
-                // reason already stands (whoever set it, whenever).
-                Some(f) if freezes.get(env).is_some_and(|now| now.reason == f.reason) => {
-                    let now = freezes.get(env).map(|now| now.describe(env));
-                    return Ok(private(format!(
-                        "{}; already so, nothing changed.",
-                        now.unwrap_or_else(|| format!("{env} is frozen"))
-                    )));
-                }
-                Some(f) => {
-                    freezes.set(env, f.clone());
-                    format!(
-                        "chore(chartpilot): freeze {env}\n\nBy {}{}.",
-                        f.by,
-                        f.reason
-                            .as_deref()
-                            .map(|r| format!(": {r}"))
-                            .unwrap_or_default()
-                    )
-                }
-                None => {
-                    if freezes.remove(env).is_none() {
-                        return Ok(private(format!("{env} is not frozen.")));
-                    }
-                    format!("chore(chartpilot): unfreeze {env}")
-                }
-            };
-            let sha = self
-                .host
-                .commit(
-                    &head,
-                    &message,
-                    &[FileChange {
-                        path: FREEZE_FILE.to_owned(),
-                        content: freezes.to_yaml().into_bytes(),
-                    }],
-                )
-                .await?;
-            match self.host.update_branch(&base, &sha).await {
-                Ok(()) => {
-                    return Ok(public(match &freeze {
-                        Some(f) => format!(
-                            "{env} is frozen{} (`{}`, commit `{}`): no automatic upgrade, promotion or rollback until `/chartpilot unfreeze {env}`.",
-                            f.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default(),
-                            FREEZE_FILE,
-                            sha.short()
-                        ),
-                        None => format!("{env} is no longer frozen (commit `{}`).", sha.short()),
-                    }))
-                }
-                Err(GitError::NotFastForward(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(GitError::Unavailable(format!(
-            "{base} kept moving; the freeze file was not written"
-        )))
     }
 }
 

@@ -2,10 +2,13 @@
 //! pushes that may have changed pins; the other kinds are recorded until
 //! their features arrive.
 
+mod disposition;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use self::disposition::job_error;
 use super::{FollowUp, Handled, JobError, JobHandler, LoggingHandler};
 use crate::chat::authz::Principal;
 use crate::chat::reply::{commands_in_comment, comment_reply, dropped_commands, Replier};
@@ -434,57 +437,6 @@ impl JobHandler for ServiceHandler {
             Job::DashboardTick(t) => self.dashboard_tick(t).await.map(|()| Vec::new()),
             other => LoggingHandler.handle(other, envelope).await,
         }
-    }
-}
-
-/// How a handler's error says whether, and when, another attempt may pass.
-trait Retryable: std::error::Error + Send + Sync + 'static {
-    fn transient(&self) -> bool;
-    /// A rate limit's reset, before which a retry is pointless.
-    fn not_before(&self) -> Option<std::time::Duration> {
-        None
-    }
-}
-
-impl Retryable for UpgradeError {
-    fn transient(&self) -> bool {
-        self.is_transient()
-    }
-    fn not_before(&self) -> Option<std::time::Duration> {
-        match self {
-            UpgradeError::Git(GitError::RateLimited(wait)) => Some(*wait),
-            _ => None,
-        }
-    }
-}
-
-impl Retryable for RollbackError {
-    fn transient(&self) -> bool {
-        self.is_transient()
-    }
-    fn not_before(&self) -> Option<std::time::Duration> {
-        match self {
-            RollbackError::Git(GitError::RateLimited(wait)) => Some(*wait),
-            _ => None,
-        }
-    }
-}
-
-impl Retryable for crate::sync::run::SyncError {
-    fn transient(&self) -> bool {
-        self.is_transient()
-    }
-}
-
-/// Retry what may pass (no sooner than a rate limit's reset), park the rest.
-fn job_error(e: impl Retryable, what: &str) -> JobError {
-    let transient = e.transient();
-    let wait = e.not_before();
-    let err = anyhow::Error::new(e).context(what.to_owned());
-    match (transient, wait) {
-        (true, Some(wait)) => JobError::retry_after(err, wait),
-        (true, None) => JobError::retry(err),
-        _ => JobError::park(err),
     }
 }
 

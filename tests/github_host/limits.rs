@@ -1,7 +1,10 @@
 //! Rate limits, server errors and credentials: what `GithubHost` waits
 //! for, what it hands back to the queue, and what it never reveals.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use chartpilot::clock::ManualClock;
 
 use chartpilot::git::github::{GithubHost, INSTALLATION_TOKEN_MARGIN, MAX_INLINE_WAIT};
 use chartpilot::git::{GitError, GitHost};
@@ -128,15 +131,27 @@ async fn a_wrong_token_is_refused_without_revealing_it() {
     );
 }
 
+/// The token's life is measured on the host's clock, which the test moves:
+/// reused while more than the margin is left, renewed once less is, and
+/// no request goes out with an expired one.
 #[tokio::test]
 async fn app_installation_token_is_fetched_once_and_renewed_before_it_expires() {
     let fake = FakeGithub::start().await;
     let main = sha(&fake.seed(&[("a", "1")]));
     let app = fake.enable_app(31337);
-    // Two seconds of use before the renewal margin is reached.
-    fake.set_token_lifetime(INSTALLATION_TOKEN_MARGIN + Duration::from_secs(3));
+    // Ten minutes of use before the renewal margin is reached.
+    fake.set_token_lifetime(INSTALLATION_TOKEN_MARGIN + Duration::from_secs(600));
     fake.clear_requests();
-    let host = GithubHost::from_settings(&fake.app_settings(&app), &fake.git_settings()).unwrap();
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let host = GithubHost::from_settings(&fake.app_settings(&app), &fake.git_settings())
+        .unwrap()
+        .with_clock(clock.clone());
+    let renewals = || {
+        fake.api_calls()
+            .iter()
+            .filter(|r| r.path.ends_with("/access_tokens"))
+            .count()
+    };
 
     host.branch_head("main").await.unwrap();
     host.read_file(&main, "a").await.unwrap();
@@ -152,15 +167,21 @@ async fn app_installation_token_is_fetched_once_and_renewed_before_it_expires() 
     let first_token = fake.api_calls()[2].auth.clone().unwrap();
     assert!(first_token.starts_with("Bearer ghs_"));
 
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Nine minutes on: a minute more than the margin is left.
+    clock.advance(chrono::TimeDelta::minutes(9));
+    host.branch_head("main").await.unwrap();
+    assert_eq!(renewals(), 1, "still reused outside the margin");
+    assert_eq!(
+        fake.api_calls().last().unwrap().auth,
+        Some(first_token.clone())
+    );
+
+    // Two more: inside the margin.
+    clock.advance(chrono::TimeDelta::minutes(2));
     host.branch_head("main").await.unwrap();
 
     let calls = fake.api_calls();
-    let renewals = calls
-        .iter()
-        .filter(|r| r.path.ends_with("/access_tokens"))
-        .count();
-    assert_eq!(renewals, 2, "renewed once, inside the margin");
+    assert_eq!(renewals(), 2, "renewed once, inside the margin");
     assert_eq!(
         calls
             .iter()

@@ -440,3 +440,10 @@ impl MockApp {
         )
     }
 }
+
+impl MockArgoCd {
+    /// Deletes an Application, as `argocd app delete` would.
+    pub fn remove(&self, name: &str) {
+        self.state().apps.remove(name);
+    }
+}

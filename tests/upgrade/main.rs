@@ -13,6 +13,7 @@ mod fixture;
 mod github;
 mod local;
 mod promotion;
+mod rate_limits;
 #[path = "../support/mod.rs"]
 mod support;
 

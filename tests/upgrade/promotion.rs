@@ -11,13 +11,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chartpilot::alerts::{AlertmanagerClient, MatchOp, Matcher};
-use chartpilot::clock::{Clock, SystemClock};
+use chartpilot::clock::{Clock, ManualClock};
+use chartpilot::settings::Settings;
+use chartpilot::startup::{Application, Role};
 use chartpilot::upgrade::Upgrader;
+use chartpilot::worker::service::ServiceHandler;
 use chartpilot::worker::{Outcome, Worker};
 
 use super::support::fake_github::FakeGithub;
 use super::support::mock_argocd::{MockApp, MockArgoCd};
 use super::*;
+
+mod held;
 
 const STAGING_BRANCH: &str = "chartpilot/upgrade/staging/podinfo-6.6.0";
 
@@ -26,13 +31,38 @@ fn alertmanager_url() -> String {
         .unwrap_or_else(|_| "http://127.0.0.1:19093".to_owned())
 }
 
+/// How a test's world differs from the stock one.
+pub struct Setup {
+    /// `promotion.deadline`.
+    pub deadline: &'static str,
+    /// `alertmanager.api_url`; the real Alertmanager when None.
+    pub alertmanager: Option<String>,
+    /// `argocd.mode`.
+    pub argocd_mode: &'static str,
+    /// `queue.retry_delays`.
+    pub retry_delays: &'static str,
+}
+
+impl Setup {
+    pub fn new(deadline: &'static str) -> Self {
+        Self {
+            deadline,
+            alertmanager: None,
+            argocd_mode: "api",
+            retry_delays: "\"300ms\", \"600ms\"",
+        }
+    }
+}
+
 /// The dev upgrade PR merged on the fake, and the service ready to hear
 /// about it.
-struct World {
-    _scratch: Scratch,
-    fake: FakeGithub,
-    argocd: MockArgoCd,
-    worker: Worker,
+pub struct World {
+    pub scratch: Scratch,
+    pub fake: FakeGithub,
+    pub argocd: MockArgoCd,
+    pub worker: Worker,
+    /// The service's clock: deadlines pass when a test moves it.
+    pub clock: Arc<ManualClock>,
     port: u16,
     webhook_secret: String,
     /// The label alerts name apps with in this test.
@@ -45,7 +75,35 @@ struct World {
     _slack: actix_web::dev::ServerHandle,
 }
 
-async fn world(deadline: &str) -> World {
+async fn world(deadline: &'static str) -> World {
+    world_with(Setup::new(deadline)).await
+}
+
+/// The service `serve` runs on `settings`, on `clock`, with its real
+/// handler; every part it needs must have been set up.
+async fn start_service(settings: &Settings, clock: Arc<dyn Clock>) -> (u16, Worker) {
+    let handler = ServiceHandler::from_settings(settings, Arc::clone(&clock)).await;
+    assert!(
+        handler.promoter.is_ok(),
+        "{:?}",
+        handler.promoter.as_ref().err()
+    );
+    assert!(
+        handler.syncer.is_ok(),
+        "{:?}",
+        handler.syncer.as_ref().err()
+    );
+    let app = Application::build_with(settings, Role::All, Arc::new(handler), clock)
+        .await
+        .unwrap();
+    let port = app.port();
+    let (server, worker, _queue) = app.into_parts();
+    tokio::spawn(server);
+    (port, worker.unwrap())
+}
+
+pub async fn world_with(setup: Setup) -> World {
+    let deadline = setup.deadline;
     let fake = FakeGithub::start().await;
     let scratch = scratch("6.6.0");
     let argocd = MockArgoCd::start().await;
@@ -60,10 +118,10 @@ async fn world(deadline: &str) -> World {
     let seed = fake.seed(&seeded);
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n\
-         [queue]\nkind = \"embedded\"\npath = \"{queue}\"\nretry_delays = [\"300ms\", \"600ms\"]\n\
+         [queue]\nkind = \"embedded\"\npath = \"{queue}\"\nretry_delays = [{retry_delays}]\n\
          [git]\nprovider = \"github\"\nrepository = \"{repo}\"\nbranch = \"main\"\n\
          [github]\ntoken = \"{token}\"\napi_url = \"{api}\"\nwebhook_secret = \"{webhook_secret}\"\n\
-         [argocd]\nmode = \"api\"\napi_url = \"{argocd_url}\"\ntoken = \"{argocd_token}\"\n\
+         [argocd]\nmode = \"{argocd_mode}\"\napi_url = \"{argocd_url}\"\ntoken = \"{argocd_token}\"\n\
          [alertmanager]\napi_url = \"{alertmanager}\"\ntoken = \"{am_token}\"\n\
          [slack]\nwebhook_url = \"{slack_url}\"\n\
          [policy]\nsoak = \"0s\"\n\
@@ -75,14 +133,16 @@ async fn world(deadline: &str) -> World {
         api = fake.url,
         argocd_url = argocd.url,
         argocd_token = argocd.token,
-        alertmanager = alertmanager_url(),
+        alertmanager = setup.alertmanager.unwrap_or_else(alertmanager_url),
+        retry_delays = setup.retry_delays,
+        argocd_mode = setup.argocd_mode,
         am_token = support::random_secret(),
     );
     let settings = settings(scratch.tmp.path(), &config, &scratch.index_dir);
 
     // The dev PR, opened by an ordinary pass, merged by a person.
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let up = Upgrader::from_settings(&settings, Arc::clone(&clock)).unwrap();
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let up = Upgrader::from_settings(&settings, clock.clone()).unwrap();
     up.run(false).await.unwrap();
     let dev_pr = fake
         .pulls()
@@ -94,12 +154,13 @@ async fn world(deadline: &str) -> World {
     // As Argo CD reports a Helm repository source: the chart version.
     argocd.seed(MockApp::new("podinfo-dev", "6.5.0"));
 
-    let (port, worker) = support::start_service(&settings).await;
+    let (port, worker) = start_service(&settings, clock.clone()).await;
     World {
-        _scratch: scratch,
+        scratch,
         fake,
         argocd,
         worker,
+        clock,
         port,
         webhook_secret,
         app_label,
@@ -113,7 +174,7 @@ async fn world(deadline: &str) -> World {
 
 impl World {
     /// GitHub's push webhook for the merge, signed, through the receiver.
-    async fn push_merge(&self) {
+    pub async fn push_merge(&self) {
         let body = serde_json::json!({
             "ref": "refs/heads/main",
             "before": self.seed,
@@ -149,7 +210,7 @@ impl World {
         panic!("no job ended as expected: {seen:?}");
     }
 
-    async fn next(&self) -> Outcome {
+    pub async fn next(&self) -> Outcome {
         tokio::time::timeout(support::PATIENCE, self.worker.process_one())
             .await
             .expect("a job arrives")
@@ -331,68 +392,4 @@ async fn a_merged_dev_upgrade_is_promoted_to_staging_once_dev_runs_it_healthy() 
         .pulls()
         .iter()
         .all(|p| !p.head.starts_with("chartpilot/upgrade/prod/")));
-}
-
-#[tokio::test]
-async fn a_firing_alert_holds_the_promotion_and_the_deadline_gives_up_with_the_reason() {
-    let w = world("4s").await;
-    w.fire_alert().await;
-    w.push_merge().await;
-    assert_eq!(w.next().await, Outcome::Done);
-    // Dev runs the merge, Synced and Healthy: only the alert holds it.
-    w.argocd.finish_operation("podinfo-dev", "Succeeded");
-
-    let started = Instant::now();
-    let mut deferred = 0;
-    while w.fake.comments(w.dev_pr).is_empty() {
-        match w.next().await {
-            Outcome::Deferred { .. } => deferred += 1,
-            Outcome::Done => {}
-            other => panic!("{other:?}"),
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the check never gave up"
-        );
-    }
-    assert!(deferred >= 1, "the check waited before giving up");
-    // Nothing else is queued: the check ended with its comment.
-    assert!(
-        tokio::time::timeout(Duration::from_secs(2), w.worker.process_one())
-            .await
-            .is_err(),
-        "no job left"
-    );
-    assert!(
-        w.fake.branch(STAGING_BRANCH).is_none(),
-        "no staging branch while the alert fires"
-    );
-    assert!(w
-        .fake
-        .pulls()
-        .iter()
-        .all(|p| !p.head.starts_with("chartpilot/upgrade/staging/")));
-    let notes = w.fake.comments(w.dev_pr);
-    assert_eq!(notes.len(), 1, "{notes:#?}");
-    assert!(
-        notes[0].contains("Not promoting `podinfo` `6.6.0` to **staging**"),
-        "{}",
-        notes[0]
-    );
-    assert!(
-        notes[0].contains("alert PodinfoErrorBudgetBurn is firing for podinfo-dev"),
-        "{}",
-        notes[0]
-    );
-    let said: Vec<String> = w
-        .slack
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    assert_eq!(
-        said,
-        ["chartpilot did not promote podinfo 6.6.0 from dev to staging: gave up waiting: alert PodinfoErrorBudgetBurn is firing for podinfo-dev"]
-    );
 }

@@ -105,9 +105,15 @@ impl Credentials {
                     .await?;
                 let margin = chrono::Duration::from_std(INSTALLATION_TOKEN_MARGIN)
                     .unwrap_or(chrono::Duration::zero());
+                // octocrab measures what is left of the token against the
+                // system clock. Ours may run ahead (a test moving past an
+                // expiry): the buffer grows by that much, so the token is
+                // renewed once `margin` is left by our clock, and never
+                // later than that by the system's.
+                let ahead = (api.clock.now() - chrono::Utc::now()).max(chrono::Duration::zero());
                 // Served from octocrab's cache unless the token is near its
                 // end; the request that follows then finds it valid.
-                crab.installation_token_with_buffer(margin)
+                crab.installation_token_with_buffer(margin + ahead)
                     .await
                     .map_err(|e| GitError::from(super::transport::classify_octocrab(e)))?;
                 Ok(crab)

@@ -73,6 +73,9 @@ pub enum Fault {
         status: u16,
         body: serde_json::Value,
     },
+    /// 429 with `x-ratelimit-remaining: 0` and a reset this far ahead, no
+    /// `retry-after`: GitHub's other answer to an exhausted primary limit.
+    TooManyUntilReset { reset_in: Duration },
 }
 
 #[derive(Debug, Clone)]
@@ -100,6 +103,9 @@ pub struct FakePull {
     /// branch, when it exists, is what the fake shows).
     pub head_sha: Option<String>,
 }
+
+/// A file as the fake commits it: path, git mode, content.
+type FileEntry = (String, String, Vec<u8>);
 
 struct Armed {
     method: String,
@@ -142,6 +148,9 @@ pub struct State {
     /// What chartpilot sent, or the fake answered, against GitHub's
     /// description.
     violations: Violations,
+    /// Files someone else commits on a branch just before the next ref
+    /// update of that branch reaches the fake: a push that lost a race.
+    races: Vec<(String, Vec<FileEntry>)>,
 }
 
 pub struct FakeGithub {
@@ -187,6 +196,7 @@ impl FakeGithub {
             faults: Vec::new(),
             codeload_tokens: Vec::new(),
             violations: violations.clone(),
+            races: Vec::new(),
         }));
         let data = web::Data::from(state.clone());
         let server = super::serve(listener, move |cfg| {
@@ -560,6 +570,17 @@ impl FakeGithub {
     pub async fn stop(self) {
         self.server.stop(false).await;
     }
+
+    /// Someone commits `files` on `branch` between chartpilot's read and
+    /// its next update of that branch, which GitHub then refuses as not a
+    /// fast forward.
+    pub fn race_next_update(&self, branch: &str, files: &[(&str, &str)]) {
+        let files = files
+            .iter()
+            .map(|(p, c)| (p.to_string(), "100644".to_owned(), c.as_bytes().to_vec()))
+            .collect();
+        self.state().races.push((branch.to_owned(), files));
+    }
 }
 
 impl Drop for FakeGithub {
@@ -569,6 +590,23 @@ impl Drop for FakeGithub {
 }
 
 impl State {
+    /// Plays a race armed by [`FakeGithub::race_next_update`] for `branch`.
+    fn race(&mut self, branch: &str) {
+        let Some(i) = self.races.iter().position(|(b, _)| b == branch) else {
+            return;
+        };
+        let (_, files) = self.races.remove(i);
+        let parent = self.repo.branch(branch);
+        let base = parent.as_deref().and_then(|p| self.repo.resolve(p, "tree"));
+        let tree = self.repo.write_tree(base.as_deref(), &files).unwrap();
+        let parents: Vec<String> = parent.into_iter().collect();
+        let sha = self
+            .repo
+            .commit_tree(&tree, &parents, "someone else's push")
+            .unwrap();
+        self.repo.set_branch(branch, &sha);
+    }
+
     /// The next point in the fake's order of events.
     fn tick(&mut self) -> u64 {
         self.next_update += 1;

@@ -322,6 +322,15 @@ impl State {
                 Fault::Answer { status, body } => {
                     HttpResponse::build(StatusCode::from_u16(status).unwrap()).json(body)
                 }
+                Fault::TooManyUntilReset { reset_in } => {
+                    let reset = now() + i64::try_from(reset_in.as_secs()).unwrap();
+                    HttpResponse::TooManyRequests()
+                        .insert_header(("x-ratelimit-limit", "5000"))
+                        .insert_header(("x-ratelimit-remaining", "0"))
+                        .insert_header(("x-ratelimit-used", "5000"))
+                        .insert_header(("x-ratelimit-reset", reset.to_string()))
+                        .json(json!({ "message": "API rate limit exceeded for installation." }))
+                }
             },
             after,
         ))
@@ -448,6 +457,7 @@ impl State {
     }
 
     fn update_ref(&mut self, branch: &str, body: &Value) -> Answer {
+        self.race(branch);
         let Some(sha) = body["sha"].as_str() else {
             return message(422, "Invalid request.");
         };
