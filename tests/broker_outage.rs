@@ -424,3 +424,36 @@ async fn a_job_the_broker_does_not_confirm_in_time_is_not_answered_2xx() {
     app.wait_ready(true).await;
     app.cleanup().await;
 }
+
+/// The broker takes a Slack command and is slow to confirm it (a stalled
+/// link, `queue.confirm_timeout` not yet reached): Slack, which gives up
+/// after 3 s, hears that the command may still run rather than nothing,
+/// and once the broker confirms, the command runs: nothing accepted is
+/// lost.
+#[tokio::test]
+async fn a_slack_command_the_broker_is_slow_to_confirm_is_answered_in_time_and_still_runs() {
+    let proxy = Proxy::start(broker_addr()).await;
+    let app = spawn_app(
+        Options {
+            amqp_url: proxy.url(),
+            ..Options::new(Backend::Amqp)
+        }
+        .env("CHARTPILOT__QUEUE__CONFIRM_TIMEOUT", "60s"),
+    )
+    .await;
+    proxy.freeze();
+    let res = post_slack_command(&app, "status web").await;
+    assert_eq!(res.status(), 200);
+    let reply: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(reply["response_type"], "ephemeral", "{reply}");
+    let text = reply["text"].as_str().unwrap();
+    assert!(
+        text.contains("slow to confirm") && text.contains("it may still run"),
+        "{reply}"
+    );
+    proxy.thaw();
+    assert_eq!(app.process_one().await, chartpilot::worker::Outcome::Done);
+    let ran = app.handler.seen();
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    app.cleanup().await;
+}

@@ -70,14 +70,38 @@ pub(super) async fn receive(
         channel: dto.channel_name,
     });
     // Slack does not retry slash commands, so a 503 would only show the
-    // person a generic failure: say what happened instead.
-    match enqueue(&state, job, key, None).await {
-        Ok(_) => Ok(ephemeral(format!("Working on `{}`…", echo.trim()))),
-        Err(ApiError::Unavailable(_)) => Ok(ephemeral(
+    // person a generic failure: say what happened instead. Slack gives up
+    // on an answer after 3 s, and a stalled broker takes
+    // `queue.confirm_timeout` (5 s by default) to say no: the publish goes
+    // on in its own task, and past [`QUEUE_PATIENCE`] the person hears
+    // that it may still run.
+    let publishing = {
+        let state = state.clone();
+        tokio::spawn(async move { enqueue(&state, job, key, None).await })
+    };
+    match tokio::time::timeout(QUEUE_PATIENCE, publishing).await {
+        Ok(Ok(Ok(_))) => Ok(ephemeral(format!("Working on `{}`…", echo.trim()))),
+        Ok(Ok(Err(ApiError::Unavailable(_)))) => Ok(ephemeral(
             "chartpilot cannot take commands right now (its queue is unavailable). \
              Nothing was done; please try again in a minute."
                 .into(),
         )),
-        Err(e) => Err(e),
+        Ok(Ok(Err(e))) => Err(e),
+        Ok(Err(join)) => Err(ApiError::Internal(format!("publishing stopped: {join}"))),
+        Err(_) => {
+            tracing::warn!(
+                event = "slack_publish_slow",
+                "the queue did not confirm a Slack command in time to answer Slack; it may still run"
+            );
+            Ok(ephemeral(format!(
+                "chartpilot's queue is slow to confirm `{}`: it may still run, and its \
+                 answer will come here. Check with `/chartpilot status` before asking again.",
+                echo.trim()
+            )))
+        }
     }
 }
+
+/// How long a Slack command waits for the queue before Slack is answered:
+/// under Slack's 3 s, with room for the network.
+const QUEUE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
