@@ -10,7 +10,7 @@ use chartpilot::clock::SystemClock;
 use chartpilot::demo::send::{Event, Target};
 use chartpilot::demo::{self, Demo};
 use chartpilot::pins::DiscoverOptions;
-use chartpilot::queue::QueueError;
+use chartpilot::queue::{QueueError, Unpark};
 use chartpilot::settings::{LogFormat, Settings};
 use chartpilot::startup::{shutdown_signal, Application, Role};
 use chartpilot::upgrade::Upgrader;
@@ -43,6 +43,26 @@ enum JobsAction {
         /// Config file (TOML); defaults to config/default.toml when present.
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// Put a parked job back on the work queue at attempt 1; a worker runs
+    /// it again as if it had just arrived.
+    Retry {
+        /// The job's id (the ID column of `jobs list`).
+        id: String,
+        /// Config file (TOML); defaults to config/default.toml when present.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Remove a parked job for good; needs --yes.
+    Drop {
+        /// The job's id (the ID column of `jobs list`).
+        id: String,
+        /// Config file (TOML); defaults to config/default.toml when present.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Really remove it; without this nothing is removed.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -130,9 +150,10 @@ enum Command {
         #[command(subcommand)]
         action: Option<DemoAction>,
     },
-    /// Parked jobs of the configured queue: why each was parked.
+    /// Parked jobs of the configured queue: why each was parked; run one
+    /// again or drop it.
     #[command(
-        after_help = "Examples:\n  chartpilot jobs list\n  chartpilot jobs list --format json\n  chartpilot jobs show 1"
+        after_help = "Examples:\n  chartpilot jobs list\n  chartpilot jobs list --format json\n  chartpilot jobs show 1\n  chartpilot jobs retry 0b6f3c1e-5d2a-4c47-9a0e-2f1d7c9b8a61\n  chartpilot jobs drop 0b6f3c1e-5d2a-4c47-9a0e-2f1d7c9b8a61 --yes\n\nWith the embedded queue, stop `serve` first: its store belongs to one process."
     )]
     Jobs {
         #[command(subcommand)]
@@ -189,24 +210,42 @@ fn discover_options(s: &Settings) -> DiscoverOptions {
     }
 }
 
-/// `chartpilot jobs`: reads the parked jobs of the configured queue.
+/// `chartpilot jobs`: reads, retries or drops the parked jobs of the
+/// configured queue.
 fn jobs(action: JobsAction) -> Result<(), String> {
-    let config = match &action {
-        JobsAction::List { config, .. } | JobsAction::Show { config, .. } => config.clone(),
+    // A malformed id, or a drop without --yes, is refused before the
+    // queue is touched.
+    let (config, unpark) = match &action {
+        JobsAction::List { config, .. } | JobsAction::Show { config, .. } => (config, None),
+        JobsAction::Retry { config, id } => {
+            (config, Some((cli::jobs::parse_id(id)?, Unpark::Retry)))
+        }
+        JobsAction::Drop { config, id, yes } => {
+            let id = cli::jobs::parse_id(id)?;
+            if !yes {
+                return Err(cli::jobs::DROP_NEEDS_YES.to_owned());
+            }
+            (config, Some((id, Unpark::Drop)))
+        }
     };
     let s = load(config.as_ref())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let parked = runtime.block_on(async {
+    let (parked, said) = runtime.block_on(async {
         let metrics = Arc::new(chartpilot::metrics::Metrics::new());
         let queue = chartpilot::queue::open(&s.queue, metrics, false)
             .await
             .map_err(|e| format!("cannot open the queue: {e}"))?;
-        let parked = cli::jobs::parked(queue.as_ref()).await;
+        let result = match unpark {
+            Some((id, how)) => cli::jobs::unpark(queue.as_ref(), id, how)
+                .await
+                .map(|said| (Vec::new(), Some(said))),
+            None => cli::jobs::parked(queue.as_ref()).await.map(|p| (p, None)),
+        };
         queue.close().await;
-        parked
+        result
     })?;
     let out = &mut std::io::stdout().lock();
     match action {
@@ -214,6 +253,11 @@ fn jobs(action: JobsAction) -> Result<(), String> {
             cli::jobs::render_list(&cli::jobs::rows(&parked), format, chrono::Utc::now(), out)
         }
         JobsAction::Show { n, .. } => cli::jobs::render_show(&parked, n, out),
+        JobsAction::Retry { .. } | JobsAction::Drop { .. } => {
+            use std::io::Write;
+            out.write_all(said.unwrap_or_default().as_bytes())
+                .map_err(|e| format!("cannot write output: {e}"))
+        }
     }
 }
 

@@ -1,6 +1,8 @@
-//! `chartpilot jobs list|show`: the parked jobs of either queue, with their
-//! kind, attempts, age and the reason they were parked. Read only: a
-//! RabbitMQ listing takes the messages and gives them back unacknowledged.
+//! `chartpilot jobs list|show|retry|drop`: the parked jobs of either queue,
+//! with their kind, attempts, age and the reason they were parked; retry
+//! puts one back on the work queue at attempt 1, drop removes one (only
+//! with `--yes`). Listing only reads: a RabbitMQ listing takes the messages
+//! and gives them back unacknowledged.
 
 use std::io::Write;
 use std::time::Duration;
@@ -9,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::jobs::JobEnvelope;
-use crate::queue::{JobQueue, ParkedJob};
+use crate::queue::{JobQueue, ParkedJob, Unpark};
 
 use super::Format;
 
@@ -68,11 +70,12 @@ pub fn render_list(
     let text = match format {
         Format::Json => serde_json::to_string_pretty(rows).map_err(|e| e.to_string())? + "\n",
         Format::Table => {
-            let mut t = String::from("N  KIND  ATTEMPT  AGE  REASON\n");
+            let mut t = String::from("N  ID  KIND  ATTEMPT  AGE  REASON\n");
             for r in rows {
                 t.push_str(&format!(
-                    "{}  {}  {}  {}  {}\n",
+                    "{}  {}  {}  {}  {}  {}\n",
                     r.n,
+                    r.id.as_deref().unwrap_or("?"),
                     r.kind.as_deref().unwrap_or("?"),
                     r.attempt.map_or_else(|| "?".to_owned(), |a| a.to_string()),
                     age(r.created_at, now),
@@ -103,13 +106,57 @@ pub fn render_show(parked: &[ParkedJob], n: usize, out: &mut dyn Write) -> Resul
     writeln!(out, "reason: {}\n{body}", job.reason).map_err(|e| e.to_string())
 }
 
-/// The parked jobs of the configured queue, once it is reachable.
-pub async fn parked(queue: &dyn JobQueue) -> Result<Vec<ParkedJob>, String> {
+/// What `drop` says, and does nothing, without `--yes`.
+pub const DROP_NEEDS_YES: &str =
+    "`jobs drop` removes the parked job for good: add --yes to drop it (`jobs retry ID` runs it again instead)";
+
+/// The job id `retry` and `drop` take, as `jobs list` shows it.
+pub fn parse_id(id: &str) -> Result<uuid::Uuid, String> {
+    uuid::Uuid::parse_str(id.trim())
+        .map_err(|_| format!("`{id}` is not a job id: use the ID column of `chartpilot jobs list`"))
+}
+
+/// Waits for the queue to become reachable, up to [`CONNECT_PATIENCE`].
+async fn ready(queue: &dyn JobQueue) {
     let until = tokio::time::Instant::now() + CONNECT_PATIENCE;
     while !queue.is_ready() && tokio::time::Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The parked jobs of the configured queue, once it is reachable.
+pub async fn parked(queue: &dyn JobQueue) -> Result<Vec<ParkedJob>, String> {
+    ready(queue).await;
     queue.parked().await.map_err(|e| e.to_string())
+}
+
+/// `jobs retry ID` / `jobs drop ID --yes`: takes the parked job `id` out
+/// of the parking queue (retry: back on the work queue at attempt 1) and
+/// says what it did; an id no parked job has is an error that changes
+/// nothing.
+pub async fn unpark(
+    queue: &dyn JobQueue,
+    id: uuid::Uuid,
+    action: Unpark,
+) -> Result<String, String> {
+    ready(queue).await;
+    let taken = queue.unpark(id, action).await.map_err(|e| e.to_string())?;
+    let Some(job) = taken else {
+        let count = queue.parked().await.map(|p| p.len()).unwrap_or(0);
+        return Err(format!(
+            "no parked job has id {id} ({count} parked; see `chartpilot jobs list`)"
+        ));
+    };
+    let kind = JobEnvelope::from_bytes(job.body.as_bytes())
+        .map(|e| e.kind)
+        .unwrap_or_else(|_| "?".to_owned());
+    Ok(match action {
+        Unpark::Retry => format!("job {id} ({kind}) is back on the work queue at attempt 1\n"),
+        Unpark::Drop => format!(
+            "job {id} ({kind}) dropped; it was parked because: {}\n",
+            job.reason
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -143,12 +190,12 @@ mod tests {
         let text = String::from_utf8_lossy(&out).into_owned();
         assert!(
             text.contains(&format!(
-                "1  {}  1  2h  crashed the worker 20 times",
-                env.kind
+                "1  {}  {}  1  2h  crashed the worker 20 times",
+                env.id, env.kind
             )),
             "{text}"
         );
-        assert!(text.contains("2  ?  ?  ?  not a job envelope"), "{text}");
+        assert!(text.contains("2  ?  ?  ?  ?  not a job envelope"), "{text}");
         assert!(text.ends_with("2 parked jobs\n"), "{text}");
         let mut out = Vec::new();
         render_show(&parked, 2, &mut out).unwrap_or_default();
@@ -158,5 +205,15 @@ mod tests {
         );
         assert!(render_show(&parked, 3, &mut Vec::new()).is_err());
         assert!(render_show(&parked, 0, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn ids_parse_or_say_where_to_find_one() {
+        let id = uuid::Uuid::new_v4();
+        assert_eq!(parse_id(&format!(" {id}\n")), Ok(id));
+        for bad in ["1", "", "not-a-uuid"] {
+            let err = parse_id(bad).unwrap_err();
+            assert!(err.contains("ID column of `chartpilot jobs list`"), "{err}");
+        }
     }
 }
