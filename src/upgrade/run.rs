@@ -149,6 +149,8 @@ impl Upgrader {
                 &self.policy.environments,
                 frozen.as_ref().unwrap_or(&none),
             ));
+            metrics.lookups(&releases);
+            metrics.set_adoption(&published, &releases, &self.policy, now);
         }
         // The policy runs once per pin: its target feeds the plan, and
         // what it held back is reported for pins that get PRs here.
@@ -217,6 +219,9 @@ impl Upgrader {
                     report.errors.push(format!("{}: {e}", group.branch()));
                 }
             }
+        }
+        if let Some(metrics) = self.metrics.get() {
+            metrics.pr_actions(&report);
         }
         Ok(report)
     }
@@ -317,6 +322,9 @@ impl Upgrader {
             dry_run,
         };
         self.carry_out(&pass, &group, &mut report).await?;
+        if let Some(metrics) = self.metrics.get() {
+            metrics.pr_actions(&report);
+        }
         Ok(report)
     }
 
