@@ -259,10 +259,9 @@ mod tests {
     #[test]
     fn adoption_ages_per_chart() {
         let now = Utc::now();
-        let mut policy: PolicySettings =
-            crate::settings::Settings::load(None, &Default::default())
-                .unwrap_or_else(|e| panic!("{e}"))
-                .policy;
+        let mut policy: PolicySettings = crate::settings::Settings::load(None, &Default::default())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .policy;
         policy.update_types = vec![UpdateType::Patch, UpdateType::Minor];
         // A week's minimum age does not shorten the age shown.
         policy.min_release_age = std::time::Duration::from_secs(7 * 86_400);
@@ -291,7 +290,10 @@ mod tests {
         );
         releases.insert(
             key(2),
-            Ok(vec![release("2.0.0", Some(5), now), release("1.9.0", Some(9), now)]),
+            Ok(vec![
+                release("2.0.0", Some(5), now),
+                release("1.9.0", Some(9), now),
+            ]),
         );
         releases.insert(key(3), Ok(vec![release("0.2.0", None, now)]));
         releases.insert(key(4), Err("unreachable".into()));
