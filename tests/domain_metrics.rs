@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,6 +20,7 @@ use chartpilot::settings::{ChatAllow, Settings};
 use chartpilot::startup::{Application, Role};
 use chartpilot::worker::service::ServiceHandler;
 use chartpilot::worker::{Outcome, Worker};
+use support::dashboard::{dashboard, expressions, metric_names};
 use support::{git, test_settings, Backend, TestSecrets, PATIENCE};
 
 const CHARTS_URL: &str = "https://charts.example.org/stable";
@@ -206,15 +207,20 @@ impl World {
         assert_eq!(response.status(), 202);
     }
 
-    /// Every sample of `GET /metrics`, by name and labels as written.
-    async fn scrape(&self) -> BTreeMap<String, f64> {
-        let text = reqwest::get(format!("http://127.0.0.1:{}/metrics", self.port))
+    async fn scrape_text(&self) -> String {
+        reqwest::get(format!("http://127.0.0.1:{}/metrics", self.port))
             .await
             .unwrap()
             .text()
             .await
-            .unwrap();
-        text.lines()
+            .unwrap()
+    }
+
+    /// Every sample of `GET /metrics`, by name and labels as written.
+    async fn scrape(&self) -> BTreeMap<String, f64> {
+        self.scrape_text()
+            .await
+            .lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
             .map(|l| {
                 let (series, value) = l.rsplit_once(' ').unwrap();
@@ -230,31 +236,33 @@ fn value(samples: &BTreeMap<String, f64>, series: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {series} in the scrape:\n{samples:#?}"))
 }
 
-#[tokio::test]
-async fn the_scrape_shows_what_the_jobs_did() {
-    let started = Instant::now();
-    let w = world().await;
-
-    // An upgrade pass, queued as the schedule queues it.
+/// An upgrade pass (queued as the schedule queues it), an alert that
+/// reverts the prod bump and the same alert again (the revert is under
+/// way), and three chat commands: allowed, invalid, refused.
+async fn drive(w: &World) {
     let job = Job::Upgrade(UpgradeRequest {
         reason: "schedule".into(),
     });
     let envelope = JobEnvelope::new(&job, "upgrade-test".into(), None, chrono::Utc::now()).unwrap();
     w.queue.publish(&envelope).await.unwrap();
     w.run_one().await;
-    // The alert reverts the prod bump; the same alert again finds the
-    // revert under way.
     w.alert("a1b2c3d4e5f60718").await;
     w.run_one().await;
     w.alert("0718a1b2c3d4e5f6").await;
     w.run_one().await;
-    // Chat: allowed, invalid, refused.
     w.chat("ops", "/chartpilot status podinfo-prod prod").await;
     w.run_one().await;
     w.chat("ops", "/chartpilot deploy everything").await;
     w.run_one().await;
     w.chat("mallory", "/chartpilot sync podinfo-dev dev").await;
     w.run_one().await;
+}
+
+#[tokio::test]
+async fn the_scrape_shows_what_the_jobs_did() {
+    let started = Instant::now();
+    let w = world().await;
+    drive(&w).await;
     let s = w.scrape().await;
     let elapsed = started.elapsed().as_secs_f64();
 
@@ -383,4 +391,87 @@ async fn the_scrape_shows_what_the_jobs_did() {
             assert!(!series.contains(leak), "{series} carries {leak}");
         }
     }
+}
+
+/// The families of a scrape (`# TYPE name kind`) and the sample names
+/// each gives in the text format.
+fn families(text: &str) -> BTreeMap<String, Vec<String>> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, kind)| {
+            let samples = match kind {
+                "counter" => vec![format!("{name}_total")],
+                "histogram" => ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .map(|s| format!("{name}{s}"))
+                    .collect(),
+                _ => vec![name.to_owned()],
+            };
+            (name.to_owned(), samples)
+        })
+        .collect()
+}
+
+/// Every metric the Grafana dashboard queries is one a running service
+/// exports, and every family the service exports is on the dashboard. A
+/// family appears once it has a series, so the scrape follows real jobs:
+/// the scenario above, a job parked for an unknown kind, and (on a
+/// service whose handler fails once) a job retried.
+#[tokio::test]
+async fn the_dashboard_queries_what_the_scrape_exports() {
+    let w = world().await;
+    drive(&w).await;
+    let mut odd = JobEnvelope::new(
+        &Job::Upgrade(UpgradeRequest {
+            reason: "schedule".into(),
+        }),
+        "odd".into(),
+        None,
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    odd.kind = "chartpilot.no_such_kind".into();
+    w.queue.publish(&odd).await.unwrap();
+    let parked = tokio::time::timeout(PATIENCE, w.worker.process_one())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(matches!(parked, Outcome::Parked { .. }), "{parked:?}");
+    let mut exported = families(&w.scrape_text().await);
+
+    let mut options = support::Options::new(Backend::Embedded);
+    options.mode = support::Mode::FailFirst(1);
+    let failing = support::spawn_app(options).await;
+    let body = serde_json::json!({ "user": "ops", "text": "help" }).to_string();
+    assert_eq!(failing.post_chat(body.as_bytes()).await.status(), 202);
+    assert!(matches!(
+        failing.process_one().await,
+        Outcome::Retried { .. }
+    ));
+    let text = failing.get("/metrics").await.text().await.unwrap();
+    exported.extend(families(&text));
+    failing.cleanup().await;
+
+    let samples: BTreeSet<&String> = exported.values().flatten().collect();
+    let used: BTreeSet<String> = expressions(&dashboard())
+        .iter()
+        .flat_map(|(_, _, e)| metric_names(e))
+        .collect();
+    let unknown: Vec<&String> = used.iter().filter(|u| !samples.contains(u)).collect();
+    assert!(
+        unknown.is_empty(),
+        "the dashboard queries what /metrics does not export: {unknown:?}\nexported: {samples:?}"
+    );
+    let unshown: Vec<&String> = exported
+        .iter()
+        .filter(|(_, s)| !s.iter().any(|s| used.contains(s)))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        unshown.is_empty(),
+        "/metrics exports families no dashboard panel shows: {unshown:?}"
+    );
+    assert!(exported.len() >= 18, "{exported:?}");
 }
