@@ -28,7 +28,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum JobsAction {
-    /// Each parked job: kind, attempts, age and the reason it was parked.
+    /// Each parked job: id, kind, attempts, age and the reason it was parked.
     List {
         /// Config file (TOML); defaults to config/default.toml when present.
         #[arg(long)]

@@ -1,8 +1,9 @@
 //! The domain metrics as Prometheus scrapes them: the service on a local
 //! GitOps repository (charts from a local index), driven by real jobs (an
-//! upgrade pass, Alertmanager notifications through the webhook, chat
-//! commands through the generic route), then `GET /metrics` read series by
-//! series.
+//! upgrade pass, Alertmanager notifications through the webhook, a
+//! promotion check, chat commands through the generic route), then
+//! `GET /metrics` read series by series; and the Grafana dashboard against
+//! what that scrape exports.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
@@ -14,7 +15,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chartpilot::clock::{Clock, SystemClock};
-use chartpilot::jobs::{Job, JobEnvelope, UpgradeRequest};
+use chartpilot::domain::CommitSha;
+use chartpilot::jobs::{Job, JobEnvelope, PromotionCheck, UpgradeRequest};
 use chartpilot::queue::JobQueue;
 use chartpilot::settings::{ChatAllow, Settings};
 use chartpilot::startup::{Application, Role};
@@ -98,6 +100,7 @@ fn index(dir: &Path) {
 
 struct World {
     _dir: tempfile::TempDir,
+    repo: std::path::PathBuf,
     port: u16,
     worker: Worker,
     queue: Arc<dyn JobQueue>,
@@ -149,6 +152,7 @@ async fn world() -> World {
     tokio::spawn(server);
     World {
         _dir: dir,
+        repo,
         port,
         worker: worker.unwrap(),
         queue,
@@ -238,7 +242,8 @@ fn value(samples: &BTreeMap<String, f64>, series: &str) -> f64 {
 
 /// An upgrade pass (queued as the schedule queues it), an alert that
 /// reverts the prod bump and the same alert again (the revert is under
-/// way), and three chat commands: allowed, invalid, refused.
+/// way), a promotion check, and three chat commands: allowed, invalid,
+/// refused.
 async fn drive(w: &World) {
     let job = Job::Upgrade(UpgradeRequest {
         reason: "schedule".into(),
@@ -249,6 +254,22 @@ async fn drive(w: &World) {
     w.alert("a1b2c3d4e5f60718").await;
     w.run_one().await;
     w.alert("0718a1b2c3d4e5f6").await;
+    w.run_one().await;
+    // A promotion check for the upgrade PR the pass opened: Argo CD is
+    // not configured, so it gives up (and says so on the PR).
+    let check = Job::Promotion(PromotionCheck {
+        chart: "podinfo".into(),
+        version: "6.5.0".into(),
+        from_env: "dev".into(),
+        to_env: "staging".into(),
+        pull: 1,
+        merge_commit: CommitSha::parse(git(&w.repo, &["rev-parse", "HEAD"]).trim()).unwrap(),
+        merged_at: chrono::Utc::now(),
+        deadline: chrono::Utc::now() + chrono::Duration::days(1),
+    });
+    let envelope =
+        JobEnvelope::new(&check, "promotion-test".into(), None, chrono::Utc::now()).unwrap();
+    w.queue.publish(&envelope).await.unwrap();
     w.run_one().await;
     w.chat("ops", "/chartpilot status podinfo-prod prod").await;
     w.run_one().await;
@@ -359,6 +380,7 @@ async fn the_scrape_shows_what_the_jobs_did() {
     // From each job's creation to its effect, per kind.
     for (kind, jobs) in [
         ("chartpilot.upgrade", 1.0),
+        ("chartpilot.promotion_check", 1.0),
         ("alertmanager.notification", 2.0),
         ("chat.command", 3.0),
     ] {
