@@ -10,7 +10,7 @@ use chartpilot::clock::SystemClock;
 use chartpilot::demo::send::{Event, Target};
 use chartpilot::demo::{self, Demo};
 use chartpilot::pins::DiscoverOptions;
-use chartpilot::queue::{QueueError, Unpark};
+use chartpilot::queue::QueueError;
 use chartpilot::settings::{LogFormat, Settings};
 use chartpilot::startup::{shutdown_signal, Application, Role};
 use chartpilot::upgrade::Upgrader;
@@ -213,52 +213,15 @@ fn discover_options(s: &Settings) -> DiscoverOptions {
 /// `chartpilot jobs`: reads, retries or drops the parked jobs of the
 /// configured queue.
 fn jobs(action: JobsAction) -> Result<(), String> {
-    // A malformed id, or a drop without --yes, is refused before the
-    // queue is touched.
-    let (config, unpark) = match &action {
-        JobsAction::List { config, .. } | JobsAction::Show { config, .. } => (config, None),
-        JobsAction::Retry { config, id } => {
-            (config, Some((cli::jobs::parse_id(id)?, Unpark::Retry)))
-        }
-        JobsAction::Drop { config, id, yes } => {
-            let id = cli::jobs::parse_id(id)?;
-            if !yes {
-                return Err(cli::jobs::DROP_NEEDS_YES.to_owned());
-            }
-            (config, Some((id, Unpark::Drop)))
-        }
+    use cli::jobs::Request;
+    let (config, request) = match action {
+        JobsAction::List { config, format } => (config, Request::List(format)),
+        JobsAction::Show { n, config } => (config, Request::Show(n)),
+        JobsAction::Retry { id, config } => (config, Request::Retry(id)),
+        JobsAction::Drop { id, config, yes } => (config, Request::Drop { id, yes }),
     };
     let s = load(config.as_ref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let (parked, said) = runtime.block_on(async {
-        let metrics = Arc::new(chartpilot::metrics::Metrics::new());
-        let queue = chartpilot::queue::open(&s.queue, metrics, false)
-            .await
-            .map_err(|e| format!("cannot open the queue: {e}"))?;
-        let result = match unpark {
-            Some((id, how)) => cli::jobs::unpark(queue.as_ref(), id, how)
-                .await
-                .map(|said| (Vec::new(), Some(said))),
-            None => cli::jobs::parked(queue.as_ref()).await.map(|p| (p, None)),
-        };
-        queue.close().await;
-        result
-    })?;
-    let out = &mut std::io::stdout().lock();
-    match action {
-        JobsAction::List { format, .. } => {
-            cli::jobs::render_list(&cli::jobs::rows(&parked), format, chrono::Utc::now(), out)
-        }
-        JobsAction::Show { n, .. } => cli::jobs::render_show(&parked, n, out),
-        JobsAction::Retry { .. } | JobsAction::Drop { .. } => {
-            use std::io::Write;
-            out.write_all(said.unwrap_or_default().as_bytes())
-                .map_err(|e| format!("cannot write output: {e}"))
-        }
-    }
+    cli::jobs::run(&s.queue, request, &mut std::io::stdout().lock())
 }
 
 /// `chartpilot report`: the matrix of DIR, or of a snapshot of the

@@ -134,7 +134,7 @@ pub async fn parked(queue: &dyn JobQueue) -> Result<Vec<ParkedJob>, String> {
 /// of the parking queue (retry: back on the work queue at attempt 1) and
 /// says what it did; an id no parked job has is an error that changes
 /// nothing.
-pub async fn unpark(
+async fn unpark_one(
     queue: &dyn JobQueue,
     id: uuid::Uuid,
     action: Unpark,
@@ -157,6 +157,66 @@ pub async fn unpark(
             job.reason
         ),
     })
+}
+
+/// What `chartpilot jobs` was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    List(Format),
+    /// The job's number in `jobs list`.
+    Show(usize),
+    /// A job id as `jobs list` shows it.
+    Retry(String),
+    Drop {
+        id: String,
+        yes: bool,
+    },
+}
+
+/// Runs `request` on the queue `settings` name and writes the answer to
+/// `out`. A malformed id, or a drop without `yes`, is refused before the
+/// queue is opened.
+pub fn run(
+    settings: &crate::settings::QueueSettings,
+    request: Request,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let unpark = match &request {
+        Request::List(_) | Request::Show(_) => None,
+        Request::Retry(id) => Some((parse_id(id)?, Unpark::Retry)),
+        Request::Drop { id, yes } => {
+            let id = parse_id(id)?;
+            if !yes {
+                return Err(DROP_NEEDS_YES.to_owned());
+            }
+            Some((id, Unpark::Drop))
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let (listed, said) = runtime.block_on(async {
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+        let queue = crate::queue::open(settings, metrics, false)
+            .await
+            .map_err(|e| format!("cannot open the queue: {e}"))?;
+        let result = match unpark {
+            Some((id, how)) => unpark_one(queue.as_ref(), id, how)
+                .await
+                .map(|said| (Vec::new(), said)),
+            None => parked(queue.as_ref()).await.map(|p| (p, String::new())),
+        };
+        queue.close().await;
+        result
+    })?;
+    match request {
+        Request::List(format) => render_list(&rows(&listed), format, Utc::now(), out),
+        Request::Show(n) => render_show(&listed, n, out),
+        Request::Retry(_) | Request::Drop { .. } => out
+            .write_all(said.as_bytes())
+            .map_err(|e| format!("cannot write output: {e}")),
+    }
 }
 
 #[cfg(test)]
