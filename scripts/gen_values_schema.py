@@ -258,6 +258,14 @@ SCHEMA = {
                     "webhookErrorRatio": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
                 }
             ),
+            "grafanaDashboard": obj(
+                {
+                    "enabled": b(),
+                    "labels": LABEL_MAP,
+                    "annotations": LABEL_MAP,
+                    "namespace": s(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"),
+                }
+            ),
         }
     ),
 }

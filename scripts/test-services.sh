@@ -87,6 +87,19 @@ done
 if [ "$amqp_open" != 1 ]; then echo "test-services: rabbitmq port ${AMQP_PORT} not open" >&2; exit 1; fi
 echo "test-services: rabbitmq ready on 127.0.0.1:${AMQP_PORT}" >&2
 
+# --- promtool (Debian's prometheus) -----------------------------------------
+# tests/dashboard.rs checks every PromQL expression of the Grafana dashboard
+# with `promtool check rules`; it fails, not skips, without it.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "test-services: installing prometheus (for promtool) from Debian" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # Keep the package's own Prometheus server (all interfaces, :9090) from starting.
+  need_root sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
+  need_root apt-get update -qq
+  need_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  need_root rm -f /usr/sbin/policy-rc.d
+fi
+
 # --- Alertmanager (Debian's prometheus-alertmanager) ------------------------
 # Tests read CHARTPILOT_TEST_ALERTMANAGER_URL, default http://127.0.0.1:19093;
 # set CHARTPILOT_TEST_ALERTMANAGER_PORT to move both.

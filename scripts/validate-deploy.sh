@@ -74,12 +74,15 @@ cp "$CHART/ci/rules-test.yaml" "$rules_dir/"
 promtool check rules "$rules_dir/rules.yaml"
 promtool test rules "$rules_dir/rules-test.yaml"
 
-echo "== grafana dashboard: every metric it queries is one chartpilot serves"
+echo "== grafana dashboard: every metric it queries is one chartpilot serves (tests/dashboard.rs also scrapes a running service and runs promtool on each expression)"
+cmp deploy/grafana/chartpilot.json "$CHART/dashboards/chartpilot.json" || { echo "validate-deploy: $CHART/dashboards/chartpilot.json must be a copy of deploy/grafana/chartpilot.json" >&2; exit 1; }
 "$VENV/bin/python" - <<'PY'
-import json, re, sys
+import glob, json, re, sys
 dash = json.load(open("deploy/grafana/chartpilot.json"))
-metrics = set(re.findall(r'"(\w+)"', open("src/metrics.rs").read()))
-served = {f"chartpilot_{m}" for m in metrics}
+source = "".join(open(f).read() for f in glob.glob("src/metrics/*.rs"))
+metrics = set(re.findall(r'"(\w+)"', source))
+# register_with_unit(.., Unit::Seconds, ..) appends _seconds.
+served = {f"chartpilot_{m}{u}" for m in metrics for u in ("", "_seconds")}
 bad = []
 for panel in dash["panels"]:
     for t in panel.get("targets", []):

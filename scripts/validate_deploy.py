@@ -153,6 +153,26 @@ def check_shape(name, objects):
             fail(name, f"no {kind}")
 
 
+DASHBOARD = ROOT / "deploy/grafana/chartpilot.json"
+
+
+def dashboards(objects):
+    return [c for c in by_kind(objects, "ConfigMap") if "chartpilot.json" in c.get("data", {})]
+
+
+def check_dashboard(where, objects):
+    """The Grafana dashboard ConfigMap: the sidecar's label, and the very
+    file deploy/grafana/chartpilot.json (the chart carries a copy)."""
+    found = dashboards(objects)
+    if len(found) != 1:
+        return fail(where, f"expected one Grafana dashboard ConfigMap, found {len(found)}")
+    cm = found[0]
+    if cm["metadata"].get("labels", {}).get("grafana_dashboard") != "1":
+        fail(where, f"dashboard ConfigMap without the sidecar label grafana_dashboard: \"1\": {cm['metadata']}")
+    if cm["data"]["chartpilot.json"].rstrip("\n") != DASHBOARD.read_text().rstrip("\n"):
+        fail(where, "the dashboard ConfigMap differs from deploy/grafana/chartpilot.json")
+
+
 def main(out):
     out.mkdir(parents=True, exist_ok=True)
     sets = sorted(CHART.glob("ci/*-values.yaml"))
@@ -181,8 +201,9 @@ def main(out):
             if "/webhooks/github" not in notes:
                 fail(name, "NOTES.txt does not name the webhook URLs")
             (out / name).mkdir(exist_ok=True)
-            cm = by_kind(objects, "ConfigMap")[0]
+            cm = next(c for c in by_kind(objects, "ConfigMap") if "config.toml" in c.get("data", {}))
             (out / name / "config.toml").write_text(cm["data"]["config.toml"])
+            check_dashboard(name, objects)
             rules = by_kind(objects, "PrometheusRule")
             if rules:
                 (out / name / "rules.yaml").write_text(yaml.safe_dump({"groups": rules[0]["spec"]["groups"]}, sort_keys=False))
@@ -195,7 +216,16 @@ def main(out):
             validate_object(f"defaults/{where.split('/')[-1]}", obj)
         if by_kind(objects, "ServiceMonitor") or by_kind(objects, "PrometheusRule"):
             fail("defaults", "serviceMonitor/prometheusRule 'auto' rendered without the CRDs")
+        check_dashboard("defaults", objects)
         print(f"ok   defaults: {len(objects)} objects valid, no prometheus-operator objects without the CRDs")
+        objects, _ = render(chart, {"grafanaDashboard": {"enabled": False}})
+        if dashboards(objects):
+            fail("grafanaDashboard.enabled=false", "the dashboard ConfigMap is still rendered")
+        objects, _ = render(chart, {"grafanaDashboard": {"namespace": "monitoring", "labels": {"dash": "yes"}}})
+        [cm] = dashboards(objects)
+        if cm["metadata"]["namespace"] != "monitoring" or cm["metadata"]["labels"].get("dash") != "yes":
+            fail("grafanaDashboard", f"namespace and labels not applied: {cm['metadata']}")
+        print("ok   grafanaDashboard: on by default with the sidecar label, off and relabelled on request")
 
         for path in sorted(CHART.glob("ci/invalid/*.yaml")):
             try:

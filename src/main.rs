@@ -28,7 +28,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum JobsAction {
-    /// Each parked job: kind, attempts, age and the reason it was parked.
+    /// Each parked job: id, kind, attempts, age and the reason it was parked.
     List {
         /// Config file (TOML); defaults to config/default.toml when present.
         #[arg(long)]
@@ -43,6 +43,26 @@ enum JobsAction {
         /// Config file (TOML); defaults to config/default.toml when present.
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// Put a parked job back on the work queue at attempt 1; a worker runs
+    /// it again as if it had just arrived.
+    Retry {
+        /// The job's id (the ID column of `jobs list`).
+        id: String,
+        /// Config file (TOML); defaults to config/default.toml when present.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Remove a parked job for good; needs --yes.
+    Drop {
+        /// The job's id (the ID column of `jobs list`).
+        id: String,
+        /// Config file (TOML); defaults to config/default.toml when present.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Really remove it; without this nothing is removed.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -130,9 +150,10 @@ enum Command {
         #[command(subcommand)]
         action: Option<DemoAction>,
     },
-    /// Parked jobs of the configured queue: why each was parked.
+    /// Parked jobs of the configured queue: why each was parked; run one
+    /// again or drop it.
     #[command(
-        after_help = "Examples:\n  chartpilot jobs list\n  chartpilot jobs list --format json\n  chartpilot jobs show 1"
+        after_help = "Examples:\n  chartpilot jobs list\n  chartpilot jobs list --format json\n  chartpilot jobs show 1\n  chartpilot jobs retry 0b6f3c1e-5d2a-4c47-9a0e-2f1d7c9b8a61\n  chartpilot jobs drop 0b6f3c1e-5d2a-4c47-9a0e-2f1d7c9b8a61 --yes\n\nWith the embedded queue, stop `serve` first: its store belongs to one process."
     )]
     Jobs {
         #[command(subcommand)]
@@ -189,32 +210,18 @@ fn discover_options(s: &Settings) -> DiscoverOptions {
     }
 }
 
-/// `chartpilot jobs`: reads the parked jobs of the configured queue.
+/// `chartpilot jobs`: reads, retries or drops the parked jobs of the
+/// configured queue.
 fn jobs(action: JobsAction) -> Result<(), String> {
-    let config = match &action {
-        JobsAction::List { config, .. } | JobsAction::Show { config, .. } => config.clone(),
+    use cli::jobs::Request;
+    let (config, request) = match action {
+        JobsAction::List { config, format } => (config, Request::List(format)),
+        JobsAction::Show { n, config } => (config, Request::Show(n)),
+        JobsAction::Retry { id, config } => (config, Request::Retry(id)),
+        JobsAction::Drop { id, config, yes } => (config, Request::Drop { id, yes }),
     };
     let s = load(config.as_ref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let parked = runtime.block_on(async {
-        let metrics = Arc::new(chartpilot::metrics::Metrics::new());
-        let queue = chartpilot::queue::open(&s.queue, metrics, false)
-            .await
-            .map_err(|e| format!("cannot open the queue: {e}"))?;
-        let parked = cli::jobs::parked(queue.as_ref()).await;
-        queue.close().await;
-        parked
-    })?;
-    let out = &mut std::io::stdout().lock();
-    match action {
-        JobsAction::List { format, .. } => {
-            cli::jobs::render_list(&cli::jobs::rows(&parked), format, chrono::Utc::now(), out)
-        }
-        JobsAction::Show { n, .. } => cli::jobs::render_show(&parked, n, out),
-    }
+    cli::jobs::run(&s.queue, request, &mut std::io::stdout().lock())
 }
 
 /// `chartpilot report`: the matrix of DIR, or of a snapshot of the

@@ -429,7 +429,7 @@ async fn jobs_list_and_show_read_the_parked_jobs() {
     };
     let list = run(&["jobs", "list"]);
     assert!(
-        list.contains("1  chat.command  1  ")
+        list.contains("  chat.command  1  ")
             && list.contains("failed 5 attempts; last error: argo unreachable"),
         "{list}"
     );

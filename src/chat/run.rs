@@ -457,6 +457,7 @@ fn rollback_reply(outcome: &Outcome) -> Reply {
 
 /// One line per command, allowed or not, for the audit trail.
 fn audit(who: &Principal, command: &str, place: &str, decision: &str, why: &str) {
+    crate::metrics::ambient::chat(command, decision);
     tracing::info!(
         target: "chartpilot::audit",
         source = ?who.source,

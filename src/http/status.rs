@@ -53,7 +53,7 @@ pub(super) async fn page(state: web::Data<AppState>, req: HttpRequest) -> HttpRe
         .queue
         .parked()
         .await
-        .map(|p| crate::cli::jobs::rows(&p))
+        .map(|p| crate::queue::parked::rows(&p))
         .map_err(|e| e.to_string());
     let features = state.features.get();
     let snapshot = state.status.matrix();

@@ -11,12 +11,14 @@
 
 pub mod amqp;
 pub mod embedded;
+pub mod parked;
 pub mod seen;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use uuid::Uuid;
 
 use crate::jobs::JobEnvelope;
 use crate::metrics::Metrics;
@@ -111,6 +113,16 @@ pub struct Depth {
     pub parked: u64,
 }
 
+/// What [`JobQueue::unpark`] does with the parked job it takes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unpark {
+    /// Back on the work queue at attempt 1, whatever its idempotency key
+    /// (a person asked for it to run again).
+    Retry,
+    /// Removed for good.
+    Drop,
+}
+
 #[async_trait]
 pub trait JobQueue: Send + Sync + 'static {
     /// Returns once the job is durable: confirmed by the broker, or
@@ -147,6 +159,21 @@ pub trait JobQueue: Send + Sync + 'static {
 
     /// How many jobs wait; counts only, nothing is taken off a queue.
     async fn depth(&self) -> Result<Depth, QueueError>;
+
+    /// Takes the parked job whose envelope id is `id` out of the parking
+    /// queue and, for [`Unpark::Retry`], puts it on the work queue at
+    /// attempt 1. `None` when no parked job has that id; the parking queue
+    /// is then unchanged.
+    async fn unpark(&self, id: Uuid, action: Unpark) -> Result<Option<ParkedJob>, QueueError>;
+}
+
+/// The envelope a retried parked job runs with: its own, back at attempt 1.
+/// `None` for a body that is no envelope of `id` (it cannot be matched).
+pub(crate) fn retried_body(parked: &ParkedJob, id: Uuid) -> Option<JobEnvelope> {
+    JobEnvelope::from_bytes(parked.body.as_bytes())
+        .ok()
+        .filter(|e| e.id == id)
+        .map(|e| JobEnvelope { attempt: 1, ..e })
 }
 
 /// Opens the queue the settings name. `consume` is false for receiver-only

@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use super::{Action, Snapshot};
-use crate::cli::jobs::ParkedRow;
 use crate::features::{Features, State};
 use crate::matrix::render::html_table;
+use crate::queue::parked::ParkedRow;
 use crate::queue::Depth;
 use crate::text;
 
@@ -102,12 +102,13 @@ fn queue(
     match parked {
         Ok(rows) if rows.is_empty() => {}
         Ok(rows) => {
-            out.push_str("<h3>Parked jobs</h3>\n<table id=\"parked\">\n<tr><th>#</th><th>Kind</th><th>Attempt</th><th>Age</th><th>Reason</th></tr>\n");
+            out.push_str("<h3>Parked jobs</h3>\n<table id=\"parked\">\n<tr><th>#</th><th>Id</th><th>Kind</th><th>Attempt</th><th>Age</th><th>Reason</th></tr>\n");
             for row in rows.iter().take(MAX_PARKED_ROWS) {
                 let _ = writeln!(
                     out,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     row.n,
+                    text::html(row.id.as_deref().unwrap_or("-")),
                     text::html(row.kind.as_deref().unwrap_or("unreadable")),
                     row.attempt.map(|a| a.to_string()).unwrap_or_default(),
                     row.created_at.map(|t| ago(now, t)).unwrap_or_default(),

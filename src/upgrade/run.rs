@@ -155,6 +155,8 @@ impl Upgrader {
         };
         if let Some(metrics) = self.metrics.get() {
             metrics.set_pins(&matrix);
+            metrics.lookups(&releases);
+            metrics.set_adoption(&published, &releases, &self.policy, now);
         }
         if let Some(status) = self.status.get() {
             status.set_matrix(now, matrix.clone());
@@ -226,6 +228,9 @@ impl Upgrader {
                     report.errors.push(format!("{}: {e}", group.branch()));
                 }
             }
+        }
+        if let Some(metrics) = self.metrics.get() {
+            metrics.pr_actions(&report);
         }
         if self.upgrade.dashboard && !dry_run {
             self.keep_dashboard(&matrix, open, &mut report).await;
@@ -329,6 +334,9 @@ impl Upgrader {
             dry_run,
         };
         self.carry_out(&pass, &group, &mut report).await?;
+        if let Some(metrics) = self.metrics.get() {
+            metrics.pr_actions(&report);
+        }
         Ok(report)
     }
 

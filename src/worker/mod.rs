@@ -134,7 +134,8 @@ impl Worker {
         let handler = Arc::clone(&self.handler);
         let run = {
             let envelope = envelope.clone();
-            async move { handler.handle(&job, &envelope).await }
+            let metrics = Arc::clone(&self.metrics);
+            async move { crate::metrics::within(metrics, handler.handle(&job, &envelope)).await }
         };
         // A panicking handler must not take the worker down with it, and a
         // hanging one must not hold a worker slot (and, on RabbitMQ, an
@@ -158,6 +159,8 @@ impl Worker {
         match result {
             Ok(()) => {
                 self.queue.ack(delivery).await?;
+                self.metrics
+                    .took_effect(&envelope.kind, envelope.created_at, chrono::Utc::now());
                 tracing::info!("job done");
                 Ok(Outcome::Done)
             }

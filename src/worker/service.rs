@@ -238,7 +238,7 @@ impl ServiceHandler {
             .promoter
             .as_ref()
             .map_err(|e| JobError::park(anyhow::anyhow!("{what} cannot run: {e}")))?;
-        match promoter.check(check, self.dry_run).await {
+        match crate::metrics::ambient::promotion(promoter.check(check, self.dry_run).await) {
             Ok(Checked::Promoted(report)) => {
                 self.record(crate::status::from_promotion(&report, self.now()));
                 tracing::info!(actions = report.actions.len(), "{what}: done");

@@ -11,7 +11,7 @@ use chartpilot::http::signature::{sign_chat, sign_slack};
 use chartpilot::http::{self, AppState, Bounds, PreauthBudget, WebhookSecrets};
 use chartpilot::jobs::JobEnvelope;
 use chartpilot::metrics::Metrics;
-use chartpilot::queue::{Delivery, JobQueue, ParkedJob, Published, QueueError};
+use chartpilot::queue::{Delivery, JobQueue, ParkedJob, Published, QueueError, Unpark};
 use chartpilot::settings::Secret;
 
 /// Keeps what was published; the dedupe by key is the real queue's job.
@@ -45,6 +45,9 @@ impl JobQueue for Recorder {
     }
     async fn depth(&self) -> Result<chartpilot::queue::Depth, QueueError> {
         Ok(Default::default())
+    }
+    async fn unpark(&self, _: uuid::Uuid, _: Unpark) -> Result<Option<ParkedJob>, QueueError> {
+        Ok(None)
     }
 }
 

@@ -133,7 +133,8 @@ async fn queue_counts(backend: Backend) {
     );
     let parked = page.split("<table id=\"parked\">").nth(1).unwrap();
     assert!(
-        parked.contains("<td>chat.command</td><td>1</td>") && parked.contains("cannot ever work"),
+        parked.contains("</code></td><td>chat.command</td><td>1</td>")
+            && parked.contains("cannot ever work"),
         "{parked}"
     );
 

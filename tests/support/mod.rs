@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod contract;
+pub mod dashboard;
 pub mod fake_github;
 pub mod handler;
 pub mod mock_argocd;

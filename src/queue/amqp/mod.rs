@@ -23,10 +23,11 @@ use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
 use lapin::{Acker, BasicProperties};
 use tokio::sync::{mpsc, Mutex};
+use uuid::Uuid;
 
 use super::embedded::crash_reason;
 use super::seen::{Claim, SeenKeys};
-use super::{Delivery, DeliveryHandle, JobQueue, ParkedJob, Published, QueueError};
+use super::{Delivery, DeliveryHandle, JobQueue, ParkedJob, Published, QueueError, Unpark};
 use crate::jobs::JobEnvelope;
 use crate::metrics::Metrics;
 use crate::settings::QueueSettings;
@@ -325,6 +326,45 @@ impl JobQueue for AmqpQueue {
     /// Reads the parking queue without consuming it: gets every message
     /// unacknowledged, then closes the channel so the broker requeues them.
     async fn parked(&self) -> Result<Vec<ParkedJob>, QueueError> {
+        let (ch, parked) = self.read_parked().await?;
+        let _ = ch.close(200, "done reading parked jobs".into()).await;
+        Ok(parked.into_iter().map(|(_, p)| p).collect())
+    }
+
+    /// Reads the parking queue as [`Self::parked`] does, and acks only the
+    /// message of `id`, after its retry copy is confirmed on `P.jobs`.
+    /// Closing the channel gives the others back. A crash between the
+    /// confirm and the ack leaves the job both queued and parked (at least
+    /// once, as everywhere else); never neither.
+    async fn unpark(&self, id: Uuid, action: Unpark) -> Result<Option<ParkedJob>, QueueError> {
+        let (ch, parked) = self.read_parked().await?;
+        let taken = async {
+            let Some((tag, job, env)) = parked
+                .into_iter()
+                .find_map(|(tag, p)| super::retried_body(&p, id).map(|env| (tag, p, env)))
+            else {
+                return Ok(None);
+            };
+            if action == Unpark::Retry {
+                self.shared
+                    .publish_confirmed(KEY_JOBS, &env.to_bytes(), Self::props(&env))
+                    .await?;
+            }
+            ch.basic_ack(tag, BasicAckOptions::default())
+                .await
+                .map_err(unavailable)?;
+            Ok(Some(job))
+        }
+        .await;
+        let _ = ch.close(200, "done with parked jobs".into()).await;
+        taken
+    }
+}
+
+impl AmqpQueue {
+    /// Every message of `P.parked`, taken unacknowledged on a channel of its
+    /// own (with its delivery tag): closing that channel gives them back.
+    async fn read_parked(&self) -> Result<(lapin::Channel, Vec<(u64, ParkedJob)>), QueueError> {
         let link = self
             .shared
             .current()
@@ -357,12 +397,14 @@ impl JobQueue for AmqpQueue {
                 .unwrap_or_else(|| {
                     crash_reason(self.shared.max_deliveries, self.shared.max_deliveries)
                 });
-            out.push(ParkedJob {
-                reason,
-                body: String::from_utf8_lossy(&d.data).into_owned(),
-            });
+            out.push((
+                d.delivery_tag,
+                ParkedJob {
+                    reason,
+                    body: String::from_utf8_lossy(&d.data).into_owned(),
+                },
+            ));
         }
-        let _ = ch.close(200, "done reading parked jobs".into()).await;
-        Ok(out)
+        Ok((ch, out))
     }
 }

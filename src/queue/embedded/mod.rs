@@ -21,8 +21,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redb::Database;
 use tokio::sync::Notify;
+use uuid::Uuid;
 
-use super::{Delivery, DeliveryHandle, JobQueue, ParkedJob, Published, QueueError};
+use super::{Delivery, DeliveryHandle, JobQueue, ParkedJob, Published, QueueError, Unpark};
 use crate::jobs::JobEnvelope;
 use crate::metrics::Metrics;
 use crate::settings::QueueSettings;
@@ -313,5 +314,16 @@ impl JobQueue for EmbeddedQueue {
     async fn depth(&self) -> Result<crate::queue::Depth, QueueError> {
         self.blocking(|inner| store::depth(&inner.db, now_ms()))
             .await
+    }
+
+    async fn unpark(&self, id: Uuid, action: Unpark) -> Result<Option<ParkedJob>, QueueError> {
+        let retry = action == Unpark::Retry;
+        let taken = self
+            .blocking(move |inner| store::unpark(&inner.db, id, retry, now_ms()))
+            .await?;
+        if retry && taken.is_some() {
+            self.inner.notify.notify_waiters();
+        }
+        Ok(taken)
     }
 }

@@ -187,6 +187,45 @@ pub(super) fn depth(db: &Database, now: u64) -> Result<Depth, QueueError> {
     Ok(depth)
 }
 
+/// Removes the parked job whose envelope id is `id` and, with `retry`,
+/// queues it due at `now` at attempt 1, in one transaction: it is either
+/// parked or queued, never both nor neither. The idempotency key is not
+/// checked: a person asked for this run.
+pub(super) fn unpark(
+    db: &Database,
+    id: uuid::Uuid,
+    retry: bool,
+    now: u64,
+) -> Result<Option<ParkedJob>, QueueError> {
+    let txn = db.begin_write().map_err(storage)?;
+    let found = {
+        let table = txn.open_table(PARKED).map_err(storage)?;
+        let mut found = None;
+        for entry in table.iter().map_err(storage)? {
+            let (k, v) = entry.map_err(storage)?;
+            let parked: ParkedJob = serde_json::from_slice(v.value()).map_err(storage)?;
+            if let Some(env) = crate::queue::retried_body(&parked, id) {
+                found = Some((k.value(), parked, env));
+                break;
+            }
+        }
+        found
+    };
+    let Some((seq, parked, env)) = found else {
+        // Dropping the transaction aborts it: nothing changes.
+        return Ok(None);
+    };
+    txn.open_table(PARKED)
+        .map_err(storage)?
+        .remove(seq)
+        .map_err(storage)?;
+    if retry {
+        insert_ready(&txn, now, &env.to_bytes())?;
+    }
+    txn.commit().map_err(storage)?;
+    Ok(Some(parked))
+}
+
 /// The oldest ready entry that is due and not `busy`, or when the next
 /// one falls due.
 pub(super) enum Next {

@@ -217,6 +217,7 @@ impl Rollbacker {
             tracing::info!(app = %app, outcome = ?outcome, "rollback decision");
             outcomes.push(outcome);
         }
+        outcomes.iter().for_each(crate::metrics::ambient::rollback);
         Ok(outcomes)
     }
 
