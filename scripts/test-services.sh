@@ -88,7 +88,7 @@ if [ "$amqp_open" != 1 ]; then echo "test-services: rabbitmq port ${AMQP_PORT} n
 echo "test-services: rabbitmq ready on 127.0.0.1:${AMQP_PORT}" >&2
 
 # --- promtool (Debian's prometheus) -----------------------------------------
-# tests/dashboard.rs checks every PromQL expression of the Grafana dashboard
+# tests/grafana.rs checks every PromQL expression of the Grafana dashboard
 # with `promtool check rules`; it fails, not skips, without it.
 if ! command -v promtool >/dev/null 2>&1; then
   echo "test-services: installing prometheus (for promtool) from Debian" >&2

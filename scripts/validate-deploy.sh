@@ -74,7 +74,7 @@ cp "$CHART/ci/rules-test.yaml" "$rules_dir/"
 promtool check rules "$rules_dir/rules.yaml"
 promtool test rules "$rules_dir/rules-test.yaml"
 
-echo "== grafana dashboard: every metric it queries is one chartpilot serves (tests/dashboard.rs also scrapes a running service and runs promtool on each expression)"
+echo "== grafana dashboard: every metric it queries is one chartpilot serves (tests/grafana.rs also scrapes a running service and runs promtool on each expression)"
 cmp deploy/grafana/chartpilot.json "$CHART/dashboards/chartpilot.json" || { echo "validate-deploy: $CHART/dashboards/chartpilot.json must be a copy of deploy/grafana/chartpilot.json" >&2; exit 1; }
 "$VENV/bin/python" - <<'PY'
 import glob, json, re, sys

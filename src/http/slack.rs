@@ -75,17 +75,25 @@ pub(super) async fn receive(
     // `queue.confirm_timeout` (5 s by default) to say no: the publish goes
     // on in its own task, and past [`QUEUE_PATIENCE`] the person hears
     // that it may still run.
+    let not_accepted = || {
+        ephemeral(
+            "chartpilot cannot take commands right now (its queue is unavailable). \
+             Nothing was done; please try again in a minute."
+                .into(),
+        )
+    };
+    // A queue known to be down or stalled (`/readyz` says so) would only
+    // make the person wait: answer at once, before anything is published.
+    if !state.queue.is_ready() {
+        return Ok(not_accepted());
+    }
     let publishing = {
         let state = state.clone();
         tokio::spawn(async move { enqueue(&state, job, key, None).await })
     };
     match tokio::time::timeout(QUEUE_PATIENCE, publishing).await {
         Ok(Ok(Ok(_))) => Ok(ephemeral(format!("Working on `{}`…", echo.trim()))),
-        Ok(Ok(Err(ApiError::Unavailable(_)))) => Ok(ephemeral(
-            "chartpilot cannot take commands right now (its queue is unavailable). \
-             Nothing was done; please try again in a minute."
-                .into(),
-        )),
+        Ok(Ok(Err(ApiError::Unavailable(_)))) => Ok(not_accepted()),
         Ok(Ok(Err(e))) => Err(e),
         Ok(Err(join)) => Err(ApiError::Internal(format!("publishing stopped: {join}"))),
         Err(_) => {

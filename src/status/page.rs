@@ -115,7 +115,10 @@ fn queue(
                     text::html(&text::cut(&row.reason, MAX_REASON_CHARS)),
                 );
             }
-            out.push_str("</table>\n");
+            out.push_str(
+                "</table>\n<p><small>Run one again with <code>chartpilot jobs retry ID</code>; \
+                 remove it with <code>chartpilot jobs drop ID --yes</code>.</small></p>\n",
+            );
             if rows.len() > MAX_PARKED_ROWS {
                 let _ = writeln!(
                     out,
