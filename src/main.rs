@@ -232,48 +232,7 @@ fn report(
     format: cli::report::ReportFormat,
     offline: bool,
 ) -> Result<(), String> {
-    let opts = discover_options(s);
-    let snapshot =
-        tempfile::tempdir().map_err(|e| format!("cannot make a temporary folder: {e}"))?;
-    let root = match dir {
-        Some(dir) => dir,
-        None => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start the runtime: {e}"))?;
-            runtime.block_on(async {
-                let host = chartpilot::git::from_settings(s, Arc::new(SystemClock))
-                    .map_err(|e| format!("the configured repository: {e}"))?;
-                let base = host.base_branch().to_owned();
-                let head = host
-                    .branch_head(&base)
-                    .await
-                    .map_err(|e| format!("branch {base}: {e}"))?
-                    .ok_or_else(|| format!("branch {base} does not exist"))?;
-                host.snapshot(&head, snapshot.path())
-                    .await
-                    .map_err(|e| format!("snapshot of {base}: {e}"))
-            })?;
-            snapshot.path().to_path_buf()
-        }
-    };
-    let build = |lookup: Option<cli::LookupFn<'_>>| {
-        cli::report::matrix_of(&root, &opts, lookup, &mut std::io::stderr().lock())
-    };
-    let m = if offline {
-        build(None)?
-    } else {
-        cli::latest::with_lookups(s, |f| build(Some(f)))?
-    };
-    cli::report::render(&m, format, &mut std::io::stdout().lock())?;
-    if m.summary.lookups_failed > 0 {
-        return Err(format!(
-            "{} lookups failed (see the cells marked `lookup failed`)",
-            m.summary.lookups_failed
-        ));
-    }
-    Ok(())
+    cli::report::run(s, &discover_options(s), dir, format, offline)
 }
 
 fn main() -> ExitCode {

@@ -51,6 +51,68 @@ pub fn matrix_of(
     ))
 }
 
+/// `chartpilot report`: the matrix of DIR, or of a snapshot of the
+/// configured repository's base branch with chartpilot's open PRs in
+/// their cells.
+pub fn run(
+    s: &crate::settings::Settings,
+    opts: &DiscoverOptions,
+    dir: Option<std::path::PathBuf>,
+    format: ReportFormat,
+    offline: bool,
+) -> Result<(), String> {
+    let snapshot =
+        tempfile::tempdir().map_err(|e| format!("cannot make a temporary folder: {e}"))?;
+    let (root, open) = match dir {
+        Some(dir) => (dir, Vec::new()),
+        None => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the runtime: {e}"))?;
+            let open = runtime.block_on(async {
+                let host =
+                    crate::git::from_settings(s, std::sync::Arc::new(crate::clock::SystemClock))
+                        .map_err(|e| format!("the configured repository: {e}"))?;
+                let base = host.base_branch().to_owned();
+                let head = host
+                    .branch_head(&base)
+                    .await
+                    .map_err(|e| format!("branch {base}: {e}"))?
+                    .ok_or_else(|| format!("branch {base} does not exist"))?;
+                host.snapshot(&head, snapshot.path())
+                    .await
+                    .map_err(|e| format!("snapshot of {base}: {e}"))?;
+                host.open_pulls()
+                    .await
+                    .map_err(|e| format!("open pull requests: {e}"))
+            })?;
+            (snapshot.path().to_path_buf(), open)
+        }
+    };
+    let build = |lookup: Option<LookupFn<'_>>| {
+        matrix_of(&root, opts, lookup, &mut std::io::stderr().lock())
+    };
+    let mut m = if offline {
+        build(None)?
+    } else {
+        super::latest::with_lookups(s, |f| build(Some(f)))?
+    };
+    let ours: Vec<_> = open
+        .into_iter()
+        .filter(|p| p.head.starts_with(crate::upgrade::plan::BRANCH_PREFIX))
+        .collect();
+    matrix::attach_pulls(&mut m, &ours);
+    render(&m, format, &mut std::io::stdout().lock())?;
+    if m.summary.lookups_failed > 0 {
+        return Err(format!(
+            "{} lookups failed (see the cells marked `lookup failed`)",
+            m.summary.lookups_failed
+        ));
+    }
+    Ok(())
+}
+
 /// Writes `m` in `format`.
 pub fn render(m: &Matrix, format: ReportFormat, out: &mut dyn Write) -> Result<(), String> {
     let text = match format {

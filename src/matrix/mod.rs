@@ -13,7 +13,10 @@ use crate::pins::{Pin, PinKind};
 use crate::promote::freeze::Freezes;
 use crate::upgrade::source::Latest;
 
+mod pulls;
 pub mod render;
+
+pub use pulls::{attach_pulls, closed as pull_closed, opened as pull_opened};
 #[cfg(test)]
 mod tests;
 
@@ -101,7 +104,19 @@ pub struct Cell {
     /// Why the chart could not be looked up.
     pub error: Option<String>,
     pub drift: Option<Drift>,
+    /// chartpilot's open PR for this chart here, when the views know the
+    /// host's PRs (an upgrade pass does; an offline report does not).
+    pub pull: Option<CellPull>,
     pub pins: Vec<CellPin>,
+}
+
+/// An open upgrade or promotion PR of a cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CellPull {
+    pub number: u64,
+    /// The version the PR moves the cell to.
+    pub version: String,
+    pub url: Option<String>,
 }
 
 /// A chart of one tier across the environments.
@@ -257,6 +272,7 @@ fn cell(pins: &[Pin], latest: Option<&[Latest]>, indices: &[usize]) -> Cell {
             .iter()
             .find_map(|(_, l)| l.and_then(|l| l.error.clone())),
         drift: None,
+        pull: None,
         pins: found
             .iter()
             .map(|(p, _)| CellPin {

@@ -34,6 +34,9 @@ pub fn cell_text(cell: &Cell) -> String {
         }
         None => {}
     }
+    if let Some(pull) = &cell.pull {
+        let _ = write!(s, "; PR #{} ({})", pull.number, pull.version);
+    }
     if cell.error.is_some() {
         s.push_str("; lookup failed");
     }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Action, ActionKind};
+use super::{Action, ActionKind, PullChange};
 use crate::rollback::run::Outcome;
 use crate::sync::run::SyncReport;
 use crate::upgrade::report::{Action as PullAction, Report};
@@ -15,6 +15,7 @@ fn action(at: DateTime<Utc>, kind: ActionKind, text: String, link: Option<String
         kind,
         text,
         link,
+        pull: None,
     }
 }
 
@@ -23,28 +24,45 @@ fn pulls(report: &Report, kind: ActionKind, at: DateTime<Utc>) -> Vec<Action> {
         .actions
         .iter()
         .filter_map(|a| {
-            let (text, link) = match a {
+            let (text, link, pull) = match a {
                 PullAction::Opened {
-                    number, title, url, ..
-                } => (format!("opened #{number}: {title}"), url.clone()),
+                    number,
+                    title,
+                    url,
+                    branch,
+                } => (
+                    format!("opened #{number}: {title}"),
+                    url.clone(),
+                    Some(PullChange::Opened {
+                        number: *number,
+                        branch: branch.clone(),
+                        url: url.clone(),
+                    }),
+                ),
                 PullAction::Updated { number, title, .. } => {
-                    (format!("updated #{number}: {title}"), None)
+                    (format!("updated #{number}: {title}"), None, None)
                 }
                 PullAction::Closed {
                     number, successor, ..
                 } => (
                     format!("closed #{number}, superseded by #{successor}"),
                     None,
+                    Some(PullChange::Closed(*number)),
                 ),
-                PullAction::Obsolete { number, reason, .. } => {
-                    (format!("closed #{number}: {reason}"), None)
-                }
+                PullAction::Obsolete { number, reason, .. } => (
+                    format!("closed #{number}: {reason}"),
+                    None,
+                    Some(PullChange::Closed(*number)),
+                ),
                 PullAction::Unchanged { .. }
                 | PullAction::WouldOpen { .. }
                 | PullAction::WouldClose { .. }
                 | PullAction::Declined { .. } => return None,
             };
-            Some(action(at, kind, text, link))
+            Some(Action {
+                pull,
+                ..action(at, kind, text, link)
+            })
         })
         .collect()
 }

@@ -55,6 +55,20 @@ pub struct Action {
     pub text: String,
     /// Where a person sees it (a PR on the git host).
     pub link: Option<String>,
+    /// The PR it opened or closed, which moves the matrix's cells.
+    #[serde(skip)]
+    pub pull: Option<PullChange>,
+}
+
+/// A chartpilot PR opened or closed by an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullChange {
+    Opened {
+        number: u64,
+        branch: String,
+        url: Option<String>,
+    },
+    Closed(u64),
 }
 
 /// Written by the worker, read by the status page.
@@ -93,7 +107,41 @@ impl Board {
     }
 
     /// Adds actions (oldest first); only the newest [`MAX_ACTIONS`] stay.
+    /// The PRs they opened or closed move the matrix's cells at once: a
+    /// promotion PR shows before the next pass.
     pub fn record(&self, actions: impl IntoIterator<Item = Action>) {
+        let actions: Vec<Action> = actions.into_iter().collect();
+        {
+            let mut slot = self.matrix.write().unwrap_or_else(PoisonError::into_inner);
+            if let Some(snapshot) = slot.as_mut() {
+                for change in actions.iter().filter_map(|a| a.pull.as_ref()) {
+                    match change {
+                        PullChange::Opened {
+                            number,
+                            branch,
+                            url,
+                        } => crate::matrix::pull_opened(
+                            &mut snapshot.matrix,
+                            &crate::git::PullRequest {
+                                number: *number,
+                                head: branch.clone(),
+                                base: String::new(),
+                                title: String::new(),
+                                body: String::new(),
+                                state: crate::git::PullState::Open,
+                                labels: Vec::new(),
+                                url: url.clone(),
+                                merge_commit: None,
+                                merged_at: None,
+                            },
+                        ),
+                        PullChange::Closed(number) => {
+                            crate::matrix::pull_closed(&mut snapshot.matrix, *number)
+                        }
+                    }
+                }
+            }
+        }
         let mut list = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
         for a in actions {
             list.push_front(a);
@@ -122,6 +170,7 @@ mod tests {
             kind: ActionKind::Sync,
             text: format!("synced app-{i}"),
             link: None,
+            pull: None,
         }
     }
 
@@ -134,5 +183,53 @@ mod tests {
         assert_eq!(list.len(), MAX_ACTIONS);
         assert_eq!(list[0].text, "synced app-59");
         assert_eq!(list[MAX_ACTIONS - 1].text, "synced app-10");
+    }
+
+    #[test]
+    fn a_pr_opened_or_closed_after_the_pass_moves_its_cell_at_once() {
+        use crate::pins::{Pin, PinKind};
+        let pin = Pin {
+            file: "apps/staging/web.yaml".into(),
+            line: 1,
+            kind: PinKind::Argocd,
+            name: "web-staging".into(),
+            env: Some("staging".into()),
+            repository: Some("https://charts.example.com".into()),
+            chart: Some("web".into()),
+            version: Some("1.0.0".into()),
+            span: None,
+            reason: None,
+            constraint: None,
+            local_chart: false,
+            address: None,
+        };
+        let m = crate::matrix::build(
+            &[pin],
+            None,
+            &["staging".into()],
+            &crate::promote::freeze::Freezes::default(),
+        );
+        let board = Board::new(true);
+        board.set_matrix(Utc::now(), m);
+        let pull = |b: &Board| {
+            b.matrix()
+                .and_then(|s| s.matrix.rows[0].cells["staging"].pull.clone())
+                .map(|p| p.number)
+        };
+        let promoted = Action {
+            pull: Some(PullChange::Opened {
+                number: 5,
+                branch: "chartpilot/upgrade/staging/web-1.1.0".into(),
+                url: None,
+            }),
+            ..action(1)
+        };
+        board.record([promoted]);
+        assert_eq!(pull(&board), Some(5));
+        board.record([Action {
+            pull: Some(PullChange::Closed(5)),
+            ..action(2)
+        }]);
+        assert_eq!(pull(&board), None);
     }
 }

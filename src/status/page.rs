@@ -238,12 +238,14 @@ mod tests {
                 kind: ActionKind::Upgrade,
                 text: "opened #1: <script>alert(1)</script>".into(),
                 link: Some("https://github.com/o/r/pull/1".into()),
+                pull: None,
             },
             Action {
                 at: Utc::now(),
                 kind: ActionKind::Upgrade,
                 text: "opened #2".into(),
                 link: Some("javascript:alert(1)".into()),
+                pull: None,
             },
         ];
         let features = Features(vec![Feature {

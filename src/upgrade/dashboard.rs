@@ -10,28 +10,48 @@ use crate::matrix::Matrix;
 use crate::upgrade::plan::BRANCH_PREFIX;
 
 impl Upgrader {
-    pub(super) async fn keep_dashboard(
+    /// The matrix with the PRs open after the pass, for the status page
+    /// and the dashboard issue.
+    pub(super) async fn after_pass(
         &self,
-        matrix: &Matrix,
+        mut matrix: Matrix,
         open_before: Vec<PullRequest>,
         report: &mut Report,
     ) {
-        if let Err(e) = self.dashboard(matrix, open_before, report).await {
-            tracing::warn!(error = %e, "dashboard issue not updated");
-            report
-                .warnings
-                .push(format!("dashboard issue not updated: {e}"));
+        if !self.upgrade.dashboard && self.status.get().is_none() {
+            return;
+        }
+        let open = match self.open_after(open_before, report).await {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::warn!(error = %e, "open PRs not read again after the pass");
+                report
+                    .warnings
+                    .push(format!("open PRs not read again: {e}"));
+                return;
+            }
+        };
+        crate::matrix::attach_pulls(&mut matrix, &open);
+        if self.upgrade.dashboard {
+            if let Err(e) = self.dashboard(&matrix, &open).await {
+                tracing::warn!(error = %e, "dashboard issue not updated");
+                report
+                    .warnings
+                    .push(format!("dashboard issue not updated: {e}"));
+            }
+        }
+        if let Some(status) = self.status.get() {
+            status.set_matrix(self.clock.now(), matrix);
         }
     }
 
-    async fn dashboard(
+    /// chartpilot's open PRs, newest first: those read before the pass,
+    /// or read again when the pass opened or closed any.
+    async fn open_after(
         &self,
-        matrix: &Matrix,
         open_before: Vec<PullRequest>,
         report: &Report,
-    ) -> Result<(), crate::git::GitError> {
-        // The PRs this pass opened or closed change the list: read it again
-        // then, and only then.
+    ) -> Result<Vec<PullRequest>, crate::git::GitError> {
         let changed = report.actions.iter().any(|a| {
             matches!(
                 a,
@@ -49,7 +69,15 @@ impl Upgrader {
             open_before
         };
         open.sort_by_key(|p| std::cmp::Reverse(p.number));
-        let body = dashboard::render(matrix, &open);
+        Ok(open)
+    }
+
+    async fn dashboard(
+        &self,
+        matrix: &Matrix,
+        open: &[PullRequest],
+    ) -> Result<(), crate::git::GitError> {
+        let body = dashboard::render(matrix, open);
         match self.host.find_issue(LABEL, MARKER).await? {
             Some(issue) if issue.body == body => {}
             Some(issue) => {

@@ -232,8 +232,8 @@ impl Upgrader {
         if let Some(metrics) = self.metrics.get() {
             metrics.pr_actions(&report);
         }
-        if self.upgrade.dashboard && !dry_run {
-            self.keep_dashboard(&matrix, open, &mut report).await;
+        if !dry_run {
+            self.after_pass(matrix, open, &mut report).await;
         }
         Ok(report)
     }
