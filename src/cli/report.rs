@@ -143,21 +143,7 @@ mod tests {
     use crate::upgrade::source::Latest;
 
     fn matrix() -> Matrix {
-        let pin = |env: &str, v: &str| Pin {
-            file: format!("apps/{env}/app.yaml"),
-            line: 9,
-            kind: PinKind::Argocd,
-            name: format!("app-{env}"),
-            env: Some(env.into()),
-            repository: Some("https://charts.example.com".into()),
-            chart: Some("<script>app".into()),
-            version: Some(v.into()),
-            span: None,
-            reason: None,
-            constraint: None,
-            local_chart: false,
-            address: None,
-        };
+        let pin = |env: &str, v: &str| Pin::sample(PinKind::Argocd, Some(env), "<script>app", v);
         let pins = [pin("dev", "1.1.0"), pin("prod", "1.0.0")];
         let latest = [
             Latest {

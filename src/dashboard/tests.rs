@@ -6,21 +6,7 @@ use crate::settings::UpdateType;
 use crate::upgrade::source::Latest;
 
 fn pin(env: &str, chart: &str, v: &str) -> Pin {
-    Pin {
-        file: format!("apps/{env}/{chart}.yaml"),
-        line: 9,
-        kind: PinKind::Argocd,
-        name: format!("{chart}-{env}"),
-        env: Some(env.into()),
-        repository: Some("https://charts.example.com".into()),
-        chart: Some(chart.into()),
-        version: Some(v.into()),
-        span: None,
-        reason: None,
-        constraint: None,
-        local_chart: false,
-        address: None,
-    }
+    Pin::sample(PinKind::Argocd, Some(env), chart, v)
 }
 
 fn newer(v: &str) -> Latest {

@@ -69,21 +69,7 @@ mod tests {
     use crate::promote::freeze::Freezes;
 
     fn pin(env: Option<&str>, chart: &str) -> Pin {
-        Pin {
-            file: "f.yaml".into(),
-            line: 1,
-            kind: PinKind::Argocd,
-            name: chart.into(),
-            env: env.map(str::to_owned),
-            repository: Some("https://charts.example.com".into()),
-            chart: Some(chart.into()),
-            version: Some("1.0.0".into()),
-            span: None,
-            reason: None,
-            constraint: None,
-            local_chart: false,
-            address: None,
-        }
+        Pin::sample(PinKind::Argocd, env, chart, "1.0.0")
     }
 
     fn pr(number: u64, head: &str) -> PullRequest {

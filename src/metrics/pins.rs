@@ -153,21 +153,7 @@ mod tests {
     use crate::upgrade::source::Latest;
 
     fn pin(env: &str, version: &str) -> Pin {
-        Pin {
-            file: format!("apps/{env}/a.yaml"),
-            line: 1,
-            kind: PinKind::Argocd,
-            name: format!("a-{env}"),
-            env: Some(env.into()),
-            repository: Some("https://charts.example.com".into()),
-            chart: Some("a".into()),
-            version: Some(version.into()),
-            span: None,
-            reason: None,
-            constraint: None,
-            local_chart: false,
-            address: None,
-        }
+        Pin::sample(PinKind::Argocd, Some(env), "a", version)
     }
 
     /// The gauges say what the matrix says, and a second pass replaces the

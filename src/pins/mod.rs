@@ -68,6 +68,31 @@ pub struct Pin {
     pub address: Option<String>,
 }
 
+#[cfg(test)]
+impl Pin {
+    /// A pin of `chart` at `version` in `env` (None: every environment),
+    /// from `https://charts.example.com`, at line 1 of
+    /// `apps/<env>/<chart>.yaml`: the stock pin of unit tests.
+    pub(crate) fn sample(kind: PinKind, env: Option<&str>, chart: &str, version: &str) -> Pin {
+        let env_name = env.unwrap_or("all");
+        Pin {
+            file: format!("apps/{env_name}/{chart}.yaml"),
+            line: 1,
+            kind,
+            name: format!("{chart}-{env_name}"),
+            env: env.map(str::to_owned),
+            repository: Some("https://charts.example.com".into()),
+            chart: Some(chart.into()),
+            version: Some(version.into()),
+            span: None,
+            reason: None,
+            constraint: None,
+            local_chart: false,
+            address: None,
+        }
+    }
+}
+
 impl Pin {
     /// The chart's own name: `argo/argo-cd`, `oci://ghcr.io/x/argo-cd` and
     /// `https://…/argo-cd` are all `argo-cd` to a person.

@@ -188,21 +188,7 @@ mod tests {
     #[test]
     fn a_pr_opened_or_closed_after_the_pass_moves_its_cell_at_once() {
         use crate::pins::{Pin, PinKind};
-        let pin = Pin {
-            file: "apps/staging/web.yaml".into(),
-            line: 1,
-            kind: PinKind::Argocd,
-            name: "web-staging".into(),
-            env: Some("staging".into()),
-            repository: Some("https://charts.example.com".into()),
-            chart: Some("web".into()),
-            version: Some("1.0.0".into()),
-            span: None,
-            reason: None,
-            constraint: None,
-            local_chart: false,
-            address: None,
-        };
+        let pin = Pin::sample(PinKind::Argocd, Some("staging"), "web", "1.0.0");
         let m = crate::matrix::build(
             &[pin],
             None,
