@@ -115,6 +115,24 @@ pub fn table(m: &Matrix) -> String {
     out
 }
 
+/// A cell in Markdown: its words escaped, and its PR as a reference
+/// GitHub links (the number is chartpilot's, not the repository's).
+fn markdown_cell(c: &Cell) -> String {
+    let Some(pull) = &c.pull else {
+        return text::inline(&cell_text(c), 200);
+    };
+    let rest = Cell {
+        pull: None,
+        ..c.clone()
+    };
+    format!(
+        "{}; PR #{} ({})",
+        text::inline(&cell_text(&rest), 200),
+        pull.number,
+        text::inline(&pull.version, 50)
+    )
+}
+
 pub fn markdown(m: &Matrix) -> String {
     let mut out = String::from("## Chart versions\n\n");
     let heads: Vec<String> = m
@@ -128,12 +146,7 @@ pub fn markdown(m: &Matrix) -> String {
         let cells: Vec<String> = m
             .environments
             .iter()
-            .map(|e| {
-                row.cells
-                    .get(e)
-                    .map(|c| text::inline(&cell_text(c), 200))
-                    .unwrap_or_default()
-            })
+            .map(|e| row.cells.get(e).map(markdown_cell).unwrap_or_default())
             .collect();
         let _ = writeln!(
             out,

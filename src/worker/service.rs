@@ -229,7 +229,10 @@ impl ServiceHandler {
             .collect())
     }
 
-    async fn promotion(&self, check: &PromotionCheck) -> Result<(), JobError> {
+    /// A promotion check; a PR it opened asks for an upgrade pass, so the
+    /// dashboard issue, the metrics and the status page show it now rather
+    /// than at the next scheduled pass.
+    async fn promotion(&self, check: &PromotionCheck) -> Result<Vec<FollowUp>, JobError> {
         let what = format!(
             "promotion of {} {} from {} to {}",
             check.chart, check.version, check.from_env, check.to_env
@@ -242,7 +245,19 @@ impl ServiceHandler {
             Ok(Checked::Promoted(report)) => {
                 self.record(crate::status::from_promotion(&report, self.now()));
                 tracing::info!(actions = report.actions.len(), "{what}: done");
-                Ok(())
+                let opened = report.actions.iter().find_map(|a| match a {
+                    crate::upgrade::report::Action::Opened { number, .. } => Some(*number),
+                    _ => None,
+                });
+                Ok(opened
+                    .map(|pr| FollowUp {
+                        job: Job::Upgrade(UpgradeRequest {
+                            reason: format!("promotion PR #{pr} opened"),
+                        }),
+                        idempotency_key: format!("upgrade-after-promotion-{pr}"),
+                    })
+                    .into_iter()
+                    .collect())
             }
             Ok(Checked::Waiting { reason, retry_in }) => Err(JobError::defer(
                 anyhow::anyhow!("{what} waits: {reason}"),
@@ -250,7 +265,7 @@ impl ServiceHandler {
             )),
             Ok(Checked::GaveUp { reason }) => {
                 tracing::warn!(pr = check.pull, reason = %reason, "{what}: gave up");
-                Ok(())
+                Ok(Vec::new())
             }
             Err(e) => Err(job_error(e, &what)),
         }
@@ -430,7 +445,7 @@ impl JobHandler for ServiceHandler {
                 }
                 Ok(follow_ups)
             }
-            Job::Promotion(c) => self.promotion(c).await.map(|()| Vec::new()),
+            Job::Promotion(c) => self.promotion(c).await,
             Job::Alert(n) => self.rollback(n).await.map(|()| Vec::new()),
             Job::Chat(c) => self.chat(c).await.map(|()| Vec::new()),
             Job::IssueComment(c) => self.comment(c).await.map(|()| Vec::new()),

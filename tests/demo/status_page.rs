@@ -94,6 +94,94 @@ fn response_head(port: u16, path: &str) -> String {
     out.split("\r\n\r\n").next().unwrap_or_default().to_owned()
 }
 
+/// The body of `GET path`.
+fn response_body(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
+}
+
+/// The matrix table of the dashboard's Markdown, by (chart, tier, env),
+/// unescaped as GitHub shows it.
+fn markdown_cells(md: &str) -> BTreeMap<(String, String, String), String> {
+    let unescape = |s: &str| {
+        let s = s.trim().replace('\u{2060}', "");
+        let unslashed = regex::Regex::new(r"\\(.)")
+            .unwrap()
+            .replace_all(&s, "$1")
+            .into_owned();
+        decode(&unslashed)
+    };
+    let mut lines = md
+        .split("## Chart versions\n\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no matrix in {md}"))
+        .lines()
+        .take_while(|l| l.starts_with('|'));
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .trim_matches('|')
+        .split(" | ")
+        .map(|h| match unescape(h).as_str() {
+            "no env" => "-".to_owned(),
+            other => other.trim_end_matches(" (frozen)").to_owned(),
+        })
+        .collect();
+    let mut out = BTreeMap::new();
+    for line in lines.skip(1) {
+        let cells: Vec<String> = line
+            .strip_prefix("| ")
+            .and_then(|l| l.strip_suffix(" |"))
+            .unwrap()
+            .split(" | ")
+            .map(unescape)
+            .collect();
+        for (env, text) in header.iter().zip(&cells).skip(2) {
+            out.insert(
+                (cells[0].clone(), cells[1].clone(), env.clone()),
+                text.clone(),
+            );
+        }
+    }
+    out
+}
+
+/// `chartpilot_pins_behind` by (kind, environment), from a scrape.
+fn behind_in_scrape(scrape: &str) -> BTreeMap<(String, String), u64> {
+    let line = regex::Regex::new(
+        r#"(?m)^chartpilot_pins_behind\{kind="([^"]+)",environment="([^"]+)"\} (\d+)$"#,
+    )
+    .unwrap();
+    line.captures_iter(scrape)
+        .map(|c| ((c[1].to_owned(), c[2].to_owned()), c[3].parse().unwrap()))
+        .collect()
+}
+
+/// The same counts from `report --format json`: the pins of each cell
+/// with a newer allowed version.
+fn behind_in_report(report: &serde_json::Value) -> BTreeMap<(String, String), u64> {
+    let mut out = BTreeMap::new();
+    for row in report["rows"].as_array().unwrap() {
+        let kind = match row["tier"].as_str().unwrap() {
+            "platform" => "terraform",
+            "application" => "argocd",
+            _ => "chart-dependency",
+        };
+        for (env, cell) in row["cells"].as_object().unwrap() {
+            let n = cell["pins"].as_array().unwrap().len() as u64;
+            let behind = if cell["update"].is_null() { 0 } else { n };
+            *out.entry((kind.to_owned(), env.clone())).or_insert(0) += behind;
+        }
+    }
+    out
+}
+
 fn service_lines(service: &Service, needle: &str) -> usize {
     service.output().matches(needle).count()
 }
@@ -113,7 +201,8 @@ fn the_status_page_shows_in_a_browser_what_report_and_the_loop_say() {
     let alert = run_printed(dir.path(), port, "chartpilot demo send alert");
     assert!(alert.contains("revert PR #"), "{alert}");
     let deadline = Instant::now() + LOOP_BUDGET;
-    while service_lines(&service, "upgrade pass done") <= passes {
+    // Two passes follow: the push's, and the one the promotion PR asks for.
+    while service_lines(&service, "upgrade pass done") < passes + 2 {
         assert!(
             Instant::now() < deadline,
             "no pass after the push: {}",
@@ -161,6 +250,44 @@ fn the_status_page_shows_in_a_browser_what_report_and_the_loop_say() {
     let shown = cells(&dom);
     assert!(expected.len() >= 6, "{expected:?}");
     assert_eq!(shown, expected);
+    // The dashboard (the local host's file) says the same, cell by cell:
+    // every cell of the report with text is in it.
+    let dashboard = std::fs::read_to_string(
+        dir.path()
+            .join("data/demo/platform/.git/chartpilot/dashboard.md"),
+    )
+    .unwrap();
+    let in_dashboard = markdown_cells(&dashboard);
+    let with_text: BTreeMap<_, _> = expected
+        .iter()
+        .filter(|(_, t)| !t.is_empty())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let dashboard_with_text: BTreeMap<_, _> = in_dashboard
+        .into_iter()
+        .filter(|(_, t)| !t.is_empty())
+        .collect();
+    assert_eq!(dashboard_with_text, with_text);
+    // And /metrics counts what the report shows behind, per kind and
+    // environment.
+    let json = bin(dir.path(), port)
+        .args([
+            "report",
+            "--config",
+            "data/demo/chartpilot.toml",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(json.status.success());
+    let report_json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let scrape = response_body(port, "/metrics");
+    assert_eq!(
+        behind_in_scrape(&scrape),
+        behind_in_report(&report_json),
+        "{scrape}"
+    );
     // The merged dev upgrade is the pin now; staging waits for it.
     let cert_dev = &shown[&(
         "cert-manager".to_owned(),
@@ -197,11 +324,6 @@ fn the_status_page_shows_in_a_browser_what_report_and_the_loop_say() {
 
     // The local host's dashboard "issue": the file beside the PR log, with
     // a box for a pending upgrade (cert-manager in prod, no PR yet).
-    let dashboard = std::fs::read_to_string(
-        dir.path()
-            .join("data/demo/platform/.git/chartpilot/dashboard.md"),
-    )
-    .unwrap();
     assert!(
         dashboard.starts_with("<!-- chartpilot:dashboard -->"),
         "{dashboard}"
