@@ -115,7 +115,7 @@ pub fn commands_in_comment(body: &str) -> Vec<String> {
 
 /// One reply comment for the commands of one comment; `dropped` commands
 /// past the limit are said to have not run.
-pub fn comment_reply(results: &[(String, Reply)], dropped: usize) -> String {
+pub fn comment_reply(results: &[(String, Reply)], dropped: usize, per: &str) -> String {
     let mut out = String::new();
     for (command, reply) in results {
         out.push_str(&format!(
@@ -126,7 +126,7 @@ pub fn comment_reply(results: &[(String, Reply)], dropped: usize) -> String {
     }
     if dropped > 0 {
         out.push_str(&format!(
-            "{dropped} more command(s) did not run: at most {MAX_COMMANDS_PER_COMMENT} per comment.\n\n"
+            "{dropped} more command(s) did not run: at most {MAX_COMMANDS_PER_COMMENT} {per}.\n\n"
         ));
     }
     out.push_str(REPLY_MARKER);
@@ -162,9 +162,13 @@ mod tests {
                 },
             )],
             2,
+            "per comment",
         );
         assert!(!ours.contains("@acme"), "{ours}");
-        assert!(ours.contains("2 more command(s) did not run"), "{ours}");
+        assert!(
+            ours.contains("2 more command(s) did not run: at most 5 per comment."),
+            "{ours}"
+        );
         assert!(commands_in_comment(&ours).is_empty());
         let many = "/chartpilot help\n".repeat(9);
         assert_eq!(commands_in_comment(&many).len(), MAX_COMMANDS_PER_COMMENT);

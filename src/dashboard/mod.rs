@@ -14,7 +14,6 @@ use crate::git::PullRequest;
 use crate::matrix::render::markdown;
 use crate::matrix::{Drift, Matrix, NO_ENV};
 use crate::text;
-use crate::upgrade::plan::BRANCH_PREFIX;
 
 /// Finds the issue among others; never shown.
 pub const MARKER: &str = "<!-- chartpilot:dashboard -->";
@@ -28,9 +27,9 @@ pub const TITLE: &str = "chartpilot dashboard";
 /// under it with room for the cut note.
 pub const MAX_BODY_CHARS: usize = 60_000;
 
-/// Checkboxes one edit may tick and be acted on; more are answered with
-/// what was left out.
-pub const MAX_TICKS_PER_EDIT: usize = 10;
+/// Checkboxes one edit may tick and be acted on (as many as commands in
+/// one comment); more are answered with what was left out.
+pub const MAX_TICKS_PER_EDIT: usize = crate::chat::reply::MAX_COMMANDS_PER_COMMENT;
 
 /// Open PRs listed.
 const MAX_PULLS: usize = 50;
@@ -57,6 +56,19 @@ impl Pending {
             self.chart, self.env, self.version
         )
     }
+
+    /// The task list line of the box, as the body has it: the hidden
+    /// marker says what a tick runs, the visible text says the same.
+    fn line(&self, ticked: bool) -> String {
+        format!(
+            "- [{}] {} `{}` → `{}` in **{}**",
+            if ticked { "x" } else { " " },
+            self.marker(),
+            text::inline(&self.chart, 100),
+            text::inline(&self.version, 100),
+            text::inline(&self.env, 50),
+        )
+    }
 }
 
 /// A chart, environment or version as a command word: what the chat
@@ -69,8 +81,9 @@ fn word(s: &str) -> bool {
 }
 
 /// The upgrades a person may ask for now: a cell with a newer allowed
-/// version and a named environment, not frozen, without an open PR.
-pub fn pending(m: &Matrix, open: &[PullRequest]) -> Vec<Pending> {
+/// version and a named environment, not frozen, without an open PR (the
+/// matrix's `pull`, see `matrix::attach_pulls`).
+pub fn pending(m: &Matrix) -> Vec<Pending> {
     let mut out = Vec::new();
     for row in &m.rows {
         for (env, cell) in &row.cells {
@@ -85,11 +98,9 @@ pub fn pending(m: &Matrix, open: &[PullRequest]) -> Vec<Pending> {
                 env: env.clone(),
                 version: latest.clone(),
             };
-            // Any open PR of the chart in the environment: the pass keeps
+            // An open PR of the chart in the environment: the pass keeps
             // it at the newest version.
-            let branch = format!("{BRANCH_PREFIX}{env}/{}-", p.chart);
-            let has_pr = open.iter().any(|pr| pr.head.starts_with(&branch));
-            if !has_pr && word(&p.chart) && word(&p.env) && word(&p.version) {
+            if cell.pull.is_none() && word(&p.chart) && word(&p.env) && word(&p.version) {
                 out.push(p);
             }
         }
@@ -103,18 +114,11 @@ pub fn render(m: &Matrix, open: &[PullRequest]) -> String {
         "{MARKER}\nWhat chartpilot knows about the chart pins of this repository, \
          rewritten after every upgrade pass. Tick a box to ask for that upgrade PR now.\n\n"
     );
-    let pending = pending(m, open);
+    let pending = pending(m);
     if !pending.is_empty() {
         out.push_str("## Pending upgrades\n\n");
         for p in &pending {
-            let _ = writeln!(
-                out,
-                "- [ ] {} `{}` → `{}` in **{}**",
-                p.marker(),
-                text::inline(&p.chart, 100),
-                text::inline(&p.version, 100),
-                text::inline(&p.env, 50),
-            );
+            let _ = writeln!(out, "{}", p.line(false));
         }
         out.push('\n');
     }
@@ -148,8 +152,18 @@ pub fn render(m: &Matrix, open: &[PullRequest]) -> String {
     // The matrix, with its held-back section and freezes.
     out.push_str(&markdown(m));
     if out.chars().count() > MAX_BODY_CHARS {
-        out = text::cut(&out, MAX_BODY_CHARS).into_owned();
-        out.push_str("\n\n_Cut to fit GitHub's limit: `chartpilot report` has all of it._\n");
+        // Whole lines only: a cut inside a hidden marker would hide the
+        // note below it.
+        let mut kept = String::new();
+        for line in out.lines() {
+            if kept.chars().count() + line.chars().count() + 1 > MAX_BODY_CHARS {
+                break;
+            }
+            kept.push_str(line);
+            kept.push('\n');
+        }
+        out = kept;
+        out.push_str("\n_Cut to fit GitHub's limit: `chartpilot report` has all of it._\n");
     }
     out
 }
@@ -171,8 +185,9 @@ pub fn ticked(old: &str, new: &str) -> Vec<Pending> {
         })
 }
 
-/// Every box of a body, ticked or not. Lines that do not parse exactly
-/// are no box.
+/// Every box of a body, ticked or not. A line is a box only when it is
+/// exactly what [`render`] writes for it: a hidden marker that asks for
+/// something else than the visible text says is no box.
 fn boxes(body: &str) -> Vec<(Pending, bool)> {
     body.lines()
         .filter_map(|line| {
@@ -190,14 +205,14 @@ fn boxes(body: &str) -> Vec<(Pending, bool)> {
             if words.next().is_some() || ![chart, env, version].into_iter().all(word) {
                 return None;
             }
-            Some((
-                Pending {
-                    chart: chart.to_owned(),
-                    env: env.to_owned(),
-                    version: version.to_owned(),
-                },
-                on,
-            ))
+            let p = Pending {
+                chart: chart.to_owned(),
+                env: env.to_owned(),
+                version: version.to_owned(),
+            };
+            // GitHub writes `[x]`; a person may type `[X]`.
+            let as_written = line.trim_end().replacen("- [X]", "- [x]", 1);
+            (as_written == p.line(on)).then_some((p, on))
         })
         .collect()
 }

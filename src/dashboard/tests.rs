@@ -43,29 +43,43 @@ fn pr(number: u64, head: &str) -> PullRequest {
     }
 }
 
+fn with_pulls(mut m: Matrix, open: &[PullRequest]) -> Matrix {
+    crate::matrix::attach_pulls(&mut m, open);
+    m
+}
+
 #[test]
 fn pending_upgrades_skip_cells_with_an_open_pr_and_frozen_environments() {
     let m = matrix();
-    let all: Vec<String> = pending(&m, &[]).iter().map(Pending::command).collect();
+    let all: Vec<String> = pending(&m).iter().map(Pending::command).collect();
     assert_eq!(
         all,
         ["upgrade web to 1.2.0 dev", "upgrade web to 1.2.0 prod"]
     );
     let open = [pr(4, "chartpilot/upgrade/dev/web-1.1.5")];
-    let left: Vec<String> = pending(&m, &open).iter().map(Pending::command).collect();
+    let m = with_pulls(m, &open);
+    let left: Vec<String> = pending(&m).iter().map(Pending::command).collect();
     assert_eq!(left, ["upgrade web to 1.2.0 prod"]);
     let mut frozen = m.clone();
     frozen.freezes.insert("prod".into(), "release week".into());
-    let left: Vec<String> = pending(&frozen, &open)
-        .iter()
-        .map(Pending::command)
-        .collect();
+    let left: Vec<String> = pending(&frozen).iter().map(Pending::command).collect();
     assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
+fn a_pr_of_a_chart_with_a_longer_name_hides_no_box() {
+    let pins = [pin("dev", "web", "1.1.0"), pin("dev", "web-vault", "1.0.0")];
+    let latest = [newer("1.2.0"), newer("1.1.0")];
+    let m = crate::matrix::build(&pins, Some(&latest), &["dev".into()], &Freezes::default());
+    let m = with_pulls(m, &[pr(9, "chartpilot/upgrade/dev/web-vault-1.1.0")]);
+    let left: Vec<String> = pending(&m).iter().map(Pending::command).collect();
+    assert_eq!(left, ["upgrade web to 1.2.0 dev"]);
+}
+
+#[test]
 fn the_body_carries_the_marker_boxes_waiting_cells_and_the_matrix() {
-    let body = render(&matrix(), &[pr(4, "chartpilot/upgrade/dev/web-1.1.5")]);
+    let open = [pr(4, "chartpilot/upgrade/dev/web-1.1.5")];
+    let body = render(&with_pulls(matrix(), &open), &open);
     assert!(body.starts_with(MARKER), "{body}");
     assert!(
         body.contains(
@@ -83,14 +97,11 @@ fn the_body_carries_the_marker_boxes_waiting_cells_and_the_matrix() {
         "{body}"
     );
     assert!(
-        body.contains("| web | application | 1.1.0 → 1.2.0 (minor) |"),
+        body.contains("| web | application | 1.1.0 → 1.2.0 (minor); PR #4 (1.1.5) |"),
         "{body}"
     );
     // The same facts render the same body: no edit without a change.
-    assert_eq!(
-        body,
-        render(&matrix(), &[pr(4, "chartpilot/upgrade/dev/web-1.1.5")])
-    );
+    assert_eq!(body, render(&with_pulls(matrix(), &open), &open));
 }
 
 #[test]
@@ -139,9 +150,12 @@ fn hand_written_boxes_that_do_not_parse_exactly_ask_nothing() {
     for line in cases {
         assert!(ticked("", line).is_empty(), "{line}");
     }
+    // The visible text must say what the hidden marker runs.
+    let disguised = "- [x] <!-- chartpilot:upgrade web prod 9.9.9 --> `web` → `1.2.0` in **dev**";
+    assert!(ticked("", disguised).is_empty());
     let ok = ticked(
         "",
-        "  - [X] <!-- chartpilot:upgrade web prod 1.2.0 --> anything",
+        "  - [X] <!-- chartpilot:upgrade web prod 1.2.0 --> `web` → `1.2.0` in **prod**",
     );
     assert_eq!(ok.len(), 1);
 }

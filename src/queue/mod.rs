@@ -160,6 +160,12 @@ pub trait JobQueue: Send + Sync + 'static {
     /// How many jobs wait; counts only, nothing is taken off a queue.
     async fn depth(&self) -> Result<Depth, QueueError>;
 
+    /// The oldest `max` parked jobs, for the status page; None where they
+    /// cannot be read without touching them (RabbitMQ hands a message out
+    /// to show it, and a quorum queue counts each return toward its
+    /// delivery limit): there `chartpilot jobs list` reads them on purpose.
+    async fn parked_preview(&self, max: usize) -> Result<Option<Vec<ParkedJob>>, QueueError>;
+
     /// Takes the parked job whose envelope id is `id` out of the parking
     /// queue and, for [`Unpark::Retry`], puts it on the work queue at
     /// attempt 1. `None` when no parked job has that id; the parking queue

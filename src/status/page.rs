@@ -35,7 +35,9 @@ pub struct View<'a> {
     pub worker: bool,
     pub matrix: Option<&'a Snapshot>,
     pub queue: Result<Depth, String>,
-    pub parked: Result<Vec<ParkedRow>, String>,
+    /// The first parked jobs; None where the queue cannot show them
+    /// without touching them (RabbitMQ).
+    pub parked: Result<Option<Vec<ParkedRow>>, String>,
     pub actions: &'a [Action],
     pub features: &'a Features,
 }
@@ -78,7 +80,7 @@ fn features(out: &mut String, f: &Features, worker: bool) {
 fn queue(
     out: &mut String,
     depth: &Result<Depth, String>,
-    parked: &Result<Vec<ParkedRow>, String>,
+    parked: &Result<Option<Vec<ParkedRow>>, String>,
     now: DateTime<Utc>,
 ) {
     out.push_str("<h2>Queue</h2>\n");
@@ -99,9 +101,10 @@ fn queue(
             );
         }
     }
+    let total = depth.as_ref().map(|d| d.parked).unwrap_or(0);
     match parked {
-        Ok(rows) if rows.is_empty() => {}
-        Ok(rows) => {
+        Ok(Some(rows)) if rows.is_empty() => {}
+        Ok(Some(rows)) => {
             out.push_str("<h3>Parked jobs</h3>\n<table id=\"parked\">\n<tr><th>#</th><th>Id</th><th>Kind</th><th>Attempt</th><th>Age</th><th>Reason</th></tr>\n");
             for row in rows.iter().take(MAX_PARKED_ROWS) {
                 let _ = writeln!(
@@ -119,14 +122,23 @@ fn queue(
                 "</table>\n<p><small>Run one again with <code>chartpilot jobs retry ID</code>; \
                  remove it with <code>chartpilot jobs drop ID --yes</code>.</small></p>\n",
             );
-            if rows.len() > MAX_PARKED_ROWS {
+            let shown = rows.len().min(MAX_PARKED_ROWS) as u64;
+            if total > shown {
                 let _ = writeln!(
                     out,
                     "<p>{} more: <code>chartpilot jobs list</code></p>",
-                    rows.len() - MAX_PARKED_ROWS
+                    total - shown
                 );
             }
         }
+        Ok(None) if total > 0 => {
+            out.push_str(
+                "<p id=\"parked\">RabbitMQ hands a message out to show it, so this page does \
+                 not read the parked jobs: <code>chartpilot jobs list</code> does, and \
+                 <code>chartpilot jobs retry|drop ID</code> acts on them.</p>\n",
+            );
+        }
+        Ok(None) => {}
         Err(e) => {
             let _ = writeln!(
                 out,
@@ -224,7 +236,7 @@ mod tests {
                 retrying: 1,
                 parked: parked.len() as u64,
             }),
-            parked: Ok(parked),
+            parked: Ok(Some(parked)),
             actions,
             features,
         }

@@ -11,28 +11,37 @@ use crate::upgrade::plan::BRANCH_PREFIX;
 
 impl Upgrader {
     /// The matrix with the PRs open after the pass, for the status page
-    /// and the dashboard issue.
+    /// and the dashboard issue (not written in a dry run).
     pub(super) async fn after_pass(
         &self,
         mut matrix: Matrix,
         open_before: Vec<PullRequest>,
+        dry_run: bool,
         report: &mut Report,
     ) {
-        if !self.upgrade.dashboard && self.status.get().is_none() {
+        let dashboard = self.upgrade.dashboard && !dry_run;
+        if !dashboard && self.status.get().is_none() {
             return;
         }
-        let open = match self.open_after(open_before, report).await {
+        let open = match self.open_after(open_before.clone(), report).await {
             Ok(open) => open,
             Err(e) => {
+                // The status page still gets the cells, with the PRs known
+                // before the pass; the dashboard waits for a pass that can
+                // read them.
                 tracing::warn!(error = %e, "open PRs not read again after the pass");
                 report
                     .warnings
                     .push(format!("open PRs not read again: {e}"));
+                crate::matrix::attach_pulls(&mut matrix, &open_before);
+                if let Some(status) = self.status.get() {
+                    status.set_matrix(self.clock.now(), matrix);
+                }
                 return;
             }
         };
         crate::matrix::attach_pulls(&mut matrix, &open);
-        if self.upgrade.dashboard {
+        if dashboard {
             if let Err(e) = self.dashboard(&matrix, &open).await {
                 tracing::warn!(error = %e, "dashboard issue not updated");
                 report

@@ -158,9 +158,6 @@ impl Upgrader {
             metrics.lookups(&releases);
             metrics.set_adoption(&published, &releases, &self.policy, now);
         }
-        if let Some(status) = self.status.get() {
-            status.set_matrix(now, matrix.clone());
-        }
         // The policy runs once per pin: its target feeds the plan, and
         // what it held back is reported for pins that get PRs here.
         let mut held_back = Vec::new();
@@ -232,9 +229,7 @@ impl Upgrader {
         if let Some(metrics) = self.metrics.get() {
             metrics.pr_actions(&report);
         }
-        if !dry_run {
-            self.after_pass(matrix, open, &mut report).await;
-        }
+        self.after_pass(matrix, open, dry_run, &mut report).await;
         Ok(report)
     }
 

@@ -330,7 +330,10 @@ impl ServiceHandler {
         // The commands ran; retrying for the reply would run them again.
         let dropped = dropped_commands(&c.body);
         if let Err(e) = host
-            .comment(c.issue_number, &comment_reply(&results, dropped))
+            .comment(
+                c.issue_number,
+                &comment_reply(&results, dropped, "per comment"),
+            )
             .await
         {
             tracing::warn!(issue = c.issue_number, error = %e, "chat reply comment not written");
@@ -350,6 +353,22 @@ impl ServiceHandler {
             .chatops
             .as_ref()
             .map_err(|e| JobError::park(anyhow::anyhow!("dashboard request cannot run: {e}")))?;
+        // Only the dashboard chartpilot keeps: any issue may carry the
+        // marker, and a box on another one was written by whoever wrote it.
+        let dashboard = chatops
+            .host
+            .find_issue(crate::dashboard::LABEL, crate::dashboard::MARKER)
+            .await
+            .map_err(|e| job_error(UpgradeError::from(e), "finding the dashboard issue"))?;
+        if dashboard.as_ref().map(|d| d.number) != Some(t.issue_number) {
+            tracing::warn!(
+                event = "dashboard_tick_elsewhere",
+                issue = t.issue_number,
+                author = %t.author,
+                "boxes ticked on an issue that is not chartpilot's dashboard; nothing runs"
+            );
+            return Ok(());
+        }
         let who = Principal::new(ChatSource::Github, t.author.clone());
         let place = format!("#{}", t.issue_number);
         let mut results = Vec::new();
@@ -359,7 +378,10 @@ impl ServiceHandler {
         }
         if let Err(e) = chatops
             .host
-            .comment(t.issue_number, &comment_reply(&results, t.dropped))
+            .comment(
+                t.issue_number,
+                &comment_reply(&results, t.dropped, "per edit of the dashboard"),
+            )
             .await
         {
             tracing::warn!(issue = t.issue_number, error = %e, "dashboard reply comment not written");

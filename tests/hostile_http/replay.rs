@@ -43,6 +43,9 @@ impl JobQueue for Recorder {
     async fn parked(&self) -> Result<Vec<ParkedJob>, QueueError> {
         Ok(Vec::new())
     }
+    async fn parked_preview(&self, _: usize) -> Result<Option<Vec<ParkedJob>>, QueueError> {
+        Ok(Some(Vec::new()))
+    }
     async fn depth(&self) -> Result<chartpilot::queue::Depth, QueueError> {
         Ok(Default::default())
     }

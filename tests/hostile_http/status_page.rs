@@ -131,12 +131,21 @@ async fn queue_counts(backend: Backend) {
         (0, 0, 1),
         "{page}"
     );
-    let parked = page.split("<table id=\"parked\">").nth(1).unwrap();
-    assert!(
-        parked.contains("</code></td><td>chat.command</td><td>1</td>")
-            && parked.contains("cannot ever work"),
-        "{parked}"
-    );
+    if backend == Backend::Embedded {
+        let parked = page.split("<table id=\"parked\">").nth(1).unwrap();
+        assert!(
+            parked.contains("</code></td><td>chat.command</td><td>1</td>")
+                && parked.contains("cannot ever work"),
+            "{parked}"
+        );
+    } else {
+        // Reading them from RabbitMQ hands them out: the page leaves that
+        // to `chartpilot jobs list`.
+        assert!(
+            page.contains("<p id=\"parked\">RabbitMQ hands a message out to show it"),
+            "{page}"
+        );
+    }
 
     let page = page_after_one_job(backend, Mode::FailAlways).await;
     assert_eq!(

@@ -52,6 +52,7 @@ async fn a_ticked_box_opens_that_pr_once_and_only_for_a_person_allowed_to_ask() 
     let secret = support::random_secret();
     settings.github.webhook_secret = Secret::new(secret.clone());
     settings.upgrade.interval = Duration::ZERO;
+    settings.queue.path = scratch.tmp.path().join("queue");
     settings.chat.allow = vec![ChatAllow {
         verbs: vec!["upgrade".into()],
         environments: vec!["staging".into()],
@@ -113,6 +114,43 @@ async fn a_ticked_box_opens_that_pr_once_and_only_for_a_person_allowed_to_ask() 
     run_one(&worker).await;
     assert_eq!(staging_pulls(&fake), 1);
 
+    // The same box on an issue someone else opened (marker and all, no
+    // label): the job runs nothing, answers nothing.
+    let impostor = fake.add_issue("looks like the dashboard", &old, &[]);
+    let elsewhere = edited(&repo, impostor, ("alice", "User"), &old, &ticked);
+    assert_eq!(
+        support::post_github_event(port, &secret, "issues", &elsewhere).await,
+        202
+    );
+    run_one(&worker).await;
+    assert!(fake.comments(impostor).is_empty());
+    let prod_pulls = |fake: &FakeGithub| {
+        fake.pulls()
+            .iter()
+            .filter(|p| p.head.starts_with("chartpilot/upgrade/prod/"))
+            .count()
+    };
+    assert_eq!(prod_pulls(&fake), 0);
+
+    // A box whose hidden marker asks for something else than its text
+    // says is no box.
+    const DISGUISED: &str =
+        "- [ ] <!-- chartpilot:upgrade podinfo prod 6.6.0 --> `podinfo` → `6.6.0` in **staging**";
+    let disguised = old.replace(STAGING_BOX, DISGUISED);
+    let disguised_ticked = disguised.replace(DISGUISED, &DISGUISED.replace("[ ]", "[x]"));
+    let body = edited(
+        &repo,
+        dashboard.number,
+        ("alice", "User"),
+        &disguised,
+        &disguised_ticked,
+    );
+    assert_eq!(
+        support::post_github_event(port, &secret, "issues", &body).await,
+        200
+    );
+    assert_eq!(prod_pulls(&fake), 0);
+
     // chartpilot's own rewrite, unticking, or a title edit: no job.
     for body in [
         edited(
@@ -141,7 +179,11 @@ async fn a_ticked_box_opens_that_pr_once_and_only_for_a_person_allowed_to_ask() 
 
     // The next pass lists the PR and drops the box; one dashboard still.
     up.run(false).await.unwrap();
-    let issues = fake.issues();
+    let issues: Vec<_> = fake
+        .issues()
+        .into_iter()
+        .filter(|i| i.labels == ["chartpilot-dashboard"])
+        .collect();
     assert_eq!(issues.len(), 1);
     assert!(
         !issues[0].body.contains("podinfo staging 6.6.0"),

@@ -284,6 +284,10 @@ impl JobQueue for AmqpQueue {
         self.shared.set_link(None);
     }
 
+    async fn parked_preview(&self, _max: usize) -> Result<Option<Vec<ParkedJob>>, QueueError> {
+        Ok(None)
+    }
+
     /// Message counts of the work, retry and parking queues, by passive
     /// declares (which change nothing). `ready` counts the jobs waiting in
     /// `P.jobs`, not those workers hold unacknowledged.

@@ -311,6 +311,12 @@ impl JobQueue for EmbeddedQueue {
         self.blocking(|inner| store::parked(&inner.db)).await
     }
 
+    async fn parked_preview(&self, max: usize) -> Result<Option<Vec<ParkedJob>>, QueueError> {
+        self.blocking(move |inner| store::parked_first(&inner.db, max))
+            .await
+            .map(Some)
+    }
+
     async fn depth(&self) -> Result<crate::queue::Depth, QueueError> {
         self.blocking(|inner| store::depth(&inner.db, now_ms()))
             .await

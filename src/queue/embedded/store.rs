@@ -154,6 +154,18 @@ pub(super) fn insert_parked(txn: &WriteTransaction, parked: &ParkedJob) -> Resul
     Ok(())
 }
 
+/// The oldest `max` parked jobs.
+pub(super) fn parked_first(db: &Database, max: usize) -> Result<Vec<ParkedJob>, QueueError> {
+    let txn = db.begin_read().map_err(storage)?;
+    let table = txn.open_table(PARKED).map_err(storage)?;
+    let mut out = Vec::new();
+    for entry in table.iter().map_err(storage)?.take(max) {
+        let (_, v) = entry.map_err(storage)?;
+        out.push(serde_json::from_slice(v.value()).map_err(storage)?);
+    }
+    Ok(out)
+}
+
 pub(super) fn parked(db: &Database) -> Result<Vec<ParkedJob>, QueueError> {
     let txn = db.begin_read().map_err(storage)?;
     let table = txn.open_table(PARKED).map_err(storage)?;

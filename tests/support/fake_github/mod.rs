@@ -477,6 +477,22 @@ impl FakeGithub {
         self.state().issues.clone()
     }
 
+    /// A person opens an issue; returns its number.
+    pub fn add_issue(&self, title: &str, body: &str, labels: &[&str]) -> u64 {
+        let mut st = self.state();
+        let number = st.next_number;
+        st.next_number += 1;
+        st.issues.push(FakeIssue {
+            number,
+            title: title.to_owned(),
+            body: body.to_owned(),
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            state: "open".into(),
+            edits: 0,
+        });
+        number
+    }
+
     /// A person edits issue `number`'s body, as the web page does.
     pub fn set_issue_body(&self, number: u64, body: &str) {
         let mut st = self.state();
