@@ -13,8 +13,8 @@ const BIN: &str = "chartpilot";
 /// `chartpilot completions SHELL`: the script for that shell on `out`.
 pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> Result<(), String> {
     let mut cmd = command();
-    // clap_complete writes straight through; buffer so a closed pipe is an
-    // error we report rather than a half-written script.
+    // clap_complete panics when its writer fails; into memory first, so a
+    // closed pipe is an error message, not a panic.
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut cmd, BIN, &mut buf);
     out.write_all(&buf).map_err(io_err)
