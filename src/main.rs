@@ -3,8 +3,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
+use chartpilot::cli::args::{CheckConfigArgs, Cli, Command, DemoAction, JobsAction, LogFormatArg};
 use chartpilot::cli::{self, BumpFilter, Format};
 use chartpilot::clock::SystemClock;
 use chartpilot::demo::send::{Event, Target};
@@ -14,188 +15,6 @@ use chartpilot::queue::QueueError;
 use chartpilot::settings::{LogFormat, Settings};
 use chartpilot::startup::{shutdown_signal, Application, Role};
 use chartpilot::upgrade::Upgrader;
-
-#[derive(Parser)]
-#[command(
-    name = "chartpilot",
-    version,
-    about = "Keeps Helm chart pins moving safely"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum JobsAction {
-    /// Each parked job: id, kind, attempts, age and the reason it was parked.
-    List {
-        /// Config file (TOML); defaults to config/default.toml when present.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "table")]
-        format: Format,
-    },
-    /// One parked job: its reason and its envelope as stored.
-    Show {
-        /// The job's number in `jobs list`.
-        n: usize,
-        /// Config file (TOML); defaults to config/default.toml when present.
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
-    /// Put a parked job back on the work queue at attempt 1; a worker runs
-    /// it again as if it had just arrived.
-    Retry {
-        /// The job's id (the ID column of `jobs list`).
-        id: String,
-        /// Config file (TOML); defaults to config/default.toml when present.
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
-    /// Remove a parked job for good; needs --yes.
-    Drop {
-        /// The job's id (the ID column of `jobs list`).
-        id: String,
-        /// Config file (TOML); defaults to config/default.toml when present.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Really remove it; without this nothing is removed.
-        #[arg(long)]
-        yes: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the service: webhook receivers and/or the worker.
-    Serve {
-        /// Config file (TOML); defaults to config/default.toml when present.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "all")]
-        role: Role,
-        /// Overrides log.format.
-        #[arg(long, value_enum)]
-        log_format: Option<LogFormatArg>,
-    },
-    /// Validate and print the effective configuration, secrets redacted.
-    CheckConfig {
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Instead: try each configured connection once (git host, Argo CD,
-        /// Alertmanager) and print what each feature is doing; exit 1 when
-        /// a configured feature is broken.
-        #[arg(long)]
-        probe: bool,
-    },
-    /// List every chart pin in the repository at DIR.
-    Scan {
-        dir: PathBuf,
-        #[arg(long)]
-        config: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "table")]
-        format: Format,
-        /// Only read the repository; look up no chart versions.
-        #[arg(long)]
-        offline: bool,
-        /// Also list charts read from a path (`./charts/x`, `file://`),
-        /// which are never looked up nor upgraded.
-        #[arg(long)]
-        include_local: bool,
-    },
-    /// One upgrade pass now against the configured git host; prints the
-    /// PRs it opened, updated or closed.
-    Upgrade {
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Say what would change; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        #[arg(long, value_enum, default_value = "table")]
-        format: Format,
-    },
-    /// The version matrix: every chart by tier and environment, what the
-    /// policy would take, drift between environments, freezes.
-    #[command(
-        after_help = "Examples:\n  chartpilot report . --offline\n  chartpilot report --config chartpilot.toml --format markdown\n  chartpilot report gitops/ --format json > matrix.json"
-    )]
-    Report {
-        /// Repository to read; without it, the configured repository's base
-        /// branch as chartpilot sees it (the git host's snapshot).
-        dir: Option<PathBuf>,
-        /// Config file (TOML); defaults to config/default.toml when present.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// table (people), markdown (issues, PRs), json (CI, documented in
-        /// docs/report.md) or html.
-        #[arg(long, value_enum, default_value = "table")]
-        format: cli::report::ReportFormat,
-        /// Only read the repository; look up no chart versions.
-        #[arg(long)]
-        offline: bool,
-    },
-    /// Try chartpilot offline: a sample platform repository under DIR
-    /// (default data/demo), created once, and the service on it with every
-    /// feature on; prints how to drive it.
-    #[command(args_conflicts_with_subcommands = true)]
-    Demo {
-        /// Where the demo lives; created once, reused by later starts.
-        dir: Option<PathBuf>,
-        /// Run the guided loop itself, print each step, and exit.
-        #[arg(long)]
-        script: bool,
-        #[arg(long, value_enum)]
-        log_format: Option<LogFormatArg>,
-        #[command(subcommand)]
-        action: Option<DemoAction>,
-    },
-    /// Parked jobs of the configured queue: why each was parked; run one
-    /// again or drop it.
-    #[command(
-        after_help = "Examples:\n  chartpilot jobs list\n  chartpilot jobs list --format json\n  chartpilot jobs show 1\n  chartpilot jobs retry 0b6f3c1e-5d2a-4c47-9a0e-2f1d7c9b8a61\n  chartpilot jobs drop 0b6f3c1e-5d2a-4c47-9a0e-2f1d7c9b8a61 --yes\n\nWith the embedded queue, stop `serve` first: its store belongs to one process."
-    )]
-    Jobs {
-        #[command(subcommand)]
-        action: JobsAction,
-    },
-    /// Set the pins of a chart to a version, changing no other byte.
-    Bump {
-        dir: PathBuf,
-        #[arg(long)]
-        chart: String,
-        #[arg(long)]
-        to: String,
-        #[arg(long)]
-        env: Option<String>,
-        /// Only the pin with this name (helm_release, Application or dependency).
-        #[arg(long)]
-        name: Option<String>,
-        /// Allow a version lower than a pin's; without it such a bump fails.
-        #[arg(long)]
-        allow_downgrade: bool,
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
-}
-
-#[derive(Subcommand)]
-enum DemoAction {
-    /// Send one event of the guided loop to the running demo, signed with
-    /// its secrets, and wait for its effect.
-    Send {
-        #[arg(value_enum)]
-        event: Event,
-        /// The demo's folder (default data/demo).
-        dir: Option<PathBuf>,
-    },
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum LogFormatArg {
-    Text,
-    Json,
-}
 
 fn load(config: Option<&PathBuf>) -> Result<Settings, String> {
     let env: HashMap<String, String> = std::env::vars().collect();
@@ -294,15 +113,11 @@ fn main() -> ExitCode {
                 &mut std::io::stderr().lock(),
             )
         }),
-        Command::CheckConfig {
-            config,
-            probe: true,
-        } => load(config.as_ref()).and_then(probe),
-        Command::CheckConfig { config, .. } => load(config.as_ref()).and_then(|s| {
-            let text = s.redacted_toml().map_err(|e| e.to_string())?;
-            print!("{text}");
-            Ok(())
-        }),
+        Command::CheckConfig(args) => check_config(args),
+        Command::Completions { shell } => {
+            cli::docs::completions(shell, &mut std::io::stdout().lock())
+        }
+        Command::Man { out } => cli::docs::man(out.as_deref(), &mut std::io::stdout().lock()),
         Command::Demo {
             dir,
             script,
@@ -418,6 +233,18 @@ fn demo_send(dir: &std::path::Path, event: Event) -> Result<(), String> {
     for line in lines {
         println!("{line}");
     }
+    Ok(())
+}
+
+/// `chartpilot check-config`: the effective configuration, secrets
+/// redacted; with `--probe`, each feature tried once instead.
+fn check_config(args: CheckConfigArgs) -> Result<(), String> {
+    let s = load(args.config.as_ref())?;
+    if args.probe {
+        return probe(s);
+    }
+    let text = s.redacted_toml().map_err(|e| e.to_string())?;
+    print!("{text}");
     Ok(())
 }
 

@@ -1,6 +1,8 @@
 //! The `scan` and `bump` commands: pin discovery and edits for people and
 //! scripts. Output goes to the given writers so tests can read it.
 
+pub mod args;
+pub mod docs;
 pub mod jobs;
 pub mod latest;
 pub mod report;
@@ -17,13 +19,16 @@ use crate::pins::{self, edit, DiscoverOptions, Pin};
 use crate::settings::UpdateType;
 
 pub use crate::upgrade::source::Latest;
+pub use args::command;
 
 /// Looks up every pin (same order) and says which repositories failed.
 pub type LookupFn<'a> = &'a dyn Fn(&[Pin]) -> (Vec<Latest>, Vec<String>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// Aligned columns for people.
     Table,
+    /// JSON for scripts and CI.
     Json,
 }
 

@@ -14,9 +14,13 @@ use super::LookupFn;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
+    /// Aligned columns for a terminal.
     Table,
+    /// GitHub-flavoured Markdown, for issues and PRs.
     Markdown,
+    /// The matrix as JSON (docs/report.md).
     Json,
+    /// One self-contained HTML page.
     Html,
 }
 
