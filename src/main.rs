@@ -68,7 +68,13 @@ enum Command {
         /// a configured feature is broken.
         #[arg(long)]
         probe: bool,
+        /// Print each effective key with its source (default, file PATH,
+        /// environment VAR), secrets redacted.
+        #[arg(long, conflicts_with = "probe")]
+        explain: bool,
     },
+    /// Print the JSON Schema of the config file (for editors and CI).
+    ConfigSchema,
     /// List every chart pin in the repository at DIR.
     Scan {
         dir: PathBuf,
@@ -331,12 +337,20 @@ fn main() -> ExitCode {
         Command::CheckConfig {
             config,
             probe: true,
+            ..
         } => load(config.as_ref()).and_then(probe),
-        Command::CheckConfig { config, .. } => load(config.as_ref()).and_then(|s| {
-            let text = s.redacted_toml().map_err(|e| e.to_string())?;
-            print!("{text}");
-            Ok(())
-        }),
+        Command::CheckConfig {
+            config, explain, ..
+        } => {
+            let env: HashMap<String, String> = std::env::vars().collect();
+            chartpilot::settings::explain::check_config(config.as_deref(), &env, explain)
+                .map(|text| print!("{text}"))
+                .map(|()| eprintln!("{}", chartpilot::settings::explain::CONFIG_OK))
+                .map_err(|e| e.to_string())
+        }
+        Command::ConfigSchema => chartpilot::settings::schema::json()
+            .map(|text| print!("{text}"))
+            .map_err(|e| e.to_string()),
         Command::Demo {
             dir,
             script,

@@ -4,7 +4,10 @@
 //! Loading never reads the environment at request time: [`Settings::load`]
 //! takes the variables as a map so tests can pass their own.
 
+mod cross;
 mod errors;
+pub mod explain;
+pub mod schema;
 mod secret;
 mod server;
 mod validate;
@@ -14,6 +17,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use secret::Secret;
@@ -49,6 +53,15 @@ fn env_name(key: &str) -> String {
     )
 }
 
+/// The file [`Settings::load`] reads: `file` when given (it must exist),
+/// else [`DEFAULT_CONFIG_PATH`] when present.
+pub fn file_used(file: Option<&Path>) -> Option<PathBuf> {
+    match file {
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(PathBuf::from(DEFAULT_CONFIG_PATH)).filter(|p| p.exists()),
+    }
+}
+
 /// Prefix and separator of environment overrides.
 const ENV_PREFIX: &str = "CHARTPILOT";
 const ENV_SEPARATOR: &str = "__";
@@ -72,7 +85,7 @@ impl SettingsError {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
@@ -93,14 +106,14 @@ pub struct Settings {
     pub rollback: RollbackSettings,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum QueueKind {
     Embedded,
     Amqp,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueueSettings {
     pub kind: QueueKind,
@@ -113,33 +126,36 @@ pub struct QueueSettings {
     pub prefix: String,
     pub prefetch: u16,
     #[serde(with = "duration_list")]
+    #[schemars(schema_with = "duration_list::schema")]
     pub retry_delays: Vec<Duration>,
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub confirm_timeout: Duration,
     /// Longest one run of a job may take before it is cancelled and
     /// counted as a failed attempt.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub job_timeout: Duration,
     /// Hand-outs without an outcome (the worker died on the job) before
     /// the job is parked; RabbitMQ's `x-delivery-limit` on `P.jobs`.
     pub max_deliveries: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub format: LogFormat,
     pub level: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GithubSettings {
     pub webhook_secret: Secret,
@@ -155,7 +171,7 @@ pub struct GithubSettings {
     pub api_url: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertmanagerSettings {
     pub token: Secret,
@@ -166,7 +182,7 @@ pub struct AlertmanagerSettings {
     pub allow_unauthenticated: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlackSettings {
     pub signing_secret: Secret,
@@ -194,7 +210,7 @@ fn default_slack_api() -> String {
     "https://slack.com/api".into()
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatSettings {
     pub secret: Secret,
@@ -209,6 +225,7 @@ pub struct ChatSettings {
     pub protected: Vec<String>,
     /// How long a confirmation code stays good.
     #[serde(default = "default_confirm_within", with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub confirm_within: Duration,
 }
 
@@ -217,7 +234,7 @@ fn default_confirm_within() -> Duration {
 }
 
 /// `[[chat.allow]]`: these verbs, in these environments, for these people.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatAllow {
     /// Verbs, or `"*"` for all.
@@ -247,7 +264,9 @@ pub struct ChatAllow {
 }
 
 /// GitHub's repository roles, weakest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RepoPermission {
     None,
@@ -258,14 +277,14 @@ pub enum RepoPermission {
     Admin,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GitProvider {
     Local,
     Github,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GitSettings {
     pub provider: GitProvider,
@@ -276,7 +295,7 @@ pub struct GitSettings {
     pub pulls_log: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ArgocdMode {
     None,
@@ -284,7 +303,7 @@ pub enum ArgocdMode {
     Api,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArgocdSettings {
     pub mode: ArgocdMode,
@@ -309,7 +328,7 @@ pub struct ArgocdSettings {
     pub kubeconfig: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HelmSettings {
     #[serde(default)]
@@ -319,12 +338,13 @@ pub struct HelmSettings {
     pub credentials: Vec<HelmCredential>,
     /// Per request to a chart repository or registry.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub timeout: Duration,
 }
 
 /// `[[helm.credentials]]`: basic (`username` + `password`) or bearer
 /// (`token`) for one host; secrets also as `password_file` / `token_file`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HelmCredential {
     pub host: String,
@@ -340,14 +360,14 @@ pub struct HelmCredential {
     pub token_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HelmMirror {
     pub from: String,
     pub to: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PinsSettings {
     /// Path patterns naming a pin's environment (see `docs/pins.md`).
@@ -359,16 +379,19 @@ pub struct PinsSettings {
     pub env_aliases: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySettings {
     pub environments: Vec<String>,
     pub dry_run: bool,
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub rollout_window: Duration,
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub cooldown: Duration,
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub soak: Duration,
     /// Update types automatic upgrade PRs may make.
     pub update_types: Vec<UpdateType>,
@@ -376,6 +399,7 @@ pub struct PolicySettings {
     pub ignore: Vec<String>,
     /// A release younger than this is not proposed yet.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub min_release_age: Duration,
     /// Overrides per chart, matched by chart name.
     #[serde(default)]
@@ -387,7 +411,7 @@ pub struct PolicySettings {
 
 /// `policy.ranges`: a range already follows new releases on its own, so
 /// upgrades leave it alone unless asked to turn it into an exact pin.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RangePolicy {
     /// Report the version the range resolves to; propose nothing.
@@ -397,22 +421,9 @@ pub enum RangePolicy {
     Pin,
 }
 
-impl<'de> Deserialize<'de> for RangePolicy {
-    /// By hand, so a typo reads `expected "leave" or "pin"` rather than
-    /// serde's wording about variant constructors.
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        match text.as_str() {
-            "leave" => Ok(RangePolicy::Leave),
-            "pin" => Ok(RangePolicy::Pin),
-            other => Err(serde::de::Error::custom(format!(
-                "`{other}` is not a ranges policy: expected \"leave\" or \"pin\""
-            ))),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum UpdateType {
     Patch,
@@ -431,7 +442,7 @@ impl UpdateType {
 }
 
 /// `[[policy.charts]]`: what differs from the global policy for one chart.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChartPolicy {
     pub chart: String,
@@ -440,18 +451,21 @@ pub struct ChartPolicy {
     #[serde(default)]
     pub ignore: Option<Vec<String>>,
     #[serde(default, with = "opt_duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub min_release_age: Option<Duration>,
 }
 
 /// `[upgrade]`: when the scheduled upgrade pass runs and how its PRs look.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpgradeSettings {
     /// Between scheduled passes; `0s` turns the schedule off.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub interval: Duration,
     /// Up to this much is added to each interval, so replicas spread out.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub jitter: Duration,
     /// Labels on every upgrade PR; majors also get `major_label`.
     pub labels: Vec<String>,
@@ -467,16 +481,18 @@ fn yes() -> bool {
 
 /// `[promotion]`: how long and how often a merged version is checked
 /// before it goes to the next environment, and how alerts name apps.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromotionSettings {
     /// After this long since the merge, a version that could not be
     /// promoted is given up on, with the reason on the merged PR.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub deadline: Duration,
     /// The first wait between checks; later waits grow with the time since
     /// the merge, up to 16 times this.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub recheck: Duration,
     /// Alert labels whose value may be the app's name, any of them.
     pub app_labels: Vec<String>,
@@ -485,7 +501,7 @@ pub struct PromotionSettings {
     pub env_labels: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackSettings {
     #[serde(default)]
@@ -499,7 +515,7 @@ fn default_rollback_labels() -> Vec<String> {
     vec!["chartpilot".into(), "rollback".into()]
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RollbackAction {
     RevertPr,
@@ -507,7 +523,7 @@ pub enum RollbackAction {
     ArgocdRollback,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRule {
     /// Alertmanager matchers (`severity="critical"`, `alertname=~"Kube.*"`),
@@ -515,9 +531,10 @@ pub struct RollbackRule {
     pub matchers: Vec<String>,
     /// Labels naming the app, tried in order; the first whose value is a
     /// known Application or `helm_release` name wins.
+    #[serde(default = "default_app_labels")]
     pub app_labels: Vec<String>,
     /// Labels naming the environment, tried in order.
-    #[serde(default)]
+    #[serde(default = "default_env_labels")]
     pub env_labels: Vec<String>,
     /// Namespace → app, for alerts that carry only a `namespace` label.
     #[serde(default)]
@@ -529,6 +546,18 @@ pub struct RollbackRule {
     pub action: RollbackAction,
 }
 
+/// The labels Prometheus rules and kube-state-metrics put an app's name
+/// in, most specific first; `promotion.app_labels` ships the same list.
+fn default_app_labels() -> Vec<String> {
+    ["argocd_app", "name", "app", "release"]
+        .map(String::from)
+        .to_vec()
+}
+
+fn default_env_labels() -> Vec<String> {
+    ["env", "environment"].map(String::from).to_vec()
+}
+
 fn default_rollback_action() -> RollbackAction {
     RollbackAction::RevertPr
 }
@@ -537,16 +566,24 @@ impl Settings {
     /// Loads defaults, then `file` (an explicit path must exist; the default
     /// path is used only when present), then the given environment.
     pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, SettingsError> {
+        Self::from_layers(file_used(file).as_deref(), env)
+    }
+
+    /// The built-in defaults alone: no file, no environment.
+    pub fn builtin() -> Result<Self, SettingsError> {
+        Self::from_layers(None, &HashMap::new())
+    }
+
+    fn from_layers(
+        file: Option<&Path>,
+        env: &HashMap<String, String>,
+    ) -> Result<Self, SettingsError> {
         use config::{Config, Environment, File, FileFormat};
 
         let mut builder =
             Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
-        let (path, explicit) = match file {
-            Some(p) => (p.to_path_buf(), true),
-            None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
-        };
-        if explicit || path.exists() {
-            let text = std::fs::read_to_string(&path).map_err(|e| SettingsError::File {
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| SettingsError::File {
                 path: path.display().to_string(),
                 reason: e.to_string(),
             })?;
@@ -588,10 +625,10 @@ impl Settings {
             .add_source(environment().source(Some(secret_vars)));
         let raw = builder
             .build()
-            .map_err(|e| SettingsError::Parse(errors::explain(&e.to_string())))?;
+            .map_err(|e| errors::explain(&e.to_string()))?;
         let mut settings: Settings = raw
             .try_deserialize()
-            .map_err(|e| SettingsError::Parse(errors::explain(&e.to_string())))?;
+            .map_err(|e| errors::explain(&e.to_string()))?;
         settings.resolve_secret_files()?;
         settings.validate()?;
         Ok(settings)
@@ -652,8 +689,20 @@ impl Settings {
 
 /// Durations written the way people write them: `90s`, `30m`, `2h`.
 pub(crate) mod duration {
+    use schemars::{json_schema, Schema, SchemaGenerator};
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
+
+    /// What `humantime` reads: numbers with units, `500ms`, `30s`, `1h 30m`.
+    pub const PATTERN: &str = "^ *([0-9]+ *[a-zA-Z]+ *)+$";
+
+    pub fn schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": PATTERN,
+            "description": "A duration such as 500ms, 30s, 5m, 2h or 1h 30m."
+        })
+    }
 
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*d).to_string())
@@ -684,8 +733,13 @@ mod opt_duration {
 }
 
 mod duration_list {
+    use schemars::{json_schema, Schema, SchemaGenerator};
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
+
+    pub fn schema(generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "array", "items": super::duration::schema(generator) })
+    }
 
     pub fn serialize<S: Serializer>(d: &[Duration], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(d.iter().map(|d| humantime::format_duration(*d).to_string()))

@@ -47,14 +47,18 @@ impl Settings {
         }
         for (i, m) in self.helm.mirrors.iter().enumerate() {
             for (field, url) in [("from", &m.from), ("to", &m.to)] {
-                if !(url.starts_with("https://")
-                    || url.starts_with("http://")
-                    || url.starts_with("oci://")
-                    || url.starts_with("file:///"))
-                {
+                let key = format!("helm.mirrors[{i}].{field}");
+                if url.trim().is_empty() {
+                    return Err(bad(&key, "must not be empty"));
+                }
+                // Without a scheme a location is an OCI registry path
+                // (`ghcr.io/org/charts`), as Argo CD writes them.
+                let scheme = url.split_once("://").map(|(s, _)| s);
+                if !matches!(scheme, None | Some("https" | "http" | "oci" | "file")) {
                     return Err(bad(
-                        &format!("helm.mirrors[{i}].{field}"),
-                        "must be an https://, http://, oci:// or file:/// URL",
+                        &key,
+                        "must be an https://, http://, oci:// or file:// URL, \
+                         or a registry path without a scheme (oci://)",
                     ));
                 }
             }
@@ -265,7 +269,7 @@ impl Settings {
                 ));
             }
         }
-        Ok(())
+        self.validate_cross()
     }
 }
 
@@ -442,7 +446,7 @@ mod tests {
                 "not both",
             ),
             (
-                "[[helm.mirrors]]\nfrom = \"charts.example.org\"\nto = \"http://m\"",
+                "[[helm.mirrors]]\nfrom = \"ftp://charts.example.org\"\nto = \"http://m\"",
                 "helm.mirrors[0].from",
             ),
             ("[upgrade]\nmajor_label = \" \"", "upgrade.major_label"),
