@@ -169,6 +169,15 @@ fn invalid_configurations_and_their_exact_messages() {
             "chat.allow[0].slack_groups: needs slack.bot_token (scope usergroups:read) \
              to ask Slack who is in a group",
         ),
+        (
+            github_then(
+                "[[chat.allow]]\nverbs = [\"rollback\"]\nenvironments = [\"*\"]\n\
+                 github_permission = \"none\"",
+            ),
+            vec![],
+            "chat.allow[0].github_permission: `none` is anyone who can comment; \
+             use triage or higher, or name people",
+        ),
     ];
     assert!(cases.len() >= 15);
     for (text, vars, want) in &cases {

@@ -116,6 +116,9 @@ fn drop_null(schema: &mut Value) {
                     map.insert("type".into(), only);
                 }
             }
+            if let Some(Value::Array(values)) = map.get_mut("enum") {
+                values.retain(|v| !v.is_null());
+            }
             for key in ["anyOf", "oneOf"] {
                 unwrap_single(map, key);
             }

@@ -328,15 +328,17 @@ impl Settings {
         if within < Duration::from_secs(30) || within > Duration::from_secs(3600) {
             return Err(bad("chat.confirm_within", "must be between 30s and 1h"));
         }
-        if let Some(i) = self
-            .chat
-            .allow
-            .iter()
-            .position(|r| r.github_permission == Some(super::RepoPermission::Read))
-        {
+        for (i, rule) in self.chat.allow.iter().enumerate() {
+            use super::RepoPermission as P;
+            // `none` would let anyone who can comment run the verbs.
+            let who = match rule.github_permission {
+                Some(P::None) => "`none` is anyone who can comment",
+                Some(P::Read) => "`read` is everyone on a public repository",
+                _ => continue,
+            };
             return Err(bad(
                 &format!("chat.allow[{i}].github_permission"),
-                "`read` is everyone on a public repository; use triage or higher, or name people",
+                &format!("{who}; use triage or higher, or name people"),
             ));
         }
         if let Some(e) = self.chat.protected.iter().find(|e| !envs.contains(e)) {
