@@ -63,7 +63,11 @@ fn documented() -> Vec<Row> {
             continue;
         }
         if let Some(h) = line.strip_prefix("### ") {
-            section = h.trim().trim_matches('`').trim_matches(['[', ']']).to_owned();
+            section = h
+                .trim()
+                .trim_matches('`')
+                .trim_matches(['[', ']'])
+                .to_owned();
             continue;
         }
         if !line.starts_with("| `") {
@@ -73,10 +77,7 @@ fn documented() -> Vec<Row> {
         assert_eq!(c.len(), 6, "six columns: {line}");
         let names = code_spans(&c[0]);
         let first = names[0];
-        let parent = first
-            .rfind(['.'])
-            .map_or("", |i| &first[..=i])
-            .to_owned();
+        let parent = first.rfind(['.']).map_or("", |i| &first[..=i]).to_owned();
         for (i, name) in names.iter().enumerate() {
             let name = if i == 0 || name.contains('.') {
                 (*name).to_owned()
@@ -162,8 +163,7 @@ fn same(kind: &str, doc: &toml::Value, code: &toml::Value) -> bool {
     if kind.contains("duration") {
         return match (doc, code) {
             (toml::Value::Array(a), toml::Value::Array(b)) => {
-                a.len() == b.len()
-                    && a.iter().zip(b).all(|(x, y)| duration(x) == duration(y))
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| duration(x) == duration(y))
             }
             _ => duration(doc).is_some() && duration(doc) == duration(code),
         };
@@ -187,7 +187,10 @@ fn every_key_is_documented_and_every_documented_key_exists() {
     for (section, table) in &shipped {
         for key in table.as_table().unwrap().keys() {
             let key = format!("{section}.{key}");
-            assert!(docs.contains(&key), "{key} is in config/default.toml, not in the docs");
+            assert!(
+                docs.contains(&key),
+                "{key} is in config/default.toml, not in the docs"
+            );
         }
     }
 }
@@ -257,7 +260,11 @@ fn documented_defaults_types_and_values_are_the_codes() {
             wrong.push(format!("{}: {problem}", row.key));
         }
     }
-    assert!(wrong.is_empty(), "docs/configuration.md disagrees with the code:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "docs/configuration.md disagrees with the code:\n{}",
+        wrong.join("\n")
+    );
 }
 
 /// The schema's spellings of an enum (`enum`, or `oneOf` of `const`s),
@@ -284,9 +291,8 @@ fn type_mismatch(row: &Row, prop: &Value) -> Option<String> {
         .map(|s| s.trim_matches('"').to_owned())
         .collect();
     if let Some(values) = enum_values(prop) {
-        return (documented_values != values).then(|| {
-            format!("documented values {documented_values:?}, the type has {values:?}")
-        });
+        return (documented_values != values)
+            .then(|| format!("documented values {documented_values:?}, the type has {values:?}"));
     }
     let want = if kind.starts_with("list") || kind.starts_with("array") {
         "array"
@@ -303,6 +309,10 @@ fn type_mismatch(row: &Row, prop: &Value) -> Option<String> {
         return Some(format!("documented as {:?}, the type is {ty}", row.kind));
     }
     let is_duration = prop.get("pattern").is_some() || prop["items"].get("pattern").is_some();
-    (kind.contains("duration") != is_duration)
-        .then(|| format!("documented as {:?}; a duration in the code: {is_duration}", row.kind))
+    (kind.contains("duration") != is_duration).then(|| {
+        format!(
+            "documented as {:?}; a duration in the code: {is_duration}",
+            row.kind
+        )
+    })
 }

@@ -22,10 +22,13 @@ fn load(text: &str, vars: &[(&str, &str)]) -> Result<Settings, String> {
 const GITHUB: &str = "[git]\nprovider = \"github\"\nrepository = \"acme/gitops\"\n\
                       [github]\ntoken = \"ghp_s3cr3t\"\n";
 
+/// (config file, environment, the exact message)
+type Case<'a> = (String, Vec<(&'a str, &'a str)>, &'a str);
+
 #[test]
 fn invalid_configurations_and_their_exact_messages() {
     let github_then = |rest: &str| format!("{GITHUB}{rest}");
-    let cases: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         // Unknown enum values name the valid ones, from the file or the
         // environment.
         (
@@ -225,7 +228,10 @@ fn what_the_docs_promise_loads() {
             ("CHARTPILOT__GIT__REPOSITORY", "acme/gitops"),
             ("CHARTPILOT__GITHUB__TOKEN", "ghp_x"),
             ("CHARTPILOT__ARGOCD__MODE", "api"),
-            ("CHARTPILOT__ARGOCD__API_URL", "https://argocd.example.org/argocd"),
+            (
+                "CHARTPILOT__ARGOCD__API_URL",
+                "https://argocd.example.org/argocd",
+            ),
             ("CHARTPILOT__ARGOCD__TOKEN", "t"),
         ],
     )

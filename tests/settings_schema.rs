@@ -50,10 +50,14 @@ fn the_checked_in_schema_is_what_config_schema_prints() {
         .env_clear()
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed = String::from_utf8(out.stdout).unwrap();
-    let file = std::fs::read_to_string(repo().join("config/chartpilot.schema.json"))
-        .unwrap_or_default();
+    let file =
+        std::fs::read_to_string(repo().join("config/chartpilot.schema.json")).unwrap_or_default();
     assert!(
         printed == file,
         "config/chartpilot.schema.json differs from `chartpilot config-schema`; {REGENERATE}"
@@ -62,7 +66,10 @@ fn the_checked_in_schema_is_what_config_schema_prints() {
     // Descriptions from doc comments, defaults from config/default.toml,
     // enums from the serde spellings.
     let props = &schema["properties"];
-    assert_eq!(props["promotion"]["properties"]["deadline"]["default"], "24h");
+    assert_eq!(
+        props["promotion"]["properties"]["deadline"]["default"],
+        "24h"
+    );
     assert_eq!(
         props["git"]["properties"]["provider"]["enum"],
         serde_json::json!(["local", "github"])
@@ -74,7 +81,11 @@ fn the_checked_in_schema_is_what_config_schema_prints() {
         props["helm"]["properties"]["mirrors"]["items"]["required"],
         serde_json::json!(["from", "to"])
     );
-    assert_eq!(schema.get("required"), None, "every section may be left out");
+    assert_eq!(
+        schema.get("required"),
+        None,
+        "every section may be left out"
+    );
 }
 
 /// The fenced ```toml blocks of a Markdown file.
@@ -177,14 +188,26 @@ fn the_schema_refuses_what_the_settings_refuse() {
         ("[queue]\nbogus = 1\n", "/queue"),
         ("bogus = 1\n", ""),
         ("[policy]\nsoak = \"forever\"\n", "/policy/soak"),
-        ("[policy]\nupdate_types = [\"huge\"]\n", "/policy/update_types/0"),
-        ("[[helm.mirrors]]\nfrom = \"https://a.example\"\n", "/helm/mirrors/0"),
-        ("[[rollback.rules]]\naction = \"revert-pr\"\n", "/rollback/rules/0"),
+        (
+            "[policy]\nupdate_types = [\"huge\"]\n",
+            "/policy/update_types/0",
+        ),
+        (
+            "[[helm.mirrors]]\nfrom = \"https://a.example\"\n",
+            "/helm/mirrors/0",
+        ),
+        (
+            "[[rollback.rules]]\naction = \"revert-pr\"\n",
+            "/rollback/rules/0",
+        ),
         (
             "[[rollback.rules]]\nmatchers = ['a=\"b\"']\naction = \"revert\"\n",
             "/rollback/rules/0/action",
         ),
-        ("[server]\nmax_connections = -1\n", "/server/max_connections"),
+        (
+            "[server]\nmax_connections = -1\n",
+            "/server/max_connections",
+        ),
         ("[policy]\nranges = \"sometimes\"\n", "/policy/ranges"),
     ];
     for (text, path) in refused {
