@@ -5,15 +5,19 @@
 //! takes the variables as a map so tests can pass their own.
 
 mod cross;
+mod durations;
 mod errors;
 pub mod explain;
+mod load;
 pub mod schema;
 mod secret;
 mod server;
 mod validate;
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
+pub(crate) use durations::duration;
+use durations::{duration_list, opt_duration};
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -560,203 +564,6 @@ fn default_env_labels() -> Vec<String> {
 
 fn default_rollback_action() -> RollbackAction {
     RollbackAction::RevertPr
-}
-
-impl Settings {
-    /// Loads defaults, then `file` (an explicit path must exist; the default
-    /// path is used only when present), then the given environment.
-    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, SettingsError> {
-        Self::from_layers(file_used(file).as_deref(), env)
-    }
-
-    /// The built-in defaults alone: no file, no environment.
-    pub fn builtin() -> Result<Self, SettingsError> {
-        Self::from_layers(None, &HashMap::new())
-    }
-
-    fn from_layers(
-        file: Option<&Path>,
-        env: &HashMap<String, String>,
-    ) -> Result<Self, SettingsError> {
-        use config::{Config, Environment, File, FileFormat};
-
-        let mut builder =
-            Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| SettingsError::File {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            // Parse once here so a syntax error names the file, line and column.
-            toml::from_str::<toml::Table>(&text).map_err(|e| SettingsError::File {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
-        }
-        // Secrets are taken verbatim; everything else is parsed, so
-        // `CHARTPILOT__QUEUE__MAX_ATTEMPTS=7` is a number and lists split
-        // on commas. A secret like `0042` must not become the number 42.
-        let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}");
-        let (secret_vars, plain_vars): (config::Map<String, String>, config::Map<String, String>) =
-            env.iter()
-                .filter(|(k, _)| k.starts_with(&prefix))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .partition(|(k, _)| SECRET_KEYS.iter().any(|s| env_name(s) == *k));
-        let environment = || {
-            Environment::with_prefix(ENV_PREFIX)
-                .prefix_separator(ENV_SEPARATOR)
-                .separator(ENV_SEPARATOR)
-        };
-        builder = builder
-            .add_source(
-                environment()
-                    .try_parsing(true)
-                    .list_separator(",")
-                    .with_list_parse_key("policy.environments")
-                    .with_list_parse_key("queue.retry_delays")
-                    .with_list_parse_key("pins.env_patterns")
-                    .with_list_parse_key("policy.update_types")
-                    .with_list_parse_key("policy.ignore")
-                    .with_list_parse_key("upgrade.labels")
-                    .with_list_parse_key("argocd.sync_options")
-                    .source(Some(plain_vars)),
-            )
-            .add_source(environment().source(Some(secret_vars)));
-        let raw = builder
-            .build()
-            .map_err(|e| errors::explain(&e.to_string()))?;
-        let mut settings: Settings = raw
-            .try_deserialize()
-            .map_err(|e| errors::explain(&e.to_string()))?;
-        settings.resolve_secret_files()?;
-        settings.validate()?;
-        Ok(settings)
-    }
-
-    /// The listen address, validated by [`Settings::load`].
-    pub fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
-        self.server
-            .listen
-            .parse()
-            .map_err(|_| SettingsError::invalid("server.listen", "expected host:port"))
-    }
-
-    /// Effective configuration as TOML with every secret redacted.
-    pub fn redacted_toml(&self) -> Result<String, SettingsError> {
-        toml::to_string_pretty(self).map_err(|e| SettingsError::Parse(e.to_string()))
-    }
-
-    fn resolve_secret_files(&mut self) -> Result<(), SettingsError> {
-        // Same order as SECRET_KEYS.
-        let secrets: [(&mut Secret, &Option<PathBuf>); 10] = [
-            (&mut self.queue.url, &self.queue.url_file),
-            (
-                &mut self.github.webhook_secret,
-                &self.github.webhook_secret_file,
-            ),
-            (&mut self.github.token, &self.github.token_file),
-            (&mut self.alertmanager.token, &self.alertmanager.token_file),
-            (
-                &mut self.slack.signing_secret,
-                &self.slack.signing_secret_file,
-            ),
-            (&mut self.chat.secret, &self.chat.secret_file),
-            (&mut self.argocd.token, &self.argocd.token_file),
-            (&mut self.slack.webhook_url, &self.slack.webhook_url_file),
-            (&mut self.slack.bot_token, &self.slack.bot_token_file),
-            (&mut self.server.status_auth, &self.server.status_auth_file),
-        ];
-        let defaults: toml::Table = toml::from_str(DEFAULT_TOML)
-            .map_err(|e| SettingsError::Parse(format!("built-in defaults: {e}")))?;
-        for (key, (secret, file)) in SECRET_KEYS.iter().zip(secrets) {
-            let default = key
-                .split_once('.')
-                .and_then(|(section, name)| defaults.get(section)?.get(name)?.as_str())
-                .unwrap_or("");
-            secret.resolve_file(key, file.as_deref(), default)?;
-        }
-        for (i, c) in self.helm.credentials.iter_mut().enumerate() {
-            let key = format!("helm.credentials[{i}]");
-            c.password
-                .resolve_file(&format!("{key}.password"), c.password_file.as_deref(), "")?;
-            c.token
-                .resolve_file(&format!("{key}.token"), c.token_file.as_deref(), "")?;
-        }
-        Ok(())
-    }
-}
-
-/// Durations written the way people write them: `90s`, `30m`, `2h`.
-pub(crate) mod duration {
-    use schemars::{json_schema, Schema, SchemaGenerator};
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    /// What `humantime` reads: numbers with units, `500ms`, `30s`, `1h 30m`.
-    pub const PATTERN: &str = "^ *([0-9]+ *[a-zA-Z]+ *)+$";
-
-    pub fn schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "string",
-            "pattern": PATTERN,
-            "description": "A duration such as 500ms, 30s, 5m, 2h or 1h 30m."
-        })
-    }
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(text.trim()).map_err(|e| {
-            serde::de::Error::custom(format!("`{text}` is not a duration like 30s, 5m, 2h ({e})"))
-        })
-    }
-}
-
-mod opt_duration {
-    use serde::{Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => super::duration::serialize(d, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        super::duration::deserialize(d).map(Some)
-    }
-}
-
-mod duration_list {
-    use schemars::{json_schema, Schema, SchemaGenerator};
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn schema(generator: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "array", "items": super::duration::schema(generator) })
-    }
-
-    pub fn serialize<S: Serializer>(d: &[Duration], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(d.iter().map(|d| humantime::format_duration(*d).to_string()))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
-        Vec::<String>::deserialize(d)?
-            .iter()
-            .map(|text| {
-                humantime::parse_duration(text.trim()).map_err(|e| {
-                    serde::de::Error::custom(format!(
-                        "`{text}` is not a duration like 30s, 5m, 2h ({e})"
-                    ))
-                })
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]
