@@ -86,6 +86,31 @@ fn the_checked_in_schema_is_what_config_schema_prints() {
         None,
         "every section may be left out"
     );
+    let mut undescribed = Vec::new();
+    undescribed_keys("", &schema, &mut undescribed);
+    assert!(
+        undescribed.is_empty(),
+        "keys without a doc comment (they describe the key in editors): {undescribed:?}"
+    );
+}
+
+/// Keys, sections and entry fields whose schema has no description.
+fn undescribed_keys(prefix: &str, node: &Value, out: &mut Vec<String>) {
+    let Some(props) = node["properties"].as_object() else {
+        return;
+    };
+    for (name, prop) in props {
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        if prop["description"].as_str().is_none_or(str::is_empty) {
+            out.push(key.clone());
+        }
+        undescribed_keys(&key, prop, out);
+        undescribed_keys(&format!("{key}[]"), &prop["items"], out);
+    }
 }
 
 /// The fenced ```toml blocks of a Markdown file.

@@ -92,20 +92,35 @@ impl SettingsError {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// `[server]`: where the HTTP server listens and what a request may cost.
     pub server: ServerSettings,
+    /// `[queue]`: the job queue, embedded or RabbitMQ, and its retries.
     pub queue: QueueSettings,
+    /// `[log]`: log format and filter.
     pub log: LogSettings,
+    /// `[github]`: webhook secret and API credentials.
     pub github: GithubSettings,
+    /// `[alertmanager]`: alert webhooks and the API asked before promotions.
     pub alertmanager: AlertmanagerSettings,
+    /// `[slack]`: slash commands, rollback notices and user groups.
     pub slack: SlackSettings,
+    /// `[chat]`: the generic chat webhook and who may run which command.
     pub chat: ChatSettings,
+    /// `[git]`: the repository whose pins are changed.
     pub git: GitSettings,
+    /// `[argocd]`: how Argo CD Applications are synced and rolled back.
     pub argocd: ArgocdSettings,
+    /// `[helm]`: chart repository mirrors, credentials and timeouts.
     pub helm: HelmSettings,
+    /// `[pins]`: how a pin's environment is read from its path.
     pub pins: PinsSettings,
+    /// `[policy]`: environments, rollout windows and what upgrades may propose.
     pub policy: PolicySettings,
+    /// `[upgrade]`: the scheduled upgrade pass and its PRs.
     pub upgrade: UpgradeSettings,
+    /// `[promotion]`: checks before a version goes to the next environment.
     pub promotion: PromotionSettings,
+    /// `[rollback]`: which alerts roll a change back, and how.
     #[serde(default)]
     pub rollback: RollbackSettings,
 }
@@ -120,18 +135,26 @@ pub enum QueueKind {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueueSettings {
+    /// `embedded` (one process, `serve --role all`) or `amqp` (RabbitMQ).
     pub kind: QueueKind,
     /// May hold a password, so it is treated as a secret.
     pub url: Secret,
+    /// File that holds `url`; replaces the built-in URL.
     #[serde(default, skip_serializing)]
     pub url_file: Option<PathBuf>,
+    /// Directory of the embedded store.
     pub path: PathBuf,
+    /// Attempts before a failing job is parked.
     pub max_attempts: u32,
+    /// Name of the exchange and prefix of the queue names (amqp).
     pub prefix: String,
+    /// Jobs a worker holds unacknowledged, and runs, at once.
     pub prefetch: u16,
+    /// Delay before attempt n+1 is the n-th entry; the last repeats.
     #[serde(with = "duration_list")]
     #[schemars(schema_with = "duration_list::schema")]
     pub retry_delays: Vec<Duration>,
+    /// How long a webhook waits for the broker's publisher confirm.
     #[serde(with = "duration")]
     #[schemars(schema_with = "duration::schema")]
     pub confirm_timeout: Duration,
@@ -155,33 +178,46 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
+    /// Log format on stdout; `serve --log-format` overrides it.
     pub format: LogFormat,
+    /// `tracing` filter directive (`info,chartpilot=debug`); a valid `RUST_LOG` wins.
     pub level: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GithubSettings {
+    /// HMAC secret of `X-Hub-Signature-256`; empty disables `/webhooks/github`.
     pub webhook_secret: Secret,
+    /// File that holds `webhook_secret`.
     #[serde(default, skip_serializing)]
     pub webhook_secret_file: Option<PathBuf>,
+    /// Token for the GitHub API; or use `app_id` + `private_key_file`.
     pub token: Secret,
+    /// File that holds `token`.
     #[serde(default, skip_serializing)]
     pub token_file: Option<PathBuf>,
+    /// GitHub App id, with `private_key_file`.
     #[serde(default)]
     pub app_id: Option<u64>,
+    /// GitHub App private key (RSA PEM), with `app_id`.
     #[serde(default)]
     pub private_key_file: Option<PathBuf>,
+    /// API base URL, for GitHub Enterprise or tests.
     pub api_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertmanagerSettings {
+    /// Bearer token Alertmanager sends; empty disables `/webhooks/alertmanager`.
     pub token: Secret,
+    /// File that holds `token`.
     #[serde(default, skip_serializing)]
     pub token_file: Option<PathBuf>,
+    /// Alertmanager API (`http://alertmanager:9093`), asked for firing alerts before a promotion.
     pub api_url: String,
+    /// Accept alerts without a token, from loopback peers only.
     #[serde(default)]
     pub allow_unauthenticated: bool,
 }
@@ -189,7 +225,9 @@ pub struct AlertmanagerSettings {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlackSettings {
+    /// Slack app signing secret; empty disables `/webhooks/slack`.
     pub signing_secret: Secret,
+    /// File that holds `signing_secret`.
     #[serde(default, skip_serializing)]
     pub signing_secret_file: Option<PathBuf>,
     /// An incoming webhook (`https://hooks.slack.com/services/…`) that
@@ -197,12 +235,14 @@ pub struct SlackSettings {
     /// has it may post to the channel.
     #[serde(default)]
     pub webhook_url: Secret,
+    /// File that holds `webhook_url`.
     #[serde(default, skip_serializing)]
     pub webhook_url_file: Option<PathBuf>,
     /// A bot token (`xoxb-…`, scope `usergroups:read`) for rules naming
     /// Slack user groups; empty: such rules match nobody.
     #[serde(default)]
     pub bot_token: Secret,
+    /// File that holds `bot_token`.
     #[serde(default, skip_serializing)]
     pub bot_token_file: Option<PathBuf>,
     /// Slack's Web API, for tests and proxies.
@@ -217,7 +257,9 @@ fn default_slack_api() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatSettings {
+    /// HMAC secret of `/webhooks/chat`; empty disables the route.
     pub secret: Secret,
+    /// File that holds `secret`.
     #[serde(default, skip_serializing)]
     pub secret_file: Option<PathBuf>,
     /// Who may run what. `help` and `status` are for everyone; everything
@@ -291,10 +333,15 @@ pub enum GitProvider {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GitSettings {
+    /// Where pins are changed: a repository on disk (`local`) or GitHub.
     pub provider: GitProvider,
+    /// The local repository (`provider = "local"`), bare or checked out.
     pub path: PathBuf,
+    /// `owner/name` on GitHub; required with `provider = "github"`.
     pub repository: String,
+    /// The branch that deploys: passes read it, PRs target it.
     pub branch: String,
+    /// Where `provider = "local"` records pull requests (JSON lines).
     #[serde(default)]
     pub pulls_log: Option<PathBuf>,
 }
@@ -310,11 +357,16 @@ pub enum ArgocdMode {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArgocdSettings {
+    /// `none` only logs; `kube` uses Application resources; `api` the Argo CD REST API.
     pub mode: ArgocdMode,
+    /// Argo CD server, for `mode = "api"`.
     pub api_url: String,
+    /// Argo CD API token, for `mode = "api"`.
     pub token: Secret,
+    /// File that holds `token`.
     #[serde(default, skip_serializing)]
     pub token_file: Option<PathBuf>,
+    /// Namespace of the Application resources, for `mode = "kube"`.
     pub namespace: String,
     /// `syncOptions` sent with every sync (e.g. `CreateNamespace=true`).
     #[serde(default)]
@@ -335,6 +387,7 @@ pub struct ArgocdSettings {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HelmSettings {
+    /// Chart repository mirrors; the longest matching `from` wins.
     #[serde(default)]
     pub mirrors: Vec<HelmMirror>,
     /// Credentials per repository host, for HTTP indexes and OCI registries.
@@ -351,15 +404,21 @@ pub struct HelmSettings {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HelmCredential {
+    /// Host with an optional port (`ghcr.io`, `127.0.0.1:5000`).
     pub host: String,
+    /// User for Basic authentication, with `password`.
     #[serde(default)]
     pub username: String,
+    /// Password for Basic authentication.
     #[serde(default)]
     pub password: Secret,
+    /// File that holds `password`.
     #[serde(default, skip_serializing)]
     pub password_file: Option<PathBuf>,
+    /// Bearer token, instead of `username` and `password`.
     #[serde(default)]
     pub token: Secret,
+    /// File that holds `token`.
     #[serde(default, skip_serializing)]
     pub token_file: Option<PathBuf>,
 }
@@ -367,7 +426,9 @@ pub struct HelmCredential {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HelmMirror {
+    /// The repository as pins write it; without a scheme, `oci://`.
     pub from: String,
+    /// Where to fetch it instead; without a scheme, `oci://`.
     pub to: String,
 }
 
@@ -386,14 +447,19 @@ pub struct PinsSettings {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySettings {
+    /// Promotion order; upgrade PRs go to the first environment only.
     pub environments: Vec<String>,
+    /// Decide and report, but change nothing.
     pub dry_run: bool,
+    /// A commit is reverted for an alert only if it landed at most this long before.
     #[serde(with = "duration")]
     #[schemars(schema_with = "duration::schema")]
     pub rollout_window: Duration,
+    /// At most one rollback per app per this period.
     #[serde(with = "duration")]
     #[schemars(schema_with = "duration::schema")]
     pub cooldown: Duration,
+    /// How long a merged version must run synced, healthy and quiet before promotion.
     #[serde(with = "duration")]
     #[schemars(schema_with = "duration::schema")]
     pub soak: Duration,
@@ -449,11 +515,15 @@ impl UpdateType {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChartPolicy {
+    /// Chart name the entry applies to.
     pub chart: String,
+    /// Replaces `policy.update_types` for this chart.
     #[serde(default)]
     pub update_types: Option<Vec<UpdateType>>,
+    /// Replaces `policy.ignore` for this chart.
     #[serde(default)]
     pub ignore: Option<Vec<String>>,
+    /// Replaces `policy.min_release_age` for this chart.
     #[serde(default, with = "opt_duration")]
     #[schemars(schema_with = "duration::schema")]
     pub min_release_age: Option<Duration>,
@@ -473,6 +543,7 @@ pub struct UpgradeSettings {
     pub jitter: Duration,
     /// Labels on every upgrade PR; majors also get `major_label`.
     pub labels: Vec<String>,
+    /// Extra label on a PR that is a major update.
     pub major_label: String,
     /// Keep the dashboard issue current after every pass.
     #[serde(default = "yes")]
@@ -508,6 +579,7 @@ pub struct PromotionSettings {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackSettings {
+    /// The first rule whose matchers all match an alert decides for it.
     #[serde(default)]
     pub rules: Vec<RollbackRule>,
     /// Labels on every revert PR.
@@ -546,6 +618,7 @@ pub struct RollbackRule {
     /// Label value → environment (`production = "prod"`).
     #[serde(default)]
     pub env_values: BTreeMap<String, String>,
+    /// `revert-pr`, `revert-push` (emergencies) or `argocd-rollback`.
     #[serde(default = "default_rollback_action")]
     pub action: RollbackAction,
 }

@@ -26,7 +26,9 @@ const MAX_CONNECTIONS_LIMIT: usize = 100_000;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
+    /// Address the HTTP server binds, an IP and port (`0.0.0.0:8080` in a container).
     pub listen: String,
+    /// Largest webhook body accepted; larger bodies get 413.
     pub max_body_bytes: usize,
     /// Time a request gets to deliver its whole body; a slower one gets 408.
     #[serde(with = "super::duration")]
@@ -41,6 +43,7 @@ pub struct ServerSettings {
     /// the port, `bearer:TOKEN`, or `basic:USER:PASSWORD`.
     #[serde(default)]
     pub status_auth: Secret,
+    /// File that holds `status_auth`.
     #[serde(default)]
     pub status_auth_file: Option<std::path::PathBuf>,
 }
