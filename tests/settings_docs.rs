@@ -10,7 +10,7 @@ use std::path::Path;
 
 use chartpilot::settings::{
     schema, ChartPolicy, ChatAllow, HelmCredential, HelmMirror, RollbackRule, Settings,
-    DEFAULT_TOML,
+    DEFAULT_TOML, ENV_LIST_KEYS, SECRET_KEYS,
 };
 use serde_json::Value;
 
@@ -46,11 +46,62 @@ fn code_spans(text: &str) -> Vec<&str> {
     text.split('`').skip(1).step_by(2).collect()
 }
 
+fn configuration_md() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md"))
+        .unwrap()
+}
+
+/// The text from the line starting with `start` to the next blank line.
+fn paragraph(text: &str, start: &str) -> String {
+    text.lines()
+        .skip_while(|l| !l.trim_start().starts_with(start))
+        .take_while(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Dotted key names in code spans (`queue.url`), before `until`.
+fn keys_in(text: &str, until: &str) -> BTreeSet<String> {
+    let text = text.split(until).next().unwrap_or(text);
+    code_spans(text)
+        .into_iter()
+        .filter(|s| s.contains('.') && !s.contains([' ', '=']))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_lists_of_secrets_env_lists_and_arrays_of_tables_are_the_codes() {
+    let md = configuration_md();
+    let secrets = md
+        .split("Each of these keys is a secret:")
+        .nth(1)
+        .map(|rest| paragraph(rest.trim_start(), "- `"))
+        .unwrap_or_default();
+    let documented = keys_in(&secrets, "\n\n");
+    let code: BTreeSet<String> = SECRET_KEYS.iter().map(|k| (*k).to_owned()).collect();
+    assert_eq!(documented, code, "## Secrets lists the secret keys");
+
+    let lists = keys_in(&paragraph(&md, "- **Lists.**"), "For example");
+    let code: BTreeSet<String> = ENV_LIST_KEYS.iter().map(|k| (*k).to_owned()).collect();
+    assert_eq!(lists, code, "**Lists.** names the comma-separated keys");
+
+    let arrays = keys_in(&paragraph(&md, "- **Arrays of tables**"), "can only");
+    let code: BTreeSet<String> = types_keys()
+        .into_iter()
+        .filter(|(_, p)| p["items"].get("properties").is_some())
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        arrays, code,
+        "**Arrays of tables** names every array of tables"
+    );
+}
+
 /// Rows of the tables under `## Keys`, keys made absolute
 /// (`chat.allow[].slack_groups` from "`allow[].slack_users` / `slack_groups`").
 fn documented() -> Vec<Row> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md");
-    let text = std::fs::read_to_string(path).unwrap();
+    let text = configuration_md();
     let mut rows = Vec::new();
     let mut in_keys = false;
     let mut section = String::new();

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use super::{
-    env_name, errors, file_used, Secret, Settings, SettingsError, DEFAULT_TOML, ENV_PREFIX,
-    ENV_SEPARATOR, SECRET_KEYS,
+    env_name, errors, file_used, Secret, Settings, SettingsError, DEFAULT_TOML, ENV_LIST_KEYS,
+    ENV_PREFIX, ENV_SEPARATOR, SECRET_KEYS,
 };
 
 impl Settings {
@@ -56,20 +56,12 @@ impl Settings {
                 .prefix_separator(ENV_SEPARATOR)
                 .separator(ENV_SEPARATOR)
         };
+        let lists = ENV_LIST_KEYS.iter().fold(
+            environment().try_parsing(true).list_separator(","),
+            |source, key| source.with_list_parse_key(key),
+        );
         builder = builder
-            .add_source(
-                environment()
-                    .try_parsing(true)
-                    .list_separator(",")
-                    .with_list_parse_key("policy.environments")
-                    .with_list_parse_key("queue.retry_delays")
-                    .with_list_parse_key("pins.env_patterns")
-                    .with_list_parse_key("policy.update_types")
-                    .with_list_parse_key("policy.ignore")
-                    .with_list_parse_key("upgrade.labels")
-                    .with_list_parse_key("argocd.sync_options")
-                    .source(Some(plain_vars)),
-            )
+            .add_source(lists.source(Some(plain_vars)))
             .add_source(environment().source(Some(secret_vars)));
         let raw = builder
             .build()

@@ -36,7 +36,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/default.toml";
 
 /// Keys whose values are secrets: redacted when shown, taken verbatim from
 /// the environment, and loadable from `KEY_file`.
-const SECRET_KEYS: [&str; 10] = [
+pub const SECRET_KEYS: [&str; 10] = [
     "queue.url",
     "github.webhook_secret",
     "github.token",
@@ -47,6 +47,17 @@ const SECRET_KEYS: [&str; 10] = [
     "slack.webhook_url",
     "slack.bot_token",
     "server.status_auth",
+];
+
+/// Lists an environment variable may give as comma-separated values.
+pub const ENV_LIST_KEYS: [&str; 7] = [
+    "policy.environments",
+    "queue.retry_delays",
+    "pins.env_patterns",
+    "policy.update_types",
+    "policy.ignore",
+    "upgrade.labels",
+    "argocd.sync_options",
 ];
 
 /// `queue.url` → `CHARTPILOT__QUEUE__URL`.
@@ -576,7 +587,7 @@ pub struct PromotionSettings {
     pub env_labels: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackSettings {
     /// The first rule whose matchers all match an alert decides for it.
@@ -585,6 +596,17 @@ pub struct RollbackSettings {
     /// Labels on every revert PR.
     #[serde(default = "default_rollback_labels")]
     pub labels: Vec<String>,
+}
+
+/// A `[rollback]` left out: no rules, the usual labels (serde's default
+/// for the section must agree with the keys' own).
+impl Default for RollbackSettings {
+    fn default() -> Self {
+        Self {
+            rules: Vec::new(),
+            labels: default_rollback_labels(),
+        }
+    }
 }
 
 fn default_rollback_labels() -> Vec<String> {
