@@ -118,6 +118,9 @@ fn main() -> ExitCode {
             cli::docs::completions(shell, &mut std::io::stdout().lock())
         }
         Command::Man { out } => cli::docs::man(out.as_deref(), &mut std::io::stdout().lock()),
+        Command::ConfigSchema => chartpilot::settings::schema::json()
+            .map(|text| print!("{text}"))
+            .map_err(|e| e.to_string()),
         Command::Demo {
             dir,
             script,
@@ -239,12 +242,16 @@ fn demo_send(dir: &std::path::Path, event: Event) -> Result<(), String> {
 /// `chartpilot check-config`: the effective configuration, secrets
 /// redacted; with `--probe`, each feature tried once instead.
 fn check_config(args: CheckConfigArgs) -> Result<(), String> {
-    let s = load(args.config.as_ref())?;
     if args.probe {
-        return probe(s);
+        return load(args.config.as_ref()).and_then(probe);
     }
-    let text = s.redacted_toml().map_err(|e| e.to_string())?;
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let text =
+        chartpilot::settings::explain::check_config(args.config.as_deref(), &env, args.explain)
+            .map_err(|e| e.to_string())?;
     print!("{text}");
+    // On stderr: stdout stays the configuration, for tools to read.
+    eprintln!("{}", chartpilot::settings::explain::CONFIG_OK);
     Ok(())
 }
 

@@ -80,8 +80,23 @@ fn scan_lists_the_terraform_pin_of_the_chart() {
 
 #[test]
 fn the_image_config_loads_with_the_github_provider() {
-    let s = Settings::load(Some(&repo().join("deploy/config.toml")), &HashMap::new())
-        .unwrap_or_else(|e| panic!("deploy/config.toml: {e}"));
+    // The image leaves the repository and the token to the environment,
+    // and the GitHub provider needs both at load.
+    let config = repo().join("deploy/config.toml");
+    let e = Settings::load(Some(&config), &HashMap::new()).unwrap_err();
+    assert!(e.to_string().starts_with("git.repository: "), "{e}");
+    let env = HashMap::from([
+        (
+            "CHARTPILOT__GIT__REPOSITORY".to_owned(),
+            "acme/gitops".to_owned(),
+        ),
+        (
+            "CHARTPILOT__GITHUB__TOKEN".to_owned(),
+            "ghp_test".to_owned(),
+        ),
+    ]);
+    let s =
+        Settings::load(Some(&config), &env).unwrap_or_else(|e| panic!("deploy/config.toml: {e}"));
     assert_eq!(s.git.provider, GitProvider::Github);
     assert_eq!(s.server.listen, "0.0.0.0:8080");
     assert_eq!(s.queue.kind, QueueKind::Embedded);

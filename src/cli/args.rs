@@ -79,13 +79,21 @@ pub enum Command {
         #[arg(long, value_enum, help = LOG_FORMAT_HELP)]
         log_format: Option<LogFormatArg>,
     },
-    /// Validate and print the effective configuration, secrets redacted.
+    /// Validate and print the effective configuration, secrets redacted;
+    /// ends with `configuration OK` on stderr.
     #[command(after_help = with_config_env!(
         "Examples:\n  chartpilot check-config --config chartpilot.toml\n  \
          chartpilot check-config --config chartpilot.toml --probe\n  \
-         CHARTPILOT__GIT__PROVIDER=github chartpilot check-config"
+         CHARTPILOT__GIT__BRANCH=release chartpilot check-config --explain"
     ))]
     CheckConfig(CheckConfigArgs),
+    /// Print the JSON Schema of the config file, for editors (Taplo, Even
+    /// Better TOML) and CI.
+    #[command(
+        after_help = "Examples:\n  chartpilot config-schema > chartpilot.schema.json\n  \
+                            chartpilot config-schema | jq '.properties.policy'"
+    )]
+    ConfigSchema,
     /// List every chart pin in the repository at DIR.
     #[command(after_help = with_config_env!(
         "Examples:\n  chartpilot scan . --offline\n  \
@@ -241,6 +249,10 @@ pub struct CheckConfigArgs {
     /// a configured feature is broken.
     #[arg(long)]
     pub probe: bool,
+    /// Print each effective key with its source (default, file PATH,
+    /// environment VAR), secrets redacted.
+    #[arg(long, conflicts_with = "probe")]
+    pub explain: bool,
 }
 
 #[derive(Subcommand)]

@@ -8,7 +8,8 @@ use regex::Regex;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ArgocdMode, GitProvider, LogFormat, QueueKind, RepoPermission, RollbackAction, UpdateType,
+    ArgocdMode, GitProvider, LogFormat, QueueKind, RangePolicy, RepoPermission, RollbackAction,
+    SettingsError, UpdateType,
 };
 
 /// The valid spellings of `T`, read from serde's own refusal of a value no
@@ -40,6 +41,7 @@ fn valid_values(type_name: &str) -> Option<Vec<String>> {
         "RollbackAction" => spellings::<RollbackAction>(),
         "UpdateType" => spellings::<UpdateType>(),
         "RepoPermission" => spellings::<RepoPermission>(),
+        "RangePolicy" => spellings::<RangePolicy>(),
         _ => return None,
     })
 }
@@ -49,26 +51,54 @@ fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
     cell.get_or_init(|| Regex::new(pattern).expect("valid pattern"))
 }
 
-/// `message` as a person reading `chartpilot.toml` wants it.
-pub(super) fn explain(message: &str) -> String {
+/// The names between backticks: "`from` or `to`" → from, to.
+fn quoted(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+/// `message` as a person reading `chartpilot.toml` wants it: the key
+/// first, as written in the file, then what is wrong with it.
+pub(super) fn explain(message: &str) -> SettingsError {
     static VARIANT: OnceLock<Regex> = OnceLock::new();
     static INDEX: OnceLock<Regex> = OnceLock::new();
+    static UNKNOWN: OnceLock<Regex> = OnceLock::new();
+    static MISSING: OnceLock<Regex> = OnceLock::new();
+    static KEYED: OnceLock<Regex> = OnceLock::new();
     let keyed = regex(&INDEX, r"\]([A-Za-z_])").replace_all(message, "].$1");
     let variant = regex(
         &VARIANT,
-        r"enum (\w+) does not have variant constructor (.*) for key `([^`]+)`",
+        r"^enum (\w+) does not have variant constructor (.*) for key `([^`]+)`$",
     );
     if let Some(c) = variant.captures(&keyed) {
         if let Some(values) = valid_values(&c[1]).filter(|v| !v.is_empty()) {
-            return format!(
-                "{}: \"{}\" is not one of {}",
+            return SettingsError::invalid(
                 &c[3],
-                &c[2],
-                values.join(", ")
+                format!("\"{}\" is not one of {}", &c[2], values.join(", ")),
             );
         }
     }
-    keyed.into_owned()
+    let unknown = regex(
+        &UNKNOWN,
+        r"^unknown field `([^`]+)`, expected (.*?)(?: for key `([^`]+)`)?$",
+    );
+    if let Some(c) = unknown.captures(&keyed) {
+        let key = match c.get(3) {
+            Some(parent) => format!("{}.{}", parent.as_str(), &c[1]),
+            None => c[1].to_owned(),
+        };
+        return SettingsError::invalid(
+            &key,
+            format!("unknown key; expected one of {}", quoted(&c[2]).join(", ")),
+        );
+    }
+    let missing = regex(&MISSING, r#"^missing configuration field "([^"]+)"$"#);
+    if let Some(c) = missing.captures(&keyed) {
+        return SettingsError::invalid(&c[1], "is required");
+    }
+    if let Some(c) = regex(&KEYED, r"^(?s)(.*) for key `([^`]+)`$").captures(&keyed) {
+        return SettingsError::invalid(&c[2], &c[1]);
+    }
+    SettingsError::Parse(keyed.into_owned())
 }
 
 #[cfg(test)]
@@ -92,12 +122,24 @@ mod tests {
             ),
             (
                 "invalid type: integer `3`, expected a string for key `helm.mirrors[0]to`",
-                "invalid type: integer `3`, expected a string for key `helm.mirrors[0].to`",
+                "helm.mirrors[0].to: invalid type: integer `3`, expected a string",
             ),
-            ("missing field `from`", "missing field `from`"),
+            (
+                "unknown field `extra`, expected `from` or `to` for key `helm.mirrors[0]`",
+                "helm.mirrors[0].extra: unknown key; expected one of from, to",
+            ),
+            (
+                "unknown field `bogus`, expected one of `server`, `queue`",
+                "bogus: unknown key; expected one of server, queue",
+            ),
+            (
+                "missing configuration field \"rollback.rules[0]matchers\"",
+                "rollback.rules[0].matchers: is required",
+            ),
+            ("something else", "configuration: something else"),
         ];
         for (raw, want) in cases {
-            assert_eq!(explain(raw), want, "{raw}");
+            assert_eq!(explain(raw).to_string(), want, "{raw}");
         }
     }
 
@@ -111,6 +153,7 @@ mod tests {
             "RollbackAction",
             "UpdateType",
             "RepoPermission",
+            "RangePolicy",
         ] {
             let values = valid_values(name).unwrap_or_default();
             assert!(values.len() >= 2, "{name}: {values:?}");

@@ -4,16 +4,24 @@
 //! Loading never reads the environment at request time: [`Settings::load`]
 //! takes the variables as a map so tests can pass their own.
 
+mod cross;
+mod durations;
 mod errors;
+pub mod explain;
+mod load;
+pub mod schema;
 mod secret;
 mod server;
 mod validate;
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
+pub(crate) use durations::duration;
+use durations::{duration_list, opt_duration};
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use secret::Secret;
@@ -28,7 +36,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/default.toml";
 
 /// Keys whose values are secrets: redacted when shown, taken verbatim from
 /// the environment, and loadable from `KEY_file`.
-const SECRET_KEYS: [&str; 10] = [
+pub const SECRET_KEYS: [&str; 10] = [
     "queue.url",
     "github.webhook_secret",
     "github.token",
@@ -41,12 +49,32 @@ const SECRET_KEYS: [&str; 10] = [
     "server.status_auth",
 ];
 
+/// Lists an environment variable may give as comma-separated values.
+pub const ENV_LIST_KEYS: [&str; 7] = [
+    "policy.environments",
+    "queue.retry_delays",
+    "pins.env_patterns",
+    "policy.update_types",
+    "policy.ignore",
+    "upgrade.labels",
+    "argocd.sync_options",
+];
+
 /// `queue.url` → `CHARTPILOT__QUEUE__URL`.
 fn env_name(key: &str) -> String {
     format!(
         "{ENV_PREFIX}{ENV_SEPARATOR}{}",
         key.replace('.', ENV_SEPARATOR).to_uppercase()
     )
+}
+
+/// The file [`Settings::load`] reads: `file` when given (it must exist),
+/// else [`DEFAULT_CONFIG_PATH`] when present.
+pub fn file_used(file: Option<&Path>) -> Option<PathBuf> {
+    match file {
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(PathBuf::from(DEFAULT_CONFIG_PATH)).filter(|p| p.exists()),
+    }
 }
 
 /// Prefix and separator of environment overrides.
@@ -72,104 +100,145 @@ impl SettingsError {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// `[server]`: where the HTTP server listens and what a request may cost.
     pub server: ServerSettings,
+    /// `[queue]`: the job queue, embedded or RabbitMQ, and its retries.
     pub queue: QueueSettings,
+    /// `[log]`: log format and filter.
     pub log: LogSettings,
+    /// `[github]`: webhook secret and API credentials.
     pub github: GithubSettings,
+    /// `[alertmanager]`: alert webhooks and the API asked before promotions.
     pub alertmanager: AlertmanagerSettings,
+    /// `[slack]`: slash commands, rollback notices and user groups.
     pub slack: SlackSettings,
+    /// `[chat]`: the generic chat webhook and who may run which command.
     pub chat: ChatSettings,
+    /// `[git]`: the repository whose pins are changed.
     pub git: GitSettings,
+    /// `[argocd]`: how Argo CD Applications are synced and rolled back.
     pub argocd: ArgocdSettings,
+    /// `[helm]`: chart repository mirrors, credentials and timeouts.
     pub helm: HelmSettings,
+    /// `[pins]`: how a pin's environment is read from its path.
     pub pins: PinsSettings,
+    /// `[policy]`: environments, rollout windows and what upgrades may propose.
     pub policy: PolicySettings,
+    /// `[upgrade]`: the scheduled upgrade pass and its PRs.
     pub upgrade: UpgradeSettings,
+    /// `[promotion]`: checks before a version goes to the next environment.
     pub promotion: PromotionSettings,
+    /// `[rollback]`: which alerts roll a change back, and how.
     #[serde(default)]
     pub rollback: RollbackSettings,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum QueueKind {
     Embedded,
     Amqp,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueueSettings {
+    /// `embedded` (one process, `serve --role all`) or `amqp` (RabbitMQ).
     pub kind: QueueKind,
     /// May hold a password, so it is treated as a secret.
     pub url: Secret,
+    /// File that holds `url`; replaces the built-in URL.
     #[serde(default, skip_serializing)]
     pub url_file: Option<PathBuf>,
+    /// Directory of the embedded store.
     pub path: PathBuf,
+    /// Attempts before a failing job is parked.
     pub max_attempts: u32,
+    /// Name of the exchange and prefix of the queue names (amqp).
     pub prefix: String,
+    /// Jobs a worker holds unacknowledged, and runs, at once.
     pub prefetch: u16,
+    /// Delay before attempt n+1 is the n-th entry; the last repeats.
     #[serde(with = "duration_list")]
+    #[schemars(schema_with = "duration_list::schema")]
     pub retry_delays: Vec<Duration>,
+    /// How long a webhook waits for the broker's publisher confirm.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub confirm_timeout: Duration,
     /// Longest one run of a job may take before it is cancelled and
     /// counted as a failed attempt.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub job_timeout: Duration,
     /// Hand-outs without an outcome (the worker died on the job) before
     /// the job is parked; RabbitMQ's `x-delivery-limit` on `P.jobs`.
     pub max_deliveries: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
+    /// Log format on stdout; `serve --log-format` overrides it.
     pub format: LogFormat,
+    /// `tracing` filter directive (`info,chartpilot=debug`); a valid `RUST_LOG` wins.
     pub level: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GithubSettings {
+    /// HMAC secret of `X-Hub-Signature-256`; empty disables `/webhooks/github`.
     pub webhook_secret: Secret,
+    /// File that holds `webhook_secret`.
     #[serde(default, skip_serializing)]
     pub webhook_secret_file: Option<PathBuf>,
+    /// Token for the GitHub API; or use `app_id` + `private_key_file`.
     pub token: Secret,
+    /// File that holds `token`.
     #[serde(default, skip_serializing)]
     pub token_file: Option<PathBuf>,
+    /// GitHub App id, with `private_key_file`.
     #[serde(default)]
     pub app_id: Option<u64>,
+    /// GitHub App private key (RSA PEM), with `app_id`.
     #[serde(default)]
     pub private_key_file: Option<PathBuf>,
+    /// API base URL, for GitHub Enterprise or tests.
     pub api_url: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertmanagerSettings {
+    /// Bearer token Alertmanager sends; empty disables `/webhooks/alertmanager`.
     pub token: Secret,
+    /// File that holds `token`.
     #[serde(default, skip_serializing)]
     pub token_file: Option<PathBuf>,
+    /// Alertmanager API (`http://alertmanager:9093`), asked for firing alerts before a promotion.
     pub api_url: String,
+    /// Accept alerts without a token, from loopback peers only.
     #[serde(default)]
     pub allow_unauthenticated: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlackSettings {
+    /// Slack app signing secret; empty disables `/webhooks/slack`.
     pub signing_secret: Secret,
+    /// File that holds `signing_secret`.
     #[serde(default, skip_serializing)]
     pub signing_secret_file: Option<PathBuf>,
     /// An incoming webhook (`https://hooks.slack.com/services/…`) that
@@ -177,12 +246,14 @@ pub struct SlackSettings {
     /// has it may post to the channel.
     #[serde(default)]
     pub webhook_url: Secret,
+    /// File that holds `webhook_url`.
     #[serde(default, skip_serializing)]
     pub webhook_url_file: Option<PathBuf>,
     /// A bot token (`xoxb-…`, scope `usergroups:read`) for rules naming
     /// Slack user groups; empty: such rules match nobody.
     #[serde(default)]
     pub bot_token: Secret,
+    /// File that holds `bot_token`.
     #[serde(default, skip_serializing)]
     pub bot_token_file: Option<PathBuf>,
     /// Slack's Web API, for tests and proxies.
@@ -194,10 +265,12 @@ fn default_slack_api() -> String {
     "https://slack.com/api".into()
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatSettings {
+    /// HMAC secret of `/webhooks/chat`; empty disables the route.
     pub secret: Secret,
+    /// File that holds `secret`.
     #[serde(default, skip_serializing)]
     pub secret_file: Option<PathBuf>,
     /// Who may run what. `help` and `status` are for everyone; everything
@@ -209,6 +282,7 @@ pub struct ChatSettings {
     pub protected: Vec<String>,
     /// How long a confirmation code stays good.
     #[serde(default = "default_confirm_within", with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub confirm_within: Duration,
 }
 
@@ -217,7 +291,7 @@ fn default_confirm_within() -> Duration {
 }
 
 /// `[[chat.allow]]`: these verbs, in these environments, for these people.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatAllow {
     /// Verbs, or `"*"` for all.
@@ -247,7 +321,9 @@ pub struct ChatAllow {
 }
 
 /// GitHub's repository roles, weakest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RepoPermission {
     None,
@@ -258,25 +334,30 @@ pub enum RepoPermission {
     Admin,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GitProvider {
     Local,
     Github,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GitSettings {
+    /// Where pins are changed: a repository on disk (`local`) or GitHub.
     pub provider: GitProvider,
+    /// The local repository (`provider = "local"`), bare or checked out.
     pub path: PathBuf,
+    /// `owner/name` on GitHub; required with `provider = "github"`.
     pub repository: String,
+    /// The branch that deploys: passes read it, PRs target it.
     pub branch: String,
+    /// Where `provider = "local"` records pull requests (JSON lines).
     #[serde(default)]
     pub pulls_log: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ArgocdMode {
     None,
@@ -284,14 +365,19 @@ pub enum ArgocdMode {
     Api,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArgocdSettings {
+    /// `none` only logs; `kube` uses Application resources; `api` the Argo CD REST API.
     pub mode: ArgocdMode,
+    /// Argo CD server, for `mode = "api"`.
     pub api_url: String,
+    /// Argo CD API token, for `mode = "api"`.
     pub token: Secret,
+    /// File that holds `token`.
     #[serde(default, skip_serializing)]
     pub token_file: Option<PathBuf>,
+    /// Namespace of the Application resources, for `mode = "kube"`.
     pub namespace: String,
     /// `syncOptions` sent with every sync (e.g. `CreateNamespace=true`).
     #[serde(default)]
@@ -309,9 +395,10 @@ pub struct ArgocdSettings {
     pub kubeconfig: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HelmSettings {
+    /// Chart repository mirrors; the longest matching `from` wins.
     #[serde(default)]
     pub mirrors: Vec<HelmMirror>,
     /// Credentials per repository host, for HTTP indexes and OCI registries.
@@ -319,35 +406,44 @@ pub struct HelmSettings {
     pub credentials: Vec<HelmCredential>,
     /// Per request to a chart repository or registry.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub timeout: Duration,
 }
 
 /// `[[helm.credentials]]`: basic (`username` + `password`) or bearer
 /// (`token`) for one host; secrets also as `password_file` / `token_file`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HelmCredential {
+    /// Host with an optional port (`ghcr.io`, `127.0.0.1:5000`).
     pub host: String,
+    /// User for Basic authentication, with `password`.
     #[serde(default)]
     pub username: String,
+    /// Password for Basic authentication.
     #[serde(default)]
     pub password: Secret,
+    /// File that holds `password`.
     #[serde(default, skip_serializing)]
     pub password_file: Option<PathBuf>,
+    /// Bearer token, instead of `username` and `password`.
     #[serde(default)]
     pub token: Secret,
+    /// File that holds `token`.
     #[serde(default, skip_serializing)]
     pub token_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HelmMirror {
+    /// The repository as pins write it; without a scheme, `oci://`.
     pub from: String,
+    /// Where to fetch it instead; without a scheme, `oci://`.
     pub to: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PinsSettings {
     /// Path patterns naming a pin's environment (see `docs/pins.md`).
@@ -359,16 +455,24 @@ pub struct PinsSettings {
     pub env_aliases: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySettings {
+    /// Promotion order; upgrade PRs go to the first environment only.
     pub environments: Vec<String>,
+    /// Decide and report, but change nothing.
     pub dry_run: bool,
+    /// A commit is reverted for an alert only if it landed at most this long before.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub rollout_window: Duration,
+    /// At most one rollback per app per this period.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub cooldown: Duration,
+    /// How long a merged version must run synced, healthy and quiet before promotion.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub soak: Duration,
     /// Update types automatic upgrade PRs may make.
     pub update_types: Vec<UpdateType>,
@@ -376,6 +480,7 @@ pub struct PolicySettings {
     pub ignore: Vec<String>,
     /// A release younger than this is not proposed yet.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub min_release_age: Duration,
     /// Overrides per chart, matched by chart name.
     #[serde(default)]
@@ -387,7 +492,7 @@ pub struct PolicySettings {
 
 /// `policy.ranges`: a range already follows new releases on its own, so
 /// upgrades leave it alone unless asked to turn it into an exact pin.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RangePolicy {
     /// Report the version the range resolves to; propose nothing.
@@ -397,22 +502,9 @@ pub enum RangePolicy {
     Pin,
 }
 
-impl<'de> Deserialize<'de> for RangePolicy {
-    /// By hand, so a typo reads `expected "leave" or "pin"` rather than
-    /// serde's wording about variant constructors.
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        match text.as_str() {
-            "leave" => Ok(RangePolicy::Leave),
-            "pin" => Ok(RangePolicy::Pin),
-            other => Err(serde::de::Error::custom(format!(
-                "`{other}` is not a ranges policy: expected \"leave\" or \"pin\""
-            ))),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum UpdateType {
     Patch,
@@ -431,30 +523,38 @@ impl UpdateType {
 }
 
 /// `[[policy.charts]]`: what differs from the global policy for one chart.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChartPolicy {
+    /// Chart name the entry applies to.
     pub chart: String,
+    /// Replaces `policy.update_types` for this chart.
     #[serde(default)]
     pub update_types: Option<Vec<UpdateType>>,
+    /// Replaces `policy.ignore` for this chart.
     #[serde(default)]
     pub ignore: Option<Vec<String>>,
+    /// Replaces `policy.min_release_age` for this chart.
     #[serde(default, with = "opt_duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub min_release_age: Option<Duration>,
 }
 
 /// `[upgrade]`: when the scheduled upgrade pass runs and how its PRs look.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpgradeSettings {
     /// Between scheduled passes; `0s` turns the schedule off.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub interval: Duration,
     /// Up to this much is added to each interval, so replicas spread out.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub jitter: Duration,
     /// Labels on every upgrade PR; majors also get `major_label`.
     pub labels: Vec<String>,
+    /// Extra label on a PR that is a major update.
     pub major_label: String,
     /// Keep the dashboard issue current after every pass.
     #[serde(default = "yes")]
@@ -467,16 +567,18 @@ fn yes() -> bool {
 
 /// `[promotion]`: how long and how often a merged version is checked
 /// before it goes to the next environment, and how alerts name apps.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromotionSettings {
     /// After this long since the merge, a version that could not be
     /// promoted is given up on, with the reason on the merged PR.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub deadline: Duration,
     /// The first wait between checks; later waits grow with the time since
     /// the merge, up to 16 times this.
     #[serde(with = "duration")]
+    #[schemars(schema_with = "duration::schema")]
     pub recheck: Duration,
     /// Alert labels whose value may be the app's name, any of them.
     pub app_labels: Vec<String>,
@@ -485,9 +587,10 @@ pub struct PromotionSettings {
     pub env_labels: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackSettings {
+    /// The first rule whose matchers all match an alert decides for it.
     #[serde(default)]
     pub rules: Vec<RollbackRule>,
     /// Labels on every revert PR.
@@ -495,11 +598,22 @@ pub struct RollbackSettings {
     pub labels: Vec<String>,
 }
 
+/// A `[rollback]` left out: no rules, the usual labels (serde's default
+/// for the section must agree with the keys' own).
+impl Default for RollbackSettings {
+    fn default() -> Self {
+        Self {
+            rules: Vec::new(),
+            labels: default_rollback_labels(),
+        }
+    }
+}
+
 fn default_rollback_labels() -> Vec<String> {
     vec!["chartpilot".into(), "rollback".into()]
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RollbackAction {
     RevertPr,
@@ -507,7 +621,7 @@ pub enum RollbackAction {
     ArgocdRollback,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRule {
     /// Alertmanager matchers (`severity="critical"`, `alertname=~"Kube.*"`),
@@ -515,9 +629,10 @@ pub struct RollbackRule {
     pub matchers: Vec<String>,
     /// Labels naming the app, tried in order; the first whose value is a
     /// known Application or `helm_release` name wins.
+    #[serde(default = "default_app_labels")]
     pub app_labels: Vec<String>,
     /// Labels naming the environment, tried in order.
-    #[serde(default)]
+    #[serde(default = "default_env_labels")]
     pub env_labels: Vec<String>,
     /// Namespace → app, for alerts that carry only a `namespace` label.
     #[serde(default)]
@@ -525,184 +640,25 @@ pub struct RollbackRule {
     /// Label value → environment (`production = "prod"`).
     #[serde(default)]
     pub env_values: BTreeMap<String, String>,
+    /// `revert-pr`, `revert-push` (emergencies) or `argocd-rollback`.
     #[serde(default = "default_rollback_action")]
     pub action: RollbackAction,
 }
 
+/// The labels Prometheus rules and kube-state-metrics put an app's name
+/// in, most specific first; `promotion.app_labels` ships the same list.
+fn default_app_labels() -> Vec<String> {
+    ["argocd_app", "name", "app", "release"]
+        .map(String::from)
+        .to_vec()
+}
+
+fn default_env_labels() -> Vec<String> {
+    ["env", "environment"].map(String::from).to_vec()
+}
+
 fn default_rollback_action() -> RollbackAction {
     RollbackAction::RevertPr
-}
-
-impl Settings {
-    /// Loads defaults, then `file` (an explicit path must exist; the default
-    /// path is used only when present), then the given environment.
-    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, SettingsError> {
-        use config::{Config, Environment, File, FileFormat};
-
-        let mut builder =
-            Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
-        let (path, explicit) = match file {
-            Some(p) => (p.to_path_buf(), true),
-            None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
-        };
-        if explicit || path.exists() {
-            let text = std::fs::read_to_string(&path).map_err(|e| SettingsError::File {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            // Parse once here so a syntax error names the file, line and column.
-            toml::from_str::<toml::Table>(&text).map_err(|e| SettingsError::File {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
-        }
-        // Secrets are taken verbatim; everything else is parsed, so
-        // `CHARTPILOT__QUEUE__MAX_ATTEMPTS=7` is a number and lists split
-        // on commas. A secret like `0042` must not become the number 42.
-        let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}");
-        let (secret_vars, plain_vars): (config::Map<String, String>, config::Map<String, String>) =
-            env.iter()
-                .filter(|(k, _)| k.starts_with(&prefix))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .partition(|(k, _)| SECRET_KEYS.iter().any(|s| env_name(s) == *k));
-        let environment = || {
-            Environment::with_prefix(ENV_PREFIX)
-                .prefix_separator(ENV_SEPARATOR)
-                .separator(ENV_SEPARATOR)
-        };
-        builder = builder
-            .add_source(
-                environment()
-                    .try_parsing(true)
-                    .list_separator(",")
-                    .with_list_parse_key("policy.environments")
-                    .with_list_parse_key("queue.retry_delays")
-                    .with_list_parse_key("pins.env_patterns")
-                    .with_list_parse_key("policy.update_types")
-                    .with_list_parse_key("policy.ignore")
-                    .with_list_parse_key("upgrade.labels")
-                    .with_list_parse_key("argocd.sync_options")
-                    .source(Some(plain_vars)),
-            )
-            .add_source(environment().source(Some(secret_vars)));
-        let raw = builder
-            .build()
-            .map_err(|e| SettingsError::Parse(errors::explain(&e.to_string())))?;
-        let mut settings: Settings = raw
-            .try_deserialize()
-            .map_err(|e| SettingsError::Parse(errors::explain(&e.to_string())))?;
-        settings.resolve_secret_files()?;
-        settings.validate()?;
-        Ok(settings)
-    }
-
-    /// The listen address, validated by [`Settings::load`].
-    pub fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
-        self.server
-            .listen
-            .parse()
-            .map_err(|_| SettingsError::invalid("server.listen", "expected host:port"))
-    }
-
-    /// Effective configuration as TOML with every secret redacted.
-    pub fn redacted_toml(&self) -> Result<String, SettingsError> {
-        toml::to_string_pretty(self).map_err(|e| SettingsError::Parse(e.to_string()))
-    }
-
-    fn resolve_secret_files(&mut self) -> Result<(), SettingsError> {
-        // Same order as SECRET_KEYS.
-        let secrets: [(&mut Secret, &Option<PathBuf>); 10] = [
-            (&mut self.queue.url, &self.queue.url_file),
-            (
-                &mut self.github.webhook_secret,
-                &self.github.webhook_secret_file,
-            ),
-            (&mut self.github.token, &self.github.token_file),
-            (&mut self.alertmanager.token, &self.alertmanager.token_file),
-            (
-                &mut self.slack.signing_secret,
-                &self.slack.signing_secret_file,
-            ),
-            (&mut self.chat.secret, &self.chat.secret_file),
-            (&mut self.argocd.token, &self.argocd.token_file),
-            (&mut self.slack.webhook_url, &self.slack.webhook_url_file),
-            (&mut self.slack.bot_token, &self.slack.bot_token_file),
-            (&mut self.server.status_auth, &self.server.status_auth_file),
-        ];
-        let defaults: toml::Table = toml::from_str(DEFAULT_TOML)
-            .map_err(|e| SettingsError::Parse(format!("built-in defaults: {e}")))?;
-        for (key, (secret, file)) in SECRET_KEYS.iter().zip(secrets) {
-            let default = key
-                .split_once('.')
-                .and_then(|(section, name)| defaults.get(section)?.get(name)?.as_str())
-                .unwrap_or("");
-            secret.resolve_file(key, file.as_deref(), default)?;
-        }
-        for (i, c) in self.helm.credentials.iter_mut().enumerate() {
-            let key = format!("helm.credentials[{i}]");
-            c.password
-                .resolve_file(&format!("{key}.password"), c.password_file.as_deref(), "")?;
-            c.token
-                .resolve_file(&format!("{key}.token"), c.token_file.as_deref(), "")?;
-        }
-        Ok(())
-    }
-}
-
-/// Durations written the way people write them: `90s`, `30m`, `2h`.
-pub(crate) mod duration {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(text.trim()).map_err(|e| {
-            serde::de::Error::custom(format!("`{text}` is not a duration like 30s, 5m, 2h ({e})"))
-        })
-    }
-}
-
-mod opt_duration {
-    use serde::{Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => super::duration::serialize(d, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        super::duration::deserialize(d).map(Some)
-    }
-}
-
-mod duration_list {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &[Duration], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(d.iter().map(|d| humantime::format_duration(*d).to_string()))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
-        Vec::<String>::deserialize(d)?
-            .iter()
-            .map(|text| {
-                humantime::parse_duration(text.trim()).map_err(|e| {
-                    serde::de::Error::custom(format!(
-                        "`{text}` is not a duration like 30s, 5m, 2h ({e})"
-                    ))
-                })
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]

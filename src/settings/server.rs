@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{Secret, SettingsError};
@@ -22,13 +23,16 @@ const MIN_BODIES_IN_BUDGET: usize = 2;
 /// Far above what one process serves; a typo (an extra zero) stops here.
 const MAX_CONNECTIONS_LIMIT: usize = 100_000;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
+    /// Address the HTTP server binds, an IP and port (`0.0.0.0:8080` in a container).
     pub listen: String,
+    /// Largest webhook body accepted; larger bodies get 413.
     pub max_body_bytes: usize,
     /// Time a request gets to deliver its whole body; a slower one gets 408.
     #[serde(with = "super::duration")]
+    #[schemars(schema_with = "super::duration::schema")]
     pub body_timeout: Duration,
     /// Bytes buffered across all connections by requests whose signature
     /// is not yet checked; beyond it a request gets 503.
@@ -39,6 +43,7 @@ pub struct ServerSettings {
     /// the port, `bearer:TOKEN`, or `basic:USER:PASSWORD`.
     #[serde(default)]
     pub status_auth: Secret,
+    /// File that holds `status_auth`.
     #[serde(default)]
     pub status_auth_file: Option<std::path::PathBuf>,
 }

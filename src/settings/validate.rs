@@ -47,14 +47,18 @@ impl Settings {
         }
         for (i, m) in self.helm.mirrors.iter().enumerate() {
             for (field, url) in [("from", &m.from), ("to", &m.to)] {
-                if !(url.starts_with("https://")
-                    || url.starts_with("http://")
-                    || url.starts_with("oci://")
-                    || url.starts_with("file:///"))
-                {
+                let key = format!("helm.mirrors[{i}].{field}");
+                if url.trim().is_empty() {
+                    return Err(bad(&key, "must not be empty"));
+                }
+                // Without a scheme a location is an OCI registry path
+                // (`ghcr.io/org/charts`), as Argo CD writes them.
+                let scheme = url.split_once("://").map(|(s, _)| s);
+                if !matches!(scheme, None | Some("https" | "http" | "oci" | "file")) {
                     return Err(bad(
-                        &format!("helm.mirrors[{i}].{field}"),
-                        "must be an https://, http://, oci:// or file:/// URL",
+                        &key,
+                        "must be an https://, http://, oci:// or file:// URL, \
+                         or a registry path without a scheme (oci://)",
                     ));
                 }
             }
@@ -265,7 +269,7 @@ impl Settings {
                 ));
             }
         }
-        Ok(())
+        self.validate_cross()
     }
 }
 
@@ -324,15 +328,17 @@ impl Settings {
         if within < Duration::from_secs(30) || within > Duration::from_secs(3600) {
             return Err(bad("chat.confirm_within", "must be between 30s and 1h"));
         }
-        if let Some(i) = self
-            .chat
-            .allow
-            .iter()
-            .position(|r| r.github_permission == Some(super::RepoPermission::Read))
-        {
+        for (i, rule) in self.chat.allow.iter().enumerate() {
+            use super::RepoPermission as P;
+            // `none` would let anyone who can comment run the verbs.
+            let who = match rule.github_permission {
+                Some(P::None) => "`none` is anyone who can comment",
+                Some(P::Read) => "`read` is everyone on a public repository",
+                _ => continue,
+            };
             return Err(bad(
                 &format!("chat.allow[{i}].github_permission"),
-                "`read` is everyone on a public repository; use triage or higher, or name people",
+                &format!("{who}; use triage or higher, or name people"),
             ));
         }
         if let Some(e) = self.chat.protected.iter().find(|e| !envs.contains(e)) {
@@ -442,7 +448,7 @@ mod tests {
                 "not both",
             ),
             (
-                "[[helm.mirrors]]\nfrom = \"charts.example.org\"\nto = \"http://m\"",
+                "[[helm.mirrors]]\nfrom = \"ftp://charts.example.org\"\nto = \"http://m\"",
                 "helm.mirrors[0].from",
             ),
             ("[upgrade]\nmajor_label = \" \"", "upgrade.major_label"),
