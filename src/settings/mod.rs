@@ -383,6 +383,34 @@ pub struct PolicySettings {
     /// What upgrades do with pins written as ranges (`8.x`, `^1.4.0`).
     #[serde(default)]
     pub ranges: RangePolicy,
+    /// How far one upgrade PR moves a pin across majors.
+    #[serde(default)]
+    pub major_steps: MajorSteps,
+}
+
+/// `policy.major_steps`: `newest` proposes the newest allowed release
+/// however many majors it crosses; `one` proposes the newest allowed
+/// release of the next major, so each major's breaking changes get a PR
+/// of their own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MajorSteps {
+    #[default]
+    Newest,
+    One,
+}
+
+impl<'de> Deserialize<'de> for MajorSteps {
+    /// By hand, so a typo names the valid values.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "newest" => Ok(MajorSteps::Newest),
+            "one" => Ok(MajorSteps::One),
+            other => Err(serde::de::Error::custom(format!(
+                "\"{other}\" is not one of newest, one"
+            ))),
+        }
+    }
 }
 
 /// `policy.ranges`: a range already follows new releases on its own, so
