@@ -12,6 +12,7 @@ mod dashboard;
 mod fixture;
 mod github;
 mod local;
+mod majors;
 mod promotion;
 mod rate_limits;
 #[path = "../support/mod.rs"]
