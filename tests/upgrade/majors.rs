@@ -63,9 +63,9 @@ fn index(dir: &Path) {
 fn body(repo: &Path, branch: &str) -> String {
     let text = std::fs::read_to_string(repo.join(".git/chartpilot/pulls.jsonl")).unwrap();
     text.lines()
+        .rev()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|p| p["head"] == branch)
-        .last()
+        .find(|p| p["head"] == branch)
         .and_then(|p| p["body"].as_str().map(str::to_owned))
         .unwrap_or_else(|| panic!("no PR for {branch}"))
 }
