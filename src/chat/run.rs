@@ -459,7 +459,7 @@ fn rollback_reply(outcome: &Outcome) -> Reply {
 fn audit(who: &Principal, command: &str, place: &str, decision: &str, why: &str) {
     tracing::info!(
         target: "chartpilot::audit",
-        source = ?who.source,
+        source = %who.source,
         user = %who.user,
         command = %command.trim(),
         place = %place,

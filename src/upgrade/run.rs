@@ -223,7 +223,7 @@ impl Upgrader {
                 Ok(()) => {}
                 Err(e) if e.is_transient() => return Err(e),
                 Err(e) => {
-                    tracing::error!(branch = %group.branch(), error = %e, "upgrade PR failed");
+                    tracing::error!(event = "upgrade_pr_failed", branch = %group.branch(), error = %e, "upgrade PR failed");
                     report.errors.push(format!("{}: {e}", group.branch()));
                 }
             }
