@@ -12,6 +12,7 @@ mod dashboard;
 mod fixture;
 mod github;
 mod local;
+mod logs;
 mod majors;
 mod promotion;
 mod rate_limits;
