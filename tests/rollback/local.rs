@@ -263,7 +263,7 @@ async fn the_rollback_decision_is_logged_as_words_with_the_short_commit() {
     std::fs::create_dir_all(&repo).unwrap();
     let bump = local_repository(&repo);
     let h = handler(tmp.path(), "revert-pr").await;
-    let logs = super::support::logs::capture("info");
+    let logs = super::support::logs::capture();
     let firing = notification(AlertStatus::Firing, "a1b2c3d4e5f60718");
     h.rollbacker
         .as_ref()

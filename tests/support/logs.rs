@@ -1,25 +1,33 @@
 //! Log lines captured as production writes them (JSON, one object per
-//! line), for tests that assert what operators read and query. The
-//! subscriber is the thread's default: a `#[tokio::test]` on its
-//! current-thread runtime sees every line of what it drives, and tests
-//! running in parallel do not see each other's.
+//! line), for tests that assert what operators read and query.
+//!
+//! One subscriber serves the whole test binary, set once as the global
+//! default, and writes each line to the buffer of the thread that logged
+//! it: a `#[tokio::test]` on its current-thread runtime sees every line of
+//! what it drives, and tests running in parallel do not see each other's.
+//! (A thread-local subscriber per test is not enough: a callsite first hit
+//! by another test while none was set can stay disabled for everyone.)
 
+use std::cell::RefCell;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use tracing::subscriber::DefaultGuard;
+type Buffer = Arc<Mutex<Vec<u8>>>;
 
-pub struct Captured {
-    buf: Arc<Mutex<Vec<u8>>>,
-    _guard: DefaultGuard,
+thread_local! {
+    static CURRENT: RefCell<Option<Buffer>> = const { RefCell::new(None) };
 }
 
-#[derive(Clone)]
-struct Sink(Arc<Mutex<Vec<u8>>>);
+/// Writes to the logging thread's buffer, or nowhere.
+struct Sink;
 
 impl Write for Sink {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
+        CURRENT.with(|c| {
+            if let Some(buf) = c.borrow().as_ref() {
+                buf.lock().unwrap().extend_from_slice(b);
+            }
+        });
         Ok(b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -27,22 +35,35 @@ impl Write for Sink {
     }
 }
 
-/// Captures this thread's log lines at `filter` (`info`, `warn`) and
-/// above until the result is dropped.
-pub fn capture(filter: &str) -> Captured {
-    let buf: Arc<Mutex<Vec<u8>>> = Arc::default();
-    let sink = Sink(Arc::clone(&buf));
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_env_filter(filter)
-        .with_writer(move || sink.clone())
-        .finish();
-    Captured {
-        buf,
-        _guard: tracing::subscriber::set_default(subscriber),
+/// Lines this thread logs at INFO and above, until dropped.
+pub struct Captured {
+    buf: Buffer,
+}
+
+impl Drop for Captured {
+    fn drop(&mut self) {
+        CURRENT.with(|c| *c.borrow_mut() = None);
     }
+}
+
+/// Starts capturing this thread's lines at INFO and above.
+pub fn capture() -> Captured {
+    static GLOBAL: OnceLock<()> = OnceLock::new();
+    GLOBAL.get_or_init(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter("info")
+            .with_writer(|| Sink)
+            .finish();
+        // Under TEST_LOG another subscriber may be set already; the
+        // assertions then fail loudly rather than pass on nothing.
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+    let buf = Buffer::default();
+    CURRENT.with(|c| *c.borrow_mut() = Some(Arc::clone(&buf)));
+    Captured { buf }
 }
 
 impl Captured {

@@ -24,7 +24,7 @@ async fn a_failed_lookup_is_logged_once_per_chart() {
     std::fs::remove_dir_all(&scratch.index_dir).unwrap();
     let handler =
         ServiceHandler::from_settings(&scratch.local_settings(), Arc::new(SystemClock)).await;
-    let logs = capture("info");
+    let logs = capture();
     let job = Job::Upgrade(UpgradeRequest {
         reason: "logs test".into(),
     });
@@ -54,7 +54,7 @@ async fn a_push_for_a_repository_not_watched_is_warned_once_naming_both() {
     let mut settings = scratch.local_settings();
     settings.git.repository = "acme/gitops".into();
     let handler = ServiceHandler::from_settings(&settings, Arc::new(SystemClock)).await;
-    let logs = capture("info");
+    let logs = capture();
     let sha = |c: &str| CommitSha::parse(&c.repeat(40)).unwrap();
     let job = Job::Push(Push {
         repository: "someone/else".into(),
