@@ -290,7 +290,7 @@ pub async fn assess(settings: &Settings, handler: &ServiceHandler) -> Features {
     ]);
     for f in features.broken() {
         if let State::Broken { why } = &f.state {
-            tracing::error!(feature = f.name, error = %why, "feature is configured but cannot work");
+            tracing::error!(event = "feature_unavailable", feature = f.name, error = %why, "feature is configured but cannot work");
         }
     }
     features

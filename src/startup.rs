@@ -155,7 +155,7 @@ impl Application {
         let worker = role
             .works()
             .then(|| Worker::new(Arc::clone(&queue), handler, metrics, &settings.queue));
-        tracing::info!(%addr, port, ?role, queue = ?settings.queue.kind, "chartpilot built");
+        tracing::info!(%addr, port, role = clap::ValueEnum::to_possible_value(&role).as_ref().map(clap::builder::PossibleValue::get_name), queue = match settings.queue.kind { crate::settings::QueueKind::Embedded => "embedded", crate::settings::QueueKind::Amqp => "amqp" }, "chartpilot built");
         Ok(Self {
             port,
             server,

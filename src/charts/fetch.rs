@@ -126,8 +126,7 @@ impl HelmClient {
         charts: &BTreeSet<String>,
     ) -> Result<ChartIndex, FetchError> {
         let routed = self.net.routes.route(repository);
-        let span =
-            tracing::info_span!("helm_index", repo = %routed.original, mirror = ?routed.mirror);
+        let span = tracing::info_span!("helm_index", repo = %routed.original, mirror = routed.mirror.as_deref());
         async {
             let raw = self.raw_index(&routed).await?;
             let wanted = charts.clone();

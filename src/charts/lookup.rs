@@ -340,14 +340,15 @@ impl Lookup {
             Job::Index(repo, charts) => {
                 let found = self.helm.index(&repo, &charts).await;
                 if let Err(e) = &found {
-                    tracing::warn!(repo = %e.target.repository, error = %e, "chart repository lookup failed");
+                    // Said once by the caller, per chart (report line, `chart lookup failed`).
+                    tracing::debug!(repo = %e.target.repository, error = %e, "chart repository lookup failed");
                 }
                 Done::Index(repo, found)
             }
             Job::Oci(chart) => {
                 let found = self.oci.versions(&chart).await;
                 if let Err(e) = &found {
-                    tracing::warn!(repo = %chart.reference(), error = %e, "registry lookup failed");
+                    tracing::debug!(repo = %chart.reference(), error = %e, "registry lookup failed");
                 }
                 Done::Oci(chart, found)
             }

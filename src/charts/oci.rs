@@ -166,7 +166,7 @@ impl OciClient {
     /// registry's order; `created` is left empty (see `release_time`).
     pub async fn versions(&self, chart: &OciChart) -> Result<Vec<Release>, FetchError> {
         let registry = self.registry(chart)?;
-        let span = tracing::info_span!("oci_tags", repo = %registry.routed.original, mirror = ?registry.routed.mirror);
+        let span = tracing::info_span!("oci_tags", repo = %registry.routed.original, mirror = registry.routed.mirror.as_deref());
         async {
             let protocol =
                 |m: String| FetchError::new(&registry.routed, FetchErrorKind::Protocol(m));

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::constraint::Constraint;
 use super::version::{update_type, Version};
 use super::Release;
-use crate::settings::{PolicySettings, UpdateType};
+use crate::settings::{MajorSteps, PolicySettings, UpdateType};
 
 /// `[policy]` with the `[[policy.charts]]` entries for one chart applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +20,9 @@ pub struct EffectivePolicy {
     /// Ranges from `ignore`, kept with their spelling for explanations.
     pub ignore: Vec<(String, semver::VersionReq)>,
     pub min_release_age: Duration,
+    /// `policy.major_steps`: global, since stepping is about how people
+    /// read breaking changes rather than about one chart.
+    pub major_steps: MajorSteps,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -76,6 +79,7 @@ impl EffectivePolicy {
             update_types,
             ignore,
             min_release_age,
+            major_steps: policy.major_steps,
         })
     }
 
@@ -85,6 +89,7 @@ impl EffectivePolicy {
             update_types: vec![UpdateType::Patch, UpdateType::Minor, UpdateType::Major],
             ignore: Vec::new(),
             min_release_age: Duration::ZERO,
+            major_steps: MajorSteps::Newest,
         }
     }
 }
@@ -174,6 +179,11 @@ pub enum Reason {
     },
     /// A minimum age is set and the index has no `created` time.
     NoCreatedTime,
+    /// `policy.major_steps = "one"`: a later major than the next one; the
+    /// release proposed instead (`next`) opens the next major.
+    MajorStep {
+        next: Option<String>,
+    },
 }
 
 /// Picks the release to propose for a pin at `current`.
@@ -185,6 +195,11 @@ pub enum Reason {
 /// passes only when the minimum age is zero, since its age is unknown), and
 /// of an allowed update type. Releases at or below the pin are never
 /// proposed, even when the pin itself is deprecated or missing.
+///
+/// Under `major_steps = "one"`, only releases up to the next major are
+/// proposed: the lowest major above the pin that has a release the policy
+/// would take once old enough. A next major still too young holds the
+/// later ones back too, so waiting never turns into a jump.
 pub fn select<'a>(
     current: &Version,
     releases: &'a [Release],
@@ -192,7 +207,8 @@ pub fn select<'a>(
     now: DateTime<Utc>,
 ) -> Selection<'a> {
     let pin_is_pre = current.is_prerelease();
-    let mut best: Option<(&Release, Version)> = None;
+    let mut allowed: Vec<(&Release, Version)> = Vec::new();
+    let mut next_major: Option<Version> = None;
     let mut blocked: Option<(&Release, Version, Reason)> = None;
     for release in releases {
         let version = Version::parse(&release.version);
@@ -201,14 +217,42 @@ pub fn select<'a>(
         let Some(update) = update_type(current, &version) else {
             continue;
         };
-        match check(release, &version, Some(update), pin_is_pre, policy, now) {
-            Ok(()) => keep_newest(&mut best, release, version),
+        let verdict = check(release, &version, Some(update), pin_is_pre, policy, now);
+        let waits = matches!(
+            verdict,
+            Ok(()) | Err(Reason::TooYoung { .. } | Reason::NoCreatedTime)
+        );
+        if waits && update == UpdateType::Major && next_major.as_ref().is_none_or(|n| version < *n)
+        {
+            next_major = Some(version.clone());
+        }
+        match verdict {
+            Ok(()) => allowed.push((release, version)),
             Err(reason) => {
                 let quiet = reason == Reason::Prerelease && !pin_is_pre;
                 if !quiet && blocked.as_ref().is_none_or(|(_, v, _)| version > *v) {
                     blocked = Some((release, version, reason));
                 }
             }
+        }
+    }
+    let next_major = next_major.filter(|_| policy.major_steps == MajorSteps::One);
+    let mut best: Option<(&Release, Version)> = None;
+    let mut beyond: Option<(&Release, Version)> = None;
+    for (release, version) in allowed {
+        let later = next_major
+            .as_ref()
+            .is_some_and(|n| update_type(n, &version) == Some(UpdateType::Major));
+        keep_newest(
+            if later { &mut beyond } else { &mut best },
+            release,
+            version,
+        );
+    }
+    if let Some((release, version)) = beyond {
+        if blocked.as_ref().is_none_or(|(_, v, _)| version > *v) {
+            let next = best.as_ref().map(|(r, _)| r.version.clone());
+            blocked = Some((release, version, Reason::MajorStep { next }));
         }
     }
     let held_back = blocked
@@ -364,6 +408,13 @@ impl fmt::Display for HeldBack<'_> {
             Reason::NoCreatedTime => {
                 f.write_str("has no creation time; policy needs a minimum release age")
             }
+            Reason::MajorStep { next: Some(next) } => write!(
+                f,
+                "is more than one major ahead; policy.major_steps = \"one\" takes {next} first"
+            ),
+            Reason::MajorStep { next: None } => f.write_str(
+                "is more than one major ahead; policy.major_steps = \"one\" waits for the next major",
+            ),
         }
     }
 }

@@ -460,7 +460,7 @@ fn audit(who: &Principal, command: &str, place: &str, decision: &str, why: &str)
     crate::metrics::ambient::chat(command, decision);
     tracing::info!(
         target: "chartpilot::audit",
-        source = ?who.source,
+        source = %who.source,
         user = %who.user,
         command = %command.trim(),
         place = %place,

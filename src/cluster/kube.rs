@@ -152,7 +152,11 @@ impl ArgoCd for KubeClient {
         }
         let body = sync_patch(request, obj.metadata.resource_version.as_deref());
         self.merge_patch(app, "sync", &body).await?;
-        tracing::info!(app, revision = ?request.revision, "argocd sync requested");
+        tracing::info!(
+            app,
+            revision = request.revision.as_deref(),
+            "argocd sync requested"
+        );
         Ok(())
     }
 

@@ -110,7 +110,7 @@ impl ArgoCd for LogOnly {
     }
 
     async fn sync(&self, request: &SyncRequest) -> Result<(), ArgoError> {
-        tracing::info!(app = %request.app, revision = ?request.revision, "argocd.mode = none: would sync");
+        tracing::info!(app = %request.app, revision = request.revision.as_deref(), "argocd.mode = none: would sync");
         Ok(())
     }
 

@@ -81,6 +81,16 @@ pub enum AlertStatus {
     Resolved,
 }
 
+impl std::fmt::Display for AlertStatus {
+    /// As Alertmanager spells it, for log fields.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AlertStatus::Firing => "firing",
+            AlertStatus::Resolved => "resolved",
+        })
+    }
+}
+
 /// One Alertmanager webhook notification (payload version 4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertNotification {
@@ -113,6 +123,17 @@ pub enum ChatSource {
     Slack,
     Generic,
     Github,
+}
+
+impl std::fmt::Display for ChatSource {
+    /// As the payload spells it, for log fields.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ChatSource::Slack => "slack",
+            ChatSource::Generic => "generic",
+            ChatSource::Github => "github",
+        })
+    }
 }
 
 /// A `/chartpilot …` command from any chat source, before parsing.

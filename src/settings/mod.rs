@@ -488,6 +488,23 @@ pub struct PolicySettings {
     /// What upgrades do with pins written as ranges (`8.x`, `^1.4.0`).
     #[serde(default)]
     pub ranges: RangePolicy,
+    /// How far one upgrade PR moves a pin across majors.
+    #[serde(default)]
+    pub major_steps: MajorSteps,
+}
+
+/// `policy.major_steps`: `newest` proposes the newest allowed release
+/// however many majors it crosses; `one` proposes the newest allowed
+/// release of the next major, so each major's breaking changes get a PR
+/// of their own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MajorSteps {
+    /// The newest allowed release, however many majors it crosses.
+    #[default]
+    Newest,
+    /// The newest allowed release of the next major; later majors wait.
+    One,
 }
 
 /// `policy.ranges`: a range already follows new releases on its own, so

@@ -101,7 +101,7 @@ impl Syncer {
                     sync_options: self.settings.sync_options.clone(),
                 })
                 .await?;
-            tracing::info!(app = %app, revision = ?revision, commit = %push.after, "sync requested");
+            tracing::info!(app = %app, revision = revision.as_deref(), commit = %push.after, "sync requested");
             report.synced.push(app);
         }
         Ok(report)

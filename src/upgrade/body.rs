@@ -1,26 +1,12 @@
 //! What a person reads: the upgrade PR's body and the commit message.
 //! Text from chart indexes is untrusted; it is escaped for Markdown tables
-//! and bounded so a chatty chart cannot blow GitHub's body limit.
+//! and bounded so a chatty chart cannot blow GitHub's body limit. The
+//! release notes are written by `notes`.
 
 use std::fmt::Write;
 
 use super::plan::{Group, PinChange, ANY_ENV};
 use crate::text;
-
-/// GitHub refuses bodies over 65,536 characters; notes are cut well
-/// before, leaving room for the table.
-const MAX_NOTES_CHARS: usize = 20_000;
-
-/// Release notes of at most this many versions are shown; a PR that skips
-/// dozens of releases links to the chart's home for the rest.
-const MAX_NOTE_VERSIONS: usize = 10;
-
-/// One change note is cut here; a release's notes are bounded as a whole
-/// by [`MAX_NOTES_CHARS`].
-const MAX_NOTE_CHARS: usize = 1_000;
-
-/// Lines of free-form notes read; the rest could only be cut later.
-const MAX_NOTE_LINES: usize = 500;
 
 /// Source links shown; an index may list any number.
 const MAX_SOURCE_LINKS: usize = 5;
@@ -31,7 +17,7 @@ const MAX_BODY_CHARS: usize = 60_000;
 
 /// Names, versions and paths in a table cell: the repository's and the
 /// index's text, so it goes through the one sanitizer.
-const MAX_CELL_CHARS: usize = 300;
+pub(super) const MAX_CELL_CHARS: usize = 300;
 
 fn cell(s: &str) -> String {
     text::inline(s, MAX_CELL_CHARS)
@@ -131,7 +117,7 @@ pub fn pr_body(group: &Group, environments: &[String]) -> String {
             "\n> [!WARNING]\n> A major update: read the chart's upgrade notes before merging. chartpilot never merges it on its own."
         );
     }
-    notes(&mut b, group);
+    super::notes::write(&mut b, t);
     let links: Vec<String> = t
         .release
         .home
@@ -171,81 +157,6 @@ pub fn pr_body(group: &Group, environments: &[String]) -> String {
         b.push_str("\n\n…(cut: the full list is in the commit)\n");
     }
     b
-}
-
-fn notes(b: &mut String, group: &Group) {
-    let notes = &group.target.notes;
-    if notes.is_empty() {
-        return;
-    }
-    let _ = writeln!(b, "\n### Release notes");
-    let start = b.len();
-    for (version, changes) in notes.iter().take(MAX_NOTE_VERSIONS) {
-        let _ = writeln!(b, "\n**{}**\n", cell(version));
-        for line in change_lines(changes) {
-            let _ = writeln!(b, "- {line}");
-        }
-        if b.len() - start > MAX_NOTES_CHARS {
-            text::truncate_bytes(b, start + MAX_NOTES_CHARS);
-            b.push_str("\n\n…(cut)\n");
-            return;
-        }
-    }
-    if notes.len() > MAX_NOTE_VERSIONS {
-        let _ = writeln!(
-            b,
-            "\n…and {} earlier releases.",
-            notes.len() - MAX_NOTE_VERSIONS
-        );
-    }
-}
-
-/// One bullet per change. Artifact Hub's usual form is a YAML list of
-/// `kind` + `description` (+ `links`): each item reads `kind: description`.
-/// Any other text, and YAML refused by the bounded loader (aliases that
-/// expand past its budget), is shown line by line, as written, bounded by
-/// the notes' length.
-fn change_lines(notes: &str) -> Vec<String> {
-    use yaml_rust2::Yaml;
-    if let Ok(docs) = crate::yaml::load_bounded(notes, "artifacthub.io/changes") {
-        if let Some(Yaml::Array(items)) = docs.first() {
-            return items.iter().filter_map(change_item).collect();
-        }
-    }
-    notes
-        .lines()
-        .take(MAX_NOTE_LINES)
-        .map(|l| l.trim().trim_start_matches("- ").trim())
-        .filter(|l| !l.is_empty())
-        .map(quiet)
-        .collect()
-}
-
-fn change_item(item: &yaml_rust2::Yaml) -> Option<String> {
-    if let Some(s) = item.as_str() {
-        return Some(quiet(s));
-    }
-    let description = quiet(item["description"].as_str()?);
-    let mut line = match item["kind"].as_str() {
-        Some(kind) => format!("{}: {description}", quiet(kind)),
-        None => description,
-    };
-    for l in item["links"].as_vec().into_iter().flatten() {
-        if let (Some(name), Some(url)) =
-            (l["name"].as_str(), l["url"].as_str().and_then(text::link))
-        {
-            let _ = write!(line, " ([{}]({url}))", quiet(name));
-        }
-    }
-    Some(line)
-}
-
-/// Chart authors' text on one line, through the sanitizer: no HTML, no
-/// Markdown structure, no mentions (a change note must not notify people
-/// here) and no issue references ("Fixes #12" about the chart's own issue
-/// must not close ours on merge).
-fn quiet(s: &str) -> String {
-    text::inline(s, MAX_NOTE_CHARS)
 }
 
 /// The commit's message: the PR title, then one line per pin.

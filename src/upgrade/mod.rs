@@ -6,6 +6,7 @@ pub mod body;
 mod changes;
 mod dashboard;
 mod existing;
+mod notes;
 pub mod plan;
 pub mod report;
 pub mod run;

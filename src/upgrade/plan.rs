@@ -28,6 +28,10 @@ pub struct Target {
     /// `(version, changes)` for releases after the pin up to the target,
     /// newest first, where the chart published change notes.
     pub notes: Vec<(String, String)>,
+    /// `(version, changes)` for the first release of each major after the
+    /// pin up to the target, oldest first, change notes or not: where
+    /// charts announce what breaks.
+    pub majors: Vec<(String, Option<String>)>,
 }
 
 /// One pin a pull request moves.

@@ -11,6 +11,7 @@ use tokio::sync::Mutex;
 
 use super::body::{commit_message, pr_body};
 use super::changes::{edits, notes_between};
+use super::notes::majors_crossed;
 use super::plan::{self, branch_version, Group, Target, BRANCH_PREFIX};
 pub use super::report::{Action, Report, SkipOut};
 use crate::charts::lookup::ChartKey;
@@ -221,7 +222,7 @@ impl Upgrader {
                 Ok(()) => {}
                 Err(e) if e.is_transient() => return Err(e),
                 Err(e) => {
-                    tracing::error!(branch = %group.branch(), error = %e, "upgrade PR failed");
+                    tracing::error!(event = "upgrade_pr_failed", branch = %group.branch(), error = %e, "upgrade PR failed");
                     report.errors.push(format!("{}: {e}", group.branch()));
                 }
             }
@@ -308,6 +309,7 @@ impl Upgrader {
                 .find(|r| r.version == from)
                 .and_then(|r| r.app_version.clone()),
             notes: notes_between(list, &from, &release.version),
+            majors: majors_crossed(list, &from, &release.version),
             update: crate::charts::version::update_type(
                 &crate::charts::version::Version::parse(&from),
                 &crate::charts::version::Version::parse(&release.version),
@@ -427,6 +429,10 @@ impl Upgrader {
             // A range has no release to start the notes from.
             notes: match pin.version {
                 Some(_) => notes_between(list, from, &release.version),
+                None => Vec::new(),
+            },
+            majors: match pin.version {
+                Some(_) => majors_crossed(list, from, &release.version),
                 None => Vec::new(),
             },
             release,

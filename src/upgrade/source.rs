@@ -9,7 +9,7 @@ use crate::charts::constraint::Constraint;
 use crate::charts::fetch::route::strip_userinfo;
 use crate::charts::lookup::{ChartKey, Lookup, Outcome};
 use crate::charts::policy::{select, select_range, EffectivePolicy};
-use crate::charts::version::Version;
+use crate::charts::version::{update_type, Version};
 use crate::charts::Release;
 use crate::pins::Pin;
 use crate::settings::{PolicySettings, RangePolicy, UpdateType};
@@ -74,10 +74,21 @@ async fn fill_release_times(
             min_release_age: std::time::Duration::ZERO,
             ..effective.clone()
         };
+        // Under `major_steps = "one"`, releases past the next major are
+        // never taken: their times must not use up the search either.
+        let ceiling = pin.version.as_deref().and_then(|current| {
+            let s = select(&Version::parse(current), list, &ageless, now);
+            s.newer.map(|r| Version::parse(&r.version))
+        });
         let mut newer: Vec<(Version, usize)> = list
             .iter()
             .enumerate()
             .filter(|(_, r)| would_take(pin, r, &ageless, now))
+            .filter(|(_, r)| {
+                ceiling.as_ref().is_none_or(|c| {
+                    update_type(c, &Version::parse(&r.version)) != Some(UpdateType::Major)
+                })
+            })
             .map(|(i, r)| (Version::parse(&r.version), i))
             .collect();
         newer.sort_by(|a, b| b.0.cmp(&a.0));

@@ -125,13 +125,13 @@ impl JobHandler for LoggingHandler {
             ),
             Job::Alert(n) => tracing::info!(
                 group = %n.group_key,
-                status = ?n.status,
+                status = %n.status,
                 alerts = n.alerts.len(),
                 truncated = n.truncated_alerts,
                 "alert notification received"
             ),
             Job::Chat(c) => tracing::info!(
-                source = ?c.source,
+                source = %c.source,
                 user = %c.user,
                 "chat command received"
             ),

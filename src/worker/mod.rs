@@ -170,7 +170,7 @@ impl Worker {
                 self.queue
                     .retry(delivery, &envelope.deferred(&reason), delay)
                     .await?;
-                tracing::info!(reason = %reason, retry_in = ?delay, "job deferred");
+                tracing::info!(reason = %reason, retry_in = %humantime::format_duration(delay), "job deferred");
                 Ok(Outcome::Deferred { delay })
             }
             Err(e) if e.disposition == Disposition::Park => {
@@ -194,7 +194,7 @@ impl Worker {
                 let next = envelope.next_attempt(&message);
                 self.queue.retry(delivery, &next, delay).await?;
                 self.metrics.retried(&envelope.kind);
-                tracing::warn!(error = %message, retry_in = ?delay, "job failed; will retry");
+                tracing::warn!(event = "job_retry", error = %message, retry_in = %humantime::format_duration(delay), "job failed; will retry");
                 Ok(Outcome::Retried {
                     attempt: next.attempt,
                     delay,
@@ -239,7 +239,7 @@ impl Worker {
     ) -> Result<Outcome, QueueError> {
         self.queue.park(delivery, &reason).await?;
         self.metrics.parked(kind);
-        tracing::error!(kind, reason = %reason, "job parked");
+        tracing::error!(event = "job_parked", kind, reason = %reason, "job parked");
         Ok(Outcome::Parked { reason })
     }
 

@@ -177,6 +177,7 @@ impl ServiceHandler {
     /// Syncs the apps a push to our repository changed.
     async fn sync(&self, push: &Push) -> Result<(), JobError> {
         if !push.repository.eq_ignore_ascii_case(&self.repository) {
+            tracing::warn!(event = "push_not_watched", repository = %push.repository, watched = %self.repository, "push for a repository that is not git.repository; ignored");
             return Ok(());
         }
         let syncer = self.syncer.as_ref().map_err(|e| {
@@ -264,7 +265,7 @@ impl ServiceHandler {
                 retry_in,
             )),
             Ok(Checked::GaveUp { reason }) => {
-                tracing::warn!(pr = check.pull, reason = %reason, "{what}: gave up");
+                tracing::warn!(event = "promotion_gave_up", pr = check.pull, reason = %reason, "{what}: gave up");
                 Ok(Vec::new())
             }
             Err(e) => Err(job_error(e, &what)),
@@ -419,7 +420,7 @@ impl ServiceHandler {
             .map_err(|e| job_error(e, &format!("upgrade pass ({reason})")))?;
         self.record(crate::status::from_upgrade(&report, self.now()));
         for e in &report.lookup_errors {
-            tracing::warn!(error = %e, "chart lookup failed");
+            tracing::warn!(event = "chart_lookup_failed", error = %e, "chart lookup failed");
         }
         // Failed PRs are logged where they failed; the next pass tries
         // them again, so the job itself is done.

@@ -253,3 +253,37 @@ async fn a_platform_release_without_an_environment_answers_for_the_alerts_enviro
     );
     assert_eq!(format!("{reverted}\n"), tf("v1.13.2"));
 }
+
+/// The decision is one INFO line operators can query: words and a short
+/// commit, not Rust's `Debug` (`Reverted { …CommitSha(…) }`).
+#[tokio::test]
+async fn the_rollback_decision_is_logged_as_words_with_the_short_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let bump = local_repository(&repo);
+    let h = handler(tmp.path(), "revert-pr").await;
+    let logs = super::support::logs::capture();
+    let firing = notification(AlertStatus::Firing, "a1b2c3d4e5f60718");
+    h.rollbacker
+        .as_ref()
+        .unwrap()
+        .on_notification(&firing)
+        .await
+        .unwrap();
+
+    let decided = logs.events("rollback_decision");
+    assert_eq!(decided.len(), 1, "{:#?}", logs.lines());
+    let fields = &decided[0]["fields"];
+    assert_eq!(fields["app"], "podinfo-prod");
+    assert_eq!(fields["outcome"], "reverted");
+    assert_eq!(fields["commit"], &bump[..12]);
+    assert_eq!(fields["pull"], 8);
+    for line in logs.lines() {
+        let text = line.to_string();
+        assert!(
+            !text.contains("CommitSha(") && !text.contains(" { ") && !text.contains("Some("),
+            "{text}"
+        );
+    }
+}

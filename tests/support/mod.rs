@@ -6,6 +6,7 @@ pub mod contract;
 pub mod dashboard;
 pub mod fake_github;
 pub mod handler;
+pub mod logs;
 pub mod mock_argocd;
 pub mod mock_kube;
 pub mod proxy;

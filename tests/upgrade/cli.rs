@@ -180,6 +180,17 @@ fn upgrade_prints_what_it_opened_and_a_second_run_opens_nothing() {
     assert!(!ok);
     assert!(out.contains("lookup failed"), "{out}");
     assert!(err.contains("chart lookup(s) failed"), "{err}");
+    // Each failure is said once: its line on stdout, no log line repeating
+    // it on stderr.
+    for chart in ["cert-manager", "podinfo", "redis"] {
+        let said = out
+            .lines()
+            .chain(err.lines())
+            .filter(|l| l.contains(&format!("{chart} from ")))
+            .count();
+        assert_eq!(said, 1, "{chart}: {out}{err}");
+    }
+    assert!(!err.contains(super::fixture::CHARTS_URL), "{err}");
 }
 
 /// The 826-byte index that took `upgrade` to 3.85 GB and aborted it:

@@ -12,6 +12,8 @@ mod dashboard;
 mod fixture;
 mod github;
 mod local;
+mod logs;
+mod majors;
 mod promotion;
 mod rate_limits;
 #[path = "../support/mod.rs"]

@@ -5,9 +5,11 @@ use chrono::{DateTime, TimeZone, Utc};
 use super::{select, EffectivePolicy, Reason};
 use crate::charts::version::Version;
 use crate::charts::Release;
-use crate::settings::{ChartPolicy, PolicySettings, UpdateType};
+use crate::settings::{ChartPolicy, MajorSteps, PolicySettings, UpdateType};
 
 use UpdateType::{Major, Minor, Patch};
+
+mod major_steps;
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -48,6 +50,7 @@ fn settings(
         min_release_age: min_age,
         charts,
         ranges: crate::settings::RangePolicy::Leave,
+        major_steps: MajorSteps::Newest,
     }
 }
 

@@ -331,7 +331,7 @@ impl ArgoCd for ApiClient {
         };
         tracing::info!(
             app,
-            revision = ?request.revision,
+            revision = request.revision.as_deref(),
             initiated_by = %request.initiated_by,
             "argocd api: sync"
         );

@@ -148,7 +148,8 @@ impl Shared {
     fn stall(self: &Arc<Self>) {
         if !self.stalled.swap(true, Ordering::AcqRel) {
             tracing::warn!(
-                timeout = ?self.confirm_timeout,
+                event = "broker_unconfirmed",
+                timeout = %humantime::format_duration(self.confirm_timeout),
                 "the broker did not confirm in time; not ready until it does"
             );
         }
@@ -310,13 +311,14 @@ impl Shared {
                         break;
                     }
                     tracing::warn!(
+                        event = "broker_lost",
                         generation = link.generation,
                         "lost the broker; reconnecting"
                     );
                     let _ = link.conn.close(320, "reconnecting".into()).await;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "cannot connect to the broker or declare the topology");
+                    tracing::warn!(event = "broker_unreachable", error = %e, retry_in = %humantime::format_duration(backoff), "cannot connect to the broker or declare the topology");
                     tokio::select! {
                         () = tokio::time::sleep(backoff) => {}
                         () = self.wake.notified() => {}

@@ -161,7 +161,7 @@ impl EmbeddedQueue {
                     .map(|e| e.kind)
                     .unwrap_or_else(|_| "unknown".to_owned());
                 inner.metrics.parked(&kind);
-                tracing::error!(kind, reason = %parked.reason, "job parked");
+                tracing::error!(event = "job_parked", kind, reason = %parked.reason, "job parked");
                 Ok(Scan::Parked)
             }
             Err(e) => {

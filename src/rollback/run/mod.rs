@@ -4,6 +4,7 @@
 
 mod alert;
 mod argocd;
+mod fields;
 mod notice;
 mod revert_step;
 
@@ -214,7 +215,7 @@ impl Rollbacker {
             let outcome = self
                 .for_app(&head, &app, env.as_deref(), action, &alerts)
                 .await?;
-            tracing::info!(app = %app, outcome = ?outcome, "rollback decision");
+            tracing::info!(event = "rollback_decision", app = %app, outcome = outcome.kind(), commit = outcome.commit_short(), pull = outcome.pull(), detail = outcome.detail(), "rollback decision");
             outcomes.push(outcome);
         }
         outcomes.iter().for_each(crate::metrics::ambient::rollback);

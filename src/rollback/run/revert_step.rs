@@ -47,7 +47,7 @@ impl Rollbacker {
             Ok(edits) => edits,
             Err(reason) => {
                 let reason = format!("cannot revert {} cleanly: {reason}", commit.short());
-                tracing::error!(app = %app, %reason, "rollback needs a person");
+                tracing::error!(event = "rollback_needs_person", app = %app, %reason, "rollback needs a person");
                 if let Some(slack) = &self.slack {
                     slack
                         .post(&crate::text::slack(&format!(

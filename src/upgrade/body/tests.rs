@@ -38,6 +38,7 @@ fn group(update: UpdateType, notes: Vec<(String, String)>) -> Group {
             update,
             from_app_version: Some("v2.9.3".into()),
             notes,
+            majors: vec![],
         },
         changes: vec![PinChange {
             pin,

@@ -28,6 +28,7 @@ fn to(version: &str, update: UpdateType) -> Target {
         update,
         from_app_version: None,
         notes: vec![],
+        majors: vec![],
     }
 }
 
