@@ -8,8 +8,8 @@ use regex::Regex;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ArgocdMode, GitProvider, LogFormat, QueueKind, RangePolicy, RepoPermission, RollbackAction,
-    SettingsError, UpdateType,
+    ArgocdMode, GitProvider, LogFormat, MajorSteps, QueueKind, RangePolicy, RepoPermission,
+    RollbackAction, SettingsError, UpdateType,
 };
 
 /// The valid spellings of `T`, read from serde's own refusal of a value no
@@ -42,6 +42,7 @@ fn valid_values(type_name: &str) -> Option<Vec<String>> {
         "UpdateType" => spellings::<UpdateType>(),
         "RepoPermission" => spellings::<RepoPermission>(),
         "RangePolicy" => spellings::<RangePolicy>(),
+        "MajorSteps" => spellings::<MajorSteps>(),
         _ => return None,
     })
 }
@@ -154,6 +155,7 @@ mod tests {
             "UpdateType",
             "RepoPermission",
             "RangePolicy",
+            "MajorSteps",
         ] {
             let values = valid_values(name).unwrap_or_default();
             assert!(values.len() >= 2, "{name}: {values:?}");
