@@ -5,17 +5,7 @@ fn pin(kind: PinKind, file: &str, chart: &str, env: Option<&str>, version: &str)
     Pin {
         file: file.into(),
         line: 3,
-        kind,
-        name: format!("{chart}-{}", env.unwrap_or("all")),
-        env: env.map(str::to_owned),
-        repository: Some("https://charts.example.com".into()),
-        chart: Some(chart.into()),
-        version: Some(version.into()),
-        span: None,
-        reason: None,
-        constraint: None,
-        local_chart: false,
-        address: None,
+        ..Pin::sample(kind, env, chart, version)
     }
 }
 

@@ -5,17 +5,9 @@ fn pin(file: &str, line: usize, env: Option<&str>, chart: &str, version: &str) -
     Pin {
         file: file.into(),
         line,
-        kind: PinKind::Argocd,
         name: format!("{chart}-app"),
-        env: env.map(str::to_owned),
         repository: Some("https://charts.example.org".into()),
-        chart: Some(chart.into()),
-        version: Some(version.into()),
-        span: None,
-        reason: None,
-        constraint: None,
-        local_chart: false,
-        address: None,
+        ..Pin::sample(PinKind::Argocd, env, chart, version)
     }
 }
 
