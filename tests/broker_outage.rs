@@ -208,12 +208,25 @@ async fn post_slack_command(app: &support::TestApp, text: &str) -> reqwest::Resp
 /// The corpus's Slack command with `text`, signed now with `secret`, to
 /// the service at `base`.
 async fn slack_command(base: &str, secret: &str, text: &str) -> reqwest::Response {
+    slack_command_to(base, secret, text, None).await
+}
+
+/// Like [`slack_command`], answering on `response_url` when given.
+async fn slack_command_to(
+    base: &str,
+    secret: &str,
+    text: &str,
+    response_url: Option<&str>,
+) -> reqwest::Response {
     let raw = std::fs::read_to_string(corpus().join("slack/chartpilot-samples/01-help.body.txt"))
         .unwrap();
     let mut fields: Vec<(String, String)> = serde_urlencoded::from_str(raw.trim()).unwrap();
     for (k, v) in &mut fields {
         if k == "text" {
             *v = text.to_owned();
+        }
+        if let (Some(url), "response_url") = (response_url, k.as_str()) {
+            *v = url.to_owned();
         }
     }
     let body = serde_urlencoded::to_string(&fields).unwrap();
@@ -455,5 +468,44 @@ async fn a_slack_command_the_broker_is_slow_to_confirm_is_answered_in_time_and_s
     assert_eq!(app.process_one().await, chartpilot::worker::Outcome::Done);
     let ran = app.handler.seen();
     assert_eq!(ran.len(), 1, "{ran:?}");
+    app.cleanup().await;
+}
+
+/// The broker takes a Slack command and never confirms it: Slack first
+/// hears it may still run (its 3 s are up), then, once the queue gives up
+/// (`queue.confirm_timeout`, 3 s in tests), that nothing was done, on the
+/// command's `response_url`.
+#[tokio::test]
+async fn a_slack_command_the_broker_never_confirms_is_told_so_where_its_answer_would_come() {
+    let proxy = Proxy::start(broker_addr()).await;
+    let app = spawn_app(Options {
+        amqp_url: proxy.url(),
+        ..Options::new(Backend::Amqp)
+    })
+    .await;
+    let (url, seen, _listener) = support::json_listener();
+    proxy.freeze();
+    let res = slack_command_to(&app.base, &app.secrets.slack, "status web", Some(&url)).await;
+    assert_eq!(res.status(), 200);
+    let first: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        first["text"].as_str().unwrap().contains("it may still run"),
+        "{first}"
+    );
+    let deadline = tokio::time::Instant::now() + support::PATIENCE;
+    let late = loop {
+        if let Some(v) = seen.lock().unwrap().first().cloned() {
+            break v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no late answer");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(late["response_type"], "ephemeral", "{late}");
+    assert!(
+        late.to_string().contains("cannot take commands right now")
+            && late.to_string().contains("Nothing was done"),
+        "{late}"
+    );
+    proxy.thaw();
     app.cleanup().await;
 }

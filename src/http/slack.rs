@@ -61,6 +61,7 @@ pub(super) async fn receive(
     // queue takes one job per key. Slack never retries a slash command.
     let key = format!("slack:{signature}");
     let echo = format!("{} {}", dto.command, dto.text);
+    let response_url = dto.response_url.clone();
     let job = Job::Chat(ChatCommand {
         source: ChatSource::Slack,
         user: dto.user_id,
@@ -75,23 +76,17 @@ pub(super) async fn receive(
     // `queue.confirm_timeout` (5 s by default) to say no: the publish goes
     // on in its own task, and past [`QUEUE_PATIENCE`] the person hears
     // that it may still run.
-    let not_accepted = || {
-        ephemeral(
-            "chartpilot cannot take commands right now (its queue is unavailable). \
-             Nothing was done; please try again in a minute."
-                .into(),
-        )
-    };
+    let not_accepted = || ephemeral(NOT_ACCEPTED.into());
     // A queue known to be down or stalled (`/readyz` says so) would only
     // make the person wait: answer at once, before anything is published.
     if !state.queue.is_ready() {
         return Ok(not_accepted());
     }
-    let publishing = {
+    let mut publishing = {
         let state = state.clone();
         tokio::spawn(async move { enqueue(&state, job, key, None).await })
     };
-    match tokio::time::timeout(QUEUE_PATIENCE, publishing).await {
+    match tokio::time::timeout(QUEUE_PATIENCE, &mut publishing).await {
         Ok(Ok(Ok(_))) => Ok(ephemeral(format!("Working on `{}`…", echo.trim()))),
         Ok(Ok(Err(ApiError::Unavailable(_)))) => Ok(not_accepted()),
         Ok(Ok(Err(e))) => Err(e),
@@ -101,6 +96,22 @@ pub(super) async fn receive(
                 event = "slack_publish_slow",
                 "the queue did not confirm a Slack command in time to answer Slack; it may still run"
             );
+            // Slack heard "it may still run": if the queue then says no,
+            // the person hears that too, where the answer would have come.
+            tokio::spawn(async move {
+                if let Ok(Err(ApiError::Unavailable(_))) = publishing.await {
+                    let reply = crate::chat::run::Reply {
+                        text: NOT_ACCEPTED.into(),
+                        public: false,
+                    };
+                    let sent = crate::chat::reply::Replier::default()
+                        .slack(&response_url, &reply)
+                        .await;
+                    if let Err(e) = sent {
+                        tracing::warn!(error = %e, "late 'not accepted' not delivered to Slack");
+                    }
+                }
+            });
             Ok(ephemeral(format!(
                 "chartpilot's queue is slow to confirm `{}`: it may still run, and its \
                  answer will come here. Check with `/chartpilot status` before asking again.",
@@ -109,6 +120,9 @@ pub(super) async fn receive(
         }
     }
 }
+
+const NOT_ACCEPTED: &str = "chartpilot cannot take commands right now (its queue is unavailable). \
+                            Nothing was done; please try again in a minute.";
 
 /// How long a Slack command waits for the queue before Slack is answered:
 /// under Slack's 3 s, with room for the network.
