@@ -102,11 +102,8 @@ pub fn run(
     } else {
         super::latest::with_lookups(s, |f| build(Some(f)))?
     };
-    let ours: Vec<_> = open
-        .into_iter()
-        .filter(|p| p.head.starts_with(crate::upgrade::plan::BRANCH_PREFIX))
-        .collect();
-    matrix::attach_pulls(&mut m, &ours);
+    // Only chartpilot's branches name a cell: other PRs place nowhere.
+    matrix::attach_pulls(&mut m, &open);
     render(&m, format, &mut std::io::stdout().lock())?;
     if m.summary.lookups_failed > 0 {
         return Err(format!(

@@ -7,7 +7,6 @@ use super::run::{Report, Upgrader};
 use crate::dashboard::{self, LABEL, MARKER, TITLE};
 use crate::git::PullRequest;
 use crate::matrix::Matrix;
-use crate::upgrade::plan::BRANCH_PREFIX;
 
 impl Upgrader {
     /// The matrix with the PRs open after the pass, for the status page
@@ -68,12 +67,7 @@ impl Upgrader {
             )
         });
         let mut open = if changed {
-            self.host
-                .open_pulls()
-                .await?
-                .into_iter()
-                .filter(|p| p.head.starts_with(BRANCH_PREFIX))
-                .collect()
+            self.open_upgrade_pulls().await?
         } else {
             open_before
         };

@@ -364,17 +364,22 @@ impl Upgrader {
         Ok((head, files, scan))
     }
 
-    /// Open and recently closed upgrade PRs, and upgrade branches.
-    async fn upgrade_pulls(
-        &self,
-    ) -> Result<(Vec<PullRequest>, Vec<PullRequest>, HashSet<String>), UpgradeError> {
-        let open: Vec<PullRequest> = self
+    /// chartpilot's open upgrade and promotion PRs (by branch name).
+    pub(super) async fn open_upgrade_pulls(&self) -> Result<Vec<PullRequest>, GitError> {
+        Ok(self
             .host
             .open_pulls()
             .await?
             .into_iter()
             .filter(|p| p.head.starts_with(BRANCH_PREFIX))
-            .collect();
+            .collect())
+    }
+
+    /// Open and recently closed upgrade PRs, and upgrade branches.
+    async fn upgrade_pulls(
+        &self,
+    ) -> Result<(Vec<PullRequest>, Vec<PullRequest>, HashSet<String>), UpgradeError> {
+        let open = self.open_upgrade_pulls().await?;
         let closed: Vec<PullRequest> = self
             .host
             .recently_closed_pulls()
