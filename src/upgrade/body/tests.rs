@@ -8,17 +8,9 @@ fn group(update: UpdateType, notes: Vec<(String, String)>) -> Group {
     let pin = Pin {
         file: "environments/dev/argocd.yaml".into(),
         line: 12,
-        kind: PinKind::Argocd,
         name: "argocd".into(),
-        env: Some("dev".into()),
         repository: Some("https://argoproj.github.io/argo-helm".into()),
-        chart: Some("argo-cd".into()),
-        version: Some("5.51.6".into()),
-        span: None,
-        reason: None,
-        constraint: None,
-        local_chart: false,
-        address: None,
+        ..Pin::sample(PinKind::Argocd, Some("dev"), "argo-cd", "5.51.6")
     };
     Group {
         env: "dev".into(),

@@ -106,17 +106,9 @@ fn group_for(list: &[Release], from: &str, to: &str) -> Group {
     let pin = Pin {
         file: "environments/dev/web.yaml".into(),
         line: 9,
-        kind: PinKind::Argocd,
         name: "web".into(),
-        env: Some("dev".into()),
         repository: Some("https://charts.example.org".into()),
-        chart: Some("web".into()),
-        version: Some(from.into()),
-        span: None,
-        reason: None,
-        constraint: None,
-        local_chart: false,
-        address: None,
+        ..Pin::sample(PinKind::Argocd, Some("dev"), "web", from)
     };
     Group {
         env: "dev".into(),
