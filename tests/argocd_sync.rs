@@ -78,11 +78,7 @@ async fn a_push_changing_two_application_files_makes_exactly_two_syncs() {
     .to_string();
     let status = support::post_github_event(port, &secrets.github, "push", &body).await;
     assert_eq!(status, 202);
-    let outcome = tokio::time::timeout(support::PATIENCE, worker.process_one())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let outcome = support::next_outcome(&worker).await;
     assert_eq!(outcome, Outcome::Done);
 
     let syncs: Vec<(String, serde_json::Value)> = argocd

@@ -243,11 +243,7 @@ impl World {
     /// Runs the queued job and returns the reply it sent.
     async fn reply(&self) -> serde_json::Value {
         let before = self.replies.lock().unwrap().len();
-        let outcome = tokio::time::timeout(PATIENCE, self.worker.process_one())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let outcome = support::next_outcome(&self.worker).await;
         assert_eq!(outcome, Outcome::Done);
         let until = Instant::now() + PATIENCE;
         loop {

@@ -23,7 +23,7 @@ use chartpilot::startup::{Application, Role};
 use chartpilot::worker::service::ServiceHandler;
 use chartpilot::worker::{Outcome, Worker};
 use support::dashboard::{dashboard, expressions, metric_names};
-use support::{git, test_settings, Backend, TestSecrets, PATIENCE};
+use support::{git, test_settings, Backend, TestSecrets};
 
 const CHARTS_URL: &str = "https://charts.example.org/stable";
 /// A chart repository nothing listens on: its lookups fail.
@@ -162,11 +162,7 @@ async fn world() -> World {
 
 impl World {
     async fn run_one(&self) {
-        let outcome = tokio::time::timeout(PATIENCE, self.worker.process_one())
-            .await
-            .expect("no job arrived")
-            .unwrap()
-            .unwrap();
+        let outcome = support::next_outcome(&self.worker).await;
         assert_eq!(outcome, Outcome::Done);
     }
 
@@ -455,11 +451,7 @@ async fn the_dashboard_queries_what_the_scrape_exports() {
     .unwrap();
     odd.kind = "chartpilot.no_such_kind".into();
     w.queue.publish(&odd).await.unwrap();
-    let parked = tokio::time::timeout(PATIENCE, w.worker.process_one())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let parked = support::next_outcome(&w.worker).await;
     assert!(matches!(parked, Outcome::Parked { .. }), "{parked:?}");
     let mut exported = families(&w.scrape_text().await);
 

@@ -184,11 +184,7 @@ async fn a_job_that_kills_the_worker_is_parked_after_max_deliveries() {
         Arc::new(Metrics::new()),
         &settings.queue,
     );
-    let outcome = tokio::time::timeout(PATIENCE, worker.process_one())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let outcome = support::next_outcome(&worker).await;
     assert_eq!(outcome, Outcome::Done);
     q.close().await;
 }

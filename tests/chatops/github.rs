@@ -35,11 +35,7 @@ async fn a_github_comment_gets_eyes_and_a_reply_comment() {
     .to_string();
     let status = support::post_github_event(port, &secrets.github, "issue_comment", &body).await;
     assert_eq!(status, 202);
-    let outcome = tokio::time::timeout(PATIENCE, worker.process_one())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let outcome = support::next_outcome(&worker).await;
     assert_eq!(outcome, Outcome::Done);
     assert_eq!(fake.reactions(), [(4242, "eyes".to_owned())]);
     let comments = fake.comments(issue);
@@ -111,11 +107,7 @@ async fn a_freeze_that_loses_a_race_with_a_push_lands_once_on_top_of_it() {
     let status = support::post_github_event(port, &secrets.github, "issue_comment", &body).await;
     assert_eq!(status, 202);
 
-    let outcome = tokio::time::timeout(PATIENCE, worker.process_one())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let outcome = support::next_outcome(&worker).await;
 
     assert_eq!(outcome, Outcome::Done);
     let updates: Vec<u16> = fake

@@ -304,11 +304,7 @@ impl TestApp {
 
     /// Runs the worker for one job, failing the test if none comes.
     pub async fn process_one(&self) -> chartpilot::worker::Outcome {
-        tokio::time::timeout(PATIENCE, self.worker.process_one())
-            .await
-            .expect("no job arrived")
-            .expect("queue closed")
-            .expect("settling failed")
+        next_outcome(&self.worker).await
     }
 
     /// Asserts that no job arrives within `wait`.
@@ -512,6 +508,15 @@ pub async fn post_github_event(port: u16, secret: &str, event: &str, body: &str)
         .unwrap()
         .status()
         .as_u16()
+}
+
+/// The outcome of the next job `worker` settles, within [`PATIENCE`].
+pub async fn next_outcome(worker: &Worker) -> chartpilot::worker::Outcome {
+    tokio::time::timeout(PATIENCE, worker.process_one())
+        .await
+        .expect("no job arrived")
+        .expect("queue closed")
+        .expect("settling failed")
 }
 
 /// A generic chat command as a job, keyed `test:<text>`: the queue tests'

@@ -12,8 +12,8 @@ use chartpilot::upgrade::Upgrader;
 use chartpilot::worker::{Outcome, Worker};
 
 use super::scratch;
+use super::support;
 use super::support::fake_github::FakeGithub;
-use super::support::{self, PATIENCE};
 
 const STAGING_BOX: &str = "- [ ] <!-- chartpilot:upgrade podinfo staging 6.6.0 -->";
 
@@ -29,12 +29,7 @@ fn edited(repo: &str, number: u64, sender: (&str, &str), from: &str, body: &str)
 }
 
 async fn run_one(worker: &Worker) {
-    let outcome = tokio::time::timeout(PATIENCE, worker.process_one())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(outcome, Outcome::Done);
+    assert_eq!(support::next_outcome(worker).await, Outcome::Done);
 }
 
 fn staging_pulls(fake: &FakeGithub) -> usize {

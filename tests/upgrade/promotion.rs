@@ -211,11 +211,7 @@ impl World {
     }
 
     pub async fn next(&self) -> Outcome {
-        tokio::time::timeout(support::PATIENCE, self.worker.process_one())
-            .await
-            .expect("a job arrives")
-            .expect("queue open")
-            .expect("job settled")
+        super::support::next_outcome(&self.worker).await
     }
 
     /// Posts a firing alert naming podinfo-dev in this test's app label,
