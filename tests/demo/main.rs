@@ -89,15 +89,20 @@ impl Drop for Service {
     }
 }
 
-fn healthy(port: u16) -> bool {
+/// `GET path` on the service as (status line and headers, body); HTTP/1.0
+/// so the body is never chunked. None while nothing answers.
+fn get(port: u16, path: &str) -> Option<(String, String)> {
     use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
     let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out.starts_with("HTTP/1.1 200")
+    s.read_to_string(&mut out).ok()?;
+    let (head, body) = out.split_once("\r\n\r\n")?;
+    Some((head.to_owned(), body.to_owned()))
+}
+
+fn healthy(port: u16) -> bool {
+    get(port, "/healthz").is_some_and(|(head, _)| head.split(' ').nth(1) == Some("200"))
 }
 
 /// Runs one of the banner's commands (`chartpilot demo send push`).

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{bin, free_port, run_printed, wait_for_pull, Service, LOOP_BUDGET};
+use super::{bin, free_port, get, run_printed, wait_for_pull, Service, LOOP_BUDGET};
 
 /// How long chromium may take to load and print one page.
 const BROWSER_PATIENCE: &str = "30";
@@ -78,32 +78,6 @@ fn cells(html: &str) -> BTreeMap<(String, String, String), String> {
         }
     }
     out
-}
-
-/// The status line and headers of `GET path`.
-fn response_head(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out.split("\r\n\r\n").next().unwrap_or_default().to_owned()
-}
-
-/// The body of `GET path`.
-fn response_body(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out.split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default()
 }
 
 /// The matrix table of the dashboard's Markdown, by (chart, tier, env),
@@ -282,7 +256,7 @@ fn the_status_page_shows_in_a_browser_what_report_and_the_loop_say() {
         .unwrap();
     assert!(json.status.success());
     let report_json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    let scrape = response_body(port, "/metrics");
+    let scrape = get(port, "/metrics").unwrap().1;
     assert_eq!(
         behind_in_scrape(&scrape),
         behind_in_report(&report_json),
@@ -340,7 +314,7 @@ fn the_status_page_shows_in_a_browser_what_report_and_the_loop_say() {
     );
     assert!(dom.contains("<td data-count=\"parked\">0</td>"), "{dom}");
     assert!(!dom.contains("<script"), "{dom}");
-    let head = response_head(port, "/").to_lowercase();
+    let head = get(port, "/").unwrap().0.to_lowercase();
     assert!(
         head.contains("content-security-policy: default-src 'none';"),
         "{head}"
