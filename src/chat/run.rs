@@ -72,6 +72,31 @@ struct Repo {
 }
 
 impl ChatOps {
+    /// Runs `commands` as GitHub user `author` on issue or PR `issue`,
+    /// answered in one comment there; `dropped` more were not run (`per`
+    /// names what the bound counts). A reply that cannot be written is
+    /// logged: the commands ran, and a retry would run them again.
+    pub async fn answer_on_issue(
+        &self,
+        author: &str,
+        issue: u64,
+        commands: &[String],
+        dropped: usize,
+        per: &str,
+    ) {
+        let who = Principal::new(crate::jobs::ChatSource::Github, author.to_owned());
+        let place = format!("#{issue}");
+        let mut results = Vec::new();
+        for command in commands {
+            let reply = self.run(&who, command, &place).await;
+            results.push((command.clone(), reply));
+        }
+        let body = super::reply::comment_reply(&results, dropped, per);
+        if let Err(e) = self.host.comment(issue, &body).await {
+            tracing::warn!(issue, error = %e, "chat reply comment not written");
+        }
+    }
+
     /// Runs `text` for `who`; `place` names where it was said (channel,
     /// issue), for the audit line. Never fails: a failure is the reply.
     pub async fn run(&self, who: &Principal, text: &str, place: &str) -> Reply {

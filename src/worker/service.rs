@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use self::disposition::job_error;
 use super::{FollowUp, Handled, JobError, JobHandler, LoggingHandler};
 use crate::chat::authz::Principal;
-use crate::chat::reply::{commands_in_comment, comment_reply, dropped_commands, Replier};
+use crate::chat::reply::{commands_in_comment, dropped_commands, Replier};
 use crate::chat::run::ChatOps;
 use crate::git::GitError;
 use crate::jobs::{
@@ -321,24 +321,15 @@ impl ServiceHandler {
                 tracing::warn!(comment = id, error = %e, "no 👀 reaction");
             }
         }
-        let who = Principal::new(ChatSource::Github, c.author.clone());
-        let place = format!("#{}", c.issue_number);
-        let mut results = Vec::new();
-        for command in commands {
-            let reply = chatops.run(&who, &command, &place).await;
-            results.push((command, reply));
-        }
-        // The commands ran; retrying for the reply would run them again.
-        let dropped = dropped_commands(&c.body);
-        if let Err(e) = host
-            .comment(
+        chatops
+            .answer_on_issue(
+                &c.author,
                 c.issue_number,
-                &comment_reply(&results, dropped, "per comment"),
+                &commands,
+                dropped_commands(&c.body),
+                "per comment",
             )
-            .await
-        {
-            tracing::warn!(issue = c.issue_number, error = %e, "chat reply comment not written");
-        }
+            .await;
         Ok(())
     }
 
@@ -370,23 +361,15 @@ impl ServiceHandler {
             );
             return Ok(());
         }
-        let who = Principal::new(ChatSource::Github, t.author.clone());
-        let place = format!("#{}", t.issue_number);
-        let mut results = Vec::new();
-        for command in &t.commands {
-            let reply = chatops.run(&who, command, &place).await;
-            results.push((command.clone(), reply));
-        }
-        if let Err(e) = chatops
-            .host
-            .comment(
+        chatops
+            .answer_on_issue(
+                &t.author,
                 t.issue_number,
-                &comment_reply(&results, t.dropped, "per edit of the dashboard"),
+                &t.commands,
+                t.dropped,
+                "per edit of the dashboard",
             )
-            .await
-        {
-            tracing::warn!(issue = t.issue_number, error = %e, "dashboard reply comment not written");
-        }
+            .await;
         Ok(())
     }
 
