@@ -333,11 +333,17 @@ fn upgrade(settings: Settings, dry_run: bool, format: Format) -> Result<(), Stri
 
 /// The service; `first_pass` queues an upgrade pass at start (the demo).
 fn serve(settings: Settings, role: Role, first_pass: bool) -> ExitCode {
-    if let Err(e) =
-        chartpilot::telemetry::init(settings.log.format, &settings.log.level, std::io::stdout)
-    {
-        return fail(&e, ExitCode::FAILURE);
-    }
+    // Declared before the runtime, so dropped after it: the last jobs'
+    // spans are flushed once they are done.
+    let _exporter = match chartpilot::telemetry::init_with_export(
+        settings.log.format,
+        &settings.log.level,
+        std::io::stdout,
+        &settings.telemetry.otlp_endpoint,
+    ) {
+        Ok(exporter) => exporter,
+        Err(e) => return fail(&e, ExitCode::FAILURE),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -192,27 +192,41 @@ pub(crate) fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Wraps the job, publishes it, and returns once the queue confirmed.
+/// Wraps the job, publishes it, and returns once the queue confirmed. The
+/// `webhook` span starts the event's trace; the job continues it.
 pub(crate) async fn enqueue(
     state: &AppState,
     job: Job,
     idempotency_key: String,
     delivery: Option<DeliveryId>,
 ) -> Result<JobEnvelope, ApiError> {
-    let envelope = JobEnvelope::new(&job, idempotency_key, delivery, state.clock.now())
-        .map_err(|e| ApiError::Internal(format!("cannot encode job: {e}")))?;
-    if let Err(e) = state.queue.publish(&envelope).await {
-        tracing::warn!(kind = envelope.kind, error = %e, "job not queued");
-        return Err(ApiError::Unavailable(e.to_string()));
-    }
-    state.metrics.published(&envelope.kind);
-    tracing::info!(
-        job = %envelope.id,
-        kind = envelope.kind,
-        delivery = envelope.delivery_id.as_ref().map(|d| d.as_ref()),
-        "job queued"
+    use tracing::Instrument;
+    let span = tracing::info_span!(
+        "webhook",
+        otel.name = %format_args!("webhook {}", job.kind()),
+        otel.kind = "producer",
+        kind = job.kind(),
+        delivery = delivery.as_ref().map(|d| d.as_ref()),
     );
-    Ok(envelope)
+    async move {
+        let envelope = JobEnvelope::new(&job, idempotency_key, delivery, state.clock.now())
+            .map_err(|e| ApiError::Internal(format!("cannot encode job: {e}")))?;
+        if let Err(e) = state.queue.publish(&envelope).await {
+            tracing::warn!(kind = envelope.kind, error = %e, "job not queued");
+            return Err(ApiError::Unavailable(e.to_string()));
+        }
+        state.metrics.published(&envelope.kind);
+        tracing::info!(
+            job = %envelope.id,
+            kind = envelope.kind,
+            trace_id = %envelope.trace_id,
+            delivery = envelope.delivery_id.as_ref().map(|d| d.as_ref()),
+            "job queued"
+        );
+        Ok(envelope)
+    }
+    .instrument(span)
+    .await
 }
 
 /// Hex SHA-256 of the parts, for idempotency keys of senders without ids.

@@ -22,7 +22,13 @@ pub struct JobEnvelope {
     /// Stable across redeliveries of the same event (GitHub delivery id,
     /// alert group + fingerprints + startsAt, Slack trigger id).
     pub idempotency_key: String,
+    /// 32 hex digits: the OpenTelemetry trace of the event, shared by the
+    /// webhook, this job and its follow-ups.
     pub trace_id: String,
+    /// The span that queued this job (16 hex digits), when spans are
+    /// exported: the webhook's, or the job's that asked for a follow-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_id: Option<DeliveryId>,
     /// Why the previous attempt failed, for the parking queue and logs.
@@ -49,6 +55,12 @@ impl JobEnvelope {
         now: DateTime<Utc>,
     ) -> Result<Self, serde_json::Error> {
         let id = Uuid::new_v4();
+        // Inside an exported span (a webhook, a job asking for a follow-up)
+        // the job joins its trace; otherwise its own id starts one.
+        let (trace_id, parent_span) = match crate::telemetry::otlp::current_ids() {
+            Some((trace, span)) => (trace, Some(span)),
+            None => (id.simple().to_string(), None),
+        };
         Ok(Self {
             version: ENVELOPE_VERSION,
             id,
@@ -56,7 +68,8 @@ impl JobEnvelope {
             attempt: 1,
             created_at: now,
             idempotency_key,
-            trace_id: id.simple().to_string(),
+            trace_id,
+            parent_span,
             delivery_id,
             last_error: None,
             payload: job.payload()?,

@@ -109,6 +109,9 @@ pub struct Settings {
     pub queue: QueueSettings,
     /// `[log]`: log format and filter.
     pub log: LogSettings,
+    /// `[telemetry]`: traces exported over OTLP.
+    #[serde(default)]
+    pub telemetry: TelemetrySettings,
     /// `[github]`: webhook secret and API credentials.
     pub github: GithubSettings,
     /// `[alertmanager]`: alert webhooks and the API asked before promotions.
@@ -193,6 +196,14 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// `tracing` filter directive (`info,chartpilot=debug`); a valid `RUST_LOG` wins.
     pub level: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// OTLP/HTTP collector (`http://tempo:4318`; `/v1/traces` is appended unless written); empty exports nothing.
+    #[serde(default)]
+    pub otlp_endpoint: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -89,6 +89,10 @@ impl Settings {
                 &format!("`{}` is not a log filter: {e}", self.log.level),
             )
         })?;
+        if !self.telemetry.otlp_endpoint.trim().is_empty() {
+            crate::telemetry::otlp::traces_url(&self.telemetry.otlp_endpoint)
+                .map_err(|e| bad("telemetry.otlp_endpoint", &e))?;
+        }
         self.server.validate()?;
         let q = &self.queue;
         if q.max_attempts == 0 || q.max_attempts > MAX_ATTEMPTS_LIMIT {

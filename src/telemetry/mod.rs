@@ -1,5 +1,6 @@
 //! Logs and spans through `tracing`: JSON for production, text for people.
 
+pub mod otlp;
 mod peer_errors;
 pub mod rate;
 
@@ -56,6 +57,34 @@ pub fn init<W>(format: LogFormat, level: &str, writer: W) -> Result<(), String>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    init_with_export(format, level, writer, "").map(|_| ())
+}
+
+/// [`init`], and chartpilot's spans exported over OTLP to `otlp_endpoint`
+/// when it is not empty. Keep the returned exporter until the process
+/// ends: dropping it sends the last spans.
+pub fn init_with_export<W>(
+    format: LogFormat,
+    level: &str,
+    writer: W,
+    otlp_endpoint: &str,
+) -> Result<Option<otlp::Exporter>, String>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let exporter = if otlp_endpoint.trim().is_empty() {
+        None
+    } else {
+        Some(otlp::exporter(otlp_endpoint)?)
+    };
+    // Only chartpilot's own spans and events: the HTTP and AMQP clients'
+    // spans would bury a job's trace.
+    let export = exporter.as_ref().map(|e| {
+        tracing_opentelemetry::layer()
+            .with_tracer(e.tracer())
+            .with_location(false)
+            .with_filter(filter_fn(|meta| in_crate(meta.target(), "chartpilot")))
+    });
     let text = std::env::var("RUST_LOG").unwrap_or_else(|_| level.to_owned());
     let filter = EnvFilter::try_new(&text)
         .map_err(|e| format!("log.level `{text}` is not a valid filter: {e}"))?;
@@ -69,6 +98,7 @@ where
     let result = match format {
         LogFormat::Json => tracing_subscriber::registry()
             .with(filter)
+            .with(export)
             .with(peer_errors)
             .with(
                 fmt.json()
@@ -81,6 +111,7 @@ where
             .try_init(),
         LogFormat::Text => tracing_subscriber::registry()
             .with(filter)
+            .with(export)
             .with(peer_errors)
             .with(
                 fmt.with_ansi(std::io::stdout().is_terminal())
@@ -90,7 +121,8 @@ where
             )
             .try_init(),
     };
-    result.map_err(|e| e.to_string())
+    result.map_err(|e| e.to_string())?;
+    Ok(exporter)
 }
 
 /// Keeps actix-http's per-connection errors out of the formatted log.

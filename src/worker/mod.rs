@@ -113,10 +113,26 @@ impl Worker {
             attempt = envelope.attempt,
             delivery = envelope.delivery_id.as_ref().map(|d| d.as_ref()),
             trace_id = %envelope.trace_id,
+            otel.name = %format_args!("job {}", envelope.kind),
+            otel.kind = "consumer",
+            otel.status_code = tracing::field::Empty,
         );
-        self.process_envelope(delivery, envelope)
-            .instrument(span)
-            .await
+        crate::telemetry::otlp::continue_trace(
+            &span,
+            &envelope.trace_id,
+            envelope.parent_span.as_deref(),
+        );
+        let outcome = self
+            .process_envelope(delivery, envelope)
+            .instrument(span.clone())
+            .await;
+        if matches!(
+            outcome,
+            Err(_) | Ok(Outcome::Retried { .. } | Outcome::Parked { .. })
+        ) {
+            span.record("otel.status_code", "ERROR");
+        }
+        outcome
     }
 
     async fn process_envelope(
