@@ -1,12 +1,14 @@
 //! The embedded queue: jobs in a redb file, so one process on one machine
-//! loses nothing across a restart. Every publish, hand-out and settle is a
-//! committed (fsynced) write transaction.
+//! loses nothing across a restart. Every publish, hand-out and settle is
+//! committed (fsynced) before it is answered; concurrent ones share one
+//! commit (see [`commit`]).
 //!
 //! Bounds (see docs/bounds.md): a job handed out `queue.max_deliveries`
 //! times without an outcome is parked instead of taking the process down
 //! again; an idempotency key queued within [`super::seen::SEEN_TTL`] is
 //! not queued again.
 
+mod commit;
 mod contain;
 mod store;
 #[cfg(test)]
@@ -26,6 +28,7 @@ use uuid::Uuid;
 use super::{Delivery, DeliveryHandle, JobQueue, ParkedJob, Published, QueueError, Unpark};
 use crate::jobs::JobEnvelope;
 use crate::metrics::Metrics;
+use crate::queue::seen::MAX_SEEN_KEYS;
 use crate::settings::QueueSettings;
 use store::{storage, HandOut, Key, Next};
 
@@ -39,7 +42,7 @@ pub const DB_FILE: &str = "queue.redb";
 const MAX_IDLE_WAIT: Duration = Duration::from_secs(5);
 
 struct Inner {
-    db: Database,
+    db: Arc<Database>,
     metrics: Arc<Metrics>,
     max_deliveries: u32,
     in_flight: Mutex<HashSet<Key>>,
@@ -62,6 +65,7 @@ impl Inner {
 
 pub struct EmbeddedQueue {
     inner: Arc<Inner>,
+    committer: commit::Committer,
 }
 
 /// Settles or, when dropped unsettled, returns its job to the queue.
@@ -108,9 +112,11 @@ impl EmbeddedQueue {
         let dir: PathBuf = settings.path.clone();
         std::fs::create_dir_all(&dir)
             .map_err(|e| storage(format!("cannot create {}: {e}", dir.display())))?;
-        let db = store::open(&dir.join(DB_FILE))?;
+        let db = Arc::new(store::open(&dir.join(DB_FILE))?);
+        let committer = commit::Committer::start(Arc::clone(&db))?;
         metrics.set_queue_connected(true);
         Ok(Self {
+            committer,
             inner: Arc::new(Inner {
                 db,
                 metrics,
@@ -135,20 +141,30 @@ impl EmbeddedQueue {
 
     /// Finds the next due job and records its hand-out before anyone runs
     /// it, or parks it when earlier hand-outs used up the limit.
-    fn scan(inner: &Inner) -> Result<Scan, QueueError> {
-        let (key, body) = {
-            let mut busy = inner.busy();
-            match store::next_ready(&inner.db, now_ms(), |k| busy.contains(k))? {
-                Next::Wait(due) => return Ok(Scan::Wait(due)),
-                Next::Due(key, body) => {
+    async fn scan(&self) -> Result<Scan, QueueError> {
+        let claimed = self
+            .blocking(|inner| {
+                let mut busy = inner.busy();
+                let next = store::next_ready(&inner.db, now_ms(), |k| busy.contains(k))?;
+                if let Next::Due(key, _) = &next {
                     // Claimed before the (slow, fsynced) write below, which
                     // runs without holding the lock settles need.
-                    busy.insert(key);
-                    (key, body)
+                    busy.insert(*key);
                 }
-            }
+                Ok(next)
+            })
+            .await?;
+        let (key, body) = match claimed {
+            Next::Wait(due) => return Ok(Scan::Wait(due)),
+            Next::Due(key, body) => (key, body),
         };
-        let recorded = store::record_hand_out(&inner.db, key, &body, inner.max_deliveries);
+        let max_deliveries = self.inner.max_deliveries;
+        let written = body.clone();
+        let recorded = self
+            .committer
+            .write(move |txn| store::record_hand_out_in(txn, key, &written, max_deliveries))
+            .await;
+        let inner = &self.inner;
         match recorded {
             Ok(HandOut::Go { earlier }) => Ok(Scan::Found {
                 key,
@@ -185,15 +201,14 @@ impl EmbeddedQueue {
     async fn settle(
         &self,
         delivery: Delivery,
-        write: impl FnOnce(&redb::WriteTransaction) -> Result<(), QueueError> + Send + 'static,
+        mut write: impl FnMut(&redb::WriteTransaction) -> Result<(), QueueError> + Send + 'static,
     ) -> Result<(), QueueError> {
         let (key, inner) = Self::take_key(delivery)?;
         let result = self
-            .blocking(move |inner| {
-                let txn = inner.db.begin_write().map_err(storage)?;
-                store::remove_ready(&txn, key)?;
-                write(&txn)?;
-                txn.commit().map_err(storage)
+            .committer
+            .write(move |txn| {
+                store::remove_ready(txn, key)?;
+                write(txn)
             })
             .await;
         inner.release(key);
@@ -214,8 +229,10 @@ impl JobQueue for EmbeddedQueue {
         }
         let body = job.to_bytes();
         let key = job.idempotency_key.clone();
+        let now = now_ms();
         let queued = self
-            .blocking(move |inner| store::publish(&inner.db, &key, &body, now_ms()))
+            .committer
+            .write(move |txn| store::publish_in(txn, &key, &body, now, MAX_SEEN_KEYS))
             .await?;
         if !queued {
             tracing::info!(
@@ -238,7 +255,7 @@ impl JobQueue for EmbeddedQueue {
             if self.inner.closed.load(Ordering::Acquire) {
                 return None;
             }
-            let wait = match self.blocking(Self::scan).await {
+            let wait = match self.scan().await {
                 Ok(Scan::Found {
                     key,
                     body,

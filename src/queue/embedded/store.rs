@@ -9,7 +9,9 @@ use redb::{
     TableDefinition, WriteTransaction,
 };
 
-use crate::queue::seen::{key_digest, Digest, MAX_SEEN_KEYS, SEEN_TTL};
+#[cfg(test)]
+use crate::queue::seen::MAX_SEEN_KEYS;
+use crate::queue::seen::{key_digest, Digest, SEEN_TTL};
 use crate::queue::{Depth, ParkedJob, QueueError};
 
 /// Ready jobs by (due time in ms since the epoch, sequence): the first entry
@@ -284,9 +286,11 @@ pub(crate) fn crash_reason(times: u32, max_deliveries: u32) -> String {
     )
 }
 
+#[cfg(test)]
 /// Records one more hand-out of `key` durably, before its handler runs, so
 /// that a process dying on the job still counts. Parks the job instead
 /// once `max_deliveries` earlier hand-outs got no outcome.
+#[cfg(test)]
 pub(super) fn record_hand_out(
     db: &Database,
     key: Key,
@@ -294,6 +298,19 @@ pub(super) fn record_hand_out(
     max_deliveries: u32,
 ) -> Result<HandOut, QueueError> {
     let txn = db.begin_write().map_err(storage)?;
+    let decision = record_hand_out_in(&txn, key, body, max_deliveries)?;
+    txn.commit().map_err(storage)?;
+    Ok(decision)
+}
+
+/// The writes of [`record_hand_out`] inside `txn`, which the caller
+/// commits.
+pub(super) fn record_hand_out_in(
+    txn: &WriteTransaction,
+    key: Key,
+    body: &[u8],
+    max_deliveries: u32,
+) -> Result<HandOut, QueueError> {
     let earlier = txn
         .open_table(HANDOUTS)
         .map_err(storage)?
@@ -301,28 +318,28 @@ pub(super) fn record_hand_out(
         .map_err(storage)?
         .map(|v| v.value())
         .unwrap_or(0);
-    let decision = if earlier >= max_deliveries {
+    if earlier >= max_deliveries {
         let parked = ParkedJob {
             reason: crash_reason(earlier, max_deliveries),
             body: String::from_utf8_lossy(body).into_owned(),
         };
-        remove_ready(&txn, key)?;
-        insert_parked(&txn, &parked)?;
-        HandOut::Parked(parked)
+        remove_ready(txn, key)?;
+        insert_parked(txn, &parked)?;
+        Ok(HandOut::Parked(parked))
     } else {
         txn.open_table(HANDOUTS)
             .map_err(storage)?
             .insert(key, earlier + 1)
             .map_err(storage)?;
-        HandOut::Go { earlier }
-    };
-    txn.commit().map_err(storage)?;
-    Ok(decision)
+        Ok(HandOut::Go { earlier })
+    }
 }
 
+#[cfg(test)]
 /// Queues `body` unless `idempotency_key` was queued within [`SEEN_TTL`];
 /// returns whether it was queued. One transaction: the job and the memory
 /// of its key are stored together or not at all.
+#[cfg(test)]
 pub(super) fn publish(
     db: &Database,
     idempotency_key: &str,
@@ -333,6 +350,7 @@ pub(super) fn publish(
 }
 
 /// [`publish`] with the count bound given, so tests can reach it.
+#[cfg(test)]
 pub(super) fn publish_within(
     db: &Database,
     idempotency_key: &str,
@@ -341,19 +359,34 @@ pub(super) fn publish_within(
     max_keys: usize,
 ) -> Result<bool, QueueError> {
     let txn = db.begin_write().map_err(storage)?;
+    let queued = publish_in(&txn, idempotency_key, body, now, max_keys)?;
+    txn.commit().map_err(storage)?;
+    Ok(queued)
+}
+
+/// The writes of one publish inside `txn`, which the caller commits (the
+/// group commit puts many publishes in one transaction). A key already
+/// queued within [`SEEN_TTL`], by an earlier transaction or earlier in
+/// this one, writes nothing and returns false.
+pub(super) fn publish_in(
+    txn: &WriteTransaction,
+    idempotency_key: &str,
+    body: &[u8],
+    now: u64,
+    max_keys: usize,
+) -> Result<bool, QueueError> {
     // An empty key names nothing to compare: such jobs are always queued.
     let digest = (!idempotency_key.is_empty()).then(|| key_digest(idempotency_key));
     if let Some(digest) = &digest {
         let seen = txn.open_table(SEEN).map_err(storage)?;
         let at = seen.get(digest).map_err(storage)?.map(|v| v.value().0);
         if at.is_some_and(|at| now.saturating_sub(at) < ttl_ms()) {
-            // Dropping the transaction aborts it: nothing changes.
             return Ok(false);
         }
     }
-    insert_ready(&txn, now, body)?;
+    insert_ready(txn, now, body)?;
     if let Some(digest) = &digest {
-        let seq = next_seq(&txn)?;
+        let seq = next_seq(txn)?;
         txn.open_table(SEEN)
             .map_err(storage)?
             .insert(digest, (now, seq))
@@ -363,8 +396,7 @@ pub(super) fn publish_within(
             .insert((now, seq), digest)
             .map_err(storage)?;
     }
-    prune_seen(&txn, now, max_keys)?;
-    txn.commit().map_err(storage)?;
+    prune_seen(txn, now, max_keys)?;
     Ok(true)
 }
 
