@@ -63,6 +63,7 @@ impl Committer {
     }
 
     /// Transactions committed so far.
+    #[cfg(test)]
     pub(super) fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
     }
@@ -113,6 +114,10 @@ impl Drop for Committer {
             // was already reported to the writes it was carrying.
             let _ = thread.join();
         }
+        tracing::debug!(
+            commits = self.commits.load(Ordering::Relaxed),
+            "embedded queue writer stopped"
+        );
     }
 }
 
@@ -205,7 +210,7 @@ mod tests {
             }));
         }
         for t in tasks {
-            assert_eq!(t.await.unwrap().unwrap(), true);
+            assert!(t.await.unwrap().unwrap());
         }
         // Every answered write is on disk: a read sees all of them.
         assert_eq!(store::depth(&db, 10_000).unwrap().ready, writes);
