@@ -87,6 +87,26 @@ done
 if [ "$amqp_open" != 1 ]; then echo "test-services: rabbitmq port ${AMQP_PORT} not open" >&2; exit 1; fi
 echo "test-services: rabbitmq ready on 127.0.0.1:${AMQP_PORT}" >&2
 
+# Test topologies left behind by runs that failed half-way (a test that
+# panics never reaches its cleanup). Their prefix is cptest-<unix secs>-…:
+# queues older than half an hour are no test's any more; those of the
+# older form (cptest-<uuid>) are deleted when no consumer holds them.
+# Hundreds of leftover quorum queues once stopped the broker answering.
+sweep_cutoff=$(( $(date +%s) - 1800 ))
+stale=$(rabbitmqctl -n rabbit@localhost -q -s list_queues name consumers 2>/dev/null | awk -v cut="$sweep_cutoff" '
+  $1 ~ /^cptest-/ {
+    split($1, part, "-")
+    if (part[2] ~ /^[0-9]+$/) { if (part[2] + 0 < cut) print $1 }
+    else if ($2 == 0) print $1
+  }')
+if [ -n "$stale" ]; then
+  n=0
+  for q in $stale; do
+    rabbitmqctl -n rabbit@localhost -q delete_queue "$q" >/dev/null 2>&1 && n=$((n + 1))
+  done
+  echo "test-services: removed $n leftover test queues" >&2
+fi
+
 # --- promtool (Debian's prometheus) -----------------------------------------
 # tests/grafana.rs checks every PromQL expression of the Grafana dashboard
 # with `promtool check rules`; it fails, not skips, without it.

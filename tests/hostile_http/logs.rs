@@ -188,7 +188,11 @@ fn delete_broker_user(user: &str) {
 /// Runs `serve` against the broker at `level` until it is connected.
 fn serve_amqp(user: &str, password: &str, level: &str) -> String {
     let url = format!("amqp://{user}:{password}@127.0.0.1:5672/%2f");
-    let prefix = format!("cptest-{}", uuid::Uuid::new_v4().simple());
+    let prefix = format!(
+        "cptest-{}-{}",
+        chrono::Utc::now().timestamp(),
+        uuid::Uuid::new_v4().simple()
+    );
     let serve = Serve::start(&[
         ("CHARTPILOT__QUEUE__KIND", "amqp"),
         ("CHARTPILOT__QUEUE__URL", &url),

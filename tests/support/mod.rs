@@ -134,7 +134,11 @@ pub fn test_settings(
         ("QUEUE__PATH", dir.join("queue").display().to_string()),
         (
             "QUEUE__PREFIX",
-            format!("cptest-{}", uuid::Uuid::new_v4().simple()),
+            format!(
+                "cptest-{}-{}",
+                chrono::Utc::now().timestamp(),
+                uuid::Uuid::new_v4().simple()
+            ),
         ),
         ("QUEUE__MAX_ATTEMPTS", "3".to_owned()),
         ("QUEUE__RETRY_DELAYS", "300ms,600ms".to_owned()),
