@@ -474,3 +474,80 @@ suite!(
 async fn embedded_the_same_key_after_a_restart_is_still_a_duplicate() {
     the_same_key_after_a_restart_is_still_a_duplicate(Backend::Embedded).await;
 }
+
+/// Reading `P.parked` (`jobs list`, `jobs retry` of another job) puts the
+/// jobs back as fresh copies, not by returning them on a closed channel:
+/// RabbitMQ 4.0 to 4.2 count such a return as a delivery, and the parking
+/// queue's default delivery limit would drop every parked job on the 20th
+/// read. Seen through the broker: after 25 reads, the messages are still
+/// there once each, in order, never redelivered.
+#[tokio::test]
+async fn amqp_reading_parked_jobs_leaves_them_undelivered_and_in_order() {
+    use lapin::options::BasicGetOptions;
+    let h = Harness::new(Backend::Amqp);
+    let q = h.open().await;
+    let (w, _handler) = h.worker(&q, Mode::Reject);
+    for text in ["first", "second", "third"] {
+        q.publish(&job(text)).await.unwrap();
+        assert!(matches!(next(&w).await, Outcome::Parked { .. }));
+    }
+    let before: Vec<String> = q
+        .parked()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.body)
+        .collect();
+    assert_eq!(before.len(), 3);
+    for _ in 0..25 {
+        let now: Vec<String> = q
+            .parked()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.body)
+            .collect();
+        assert_eq!(now, before, "same jobs, same order, no duplicates");
+    }
+    // `jobs drop` of the middle one gives the other two back the same way.
+    let middle = JobEnvelope::from_bytes(before[1].as_bytes()).unwrap();
+    assert!(q
+        .unpark(middle.id, chartpilot::queue::Unpark::Drop)
+        .await
+        .unwrap()
+        .is_some());
+
+    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let parked_queue = format!("{}.parked", h.settings.queue.prefix);
+    let mut seen = Vec::new();
+    while let Some(msg) = ch
+        .basic_get(parked_queue.as_str().into(), BasicGetOptions::default())
+        .await
+        .unwrap()
+    {
+        let d = msg.delivery;
+        assert!(
+            !d.redelivered,
+            "a read counted as a delivery: {:?}",
+            d.properties.headers()
+        );
+        let reason = d
+            .properties
+            .headers()
+            .as_ref()
+            .and_then(|h| h.inner().get("x-park-reason").cloned());
+        assert!(reason.is_some(), "the copy keeps its reason");
+        // Held unacknowledged until the connection closes.
+        seen.push(String::from_utf8(d.data).unwrap());
+        assert!(
+            seen.len() <= 3,
+            "more parked jobs than were parked: {seen:?}"
+        );
+    }
+    assert_eq!(seen, [before[0].clone(), before[2].clone()]);
+    let _ = conn.close(200, "done".into()).await;
+    h.done(q).await;
+}

@@ -328,47 +328,62 @@ impl JobQueue for AmqpQueue {
     }
 
     /// Reads the parking queue without consuming it: gets every message
-    /// unacknowledged, then closes the channel so the broker requeues them.
+    /// unacknowledged, then puts each back as a fresh copy (see
+    /// [`AmqpQueue::give_back`]).
     async fn parked(&self) -> Result<Vec<ParkedJob>, QueueError> {
         let (ch, parked) = self.read_parked().await?;
+        let jobs = parked.iter().map(|p| p.job.clone()).collect();
+        self.give_back(&ch, parked).await;
         let _ = ch.close(200, "done reading parked jobs".into()).await;
-        Ok(parked.into_iter().map(|(_, p)| p).collect())
+        Ok(jobs)
     }
 
     /// Reads the parking queue as [`Self::parked`] does, and acks only the
-    /// message of `id`, after its retry copy is confirmed on `P.jobs`.
-    /// Closing the channel gives the others back. A crash between the
-    /// confirm and the ack leaves the job both queued and parked (at least
-    /// once, as everywhere else); never neither.
+    /// message of `id`, after its retry copy is confirmed on `P.jobs`; the
+    /// others are given back. A crash between the confirm and the ack
+    /// leaves the job both queued and parked (at least once, as everywhere
+    /// else); never neither.
     async fn unpark(&self, id: Uuid, action: Unpark) -> Result<Option<ParkedJob>, QueueError> {
-        let (ch, parked) = self.read_parked().await?;
+        let (ch, mut parked) = self.read_parked().await?;
+        let found = parked
+            .iter()
+            .position(|p| super::retried_body(&p.job, id).is_some());
         let taken = async {
-            let Some((tag, job, env)) = parked
-                .into_iter()
-                .find_map(|(tag, p)| super::retried_body(&p, id).map(|env| (tag, p, env)))
-            else {
+            let Some(at) = found else {
                 return Ok(None);
             };
+            let chosen = parked.remove(at);
             if action == Unpark::Retry {
-                self.shared
-                    .publish_confirmed(KEY_JOBS, &env.to_bytes(), Self::props(&env))
-                    .await?;
+                if let Some(env) = super::retried_body(&chosen.job, id) {
+                    self.shared
+                        .publish_confirmed(KEY_JOBS, &env.to_bytes(), Self::props(&env))
+                        .await?;
+                }
             }
-            ch.basic_ack(tag, BasicAckOptions::default())
+            ch.basic_ack(chosen.tag, BasicAckOptions::default())
                 .await
                 .map_err(unavailable)?;
-            Ok(Some(job))
+            Ok(Some(chosen.job))
         }
         .await;
+        self.give_back(&ch, parked).await;
         let _ = ch.close(200, "done with parked jobs".into()).await;
         taken
     }
 }
 
+/// One message read from `P.parked` and held unacknowledged.
+struct HeldParked {
+    tag: u64,
+    job: ParkedJob,
+    properties: BasicProperties,
+    data: Vec<u8>,
+}
+
 impl AmqpQueue {
     /// Every message of `P.parked`, taken unacknowledged on a channel of its
     /// own (with its delivery tag): closing that channel gives them back.
-    async fn read_parked(&self) -> Result<(lapin::Channel, Vec<(u64, ParkedJob)>), QueueError> {
+    async fn read_parked(&self) -> Result<(lapin::Channel, Vec<HeldParked>), QueueError> {
         let link = self
             .shared
             .current()
@@ -401,14 +416,62 @@ impl AmqpQueue {
                 .unwrap_or_else(|| {
                     crash_reason(self.shared.max_deliveries, self.shared.max_deliveries)
                 });
-            out.push((
-                d.delivery_tag,
-                ParkedJob {
+            out.push(HeldParked {
+                tag: d.delivery_tag,
+                job: ParkedJob {
                     reason,
                     body: String::from_utf8_lossy(&d.data).into_owned(),
                 },
-            ));
+                properties: d.properties,
+                data: d.data,
+            });
         }
         Ok((ch, out))
     }
+
+    /// Puts read parked jobs back as fresh copies, in order (each copy is
+    /// confirmed before its original is acked), rather than by closing the
+    /// channel. A quorum queue counts a message handed back by a closed
+    /// channel as a delivery on RabbitMQ 4.0 to 4.2, and `P.parked` has the
+    /// default delivery limit there (20) with nowhere to dead-letter to:
+    /// the 20th `jobs list` would have dropped every parked job. A copy
+    /// starts at zero. If a copy cannot be published, it and the rest go
+    /// back the old way when the channel closes; a crash between a copy
+    /// and its ack leaves the job parked twice, never lost.
+    async fn give_back(&self, ch: &lapin::Channel, held: Vec<HeldParked>) {
+        for h in held {
+            let properties = fresh_copy(h.properties, &h.job.reason);
+            if let Err(e) = self
+                .shared
+                .publish_confirmed(KEY_PARKED, &h.data, properties)
+                .await
+            {
+                tracing::warn!(error = %e, "parked job not copied back; the broker requeues it");
+                return;
+            }
+            if let Err(e) = ch.basic_ack(h.tag, BasicAckOptions::default()).await {
+                // The copy is confirmed: the original comes back as well
+                // when the channel closes, so the job is parked twice.
+                tracing::warn!(error = %e, "parked job copied but not acked; it is listed twice until dropped");
+                return;
+            }
+        }
+    }
+}
+
+/// `properties` for a copy of a parked message: the broker's delivery
+/// count left out, the park reason written (dead-lettered jobs had none).
+fn fresh_copy(properties: BasicProperties, reason: &str) -> BasicProperties {
+    let mut headers = properties.headers().clone().unwrap_or_default();
+    let mut kept = lapin::types::FieldTable::default();
+    for (k, v) in headers.inner() {
+        if k.as_str() != "x-delivery-count" {
+            kept.insert(k.clone(), v.clone());
+        }
+    }
+    if !kept.inner().contains_key(HEADER_PARK_REASON) {
+        kept.insert(HEADER_PARK_REASON.into(), long_string(reason));
+    }
+    headers = kept;
+    properties.with_headers(headers)
 }
