@@ -69,9 +69,9 @@ if ! is_up; then
   echo "test-services: starting rabbitmq-server on 127.0.0.1:${AMQP_PORT}" >&2
   export ERL_EPMD_ADDRESS=127.0.0.1
   if [ "$(id -u)" -eq 0 ] && id rabbitmq >/dev/null 2>&1; then
-    (cd / && setsid su rabbitmq -s /bin/sh -c 'ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_NODENAME=rabbit@localhost /usr/sbin/rabbitmq-server' >/tmp/rabbitmq-test.log 2>&1 &)
+    (cd / && exec setsid su rabbitmq -s /bin/sh -c 'ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_NODENAME=rabbit@localhost /usr/sbin/rabbitmq-server') >/tmp/rabbitmq-test.log 2>&1 </dev/null &
   else
-    (cd / && setsid rabbitmq-server >/tmp/rabbitmq-test.log 2>&1 &)
+    (cd / && exec setsid rabbitmq-server) >/tmp/rabbitmq-test.log 2>&1 </dev/null &
   fi
   for _ in $(seq 1 120); do
     if is_up; then break; fi
