@@ -28,6 +28,7 @@ fn settings() -> HelmSettings {
         mirrors: Vec::new(),
         credentials: Vec::new(),
         timeout: TEST_TIMEOUT,
+        keyring: None,
     }
 }
 
