@@ -71,7 +71,7 @@ impl Lookup {
         let span = tracing::info_span!("chart_download", chart, version);
         match found {
             Source::Index { repository, chart } => {
-                self.from_index(&repository, &chart, version, with_provenance)
+                self.download_from_index(&repository, &chart, version, with_provenance)
                     .instrument(span)
                     .await
             }
@@ -97,7 +97,7 @@ impl Lookup {
         }
     }
 
-    async fn from_index(
+    async fn download_from_index(
         &self,
         repository: &str,
         chart: &str,

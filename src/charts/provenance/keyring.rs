@@ -75,7 +75,8 @@ impl Keyring {
                     let block = &text[start..end];
                     let (keys, _) = PublicOrSecret::from_armor_many(block.as_bytes())
                         .map_err(|e| format!("armored block {}: {e}", n + 1))?;
-                    collect(keys, &mut found)?;
+                    collect(keys, &mut found)
+                        .map_err(|e| format!("armored block {}: {e}", n + 1))?;
                 }
             }
             // Every OpenPGP packet header has its top bit set.
