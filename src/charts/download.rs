@@ -9,6 +9,8 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use reqwest::{StatusCode, Url};
 use tracing::Instrument;
 
@@ -29,8 +31,9 @@ pub struct Downloaded {
     pub bytes: Vec<u8>,
     /// The `.prov`, when asked for and published.
     pub provenance: Option<Vec<u8>>,
-    /// Where the archive came from (after mirrors), without userinfo:
-    /// `https://…/app-1.2.0.tgz` or `oci://registry/path/app:1.2.0`.
+    /// Where the archive came from (after mirrors), without userinfo or
+    /// query (presigned URLs carry tokens there): `https://…/app-1.2.0.tgz`
+    /// or `oci://registry/path/app:1.2.0`.
     pub url: String,
 }
 
@@ -126,27 +129,23 @@ impl Lookup {
             .ok_or_else(|| missing("the release lists no download URL".into()))?;
         // The archive may live under a mirrored prefix of its own (a CDN).
         let routed = net.routes.route(location);
-        let about = format!("{what} at {}", routed.url);
-        let fail = |kind| {
-            let mut e = FetchError::new(&routed, kind).about(about.clone());
-            e.target.repository = strip_userinfo(repository);
-            e
-        };
-        let url = Url::parse(&routed.url)
-            .map_err(|e| fail(FetchErrorKind::Unsupported(format!("archive URL: {e}"))))?;
-        let local = index_routed.url.starts_with("file://");
+        let about = format!("{what} at {}", shown(&routed.url));
+        let fail = |e: FetchError| rebrand(e, repository, &about);
+        let refuse = |m: String| fail(FetchError::new(&routed, FetchErrorKind::Unsupported(m)));
+        let url = Url::parse(&routed.url).map_err(|e| refuse(format!("archive URL: {e}")))?;
+        let index_url = Url::parse(&index_routed.url).ok();
+        archive_allowed(index_url.as_ref(), &url).map_err(refuse)?;
         let bytes = match url.scheme() {
-            "http" | "https" => self.http_get(&routed, &url, MAX_ARCHIVE_BYTES, false).await,
-            // Only an operator's file:// mirror may point at local files; an
-            // index fetched over HTTP cannot name a path on this machine.
-            "file" if local => read_file(&routed, &url, MAX_ARCHIVE_BYTES).await,
-            other => Err(FetchError::new(
-                &routed,
-                FetchErrorKind::Unsupported(format!("archive URL scheme `{other}`")),
-            )),
+            "file" => read_file(&routed, &url, MAX_ARCHIVE_BYTES).await,
+            _ => self.http_get(&routed, &url, MAX_ARCHIVE_BYTES, false).await,
         }
-        .map_err(|e| rebrand(e, repository, &about))?
-        .unwrap_or_default();
+        .map_err(fail)?
+        .ok_or_else(|| {
+            fail(FetchError::new(
+                &routed,
+                FetchErrorKind::NotFound("no archive at the index's URL".into()),
+            ))
+        })?;
         let provenance = if with_provenance {
             let mut prov_url = url.clone();
             prov_url.set_path(&format!("{}.prov", url.path()));
@@ -167,7 +166,7 @@ impl Lookup {
         Ok(Downloaded {
             bytes,
             provenance,
-            url: strip_userinfo(url.as_str()),
+            url: shown(url.as_str()),
         })
     }
 
@@ -211,6 +210,57 @@ fn pick<'r>(releases: &'r [Release], version: &str) -> Option<&'r Release> {
             .iter()
             .find(|r| semver(&r.version).is_some_and(|v| v == wanted))
     })
+}
+
+/// Whether an archive URL read from the index at `index` may be fetched:
+/// HTTP(S), and not a local or private address unless the index was on one
+/// too (a test, a local mirror); `file://` only from an operator's
+/// `file://` mirror, never named by an index fetched over the network.
+fn archive_allowed(index: Option<&Url>, archive: &Url) -> Result<(), String> {
+    let index_scheme = index.map_or("", Url::scheme);
+    match archive.scheme() {
+        "file" if index_scheme == "file" => Ok(()),
+        "http" | "https" if internal(archive) && !index.is_some_and(internal) => Err(
+            "an index reached over the network names an archive on a local or private address"
+                .into(),
+        ),
+        "http" | "https" => Ok(()),
+        other => Err(format!("archive URL scheme `{other}`")),
+    }
+}
+
+/// A URL as errors and callers see it: no userinfo, no query or fragment.
+fn shown(location: &str) -> String {
+    let clean = strip_userinfo(location);
+    match clean.find(['?', '#']) {
+        Some(end) => clean[..end].to_owned(),
+        None => clean,
+    }
+}
+
+/// Loopback, private, link-local (cloud metadata) or unspecified hosts,
+/// written as such. A public index naming one would make chartpilot probe
+/// its own network; names that merely resolve there are not caught.
+fn internal(url: &Url) -> bool {
+    fn v4(ip: Ipv4Addr) -> bool {
+        ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+    }
+    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => v4(ip),
+        Ok(IpAddr::V6(ip)) => {
+            let first = ip.segments()[0];
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || first & 0xfe00 == 0xfc00
+                || first & 0xffc0 == 0xfe80
+                || ip.to_ipv4_mapped().is_some_and(v4)
+        }
+        Err(_) => {
+            let name = host.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+    }
 }
 
 /// Errors about the archive name the pinned repository and the archive.
@@ -272,6 +322,46 @@ mod tests {
         assert_eq!(found("v2.0.0+b.1"), Some("2.0.0+b.1"));
         assert_eq!(found("1.2"), None, "no range matching");
         assert_eq!(found("3.0.0"), None);
+    }
+
+    #[test]
+    fn archive_urls_may_not_reach_into_the_local_network_from_a_remote_index() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let public = url("https://charts.example.org/index.yaml");
+        let local = url("http://127.0.0.1:8080/index.yaml");
+        let on_disk = url("file:///srv/charts/index.yaml");
+        let cases = [
+            (&public, "https://cdn.example.net/app.tgz", true),
+            (&public, "http://169.254.169.254/latest/meta-data", false),
+            (&public, "http://10.1.2.3/app.tgz", false),
+            (&public, "http://192.168.0.1/app.tgz", false),
+            (&public, "http://[::1]:80/app.tgz", false),
+            (&public, "http://[fd00::1]/app.tgz", false),
+            (&public, "http://[fe80::1]/app.tgz", false),
+            (&public, "http://[::ffff:127.0.0.1]/app.tgz", false),
+            (&public, "http://localhost./app.tgz", false),
+            (&public, "http://0.0.0.0/app.tgz", false),
+            (&public, "file:///etc/passwd", false),
+            (&public, "ftp://charts.example.org/app.tgz", false),
+            (&local, "http://127.0.0.1:9090/app.tgz", true),
+            (&local, "https://cdn.example.net/app.tgz", true),
+            (&local, "file:///srv/app.tgz", false),
+            (&on_disk, "file:///srv/charts/app.tgz", true),
+            (&on_disk, "http://127.0.0.1/app.tgz", false),
+        ];
+        for (index, archive, allowed) in cases {
+            let result = archive_allowed(Some(index), &url(archive));
+            assert_eq!(result.is_ok(), allowed, "{index} → {archive}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn shown_urls_carry_no_userinfo_or_query() {
+        assert_eq!(
+            shown("https://u:p@h.io/a/app-1.0.0.tgz?X-Amz-Signature=s#f"),
+            "https://h.io/a/app-1.0.0.tgz"
+        );
+        assert_eq!(shown("oci://h.io/a:1.0"), "oci://h.io/a:1.0");
     }
 
     #[test]

@@ -299,3 +299,36 @@ async fn oci_charts_come_from_the_chart_layer_checked_against_its_digest() {
     let text = error.to_string();
     assert!(text.contains("app 1.0.0") && text.contains(&repo), "{text}");
 }
+
+#[tokio::test]
+async fn an_operators_file_mirror_serves_archives_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = chart_tgz("app", "1.0.0");
+    std::fs::write(dir.path().join("index.yaml"), index("app-1.0.0.tgz")).unwrap();
+    std::fs::write(dir.path().join("app-1.0.0.tgz"), &archive).unwrap();
+    std::fs::write(dir.path().join("other.yaml"), index("gone-1.0.0.tgz")).unwrap();
+    let mut settings = settings();
+    let folder = format!("file://{}", dir.path().display());
+    settings.mirrors = vec![mirror("https://charts.example.org", &folder)];
+    let lookup = Lookup::new(&settings).unwrap();
+    let got = lookup
+        .download(Some("https://charts.example.org"), "app", "1.0.0", true)
+        .await
+        .unwrap();
+    assert_eq!(got.bytes, archive);
+    assert_eq!(got.provenance, None, "no .prov on disk: unsigned");
+    assert_eq!(got.url, format!("{folder}/app-1.0.0.tgz"));
+
+    // The index names a file that is not there: an error, not empty bytes.
+    let error = lookup
+        .download(
+            Some("https://charts.example.org/other.yaml"),
+            "app",
+            "1.0.0",
+            false,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error.kind, FetchErrorKind::NotFound(_)), "{error}");
+    assert!(error.to_string().contains("gone-1.0.0.tgz"), "{error}");
+}
