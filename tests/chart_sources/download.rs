@@ -62,15 +62,32 @@ async fn a_relative_chart_url_resolves_against_the_index_and_the_prov_comes_alon
         .to_owned();
     assert!(agent.starts_with("chartpilot/"), "{agent}");
 
-    // Without asking for provenance, no `.prov` request is made.
+    // The same version again comes from the cache, without its `.prov`
+    // when that is not asked for.
     let before = server.requests().len();
-    let plain = lookup
+    let again = lookup
+        .download(Some(&repo), "app", "1.0.0", false)
+        .await
+        .unwrap();
+    assert_eq!((&again.bytes, &again.provenance), (&archive, &None));
+    assert_eq!(
+        server.requests().len(),
+        before,
+        "no request for a cached archive"
+    );
+
+    // A fresh lookup not asking for provenance makes no `.prov` request.
+    let plain = Lookup::new(&settings())
+        .unwrap()
         .download(Some(&repo), "app", "v1.0.0", false)
         .await
         .unwrap();
     assert_eq!((plain.bytes, plain.provenance), (archive, None));
     let after: Vec<String> = paths(&server).split_off(before);
-    assert!(after.iter().all(|p| !p.ends_with(".prov")), "{after:?}");
+    assert_eq!(
+        after,
+        ["/stable/index.yaml", "/stable/charts/app-1.0.0.tgz"]
+    );
 }
 
 #[tokio::test]
