@@ -333,3 +333,15 @@ async fn downloaded_charts_get_a_verdict_signed_tampered_or_unsigned() {
         }
     }
 }
+
+#[test]
+fn keyrings_and_verdicts_cross_threads() {
+    // The check verifies inside async jobs on a multi-threaded runtime.
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<Keyring>();
+    shared::<Verdict>();
+    shared::<chartpilot::charts::download::Downloaded>();
+    fn send<F: std::future::Future + Send>(_: F) {}
+    let lookup = Lookup::new(&settings()).unwrap();
+    send(lookup.download(Some("https://charts.example.org"), "app", "1.0.0", true));
+}
