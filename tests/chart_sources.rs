@@ -1,10 +1,13 @@
 //! Chart sources against real HTTP on 127.0.0.1: Helm indexes (cache
 //! revalidation, gzip, mirrors, credentials, errors), `file://`
 //! repositories, OCI registries (token flow, pagination, tags, release
-//! times), and one lookup per repository for a whole scan.
+//! times), one lookup per repository for a whole scan, chart archive
+//! downloads and their provenance.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+#[path = "chart_sources/download.rs"]
+mod download;
 #[path = "chart_sources/helm.rs"]
 mod helm;
 #[path = "chart_sources/lookup.rs"]
@@ -13,6 +16,8 @@ mod lookup;
 mod min_age;
 #[path = "chart_sources/oci.rs"]
 mod oci;
+#[path = "chart_sources/provenance.rs"]
+mod provenance;
 #[path = "chart_sources/server.rs"]
 mod server;
 
@@ -28,6 +33,7 @@ fn settings() -> HelmSettings {
         mirrors: Vec::new(),
         credentials: Vec::new(),
         timeout: TEST_TIMEOUT,
+        keyring: None,
     }
 }
 
@@ -73,4 +79,29 @@ generated: \"2024-05-01T10:00:00Z\"
 
 fn charts(names: &[&str]) -> std::collections::BTreeSet<String> {
     names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+/// A chart archive as `helm package` lays it out: `name/Chart.yaml` and
+/// `name/values.yaml` in a gzipped tar.
+fn chart_tgz(name: &str, version: &str) -> Vec<u8> {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    let files = [
+        (
+            "Chart.yaml",
+            format!("apiVersion: v2\nname: {name}\nversion: {version}\n"),
+        ),
+        ("values.yaml", "replicas: 1\n".to_owned()),
+    ];
+    for (file, text) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, format!("{name}/{file}"), text.as_bytes())
+            .unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
 }

@@ -119,3 +119,30 @@ fn explain_gives_each_key_its_source_and_no_secret() {
         );
     }
 }
+
+#[test]
+fn an_unreadable_or_unparseable_helm_keyring_fails_check_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_key = dir.path().join("pubring.gpg");
+    std::fs::write(
+        &not_a_key,
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnonsense\n",
+    )
+    .unwrap();
+    let missing = dir.path().join("missing.gpg");
+    for (path, reason) in [
+        (&not_a_key, "pubring.gpg: armored block 1"),
+        (&missing, "cannot read"),
+    ] {
+        let out = bin(dir.path())
+            .arg("check-config")
+            .env("CHARTPILOT__HELM__KEYRING", path)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.starts_with("chartpilot: helm.keyring: "), "{stderr}");
+        assert!(stderr.contains(reason), "{stderr}");
+        assert_eq!(stdout, "");
+    }
+}

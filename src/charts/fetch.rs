@@ -55,6 +55,7 @@ impl Transport {
                 target: Target {
                     repository: "(all)".into(),
                     mirror: None,
+                    artifact: None,
                 },
                 kind: FetchErrorKind::Transport(e.to_string()),
             })?;
@@ -109,6 +110,11 @@ impl HelmClient {
             cache: Mutex::new(HashMap::new()),
             keep_bodies: true,
         }
+    }
+
+    /// The connection pool, routes and timeout, for chart downloads.
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.net
     }
 
     /// A client that keeps no index bodies for revalidation.

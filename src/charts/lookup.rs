@@ -13,6 +13,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
+use super::download::ArchiveCache;
 use super::fetch::{FetchError, HelmClient};
 use super::oci::{OciChart, OciClient};
 use super::{ChartIndex, Release};
@@ -202,6 +203,8 @@ fn looks_like_registry(repository: &str) -> bool {
 pub struct Lookup {
     helm: HelmClient,
     oci: OciClient,
+    /// The last few chart archives downloaded (see `charts::download`).
+    archives: ArchiveCache,
 }
 
 /// Owned, so the lookup future is `Send` for any caller (a borrowed job
@@ -222,6 +225,7 @@ impl Lookup {
         Ok(Self {
             helm: HelmClient::with(transport.clone()),
             oci: OciClient::with(transport),
+            archives: ArchiveCache::default(),
         })
     }
 
@@ -378,6 +382,10 @@ impl Lookup {
 
     pub fn oci(&self) -> &OciClient {
         &self.oci
+    }
+
+    pub(crate) fn archives(&self) -> &ArchiveCache {
+        &self.archives
     }
 }
 

@@ -2,11 +2,13 @@
 //! `file://` repositories, and the policy that picks the version to propose.
 
 pub mod constraint;
+pub mod download;
 pub mod fetch;
 pub mod index;
 pub mod lookup;
 pub mod oci;
 pub mod policy;
+pub mod provenance;
 pub mod version;
 
 use std::collections::HashMap;

@@ -8,6 +8,7 @@
 
 mod auth;
 mod challenge;
+mod pull;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -23,6 +24,7 @@ use super::fetch::{read_limited, FetchError, FetchErrorKind, Transport};
 use super::Release;
 use crate::settings::{HelmSettings, Secret};
 use challenge::next_link;
+pub use pull::{Pulled, CHART_LAYER, PROVENANCE_LAYER};
 
 /// Registries page tag lists (often 100–1000 per page); this many pages
 /// covers any chart's history and stops a `Link` loop.

@@ -419,6 +419,19 @@ pub struct HelmSettings {
     #[serde(with = "duration")]
     #[schemars(schema_with = "duration::schema")]
     pub timeout: Duration,
+    /// Public keys trusted to sign charts (`.prov` files), binary or
+    /// ASCII-armored; unset or empty: provenance is not checked.
+    #[serde(default)]
+    pub keyring: Option<PathBuf>,
+}
+
+impl HelmSettings {
+    /// `keyring` when set to a non-empty path.
+    pub fn keyring_path(&self) -> Option<&std::path::Path> {
+        self.keyring
+            .as_deref()
+            .filter(|p| !p.as_os_str().is_empty())
+    }
 }
 
 /// `[[helm.credentials]]`: basic (`username` + `password`) or bearer

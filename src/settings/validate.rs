@@ -45,6 +45,12 @@ impl Settings {
                 _ => {}
             }
         }
+        if let Some(path) = self.helm.keyring_path() {
+            // Read now: a keyring that cannot verify anything would
+            // otherwise show only as failed checks on pull requests.
+            crate::charts::provenance::Keyring::load(path)
+                .map_err(|e| bad("helm.keyring", &e.to_string()))?;
+        }
         for (i, m) in self.helm.mirrors.iter().enumerate() {
             for (field, url) in [("from", &m.from), ("to", &m.to)] {
                 let key = format!("helm.mirrors[{i}].{field}");
@@ -433,6 +439,30 @@ mod tests {
             let e = load_err(toml);
             assert!(e.contains(key), "{toml}: {e}");
         }
+    }
+
+    #[test]
+    fn a_keyring_that_cannot_verify_anything_is_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage.gpg");
+        std::fs::write(&garbage, b"\x99\x00\x05not a key").unwrap();
+        let text = dir.path().join("text.asc");
+        std::fs::write(&text, "just some text\n").unwrap();
+        let missing = dir.path().join("missing.gpg");
+        let cases = [
+            (missing.display().to_string(), "cannot read"),
+            (garbage.display().to_string(), "garbage.gpg"),
+            (text.display().to_string(), "neither ASCII-armored"),
+        ];
+        for (path, reason) in cases {
+            let e = load_err(&format!("[helm]\nkeyring = {path:?}"));
+            assert!(e.starts_with("helm.keyring: "), "{path}: {e}");
+            assert!(e.contains(reason), "{path}: {e}");
+        }
+        let unset = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(unset.path(), "[helm]\nkeyring = \"\"").unwrap();
+        let settings = Settings::load(Some(unset.path()), &HashMap::new()).unwrap();
+        assert_eq!(settings.helm.keyring_path(), None, "empty means unset");
     }
 
     #[test]

@@ -152,11 +152,11 @@ async fn serve(mut stream: TcpStream, handler: Handler, log: Arc<Mutex<Vec<Reque
         "HTTP/1.1 {} Whatever\r\nConnection: close\r\n",
         reply.status
     );
-    if !reply
-        .headers
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-    {
+    // A reply that frames its own body (`Transfer-Encoding: chunked`, or
+    // a lying `Content-Length`) gets no computed length.
+    if !reply.headers.iter().any(|(k, _)| {
+        k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding")
+    }) {
         out.push_str(&format!("Content-Length: {}\r\n", reply.body.len()));
     }
     for (k, v) in &reply.headers {

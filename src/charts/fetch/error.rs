@@ -20,6 +20,8 @@ pub struct FetchError {
 pub struct Target {
     pub repository: String,
     pub mirror: Option<String>,
+    /// For a chart download: `app 1.2.0 at <archive URL>`.
+    pub artifact: Option<String>,
 }
 
 impl fmt::Display for Target {
@@ -27,6 +29,9 @@ impl fmt::Display for Target {
         write!(f, "chart repository {}", self.repository)?;
         if let Some(mirror) = &self.mirror {
             write!(f, " (via mirror {mirror})")?;
+        }
+        if let Some(artifact) = &self.artifact {
+            write!(f, ", chart {artifact}")?;
         }
         Ok(())
     }
@@ -52,6 +57,10 @@ pub enum FetchErrorKind {
     Io(String),
     #[error("unsupported location: {0}")]
     Unsupported(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("content does not match its digest {expected} (got {actual})")]
+    DigestMismatch { expected: String, actual: String },
 }
 
 impl FetchError {
@@ -60,6 +69,7 @@ impl FetchError {
             target: Target {
                 repository: routed.original.clone(),
                 mirror: routed.mirror.clone(),
+                artifact: None,
             },
             kind,
         }
@@ -80,6 +90,12 @@ impl FetchError {
             source = cause.source();
         }
         Self::new(routed, FetchErrorKind::Transport(reason))
+    }
+
+    /// The same error, said about one chart archive.
+    pub(crate) fn about(mut self, artifact: String) -> Self {
+        self.target.artifact = Some(artifact);
+        self
     }
 
     pub(crate) fn status(routed: &Routed, status: reqwest::StatusCode) -> Self {

@@ -241,6 +241,7 @@ mod tests {
                 })
                 .collect(),
             timeout: Duration::from_secs(1),
+            keyring: None,
         }
     }
 
