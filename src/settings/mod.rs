@@ -597,6 +597,8 @@ pub struct UpgradeSettings {
     pub labels: Vec<String>,
     /// Extra label on a PR that is a major update.
     pub major_label: String,
+    /// Extra label on a PR whose target version breaks one of the repository's overrides.
+    pub values_label: String,
     /// Keep the dashboard issue current after every pass.
     #[serde(default = "yes")]
     pub dashboard: bool,

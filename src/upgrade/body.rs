@@ -117,6 +117,9 @@ pub fn pr_body(group: &Group, environments: &[String]) -> String {
             "\n> [!WARNING]\n> A major update: read the chart's upgrade notes before merging. chartpilot never merges it on its own."
         );
     }
+    if let Some(impact) = &group.impact {
+        let _ = writeln!(b, "\n{}", impact.markdown.trim_end());
+    }
     super::notes::write(&mut b, t);
     let links: Vec<String> = t
         .release

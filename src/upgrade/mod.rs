@@ -6,6 +6,7 @@ pub mod body;
 mod changes;
 mod dashboard;
 mod existing;
+pub mod impact;
 mod notes;
 pub mod plan;
 pub mod report;
@@ -33,6 +34,7 @@ impl Upgrader {
         Ok(Upgrader {
             host,
             source: Arc::new(lookup),
+            impact: None,
             policy: settings.policy.clone(),
             upgrade: settings.upgrade.clone(),
             discover: DiscoverOptions {

@@ -73,6 +73,9 @@ pub struct Group {
     /// Why this PR exists when a promotion opened it: a paragraph on the
     /// environment it comes from, shown at the top of the body.
     pub promoted: Option<String>,
+    /// What the target version does to the repository's overrides, when
+    /// it was analysed (see [`super::impact`]).
+    pub impact: Option<super::impact::Section>,
 }
 
 impl Group {
@@ -213,6 +216,7 @@ pub fn promotion(
         target,
         changes,
         promoted: Some(why),
+        impact: None,
     })
 }
 
@@ -354,6 +358,7 @@ pub fn plan(
             target: newest,
             changes,
             promoted: None,
+            impact: None,
         });
     }
     plan

@@ -107,6 +107,9 @@ struct Pass<'a> {
 pub struct Upgrader {
     pub host: Arc<dyn GitHost>,
     pub source: Arc<dyn ReleaseSource>,
+    /// What a target does to the repository's overrides, for PR bodies and
+    /// `upgrade.values_label`; `None` writes no impact section.
+    pub impact: Option<Arc<dyn super::impact::ImpactSource>>,
     pub policy: PolicySettings,
     pub upgrade: UpgradeSettings,
     pub discover: DiscoverOptions,
@@ -460,6 +463,16 @@ impl Upgrader {
             existing,
             dry_run,
         } = *pass;
+        let analysed;
+        let group = match (&self.impact, dry_run) {
+            (Some(source), false) => {
+                let mut g = group.clone();
+                g.impact = source.section(group, files).await;
+                analysed = g;
+                &analysed
+            }
+            _ => group,
+        };
         let branch = group.branch();
         let title = group.title();
         let body = pr_body(group, &self.policy.environments);
@@ -612,6 +625,10 @@ impl Upgrader {
         let mut labels = self.upgrade.labels.clone();
         if group.update() == UpdateType::Major {
             labels.push(self.upgrade.major_label.clone());
+        }
+        if group.impact.as_ref().is_some_and(|i| i.breaks) && !self.upgrade.values_label.is_empty()
+        {
+            labels.push(self.upgrade.values_label.clone());
         }
         labels
     }

@@ -73,6 +73,7 @@ mod tests {
             jitter: Duration::from_secs(600),
             labels: vec![],
             major_label: "major".into(),
+            values_label: "needs-values-change".into(),
             dashboard: false,
         };
         let mut rng = rand::rng();

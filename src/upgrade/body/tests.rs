@@ -38,6 +38,7 @@ fn group(update: UpdateType, notes: Vec<(String, String)>) -> Group {
             update,
         }],
         promoted: None,
+        impact: None,
     }
 }
 
@@ -241,4 +242,25 @@ fn billion_laughs_in_release_notes_is_shown_as_text() {
     assert!(body.contains("### Release notes"), "{body}");
     assert!(body.contains("- &amp;a9 \\[\\*a8"), "{body}");
     assert!(body.len() < 20_000, "{}", body.len());
+}
+
+#[test]
+fn the_impact_section_comes_before_the_release_notes() {
+    let body = body_with(|g| {
+        g.target.notes = vec![("5.52.0".into(), "Fix probes".into())];
+        g.impact = Some(crate::upgrade::impact::Section {
+            markdown: "### Impact on this repository\n\n- `server.ingress.hosts` is gone\n\n"
+                .into(),
+            breaks: true,
+        });
+    });
+    let impact = body.find("### Impact on this repository").expect(&body);
+    let notes = body.find("Fix probes").expect(&body);
+    assert!(impact < notes, "{body}");
+    assert!(
+        body.contains("- `server.ingress.hosts` is gone\n"),
+        "{body}"
+    );
+    let without = body_with(|_| {});
+    assert!(!without.contains("Impact on this repository"));
 }

@@ -127,6 +127,7 @@ fn group_for(list: &[Release], from: &str, to: &str) -> Group {
             update: UpdateType::Major,
         }],
         promoted: None,
+        impact: None,
     }
 }
 
