@@ -46,6 +46,7 @@ impl Upgrader {
             lock: Mutex::new(()),
             metrics: std::sync::OnceLock::new(),
             status: std::sync::OnceLock::new(),
+            last_base: std::sync::Mutex::new(None),
         })
     }
 }

@@ -123,6 +123,9 @@ pub struct Upgrader {
     pub metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
     /// Where each pass leaves its matrix for the status page; same rule.
     pub status: std::sync::OnceLock<Arc<crate::status::Board>>,
+    /// The last base read: a commit's files never change, so a pass over
+    /// an unchanged branch reads neither the tarball nor the pins again.
+    pub last_base: std::sync::Mutex<Option<Arc<(CommitSha, Vec<SourceFile>, pins::Scan)>>>,
 }
 
 impl Upgrader {
@@ -363,7 +366,21 @@ impl Upgrader {
             .branch_head(&base)
             .await?
             .ok_or_else(|| UpgradeError::NoBase(base.clone()))?;
+        let kept = self
+            .last_base
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .filter(|b| b.0 == head);
+        if let Some(base) = kept {
+            return Ok((head, base.1.clone(), base.2.clone()));
+        }
         let (files, scan) = self.scan(&head).await?;
+        *self
+            .last_base
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(Arc::new((head.clone(), files.clone(), scan.clone())));
         Ok((head, files, scan))
     }
 

@@ -122,8 +122,20 @@ async fn github_gets_first_environment_prs_once_and_newer_ones_supersede() {
     );
     let calls = fake.api_calls();
     assert!(calls.iter().all(|c| c.method == "GET"), "{calls:#?}");
-    assert_eq!(calls.len(), READS_PER_PASS);
+    // The base did not move: its tarball is not read again.
+    assert_eq!(calls.len(), READS_PER_PASS - 1, "{calls:#?}");
+    assert!(!calls.iter().any(|c| c.path.contains("/tarball/")));
     assert_eq!(fake.pulls().len(), 2);
+    // Reads whose answer did not change since the first pass are
+    // conditional and answered 304, which GitHub does not count.
+    let counted: Vec<String> = fake.counted_calls().iter().map(|c| c.line()).collect();
+    assert!(counted.len() < calls.len(), "{counted:#?}");
+    // A third pass over the unchanged repository costs no counted call.
+    fake.clear_requests();
+    up.run(false).await.expect("third pass");
+    let counted: Vec<String> = fake.counted_calls().iter().map(|c| c.line()).collect();
+    assert!(counted.is_empty(), "{counted:#?}");
+    assert_eq!(fake.api_calls().len(), READS_PER_PASS - 1);
     // Nothing changed: the dashboard is read, not edited.
     let issues = fake.issues();
     assert_eq!(issues.len(), 1);

@@ -130,7 +130,15 @@ impl App {
         struct Installation {
             id: u64,
         }
-        let reply = send(&self.jwt, Verb::Get, &self.installation_path, None, None).await?;
+        let reply = send(
+            &self.jwt,
+            Verb::Get,
+            &self.installation_path,
+            None,
+            None,
+            None,
+        )
+        .await?;
         if let Some(delay) = api.rate_limit(&reply) {
             return Err(GitError::RateLimited(delay));
         }

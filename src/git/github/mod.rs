@@ -4,6 +4,7 @@
 
 mod auth;
 mod commits;
+mod etag;
 mod history;
 mod issues;
 mod pulls;
@@ -99,6 +100,7 @@ impl GithubHost {
             api: Api {
                 credentials: auth::Credentials::from_settings(github, &repo_path)?,
                 clock: Arc::new(SystemClock),
+                etags: std::sync::Mutex::default(),
             },
             owner: owner.to_owned(),
             name: name.to_owned(),

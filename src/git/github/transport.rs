@@ -94,6 +94,8 @@ impl Reply {
 pub struct Api {
     pub credentials: Credentials,
     pub clock: Arc<dyn Clock>,
+    /// Answers of earlier GETs with their `ETag`s (see [`super::etag`]).
+    pub etags: std::sync::Mutex<super::etag::EtagCache>,
 }
 
 impl Api {
@@ -136,9 +138,35 @@ impl Api {
     ) -> Result<Reply, GitError> {
         let mut backoff = retries.build();
         let mut waited = Duration::ZERO;
+        let key = format!("{} {path}", accept.unwrap_or(""));
+        let mut conditional = verb == Verb::Get;
         loop {
             let crab = self.credentials.client(self).await?;
-            let trouble = match send(crab, verb, path, body, accept).await {
+            let etag = if conditional {
+                self.etags().etag(&key)
+            } else {
+                None
+            };
+            let trouble = match send(crab, verb, path, body, accept, etag.clone()).await {
+                Ok(reply) if reply.status == 304 && etag.is_some() => {
+                    match self.etags().answer(&key) {
+                        Some(kept) => return Ok(kept),
+                        // Dropped from the cache meanwhile: ask again, plainly.
+                        None => {
+                            conditional = false;
+                            continue;
+                        }
+                    }
+                }
+                Ok(reply)
+                    if verb == Verb::Get
+                        && reply.status < 500
+                        && reply.status != 403
+                        && reply.status != 429 =>
+                {
+                    self.etags().keep(&key, &reply);
+                    return Ok(reply);
+                }
                 Ok(reply) => match self.rate_limit(&reply) {
                     Some(delay) => {
                         if waited + delay > MAX_INLINE_WAIT {
@@ -173,6 +201,12 @@ impl Api {
                 None => return Err(GitError::Unavailable(format!("{verb:?} {path}: {trouble}"))),
             }
         }
+    }
+
+    fn etags(&self) -> std::sync::MutexGuard<'_, super::etag::EtagCache> {
+        self.etags
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// How long GitHub asks to wait, when the answer is a rate limit.
@@ -219,12 +253,16 @@ pub async fn send(
     path: &str,
     body: Option<&serde_json::Value>,
     accept: Option<&'static str>,
+    if_none_match: Option<HeaderValue>,
 ) -> Result<Reply, Failure> {
     let response = match verb {
         Verb::Get => {
             let mut headers = HeaderMap::new();
             if let Some(accept) = accept {
                 headers.insert(ACCEPT, HeaderValue::from_static(accept));
+            }
+            if let Some(etag) = if_none_match {
+                headers.insert(reqwest::header::IF_NONE_MATCH, etag);
             }
             crab._get_with_headers(path, Some(headers)).await
         }

@@ -524,6 +524,15 @@ impl FakeGithub {
             .collect()
     }
 
+    /// The API calls GitHub counts against the rate limit: a 304 to a
+    /// conditional request is free.
+    pub fn counted_calls(&self) -> Vec<Recorded> {
+        self.api_calls()
+            .into_iter()
+            .filter(|r| r.status != 304)
+            .collect()
+    }
+
     pub fn clear_requests(&self) {
         self.state().requests.clear();
     }

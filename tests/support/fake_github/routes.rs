@@ -100,6 +100,11 @@ pub async fn handle(
         }
         None => answer,
     };
+    let answer = if api && method == "GET" {
+        conditional(&req, answer)
+    } else {
+        answer
+    };
     st.requests.push(Recorded {
         method,
         path: req.path().to_owned(),
@@ -111,6 +116,39 @@ pub async fn handle(
         answered: std::time::Instant::now(),
     });
     answer
+}
+
+/// GitHub's conditional requests: a 200 to a GET carries a weak `ETag`
+/// of its body, and a GET whose `If-None-Match` names the current one gets
+/// 304 and no body (which GitHub does not count against the rate limit).
+fn conditional(req: &HttpRequest, answer: Answer) -> Answer {
+    use actix_web::body::MessageBody;
+    use sha2::{Digest, Sha256};
+    if answer.status() != actix_web::http::StatusCode::OK {
+        return answer;
+    }
+    let (head, body) = answer.into_parts();
+    let bytes = match body.try_into_bytes() {
+        Ok(bytes) => bytes,
+        Err(body) => return head.set_body(body),
+    };
+    let etag = format!("W/\"{}\"", &hex::encode(Sha256::digest(&bytes))[..32]);
+    let matched = req
+        .headers()
+        .get("if-none-match")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    if matched {
+        return HttpResponse::NotModified()
+            .insert_header(("etag", etag))
+            .finish();
+    }
+    let mut head = head.set_body(bytes);
+    head.headers_mut().insert(
+        actix_web::http::header::ETAG,
+        actix_web::http::header::HeaderValue::from_str(&etag).unwrap(),
+    );
+    head.map_into_boxed_body()
 }
 
 impl State {
