@@ -39,6 +39,9 @@ pub struct Compare {
     /// At most [`MAX_COMPARE_FILES`]; GitHub stops listing there.
     #[serde(default)]
     pub files: Vec<ComparedFile>,
+    /// Where the two histories meet.
+    #[serde(default)]
+    pub merge_base_commit: Option<Sha>,
 }
 
 /// The most files GitHub lists in one comparison.
