@@ -208,7 +208,8 @@ pub fn allowed_repository(change: &Change, allowed: &Allowed) -> Option<Said> {
         return None;
     }
     let url = repository_url(&change.head)?;
-    if allowed.set.is_match(&url) {
+    // `…/**` allows the repository's root too.
+    if allowed.set.is_match(&url) || allowed.set.is_match(format!("{url}/")) {
         return None;
     }
     Some(Said::Problem(format!(
