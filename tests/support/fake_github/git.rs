@@ -211,7 +211,15 @@ impl BareRepo {
 
     /// The commits reachable from `rev`, newest first as `git log` orders
     /// them, committed at or after `since` (unix seconds): at most `max`.
-    pub fn log(&self, rev: &str, since: Option<i64>, max: usize) -> GitResult<Vec<LoggedCommit>> {
+    /// Commits reachable from `rev`, newest first; only those that changed
+    /// `path` when given (as GitHub's `path` filter).
+    pub fn log(
+        &self,
+        rev: &str,
+        since: Option<i64>,
+        max: usize,
+        path: Option<&str>,
+    ) -> GitResult<Vec<LoggedCommit>> {
         let mut args = vec![
             "log".to_owned(),
             "--no-color".to_owned(),
@@ -222,6 +230,7 @@ impl BareRepo {
             args.push(format!("--since={since}"));
         }
         args.extend([rev.to_owned(), "--".to_owned()]);
+        args.extend(path.map(str::to_owned));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = self.git(&args, None, None)?;
         let text = String::from_utf8_lossy(&out);

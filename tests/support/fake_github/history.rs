@@ -40,7 +40,12 @@ impl State {
                 Err(_) => return message(422, "Invalid value for parameter 'since'"),
             },
         };
-        let commits = match self.repo.log(&head, since, MAX_LISTED_COMMITS) {
+        let commits = match self.repo.log(
+            &head,
+            since,
+            MAX_LISTED_COMMITS,
+            query.get("path").map(String::as_str),
+        ) {
             Ok(commits) => commits,
             Err(e) => return message(422, &e),
         };
