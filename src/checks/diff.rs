@@ -125,6 +125,9 @@ mod tests {
         }
     }
 
+    /// Base pins, head pins, and (environment, had a base) per change.
+    type Case = (Vec<Pin>, Vec<Pin>, Vec<(&'static str, bool)>);
+
     #[test]
     fn only_added_and_changed_pins_are_changes() {
         let moved_line = Pin {
@@ -134,7 +137,7 @@ mod tests {
         let mut ranged = pin(Some("staging"), "web", "1.0.0");
         ranged.version = None;
         ranged.constraint = Some("1.x".into());
-        let cases: Vec<(Vec<Pin>, Vec<Pin>, Vec<(&str, bool)>)> = vec![
+        let cases: Vec<Case> = vec![
             // Nothing changed, a line moved: no change.
             (
                 vec![pin(Some("dev"), "web", "1.0.0")],

@@ -7,12 +7,16 @@
 //! changes no pin gets no check at all.
 //!
 //! GitHub calls for a pull request that changes one pin, when the stage
-//! before it already has the version: the comparison, two tarballs, the
-//! lookup of an earlier run and its creation (5). The promotion rule reads
+//! before it already has the version: the comparison, the head's tarball,
+//! the lookup of an earlier run and its creation (4). The merge base's
+//! files are rebuilt from the head's with the comparison's hunks undone
+//! ([`base`]); only when that cannot be done exactly is the merge base's
+//! tarball read (one more call). The promotion rule reads
 //! history only when neither the head nor the merge base shows the version
 //! in the earlier stage: one listing of the last [`MAX_HISTORY_COMMITS`]
 //! commits of that stage's file, and one read per commit until found.
 
+pub mod base;
 pub mod diff;
 pub mod report;
 pub mod rules;
@@ -129,11 +133,16 @@ impl Checker {
             return Ok(Checked::Skipped(format!("repository {}", pr.repository)));
         }
         let changes = self.host.pull_changes(&pr.base_ref, &pr.head_sha).await?;
-        if !changes.paths.iter().any(|p| pins::may_hold_pins(&p.path)) {
+        // JSON files may feed ApplicationSet generators.
+        let scanned = |path: &str| pins::may_hold_pins(path) || path.ends_with(".json");
+        if !changes.paths.iter().any(|p| scanned(&p.path)) {
             return Ok(Checked::NoPins);
         }
-        let head = self.scan(&pr.head_sha).await?;
-        let base = self.scan(&changes.merge_base).await?;
+        let (head_files, head) = self.scan(&pr.head_sha).await?;
+        let base = match base::rebuild(&head_files, &changes) {
+            Some(files) => self.scan_files(files).await?,
+            None => self.scan(&changes.merge_base).await?.1,
+        };
         let changed = diff::changed(&base, &head);
         if changed.is_empty() {
             return Ok(Checked::NoPins);
@@ -158,9 +167,19 @@ impl Checker {
         Ok(Checked::Reported(report))
     }
 
-    /// The pins of the tree at `rev`, read from a snapshot.
-    async fn scan(&self, rev: &CommitSha) -> Result<Vec<Pin>, CheckError> {
+    /// The files of the tree at `rev`, read from a snapshot, and their pins.
+    async fn scan(&self, rev: &CommitSha) -> Result<(Vec<SourceFile>, Vec<Pin>), CheckError> {
         let (files, _) = read_files(self.host.as_ref(), rev).await?;
+        let opts = self.discover.clone();
+        tokio::task::spawn_blocking(move || {
+            let pins = pins::scan_files(&files, &opts).pins;
+            (files, pins)
+        })
+        .await
+        .map_err(|e| CheckError::Snapshot(e.to_string()))
+    }
+
+    async fn scan_files(&self, files: Vec<SourceFile>) -> Result<Vec<Pin>, CheckError> {
         let opts = self.discover.clone();
         tokio::task::spawn_blocking(move || pins::scan_files(&files, &opts).pins)
             .await

@@ -189,6 +189,15 @@ fn promotion_order_needs_the_earlier_stage_to_have_had_the_version() {
     }
 }
 
+/// The change, the pull request, the target release, and the words the
+/// problem must name (None: no problem).
+type MajorCase<'a> = (
+    &'a Change,
+    PullFacts,
+    Option<&'a Release>,
+    Option<&'a [&'a str]>,
+);
+
 #[test]
 fn a_major_update_needs_the_label_and_release_notes() {
     let major = bump(Some(pin(Some("dev"), "1.4.0")), pin(Some("dev"), "2.0.0"));
@@ -206,7 +215,7 @@ fn a_major_update_needs_the_label_and_release_notes() {
         version: "2.0.0".into(),
         ..Release::default()
     };
-    let cases: Vec<(&Change, PullFacts, Option<&Release>, Option<&[&str]>)> = vec![
+    let cases: Vec<MajorCase<'_>> = vec![
         (
             &major,
             facts(&[], ""),
@@ -252,6 +261,9 @@ fn a_major_update_needs_the_label_and_release_notes() {
     }
 }
 
+/// What a lookup found.
+type Looked = Option<Result<Vec<Release>, String>>;
+
 #[test]
 fn deprecated_and_unpublished_targets_are_problems_and_failed_lookups_notes() {
     let change = bump(Some(pin(Some("dev"), "1.0.0")), pin(Some("dev"), "1.1.0"));
@@ -260,7 +272,7 @@ fn deprecated_and_unpublished_targets_are_problems_and_failed_lookups_notes() {
         deprecated,
         ..Release::default()
     };
-    let cases: Vec<(Option<Result<Vec<Release>, String>>, Option<Said>)> = vec![
+    let cases: Vec<(Looked, Option<Said>)> = vec![
         (Some(Ok(vec![release("1.1.0", false)])), None),
         (
             Some(Ok(vec![release("v1.1.0", true)])),

@@ -16,6 +16,11 @@ pub const CHECK_NAME: &str = "chartpilot";
 pub struct PullChanges {
     pub merge_base: CommitSha,
     pub paths: Vec<ChangedPath>,
+    /// The unified diff (hunks only, as GitHub's comparison gives them)
+    /// of an added, modified or removed path, when the host sent one: what
+    /// lets the check rebuild the merge base's files from the head's
+    /// without a second snapshot. Empty on hosts whose reads cost nothing.
+    pub patches: std::collections::BTreeMap<String, String>,
 }
 
 /// GitHub's conclusions that the check uses.

@@ -76,9 +76,23 @@ impl GithubHost {
                 )
             })?
             .commit()?;
+        // Renames and copies are left out: their hunks are against
+        // another path.
+        let patches = compare
+            .files
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f.status.as_str(),
+                    "added" | "modified" | "changed" | "removed"
+                )
+            })
+            .filter_map(|f| Some((f.filename.clone(), f.patch.clone()?)))
+            .collect();
         Ok(PullChanges {
             merge_base,
             paths: super::history::changed_paths(compare.files)?,
+            patches,
         })
     }
 

@@ -181,6 +181,7 @@ mod tests {
             filename: filename.to_owned(),
             status: status.to_owned(),
             previous_filename: previous.map(str::to_owned),
+            patch: None,
         }
     }
 

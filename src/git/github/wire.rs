@@ -56,6 +56,10 @@ pub struct ComparedFile {
     /// The old path of a rename.
     #[serde(default)]
     pub previous_filename: Option<String>,
+    /// The file's diff hunks; GitHub leaves it out for binary files and
+    /// large diffs.
+    #[serde(default)]
+    pub patch: Option<String>,
 }
 
 /// One entry of `GET commits?sha=…`.

@@ -126,7 +126,11 @@ pub(super) async fn pull_changes(
     let merge_base = CommitSha::parse(line.trim())
         .map_err(|e| GitError::Refused(format!("git merge-base answered `{line}`: {e}")))?;
     let paths = changed_paths(git, &merge_base, head).await?;
-    Ok(crate::git::PullChanges { merge_base, paths })
+    Ok(crate::git::PullChanges {
+        merge_base,
+        paths,
+        patches: Default::default(),
+    })
 }
 
 /// `git log -n max --format=%H rev -- path`.

@@ -60,7 +60,10 @@ const GITHUB_OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/repos/{owner}/{repo}/check-runs"),
     ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}"),
     ("POST", "/repos/{owner}/{repo}/statuses/{sha}"),
-    ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
+    (
+        "PATCH",
+        "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+    ),
 ];
 
 /// The Argo CD server operations chartpilot calls (`argocd.mode = "api"`).

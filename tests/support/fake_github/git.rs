@@ -261,6 +261,31 @@ impl BareRepo {
 
     /// `(status letter, path)` for every file that differs between two
     /// commits, renames not detected.
+    /// The hunks of `path` between two commits, as GitHub's comparison
+    /// lists them (no `diff --git`, `---` or `+++` lines); None for a
+    /// binary file.
+    pub fn patch(&self, from: &str, to: &str, path: &str) -> Option<String> {
+        let out = self
+            .git(
+                &[
+                    "diff",
+                    "--no-color",
+                    "--no-ext-diff",
+                    "-U3",
+                    from,
+                    to,
+                    "--",
+                    path,
+                ],
+                None,
+                None,
+            )
+            .ok()?;
+        let text = String::from_utf8(out).ok()?;
+        let start = text.find("\n@@").map(|i| i + 1)?;
+        Some(text[start..].trim_end_matches('\n').to_owned())
+    }
+
     pub fn name_status(&self, from: &str, to: &str) -> GitResult<Vec<(char, String)>> {
         let out = self.git(
             &[

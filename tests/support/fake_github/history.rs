@@ -112,7 +112,12 @@ impl State {
                     'D' => "removed",
                     _ => "modified",
                 };
-                json!({ "filename": path, "status": status })
+                // GitHub sends each text file's hunks, without the last
+                // newline.
+                match self.repo.patch(&merge_base, &h, &path) {
+                    Some(patch) => json!({ "filename": path, "status": status, "patch": patch }),
+                    None => json!({ "filename": path, "status": status }),
+                }
             })
             .collect();
         HttpResponse::Ok().json(json!({
