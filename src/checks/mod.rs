@@ -88,6 +88,17 @@ pub enum Checked {
     Reported(CheckReport),
 }
 
+impl std::fmt::Display for Checked {
+    /// For the worker's log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Checked::Skipped(why) => write!(f, "skipped: {why}"),
+            Checked::NoPins => f.write_str("no pin changed, nothing posted"),
+            Checked::Reported(r) => f.write_str(r.conclusion.as_str()),
+        }
+    }
+}
+
 pub struct Checker {
     pub host: Arc<dyn GitHost>,
     pub lookup: Arc<Lookup>,
@@ -120,6 +131,16 @@ impl Checker {
             repository: settings.git.repository.clone(),
             provenance: None,
         })
+    }
+
+    /// The checker `serve` runs on the service's git host; why there is
+    /// none when that could not be set up.
+    pub fn for_service(
+        settings: &Settings,
+        host: Result<&Arc<dyn GitHost>, &String>,
+    ) -> Result<Arc<Self>, String> {
+        let host = Arc::clone(host.map_err(Clone::clone)?);
+        Self::from_settings(settings, host).map(Arc::new)
     }
 
     pub async fn on_pull(&self, pr: &PullRequest) -> Result<Checked, CheckError> {

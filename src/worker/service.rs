@@ -113,11 +113,11 @@ impl ServiceHandler {
             })),
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e.clone()),
         };
-        let checker = upgrader.as_ref().map_err(Clone::clone).and_then(|up| {
-            crate::checks::Checker::from_settings(settings, Arc::clone(&up.host)).map(Arc::new)
-        });
         Self {
-            checker,
+            checker: crate::checks::Checker::for_service(
+                settings,
+                upgrader.as_ref().map(|u| &u.host),
+            ),
             upgrader,
             syncer,
             promoter,
@@ -373,14 +373,9 @@ impl ServiceHandler {
         let checker = self
             .checker
             .as_ref()
-            .map_err(|e| JobError::park(anyhow::anyhow!("{what} cannot run: {e}")))?;
+            .map_err(|e| JobError::park(anyhow::anyhow!("{what}: {e}")))?;
         let checked = checker.on_pull(pr).await.map_err(|e| job_error(e, &what))?;
-        let outcome = match &checked {
-            crate::checks::Checked::Skipped(why) => format!("skipped: {why}"),
-            crate::checks::Checked::NoPins => "no pin changed, nothing posted".to_owned(),
-            crate::checks::Checked::Reported(r) => r.conclusion.as_str().to_owned(),
-        };
-        tracing::info!(pr = pr.number, action = %pr.action, outcome, "{what}: done");
+        tracing::info!(pr = pr.number, action = %pr.action, outcome = %checked, "{what}: done");
         Ok(())
     }
 

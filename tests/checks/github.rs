@@ -390,3 +390,40 @@ async fn with_a_token_the_check_is_a_commit_status_and_one_comment_kept_current(
     assert_eq!(comments.len(), 1, "edited in place: {comments:#?}");
     assert!(comments[0].contains("no problems"), "{}", comments[0]);
 }
+
+#[tokio::test]
+async fn more_than_fifty_annotations_go_in_updates_of_the_same_run() {
+    let svc = service(Auth::App, &[], |_| {}).await;
+    let paths: Vec<String> = (0..60)
+        .map(|i| format!("environments/dev/web{i:02}.yaml"))
+        .collect();
+    let ranged = app("dev", "1.x");
+    let changes: Vec<(&str, &str)> = paths
+        .iter()
+        .map(|p| (p.as_str(), ranged.as_str()))
+        .collect();
+    let (number, head) = svc.open_pull("ranges", &changes);
+    let calls = svc.deliver("opened", number, "ranges", &head, &[]).await;
+    let runs = svc.fake.check_runs();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].annotations.len(), 60);
+    assert_eq!(runs[0].updates, 1, "50 with the creation, 10 in one update");
+    let writes: Vec<String> = calls
+        .iter()
+        .filter(|c| c.method != "GET" && !token_call(c))
+        .map(Recorded::line)
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            "POST /repos/acme/gitops/check-runs",
+            "PATCH /repos/acme/gitops/check-runs/1"
+        ]
+    );
+    let files: std::collections::BTreeSet<&str> = runs[0]
+        .annotations
+        .iter()
+        .map(|a| a["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(files.len(), 60, "one annotation per pin");
+}

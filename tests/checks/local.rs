@@ -1,14 +1,22 @@
-//! The check on the local host: lines in the pull log.
+//! The check on the local host: lines in the pull log; and the provenance
+//! input, through the checker itself with a verifier plugged in.
 
+use std::sync::Arc;
+
+use chartpilot::checks::rules::ProvenanceVerdict;
+use chartpilot::checks::{Checked, Checker, ProvenanceCheck};
+use chartpilot::domain::CommitSha;
+use chartpilot::git::check::{AnnotationLevel, Conclusion};
+use chartpilot::pins::Pin;
 use chartpilot::worker::Outcome;
 
 use super::support::git;
 use super::*;
 
-#[tokio::test]
-async fn the_local_host_appends_a_line_per_finding_and_a_summary_to_the_pull_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
+/// A repository with [`files`] on `main` and a branch `bump-prod` moving
+/// prod to `version`; returns its path and the branch's head.
+fn repository(dir: &Path, version: &str) -> (std::path::PathBuf, String) {
+    let repo = dir.join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
     for (p, text) in files() {
@@ -19,20 +27,30 @@ async fn the_local_host_appends_a_line_per_finding_and_a_summary_to_the_pull_log
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "pins"]);
     git(&repo, &["checkout", "-q", "-b", "bump-prod"]);
-    std::fs::write(repo.join(path("prod")), app("prod", "1.2.0")).unwrap();
-    git(&repo, &["commit", "-q", "-am", "prod to 1.2.0"]);
+    std::fs::write(repo.join(path("prod")), app("prod", version)).unwrap();
+    git(&repo, &["commit", "-q", "-am", "prod bump"]);
     let head = git(&repo, &["rev-parse", "HEAD"]);
     git(&repo, &["checkout", "-q", "main"]);
+    (repo, head)
+}
 
-    let secrets = TestSecrets::random();
-    let s = settings(
-        dir.path(),
-        &secrets,
+fn local_settings(dir: &Path, repo: &Path, secrets: &TestSecrets) -> Settings {
+    settings(
+        dir,
+        secrets,
         &[
             ("GIT__PROVIDER", "local".to_owned()),
             ("GIT__PATH", repo.display().to_string()),
         ],
-    );
+    )
+}
+
+#[tokio::test]
+async fn the_local_host_appends_a_line_per_finding_and_a_summary_to_the_pull_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, head) = repository(dir.path(), "1.2.0");
+    let secrets = TestSecrets::random();
+    let s = local_settings(dir.path(), &repo, &secrets);
     let (port, worker) = support::start_service(&s).await;
     let body = pull_event("opened", "acme/gitops", 7, ("bump-prod", &head), &[]);
     for _ in 0..2 {
@@ -58,4 +76,89 @@ async fn the_local_host_appends_a_line_per_finding_and_a_summary_to_the_pull_log
     let summary = &lines[1];
     assert_eq!(summary["conclusion"], "failure");
     assert_eq!(summary["message"], "1 changed pin: 1 error");
+}
+
+/// Says what it was built with for every pin, and records what it was
+/// asked about.
+struct Verifier(ProvenanceVerdict, std::sync::Mutex<Vec<(String, String)>>);
+
+#[async_trait::async_trait]
+impl ProvenanceCheck for Verifier {
+    async fn verdict(&self, pin: &Pin, version: &str) -> Option<ProvenanceVerdict> {
+        self.1
+            .lock()
+            .unwrap()
+            .push((pin.file.clone(), version.to_owned()));
+        Some(self.0.clone())
+    }
+}
+
+#[tokio::test]
+async fn a_plugged_in_verifier_fails_a_bad_signature_and_notes_an_unsigned_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    // Staging never had 1.1.0 either, so promotion-order is switched off
+    // to look at provenance alone.
+    let (repo, head) = repository(dir.path(), "1.1.0");
+    let mut s = local_settings(dir.path(), &repo, &TestSecrets::random());
+    s.checks.promotion_order = chartpilot::settings::RuleLevel::Off;
+    let host: Arc<dyn chartpilot::git::GitHost> =
+        Arc::new(chartpilot::git::local::LocalGit::open(&s.git).unwrap());
+    let pull = chartpilot::jobs::PullRequest {
+        repository: "acme/gitops".into(),
+        action: "opened".into(),
+        number: 3,
+        title: "prod bump".into(),
+        merged: false,
+        merge_commit_sha: None,
+        head_ref: "bump-prod".into(),
+        head_sha: CommitSha::parse(&head).unwrap(),
+        base_ref: "main".into(),
+        author: "alice".into(),
+        labels: vec![],
+        body: String::new(),
+    };
+    let cases = [
+        (
+            ProvenanceVerdict::Bad("signature by an unknown key".into()),
+            Conclusion::Failure,
+            AnnotationLevel::Failure,
+        ),
+        (
+            ProvenanceVerdict::Unsigned,
+            Conclusion::Success,
+            AnnotationLevel::Notice,
+        ),
+    ];
+    for (verdict, conclusion, level) in cases {
+        let mut checker = Checker::from_settings(&s, Arc::clone(&host)).unwrap();
+        let verifier = Arc::new(Verifier(verdict.clone(), Default::default()));
+        checker.provenance = Some(verifier.clone());
+        let Checked::Reported(report) = checker.on_pull(&pull).await.unwrap() else {
+            panic!("a pin changed: the check reports");
+        };
+        assert_eq!(report.conclusion, conclusion, "{verdict:?}: {report:#?}");
+        let provenance: Vec<_> = report
+            .annotations
+            .iter()
+            .filter(|a| a.title == "provenance")
+            .collect();
+        assert_eq!(provenance.len(), 1, "{report:#?}");
+        assert_eq!(
+            (provenance[0].level, provenance[0].path.as_str()),
+            (level, path("prod").as_str())
+        );
+        assert_eq!(
+            *verifier.1.lock().unwrap(),
+            [(path("prod"), "1.1.0".to_owned())]
+        );
+    }
+    // Without a verifier, nothing about provenance.
+    let checker = Checker::from_settings(&s, host).unwrap();
+    let Checked::Reported(report) = checker.on_pull(&pull).await.unwrap() else {
+        panic!("a pin changed: the check reports");
+    };
+    assert!(
+        report.annotations.iter().all(|a| a.title != "provenance"),
+        "{report:#?}"
+    );
 }
