@@ -3,7 +3,7 @@
 
 use chartpilot::worker::{Outcome, Worker};
 
-use super::support::fake_github::{FakeGithub, Recorded};
+use super::support::fake_github::{FakeGithub, Fault, Recorded};
 use super::*;
 
 /// What a check of a pull request that changes one pin costs, when the
@@ -345,7 +345,12 @@ async fn with_a_token_the_check_is_a_commit_status_and_one_comment_kept_current(
     let dev = path("dev");
     let svc = service(Auth::Token, &[], |_| {}).await;
     let (number, head) = svc.open_pull("range", &[(&dev, &app("dev", "latest"))]);
-    svc.deliver("opened", number, "range", &head, &[]).await;
+    let calls = svc.deliver("opened", number, "range", &head, &[]).await;
+    eprintln!(
+        "token-only check of a PR changing one pin, with a finding: {} GitHub API calls:\n{}",
+        calls.len(),
+        lines(&calls).join("\n")
+    );
     assert!(
         svc.fake.check_runs().is_empty(),
         "no Checks API without an App"
@@ -426,4 +431,60 @@ async fn more_than_fifty_annotations_go_in_updates_of_the_same_run() {
         .map(|a| a["path"].as_str().unwrap())
         .collect();
     assert_eq!(files.len(), 60, "one annotation per pin");
+}
+
+#[tokio::test]
+async fn without_hunks_in_the_comparison_the_merge_base_tarball_is_read() {
+    let prod = path("prod");
+    let staging = path("staging");
+    let svc = service(
+        Auth::App,
+        &[&[(&staging, &app("staging", "1.2.0"))]],
+        |_| {},
+    )
+    .await;
+    let base = svc.fake.branch("main").unwrap();
+    let (number, head) = svc.open_pull("bump-prod", &[(&prod, &app("prod", "1.2.0"))]);
+    // GitHub leaves hunks out of large diffs.
+    svc.fake.fail(
+        "GET",
+        "/compare/",
+        Fault::Answer {
+            status: 200,
+            body: serde_json::json!({
+                "status": "ahead",
+                "merge_base_commit": { "sha": base },
+                "files": [{ "filename": prod, "status": "modified" }],
+            }),
+        },
+        1,
+    );
+    let calls = svc.deliver("opened", number, "bump-prod", &head, &[]).await;
+    let tarballs: Vec<String> = calls
+        .iter()
+        .filter(|c| c.path.contains("/tarball/"))
+        .map(Recorded::line)
+        .collect();
+    assert_eq!(
+        tarballs,
+        [
+            format!("GET /repos/acme/gitops/tarball/{head}"),
+            format!("GET /repos/acme/gitops/tarball/{base}")
+        ]
+    );
+    let runs = svc.fake.check_runs();
+    assert_eq!(runs.len(), 1);
+    // The base read from the tarball knows prod was at 1.0.0: one changed
+    // pin, which staging has.
+    assert_eq!(
+        runs[0].conclusion.as_deref(),
+        Some("success"),
+        "{:#?}",
+        runs[0]
+    );
+    assert!(
+        runs[0].title.starts_with("1 changed pin"),
+        "{}",
+        runs[0].title
+    );
 }

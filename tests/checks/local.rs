@@ -162,3 +162,74 @@ async fn a_plugged_in_verifier_fails_a_bad_signature_and_notes_an_unsigned_chart
         "{report:#?}"
     );
 }
+
+fn release(version: &str) -> String {
+    format!(
+        "resource \"helm_release\" \"web\" {{\n  name       = \"web\"\n  repository = \"{CHARTS_URL}\"\n  chart      = \"web\"\n  version    = \"{version}\"\n}}\n"
+    )
+}
+
+#[tokio::test]
+async fn terraform_pins_without_an_environment_follow_tier1_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("platform/canary")).unwrap();
+    std::fs::create_dir_all(repo.join("platform/main")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("platform/canary/main.tf"), release("1.1.0")).unwrap();
+    std::fs::write(repo.join("platform/main/main.tf"), release("1.0.0")).unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "tier 1"]);
+    let mut heads = Vec::new();
+    for version in ["1.1.0", "1.2.0"] {
+        git(
+            &repo,
+            &["checkout", "-q", "-b", &format!("main-{version}"), "main"],
+        );
+        std::fs::write(repo.join("platform/main/main.tf"), release(version)).unwrap();
+        git(&repo, &["commit", "-q", "-am", "bump"]);
+        heads.push(git(&repo, &["rev-parse", "HEAD"]));
+    }
+    git(&repo, &["checkout", "-q", "main"]);
+    let mut s = local_settings(dir.path(), &repo, &TestSecrets::random());
+    s.policy.tier1_order = vec!["platform/canary".into(), "platform/main".into()];
+    let host: Arc<dyn chartpilot::git::GitHost> =
+        Arc::new(chartpilot::git::local::LocalGit::open(&s.git).unwrap());
+    let checker = Checker::from_settings(&s, host).unwrap();
+    let pull = |n: u64, head: &str| chartpilot::jobs::PullRequest {
+        repository: String::new(),
+        action: "opened".into(),
+        number: n,
+        title: "bump".into(),
+        merged: false,
+        merge_commit_sha: None,
+        head_ref: "b".into(),
+        head_sha: CommitSha::parse(head).unwrap(),
+        base_ref: "main".into(),
+        author: "alice".into(),
+        labels: vec![],
+        body: String::new(),
+    };
+    // The canary has 1.1.0: passes. It never had 1.2.0: fails at the line.
+    for (n, head, want) in [
+        (1, &heads[0], Conclusion::Success),
+        (2, &heads[1], Conclusion::Failure),
+    ] {
+        let Checked::Reported(report) = checker.on_pull(&pull(n, head)).await.unwrap() else {
+            panic!("a pin changed: the check reports");
+        };
+        assert_eq!(report.conclusion, want, "{report:#?}");
+        if want == Conclusion::Failure {
+            let a = &report.annotations[0];
+            assert_eq!(
+                (a.title.as_str(), a.path.as_str(), a.line),
+                ("promotion-order", "platform/main/main.tf", 5)
+            );
+            assert!(
+                a.message.starts_with("platform/main moves to 1.2.0, which platform/canary neither pins (it pins 1.1.0)"),
+                "{}",
+                a.message
+            );
+        }
+    }
+}
