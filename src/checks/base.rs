@@ -32,13 +32,14 @@ pub fn rebuild(head: &[SourceFile], changes: &PullChanges) -> Option<Vec<SourceF
                 let before = undo(text, changes.patches.get(path)?)?;
                 files.insert(path, before);
             }
-            ChangeKind::Removed => {
-                if !crate::pins::may_hold_pins(path) && !path.ends_with(".json") {
-                    continue;
-                }
+            ChangeKind::Removed if crate::pins::may_hold_pins(path) => {
                 let before = undo("", changes.patches.get(path)?)?;
                 files.insert(path, before);
             }
+            // Whether the base's scan read a JSON file depends on what
+            // refers to it: only its snapshot can say.
+            ChangeKind::Removed if path.ends_with(".json") => return None,
+            ChangeKind::Removed => {}
         }
     }
     Some(
