@@ -76,6 +76,10 @@ async fn the_local_host_appends_a_line_per_finding_and_a_summary_to_the_pull_log
     let summary = &lines[1];
     assert_eq!(summary["conclusion"], "failure");
     assert_eq!(summary["message"], "1 changed pin: 1 error");
+    // Readers of pull requests pass over the check's lines.
+    let host = chartpilot::git::local::LocalGit::open(&s.git).unwrap();
+    let pulls = chartpilot::git::GitHost::open_pulls(&host).await.unwrap();
+    assert!(pulls.is_empty(), "{pulls:?}");
 }
 
 /// Says what it was built with for every pin, and records what it was

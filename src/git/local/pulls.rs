@@ -98,19 +98,22 @@ impl Ledger {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match serde_json::from_slice::<PullLine>(line) {
-                Ok(pull) => {
+            let parsed = serde_json::from_slice::<PullLine>(line);
+            // The check's own lines (see `checks`) are not pull requests.
+            let check = parsed
+                .as_ref()
+                .err()
+                .and_then(|_| serde_json::from_slice::<CheckLine>(line).ok());
+            match (parsed, check) {
+                (Ok(pull), _) => {
                     pulls.insert(pull.number, pull);
                 }
-                // The check's own lines (see `checks`), not pull requests.
-                Err(_) if serde_json::from_slice::<CheckLine>(line).is_ok() => {
-                    if let Ok(check) = serde_json::from_slice::<CheckLine>(line) {
-                        if check.is_summary() {
-                            checked.insert((check.number, check.sha));
-                        }
+                (Err(_), Some(check)) => {
+                    if check.is_summary() {
+                        checked.insert((check.number, check.sha));
                     }
                 }
-                Err(e) => tracing::warn!(
+                (Err(e), None) => tracing::warn!(
                     path = %path.display(),
                     line = i + 1,
                     truncated = i == last && !clean_end,
