@@ -208,13 +208,32 @@ async fn a_bump_staging_already_had_passes_within_the_call_budget_and_a_redelive
     assert!(runs[0].annotations.is_empty(), "{:#?}", runs[0].annotations);
 
     // GitHub delivers the same head again (a redelivery under a new id, a
-    // reopen): the run is brought up to date, not doubled.
+    // reopen): the run found says the same, so nothing is written.
     let again = svc
         .deliver("reopened", number, "bump-prod", &head, &[])
         .await;
     let runs = svc.fake.check_runs();
     assert_eq!(runs.len(), 1, "{runs:#?}");
-    assert_eq!(runs[0].updates, 1);
+    assert_eq!(runs[0].updates, 0);
+    assert!(
+        again.iter().all(|c| c.method == "GET" || token_call(c)),
+        "{:#?}",
+        lines(&again)
+    );
+
+    // A run that says something else (an older chartpilot, other
+    // settings) is brought up to date, not doubled.
+    svc.fake
+        .set_check_run_outcome(runs[0].id, "failure", "stale");
+    let again = svc
+        .deliver("reopened", number, "bump-prod", &head, &[])
+        .await;
+    let runs = svc.fake.check_runs();
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(
+        (runs[0].updates, runs[0].conclusion.as_deref()),
+        (1, Some("success"))
+    );
     assert!(
         lines(&again)
             .iter()
@@ -379,6 +398,18 @@ async fn with_a_token_the_check_is_a_commit_status_and_one_comment_kept_current(
         "{}",
         comments[0]
     );
+
+    // A redelivery of the same head writes the status again (GitHub keeps
+    // the newest per context) and leaves the comment alone.
+    let again = svc.deliver("reopened", number, "range", &head, &[]).await;
+    assert!(
+        again
+            .iter()
+            .all(|c| c.method == "GET" || c.path.contains("/statuses/")),
+        "{:#?}",
+        lines(&again)
+    );
+    assert_eq!(svc.fake.comments(number).len(), 1);
 
     // The person fixes the pin: the status passes and the same comment says so.
     let fixed = svc

@@ -32,6 +32,16 @@ struct CheckRuns {
 struct CheckRun {
     id: u64,
     name: String,
+    #[serde(default)]
+    conclusion: Option<String>,
+    #[serde(default)]
+    output: Option<RunOutput>,
+}
+
+#[derive(Deserialize)]
+struct RunOutput {
+    #[serde(default)]
+    title: Option<String>,
 }
 
 impl GithubHost {
@@ -131,8 +141,9 @@ impl GithubHost {
     }
 
     /// A completed Check Run on the head: the run chartpilot made for the
-    /// same head before is updated (a redelivery makes no second run),
-    /// otherwise one is created, with the annotations past the first 50
+    /// same head before is left alone when it says the same, and updated
+    /// otherwise (a redelivery makes no second run); without one, one is
+    /// created, with the annotations past the first 50
     /// sent in further updates.
     pub(super) async fn check_run(&self, report: &CheckReport) -> Result<(), GitError> {
         let sha = &report.head_sha;
@@ -170,6 +181,15 @@ impl GithubHost {
         let id = match existing {
             // Annotations add up on GitHub: the run keeps those of its
             // first report, and the outcome is brought up to date.
+            // The same result again (a redelivery): nothing to write.
+            Some(run)
+                if run.conclusion.as_deref() == Some(report.conclusion.as_str())
+                    && run.output.as_ref().and_then(|o| o.title.as_deref())
+                        == Some(report.title.as_str()) =>
+            {
+                tracing::info!(repo = %self.repo(), pr = report.pull, %sha, run = run.id, "check run already says this");
+                return Ok(());
+            }
             Some(run) => {
                 self.patch_run(
                     run.id,
@@ -236,7 +256,9 @@ impl GithubHost {
         let existing = self.marked_comment(report.pull).await?;
         let text = format!("{}\n\n{}\n\n{COMMENT_MARKER}", report.title, report.summary);
         match existing {
-            Some(id) => {
+            // A redelivery: the comment says this already.
+            Some((_, body)) if body == text => {}
+            Some((id, _)) => {
                 let path = format!("{}/issues/comments/{id}", self.repo_path);
                 let reply = self
                     .send(Verb::Patch, &path, json!({ "body": text }))
@@ -253,21 +275,20 @@ impl GithubHost {
         Ok(())
     }
 
-    /// The id of the comment a previous check left, on the first page or
-    /// the newest pages (bounded as `comments` is).
-    async fn marked_comment(&self, number: u64) -> Result<Option<u64>, GitError> {
+    /// The id and text of the comment a previous check left, on the first
+    /// page or the newest pages (bounded as `comments` is).
+    async fn marked_comment(&self, number: u64) -> Result<Option<(u64, String)>, GitError> {
         let (first, last) = self.comment_page(number, 1).await?;
         let find = |page: Vec<(u64, String)>| {
             page.into_iter()
                 .find(|(_, body)| body.contains(COMMENT_MARKER))
-                .map(|(id, _)| id)
         };
-        if let Some(id) = find(first) {
-            return Ok(Some(id));
+        if let Some(found) = find(first) {
+            return Ok(Some(found));
         }
         for page in (2..=last).rev().take(MAX_COMMENT_PAGES.saturating_sub(1)) {
-            if let Some(id) = find(self.comment_page(number, page).await?.0) {
-                return Ok(Some(id));
+            if let Some(found) = find(self.comment_page(number, page).await?.0) {
+                return Ok(Some(found));
             }
         }
         Ok(None)

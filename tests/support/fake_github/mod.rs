@@ -521,6 +521,15 @@ impl FakeGithub {
         self.state().check_runs.clone()
     }
 
+    /// Makes run `id` say `conclusion` and `title`, as an earlier report
+    /// of another content would have.
+    pub fn set_check_run_outcome(&self, id: u64, conclusion: &str, title: &str) {
+        let mut st = self.state();
+        let run = st.check_runs.iter_mut().find(|r| r.id == id).unwrap();
+        run.conclusion = Some(conclusion.to_owned());
+        run.title = title.to_owned();
+    }
+
     /// Commit statuses set, oldest first.
     pub fn statuses(&self) -> Vec<FakeStatus> {
         self.state().statuses.clone()
