@@ -266,6 +266,31 @@ pub async fn assess(settings: &Settings, handler: &ServiceHandler) -> Features {
             (Ok(()), Ok(_)) => on(),
         }
     };
+    let checks = if !settings.checks.enabled {
+        off("checks.enabled is false", "checks.enabled")
+    } else if settings.github.webhook_secret.is_empty() {
+        off(
+            "github.webhook_secret is empty: pull request events are refused",
+            "github.webhook_secret",
+        )
+    } else {
+        match (&git, &handler.checker) {
+            (Err(s), _) => s.clone(),
+            (Ok(()), Err(e)) => broken(e.clone()),
+            (Ok(()), Ok(_))
+                if settings.git.provider == GitProvider::Github
+                    && settings.github.app_id.is_none() =>
+            {
+                State::On {
+                    note: Some(
+                        "a token, not an App: a commit status and one comment instead of a Check Run"
+                            .into(),
+                    ),
+                }
+            }
+            (Ok(()), Ok(_)) => on(),
+        }
+    };
     let features = Features(vec![
         Feature {
             name: "upgrades",
@@ -286,6 +311,10 @@ pub async fn assess(settings: &Settings, handler: &ServiceHandler) -> Features {
         Feature {
             name: "chat",
             state: chat,
+        },
+        Feature {
+            name: "checks",
+            state: checks,
         },
     ]);
     for f in features.broken() {

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod charts;
 pub mod chat;
+pub mod checks;
 pub mod cli;
 pub mod clock;
 pub mod cluster;

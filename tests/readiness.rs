@@ -91,7 +91,7 @@ async fn a_refused_github_token_makes_readyz_503_naming_the_feature() {
     let why = body["features"]["upgrades"]["why"].as_str().unwrap();
     assert!(why.contains("git host"), "{why}");
     // Everything that needs the git host says so.
-    for feature in ["syncs", "promotions", "rollbacks", "chat"] {
+    for feature in ["syncs", "promotions", "rollbacks", "chat", "checks"] {
         assert_eq!(
             body["features"][feature]["state"], "broken",
             "{feature}: {body}"
@@ -104,7 +104,14 @@ async fn a_refused_github_token_makes_readyz_503_naming_the_feature() {
     let (status, body) = readyz(port, &mut child).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ready");
-    for feature in ["upgrades", "syncs", "promotions", "rollbacks", "chat"] {
+    for feature in [
+        "upgrades",
+        "syncs",
+        "promotions",
+        "rollbacks",
+        "chat",
+        "checks",
+    ] {
         assert_eq!(
             body["features"][feature]["state"], "on",
             "{feature}: {body}"

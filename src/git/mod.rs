@@ -3,6 +3,7 @@
 //! through git plumbing. One trait, so upgrade, promotion and revert code
 //! runs unchanged against either.
 
+pub mod check;
 pub mod github;
 pub mod local;
 
@@ -13,6 +14,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::CommitSha;
+
+pub use check::{CheckReport, PullChanges};
 
 /// One file written by a commit (created or replaced), path relative to the
 /// repository root with `/` separators.
@@ -254,6 +257,30 @@ pub trait GitHost: Send + Sync {
 
     /// Replaces an issue's body.
     async fn edit_issue(&self, number: u64, body: &str) -> Result<(), GitError>;
+
+    /// What a pull request from `head` into `base_branch` changed: their
+    /// merge base and the files `head` changed since it. `head` may live
+    /// in a fork; it is read by id, never checked out.
+    async fn pull_changes(
+        &self,
+        base_branch: &str,
+        head: &CommitSha,
+    ) -> Result<PullChanges, GitError>;
+
+    /// Up to `max` commits reachable from `rev` that changed `path`,
+    /// newest first (one listing call on GitHub).
+    async fn file_commits(
+        &self,
+        rev: &CommitSha,
+        path: &str,
+        max: usize,
+    ) -> Result<Vec<CommitSha>, GitError>;
+
+    /// Publishes the `chartpilot` check of a pull request's head: a Check
+    /// Run (GitHub App), a commit status and one comment kept current
+    /// (token), lines in the pull log (local). A repeat for the same head
+    /// replaces what the first said rather than adding a second result.
+    async fn report_check(&self, report: &CheckReport) -> Result<(), GitError>;
 }
 
 /// An issue that is not a pull request: the dashboard.

@@ -72,6 +72,8 @@ struct LabelDto {
 struct PrDto {
     title: String,
     #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
     merged: Option<bool>,
     merge_commit_sha: Option<String>,
     head: RefDto,
@@ -195,6 +197,7 @@ fn pull_request(dto: PullRequestDto) -> Result<PullRequest, ApiError> {
         base_ref: pr.base.git_ref,
         author: pr.user.login,
         labels: pr.labels.into_iter().map(|l| l.name).collect(),
+        body: pr.body.unwrap_or_default(),
     })
 }
 

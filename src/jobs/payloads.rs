@@ -44,6 +44,10 @@ pub struct PullRequest {
     pub base_ref: String,
     pub author: String,
     pub labels: Vec<String>,
+    /// The description, for the check's release-notes rule; jobs queued
+    /// before it was carried have none.
+    #[serde(default)]
+    pub body: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

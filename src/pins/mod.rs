@@ -102,6 +102,18 @@ impl Pin {
     }
 }
 
+/// File names whose change can move a pin: a push or a pull request
+/// touching none of them needs no scan.
+pub fn may_hold_pins(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.ends_with(".tf")
+        || name.ends_with(".tfvars")
+        || name.ends_with(".yaml")
+        || name.ends_with(".yml")
+        || name.ends_with(".tf.json")
+        || name.ends_with(".tfvars.json")
+}
+
 /// Something a scan could not read; reported, never fatal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::{
     ArgocdMode, GitProvider, LogFormat, MajorSteps, QueueKind, RangePolicy, RepoPermission,
-    RollbackAction, SettingsError, UpdateType,
+    RollbackAction, RuleLevel, SettingsError, UpdateType,
 };
 
 /// The valid spellings of `T`, read from serde's own refusal of a value no
@@ -43,6 +43,7 @@ fn valid_values(type_name: &str) -> Option<Vec<String>> {
         "RepoPermission" => spellings::<RepoPermission>(),
         "RangePolicy" => spellings::<RangePolicy>(),
         "MajorSteps" => spellings::<MajorSteps>(),
+        "RuleLevel" => spellings::<RuleLevel>(),
         _ => return None,
     })
 }
@@ -156,6 +157,7 @@ mod tests {
             "RepoPermission",
             "RangePolicy",
             "MajorSteps",
+            "RuleLevel",
         ] {
             let values = valid_values(name).unwrap_or_default();
             assert!(values.len() >= 2, "{name}: {values:?}");

@@ -4,6 +4,7 @@
 //! Loading never reads the environment at request time: [`Settings::load`]
 //! takes the variables as a map so tests can pass their own.
 
+mod checks;
 mod cross;
 mod durations;
 mod errors;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use checks::{CheckSettings, RuleLevel};
 pub use secret::Secret;
 pub use server::{ServerSettings, StatusAuth};
 
@@ -50,8 +52,10 @@ pub const SECRET_KEYS: [&str; 10] = [
 ];
 
 /// Lists an environment variable may give as comma-separated values.
-pub const ENV_LIST_KEYS: [&str; 7] = [
+pub const ENV_LIST_KEYS: [&str; 9] = [
     "policy.environments",
+    "policy.allowed_repositories",
+    "policy.tier1_order",
     "queue.retry_delays",
     "pins.env_patterns",
     "policy.update_types",
@@ -137,6 +141,9 @@ pub struct Settings {
     /// `[rollback]`: which alerts roll a change back, and how.
     #[serde(default)]
     pub rollback: RollbackSettings,
+    /// `[checks]`: the `chartpilot` check on pull requests that touch pins.
+    #[serde(default)]
+    pub checks: CheckSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -515,6 +522,16 @@ pub struct PolicySettings {
     /// How far one upgrade PR moves a pin across majors.
     #[serde(default)]
     pub major_steps: MajorSteps,
+    /// Chart repositories pins may use, as glob patterns over the
+    /// repository URL (`https://charts.example.com/**`, `oci://ghcr.io/acme/**`);
+    /// empty allows every repository.
+    #[serde(default)]
+    pub allowed_repositories: Vec<String>,
+    /// Terraform folders (or files) in rollout order, for pins without an
+    /// environment: a version reaches a later entry only after an earlier
+    /// one pinned it. Empty: not checked.
+    #[serde(default)]
+    pub tier1_order: Vec<String>,
 }
 
 /// `policy.major_steps`: `newest` proposes the newest allowed release

@@ -272,3 +272,55 @@ fn policy_ranges_is_leave_or_pin_and_a_typo_names_the_key() {
     let e = load_err("[policy]\nranges = \"sometimes\"\n", &[]);
     assert_eq!(e, "policy.ranges: \"sometimes\" is not one of leave, pin");
 }
+
+#[test]
+fn checks_levels_default_and_refuse_a_typo_and_bad_globs_name_their_key() {
+    use super::RuleLevel;
+    let s = Settings::load(None, &HashMap::new()).unwrap();
+    assert!(s.checks.enabled);
+    assert_eq!(
+        [
+            s.checks.ranges,
+            s.checks.allowed_repositories,
+            s.checks.promotion_order,
+            s.checks.major_update,
+            s.checks.deprecated,
+            s.checks.provenance
+        ],
+        [
+            RuleLevel::Error,
+            RuleLevel::Error,
+            RuleLevel::Error,
+            RuleLevel::Warning,
+            RuleLevel::Warning,
+            RuleLevel::Error
+        ]
+    );
+    assert!(s.policy.allowed_repositories.is_empty() && s.policy.tier1_order.is_empty());
+    let f = file("[checks]\nmajor_update = \"off\"\n[policy]\nallowed_repositories = [\"oci://ghcr.io/acme/**\"]\n");
+    let s = Settings::load(Some(f.path()), &HashMap::new()).unwrap();
+    assert_eq!(s.checks.major_update, RuleLevel::Off);
+    assert_eq!(s.policy.allowed_repositories, ["oci://ghcr.io/acme/**"]);
+    let s = Settings::load(
+        None,
+        &env(&[(
+            "CHARTPILOT__POLICY__TIER1_ORDER",
+            "platform/dev,platform/prod",
+        )]),
+    )
+    .unwrap();
+    assert_eq!(s.policy.tier1_order, ["platform/dev", "platform/prod"]);
+    let e = load_err("[checks]\nranges = \"fatal\"\n", &[]);
+    assert_eq!(
+        e,
+        "checks.ranges: \"fatal\" is not one of error, warning, off"
+    );
+    let e = load_err(
+        "[policy]\nallowed_repositories = [\"https://x/**\", \"https://y/[\"]\n",
+        &[],
+    );
+    assert!(
+        e.starts_with("policy.allowed_repositories[1]: not a glob pattern"),
+        "{e}"
+    );
+}

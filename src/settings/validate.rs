@@ -204,6 +204,15 @@ impl Settings {
             }
         }
         self.validate_policy_overrides()?;
+        // A typo in a pattern would fail every pull request check.
+        for (i, pattern) in self.policy.allowed_repositories.iter().enumerate() {
+            if let Err(e) = globset::Glob::new(pattern.trim()) {
+                return Err(bad(
+                    &format!("policy.allowed_repositories[{i}]"),
+                    &format!("not a glob pattern: {}", e.kind()),
+                ));
+            }
+        }
         self.validate_upgrades()?;
         if self.alertmanager.allow_unauthenticated && !self.alertmanager.token.is_empty() {
             return Err(bad(

@@ -9,31 +9,19 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use self::disposition::job_error;
-use super::{FollowUp, Handled, JobError, JobHandler, LoggingHandler};
+use super::{FollowUp, Handled, JobError, JobHandler};
 use crate::chat::authz::Principal;
 use crate::chat::reply::{commands_in_comment, dropped_commands, Replier};
 use crate::chat::run::ChatOps;
 use crate::git::GitError;
 use crate::jobs::{
     AlertNotification, ChatCommand, ChatSource, DashboardTick, IssueComment, Job, JobEnvelope,
-    PromotionCheck, Push, UpgradeRequest,
+    PromotionCheck, PullRequest, Push, UpgradeRequest,
 };
 use crate::promote::run::{Checked, Promoter};
 use crate::rollback::run::{RollbackError, Rollbacker};
 use crate::sync::run::Syncer;
 use crate::upgrade::run::{UpgradeError, Upgrader};
-
-/// File names whose change can move a pin; a push touching none of them
-/// needs no upgrade pass.
-fn may_hold_pins(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name.ends_with(".tf")
-        || name.ends_with(".tfvars")
-        || name.ends_with(".yaml")
-        || name.ends_with(".yml")
-        || name.ends_with(".tf.json")
-        || name.ends_with(".tfvars.json")
-}
 
 pub struct ServiceHandler {
     /// Why there is none when the git host could not be opened at start:
@@ -49,6 +37,8 @@ pub struct ServiceHandler {
     pub rollbacker: Result<Arc<Rollbacker>, String>,
     /// Runs chat commands; same rule.
     pub chatops: Result<Arc<ChatOps>, String>,
+    /// Checks pull requests that touch pins; same rule.
+    pub checker: Result<Arc<crate::checks::Checker>, String>,
     pub replier: Replier,
     /// `owner/name` on GitHub; empty for a local repository, whose pushes
     /// are not announced by webhooks.
@@ -124,6 +114,10 @@ impl ServiceHandler {
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e.clone()),
         };
         Self {
+            checker: crate::checks::Checker::for_service(
+                settings,
+                upgrader.as_ref().map(|u| &u.host),
+            ),
             upgrader,
             syncer,
             promoter,
@@ -170,7 +164,7 @@ impl ServiceHandler {
                     .iter()
                     .chain(&c.modified)
                     .chain(&c.removed)
-                    .any(|f| may_hold_pins(f))
+                    .any(|f| crate::pins::may_hold_pins(f))
             })
     }
 
@@ -373,6 +367,18 @@ impl ServiceHandler {
         Ok(())
     }
 
+    /// The `chartpilot` check of a pull request event.
+    async fn check(&self, pr: &PullRequest) -> Result<(), JobError> {
+        let what = format!("check of pull request #{} at {}", pr.number, pr.head_sha);
+        let checker = self
+            .checker
+            .as_ref()
+            .map_err(|e| JobError::park(anyhow::anyhow!("{what}: {e}")))?;
+        let checked = checker.on_pull(pr).await.map_err(|e| job_error(e, &what))?;
+        tracing::info!(pr = pr.number, action = %pr.action, outcome = %checked, "{what}: done");
+        Ok(())
+    }
+
     async fn rollback(&self, n: &AlertNotification) -> Result<(), JobError> {
         let rollbacker = self.rollbacker.as_ref().map_err(|e| {
             JobError::park(anyhow::anyhow!(
@@ -433,7 +439,7 @@ impl JobHandler for ServiceHandler {
         let _ = self.status.set(Arc::clone(board));
     }
 
-    async fn handle(&self, job: &Job, envelope: &JobEnvelope) -> Handled {
+    async fn handle(&self, job: &Job, _envelope: &JobEnvelope) -> Handled {
         match job {
             Job::Upgrade(u) => self.upgrade(&u.reason).await.map(|()| Vec::new()),
             Job::Push(p) => {
@@ -456,7 +462,7 @@ impl JobHandler for ServiceHandler {
             Job::Chat(c) => self.chat(c).await.map(|()| Vec::new()),
             Job::IssueComment(c) => self.comment(c).await.map(|()| Vec::new()),
             Job::DashboardTick(t) => self.dashboard_tick(t).await.map(|()| Vec::new()),
-            other => LoggingHandler.handle(other, envelope).await,
+            Job::PullRequest(pr) => self.check(pr).await.map(|()| Vec::new()),
         }
     }
 }
@@ -554,6 +560,7 @@ mod tests {
             promoter: Err("not needed".into()),
             rollbacker: Err("not needed".into()),
             chatops: Err("not needed".into()),
+            checker: Err("not needed".into()),
             replier: Replier::default(),
             repository: "acme/gitops".into(),
             branch: "main".into(),

@@ -434,6 +434,7 @@ pub async fn start_service(settings: &Settings) -> (u16, Worker) {
         ("promotions", handler.promoter.as_ref().err()),
         ("rollbacks", handler.rollbacker.as_ref().err()),
         ("chat commands", handler.chatops.as_ref().err()),
+        ("checks", handler.checker.as_ref().err()),
     ];
     for (what, err) in parts {
         assert!(err.is_none(), "{what} are off: {err:?}");

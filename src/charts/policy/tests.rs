@@ -51,6 +51,8 @@ fn settings(
         charts,
         ranges: crate::settings::RangePolicy::Leave,
         major_steps: MajorSteps::Newest,
+        allowed_repositories: Vec::new(),
+        tier1_order: Vec::new(),
     }
 }
 

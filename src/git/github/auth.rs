@@ -35,6 +35,12 @@ pub struct App {
 }
 
 impl Credentials {
+    /// Whether chartpilot acts as a GitHub App (which may use the Checks
+    /// API; a token may not).
+    pub fn is_app(&self) -> bool {
+        matches!(self, Credentials::App(_))
+    }
+
     pub fn from_settings(settings: &GithubSettings, repo_path: &str) -> Result<Self, GitError> {
         let builder = || {
             Octocrab::builder()

@@ -135,7 +135,7 @@ fn commit_info(c: wire::ListedCommit) -> Result<CommitInfo, GitError> {
 
 /// The compare API's files as removals, additions and modifications,
 /// sorted by path.
-fn changed_paths(files: Vec<wire::ComparedFile>) -> Result<Vec<ChangedPath>, GitError> {
+pub(super) fn changed_paths(files: Vec<wire::ComparedFile>) -> Result<Vec<ChangedPath>, GitError> {
     let mut changed = Vec::with_capacity(files.len());
     for f in files {
         let kind = match f.status.as_str() {
@@ -181,6 +181,7 @@ mod tests {
             filename: filename.to_owned(),
             status: status.to_owned(),
             previous_filename: previous.map(str::to_owned),
+            patch: None,
         }
     }
 

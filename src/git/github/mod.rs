@@ -3,6 +3,7 @@
 //! is at most six: the base's tree, tree, commit, ref, pull, labels).
 
 mod auth;
+mod checks;
 mod commits;
 mod etag;
 mod history;
@@ -429,10 +430,12 @@ impl GitHost for GithubHost {
         // GitHub lists an issue's comments oldest first and cannot sort
         // them; the newest (where a redelivered job's own marker is) are
         // on the last pages, so those are read first after page one.
-        let (mut oldest, last) = self.comment_page(number, 1).await?;
+        let (oldest, last) = self.comment_page(number, 1).await?;
+        let mut oldest: Vec<String> = oldest.into_iter().map(|(_, body)| body).collect();
         let mut newer = Vec::new();
         for page in (2..=last).rev().take(MAX_COMMENT_PAGES.saturating_sub(1)) {
-            newer.push(self.comment_page(number, page).await?.0);
+            let bodies = self.comment_page(number, page).await?.0;
+            newer.push(bodies.into_iter().map(|(_, body)| body));
         }
         if last > MAX_COMMENT_PAGES as u32 {
             tracing::warn!(
@@ -541,5 +544,30 @@ impl GitHost for GithubHost {
 
     async fn edit_issue(&self, number: u64, body: &str) -> Result<(), GitError> {
         self.edit_issue_body(number, body).await
+    }
+
+    async fn pull_changes(
+        &self,
+        base_branch: &str,
+        head: &CommitSha,
+    ) -> Result<crate::git::PullChanges, GitError> {
+        self.compare_pull(base_branch, head).await
+    }
+
+    async fn file_commits(
+        &self,
+        rev: &CommitSha,
+        path: &str,
+        max: usize,
+    ) -> Result<Vec<CommitSha>, GitError> {
+        self.commits_touching(rev, path, max).await
+    }
+
+    async fn report_check(&self, report: &crate::git::CheckReport) -> Result<(), GitError> {
+        if self.api.credentials.is_app() {
+            self.check_run(report).await
+        } else {
+            self.commit_status(report).await
+        }
     }
 }

@@ -7,15 +7,16 @@ use super::{wire, GithubHost, MAX_PAGES, PER_PAGE};
 use crate::git::{GitError, PullRequest};
 
 impl GithubHost {
-    /// `GET issues/{n}/comments?per_page=100&page=`: the bodies on one
-    /// page, and the number of the last page (1 when there is one).
+    /// `GET issues/{n}/comments?per_page=100&page=`: the ids and bodies
+    /// on one page, and the number of the last page (1 when there is one).
     pub(super) async fn comment_page(
         &self,
         number: u64,
         page: u32,
-    ) -> Result<(Vec<String>, u32), GitError> {
+    ) -> Result<(Vec<(u64, String)>, u32), GitError> {
         #[derive(serde::Deserialize)]
         struct Comment {
+            id: u64,
             #[serde(default)]
             body: Option<String>,
         }
@@ -38,7 +39,7 @@ impl GithubHost {
         let bodies = reply
             .json::<Vec<Comment>>("comments")?
             .into_iter()
-            .filter_map(|c| c.body)
+            .filter_map(|c| Some((c.id, c.body?)))
             .collect();
         Ok((bodies, last))
     }

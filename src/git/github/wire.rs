@@ -39,6 +39,9 @@ pub struct Compare {
     /// At most [`MAX_COMPARE_FILES`]; GitHub stops listing there.
     #[serde(default)]
     pub files: Vec<ComparedFile>,
+    /// Where the two histories meet.
+    #[serde(default)]
+    pub merge_base_commit: Option<Sha>,
 }
 
 /// The most files GitHub lists in one comparison.
@@ -53,6 +56,10 @@ pub struct ComparedFile {
     /// The old path of a rename.
     #[serde(default)]
     pub previous_filename: Option<String>,
+    /// The file's diff hunks; GitHub leaves it out for binary files and
+    /// large diffs.
+    #[serde(default)]
+    pub patch: Option<String>,
 }
 
 /// One entry of `GET commits?sha=…`.

@@ -100,3 +100,64 @@ pub(super) async fn changed_paths(
     changed.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(changed)
 }
+
+/// `git merge-base` of the base branch and `head`, and what `head` changed
+/// since.
+pub(super) async fn pull_changes(
+    git: &Git,
+    base_branch: &str,
+    head: &CommitSha,
+) -> Result<crate::git::PullChanges, GitError> {
+    if !commit_exists(git, head.as_ref()).await? {
+        return Err(GitError::NotFound(format!("commit {head}")));
+    }
+    let base = super::refs::branch_head(git, base_branch)
+        .await?
+        .ok_or_else(|| GitError::NotFound(format!("branch {base_branch}")))?;
+    let line = git
+        .cmd("merge-base")
+        .arg(base.as_ref())
+        .arg(head.as_ref())
+        .run_line()
+        .await
+        .map_err(|_| {
+            GitError::NotFound(format!("a common ancestor of {base_branch} and {head}"))
+        })?;
+    let merge_base = CommitSha::parse(line.trim())
+        .map_err(|e| GitError::Refused(format!("git merge-base answered `{line}`: {e}")))?;
+    let paths = changed_paths(git, &merge_base, head).await?;
+    Ok(crate::git::PullChanges {
+        merge_base,
+        paths,
+        patches: Default::default(),
+    })
+}
+
+/// `git log -n max --format=%H rev -- path`.
+pub(super) async fn file_commits(
+    git: &Git,
+    rev: &CommitSha,
+    path: &str,
+    max: usize,
+) -> Result<Vec<CommitSha>, GitError> {
+    if !commit_exists(git, rev.as_ref()).await? {
+        return Err(GitError::NotFound(format!("commit {rev}")));
+    }
+    let out = git
+        .cmd("log")
+        .arg(format!("--max-count={max}"))
+        .arg("--format=%H")
+        .arg(rev.as_ref())
+        .arg("--")
+        .arg(path)
+        .run()
+        .await?;
+    String::from_utf8_lossy(&out)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            CommitSha::parse(l.trim())
+                .map_err(|e| GitError::Refused(format!("git log answered `{l}`: {e}")))
+        })
+        .collect()
+}

@@ -16,6 +16,7 @@
 //! - Comments go to `comments.jsonl` beside the pull log, as
 //!   `{"number","body","created_at"}`.
 
+mod checks;
 mod cmd;
 mod history;
 mod objects;
@@ -347,5 +348,33 @@ impl GitHost for LocalGit {
         }
         tokio::fs::write(&tmp, body).await.map_err(io)?;
         tokio::fs::rename(&tmp, &path).await.map_err(io)
+    }
+
+    async fn pull_changes(
+        &self,
+        base_branch: &str,
+        head: &CommitSha,
+    ) -> Result<crate::git::PullChanges, GitError> {
+        history::pull_changes(&self.git, base_branch, head).await
+    }
+
+    async fn file_commits(
+        &self,
+        rev: &CommitSha,
+        path: &str,
+        max: usize,
+    ) -> Result<Vec<CommitSha>, GitError> {
+        history::file_commits(&self.git, rev, path, max).await
+    }
+
+    async fn report_check(&self, report: &crate::git::CheckReport) -> Result<(), GitError> {
+        let report = report.clone();
+        let (pull, sha) = (report.pull, report.head_sha.clone());
+        let wrote = self
+            .pulls
+            .change(move |log| checks::append(log, &report))
+            .await?;
+        tracing::info!(pr = pull, %sha, wrote, "check written to the pull log");
+        Ok(())
     }
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::checks::CheckLine;
 use crate::git::{GitError, NewPull, PullRequest, PullState};
 
 /// How long a writer waits for another process holding the log. Appends take
@@ -79,6 +80,8 @@ struct CommentLine<'a> {
 #[derive(Debug, Default)]
 struct Ledger {
     pulls: BTreeMap<u64, PullLine>,
+    /// `(pull, head sha)` of each check summary line.
+    checked: std::collections::HashSet<(u64, String)>,
     /// Whether the file is empty or ends with a newline; if not, the next
     /// append starts with one so it does not glue onto a truncated line.
     clean_end: bool,
@@ -87,6 +90,7 @@ struct Ledger {
 impl Ledger {
     fn parse(bytes: &[u8], path: &Path) -> Self {
         let mut pulls = BTreeMap::new();
+        let mut checked = std::collections::HashSet::new();
         let clean_end = bytes.is_empty() || bytes.ends_with(b"\n");
         let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
         let last = lines.len().saturating_sub(1);
@@ -94,11 +98,22 @@ impl Ledger {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match serde_json::from_slice::<PullLine>(line) {
-                Ok(pull) => {
+            let parsed = serde_json::from_slice::<PullLine>(line);
+            // The check's own lines (see `checks`) are not pull requests.
+            let check = parsed
+                .as_ref()
+                .err()
+                .and_then(|_| serde_json::from_slice::<CheckLine>(line).ok());
+            match (parsed, check) {
+                (Ok(pull), _) => {
                     pulls.insert(pull.number, pull);
                 }
-                Err(e) => tracing::warn!(
+                (Err(_), Some(check)) => {
+                    if check.is_summary() {
+                        checked.insert((check.number, check.sha));
+                    }
+                }
+                (Err(e), None) => tracing::warn!(
                     path = %path.display(),
                     line = i + 1,
                     truncated = i == last && !clean_end,
@@ -107,7 +122,11 @@ impl Ledger {
                 ),
             }
         }
-        Self { pulls, clean_end }
+        Self {
+            pulls,
+            checked,
+            clean_end,
+        }
     }
 
     fn next_number(&self) -> u64 {
@@ -181,6 +200,19 @@ pub(super) struct Locked<'a> {
 }
 
 impl Locked<'_> {
+    /// Whether the check of `pull` at `sha` is in the log already.
+    pub(super) fn checked(&self, pull: u64, sha: &str) -> bool {
+        self.ledger.checked.contains(&(pull, sha.to_owned()))
+    }
+
+    pub(super) fn append_check(&mut self, line: &CheckLine) -> Result<(), GitError> {
+        append_line(&mut self.file, self.path, &mut self.ledger.clean_end, line)?;
+        if line.is_summary() {
+            self.ledger.checked.insert((line.number, line.sha.clone()));
+        }
+        Ok(())
+    }
+
     fn append(&mut self, line: &PullLine) -> Result<(), GitError> {
         append_line(&mut self.file, self.path, &mut self.ledger.clean_end, line)?;
         self.ledger.pulls.insert(line.number, line.clone());

@@ -48,6 +48,18 @@ impl Retryable for crate::sync::run::SyncError {
     }
 }
 
+impl Retryable for crate::checks::CheckError {
+    fn transient(&self) -> bool {
+        self.is_transient()
+    }
+    fn not_before(&self) -> Option<std::time::Duration> {
+        match self {
+            crate::checks::CheckError::Git(GitError::RateLimited(wait)) => Some(*wait),
+            _ => None,
+        }
+    }
+}
+
 /// Retry what may pass (no sooner than a rate limit's reset), park the rest.
 pub(super) fn job_error(e: impl Retryable, what: &str) -> JobError {
     let transient = e.transient();

@@ -54,6 +54,16 @@ const GITHUB_OPERATIONS: &[(&str, &str)] = &[
         "POST",
         "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
     ),
+    // The pull request check: Check Runs (App), statuses and the one
+    // comment (token).
+    ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
+    ("POST", "/repos/{owner}/{repo}/check-runs"),
+    ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}"),
+    ("POST", "/repos/{owner}/{repo}/statuses/{sha}"),
+    (
+        "PATCH",
+        "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+    ),
 ];
 
 /// The Argo CD server operations chartpilot calls (`argocd.mode = "api"`).

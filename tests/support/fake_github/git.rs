@@ -211,7 +211,15 @@ impl BareRepo {
 
     /// The commits reachable from `rev`, newest first as `git log` orders
     /// them, committed at or after `since` (unix seconds): at most `max`.
-    pub fn log(&self, rev: &str, since: Option<i64>, max: usize) -> GitResult<Vec<LoggedCommit>> {
+    /// Commits reachable from `rev`, newest first; only those that changed
+    /// `path` when given (as GitHub's `path` filter).
+    pub fn log(
+        &self,
+        rev: &str,
+        since: Option<i64>,
+        max: usize,
+        path: Option<&str>,
+    ) -> GitResult<Vec<LoggedCommit>> {
         let mut args = vec![
             "log".to_owned(),
             "--no-color".to_owned(),
@@ -222,6 +230,7 @@ impl BareRepo {
             args.push(format!("--since={since}"));
         }
         args.extend([rev.to_owned(), "--".to_owned()]);
+        args.extend(path.map(str::to_owned));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = self.git(&args, None, None)?;
         let text = String::from_utf8_lossy(&out);
@@ -252,6 +261,31 @@ impl BareRepo {
 
     /// `(status letter, path)` for every file that differs between two
     /// commits, renames not detected.
+    /// The hunks of `path` between two commits, as GitHub's comparison
+    /// lists them (no `diff --git`, `---` or `+++` lines); None for a
+    /// binary file.
+    pub fn patch(&self, from: &str, to: &str, path: &str) -> Option<String> {
+        let out = self
+            .git(
+                &[
+                    "diff",
+                    "--no-color",
+                    "--no-ext-diff",
+                    "-U3",
+                    from,
+                    to,
+                    "--",
+                    path,
+                ],
+                None,
+                None,
+            )
+            .ok()?;
+        let text = String::from_utf8(out).ok()?;
+        let start = text.find("\n@@").map(|i| i + 1)?;
+        Some(text[start..].trim_end_matches('\n').to_owned())
+    }
+
     pub fn name_status(&self, from: &str, to: &str) -> GitResult<Vec<(char, String)>> {
         let out = self.git(
             &[

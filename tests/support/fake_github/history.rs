@@ -40,7 +40,12 @@ impl State {
                 Err(_) => return message(422, "Invalid value for parameter 'since'"),
             },
         };
-        let commits = match self.repo.log(&head, since, MAX_LISTED_COMMITS) {
+        let commits = match self.repo.log(
+            &head,
+            since,
+            MAX_LISTED_COMMITS,
+            query.get("path").map(String::as_str),
+        ) {
             Ok(commits) => commits,
             Err(e) => return message(422, &e),
         };
@@ -107,7 +112,12 @@ impl State {
                     'D' => "removed",
                     _ => "modified",
                 };
-                json!({ "filename": path, "status": status })
+                // GitHub sends each text file's hunks, without the last
+                // newline.
+                match self.repo.patch(&merge_base, &h, &path) {
+                    Some(patch) => json!({ "filename": path, "status": status, "patch": patch }),
+                    None => json!({ "filename": path, "status": status }),
+                }
             })
             .collect();
         HttpResponse::Ok().json(json!({

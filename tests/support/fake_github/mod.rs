@@ -4,6 +4,7 @@
 //! (branches, files, pull requests, comments, labels) and on every request
 //! it received. Only the endpoints chartpilot calls exist.
 
+mod checks;
 mod git;
 mod history;
 mod issues;
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use actix_web::web;
 use chartpilot::settings::{GitProvider, GitSettings, GithubSettings, Secret};
 
+pub use self::checks::{FakeCheckRun, FakeStatus};
 use self::git::BareRepo;
 pub use self::issues::FakeIssue;
 use super::contract::Violations;
@@ -151,6 +153,8 @@ pub struct State {
     /// Files someone else commits on a branch just before the next ref
     /// update of that branch reaches the fake: a push that lost a race.
     races: Vec<(String, Vec<FileEntry>)>,
+    check_runs: Vec<FakeCheckRun>,
+    statuses: Vec<FakeStatus>,
 }
 
 pub struct FakeGithub {
@@ -197,6 +201,8 @@ impl FakeGithub {
             codeload_tokens: Vec::new(),
             violations: violations.clone(),
             races: Vec::new(),
+            check_runs: Vec::new(),
+            statuses: Vec::new(),
         }));
         let data = web::Data::from(state.clone());
         let server = super::serve(listener, move |cfg| {
@@ -508,6 +514,25 @@ impl FakeGithub {
             .filter(|(n, _)| *n == number)
             .map(|(_, c)| c.clone())
             .collect()
+    }
+
+    /// Check runs created, oldest first.
+    pub fn check_runs(&self) -> Vec<FakeCheckRun> {
+        self.state().check_runs.clone()
+    }
+
+    /// Makes run `id` say `conclusion` and `title`, as an earlier report
+    /// of another content would have.
+    pub fn set_check_run_outcome(&self, id: u64, conclusion: &str, title: &str) {
+        let mut st = self.state();
+        let run = st.check_runs.iter_mut().find(|r| r.id == id).unwrap();
+        run.conclusion = Some(conclusion.to_owned());
+        run.title = title.to_owned();
+    }
+
+    /// Commit statuses set, oldest first.
+    pub fn statuses(&self) -> Vec<FakeStatus> {
+        self.state().statuses.clone()
     }
 
     /// Every request so far, codeload downloads included.

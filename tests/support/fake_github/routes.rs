@@ -257,6 +257,18 @@ impl State {
             ("GET", ["compare", range]) => self.compare(range),
             ("GET", ["commits"]) => self.list_commits(query),
             ("GET", ["commits", sha, "pulls"]) => self.commit_pulls(sha, query),
+            ("GET", ["commits", sha, "check-runs"]) => self.list_check_runs(sha, query),
+            ("POST", ["check-runs"]) => self.create_check_run(&body),
+            ("PATCH", ["check-runs", id]) => self.update_check_run(id, &body),
+            ("POST", ["statuses", sha]) => self.create_status(sha, &body),
+            ("PATCH", ["issues", "comments", id]) => match (id.parse::<usize>(), body["body"].as_str()) {
+                (Ok(id), Some(text)) if id >= 1 && id <= self.comments.len() => {
+                    self.comments[id - 1].1 = text.to_owned();
+                    HttpResponse::Ok().json(json!({ "id": id, "body": text }))
+                }
+                (Ok(_), Some(_)) => message(404, "Not Found"),
+                _ => message(422, "Validation Failed"),
+            },
             ("GET", ["tarball", rev]) => match self.repo.resolve(rev, "commit") {
                 Some(sha) => {
                     let token = uuid::Uuid::new_v4().simple().to_string();
