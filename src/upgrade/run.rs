@@ -104,6 +104,9 @@ struct Pass<'a> {
     dry_run: bool,
 }
 
+/// A base branch read: its head, its files and their scan.
+pub type Base = (CommitSha, Vec<SourceFile>, pins::Scan);
+
 pub struct Upgrader {
     pub host: Arc<dyn GitHost>,
     pub source: Arc<dyn ReleaseSource>,
@@ -125,7 +128,7 @@ pub struct Upgrader {
     pub status: std::sync::OnceLock<Arc<crate::status::Board>>,
     /// The last base read: a commit's files never change, so a pass over
     /// an unchanged branch reads neither the tarball nor the pins again.
-    pub last_base: std::sync::Mutex<Option<Arc<(CommitSha, Vec<SourceFile>, pins::Scan)>>>,
+    pub last_base: std::sync::Mutex<Option<Arc<Base>>>,
 }
 
 impl Upgrader {
