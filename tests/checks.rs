@@ -10,6 +10,8 @@
 mod github;
 #[path = "checks/local.rs"]
 mod local;
+#[path = "checks/provenance.rs"]
+mod provenance;
 mod support;
 
 use std::path::Path;

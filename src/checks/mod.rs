@@ -18,6 +18,7 @@
 
 pub mod base;
 pub mod diff;
+pub mod provenance;
 pub mod report;
 pub mod rules;
 
@@ -116,9 +117,12 @@ pub struct Checker {
 
 impl Checker {
     pub fn from_settings(settings: &Settings, host: Arc<dyn GitHost>) -> Result<Self, String> {
+        let lookup = Arc::new(Lookup::new(&settings.helm).map_err(|e| e.to_string())?);
+        let provenance = provenance::KeyringCheck::from_settings(settings, Arc::clone(&lookup))?
+            .map(|k| Arc::new(k) as Arc<dyn ProvenanceCheck>);
         Ok(Checker {
             host,
-            lookup: Arc::new(Lookup::new(&settings.helm).map_err(|e| e.to_string())?),
+            lookup,
             policy: settings.policy.clone(),
             settings: settings.checks.clone(),
             allowed: Allowed::new(&settings.policy.allowed_repositories)?,
@@ -129,7 +133,7 @@ impl Checker {
                 env_aliases: settings.pins.env_aliases.clone(),
             },
             repository: settings.git.repository.clone(),
-            provenance: None,
+            provenance,
         })
     }
 
