@@ -491,6 +491,10 @@ pub struct PolicySettings {
     /// How far one upgrade PR moves a pin across majors.
     #[serde(default)]
     pub major_steps: MajorSteps,
+    /// The cluster's Kubernetes version (`1.29.4`), checked against a
+    /// target chart's `kubeVersion`; empty: not checked.
+    #[serde(default)]
+    pub kube_version: String,
 }
 
 /// `policy.major_steps`: `newest` proposes the newest allowed release

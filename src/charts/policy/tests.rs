@@ -51,6 +51,7 @@ fn settings(
         charts,
         ranges: crate::settings::RangePolicy::Leave,
         major_steps: MajorSteps::Newest,
+        kube_version: String::new(),
     }
 }
 
