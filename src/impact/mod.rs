@@ -200,7 +200,7 @@ fn classify(old: &Value, new: &Value, path: &KeyPath, checker: Option<&schema::C
     let open = |root: &Value| match values::find(root, path) {
         Found::At(_) => true,
         Found::Missing { depth, last } => {
-            matches!(last, Value::Object(m) if m.is_empty())
+            (depth > 0 && matches!(last, Value::Object(m) if m.is_empty()))
                 || checker.is_some_and(|c| c.takes_any_key(&KeyPath(path.0[..depth].to_vec())))
         }
     };
