@@ -272,3 +272,18 @@ fn policy_ranges_is_leave_or_pin_and_a_typo_names_the_key() {
     let e = load_err("[policy]\nranges = \"sometimes\"\n", &[]);
     assert_eq!(e, "policy.ranges: \"sometimes\" is not one of leave, pin");
 }
+
+#[test]
+fn policy_kube_version_is_empty_or_a_version() {
+    let s = Settings::load(None, &HashMap::new()).unwrap();
+    assert_eq!(s.policy.kube_version, "");
+    for ok in ["1.29.4", "v1.30.2-gke.1043"] {
+        let s = Settings::load(None, &env(&[("CHARTPILOT__POLICY__KUBE_VERSION", ok)])).unwrap();
+        assert_eq!(s.policy.kube_version, ok);
+    }
+    let e = load_err("[policy]\nkube_version = \"1.29\"\n", &[]);
+    assert!(
+        e.starts_with("policy.kube_version: `1.29` is not a Kubernetes version (e.g. \"1.29.4\")"),
+        "{e}"
+    );
+}
