@@ -122,9 +122,8 @@ fn main() -> ExitCode {
             config,
         } => {
             let request = cli::impact::ImpactRequest { chart, to, env };
-            let found = load(config.as_ref()).and_then(|s| {
-                cli::impact::run(&s, &discover_options(&s), &dir, &request, format)
-            });
+            let found = load(config.as_ref())
+                .and_then(|s| cli::impact::run(&s, &discover_options(&s), &dir, &request, format));
             return match found {
                 Ok(false) => ExitCode::SUCCESS,
                 Ok(true) => ExitCode::from(1),

@@ -36,13 +36,16 @@ fn tgz(name: &str, files: &[(&str, &str)]) -> Vec<u8> {
 }
 
 fn chart_yaml(version: &str, kube: Option<&str>) -> String {
-    let kube = kube.map(|k| format!("kubeVersion: \"{k}\"\n")).unwrap_or_default();
+    let kube = kube
+        .map(|k| format!("kubeVersion: \"{k}\"\n"))
+        .unwrap_or_default();
     format!("apiVersion: v2\nname: web\nversion: {version}\n{kube}")
 }
 
 const VALUES_1: &str = "image:\n  repository: registry.example.com/acme/web\n  tag: \"\"\nmetrics:\n  enabled: false\n  port: 9102\npodAnnotations: {}\nreplicas: 1\n";
 const VALUES_2: &str = "image:\n  repository: registry.example.com/acme/web\n  tag: \"\"\nmonitoring:\n  enabled: false\n  port: 9102\npodAnnotations: {}\nreplicas: 1\n";
-const SCHEMA_2: &str = r#"{"type": "object", "properties": {"replicas": {"type": "integer", "minimum": 1}}}"#;
+const SCHEMA_2: &str =
+    r#"{"type": "object", "properties": {"replicas": {"type": "integer", "minimum": 1}}}"#;
 
 fn crd(version: &str) -> String {
     format!("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  versions:\n    - name: {version}\n")
@@ -153,7 +156,9 @@ async fn a_renamed_key_and_a_schema_violation_break_dev_with_their_lines() {
     let root = dir.path().to_str().unwrap();
     let kube = vec![("CHARTPILOT__POLICY__KUBE_VERSION", "1.29.4")];
     let (code, json, err) = run(
-        args(&["impact", root, "--chart", "web", "--to", "2.0.0", "--env", "dev", "--format", "json"]),
+        args(&[
+            "impact", root, "--chart", "web", "--to", "2.0.0", "--env", "dev", "--format", "json",
+        ]),
         kube.clone(),
     )
     .await;
@@ -196,9 +201,18 @@ async fn a_renamed_key_and_a_schema_violation_break_dev_with_their_lines() {
         table.contains("REMOVED   environments/dev/web.yaml:13  metrics.enabled (renamed to monitoring.enabled)"),
         "{table}"
     );
-    assert!(table.contains("SCHEMA    environments/dev/web.yaml:14  replicas:"), "{table}");
-    assert!(table.contains("KUBE      kubeVersion >=1.30.0-0 excludes 1.29.4"), "{table}");
-    assert!(table.contains("environments/prod/web.yaml:9 web-prod [prod]"), "{table}");
+    assert!(
+        table.contains("SCHEMA    environments/dev/web.yaml:14  replicas:"),
+        "{table}"
+    );
+    assert!(
+        table.contains("KUBE      kubeVersion >=1.30.0-0 excludes 1.29.4"),
+        "{table}"
+    );
+    assert!(
+        table.contains("environments/prod/web.yaml:9 web-prod [prod]"),
+        "{table}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,13 +222,21 @@ async fn an_upgrade_without_impact_exits_zero_and_says_so() {
     gitops(dir.path(), &server.url());
     let root = dir.path().to_str().unwrap();
     let (code, table, err) = run(
-        args(&["impact", root, "--chart", "web", "--to", "1.0.1", "--env", "dev"]),
+        args(&[
+            "impact", root, "--chart", "web", "--to", "1.0.1", "--env", "dev",
+        ]),
         vec![],
     )
     .await;
     assert_eq!(code, 0, "{err}");
-    assert!(table.contains("No impact on this repository's overrides."), "{table}");
-    assert!(table.contains("defaults: 0 removed, 0 renamed, 0 changed, 0 added"), "{table}");
+    assert!(
+        table.contains("No impact on this repository's overrides."),
+        "{table}"
+    );
+    assert!(
+        table.contains("defaults: 0 removed, 0 renamed, 0 changed, 0 added"),
+        "{table}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,7 +254,9 @@ async fn bad_input_exits_two_with_a_clear_message() {
     assert!(err.contains("no pin of chart `nope`"), "{err}");
     assert!(err.contains("charts found: web"), "{err}");
     let (code, _, err) = run(
-        args(&["impact", root, "--chart", "web", "--to", "9.9.9", "--env", "dev"]),
+        args(&[
+            "impact", root, "--chart", "web", "--to", "9.9.9", "--env", "dev",
+        ]),
         vec![],
     )
     .await;
@@ -241,7 +265,10 @@ async fn bad_input_exits_two_with_a_clear_message() {
         err.contains("environments/dev/web.yaml:9: chart `web` 9.9.9:"),
         "{err}"
     );
-    assert!(err.contains("has no version 9.9.9 (newest listed: 2.0.0)"), "{err}");
+    assert!(
+        err.contains("has no version 9.9.9 (newest listed: 2.0.0)"),
+        "{err}"
+    );
 }
 
 /// What the upgrade PR body gets: the section with the renamed key at its
@@ -275,9 +302,18 @@ async fn the_pr_body_section_names_the_renamed_key_at_its_line() {
         md.contains("- `metrics.enabled` at `environments/dev/web.yaml:13`, renamed to `monitoring.enabled`"),
         "{md}"
     );
-    assert!(md.contains("- `replicas` at `environments/dev/web.yaml:14`:"), "{md}");
-    assert!(md.contains("- changed `CustomResourceDefinition/widgets.example.com`"), "{md}");
-    assert!(!md.contains("kubeVersion"), "not checked without policy.kube_version: {md}");
+    assert!(
+        md.contains("- `replicas` at `environments/dev/web.yaml:14`:"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- changed `CustomResourceDefinition/widgets.example.com`"),
+        "{md}"
+    );
+    assert!(
+        !md.contains("kubeVersion"),
+        "not checked without policy.kube_version: {md}"
+    );
 
     let quiet = analyse_repository(
         dir.path(),

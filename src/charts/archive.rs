@@ -266,7 +266,9 @@ impl<R: Read> Read for Capped<R> {
             self.hit = true;
             return Err(io::Error::other("decompressed size cap reached"));
         }
-        let max = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let max = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..max])?;
         self.left -= n as u64;
         Ok(n)

@@ -102,8 +102,12 @@ pub async fn analyse_repository(
                 .as_deref()
                 .or(pin.constraint.as_deref().map(|_| "a range, not a version"))
                 .unwrap_or("version unresolved");
-            writeln!(err, "warning: {}:{}: `{}` skipped: {why}", pin.file, pin.line, pin.name)
-                .map_err(|e| e.to_string())?;
+            writeln!(
+                err,
+                "warning: {}:{}: `{}` skipped: {why}",
+                pin.file, pin.line, pin.name
+            )
+            .map_err(|e| e.to_string())?;
             continue;
         };
         for v in [version, &request.to] {
@@ -160,9 +164,14 @@ pub fn write(found: &[PinImpact], format: Format, out: &mut dyn Write) -> Result
                 if i > 0 {
                     writeln!(out).map_err(io)?;
                 }
-                let env = p.env.as_deref().map(|e| format!(" [{e}]")).unwrap_or_default();
+                let env = p
+                    .env
+                    .as_deref()
+                    .map(|e| format!(" [{e}]"))
+                    .unwrap_or_default();
                 writeln!(out, "{}:{} {}{env}", p.file, p.line, p.name).map_err(io)?;
-                out.write_all(render::table(&p.impact).as_bytes()).map_err(io)?;
+                out.write_all(render::table(&p.impact).as_bytes())
+                    .map_err(io)?;
             }
         }
     }

@@ -63,8 +63,16 @@ pub fn diff(current: &[(String, String)], target: &[(String, String)]) -> CrdDif
     let old = index(current);
     let new = index(target);
     CrdDiff {
-        added: new.keys().filter(|k| !old.contains_key(*k)).cloned().collect(),
-        removed: old.keys().filter(|k| !new.contains_key(*k)).cloned().collect(),
+        added: new
+            .keys()
+            .filter(|k| !old.contains_key(*k))
+            .cloned()
+            .collect(),
+        removed: old
+            .keys()
+            .filter(|k| !new.contains_key(*k))
+            .cloned()
+            .collect(),
         changed: new
             .iter()
             .filter(|(k, h)| old.get(*k).is_some_and(|o| o != *h))
@@ -90,7 +98,9 @@ pub fn kube_exclusion(
     let version = match semver::Version::parse(kube.trim_start_matches(['v', 'V'])) {
         Ok(v) => v,
         Err(e) => {
-            notes.push(format!("policy.kube_version `{kube}` is not a version: {e}"));
+            notes.push(format!(
+                "policy.kube_version `{kube}` is not a version: {e}"
+            ));
             return None;
         }
     };
@@ -125,7 +135,11 @@ mod tests {
             ("crds/a.yaml".to_owned(), crd("a.example.com", "v1")),
             (
                 "crds/bc.yaml".to_owned(),
-                format!("{}---\n{}", crd("b.example.com", "v1"), crd("c.example.com", "v1")),
+                format!(
+                    "{}---\n{}",
+                    crd("b.example.com", "v1"),
+                    crd("c.example.com", "v1")
+                ),
             ),
         ];
         let target = vec![

@@ -106,7 +106,8 @@ pub fn diff(current: &Value, target: &Value) -> ValuesDiff {
         .collect();
     let renamed = renames(&removed, &added);
     let gone: std::collections::HashSet<KeyPath> = renamed.iter().map(|r| r.from.clone()).collect();
-    let arrived: std::collections::HashSet<KeyPath> = renamed.iter().map(|r| r.to.clone()).collect();
+    let arrived: std::collections::HashSet<KeyPath> =
+        renamed.iter().map(|r| r.to.clone()).collect();
     ValuesDiff {
         removed: removed
             .iter()
@@ -145,11 +146,17 @@ fn under_open_map(leaves: &BTreeMap<KeyPath, Value>, path: &KeyPath) -> bool {
     })
 }
 
-fn renames(removed: &BTreeMap<&KeyPath, &Value>, added: &BTreeMap<&KeyPath, &Value>) -> Vec<Rename> {
+fn renames(
+    removed: &BTreeMap<&KeyPath, &Value>,
+    added: &BTreeMap<&KeyPath, &Value>,
+) -> Vec<Rename> {
     let canonical = |v: &Value| v.to_string();
     let mut added_by_value: HashMap<String, Vec<&KeyPath>> = HashMap::new();
     for (path, value) in added.iter().filter(|(_, v)| distinctive(v)) {
-        added_by_value.entry(canonical(value)).or_default().push(path);
+        added_by_value
+            .entry(canonical(value))
+            .or_default()
+            .push(path);
     }
     let mut removed_by_value: HashMap<String, usize> = HashMap::new();
     for value in removed.values().filter(|v| distinctive(v)) {

@@ -196,7 +196,12 @@ enum Presence {
 /// empty (`podAnnotations: {}`), or whose schema takes any key, every
 /// path is the chart's; elsewhere a path the target lacks is removed when
 /// the current chart had it, unknown when neither had.
-fn classify(old: &Value, new: &Value, path: &KeyPath, checker: Option<&schema::Checker>) -> Presence {
+fn classify(
+    old: &Value,
+    new: &Value,
+    path: &KeyPath,
+    checker: Option<&schema::Checker>,
+) -> Presence {
     let open = |root: &Value| match values::find(root, path) {
         Found::At(_) => true,
         Found::Missing { depth, last } => {

@@ -120,7 +120,11 @@ fn parts(impact: &Impact) -> (String, Vec<List>) {
         text::inline(&impact.to, MAX_ITEM_CHARS)
     );
     let broken = impact.removed.len()
-        + impact.violations.iter().filter(|v| v.file.is_some()).count();
+        + impact
+            .violations
+            .iter()
+            .filter(|v| v.file.is_some())
+            .count();
     if impact.breaks_overrides() {
         head.push_str(&format!(
             "**{chart}**: {broken} of this repository's overrides need a change.\n\n"
@@ -151,7 +155,11 @@ fn parts(impact: &Impact) -> (String, Vec<List>) {
                     .as_ref()
                     .map(|to| format!(", renamed to {}", code(&to.to_string())))
                     .unwrap_or_default();
-                format!("{} at {}{renamed}", code(&r.path.to_string()), at(&r.file, r.line))
+                format!(
+                    "{} at {}{renamed}",
+                    code(&r.path.to_string()),
+                    at(&r.file, r.line)
+                )
             })
             .collect(),
         false,
@@ -219,7 +227,13 @@ fn parts(impact: &Impact) -> (String, Vec<List>) {
         "Renamed".into(),
         d.renamed
             .iter()
-            .map(|r| format!("{} → {}", code(&r.from.to_string()), code(&r.to.to_string())))
+            .map(|r| {
+                format!(
+                    "{} → {}",
+                    code(&r.from.to_string()),
+                    code(&r.to.to_string())
+                )
+            })
             .collect(),
         true,
     ));
@@ -227,7 +241,13 @@ fn parts(impact: &Impact) -> (String, Vec<List>) {
         "Removed".into(),
         d.removed
             .iter()
-            .map(|l| format!("{} (was {})", code(&l.path.to_string()), code(&short(&l.value, 80))))
+            .map(|l| {
+                format!(
+                    "{} (was {})",
+                    code(&l.path.to_string()),
+                    code(&short(&l.value, 80))
+                )
+            })
             .collect(),
         true,
     ));
@@ -250,7 +270,13 @@ fn parts(impact: &Impact) -> (String, Vec<List>) {
         "Added".into(),
         d.added
             .iter()
-            .map(|l| format!("{} = {}", code(&l.path.to_string()), code(&short(&l.value, 80))))
+            .map(|l| {
+                format!(
+                    "{} = {}",
+                    code(&l.path.to_string()),
+                    code(&short(&l.value, 80))
+                )
+            })
             .collect(),
         true,
     ));

@@ -75,13 +75,12 @@ impl Checker {
             let Segment::Key(key) = segment else {
                 return false;
             };
-            let next = node
-                .get("properties")
-                .and_then(|p| p.get(key))
-                .or_else(|| match node.get("additionalProperties") {
+            let next = node.get("properties").and_then(|p| p.get(key)).or_else(|| {
+                match node.get("additionalProperties") {
                     Some(v @ Value::Object(_)) => Some(v),
                     _ => None,
-                });
+                }
+            });
             match next {
                 Some(n) => node = self.resolve(n),
                 None => return false,
@@ -278,7 +277,10 @@ mod tests {
     fn broken_schemas_become_notes() {
         for (text, note) in [
             ("{not json", "is not JSON"),
-            (r#"{"$ref": "https://example.com/x.json"}"#, "does not compile"),
+            (
+                r#"{"$ref": "https://example.com/x.json"}"#,
+                "does not compile",
+            ),
         ] {
             let mut notes = Vec::new();
             assert!(Checker::new(Some(text), &mut notes).is_none(), "{text}");

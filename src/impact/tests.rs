@@ -68,7 +68,11 @@ fn each_override_path_is_kept_removed_renamed_or_unknown() {
     assert_eq!(
         removed,
         vec![
-            ("metrics.enabled".into(), 2, Some("monitoring.enabled".into())),
+            (
+                "metrics.enabled".into(),
+                2,
+                Some("monitoring.enabled".into())
+            ),
             ("legacy.mode".into(), 3, None),
         ]
     );
@@ -81,7 +85,10 @@ fn each_override_path_is_kept_removed_renamed_or_unknown() {
         md.contains("- `metrics.enabled` at `values/dev.yaml:2`, renamed to `monitoring.enabled`"),
         "{md}"
     );
-    assert!(md.contains("2 of this repository's overrides need a change"), "{md}");
+    assert!(
+        md.contains("2 of this repository's overrides need a change"),
+        "{md}"
+    );
 }
 
 #[test]
@@ -143,14 +150,22 @@ fn kube_version_and_crds_show_without_breaking_overrides() {
     p.kube_version = "1.29.4".into();
     let impact = analyse(&chart("1.0.0", TARGET, None), &target, &[], &p);
     assert!(!impact.breaks_overrides());
-    assert_eq!(impact.crds.added, ["CustomResourceDefinition/xs.example.com"]);
+    assert_eq!(
+        impact.crds.added,
+        ["CustomResourceDefinition/xs.example.com"]
+    );
     let md = render::markdown(&impact, 60_000);
     assert!(md.contains(render::NO_IMPACT), "{md}");
     assert!(
-        md.contains("**kubeVersion** `>=1.30.0-0` of the new version excludes the cluster's `1.29.4`"),
+        md.contains(
+            "**kubeVersion** `>=1.30.0-0` of the new version excludes the cluster's `1.29.4`"
+        ),
         "{md}"
     );
-    assert!(md.contains("- added `CustomResourceDefinition/xs.example.com`"), "{md}");
+    assert!(
+        md.contains("- added `CustomResourceDefinition/xs.example.com`"),
+        "{md}"
+    );
 }
 
 #[test]
@@ -189,14 +204,19 @@ fn untrusted_keys_and_values_stay_text() {
         &[o("<img src=x>", json!(2), 1)],
         &policy(),
     );
-    impact.notes.push("<script>alert(1)</script> @admin #5".into());
+    impact
+        .notes
+        .push("<script>alert(1)</script> @admin #5".into());
     let md = render::markdown(&impact, 60_000);
     assert!(md.contains("`<img src=x>` at `values/dev.yaml:1`"), "{md}");
     for event in Parser::new(&md) {
         match event {
             Event::Html(h) | Event::InlineHtml(h) => {
                 assert!(
-                    h.starts_with("<details>") || h.starts_with("</summary>") || h.starts_with("</details>") || h.starts_with("<summary>"),
+                    h.starts_with("<details>")
+                        || h.starts_with("</summary>")
+                        || h.starts_with("</details>")
+                        || h.starts_with("<summary>"),
                     "{h}"
                 )
             }

@@ -57,9 +57,9 @@ fn tgz(items: &[Item<'_>]) -> Vec<u8> {
             }
         }
     }
-    let gz = b.into_inner().unwrap_or_else(|_| {
-        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast())
-    });
+    let gz = b
+        .into_inner()
+        .unwrap_or_else(|_| flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
     gz.finish().unwrap_or_default()
 }
 

@@ -109,7 +109,11 @@ pub(super) fn collect(repo: &Repo<'_>, pin: &Pin) -> Vec<Override> {
             Origin::Parameter,
         ));
     }
-    for p in helm.get("fileParameters").map(Node::items).unwrap_or_default() {
+    for p in helm
+        .get("fileParameters")
+        .map(Node::items)
+        .unwrap_or_default()
+    {
         if let Some(name) = p.get("name").and_then(Node::as_scalar) {
             out.push(parameter(
                 &name.value,

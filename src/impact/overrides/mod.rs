@@ -257,3 +257,5 @@ fn parameter(
         Err(e) => Override::unresolved(file, line, origin, format!("parameter name {e}")),
     }
 }
+#[cfg(test)]
+mod corpus;

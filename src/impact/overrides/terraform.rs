@@ -18,7 +18,11 @@ pub(super) fn collect(repo: &Repo<'_>, pin: &Pin) -> Vec<Override> {
     let label = label_of(pin);
     let mut found: Vec<(&str, &str, Body)> = Vec::new();
     let needle = format!("\"{label}\"");
-    for f in repo.files.iter().filter(|f| f.path.ends_with(".tf") || f.path.ends_with(".tofu")) {
+    for f in repo
+        .files
+        .iter()
+        .filter(|f| f.path.ends_with(".tf") || f.path.ends_with(".tofu"))
+    {
         if !f.text.contains("helm_release") || !f.text.contains(&needle) {
             continue;
         }
@@ -37,22 +41,9 @@ pub(super) fn collect(repo: &Repo<'_>, pin: &Pin) -> Vec<Override> {
                 .map(move |b| (*path, *text, b))
         })
         .collect();
-    if blocks.len() > 1 {
-        // The pin's own file, else the release whose chart is the pin's.
-        let chart = pin.chart_name();
-        let here: Vec<_> = blocks.iter().copied().filter(|(p, ..)| *p == pin.file).collect();
-        let named: Vec<_> = blocks
-            .iter()
-            .copied()
-            .filter(|(.., b)| {
-                let written = match b.body.get_attribute("chart").map(|a| &a.value) {
-                    Some(Expression::String(s)) => Some(s.as_str()),
-                    _ => None,
-                };
-                written.is_some() && written.map(|c| c.rsplit('/').next()) == Some(chart)
-            })
-            .collect();
-        blocks = if here.len() == 1 { here } else { named };
+    let several = blocks.len() > 1;
+    if several {
+        blocks = closest(blocks, pin);
     }
     let [(path, text, block)] = blocks.as_slice() else {
         return vec![Override::unresolved(
@@ -61,7 +52,7 @@ pub(super) fn collect(repo: &Repo<'_>, pin: &Pin) -> Vec<Override> {
             Origin::Values,
             format!(
                 "helm_release `{label}`: {} blocks of that name; overrides not read",
-                if blocks.is_empty() { "no" } else { "several" }
+                if several { "several" } else { "no" }
             ),
         )];
     };
@@ -72,6 +63,48 @@ pub(super) fn collect(repo: &Repo<'_>, pin: &Pin) -> Vec<Override> {
         lines: LineIndex::new(text),
     }
     .overrides(block)
+}
+
+/// Among releases of one label, the pin's: the one in the pin's own file,
+/// else the one in the folder nearest the pin's file (a var-file beside or
+/// below its module), else the one whose literal chart is the pin's.
+fn closest<'b>(
+    blocks: Vec<(&'b str, &'b str, &'b Block)>,
+    pin: &Pin,
+) -> Vec<(&'b str, &'b str, &'b Block)> {
+    let here: Vec<_> = blocks
+        .iter()
+        .copied()
+        .filter(|(p, ..)| *p == pin.file)
+        .collect();
+    if here.len() == 1 {
+        return here;
+    }
+    let shared = |path: &str| {
+        dir_of(path)
+            .split('/')
+            .zip(dir_of(&pin.file).split('/'))
+            .take_while(|(a, b)| a == b)
+            .count()
+    };
+    let best = blocks.iter().map(|(p, ..)| shared(p)).max().unwrap_or(0);
+    let near: Vec<_> = blocks
+        .iter()
+        .copied()
+        .filter(|(p, ..)| shared(p) == best)
+        .collect();
+    if near.len() == 1 {
+        return near;
+    }
+    let chart = pin.chart_name();
+    near.into_iter()
+        .filter(
+            |(.., b)| match b.body.get_attribute("chart").map(|a| &a.value) {
+                Some(Expression::String(s)) => s.rsplit('/').next() == chart,
+                _ => false,
+            },
+        )
+        .collect()
 }
 
 /// The resource label of the pin's release: `helm_release.NAME` in its
@@ -93,8 +126,7 @@ struct Release<'r, 'a> {
 
 impl Release<'_, '_> {
     fn line(&self, expr: &Expression) -> usize {
-        self.lines
-            .line_of(expr.span().map_or(0, |s| s.start))
+        self.lines.line_of(expr.span().map_or(0, |s| s.start))
     }
 
     fn written(&self, expr: &Expression) -> &str {
@@ -126,7 +158,10 @@ impl Release<'_, '_> {
                 )),
             }
         }
-        for (kind, origin) in [("set", Origin::Parameter), ("set_sensitive", Origin::Sensitive)] {
+        for (kind, origin) in [
+            ("set", Origin::Parameter),
+            ("set_sensitive", Origin::Sensitive),
+        ] {
             for set in block.body.get_blocks(kind) {
                 let attr = |k: &str| set.body.get_attribute(k).map(|a| &a.value);
                 out.extend(self.set(attr("name"), attr("value"), attr("type"), origin));
@@ -139,7 +174,10 @@ impl Release<'_, '_> {
                                 out.push(self.unresolved(
                                     item,
                                     origin,
-                                    format!("{kind} item {} is not written out", self.written(item)),
+                                    format!(
+                                        "{kind} item {} is not written out",
+                                        self.written(item)
+                                    ),
                                 ));
                                 continue;
                             };
@@ -155,7 +193,10 @@ impl Release<'_, '_> {
                     other => out.push(self.unresolved(
                         other,
                         origin,
-                        format!("{kind} = {} is known only when Terraform runs", self.written(other)),
+                        format!(
+                            "{kind} = {} is known only when Terraform runs",
+                            self.written(other)
+                        ),
                     )),
                 }
             }
@@ -175,7 +216,10 @@ impl Release<'_, '_> {
             return Some(self.unresolved(
                 name_expr,
                 origin,
-                format!("set name {} is known only when Terraform runs", self.written(name_expr)),
+                format!(
+                    "set name {} is known only when Terraform runs",
+                    self.written(name_expr)
+                ),
             ));
         };
         let force = matches!(kind, Some(Expression::String(t)) if t.as_str() == "string");
@@ -186,7 +230,13 @@ impl Release<'_, '_> {
             (_, Some(Expression::Bool(b))) => Some(set_value(&b.to_string(), force)),
             _ => None,
         };
-        Some(parameter(name, value, self.file, self.line(name_expr), origin))
+        Some(parameter(
+            name,
+            value,
+            self.file,
+            self.line(name_expr),
+            origin,
+        ))
     }
 
     fn values_item(&self, item: &Expression) -> Vec<Override> {
@@ -315,10 +365,11 @@ fn literal(expr: &Expression) -> Option<Value> {
     Some(match expr {
         Expression::Null(_) => Value::Null,
         Expression::Bool(b) => Value::Bool(**b),
-        Expression::Number(n) => n
-            .as_i64()
-            .map(Value::from)
-            .or_else(|| n.as_f64().and_then(serde_json::Number::from_f64).map(Value::Number))?,
+        Expression::Number(n) => n.as_i64().map(Value::from).or_else(|| {
+            n.as_f64()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+        })?,
         Expression::String(s) => Value::String(s.as_str().to_owned()),
         Expression::Array(items) => Value::Array(items.iter().map(literal).collect::<Option<_>>()?),
         Expression::Object(object) => {

@@ -150,7 +150,11 @@ const RELEASE: &str = r#"resource "helm_release" "web" {
 fn terraform_overrides_in_provider_order_with_their_lines() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "infra/web.tf", RELEASE);
-    write(dir.path(), "infra/values/web.yaml", "nodeSelector:\n  disk: ssd\n");
+    write(
+        dir.path(),
+        "infra/values/web.yaml",
+        "nodeSelector:\n  disk: ssd\n",
+    );
     let got = overrides_of(dir.path(), "web");
     let want = [
         "infra/values/web.yaml:2 nodeSelector.disk = \"ssd\"",

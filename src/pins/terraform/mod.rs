@@ -144,6 +144,10 @@ pub(crate) fn parse_body(text: &str) -> Result<hcl_edit::structure::Body, String
         ));
     }
     hcl_edit::parser::parse_body(text).map_err(|e| {
-        format!("line {}: cannot parse HCL: {}", e.location().line(), e.message())
+        format!(
+            "line {}: cannot parse HCL: {}",
+            e.location().line(),
+            e.message()
+        )
     })
 }
