@@ -273,6 +273,20 @@ mod tests {
         assert!(!checker.takes_any_key(&KeyPath::keys(["missing"])));
     }
 
+    /// Chart schemas name their draft; the meta-schemas are built in, so
+    /// nothing is fetched.
+    #[test]
+    fn schemas_naming_their_draft_compile_offline() {
+        for draft in [
+            "http://json-schema.org/draft-07/schema#",
+            "https://json-schema.org/draft/2020-12/schema",
+        ] {
+            let text = format!(r#"{{"$schema": "{draft}", "type": "object"}}"#);
+            let mut notes = Vec::new();
+            assert!(Checker::new(Some(&text), &mut notes).is_some(), "{draft}: {notes:?}");
+        }
+    }
+
     #[test]
     fn broken_schemas_become_notes() {
         for (text, note) in [
