@@ -157,7 +157,11 @@ fn overrides() -> Vec<Override> {
     (0..OVERRIDES)
         .map(|i| {
             let (c, s, l) = (i % COMPONENTS, (i / COMPONENTS) % SECTIONS, 1 + 4 * (i % 2));
-            let value = if i.is_multiple_of(10) { json!(-1) } else { json!(7) };
+            let value = if i.is_multiple_of(10) {
+                json!(-1)
+            } else {
+                json!(7)
+            };
             Override {
                 path: KeyPath::keys([
                     format!("component{c}"),

@@ -283,7 +283,10 @@ mod tests {
         ] {
             let text = format!(r#"{{"$schema": "{draft}", "type": "object"}}"#);
             let mut notes = Vec::new();
-            assert!(Checker::new(Some(&text), &mut notes).is_some(), "{draft}: {notes:?}");
+            assert!(
+                Checker::new(Some(&text), &mut notes).is_some(),
+                "{draft}: {notes:?}"
+            );
         }
     }
 
