@@ -14,6 +14,7 @@ pub mod domain;
 pub mod features;
 pub mod git;
 pub mod http;
+pub mod impact;
 pub mod jobs;
 pub mod matrix;
 pub mod metrics;

@@ -113,6 +113,23 @@ fn main() -> ExitCode {
                 &mut std::io::stderr().lock(),
             )
         }),
+        Command::Impact {
+            dir,
+            chart,
+            to,
+            env,
+            format,
+            config,
+        } => {
+            let request = cli::impact::ImpactRequest { chart, to, env };
+            let found = load(config.as_ref())
+                .and_then(|s| cli::impact::run(&s, &discover_options(&s), &dir, &request, format));
+            return match found {
+                Ok(false) => ExitCode::SUCCESS,
+                Ok(true) => ExitCode::from(1),
+                Err(e) => fail(&e, ExitCode::from(2)),
+            };
+        }
         Command::CheckConfig(args) => check_config(args),
         Command::Completions { shell } => {
             cli::docs::completions(shell, &mut std::io::stdout().lock())

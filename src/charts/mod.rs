@@ -1,6 +1,7 @@
 //! Published chart versions: Helm HTTP indexes, OCI registries and
 //! `file://` repositories, and the policy that picks the version to propose.
 
+pub mod archive;
 pub mod constraint;
 pub mod download;
 pub mod fetch;

@@ -216,6 +216,33 @@ pub enum Command {
         #[arg(long, value_name = "FILE", help = CONFIG_HELP)]
         config: Option<PathBuf>,
     },
+    /// What moving the pins of a chart to another version does to the
+    /// repository's overrides: removed or renamed keys, schema violations,
+    /// CRDs, kubeVersion. Exit 0: nothing breaks; 1: overrides break; 2:
+    /// the analysis could not run.
+    #[command(after_help = with_config_env!(
+        "Examples:\n  chartpilot impact . --chart argo-cd --to 7.7.0\n  \
+         chartpilot impact gitops/ --chart cert-manager --to v1.15.3 --env dev\n  \
+         chartpilot impact . --chart ingress-nginx --to 4.11.0 --format json > impact.json"
+    ))]
+    Impact {
+        /// The repository whose pins and overrides are read.
+        dir: PathBuf,
+        /// The chart, by name (`argo-cd`) or as written (`argo/argo-cd`).
+        #[arg(long, value_name = "NAME")]
+        chart: String,
+        /// The version to compare with, as the chart repository publishes it.
+        #[arg(long, value_name = "VERSION")]
+        to: String,
+        /// Only this environment's Argo CD pins (and Terraform pins, which have none).
+        #[arg(long)]
+        env: Option<String>,
+        /// Output: a table for people, JSON for scripts (docs/impact.md).
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        #[arg(long, value_name = "FILE", help = CONFIG_HELP)]
+        config: Option<PathBuf>,
+    },
     /// Print a shell completion script to stdout.
     #[command(after_help = "Examples:\n  \
         chartpilot completions bash > /etc/bash_completion.d/chartpilot\n  \

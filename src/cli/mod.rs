@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod docs;
+pub mod impact;
 pub mod jobs;
 pub mod latest;
 pub mod report;

@@ -14,7 +14,7 @@ pub mod env;
 pub mod range;
 pub mod terraform;
 mod walk;
-mod yaml;
+pub(crate) mod yaml;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};

@@ -532,6 +532,10 @@ pub struct PolicySettings {
     /// one pinned it. Empty: not checked.
     #[serde(default)]
     pub tier1_order: Vec<String>,
+    /// The cluster's Kubernetes version (`1.29.4`), checked against a
+    /// target chart's `kubeVersion`; empty: not checked.
+    #[serde(default)]
+    pub kube_version: String,
 }
 
 /// `policy.major_steps`: `newest` proposes the newest allowed release

@@ -324,3 +324,18 @@ fn checks_levels_default_and_refuse_a_typo_and_bad_globs_name_their_key() {
         "{e}"
     );
 }
+
+#[test]
+fn policy_kube_version_is_empty_or_a_version() {
+    let s = Settings::load(None, &HashMap::new()).unwrap();
+    assert_eq!(s.policy.kube_version, "");
+    for ok in ["1.29.4", "v1.30.2-gke.1043"] {
+        let s = Settings::load(None, &env(&[("CHARTPILOT__POLICY__KUBE_VERSION", ok)])).unwrap();
+        assert_eq!(s.policy.kube_version, ok);
+    }
+    let e = load_err("[policy]\nkube_version = \"1.29\"\n", &[]);
+    assert!(
+        e.starts_with("policy.kube_version: `1.29` is not a Kubernetes version (e.g. \"1.29.4\")"),
+        "{e}"
+    );
+}

@@ -387,6 +387,15 @@ impl Settings {
             Ok(())
         };
         check_ranges("policy.ignore", &self.policy.ignore)?;
+        let kube = self.policy.kube_version.trim();
+        if !kube.is_empty() {
+            semver::Version::parse(kube.trim_start_matches(['v', 'V'])).map_err(|e| {
+                bad(
+                    "policy.kube_version",
+                    &format!("`{kube}` is not a Kubernetes version (e.g. \"1.29.4\"): {e}"),
+                )
+            })?;
+        }
         for (i, chart) in self.policy.charts.iter().enumerate() {
             if chart.chart.trim().is_empty() {
                 return Err(bad(

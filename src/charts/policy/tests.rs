@@ -53,6 +53,7 @@ fn settings(
         major_steps: MajorSteps::Newest,
         allowed_repositories: Vec::new(),
         tier1_order: Vec::new(),
+        kube_version: String::new(),
     }
 }
 

@@ -57,11 +57,11 @@ impl Parsed<'_> {
 /// level roughly doubles its time, so a few hundred hostile bytes can stall
 /// a scan for minutes (found by fuzzing). Real configurations stay far
 /// below this depth.
-const MAX_NESTING: usize = 16;
+pub(super) const MAX_NESTING: usize = 16;
 
 /// The line where bracket nesting first exceeds [`MAX_NESTING`], if it does.
 /// Brackets in comments and quoted strings do not count.
-fn too_deep(text: &str) -> Option<usize> {
+pub(super) fn too_deep(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
     let (mut i, mut depth, mut line) = (0usize, 0usize, 1usize);

@@ -132,3 +132,22 @@ pub(super) fn missing_version(text: &str, block: &Block) -> String {
         _ => "no version attribute, so Helm installs the newest chart".to_owned(),
     }
 }
+
+/// One file's HCL body, refused (with the line) when brackets nest deeper
+/// than the parser handles quickly; for readers of `helm_release` blocks
+/// outside the scan (impact analysis).
+pub(crate) fn parse_body(text: &str) -> Result<hcl_edit::structure::Body, String> {
+    if let Some(line) = index::too_deep(text) {
+        return Err(format!(
+            "line {line}: brackets nest deeper than {} levels",
+            index::MAX_NESTING
+        ));
+    }
+    hcl_edit::parser::parse_body(text).map_err(|e| {
+        format!(
+            "line {}: cannot parse HCL: {}",
+            e.location().line(),
+            e.message()
+        )
+    })
+}
