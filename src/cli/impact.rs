@@ -127,7 +127,7 @@ pub async fn analyse_repository(
         let (Some(current), Some(target)) = (get(version), get(&request.to)) else {
             continue;
         };
-        let overrides = impact::collect(root, pin, &files);
+        let overrides = impact::collect(Some(root), pin, &files);
         let impact = impact::analyse(current, target, &overrides, policy);
         out.push(PinImpact {
             file: pin.file.clone(),
@@ -193,7 +193,7 @@ pub fn run(
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let lookup =
         crate::charts::lookup::Lookup::one_shot(&settings.helm).map_err(|e| e.to_string())?;
-    let source = impact::source::IndexArchives::new(lookup, settings.helm.timeout)?;
+    let source = lookup;
     let found = runtime.block_on(analyse_repository(
         dir,
         request,

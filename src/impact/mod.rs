@@ -98,6 +98,37 @@ impl Impact {
     }
 }
 
+/// The impact of moving `pin` from `from` to `to`: both archives through
+/// `archives`, the overrides of its release among `files` (and under
+/// `root`, for a checkout). The error names the chart, the version and
+/// what failed, never a credential.
+pub async fn of_pin(
+    archives: &dyn ArchiveSource,
+    pin: &crate::pins::Pin,
+    from: &str,
+    to: &str,
+    files: &[crate::pins::SourceFile],
+    root: Option<&std::path::Path>,
+    policy: &PolicySettings,
+) -> Result<Impact, String> {
+    let chart = pin
+        .chart_name()
+        .ok_or_else(|| format!("{}:{}: no chart name", pin.file, pin.line))?;
+    let mut charts = Vec::with_capacity(2);
+    for version in [from, to] {
+        // The source's errors name the chart, the version and the URL.
+        let bytes = archives
+            .archive(pin.repository.as_deref(), chart, version)
+            .await?;
+        charts.push(
+            crate::charts::archive::read(&bytes)
+                .map_err(|e| format!("chart {chart} {version}: {e}"))?,
+        );
+    }
+    let overrides = collect(root, pin, files);
+    Ok(analyse(&charts[0], &charts[1], &overrides, policy))
+}
+
 /// The analysis of moving from `current` to `target` with `overrides`
 /// (in the order Helm applies them).
 pub fn analyse(

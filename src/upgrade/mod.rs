@@ -30,11 +30,15 @@ impl Upgrader {
     /// GitHub client is built in it).
     pub fn from_settings(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let host = crate::git::from_settings(settings, Arc::clone(&clock))?;
-        let lookup = Lookup::new(&settings.helm)?;
+        let lookup = Arc::new(Lookup::new(&settings.helm)?);
+        let impact: Arc<dyn impact::ImpactSource> = Arc::new(impact::Analysis {
+            archives: Arc::clone(&lookup) as Arc<dyn crate::impact::ArchiveSource>,
+            policy: settings.policy.clone(),
+        });
         Ok(Upgrader {
             host,
-            source: Arc::new(lookup),
-            impact: None,
+            source: lookup,
+            impact: Some(impact),
             policy: settings.policy.clone(),
             upgrade: settings.upgrade.clone(),
             discover: DiscoverOptions {

@@ -11,6 +11,7 @@ mod cli;
 mod dashboard;
 mod fixture;
 mod github;
+mod impact;
 mod local;
 mod logs;
 mod majors;

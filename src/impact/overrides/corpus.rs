@@ -17,7 +17,7 @@ fn rows() -> Vec<String> {
     let scan = pins::scan_files(&files, &DiscoverOptions::default());
     scan.pins
         .iter()
-        .flat_map(|pin| collect(&root, pin, &files))
+        .flat_map(|pin| collect(Some(&root), pin, &files))
         .map(|o| {
             let value = match (&o.unresolved, &o.value) {
                 (Some(why), _) => format!("! {why}"),

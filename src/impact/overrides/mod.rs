@@ -94,8 +94,10 @@ impl Override {
 
 /// The overrides of `pin`'s release in the repository at `root`, in the
 /// order Helm applies them (later wins). `files` are the repository's
-/// files as [`crate::pins::collect`] read them.
-pub fn collect(root: &Path, pin: &Pin, files: &[SourceFile]) -> Vec<Override> {
+/// files as [`crate::pins::collect`] read them; a values file not among
+/// them is read from `root` when there is one (a checkout), and is not in
+/// the repository otherwise (a snapshot read through the git host).
+pub fn collect(root: Option<&Path>, pin: &Pin, files: &[SourceFile]) -> Vec<Override> {
     let repo = Repo { root, files };
     match pin.kind {
         PinKind::Argocd => argocd::collect(&repo, pin),
@@ -108,7 +110,7 @@ pub fn collect(root: &Path, pin: &Pin, files: &[SourceFile]) -> Vec<Override> {
 
 /// The repository being read.
 struct Repo<'a> {
-    root: &'a Path,
+    root: Option<&'a Path>,
     files: &'a [SourceFile],
 }
 
@@ -142,7 +144,10 @@ impl Repo<'_> {
         if let Some(text) = self.text(&rel) {
             return Ok(text.to_owned());
         }
-        let full = self.root.join(&rel);
+        let Some(root) = self.root else {
+            return Err(format!("`{rel}` is not in this repository"));
+        };
+        let full = root.join(&rel);
         let meta = std::fs::symlink_metadata(&full)
             .map_err(|_| format!("`{rel}` is not in this repository"))?;
         if !meta.is_file() {
