@@ -177,7 +177,7 @@ impl Checker {
             body: pr.body.clone(),
         };
         let all: Vec<&Pin> = head.iter().chain(base.iter()).collect();
-        let findings = self.judge(pr, &changed, &all, &facts).await?;
+        let findings = self.judge(pr, &changed, &all, &facts, &head_files).await?;
         let report = report::build(pr.number, &pr.head_sha, changed.len(), findings);
         self.host.report_check(&report).await?;
         tracing::info!(
@@ -217,6 +217,7 @@ impl Checker {
         changed: &[Change],
         all: &[&Pin],
         facts: &PullFacts,
+        head_files: &[SourceFile],
     ) -> Result<Vec<Finding>, CheckError> {
         let wanted: Vec<&Pin> = changed
             .iter()
@@ -267,6 +268,25 @@ impl Checker {
                     Rule::Provenance,
                     rules::provenance(change, verdict.as_ref()),
                 );
+            }
+            // A repository whose index could not be read is already a note
+            // of the deprecated rule; its archives are not tried.
+            let reachable = matches!(releases, Some(Ok(_)));
+            if reachable && Rule::Values.level(&self.settings) != crate::settings::RuleLevel::Off {
+                let from = change.base.as_ref().and_then(|b| b.version.as_deref());
+                if let (Some(from), Some(to)) = (from, change.new_version()) {
+                    let impact = crate::impact::of_pin(
+                        self.lookup.as_ref(),
+                        pin,
+                        from,
+                        to,
+                        head_files,
+                        None,
+                        &self.policy,
+                    )
+                    .await;
+                    say(Rule::Values, rules::values(change, Some(&impact)));
+                }
             }
             if Rule::PromotionOrder.level(&self.settings) != crate::settings::RuleLevel::Off {
                 if let Some(said) = self.promotion(pr, change, all, &mut base_tip).await? {

@@ -23,6 +23,7 @@ pub enum Rule {
     MajorUpdate,
     Deprecated,
     Provenance,
+    Values,
 }
 
 impl Rule {
@@ -34,6 +35,7 @@ impl Rule {
             Rule::MajorUpdate => "major-update",
             Rule::Deprecated => "deprecated",
             Rule::Provenance => "provenance",
+            Rule::Values => "values",
         }
     }
 
@@ -45,6 +47,7 @@ impl Rule {
             Rule::MajorUpdate => settings.major_update,
             Rule::Deprecated => settings.deprecated,
             Rule::Provenance => settings.provenance,
+            Rule::Values => settings.values,
         }
     }
 }
@@ -348,6 +351,57 @@ pub fn provenance(change: &Change, verdict: Option<&ProvenanceVerdict>) -> Optio
             "{to} fails provenance verification: {why}"
         ))),
     }
+}
+
+/// Most broken overrides one finding names; the rest are counted.
+const MAX_NAMED_OVERRIDES: usize = 5;
+
+/// The values rule: what the target version does to the overrides of the
+/// pin's release ([`crate::impact`]). Overrides the target no longer has,
+/// or that its `values.schema.json` refuses, are a problem; an analysis
+/// that could not run is a note.
+pub fn values(
+    change: &Change,
+    impact: Option<&Result<crate::impact::Impact, String>>,
+) -> Option<Said> {
+    let to = change.new_version()?;
+    let impact = match impact? {
+        Ok(i) => i,
+        Err(e) => {
+            return Some(Said::Note(format!(
+                "what {to} does to this release's overrides was not analysed: {e}"
+            )))
+        }
+    };
+    if !impact.breaks_overrides() {
+        return None;
+    }
+    let mut broken: Vec<String> = impact
+        .removed
+        .iter()
+        .map(|r| match &r.renamed_to {
+            Some(to) => format!("`{}` at {}:{} (now `{to}`)", r.path, r.file, r.line),
+            None => format!("`{}` at {}:{} (gone)", r.path, r.file, r.line),
+        })
+        .collect();
+    broken.extend(impact.violations.iter().filter_map(|v| {
+        Some(format!(
+            "`{}` at {}:{} ({})",
+            v.path,
+            v.file.as_ref()?,
+            v.line?,
+            v.message
+        ))
+    }));
+    let total = broken.len();
+    let mut named: Vec<String> = broken.into_iter().take(MAX_NAMED_OVERRIDES).collect();
+    if total > MAX_NAMED_OVERRIDES {
+        named.push(format!("and {} more", total - MAX_NAMED_OVERRIDES));
+    }
+    Some(Said::Problem(format!(
+        "{to} breaks {total} of this release's overrides: {}",
+        named.join("; ")
+    )))
 }
 
 #[cfg(test)]

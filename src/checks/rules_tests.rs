@@ -389,3 +389,47 @@ fn the_conclusion_is_the_worst_level_and_notes_do_not_count() {
         );
     }
 }
+
+#[test]
+fn values_names_broken_overrides_and_notes_an_analysis_that_could_not_run() {
+    use crate::impact::{keypath::KeyPath, overrides::Origin, Impact, Removed};
+    let change = bump(Some(pin(Some("dev"), "1.0.0")), pin(Some("dev"), "2.0.0"));
+    let removed = |key: &str, renamed: Option<&str>, line| Removed {
+        path: KeyPath::keys(key.split('.')),
+        file: "environments/dev/web.yaml".into(),
+        line,
+        origin: Origin::Values,
+        renamed_to: renamed.map(|r| KeyPath::keys(r.split('.'))),
+    };
+    let broken = Impact {
+        removed: vec![
+            removed("metrics.enabled", Some("monitoring.enabled"), 14),
+            removed("legacy", None, 15),
+        ],
+        ..Impact::default()
+    };
+    assert_eq!(
+        problem(values(&change, Some(&Ok(broken)))).as_deref(),
+        Some(
+            "2.0.0 breaks 2 of this release's overrides: `metrics.enabled` at environments/dev/web.yaml:14 (now `monitoring.enabled`); `legacy` at environments/dev/web.yaml:15 (gone)"
+        )
+    );
+    let many = Impact {
+        removed: (1..=8)
+            .map(|i| removed(&format!("k{i}"), None, i))
+            .collect(),
+        ..Impact::default()
+    };
+    let said = problem(values(&change, Some(&Ok(many)))).unwrap();
+    assert!(said.starts_with("2.0.0 breaks 8 of"), "{said}");
+    assert!(said.ends_with("; and 3 more"), "{said}");
+    assert_eq!(values(&change, Some(&Ok(Impact::default()))), None);
+    assert!(matches!(
+        values(&change, Some(&Err("no archive".into()))),
+        Some(Said::Note(m)) if m.contains("not analysed: no archive")
+    ));
+    // Nothing to say without a new version or without an analysis.
+    let same = bump(Some(pin(Some("dev"), "1.0.0")), pin(Some("dev"), "1.0.0"));
+    assert_eq!(values(&same, Some(&Ok(Impact::default()))), None);
+    assert_eq!(values(&change, None), None);
+}

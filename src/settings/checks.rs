@@ -41,6 +41,10 @@ pub struct CheckSettings {
     /// A chart whose provenance file does not verify.
     #[serde(default = "error")]
     pub provenance: RuleLevel,
+    /// A target version that breaks the release's overrides (a key it no
+    /// longer has, a value its `values.schema.json` refuses).
+    #[serde(default = "error")]
+    pub values: RuleLevel,
 }
 
 impl Default for CheckSettings {
@@ -53,6 +57,7 @@ impl Default for CheckSettings {
             major_update: RuleLevel::Warning,
             deprecated: RuleLevel::Warning,
             provenance: RuleLevel::Error,
+            values: RuleLevel::Error,
         }
     }
 }

@@ -237,3 +237,94 @@ async fn terraform_pins_without_an_environment_follow_tier1_order() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_bump_whose_target_renames_an_overridden_key_fails_the_values_rule_at_the_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    for (p, text) in files() {
+        let f = repo.join(&p);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, text).unwrap();
+    }
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "pins"]);
+    git(&repo, &["checkout", "-q", "-b", "bump-prod"]);
+    // prod overrides `metrics.enabled` and moves to 1.1.0, which renamed
+    // `metrics` to `monitoring`.
+    let prod = app("prod", "1.1.0").replace(
+        "    targetRevision: 1.1.0\n",
+        "    targetRevision: 1.1.0\n    helm:\n      values: |\n        metrics:\n          enabled: true\n",
+    );
+    std::fs::write(repo.join(path("prod")), &prod).unwrap();
+    git(&repo, &["commit", "-q", "-am", "prod bump"]);
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    git(&repo, &["checkout", "-q", "main"]);
+    let override_line = prod
+        .lines()
+        .position(|l| l.trim() == "enabled: true")
+        .unwrap()
+        + 1;
+    let mut s = local_settings(dir.path(), &repo, &TestSecrets::random());
+    s.checks.promotion_order = chartpilot::settings::RuleLevel::Off;
+    web_archive(
+        &dir.path().join("charts"),
+        "1.1.0",
+        "replicaCount: 1\nmonitoring:\n  enabled: false\n  port: 9797\n",
+    );
+    let host: Arc<dyn chartpilot::git::GitHost> =
+        Arc::new(chartpilot::git::local::LocalGit::open(&s.git).unwrap());
+    let checker = Checker::from_settings(&s, host).unwrap();
+    let pull = chartpilot::jobs::PullRequest {
+        repository: "acme/gitops".into(),
+        action: "opened".into(),
+        number: 9,
+        title: "prod bump".into(),
+        merged: false,
+        merge_commit_sha: None,
+        head_ref: "bump-prod".into(),
+        head_sha: CommitSha::parse(&head).unwrap(),
+        base_ref: "main".into(),
+        author: "alice".into(),
+        labels: vec![],
+        body: String::new(),
+    };
+    let Checked::Reported(report) = checker.on_pull(&pull).await.unwrap() else {
+        panic!("a pin changed: the check reports");
+    };
+    assert_eq!(report.conclusion, Conclusion::Failure, "{report:#?}");
+    let values: Vec<_> = report
+        .annotations
+        .iter()
+        .filter(|a| a.title == "values")
+        .collect();
+    assert_eq!(values.len(), 1, "{report:#?}");
+    assert_eq!(values[0].level, AnnotationLevel::Failure);
+    assert_eq!(
+        (values[0].path.as_str(), values[0].line),
+        (path("prod").as_str(), VERSION_LINE)
+    );
+    let message = &values[0].message;
+    assert!(
+        message.contains(&format!(
+            "`metrics.enabled` at environments/prod/web.yaml:{override_line} (now `monitoring.enabled`)"
+        )),
+        "{message}"
+    );
+
+    // Set to a warning, the same finding leaves the check neutral.
+    s.checks.values = chartpilot::settings::RuleLevel::Warning;
+    let host: Arc<dyn chartpilot::git::GitHost> =
+        Arc::new(chartpilot::git::local::LocalGit::open(&s.git).unwrap());
+    let Checked::Reported(report) = Checker::from_settings(&s, host)
+        .unwrap()
+        .on_pull(&pull)
+        .await
+        .unwrap()
+    else {
+        panic!("a pin changed: the check reports");
+    };
+    assert_eq!(report.conclusion, Conclusion::Neutral, "{report:#?}");
+}
