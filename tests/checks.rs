@@ -92,23 +92,8 @@ pub fn index(dir: &Path) {
 
 /// Writes `charts/web-<version>.tgz` under the index `dir` with `values`.
 pub fn web_archive(dir: &Path, version: &str, values: &str) {
-    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut b = tar::Builder::new(gz);
-    for (file, text) in [
-        (
-            "Chart.yaml",
-            format!("apiVersion: v2\nname: web\nversion: {version}\n"),
-        ),
-        ("values.yaml", values.to_owned()),
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(text.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, format!("web/{file}"), text.as_bytes())
-            .unwrap();
-    }
-    let bytes = b.into_inner().unwrap().finish().unwrap();
+    let chart = format!("apiVersion: v2\nname: web\nversion: {version}\n");
+    let bytes = support::chart_tgz("web", &[("Chart.yaml", &chart), ("values.yaml", values)]);
     std::fs::create_dir_all(dir.join("charts")).unwrap();
     std::fs::write(dir.join(format!("charts/web-{version}.tgz")), bytes).unwrap();
 }

@@ -100,26 +100,12 @@ fn receiver() -> (String, Spans, actix_web::dev::ServerHandle) {
     (url, spans, handle)
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Test Person")
-        .env("GIT_AUTHOR_EMAIL", "person@example.org")
-        .env("GIT_COMMITTER_NAME", "Test Person")
-        .env("GIT_COMMITTER_EMAIL", "person@example.org")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 /// A repository with one pin, and an index that has nothing newer: the
 /// upgrade pass the push asks for finds nothing to do and succeeds.
 fn gitops(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let repo = root.join("repo");
     std::fs::create_dir_all(repo.join("environments/dev")).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
+    support::git(&repo, &["init", "-q", "-b", "main"]);
     std::fs::write(
         repo.join("environments/dev/podinfo.yaml"),
         format!(
@@ -127,8 +113,8 @@ fn gitops(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
         ),
     )
     .unwrap();
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "podinfo in dev"]);
+    support::git(&repo, &["add", "-A"]);
+    support::git(&repo, &["commit", "-q", "-m", "podinfo in dev"]);
     let charts = root.join("charts");
     std::fs::create_dir_all(&charts).unwrap();
     std::fs::write(
@@ -191,7 +177,7 @@ async fn a_webhook_its_job_and_the_follow_up_job_are_one_exported_trace() {
     let (otlp_url, spans, otlp) = receiver();
     let root = tempfile::tempdir().unwrap();
     let (repo, charts) = gitops(root.path());
-    let head = git(&repo, &["rev-parse", "HEAD"]);
+    let head = support::git(&repo, &["rev-parse", "HEAD"]);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -16,6 +16,12 @@ use super::*;
 /// A repository with [`files`] on `main` and a branch `bump-prod` moving
 /// prod to `version`; returns its path and the branch's head.
 fn repository(dir: &Path, version: &str) -> (std::path::PathBuf, String) {
+    repository_with(dir, &app("prod", version))
+}
+
+/// A repository with [`files`] on `main` and a branch `bump-prod` whose
+/// prod file is `prod`; returns its path and the branch's head.
+pub fn repository_with(dir: &Path, prod: &str) -> (std::path::PathBuf, String) {
     let repo = dir.join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
@@ -27,11 +33,29 @@ fn repository(dir: &Path, version: &str) -> (std::path::PathBuf, String) {
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "pins"]);
     git(&repo, &["checkout", "-q", "-b", "bump-prod"]);
-    std::fs::write(repo.join(path("prod")), app("prod", version)).unwrap();
+    std::fs::write(repo.join(path("prod")), prod).unwrap();
     git(&repo, &["commit", "-q", "-am", "prod bump"]);
     let head = git(&repo, &["rev-parse", "HEAD"]);
     git(&repo, &["checkout", "-q", "main"]);
     (repo, head)
+}
+
+/// Pull request `number` from `bump-prod` at `head` onto `main`.
+pub fn bump_pull(number: u64, head: &str) -> chartpilot::jobs::PullRequest {
+    chartpilot::jobs::PullRequest {
+        repository: "acme/gitops".into(),
+        action: "opened".into(),
+        number,
+        title: "prod bump".into(),
+        merged: false,
+        merge_commit_sha: None,
+        head_ref: "bump-prod".into(),
+        head_sha: CommitSha::parse(head).unwrap(),
+        base_ref: "main".into(),
+        author: "alice".into(),
+        labels: vec![],
+        body: String::new(),
+    }
 }
 
 fn local_settings(dir: &Path, repo: &Path, secrets: &TestSecrets) -> Settings {
@@ -107,20 +131,7 @@ async fn a_plugged_in_verifier_fails_a_bad_signature_and_notes_an_unsigned_chart
     s.checks.promotion_order = chartpilot::settings::RuleLevel::Off;
     let host: Arc<dyn chartpilot::git::GitHost> =
         Arc::new(chartpilot::git::local::LocalGit::open(&s.git).unwrap());
-    let pull = chartpilot::jobs::PullRequest {
-        repository: "acme/gitops".into(),
-        action: "opened".into(),
-        number: 3,
-        title: "prod bump".into(),
-        merged: false,
-        merge_commit_sha: None,
-        head_ref: "bump-prod".into(),
-        head_sha: CommitSha::parse(&head).unwrap(),
-        base_ref: "main".into(),
-        author: "alice".into(),
-        labels: vec![],
-        body: String::new(),
-    };
+    let pull = bump_pull(3, &head);
     let cases = [
         (
             ProvenanceVerdict::Bad("signature by an unknown key".into()),
@@ -241,27 +252,13 @@ async fn terraform_pins_without_an_environment_follow_tier1_order() {
 #[tokio::test]
 async fn a_bump_whose_target_renames_an_overridden_key_fails_the_values_rule_at_the_pin() {
     let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
-    for (p, text) in files() {
-        let f = repo.join(&p);
-        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-        std::fs::write(f, text).unwrap();
-    }
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "pins"]);
-    git(&repo, &["checkout", "-q", "-b", "bump-prod"]);
     // prod overrides `metrics.enabled` and moves to 1.1.0, which renamed
     // `metrics` to `monitoring`.
     let prod = app("prod", "1.1.0").replace(
         "    targetRevision: 1.1.0\n",
         "    targetRevision: 1.1.0\n    helm:\n      values: |\n        metrics:\n          enabled: true\n",
     );
-    std::fs::write(repo.join(path("prod")), &prod).unwrap();
-    git(&repo, &["commit", "-q", "-am", "prod bump"]);
-    let head = git(&repo, &["rev-parse", "HEAD"]);
-    git(&repo, &["checkout", "-q", "main"]);
+    let (repo, head) = repository_with(dir.path(), &prod);
     let override_line = prod
         .lines()
         .position(|l| l.trim() == "enabled: true")
@@ -277,20 +274,7 @@ async fn a_bump_whose_target_renames_an_overridden_key_fails_the_values_rule_at_
     let host: Arc<dyn chartpilot::git::GitHost> =
         Arc::new(chartpilot::git::local::LocalGit::open(&s.git).unwrap());
     let checker = Checker::from_settings(&s, host).unwrap();
-    let pull = chartpilot::jobs::PullRequest {
-        repository: "acme/gitops".into(),
-        action: "opened".into(),
-        number: 9,
-        title: "prod bump".into(),
-        merged: false,
-        merge_commit_sha: None,
-        head_ref: "bump-prod".into(),
-        head_sha: CommitSha::parse(&head).unwrap(),
-        base_ref: "main".into(),
-        author: "alice".into(),
-        labels: vec![],
-        body: String::new(),
-    };
+    let pull = bump_pull(9, &head);
     let Checked::Reported(report) = checker.on_pull(&pull).await.unwrap() else {
         panic!("a pin changed: the check reports");
     };

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use chartpilot::checks::{Checked, Checker};
-use chartpilot::domain::CommitSha;
 use chartpilot::git::check::{AnnotationLevel, Conclusion};
 use pgp::composed::{
     ArmorOptions, CleartextSignedMessage, KeyType, SecretKeyParamsBuilder, SignedSecretKey,
@@ -14,7 +13,6 @@ use pgp::composed::{
 use pgp::types::Password;
 use sha2::{Digest, Sha256};
 
-use super::support::git;
 use super::*;
 
 fn signing_key() -> SignedSecretKey {
@@ -91,22 +89,7 @@ async fn the_keyring_verdict_passes_a_signed_chart_fails_a_tampered_one_and_note
         ),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let repo = dir.path().join("repo");
-        std::fs::create_dir_all(&repo).unwrap();
-        git(&repo, &["init", "-q", "-b", "main"]);
-        for (p, text) in files() {
-            let f = repo.join(&p);
-            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-            std::fs::write(f, text).unwrap();
-        }
-        git(&repo, &["add", "-A"]);
-        git(&repo, &["commit", "-q", "-m", "pins"]);
-        git(&repo, &["checkout", "-q", "-b", "bump"]);
-        std::fs::write(repo.join(path("prod")), app("prod", "1.1.0")).unwrap();
-        git(&repo, &["commit", "-q", "-am", "prod bump"]);
-        let head = git(&repo, &["rev-parse", "HEAD"]);
-        git(&repo, &["checkout", "-q", "main"]);
-
+        let (repo, head) = super::local::repository_with(dir.path(), &app("prod", "1.1.0"));
         let mut s = settings(
             dir.path(),
             &TestSecrets::random(),
@@ -140,20 +123,7 @@ async fn the_keyring_verdict_passes_a_signed_chart_fails_a_tampered_one_and_note
             checker.provenance.is_some(),
             "helm.keyring plugs the verifier in"
         );
-        let pull = chartpilot::jobs::PullRequest {
-            repository: "acme/gitops".into(),
-            action: "opened".into(),
-            number: 5,
-            title: "prod bump".into(),
-            merged: false,
-            merge_commit_sha: None,
-            head_ref: "bump".into(),
-            head_sha: CommitSha::parse(&head).unwrap(),
-            base_ref: "main".into(),
-            author: "alice".into(),
-            labels: vec![],
-            body: String::new(),
-        };
+        let pull = super::local::bump_pull(5, &head);
         let Checked::Reported(report) = checker.on_pull(&pull).await.unwrap() else {
             panic!("{case}: a pin changed, the check reports");
         };

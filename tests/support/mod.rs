@@ -448,6 +448,22 @@ pub async fn start_service(settings: &Settings) -> (u16, Worker) {
     (port, worker.unwrap())
 }
 
+/// A Helm chart archive (`.tgz`) of `files`, given as (path below the
+/// chart's folder, text), as `helm package` lays it out.
+pub fn chart_tgz(name: &str, files: &[(&str, &str)]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut b = tar::Builder::new(gz);
+    for (path, text) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, format!("{name}/{path}"), text.as_bytes())
+            .unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap()
+}
+
 /// The git CLI as a person runs it in a test repository; panics with
 /// git's own words when it fails.
 pub fn git(dir: &std::path::Path, args: &[&str]) -> String {

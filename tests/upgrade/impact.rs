@@ -14,32 +14,21 @@ use chartpilot::upgrade::Upgrader;
 use super::fixture::git;
 use super::*;
 
-fn tgz(name: &str, version: &str, values: &str) -> Vec<u8> {
-    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut b = tar::Builder::new(gz);
-    for (file, text) in [
-        (
-            "Chart.yaml",
-            format!("apiVersion: v2\nname: {name}\nversion: {version}\n"),
-        ),
-        ("values.yaml", values.to_owned()),
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(text.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, format!("{name}/{file}"), text.as_bytes())
-            .unwrap();
-    }
-    b.into_inner().unwrap().finish().unwrap()
-}
-
 fn archive(index_dir: &Path, name: &str, version: &str, values: &str) {
     let dir = index_dir.join("charts");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join(format!("{name}-{version}.tgz")),
-        tgz(name, version, values),
+        super::support::chart_tgz(
+            name,
+            &[
+                (
+                    "Chart.yaml",
+                    &format!("apiVersion: v2\nname: {name}\nversion: {version}\n"),
+                ),
+                ("values.yaml", values),
+            ],
+        ),
     )
     .unwrap();
 }
