@@ -372,7 +372,7 @@ fn serve(settings: Settings, role: Role, first_pass: bool) -> ExitCode {
         let app = Application::build(&settings, role).await?;
         show_features(&app.features(), settings.log.format);
         if first_pass {
-            demo::script::first_pass(app.queue().as_ref()).await?;
+            demo::script::first_pass(app.queue().as_ref(), &settings.git.key()).await?;
         }
         app.run_until_stopped(shutdown_signal()).await
     });

@@ -59,7 +59,8 @@ pub struct Application {
     worker: Option<Worker>,
     queue: Arc<dyn JobQueue>,
     /// The upgrade schedule, run beside the worker.
-    schedule: Option<(UpgradeSettings, Arc<dyn Clock>)>,
+    /// With the key of the repository its passes act on.
+    schedule: Option<(UpgradeSettings, String, Arc<dyn Clock>)>,
     features: Arc<Board>,
     /// What the re-probe task needs while a feature is broken.
     reprobe: Option<(Settings, Arc<ServiceHandler>)>,
@@ -105,9 +106,13 @@ impl Application {
                  or use queue.kind = \"amqp\" to split receivers and workers"
             );
         }
-        let schedule = role
-            .works()
-            .then(|| (settings.upgrade.clone(), Arc::clone(&clock)));
+        let schedule = role.works().then(|| {
+            (
+                settings.upgrade.clone(),
+                settings.git.key(),
+                Arc::clone(&clock),
+            )
+        });
         let metrics = Arc::new(Metrics::new());
         handler.attach_metrics(&metrics);
         let status = Arc::new(crate::status::Board::new(role.works()));
@@ -134,6 +139,7 @@ impl Application {
             features: Arc::clone(&features),
             status,
             status_auth,
+            repository: settings.git.key(),
         });
         let routes: fn(&mut web::ServiceConfig) = if role.receives() {
             http::receiver_routes
@@ -192,9 +198,10 @@ impl Application {
         let handle = self.server.handle();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut server = tokio::spawn(self.server);
-        let schedule = self.schedule.map(|(s, clock)| {
+        let schedule = self.schedule.map(|(s, repository, clock)| {
             tokio::spawn(schedule::run(
                 s,
+                repository,
                 Arc::clone(&self.queue),
                 clock,
                 shutdown_rx.clone(),

@@ -159,7 +159,7 @@ async fn unroutable_job_is_refused_not_reported_as_queued() {
         &support::amqp_url(),
         dir.path(),
         &secrets,
-        &[],
+        &[("CHARTPILOT__QUEUE__LANES".into(), "1".into())],
     );
     // A receiver-only queue: it publishes and never consumes.
     let metrics = std::sync::Arc::new(chartpilot::metrics::Metrics::new());
@@ -182,13 +182,14 @@ async fn unroutable_job_is_refused_not_reported_as_queued() {
     let env = JobEnvelope::new(&job, "k".into(), None, chrono::Utc::now()).unwrap();
     queue.publish(&env).await.unwrap();
 
-    // Someone deletes the work queue: the broker can no longer store jobs.
+    // Someone deletes the (one) lane queue: the broker can no longer store
+    // jobs.
     let conn =
         lapin::Connection::connect(&support::amqp_url(), lapin::ConnectionProperties::default())
             .await
             .unwrap();
     let ch = conn.create_channel().await.unwrap();
-    let jobs = format!("{}.jobs", settings.queue.prefix);
+    let jobs = format!("{}.lane.0", settings.queue.prefix);
     ch.queue_delete(jobs.as_str().into(), QueueDeleteOptions::default())
         .await
         .unwrap();
@@ -295,7 +296,7 @@ async fn a_slack_command_while_the_queue_is_down_is_answered_not_accepted() {
     app.cleanup().await;
 }
 
-/// A real nack: the work queue exists already with `x-max-length = 1` and
+/// A real nack: the (one) lane queue exists already with `x-max-length = 1` and
 /// `x-overflow = reject-publish` (chartpilot keeps an existing queue's
 /// arguments), so once the queue is full, RabbitMQ nacks the next publish.
 /// The receiver (no worker, so jobs stay in the queue) answers GitHub 503
@@ -319,9 +320,9 @@ async fn a_job_the_broker_nacks_is_not_answered_2xx() {
         &support::amqp_url(),
         dir.path(),
         &secrets,
-        &[],
+        &[("CHARTPILOT__QUEUE__LANES".into(), "1".into())],
     );
-    let jobs = format!("{}.jobs", settings.queue.prefix);
+    let jobs = format!("{}.lane.0", settings.queue.prefix);
     let conn =
         lapin::Connection::connect(&support::amqp_url(), lapin::ConnectionProperties::default())
             .await

@@ -440,6 +440,96 @@ async fn the_same_key_after_a_restart_is_still_a_duplicate(backend: Backend) {
     h.done(q).await;
 }
 
+/// Runs of a job, by repository, as a handler saw them.
+#[derive(Default)]
+struct Timeline {
+    runs: std::sync::Mutex<Vec<(String, uuid::Uuid, Instant, Instant)>>,
+}
+
+#[async_trait::async_trait]
+impl chartpilot::worker::JobHandler for Timeline {
+    async fn handle(&self, _job: &Job, envelope: &JobEnvelope) -> chartpilot::worker::Handled {
+        let start = Instant::now();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        self.runs.lock().unwrap().push((
+            envelope.lane_key().to_owned(),
+            envelope.id,
+            start,
+            Instant::now(),
+        ));
+        Ok(Vec::new())
+    }
+}
+
+/// 50 jobs for 5 repositories on 4 workers (4 processes' connections on
+/// RabbitMQ; 4 workers on the one embedded queue), each running up to
+/// `queue.prefetch` jobs at once: no two jobs of one repository overlap
+/// in time, jobs of different repositories do, and each runs once.
+async fn jobs_of_one_repository_never_overlap(backend: Backend) {
+    let h = Harness::with(backend, &[("QUEUE__LANES", "8".into())]);
+    let repos: Vec<String> = (0..5).map(|i| format!("acme/gitops-{i}")).collect();
+    let publisher = h.open().await;
+    for i in 0..50 {
+        let env = job(&format!("job {i}")).in_repository(repos[i % repos.len()].as_str());
+        assert_eq!(publisher.publish(&env).await.unwrap(), Published::Queued);
+    }
+    let timeline = Arc::new(Timeline::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut queues = vec![Arc::clone(&publisher)];
+    let mut workers = Vec::new();
+    for n in 0..4 {
+        let q = match backend {
+            // Another process, as far as RabbitMQ can tell.
+            Backend::Amqp if n > 0 => h.open().await,
+            _ => Arc::clone(&publisher),
+        };
+        if n > 0 && backend == Backend::Amqp {
+            queues.push(Arc::clone(&q));
+        }
+        let worker = Worker::new(
+            q,
+            timeline.clone(),
+            Arc::new(Metrics::new()),
+            &h.settings.queue,
+        );
+        workers.push(tokio::spawn(worker.run(stopped.clone())));
+    }
+    let deadline = Instant::now() + PATIENCE * 2;
+    while timeline.runs.lock().unwrap().len() < 50 {
+        assert!(Instant::now() < deadline, "not every job ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send_replace(true);
+    for w in workers {
+        w.await.unwrap();
+    }
+    let runs = timeline.runs.lock().unwrap().clone();
+    let ids: std::collections::HashSet<_> = runs.iter().map(|r| r.1).collect();
+    assert_eq!((runs.len(), ids.len()), (50, 50), "each job ran once");
+    for repo in &repos {
+        let mut mine: Vec<_> = runs.iter().filter(|r| &r.0 == repo).collect();
+        assert_eq!(mine.len(), 10, "{repo}");
+        mine.sort_by_key(|r| r.2);
+        for pair in mine.windows(2) {
+            assert!(
+                pair[1].2 >= pair[0].3,
+                "two jobs of {repo} overlapped: one ran {:?}..{:?}, the next started at {:?}",
+                pair[0].2,
+                pair[0].3,
+                pair[1].2
+            );
+        }
+    }
+    let across = runs
+        .iter()
+        .any(|a| runs.iter().any(|b| a.0 != b.0 && a.2 < b.3 && b.2 < a.3));
+    assert!(across, "jobs of different repositories never ran at once");
+    for q in queues.into_iter().skip(1) {
+        q.close().await;
+    }
+    h.done(publisher).await;
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -466,6 +556,7 @@ suite!(
     job_of_a_dead_worker_is_redelivered,
     hanging_job_is_cut_at_the_job_timeout_then_parked,
     a_key_published_twice_is_handed_out_once,
+    jobs_of_one_repository_never_overlap,
 );
 
 /// The embedded queue remembers keys in its file; RabbitMQ replicas

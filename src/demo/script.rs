@@ -29,7 +29,7 @@ const POLL: Duration = Duration::from_millis(200);
 
 /// Queues an upgrade pass now, so a start shows its pull requests at once
 /// instead of one `upgrade.interval` later.
-pub async fn first_pass(queue: &dyn JobQueue) -> anyhow::Result<()> {
+pub async fn first_pass(queue: &dyn JobQueue, repository: &str) -> anyhow::Result<()> {
     let job = Job::Upgrade(UpgradeRequest {
         reason: "demo start".into(),
     });
@@ -37,7 +37,8 @@ pub async fn first_pass(queue: &dyn JobQueue) -> anyhow::Result<()> {
     // itself is idempotent).
     let key = format!("demo-start-{}", uuid::Uuid::new_v4());
     let envelope = JobEnvelope::new(&job, key, None, chrono::Utc::now())
-        .context("cannot encode the start pass")?;
+        .context("cannot encode the start pass")?
+        .in_repository(repository);
     queue
         .publish(&envelope)
         .await
@@ -52,7 +53,7 @@ pub async fn run(demo: &Demo, mut settings: Settings, out: &mut dyn Write) -> an
     settings.server.listen = "127.0.0.1:0".into();
     let app = Application::build(&settings, Role::All).await?;
     let port = app.port();
-    first_pass(app.queue().as_ref()).await?;
+    first_pass(app.queue().as_ref(), &settings.git.key()).await?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let service = tokio::spawn(app.run_until_stopped(async {
         let _ = stop_rx.await;

@@ -66,6 +66,9 @@ pub struct AppState {
     /// What the status page shows: the last matrix and actions.
     pub status: Arc<crate::status::Board>,
     pub status_auth: crate::settings::StatusAuth,
+    /// The watched repository's key (`GitSettings::key`): every job acts
+    /// on it, and runs in its lane.
+    pub repository: String,
 }
 
 /// Routes of a process that receives webhooks (`all` and `receiver` roles).
@@ -210,7 +213,8 @@ pub(crate) async fn enqueue(
     );
     async move {
         let envelope = JobEnvelope::new(&job, idempotency_key, delivery, state.clock.now())
-            .map_err(|e| ApiError::Internal(format!("cannot encode job: {e}")))?;
+            .map_err(|e| ApiError::Internal(format!("cannot encode job: {e}")))?
+            .in_repository(state.repository.as_str());
         if let Err(e) = state.queue.publish(&envelope).await {
             tracing::warn!(kind = envelope.kind, error = %e, "job not queued");
             return Err(ApiError::Unavailable(e.to_string()));
@@ -220,6 +224,7 @@ pub(crate) async fn enqueue(
             job = %envelope.id,
             kind = envelope.kind,
             trace_id = %envelope.trace_id,
+            repository = envelope.lane_key(),
             delivery = envelope.delivery_id.as_ref().map(|d| d.as_ref()),
             "job queued"
         );

@@ -31,6 +31,11 @@ pub struct JobEnvelope {
     pub parent_span: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_id: Option<DeliveryId>,
+    /// The repository the job acts on (see [`crate::settings::GitSettings::key`]):
+    /// jobs of one repository run one at a time, in its lane. Jobs queued
+    /// before it was carried have none and share the unnamed lane.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
     /// Why the previous attempt failed, for the parking queue and logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -71,9 +76,25 @@ impl JobEnvelope {
             trace_id,
             parent_span,
             delivery_id,
+            repository: None,
             last_error: None,
             payload: job.payload()?,
         })
+    }
+
+    /// The same envelope, acting on `repository`.
+    #[must_use]
+    pub fn in_repository(self, repository: impl Into<String>) -> Self {
+        Self {
+            repository: Some(repository.into()),
+            ..self
+        }
+    }
+
+    /// What serialises this job with others: its repository, or the
+    /// unnamed lane for jobs that name none.
+    pub fn lane_key(&self) -> &str {
+        self.repository.as_deref().unwrap_or("")
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {

@@ -185,8 +185,12 @@ pub struct QueueSettings {
     #[schemars(schema_with = "duration::schema")]
     pub job_timeout: Duration,
     /// Hand-outs without an outcome (the worker died on the job) before
-    /// the job is parked; RabbitMQ's `x-delivery-limit` on `P.jobs`.
+    /// the job is parked; RabbitMQ's `x-delivery-limit` on each lane.
     pub max_deliveries: u32,
+    /// Lane queues on RabbitMQ (`P.lane.0` …): jobs of one repository go
+    /// to one lane, and a lane runs one job at a time on any number of
+    /// workers. Every process of a deployment must use the same value.
+    pub lanes: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -373,6 +377,18 @@ pub struct GitSettings {
     /// Where `provider = "local"` records pull requests (JSON lines).
     #[serde(default)]
     pub pulls_log: Option<PathBuf>,
+}
+
+impl GitSettings {
+    /// The name jobs carry for this repository, and the lane they run in:
+    /// `owner/name` in lower case on GitHub (GitHub ignores case), the
+    /// path as configured for a local repository.
+    pub fn key(&self) -> String {
+        match self.provider {
+            GitProvider::Github => self.repository.to_ascii_lowercase(),
+            GitProvider::Local => self.path.display().to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -18,6 +18,10 @@ const MIN_JOB_TIMEOUT: Duration = Duration::from_secs(1);
 /// and the bound exists to free the worker from such jobs.
 const MAX_JOB_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// Most lane queues chartpilot declares: each is a quorum queue on every
+/// node, and a worker holds a consumer on each.
+pub const MAX_LANES: u16 = 256;
+
 impl Settings {
     /// Chart lookups and upgrade PRs: mistakes here would otherwise show
     /// only at the first pass, hours after start.
@@ -132,6 +136,12 @@ impl Settings {
         }
         if q.max_deliveries == 0 {
             return Err(bad("queue.max_deliveries", "must be at least 1"));
+        }
+        if !(1..=MAX_LANES).contains(&q.lanes) {
+            return Err(bad(
+                "queue.lanes",
+                &format!("must be between 1 and {MAX_LANES}"),
+            ));
         }
         if q.prefix.is_empty()
             || !q

@@ -113,6 +113,7 @@ impl Worker {
             attempt = envelope.attempt,
             delivery = envelope.delivery_id.as_ref().map(|d| d.as_ref()),
             trace_id = %envelope.trace_id,
+            repository = envelope.lane_key(),
             otel.name = %format_args!("job {}", envelope.kind),
             otel.kind = "consumer",
             otel.status_code = tracing::field::Empty,
@@ -236,6 +237,8 @@ impl Worker {
             )
             .map_err(|e| JobError::park(anyhow::anyhow!("cannot encode a follow-up job: {e}")))?;
             envelope.trace_id.clone_from(&parent.trace_id);
+            // A follow-up acts on its parent's repository, in its lane.
+            envelope.repository.clone_from(&parent.repository);
             self.queue.publish(&envelope).await.map_err(|e| {
                 JobError::retry(anyhow::anyhow!(
                     "follow-up {} not queued: {e}",

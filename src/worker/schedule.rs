@@ -30,6 +30,7 @@ pub fn next_delay(settings: &UpgradeSettings, rng: &mut impl Rng) -> Duration {
 /// nothing when the interval is zero.
 pub async fn run(
     settings: UpgradeSettings,
+    repository: String,
     queue: Arc<dyn JobQueue>,
     clock: Arc<dyn Clock>,
     mut stop: watch::Receiver<bool>,
@@ -53,6 +54,7 @@ pub async fn run(
         let key = format!("upgrade-schedule-{}", now.timestamp());
         match JobEnvelope::new(&job, key, None, now) {
             Ok(envelope) => {
+                let envelope = envelope.in_repository(repository.as_str());
                 if let Err(e) = queue.publish(&envelope).await {
                     tracing::warn!(error = %e, "scheduled upgrade not queued; next interval tries again");
                 }

@@ -62,6 +62,7 @@ fn state(queue: Arc<Recorder>) -> web::Data<AppState> {
         features: Default::default(),
         status: Default::default(),
         status_auth: chartpilot::settings::StatusAuth::Open,
+        repository: "acme/gitops".into(),
         queue,
         metrics: Arc::new(Metrics::new()),
         clock: Arc::new(SystemClock),

@@ -143,6 +143,9 @@ pub fn test_settings(
         ("QUEUE__MAX_ATTEMPTS", "3".to_owned()),
         ("QUEUE__RETRY_DELAYS", "300ms,600ms".to_owned()),
         ("QUEUE__CONFIRM_TIMEOUT", "3s".to_owned()),
+        // Fewer quorum queues per test than the default 16: each is
+        // declared and deleted by every test on the shared broker.
+        ("QUEUE__LANES", "4".to_owned()),
         ("GITHUB__WEBHOOK_SECRET", secrets.github.clone()),
         ("ALERTMANAGER__TOKEN", secrets.alertmanager.clone()),
         ("SLACK__SIGNING_SECRET", secrets.slack.clone()),
@@ -366,6 +369,7 @@ pub async fn delete_topology(settings: &Settings) {
     };
     let p = &settings.queue.prefix;
     let mut queues = vec![format!("{p}.jobs"), format!("{p}.parked")];
+    queues.extend((0..settings.queue.lanes).map(|n| format!("{p}.lane.{n}")));
     queues.extend(
         settings
             .queue
@@ -378,9 +382,11 @@ pub async fn delete_topology(settings: &Settings) {
             .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
             .await;
     }
-    let _ = ch
-        .exchange_delete(p.as_str().into(), ExchangeDeleteOptions::default())
-        .await;
+    for x in [format!("{p}.lanes"), format!("{p}.nolane"), p.clone()] {
+        let _ = ch
+            .exchange_delete(x.as_str().into(), ExchangeDeleteOptions::default())
+            .await;
+    }
     let _ = conn.close(200, "test cleanup".into()).await;
 }
 

@@ -14,7 +14,7 @@ use lapin::types::{FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Event};
 use tokio::sync::{mpsc, watch, Notify};
 
-use super::topology::{self, KEY_JOBS};
+use super::topology;
 use super::{unavailable, AmqpHandle};
 use crate::metrics::Metrics;
 use crate::queue::{Delivery, DeliveryHandle, QueueError};
@@ -53,6 +53,8 @@ pub(super) struct Shared {
     pub(super) retry_delays: Vec<Duration>,
     pub(super) confirm_timeout: Duration,
     pub(super) max_deliveries: u32,
+    /// `queue.lanes`: how many lane queues there are.
+    pub(super) lanes: u16,
     /// Set when a publisher confirm timed out (a broker that takes
     /// messages but does not confirm them: blocked by an alarm, or a
     /// half-open connection the heartbeat has not caught yet); cleared by
@@ -90,6 +92,7 @@ impl Shared {
         retry_delays: Vec<Duration>,
         confirm_timeout: Duration,
         max_deliveries: u32,
+        lanes: u16,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
@@ -99,6 +102,7 @@ impl Shared {
             retry_delays,
             confirm_timeout,
             max_deliveries,
+            lanes,
             stalled: AtomicBool::new(false),
             probing: AtomicBool::new(false),
             metrics,
@@ -234,6 +238,7 @@ impl Shared {
             &self.prefix,
             &self.retry_delays,
             self.max_deliveries,
+            self.lanes,
         )
         .await?;
         let publish = conn.create_channel().await?;
@@ -243,48 +248,23 @@ impl Shared {
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         let failed = Arc::new(Notify::new());
         if let Some(tx) = tx {
-            setup
+            // One job at a time per lane: the prefetch of 1 applies to each
+            // consumer of the channel (not `global`), and single active
+            // consumer gives a lane to one consumer of all the workers.
+            setup.basic_qos(1, BasicQosOptions::default()).await?;
+            for lane in 0..self.lanes.max(1) {
+                let queue = topology::lane_queue(&self.prefix, lane);
+                self.consume(&setup, &queue, tx, generation, &failed)
+                    .await?;
+            }
+            // What builds before lanes queued: any order, as they ran it.
+            let drain = conn.create_channel().await?;
+            drain
                 .basic_qos(self.prefetch, BasicQosOptions::default())
                 .await?;
-            let consumer = setup
-                .basic_consume(
-                    format!("{}.{KEY_JOBS}", self.prefix).as_str().into(),
-                    format!("chartpilot-{}", uuid::Uuid::new_v4().simple())
-                        .as_str()
-                        .into(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
+            let queue = topology::legacy_jobs(&self.prefix);
+            self.consume(&drain, &queue, tx, generation, &failed)
                 .await?;
-            let tx = tx.clone();
-            let consumer_failed = Arc::clone(&failed);
-            tokio::spawn(async move {
-                let mut consumer = consumer;
-                while let Some(item) = consumer.next().await {
-                    match item {
-                        Ok(d) => {
-                            let delivery = Delivery {
-                                body: d.data,
-                                redelivered: d.redelivered,
-                                handle: DeliveryHandle::Amqp(AmqpHandle {
-                                    acker: d.acker,
-                                    generation,
-                                }),
-                            };
-                            if tx.send(delivery).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "consumer stream failed");
-                            break;
-                        }
-                    }
-                }
-                // The consumer ended (connection lost or consumer cancelled
-                // by the broker): have the supervisor build a new link.
-                consumer_failed.notify_one();
-            });
         }
         Ok(Arc::new(Link {
             conn,
@@ -292,6 +272,57 @@ impl Shared {
             generation,
             failed,
         }))
+    }
+
+    /// Consumes `queue` on `ch` and hands its deliveries to the worker;
+    /// when the consumer ends (connection lost, or cancelled by the
+    /// broker), `failed` has the supervisor build a new link.
+    async fn consume(
+        &self,
+        ch: &Channel,
+        queue: &str,
+        tx: &mpsc::Sender<Delivery>,
+        generation: u64,
+        failed: &Arc<Notify>,
+    ) -> lapin::Result<()> {
+        let consumer = ch
+            .basic_consume(
+                queue.into(),
+                format!("chartpilot-{}", uuid::Uuid::new_v4().simple())
+                    .as_str()
+                    .into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let tx = tx.clone();
+        let consumer_failed = Arc::clone(failed);
+        tokio::spawn(async move {
+            let mut consumer = consumer;
+            while let Some(item) = consumer.next().await {
+                match item {
+                    Ok(d) => {
+                        let delivery = Delivery {
+                            body: d.data,
+                            redelivered: d.redelivered,
+                            handle: DeliveryHandle::Amqp(AmqpHandle {
+                                acker: d.acker,
+                                generation,
+                            }),
+                        };
+                        if tx.send(delivery).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "consumer stream failed");
+                        break;
+                    }
+                }
+            }
+            consumer_failed.notify_one();
+        });
+        Ok(())
     }
 
     /// Owns the connection: connect, wait for it to fail, reconnect.

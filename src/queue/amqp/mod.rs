@@ -1,11 +1,16 @@
 //! RabbitMQ through lapin.
 //!
-//! Topology (with `queue.prefix` = P), declared at every (re)connect:
-//! - exchange `P` (direct, durable);
-//! - `P.jobs` (quorum) ← key `jobs`: the work queue. Its delivery limit
+//! Topology (with `queue.prefix` = P), declared at every (re)connect (see
+//! [`topology::declare`]):
+//! - exchange `P` (direct, durable); key `jobs` leads to the headers
+//!   exchange `P.lanes`, which routes each job by its lane header;
+//! - `P.lane.<n>` (quorum, single active consumer, `queue.lanes` of them):
+//!   the work queues. A job goes to the lane of its repository, and a lane
+//!   runs one job at a time on any number of workers. The delivery limit
 //!   dead-letters a job that keeps killing workers to `parked`;
 //! - `P.retry.<ms>ms` (quorum, one per `queue.retry_delays` entry) ← key
-//!   `retry.<ms>ms`: message TTL, then dead-lettered back to `jobs`;
+//!   `retry.<ms>ms`: message TTL, then dead-lettered back to `jobs`, and
+//!   so to the job's lane;
 //! - `P.parked` (quorum) ← key `parked`: jobs for a person to look at.
 //!
 //! A supervisor task owns the connection and reconnects with backoff; while
@@ -32,6 +37,7 @@ use crate::jobs::JobEnvelope;
 use crate::metrics::Metrics;
 use crate::settings::QueueSettings;
 use link::Shared;
+pub use topology::{lane_of, HEADER_LANE};
 use topology::{long_string, retry_key, table, KEY_JOBS, KEY_PARKED};
 
 /// Persistent messages survive a broker restart.
@@ -73,6 +79,7 @@ impl AmqpQueue {
             settings.retry_delays.clone(),
             settings.confirm_timeout,
             settings.max_deliveries,
+            settings.lanes,
             metrics,
         ));
         shared.metrics.set_queue_connected(false);
@@ -145,8 +152,10 @@ impl AmqpQueue {
         }
     }
 
-    fn props(job: &JobEnvelope) -> BasicProperties {
+    fn props(&self, job: &JobEnvelope) -> BasicProperties {
+        let lane = lane_of(job.lane_key(), self.shared.lanes);
         let mut headers = vec![
+            (HEADER_LANE, long_string(&lane.to_string())),
             (HEADER_IDEMPOTENCY_KEY, long_string(&job.idempotency_key)),
             (
                 HEADER_ATTEMPT,
@@ -194,7 +203,7 @@ impl JobQueue for AmqpQueue {
         }
         let published = self
             .shared
-            .publish_confirmed(KEY_JOBS, &job.to_bytes(), Self::props(job))
+            .publish_confirmed(KEY_JOBS, &job.to_bytes(), self.props(job))
             .await;
         if !key.is_empty() {
             match &published {
@@ -243,7 +252,7 @@ impl JobQueue for AmqpQueue {
         Self::usable(&h)?;
         let published = self
             .shared
-            .publish_confirmed(&retry_key(delay), &next.to_bytes(), Self::props(next))
+            .publish_confirmed(&retry_key(delay), &next.to_bytes(), self.props(next))
             .await;
         self.ack_if(h, published).await
     }
@@ -288,9 +297,9 @@ impl JobQueue for AmqpQueue {
         Ok(None)
     }
 
-    /// Message counts of the work, retry and parking queues, by passive
+    /// Message counts of the lane, retry and parking queues, by passive
     /// declares (which change nothing). `ready` counts the jobs waiting in
-    /// `P.jobs`, not those workers hold unacknowledged.
+    /// the lanes, not those workers hold unacknowledged.
     async fn depth(&self) -> Result<super::Depth, QueueError> {
         let link = self
             .shared
@@ -303,11 +312,17 @@ impl JobQueue for AmqpQueue {
             ..lapin::options::QueueDeclareOptions::default()
         };
         let mut depth = super::Depth::default();
-        let queues = [(KEY_JOBS.to_owned(), 0), (KEY_PARKED.to_owned(), 2)]
-            .into_iter()
-            .chain(self.shared.retry_delays.iter().map(|d| (retry_key(*d), 1)));
-        for (key, slot) in queues {
-            let name = format!("{p}.{key}");
+        let queues = (0..self.shared.lanes.max(1))
+            .map(|lane| (topology::lane_queue(p, lane), 0))
+            .chain(std::iter::once((topology::legacy_jobs(p), 0)))
+            .chain(std::iter::once((format!("{p}.{KEY_PARKED}"), 2)))
+            .chain(
+                self.shared
+                    .retry_delays
+                    .iter()
+                    .map(|d| (format!("{p}.{}", retry_key(*d)), 1)),
+            );
+        for (name, slot) in queues {
             let q = ch
                 .queue_declare(
                     name.as_str().into(),
@@ -356,7 +371,7 @@ impl JobQueue for AmqpQueue {
             if action == Unpark::Retry {
                 if let Some(env) = super::retried_body(&chosen.job, id) {
                     self.shared
-                        .publish_confirmed(KEY_JOBS, &env.to_bytes(), Self::props(&env))
+                        .publish_confirmed(KEY_JOBS, &env.to_bytes(), self.props(&env))
                         .await?;
                 }
             }

@@ -3,6 +3,10 @@
 //! committed (fsynced) before it is answered; concurrent ones share one
 //! commit (see [`commit`]).
 //!
+//! Jobs of one repository (one lane, see [`JobEnvelope::lane_key`]) are
+//! handed out one at a time: the next waits until the running one is
+//! settled, while other repositories' jobs go on.
+//!
 //! Bounds (see docs/bounds.md): a job handed out `queue.max_deliveries`
 //! times without an outcome is parked instead of taking the process down
 //! again; an idempotency key queued within [`super::seen::SEEN_TTL`] is
@@ -14,7 +18,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,7 +34,7 @@ use crate::jobs::JobEnvelope;
 use crate::metrics::Metrics;
 use crate::queue::seen::MAX_SEEN_KEYS;
 use crate::settings::QueueSettings;
-use store::{storage, HandOut, Key, Next};
+use store::{storage, HandOut, Key, Look, Next};
 
 pub(crate) use store::crash_reason;
 
@@ -41,22 +45,81 @@ pub const DB_FILE: &str = "queue.redb";
 /// against a missed wake-up; due times are normally woken for exactly.
 const MAX_IDLE_WAIT: Duration = Duration::from_secs(5);
 
+/// Most waiting jobs of running lanes one look for the next job steps
+/// over: past them, jobs of other repositories wait until the running
+/// ones' backlog shrinks. Keeps each look bounded (docs/bounds.md).
+const MAX_SCAN: usize = 4096;
+
+/// Most lanes of waiting jobs remembered; past it the memo starts again.
+const MAX_LANE_MEMO: usize = 65_536;
+
+/// Jobs handed out and not settled, and the lanes (repositories) they
+/// hold: a lane runs one job at a time.
+#[derive(Default)]
+struct InFlight {
+    keys: HashMap<Key, Arc<str>>,
+    lanes: HashSet<Arc<str>>,
+    /// The lane of each waiting job looked at, so a look does not parse
+    /// the same envelope again.
+    memo: HashMap<Key, Arc<str>>,
+}
+
+impl InFlight {
+    fn lane(&mut self, key: Key, body: &[u8]) -> Arc<str> {
+        if let Some(lane) = self.memo.get(&key) {
+            return Arc::clone(lane);
+        }
+        if self.memo.len() >= MAX_LANE_MEMO {
+            self.memo.clear();
+        }
+        let lane: Arc<str> = lane_of_body(body).into();
+        self.memo.insert(key, Arc::clone(&lane));
+        lane
+    }
+
+    fn claim(&mut self, key: Key, lane: Arc<str>) {
+        self.memo.remove(&key);
+        self.lanes.insert(Arc::clone(&lane));
+        self.keys.insert(key, lane);
+    }
+
+    fn release(&mut self, key: Key) {
+        if let Some(lane) = self.keys.remove(&key) {
+            self.lanes.remove(&lane);
+        }
+    }
+}
+
+/// The lane of a stored job: its envelope's repository; the unnamed lane
+/// for one that names none (or cannot be read, which is parked later).
+fn lane_of_body(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Lane {
+        #[serde(default)]
+        repository: Option<String>,
+    }
+    serde_json::from_slice::<Lane>(body)
+        .ok()
+        .and_then(|l| l.repository)
+        .unwrap_or_default()
+}
+
 struct Inner {
     db: Arc<Database>,
     metrics: Arc<Metrics>,
     max_deliveries: u32,
-    in_flight: Mutex<HashSet<Key>>,
+    in_flight: Mutex<InFlight>,
     notify: Notify,
     closed: AtomicBool,
 }
 
 impl Inner {
     fn release(&self, key: Key) {
-        self.busy().remove(&key);
+        self.busy().release(key);
         self.notify.notify_waiters();
     }
 
-    fn busy(&self) -> std::sync::MutexGuard<'_, HashSet<Key>> {
+    fn busy(&self) -> std::sync::MutexGuard<'_, InFlight> {
         self.in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -121,7 +184,7 @@ impl EmbeddedQueue {
                 db,
                 metrics,
                 max_deliveries: settings.max_deliveries,
-                in_flight: Mutex::new(HashSet::new()),
+                in_flight: Mutex::new(InFlight::default()),
                 notify: Notify::new(),
                 closed: AtomicBool::new(false),
             }),
@@ -145,11 +208,28 @@ impl EmbeddedQueue {
         let claimed = self
             .blocking(|inner| {
                 let mut busy = inner.busy();
-                let next = store::next_ready(&inner.db, now_ms(), |k| busy.contains(k))?;
-                if let Next::Due(key, _) = &next {
+                let mut stepped = 0usize;
+                let mut chosen = None;
+                let next = store::next_ready(&inner.db, now_ms(), |k, body| {
+                    if busy.keys.contains_key(k) {
+                        return Look::Skip;
+                    }
+                    if stepped >= MAX_SCAN {
+                        // Looked at again when a lane is released.
+                        return Look::Stop;
+                    }
+                    let lane = busy.lane(*k, body);
+                    if busy.lanes.contains(&lane) {
+                        stepped += 1;
+                        return Look::Skip;
+                    }
+                    chosen = Some(lane);
+                    Look::Take
+                })?;
+                if let (Next::Due(key, _), Some(lane)) = (&next, chosen) {
                     // Claimed before the (slow, fsynced) write below, which
                     // runs without holding the lock settles need.
-                    busy.insert(*key);
+                    busy.claim(*key, lane);
                 }
                 Ok(next)
             })
@@ -172,7 +252,7 @@ impl EmbeddedQueue {
                 redelivered: earlier > 0,
             }),
             Ok(HandOut::Parked(parked)) => {
-                inner.busy().remove(&key);
+                inner.busy().release(key);
                 let kind = JobEnvelope::from_bytes(&body)
                     .map(|e| e.kind)
                     .unwrap_or_else(|_| "unknown".to_owned());
@@ -181,7 +261,7 @@ impl EmbeddedQueue {
                 Ok(Scan::Parked)
             }
             Err(e) => {
-                inner.busy().remove(&key);
+                inner.busy().release(key);
                 Err(e)
             }
         }
@@ -243,7 +323,12 @@ impl JobQueue for EmbeddedQueue {
             );
             return Ok(Published::Duplicate);
         }
-        self.inner.notify.notify_waiters();
+        // A job of a running lane cannot be handed out before that lane is
+        // released, which wakes the receivers anyway: a burst for one
+        // repository does not have every idle receiver look again.
+        if !self.inner.busy().lanes.contains(job.lane_key()) {
+            self.inner.notify.notify_waiters();
+        }
         Ok(Published::Queued)
     }
 

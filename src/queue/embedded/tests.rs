@@ -12,7 +12,9 @@ fn db() -> (tempfile::TempDir, redb::Database) {
 fn ready(db: &redb::Database) -> usize {
     let mut n = 0;
     let mut seen = std::collections::HashSet::new();
-    while let Next::Due(key, _) = store::next_ready(db, u64::MAX, |k| seen.contains(k)).unwrap() {
+    while let Next::Due(key, _) =
+        store::next_ready(db, u64::MAX, store::unless(|k| seen.contains(k))).unwrap()
+    {
         seen.insert(key);
         n += 1;
     }
@@ -81,7 +83,8 @@ fn a_key_queued_again_after_expiry_is_not_erased_by_its_old_entry() {
 fn hand_outs_without_an_outcome_park_the_job_at_the_limit() {
     let (_dir, db) = db();
     store::publish(&db, "k", b"poison", T0).unwrap();
-    let Next::Due(key, body) = store::next_ready(&db, u64::MAX, |_| false).unwrap() else {
+    let Next::Due(key, body) = store::next_ready(&db, u64::MAX, store::unless(|_| false)).unwrap()
+    else {
         panic!("no job");
     };
     for earlier in 0..3 {
@@ -107,7 +110,8 @@ fn hand_outs_without_an_outcome_park_the_job_at_the_limit() {
 fn an_outcome_clears_the_hand_out_count() {
     let (_dir, db) = db();
     store::publish(&db, "k", b"job", T0).unwrap();
-    let Next::Due(key, body) = store::next_ready(&db, u64::MAX, |_| false).unwrap() else {
+    let Next::Due(key, body) = store::next_ready(&db, u64::MAX, store::unless(|_| false)).unwrap()
+    else {
         panic!("no job");
     };
     store::record_hand_out(&db, key, &body, 1).unwrap();
@@ -116,7 +120,8 @@ fn an_outcome_clears_the_hand_out_count() {
     store::remove_ready(&txn, key).unwrap();
     store::insert_ready(&txn, T0, &body).unwrap();
     txn.commit().unwrap();
-    let Next::Due(next, _) = store::next_ready(&db, u64::MAX, |_| false).unwrap() else {
+    let Next::Due(next, _) = store::next_ready(&db, u64::MAX, store::unless(|_| false)).unwrap()
+    else {
         panic!("no job");
     };
     assert_eq!(

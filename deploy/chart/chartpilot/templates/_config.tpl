@@ -18,6 +18,7 @@ prefix = {{ $c.queue.prefix | toJson }}
 prefetch = {{ int $c.queue.prefetch }}
 retry_delays = {{ $c.queue.retryDelays | toJson }}
 job_timeout = {{ $c.queue.jobTimeout | toJson }}
+lanes = {{ int $c.queue.lanes }}
 {{- if eq .Values.queue.kind "amqp" }}
 {{- include "chartpilot.secretFile" (dict "key" "url_file" "secret" $k.amqpUrl) }}
 {{- end }}
