@@ -88,6 +88,7 @@ CONFIG = obj(
                 "prefetch": i(1, maximum=65535),
                 "retryDelays": {"type": "array", "items": DURATION, "minItems": 1},
                 "jobTimeout": DURATION,
+                "lanes": i(1, maximum=256),
             }
         ),
         "github": obj({"apiUrl": s(pattern=r"^https?://.+"), "appId": i(0)}),

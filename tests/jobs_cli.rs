@@ -77,10 +77,11 @@ fn config_file(settings: &Settings, dir: &Path) -> std::path::PathBuf {
         QueueKind::Amqp => "amqp",
     };
     let text = format!(
-        "[queue]\nkind = \"{kind}\"\nurl = \"{}\"\npath = \"{}\"\nprefix = \"{}\"\n",
+        "[queue]\nkind = \"{kind}\"\nurl = \"{}\"\npath = \"{}\"\nprefix = \"{}\"\nlanes = {}\n",
         amqp_url(),
         q.path.display(),
-        q.prefix
+        q.prefix,
+        q.lanes
     );
     let file = dir.join("jobs-cli.toml");
     std::fs::write(&file, text).unwrap();

@@ -214,7 +214,7 @@ pub(crate) async fn enqueue(
     async move {
         let envelope = JobEnvelope::new(&job, idempotency_key, delivery, state.clock.now())
             .map_err(|e| ApiError::Internal(format!("cannot encode job: {e}")))?
-            .in_repository(state.repository.as_str());
+            .in_repository(lane_repository(&job, &state.repository));
         if let Err(e) = state.queue.publish(&envelope).await {
             tracing::warn!(kind = envelope.kind, error = %e, "job not queued");
             return Err(ApiError::Unavailable(e.to_string()));
@@ -234,6 +234,15 @@ pub(crate) async fn enqueue(
     .await
 }
 
+/// The repository a job acts on: the one a GitHub event names (GitHub
+/// ignores case, so in lower case, as `GitSettings::key` writes it), else
+/// the watched one.
+fn lane_repository(job: &Job, watched: &str) -> String {
+    job.named_repository()
+        .filter(|r| !r.is_empty())
+        .map_or_else(|| watched.to_owned(), str::to_ascii_lowercase)
+}
+
 /// Hex SHA-256 of the parts, for idempotency keys of senders without ids.
 pub(crate) fn digest<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
     use sha2::{Digest, Sha256};
@@ -243,4 +252,44 @@ pub(crate) fn digest<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
         h.update(p);
     }
     hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod lane_tests {
+    use super::*;
+    use crate::jobs::{ChatCommand, ChatSource, Push};
+
+    #[test]
+    fn a_github_event_runs_in_its_repositorys_lane_and_others_in_the_watched_one() {
+        let push = |repository: &str| {
+            Job::Push(Push {
+                repository: repository.into(),
+                git_ref: "refs/heads/main".into(),
+                before: crate::domain::CommitSha::parse(&"a".repeat(40)).unwrap(),
+                after: crate::domain::CommitSha::parse(&"b".repeat(40)).unwrap(),
+                created: false,
+                deleted: false,
+                forced: false,
+                commits: vec![],
+                sender: "ann".into(),
+            })
+        };
+        let chat = Job::Chat(ChatCommand {
+            source: ChatSource::Generic,
+            user: "ann".into(),
+            user_name: None,
+            text: "help".into(),
+            reply_url: None,
+            channel: None,
+        });
+        let cases = [
+            (push("Acme/GitOps"), "acme/gitops"),
+            (push("other/repo"), "other/repo"),
+            (push(""), "acme/gitops"),
+            (chat, "acme/gitops"),
+        ];
+        for (job, lane) in cases {
+            assert_eq!(lane_repository(&job, "acme/gitops"), lane, "{job:?}");
+        }
+    }
 }

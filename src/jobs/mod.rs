@@ -49,6 +49,18 @@ impl Job {
         }
     }
 
+    /// The GitHub repository (`owner/name`) the sender named, for jobs
+    /// from GitHub events; others act on the configured repository.
+    pub fn named_repository(&self) -> Option<&str> {
+        match self {
+            Job::Push(p) => Some(&p.repository),
+            Job::PullRequest(p) => Some(&p.repository),
+            Job::IssueComment(p) => Some(&p.repository),
+            Job::DashboardTick(p) => Some(&p.repository),
+            Job::Alert(_) | Job::Chat(_) | Job::Upgrade(_) | Job::Promotion(_) => None,
+        }
+    }
+
     fn payload(&self) -> Result<serde_json::Value, serde_json::Error> {
         match self {
             Job::Push(p) => serde_json::to_value(p),

@@ -170,6 +170,16 @@ fn invalid_values_name_their_key() {
             &[],
             "queue.url",
         ),
+        (
+            "[queue]\nkind = \"amqp\"\nurl = \"amqp://a/, http://b/\"",
+            &[],
+            "queue.url: must start with amqp:// or amqps:// (each URL",
+        ),
+        (
+            "[queue]\nlanes = 0",
+            &[],
+            "queue.lanes: must be between 1 and 256",
+        ),
         ("[queue]\nretry_delays = [\"soon\"]", &[], "soon"),
         ("[policy]\nsoak = \"forever\"", &[], "forever"),
         (

@@ -155,10 +155,18 @@ impl Settings {
             ));
         }
         if q.kind == QueueKind::Amqp {
-            let url = q.url.expose();
-            if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
+            // Several comma-separated URLs name the nodes of a cluster.
+            let urls = crate::queue::amqp::split_urls(q.url.expose());
+            if urls.is_empty()
+                || !urls
+                    .iter()
+                    .all(|u| u.starts_with("amqp://") || u.starts_with("amqps://"))
+            {
                 // The URL may carry a password: name the key, never the value.
-                return Err(bad("queue.url", "must start with amqp:// or amqps://"));
+                return Err(bad(
+                    "queue.url",
+                    "must start with amqp:// or amqps:// (each URL, when several are comma-separated)",
+                ));
             }
         }
         if !self.github.api_url.starts_with("http://")

@@ -358,9 +358,14 @@ pub fn chat_request(
 
 /// Removes what `AmqpQueue` declared for `settings.queue.prefix`.
 pub async fn delete_topology(settings: &Settings) {
+    delete_topology_at(settings, &amqp_url()).await;
+}
+
+/// Removes what `AmqpQueue` declared for `settings.queue.prefix` on the
+/// broker at `url`.
+pub async fn delete_topology_at(settings: &Settings, url: &str) {
     use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-    let Ok(conn) =
-        lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await
+    let Ok(conn) = lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await
     else {
         return;
     };

@@ -171,15 +171,17 @@ fn refuses_hostile_and_broken_archives() {
     }
 }
 
-/// 200 MiB of zeros in one skipped entry: a few hundred KiB compressed.
-/// The reader stops at the decompressed cap instead of inflating it all.
+/// 200 MiB of one byte in one skipped entry: about 2 MiB compressed at
+/// the fast level the tests use (a hundredfold, and far smaller still at
+/// higher levels). The reader stops at the decompressed cap instead of
+/// inflating it all.
 #[test]
 fn a_gzip_bomb_stops_at_the_decompressed_cap() {
     let bytes = tgz(&[
         Item::File("app/Chart.yaml", CHART),
         Item::Sized("app/templates/bomb.yaml", 200 * 1024 * 1024),
     ]);
-    assert!(bytes.len() < 1024 * 1024, "{} bytes", bytes.len());
+    assert!(bytes.len() < 4 * 1024 * 1024, "{} bytes", bytes.len());
     assert_eq!(
         read(&bytes),
         Err(ArchiveError::Bomb {

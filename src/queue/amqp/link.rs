@@ -47,7 +47,11 @@ pub(super) struct Link {
 }
 
 pub(super) struct Shared {
-    pub(super) url: String,
+    /// `queue.url`: one URL, or several comma-separated (the nodes of a
+    /// cluster), tried in turn from the one that worked last.
+    pub(super) urls: Vec<String>,
+    /// Index in `urls` of the node to try first.
+    next_url: std::sync::atomic::AtomicUsize,
     pub(super) prefix: String,
     pub(super) prefetch: u16,
     pub(super) retry_delays: Vec<Duration>,
@@ -70,6 +74,15 @@ pub(super) struct Shared {
     pub(super) wake: Notify,
     /// Flips to true once on close; receivers wait on it.
     pub(super) shutdown: watch::Sender<bool>,
+}
+
+/// The URLs of `queue.url`: comma-separated, blanks around them ignored.
+pub fn split_urls(url: &str) -> Vec<String> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Adds a heartbeat to the URL unless it already sets one.
@@ -96,7 +109,8 @@ impl Shared {
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            url,
+            urls: split_urls(&url),
+            next_url: std::sync::atomic::AtomicUsize::new(0),
             prefix,
             prefetch,
             retry_delays,
@@ -230,7 +244,7 @@ impl Shared {
         tx: Option<&mpsc::Sender<Delivery>>,
     ) -> lapin::Result<Arc<Link>> {
         let props = ConnectionProperties::default().with_connection_name("chartpilot".into());
-        let conn = Connection::connect(&with_heartbeat(&self.url), props).await?;
+        let conn = self.connect_any(props).await?;
         let setup = conn.create_channel().await?;
         let setup = topology::declare(
             &conn,
@@ -271,6 +285,40 @@ impl Shared {
             publish,
             generation,
             failed,
+        }))
+    }
+
+    /// Connects to the first node of `queue.url` that answers, starting
+    /// from the one that worked last; the error is the last node's.
+    async fn connect_any(&self, props: ConnectionProperties) -> lapin::Result<Connection> {
+        let n = self.urls.len().max(1);
+        let first = self.next_url.load(Ordering::Acquire) % n;
+        let mut last_error = None;
+        for i in 0..n {
+            let at = (first + i) % n;
+            let Some(url) = self.urls.get(at) else {
+                break;
+            };
+            match Connection::connect(&with_heartbeat(url), props.clone()).await {
+                Ok(conn) => {
+                    self.next_url.store(at, Ordering::Release);
+                    if n > 1 {
+                        tracing::info!(node = at + 1, nodes = n, "connected to a broker node");
+                    }
+                    return Ok(conn);
+                }
+                Err(e) => {
+                    if n > 1 {
+                        tracing::warn!(node = at + 1, nodes = n, error = %e, "broker node unreachable; trying the next");
+                    }
+                    last_error = Some(e);
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            lapin::Error::from(lapin::ErrorKind::InvalidConnectionState(
+                lapin::ConnectionState::Closed,
+            ))
         }))
     }
 
@@ -382,5 +430,31 @@ impl Shared {
                 () = self.wake.notified() => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_url_names_one_node_or_several() {
+        let cases: [(&str, &[&str]); 4] = [
+            ("amqp://a:5672/%2f", &["amqp://a:5672/%2f"]),
+            (
+                "amqp://a:5681/%2f, amqp://a:5682/%2f,amqp://a:5683/%2f",
+                &[
+                    "amqp://a:5681/%2f",
+                    "amqp://a:5682/%2f",
+                    "amqp://a:5683/%2f",
+                ],
+            ),
+            ("amqp://a/,,", &["amqp://a/"]),
+            ("", &[]),
+        ];
+        for (url, want) in cases {
+            assert_eq!(split_urls(url), want, "{url}");
+        }
+        assert_eq!(with_heartbeat("amqp://a/%2f"), "amqp://a/%2f?heartbeat=10");
     }
 }

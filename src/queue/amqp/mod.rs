@@ -36,6 +36,7 @@ use super::{Delivery, DeliveryHandle, JobQueue, ParkedJob, Published, QueueError
 use crate::jobs::JobEnvelope;
 use crate::metrics::Metrics;
 use crate::settings::QueueSettings;
+pub use link::split_urls;
 use link::Shared;
 pub use topology::{lane_of, HEADER_LANE};
 use topology::{long_string, retry_key, table, KEY_JOBS, KEY_PARKED};
