@@ -125,7 +125,7 @@ pub const REPROBE_INTERVAL: Duration = Duration::from_secs(60);
 pub async fn reprobe(
     board: std::sync::Arc<Board>,
     settings: Settings,
-    handler: std::sync::Arc<ServiceHandler>,
+    handler: std::sync::Arc<crate::worker::repos::Repositories>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
@@ -141,7 +141,7 @@ pub async fn reprobe(
         }
         // A probe may take PROBE_TIMEOUT per connection: not at shutdown.
         let features = tokio::select! {
-            f = assess(&settings, &handler) => f,
+            f = assess_repositories(&settings, &handler) => f,
             _ = stop.changed() => return,
         };
         if features.broken().is_empty() {
@@ -172,6 +172,92 @@ fn git_configured(settings: &Settings) -> bool {
     settings.git.provider == GitProvider::Github
         || settings.git.path != std::path::Path::new(".")
         || crate::git::local::LocalGit::open(&settings.git).is_ok()
+}
+
+/// Assesses each feature for each repository served, and says per
+/// feature what holds for all of them: broken only when broken for every
+/// repository (one repository's broken Argo CD does not take the service
+/// out of rotation for the others), with the repositories it is off or
+/// broken for named in its note.
+pub async fn assess_repositories(
+    settings: &Settings,
+    repos: &crate::worker::repos::Repositories,
+) -> Features {
+    let mut each = Vec::new();
+    for (context, (key, handler)) in settings.contexts().iter().zip(repos.handlers()) {
+        each.push((key.clone(), assess(context, handler).await));
+    }
+    combine(each)
+}
+
+/// One feature list from the lists of several repositories.
+pub fn combine(mut each: Vec<(String, Features)>) -> Features {
+    if each.len() <= 1 {
+        return each.pop().map(|(_, f)| f).unwrap_or_default();
+    }
+    let names: Vec<&'static str> = each[0].1 .0.iter().map(|f| f.name).collect();
+    let features = names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let states: Vec<(&str, &State)> = each
+                .iter()
+                .filter_map(|(k, fs)| fs.0.get(i).map(|f| (k.as_str(), &f.state)))
+                .collect();
+            Feature {
+                name,
+                state: combine_states(&states),
+            }
+        })
+        .collect();
+    Features(features)
+}
+
+fn combine_states(states: &[(&str, &State)]) -> State {
+    let mut broken = Vec::new();
+    let mut off = Vec::new();
+    let mut notes = Vec::new();
+    for (repo, state) in states {
+        match state {
+            State::Broken { why } => broken.push(format!("{repo}: {why}")),
+            State::Off { why, key } => off.push((format!("{repo}: {why}"), key.clone())),
+            State::On { note: Some(n) } => notes.push(format!("{repo}: {n}")),
+            State::On { note: None } => {}
+        }
+    }
+    if broken.len() == states.len() {
+        return State::Broken {
+            why: broken.join("; "),
+        };
+    }
+    if off.len() == states.len() {
+        let key = off.first().map(|(_, k)| k.clone()).unwrap_or_default();
+        return State::Off {
+            why: off
+                .into_iter()
+                .map(|(w, _)| w)
+                .collect::<Vec<_>>()
+                .join("; "),
+            key,
+        };
+    }
+    let mut parts = Vec::new();
+    if !broken.is_empty() {
+        parts.push(format!("BROKEN for {}", broken.join("; ")));
+    }
+    if !off.is_empty() {
+        parts.push(format!(
+            "off for {}",
+            off.into_iter()
+                .map(|(w, _)| w)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    parts.extend(notes);
+    State::On {
+        note: (!parts.is_empty()).then(|| parts.join("; ")),
+    }
 }
 
 /// Assesses each feature of `handler`, trying each configured connection

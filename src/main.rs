@@ -275,12 +275,12 @@ fn check_config(args: CheckConfigArgs) -> Result<(), String> {
 /// `check-config --probe`: the features as `serve` would start them.
 fn probe(settings: Settings) -> Result<(), String> {
     let features = runtime()?.block_on(async {
-        let handler = chartpilot::worker::service::ServiceHandler::from_settings(
+        let repos = chartpilot::worker::repos::Repositories::from_settings(
             &settings,
             Arc::new(SystemClock),
         )
         .await;
-        chartpilot::features::assess(&settings, &handler).await
+        chartpilot::features::assess_repositories(&settings, &repos).await
     });
     print!("{}", features.render());
     let broken: Vec<&str> = features.broken().iter().map(|f| f.name).collect();

@@ -16,7 +16,7 @@ use crate::http::{self, AppState, Bounds, PreauthBudget, WebhookSecrets};
 use crate::metrics::Metrics;
 use crate::queue::{self, JobQueue};
 use crate::settings::{QueueKind, Settings, UpgradeSettings};
-use crate::worker::service::ServiceHandler;
+use crate::worker::repos::Repositories;
 use crate::worker::{schedule, JobHandler, LoggingHandler, Worker};
 
 /// Time in-flight HTTP requests get to finish at shutdown; a webhook waits
@@ -59,11 +59,11 @@ pub struct Application {
     worker: Option<Worker>,
     queue: Arc<dyn JobQueue>,
     /// The upgrade schedule, run beside the worker.
-    /// With the key of the repository its passes act on.
-    schedule: Option<(UpgradeSettings, String, Arc<dyn Clock>)>,
+    /// With the keys of the repositories its passes act on.
+    schedule: Option<(UpgradeSettings, Vec<String>, Arc<dyn Clock>)>,
     features: Arc<Board>,
     /// What the re-probe task needs while a feature is broken.
-    reprobe: Option<(Settings, Arc<ServiceHandler>)>,
+    reprobe: Option<(Settings, Arc<Repositories>)>,
 }
 
 impl Application {
@@ -74,8 +74,8 @@ impl Application {
             let handler: Arc<dyn JobHandler> = Arc::new(LoggingHandler);
             return Self::build_inner(settings, role, handler, clock, Features::default()).await;
         }
-        let handler = Arc::new(ServiceHandler::from_settings(settings, Arc::clone(&clock)).await);
-        let features = crate::features::assess(settings, &handler).await;
+        let handler = Arc::new(Repositories::from_settings(settings, Arc::clone(&clock)).await);
+        let features = crate::features::assess_repositories(settings, &handler).await;
         let as_job: Arc<dyn JobHandler> = Arc::clone(&handler) as Arc<dyn JobHandler>;
         let mut app = Self::build_inner(settings, role, as_job, clock, features).await?;
         app.reprobe = Some((settings.clone(), handler));
@@ -109,7 +109,7 @@ impl Application {
         let schedule = role.works().then(|| {
             (
                 settings.upgrade.clone(),
-                settings.git.key(),
+                settings.contexts().iter().map(|c| c.git.key()).collect(),
                 Arc::clone(&clock),
             )
         });
@@ -139,7 +139,13 @@ impl Application {
             features: Arc::clone(&features),
             status,
             status_auth,
-            repository: settings.git.key(),
+            // Jobs that name no repository: the one served, or, with
+            // several, none (the worker hands them to each).
+            repository: if settings.serves_many() {
+                String::new()
+            } else {
+                settings.git.key()
+            },
         });
         let routes: fn(&mut web::ServiceConfig) = if role.receives() {
             http::receiver_routes

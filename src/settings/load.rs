@@ -66,11 +66,22 @@ impl Settings {
         let raw = builder
             .build()
             .map_err(|e| errors::explain(&e.to_string()))?;
+        let tree: serde_json::Value = raw
+            .clone()
+            .try_deserialize()
+            .map_err(|e| errors::explain(&e.to_string()))?;
         let mut settings: Settings = raw
             .try_deserialize()
             .map_err(|e| errors::explain(&e.to_string()))?;
         settings.resolve_secret_files()?;
-        settings.validate()?;
+        if settings.repositories.is_empty() {
+            settings.validate()?;
+        } else {
+            // The top level is what entries inherit, not a repository of
+            // its own: its `[git]` need not name one.
+            settings.validate_shared()?;
+            settings.contexts = super::repositories::contexts(&settings, &tree)?;
+        }
         Ok(settings)
     }
 
@@ -87,7 +98,7 @@ impl Settings {
         toml::to_string_pretty(self).map_err(|e| SettingsError::Parse(e.to_string()))
     }
 
-    fn resolve_secret_files(&mut self) -> Result<(), SettingsError> {
+    pub(super) fn resolve_secret_files(&mut self) -> Result<(), SettingsError> {
         // Same order as SECRET_KEYS.
         let secrets: [(&mut Secret, &Option<PathBuf>); 10] = [
             (&mut self.queue.url, &self.queue.url_file),

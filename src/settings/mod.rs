@@ -10,6 +10,7 @@ mod durations;
 mod errors;
 pub mod explain;
 mod load;
+mod repositories;
 pub mod schema;
 mod secret;
 mod server;
@@ -26,6 +27,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use checks::{CheckSettings, RuleLevel};
+pub use repositories::RepositoryEntry;
 pub use secret::Secret;
 pub use server::{ServerSettings, StatusAuth};
 
@@ -144,6 +146,15 @@ pub struct Settings {
     /// `[checks]`: the `chartpilot` check on pull requests that touch pins.
     #[serde(default)]
     pub checks: CheckSettings,
+    /// `[[repositories]]`: the repositories served, when more than the one
+    /// of `[git]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repositories: Vec<RepositoryEntry>,
+    /// The settings of each repository (see [`Settings::contexts`]), built
+    /// and validated at load.
+    #[serde(skip)]
+    #[schemars(skip)]
+    contexts: Vec<Settings>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -377,6 +388,24 @@ pub struct GitSettings {
     /// Where `provider = "local"` records pull requests (JSON lines).
     #[serde(default)]
     pub pulls_log: Option<PathBuf>,
+}
+
+impl Settings {
+    /// The settings of each repository served: one per `[[repositories]]`
+    /// entry (the top level with the entry's `[git]` and overrides), or
+    /// these settings alone when there are none.
+    pub fn contexts(&self) -> Vec<Settings> {
+        if self.contexts.is_empty() {
+            vec![self.clone()]
+        } else {
+            self.contexts.clone()
+        }
+    }
+
+    /// More than one repository is served.
+    pub fn serves_many(&self) -> bool {
+        self.contexts.len() > 1
+    }
 }
 
 impl GitSettings {

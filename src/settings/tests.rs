@@ -349,3 +349,86 @@ fn policy_kube_version_is_empty_or_a_version() {
         "{e}"
     );
 }
+
+const TWO_REPOSITORIES: &str = r#"
+[github]
+token = "top-token"
+
+[policy]
+soak = "1h"
+environments = ["dev", "staging", "prod"]
+
+[[repositories]]
+repository = "Acme/Platform"
+branch = "trunk"
+
+[[repositories]]
+repository = "acme/apps"
+policy = { soak = "10m" }
+github = { token = "apps-token", api_url = "http://127.0.0.1:1" }
+argocd = { mode = "kube" }
+"#;
+
+#[test]
+fn each_repository_gets_its_own_settings_inheriting_what_it_leaves_out() {
+    let s = Settings::load(Some(file(TWO_REPOSITORIES).path()), &env(&[])).unwrap();
+    assert!(s.serves_many());
+    let c = s.contexts();
+    let keys: Vec<String> = c.iter().map(|c| c.git.key()).collect();
+    assert_eq!(keys, ["acme/platform", "acme/apps"]);
+    assert_eq!(c[0].git.branch, "trunk");
+    assert_eq!(c[1].git.branch, "main", "git.branch inherited");
+    assert_eq!(c[0].policy.soak, std::time::Duration::from_secs(3600));
+    assert_eq!(c[1].policy.soak, std::time::Duration::from_secs(600));
+    assert_eq!(
+        c[1].policy.environments, c[0].policy.environments,
+        "keys an override leaves out are inherited"
+    );
+    assert_eq!(c[0].github.token.expose(), "top-token");
+    assert_eq!(c[1].github.token.expose(), "apps-token");
+    assert_eq!(c[1].github.api_url, "http://127.0.0.1:1");
+    assert_eq!(c[0].argocd.mode, ArgocdMode::None);
+    assert_eq!(c[1].argocd.mode, ArgocdMode::Kube);
+    assert!(c.iter().all(|c| c.repositories.is_empty()));
+
+    // Without [[repositories]], [git] is the one repository.
+    let one = Settings::load(Some(file("").path()), &env(&[])).unwrap();
+    assert!(!one.serves_many());
+    assert_eq!(one.contexts().len(), 1);
+    assert_eq!(one.contexts()[0].git.key(), one.git.key());
+}
+
+#[test]
+fn a_bad_repository_entry_is_named_by_its_place() {
+    let base = "[github]\ntoken = \"t\"\n";
+    let cases = [
+        (
+            "[[repositories]]\nrepository = \"acme/a\"\n[[repositories]]\nrepository = \"nope\"\n",
+            "repositories[1].repository: `nope` is not owner/name",
+        ),
+        (
+            "[[repositories]]\nrepository = \"acme/a\"\n[[repositories]]\nrepository = \"ACME/a\"\n",
+            "repositories[1]: `ACME/a` is listed twice (also repositories[0])",
+        ),
+        (
+            "[[repositories]]\nrepository = \"acme/a\"\npolicy = { soak = \"forever\" }\n",
+            "forever",
+        ),
+        (
+            "[[repositories]]\nrepository = \"acme/a\"\ngithub = { webhook_secret = \"x\" }\n",
+            "repositories[0].github.webhook_secret: is the same for every repository",
+        ),
+        (
+            "[[repositories]]\nrepository = \"acme/a\"\nflavour = \"x\"\n",
+            "flavour",
+        ),
+        (
+            "[[repositories]]\nrepository = \"acme/a\"\nargocd = { mode = \"api\" }\n",
+            "repositories[0].argocd",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = load_err(&format!("{base}{text}"), &[]);
+        assert!(e.contains(want), "{text}\n→ {e}\nwanted: {want}");
+    }
+}

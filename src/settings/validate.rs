@@ -82,6 +82,14 @@ impl Settings {
         Ok(())
     }
 
+    /// What `[[repositories]]` entries inherit: everything but `[git]`,
+    /// which each entry replaces (and validates in its context).
+    pub(super) fn validate_shared(&self) -> Result<(), SettingsError> {
+        let mut shared = self.clone();
+        shared.git.provider = super::GitProvider::Local;
+        shared.validate()
+    }
+
     pub(super) fn validate(&self) -> Result<(), SettingsError> {
         let bad = |key: &str, reason: &str| SettingsError::invalid(key, reason);
         self.server.listen.parse::<SocketAddr>().map_err(|_| {

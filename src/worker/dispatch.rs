@@ -70,6 +70,8 @@ pub struct FollowUp {
     pub job: Job,
     /// What makes a repeat of the same follow-up recognisable.
     pub idempotency_key: String,
+    /// The repository it acts on; None: its parent's.
+    pub repository: Option<String>,
 }
 
 /// What a handler returns: the follow-ups of a job done, or why it failed.

@@ -3,6 +3,7 @@
 //! `queue.max_attempts` or when the job cannot be decoded.
 
 mod dispatch;
+pub mod repos;
 pub mod schedule;
 pub mod service;
 
@@ -237,8 +238,9 @@ impl Worker {
             )
             .map_err(|e| JobError::park(anyhow::anyhow!("cannot encode a follow-up job: {e}")))?;
             envelope.trace_id.clone_from(&parent.trace_id);
-            // A follow-up acts on its parent's repository, in its lane.
-            envelope.repository.clone_from(&parent.repository);
+            // A follow-up acts on the repository it names, else on its
+            // parent's, in that repository's lane.
+            envelope.repository = f.repository.or_else(|| parent.repository.clone());
             self.queue.publish(&envelope).await.map_err(|e| {
                 JobError::retry(anyhow::anyhow!(
                     "follow-up {} not queued: {e}",

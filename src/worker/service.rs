@@ -219,6 +219,7 @@ impl ServiceHandler {
                         c.from_env, c.chart, c.version, c.merge_commit
                     ),
                     job: Job::Promotion(c),
+                    repository: None,
                 }
             })
             .collect())
@@ -250,6 +251,7 @@ impl ServiceHandler {
                             reason: format!("promotion PR #{pr} opened"),
                         }),
                         idempotency_key: format!("upgrade-after-promotion-{pr}"),
+                        repository: None,
                     })
                     .into_iter()
                     .collect())
@@ -453,6 +455,7 @@ impl JobHandler for ServiceHandler {
                             reason: format!("push {}", p.after),
                         }),
                         idempotency_key: format!("upgrade-push-{}", p.after),
+                        repository: None,
                     });
                 }
                 Ok(follow_ups)

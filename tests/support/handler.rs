@@ -85,6 +85,7 @@ impl JobHandler for RecordingHandler {
                         ..c.clone()
                     }),
                     idempotency_key: format!("follow-up-of-{}", envelope.id),
+                    repository: None,
                 }],
                 _ => Vec::new(),
             }),
