@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use chartpilot::settings::{
-    schema, ChartPolicy, ChatAllow, HelmCredential, HelmMirror, RollbackRule, Settings,
-    DEFAULT_TOML, ENV_LIST_KEYS, SECRET_KEYS,
+    schema, ChartPolicy, ChatAllow, HelmCredential, HelmMirror, RepositoryEntry, RollbackRule,
+    Settings, DEFAULT_TOML, ENV_LIST_KEYS, SECRET_KEYS,
 };
 use serde_json::Value;
 
@@ -114,11 +114,13 @@ fn documented() -> Vec<Row> {
             continue;
         }
         if let Some(h) = line.strip_prefix("### ") {
-            section = h
-                .trim()
-                .trim_matches('`')
-                .trim_matches(['[', ']'])
-                .to_owned();
+            let h = h.trim().trim_matches('`');
+            // `[[repositories]]`: an array of tables at the top level.
+            let array = h.starts_with("[[");
+            section = h.trim_matches(['[', ']']).to_owned();
+            if array {
+                section.push_str("[]");
+            }
             continue;
         }
         if !line.starts_with("| `") {
@@ -172,7 +174,12 @@ fn types_keys() -> BTreeMap<String, Value> {
     let schema = schema::value().unwrap();
     let mut keys = BTreeMap::new();
     for (section, s) in schema["properties"].as_object().unwrap() {
-        schema_keys(section, s, &mut keys);
+        if s["items"].get("properties").is_some() {
+            // A top-level array of tables (`[[repositories]]`).
+            schema_keys(&format!("{section}[]"), &s["items"], &mut keys);
+        } else {
+            schema_keys(section, s, &mut keys);
+        }
     }
     keys
 }
@@ -201,6 +208,7 @@ fn entry_defaults(array: &str, required: &[String]) -> toml::Value {
         "policy.charts" => back(toml::from_str::<ChartPolicy>(p).unwrap()),
         "rollback.rules" => back(toml::from_str::<RollbackRule>(p).unwrap()),
         "chat.allow" => back(toml::from_str::<ChatAllow>(p).unwrap()),
+        "repositories" => back(toml::from_str::<RepositoryEntry>(p).unwrap()),
         other => panic!("{other}: an array of tables this test does not know; add it"),
     }
 }
@@ -260,7 +268,11 @@ fn documented_defaults_types_and_values_are_the_codes() {
         // array of tables with only its required fields.
         let (code, required) = match row.key.split_once("[].") {
             Some((array, field)) => {
-                let items = &types[array]["items"];
+                // A top-level array (`repositories`) is no key of its own.
+                let items = match types.get(array) {
+                    Some(t) => t["items"].clone(),
+                    None => schema::value().unwrap()["properties"][array]["items"].clone(),
+                };
                 let required: Vec<String> = items["required"]
                     .as_array()
                     .map(|r| r.iter().map(|v| v.as_str().unwrap().to_owned()).collect())

@@ -17,6 +17,7 @@ mod logs;
 mod majors;
 mod promotion;
 mod rate_limits;
+mod repositories;
 #[path = "../support/mod.rs"]
 mod support;
 

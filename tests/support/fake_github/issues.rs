@@ -8,7 +8,7 @@ use actix_web::HttpResponse;
 use serde_json::{json, Value};
 
 use super::routes::message;
-use super::{State, NAME, OWNER};
+use super::State;
 
 #[derive(Debug, Clone)]
 pub struct FakeIssue {
@@ -23,14 +23,14 @@ pub struct FakeIssue {
 }
 
 impl State {
-    fn issue_json(i: &FakeIssue) -> Value {
+    fn issue_json(&self, i: &FakeIssue) -> Value {
         json!({
             "number": i.number,
             "title": i.title,
             "body": i.body,
             "state": i.state,
             "labels": i.labels.iter().map(|l| json!({ "name": l })).collect::<Vec<_>>(),
-            "html_url": format!("https://github.example/{OWNER}/{NAME}/issues/{}", i.number),
+            "html_url": format!("https://github.example/{}/{}/issues/{}", self.owner, self.name, i.number),
         })
     }
 
@@ -56,7 +56,7 @@ impl State {
             .filter(|i| labels.iter().all(|l| i.labels.iter().any(|have| have == l)))
             .collect();
         matching.sort_by_key(|i| std::cmp::Reverse(i.number));
-        let items = matching.into_iter().map(Self::issue_json).collect();
+        let items = matching.into_iter().map(|i| self.issue_json(i)).collect();
         self.paged("issues", query, items)
     }
 
@@ -84,7 +84,7 @@ impl State {
             state: "open".into(),
             edits: 0,
         };
-        let answer = Self::issue_json(&issue);
+        let answer = self.issue_json(&issue);
         self.issues.push(issue);
         HttpResponse::Created().json(answer)
     }
@@ -107,7 +107,8 @@ impl State {
         if let Some(state) = body["state"].as_str() {
             issue.state = state.to_owned();
         }
-        let answer = Self::issue_json(issue);
+        let issue = issue.clone();
+        let answer = self.issue_json(&issue);
         HttpResponse::Ok().json(answer)
     }
 }

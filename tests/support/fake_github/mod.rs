@@ -25,6 +25,7 @@ use self::git::BareRepo;
 pub use self::issues::FakeIssue;
 use super::contract::Violations;
 
+/// The repository a fake started with [`FakeGithub::start`] holds.
 pub const OWNER: &str = "acme";
 pub const NAME: &str = "gitops";
 
@@ -127,6 +128,9 @@ struct AppKey {
 
 pub struct State {
     base_url: String,
+    /// The one repository this fake holds: `owner/name`.
+    owner: String,
+    name: String,
     repo: BareRepo,
     /// Token → expiry (unix seconds; None never expires).
     tokens: HashMap<String, Option<i64>>,
@@ -178,12 +182,19 @@ impl FakeGithub {
     /// Starts the fake on 127.0.0.1:0 with an empty repository
     /// `acme/gitops` and one accepted personal token.
     pub async fn start() -> FakeGithub {
+        Self::start_named(OWNER, NAME).await
+    }
+
+    /// Like [`FakeGithub::start`], holding `owner/name`.
+    pub async fn start_named(owner: &str, name: &str) -> FakeGithub {
         let dir = tempfile::tempdir().unwrap();
         let (listener, url) = super::loopback();
         let token = format!("ghp_{}", uuid::Uuid::new_v4().simple());
         let violations = Violations::default();
         let state = Arc::new(Mutex::new(State {
             base_url: url.clone(),
+            owner: owner.to_owned(),
+            name: name.to_owned(),
             repo: BareRepo::init(dir.path()),
             tokens: HashMap::from([(token.clone(), None)]),
             app: None,
@@ -236,7 +247,8 @@ impl FakeGithub {
     }
 
     pub fn repository(&self) -> String {
-        format!("{OWNER}/{NAME}")
+        let st = self.state();
+        format!("{}/{}", st.owner, st.name)
     }
 
     /// Settings that authenticate with the fake's personal token.
@@ -425,8 +437,8 @@ impl FakeGithub {
         );
         let tree = st.repo.resolve(&head, "tree").unwrap();
         let message = format!(
-            "Merge pull request #{number} from {OWNER}/{}\n\n{}",
-            pull.head, pull.title
+            "Merge pull request #{number} from {}/{}\n\n{}",
+            st.owner, pull.head, pull.title
         );
         let sha = st.repo.commit_tree(&tree, &[base, head], &message).unwrap();
         st.repo.set_branch(&pull.base, &sha);

@@ -7,7 +7,7 @@ use std::ops::Range;
 use actix_web::HttpResponse;
 use serde_json::Value;
 
-use super::{State, NAME, OWNER};
+use super::State;
 
 /// GitHub's page size when `per_page` is not given, and its largest.
 pub const DEFAULT_PER_PAGE: usize = 30;
@@ -55,7 +55,10 @@ impl State {
             let mut pairs: Vec<_> = q.into_iter().collect();
             pairs.sort();
             let q = serde_urlencoded::to_string(pairs).unwrap_or_default();
-            format!("<{}/repos/{OWNER}/{NAME}/{route}?{q}>", self.base_url)
+            format!(
+                "<{}/repos/{}/{}/{route}?{q}>",
+                self.base_url, self.owner, self.name
+            )
         };
         let mut rels = Vec::new();
         if page > 1 {

@@ -6,7 +6,7 @@ use actix_web::HttpResponse;
 use serde_json::{json, Value};
 
 use super::routes::message;
-use super::{FakePull, State, NAME, OWNER};
+use super::{FakePull, State};
 
 impl State {
     pub(super) fn pull_json(&self, p: &FakePull) -> Value {
@@ -17,17 +17,17 @@ impl State {
             "body": p.body,
             "head": {
                 "ref": p.head,
-                "label": format!("{}:{}", p.fork_owner.as_deref().unwrap_or(OWNER), p.head),
+                "label": format!("{}:{}", p.fork_owner.as_deref().unwrap_or(&self.owner), p.head),
                 // GitHub keeps the last head of a PR whose branch is gone;
                 // a pull a test seeded without a branch gets a null object id.
                 "sha": self.repo.branch(&p.head).or_else(|| p.head_sha.clone()).unwrap_or_else(|| "0".repeat(40)),
-                "repo": { "full_name": format!("{}/{NAME}", p.fork_owner.as_deref().unwrap_or(OWNER)) },
+                "repo": { "full_name": format!("{}/{}", p.fork_owner.as_deref().unwrap_or(&self.owner), self.name) },
             },
-            "base": { "ref": p.base, "label": format!("{OWNER}:{}", p.base) },
+            "base": { "ref": p.base, "label": format!("{}:{}", self.owner, p.base) },
             "merged_at": p.merged.then(|| p.merged_at.clone().unwrap_or_else(|| "2024-01-01T00:00:00Z".to_owned())),
             "merge_commit_sha": p.merge_commit_sha,
             "labels": p.labels.iter().map(|l| json!({ "name": l })).collect::<Vec<_>>(),
-            "html_url": format!("https://github.example/{OWNER}/{NAME}/pull/{}", p.number),
+            "html_url": format!("https://github.example/{}/{}/pull/{}", self.owner, self.name, p.number),
         })
     }
 
@@ -44,7 +44,11 @@ impl State {
             .filter(|p| state == "all" || p.state == state)
             .filter(|p| {
                 query.get("head").is_none_or(|h| {
-                    *h == format!("{}:{}", p.fork_owner.as_deref().unwrap_or(OWNER), p.head)
+                    *h == format!(
+                        "{}:{}",
+                        p.fork_owner.as_deref().unwrap_or(&self.owner),
+                        p.head
+                    )
                 })
             })
             .collect();
@@ -88,7 +92,7 @@ impl State {
             .any(|p| p.head == head && p.state == "open" && p.fork_owner.is_none())
         {
             // GitHub's answer: the reason is in `errors`, not `message`.
-            let text = format!("A pull request already exists for {OWNER}:{head}.");
+            let text = format!("A pull request already exists for {}:{head}.", self.owner);
             return HttpResponse::UnprocessableEntity().json(json!({
                 "message": "Validation Failed",
                 "errors": [{ "resource": "PullRequest", "code": "custom", "message": text }],

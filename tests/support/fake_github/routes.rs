@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use octocrab::jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 
-use super::{Fault, Recorded, State, NAME, OWNER};
+use super::{Fault, Recorded, State};
 use crate::support::contract::{checked_answer, Contract};
 
 /// GitHub refuses App JWTs that live longer than ten minutes.
@@ -182,7 +182,8 @@ impl State {
         auth: Option<&str>,
         accept: &str,
     ) -> Answer {
-        if let Some(rest) = path.strip_prefix(&format!("/_codeload/{OWNER}/{NAME}/")) {
+        if let Some(rest) = path.strip_prefix(&format!("/_codeload/{}/{}/", self.owner, self.name))
+        {
             return self.codeload(rest, query);
         }
         let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -214,7 +215,7 @@ impl State {
                 _ => message(404, "Not Found"),
             };
         }
-        let Some(rest) = path.strip_prefix(&format!("/repos/{OWNER}/{NAME}/")) else {
+        let Some(rest) = path.strip_prefix(&format!("/repos/{}/{}/", self.owner, self.name)) else {
             return message(404, "Not Found");
         };
         if (method, rest) == ("GET", "installation") {
@@ -273,7 +274,7 @@ impl State {
                 Some(sha) => {
                     let token = uuid::Uuid::new_v4().simple().to_string();
                     self.codeload_tokens.push(token.clone());
-                    let location = format!("{}/_codeload/{OWNER}/{NAME}/legacy.tar.gz/{sha}?token={token}", self.base_url);
+                    let location = format!("{}/_codeload/{}/{}/legacy.tar.gz/{sha}?token={token}", self.base_url, self.owner, self.name);
                     HttpResponse::Found().insert_header(("location", location)).finish()
                 }
                 None => message(404, "Not Found"),
@@ -468,7 +469,7 @@ impl State {
         let Some(sha) = rest.strip_prefix("legacy.tar.gz/").filter(|_| token_ok) else {
             return message(404, "Not Found");
         };
-        let prefix = format!("{OWNER}-{NAME}-{}", &sha[..7.min(sha.len())]);
+        let prefix = format!("{}-{}-{}", self.owner, self.name, &sha[..7.min(sha.len())]);
         match self.repo.tarball(sha, &prefix) {
             Ok(bytes) => HttpResponse::Ok()
                 .content_type("application/x-gzip")

@@ -1,0 +1,205 @@
+//! Two repositories in one configuration (`[[repositories]]`), each on its
+//! own fake GitHub: `acme/platform` holds the Terraform pin, `acme/apps`
+//! the Argo CD Applications. One upgrade job that names no repository is
+//! handed to each, and each gets its own upgrade PRs and dashboard issue;
+//! an alert for an app of `acme/apps` reverts its change there and leaves
+//! `acme/platform` alone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chartpilot::clock::SystemClock;
+use chartpilot::jobs::{Job, JobEnvelope, UpgradeRequest};
+use chartpilot::settings::Settings;
+use chartpilot::startup::{Application, Role};
+use chartpilot::worker::repos::Repositories;
+use chartpilot::worker::{Outcome, Worker};
+
+use super::fixture::{self, CHARTS_URL};
+use super::support::fake_github::FakeGithub;
+use super::support::{self, PATIENCE};
+use super::{scratch, CERT_MANAGER_BRANCH, PODINFO_BRANCH};
+
+/// Runs jobs until none arrives for a while; how many ran.
+async fn drain(worker: &Worker) -> usize {
+    let mut ran = 0;
+    while let Ok(Some(outcome)) =
+        tokio::time::timeout(Duration::from_secs(2), worker.process_one()).await
+    {
+        assert_eq!(outcome.expect("settled"), Outcome::Done);
+        ran += 1;
+        assert!(ran < 20, "jobs keep coming");
+    }
+    ran
+}
+
+fn seed(fake: &FakeGithub, keep: impl Fn(&str) -> bool) -> String {
+    let files: Vec<(String, String)> = fixture::files()
+        .into_iter()
+        .filter(|(p, _)| keep(p))
+        .collect();
+    let seeded: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    fake.seed(&seeded)
+}
+
+#[tokio::test]
+async fn two_repositories_get_their_own_prs_dashboards_and_rollbacks() {
+    let platform = FakeGithub::start_named("acme", "platform").await;
+    let apps = FakeGithub::start_named("acme", "apps").await;
+    seed(&platform, |p| p.ends_with(".tf"));
+    let seed_sha = seed(&apps, |p| p.starts_with("environments/"));
+    // A person's merged bump of podinfo in prod, which an alert rolls back.
+    apps.set_branch("bump-podinfo", &seed_sha);
+    let bumped = fixture::files()
+        .into_iter()
+        .find(|(p, _)| p == "environments/prod/podinfo.yaml")
+        .unwrap()
+        .1
+        .replace("targetRevision: 6.5.0", "targetRevision: 6.5.1");
+    apps.commit_files(
+        "bump-podinfo",
+        &[("environments/prod/podinfo.yaml", &bumped)],
+    );
+    let bump = apps.add_pull("bump-podinfo", "chore(deps): podinfo 6.5.1 in prod");
+    let merge = apps.merge_into_base(bump);
+
+    let scratch = scratch("6.6.0");
+    let alert_token = support::random_secret();
+    let config = scratch.tmp.path().join("chartpilot.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[queue]\npath = \"{queue}\"\n\
+             [github]\ntoken = \"{pt}\"\napi_url = \"{pu}\"\n\
+             [alertmanager]\ntoken = \"{alert_token}\"\n\
+             [upgrade]\ninterval = \"0s\"\n\
+             [helm]\ntimeout = \"5s\"\n\
+             [[helm.mirrors]]\nfrom = \"{CHARTS_URL}\"\nto = \"file://{index}\"\n\
+             [[rollback.rules]]\nmatchers = ['severity=\"critical\"']\napp_labels = [\"argocd_app\"]\nenv_labels = [\"env\"]\naction = \"revert-pr\"\n\
+             [[repositories]]\nrepository = \"{platform_repo}\"\n\
+             [[repositories]]\nrepository = \"{apps_repo}\"\ngithub = {{ token = \"{at}\", api_url = \"{au}\" }}\n",
+            queue = scratch.tmp.path().join("queue").display(),
+            pt = platform.token,
+            pu = platform.url,
+            at = apps.token,
+            au = apps.url,
+            index = scratch.index_dir.display(),
+            platform_repo = platform.repository(),
+            apps_repo = apps.repository(),
+        ),
+    )
+    .unwrap();
+    let settings = Settings::load(Some(&config), &Default::default()).expect("settings");
+    assert!(settings.serves_many());
+    let clock = Arc::new(SystemClock);
+    let repos = Repositories::from_settings(&settings, clock.clone()).await;
+    for (key, h) in repos.handlers() {
+        assert!(h.upgrader.is_ok(), "{key}: {:?}", h.upgrader.as_ref().err());
+        assert!(
+            h.rollbacker.is_ok(),
+            "{key}: {:?}",
+            h.rollbacker.as_ref().err()
+        );
+    }
+    let app = Application::build_with(&settings, Role::All, Arc::new(repos), clock)
+        .await
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (server, worker, queue) = app.into_parts();
+    tokio::spawn(server);
+    let worker = worker.unwrap();
+
+    // One upgrade job naming no repository: handed to each.
+    let pass = JobEnvelope::new(
+        &Job::Upgrade(UpgradeRequest {
+            reason: "test".into(),
+        }),
+        "upgrade-both".into(),
+        None,
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    queue.publish(&pass).await.unwrap();
+    assert_eq!(
+        drain(&worker).await,
+        3,
+        "the job and one pass per repository"
+    );
+
+    let heads = |fake: &FakeGithub| -> Vec<String> {
+        let mut h: Vec<String> = fake.pulls().iter().map(|p| p.head.clone()).collect();
+        h.sort();
+        h
+    };
+    assert_eq!(
+        heads(&platform),
+        [CERT_MANAGER_BRANCH],
+        "the Terraform repository gets the cert-manager PR, and only it"
+    );
+    assert!(
+        heads(&apps).contains(&PODINFO_BRANCH.to_owned())
+            && !heads(&apps).iter().any(|h| h.contains("cert-manager")),
+        "{:?}",
+        heads(&apps)
+    );
+    let dashboard = |fake: &FakeGithub| {
+        let issues = fake.issues();
+        assert_eq!(issues.len(), 1, "one dashboard issue each");
+        issues[0].body.clone()
+    };
+    let (p, a) = (dashboard(&platform), dashboard(&apps));
+    assert!(p.contains("cert-manager") && !p.contains("podinfo"), "{p}");
+    assert!(a.contains("podinfo") && !a.contains("cert-manager"), "{a}");
+
+    // An alert for podinfo in prod: reverted in acme/apps, nothing in
+    // acme/platform, which has no such app.
+    let notification = serde_json::json!({
+        "version": "4",
+        "groupKey": "{}:{alertname=\"PodinfoDown\"}",
+        "truncatedAlerts": 0,
+        "status": "firing",
+        "receiver": "chartpilot",
+        "groupLabels": {},
+        "commonLabels": {"alertname": "PodinfoDown", "argocd_app": "podinfo-prod", "env": "prod", "severity": "critical"},
+        "commonAnnotations": {},
+        "externalURL": "http://127.0.0.1:9",
+        "alerts": [{
+            "status": "firing",
+            "labels": {"alertname": "PodinfoDown", "argocd_app": "podinfo-prod", "env": "prod", "severity": "critical"},
+            "annotations": {},
+            "startsAt": chrono::Utc::now().to_rfc3339(),
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://127.0.0.1:9/graph",
+            "fingerprint": "feed0123"
+        }]
+    });
+    let res = reqwest::Client::new()
+        .post(format!("{base}/webhooks/alertmanager"))
+        .bearer_auth(&alert_token)
+        .json(&notification)
+        .timeout(PATIENCE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        202,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    assert_eq!(
+        drain(&worker).await,
+        3,
+        "the alert and one run per repository"
+    );
+    let revert = format!("chartpilot/revert/{merge}");
+    assert!(heads(&apps).contains(&revert), "{:?}", heads(&apps));
+    assert_eq!(
+        heads(&platform),
+        [CERT_MANAGER_BRANCH],
+        "nothing reverted where the app has no pin"
+    );
+}
