@@ -285,8 +285,10 @@ async fn the_scrape_shows_what_the_jobs_did() {
 
     // The matrix of the pass: dev behind (minor), prod ahead of dev, the
     // dead repository's pin unknown.
+    // The repository's key: a local repository's path.
+    let repo = w.repo.display().to_string();
     let pins = |env: &str, update: &str| {
-        format!("chartpilot_pins{{kind=\"argocd\",environment=\"{env}\",update=\"{update}\"}}")
+        format!("chartpilot_pins{{gitops_repository=\"{repo}\",kind=\"argocd\",environment=\"{env}\",update=\"{update}\"}}")
     };
     assert_eq!(value(&s, &pins("dev", "minor")), 1.0);
     assert_eq!(value(&s, &pins("dev", "unknown")), 1.0);
@@ -294,27 +296,27 @@ async fn the_scrape_shows_what_the_jobs_did() {
     assert_eq!(
         value(
             &s,
-            "chartpilot_pins_drifting{kind=\"argocd\",environment=\"prod\",update=\"none\"}"
+            &format!("chartpilot_pins_drifting{{gitops_repository=\"{repo}\",kind=\"argocd\",environment=\"prod\",update=\"none\"}}")
         ),
         1.0
     );
     assert_eq!(
         value(
             &s,
-            "chartpilot_pins_behind{kind=\"argocd\",environment=\"dev\"}"
+            &format!("chartpilot_pins_behind{{gitops_repository=\"{repo}\",kind=\"argocd\",environment=\"dev\"}}")
         ),
         1.0
     );
     assert_eq!(
         value(
             &s,
-            "chartpilot_pins_behind{kind=\"argocd\",environment=\"prod\"}"
+            &format!("chartpilot_pins_behind{{gitops_repository=\"{repo}\",kind=\"argocd\",environment=\"prod\"}}")
         ),
         0.0
     );
     let age = value(
         &s,
-        "chartpilot_oldest_unadopted_release_age_seconds{chart=\"podinfo\"}",
+        &format!("chartpilot_oldest_unadopted_release_age_seconds{{gitops_repository=\"{repo}\",chart=\"podinfo\"}}"),
     );
     let want = (OLDEST_UNADOPTED_DAYS * 86_400) as f64;
     assert!(
@@ -395,8 +397,10 @@ async fn the_scrape_shows_what_the_jobs_did() {
         assert_eq!(value(&s, &inf), jobs, "{kind}");
     }
 
-    // Bounded labels: no version, commit or alert name in any series.
+    // Bounded labels: no version, commit or alert name in any label value.
     for series in s.keys() {
+        let values: Vec<&str> = series.split('"').skip(1).step_by(2).collect();
+        let series = values.join(" ");
         for leak in [
             "6.5.0",
             "6.6.0",

@@ -17,6 +17,8 @@ use crate::upgrade::run::Releases;
 /// matrix as numbers (no chart or version labels, so the series stay few).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(super) struct PinLabels {
+    /// The GitOps repository the pin is in (`GitSettings::key`).
+    pub gitops_repository: String,
     pub kind: String,
     pub environment: String,
     /// `major`, `minor`, `patch`, `none` (up to date or nothing allowed),
@@ -26,6 +28,7 @@ pub(super) struct PinLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(super) struct PinEnvLabels {
+    pub gitops_repository: String,
     pub kind: String,
     pub environment: String,
 }
@@ -33,6 +36,7 @@ pub(super) struct PinEnvLabels {
 /// A chart by name: as many series as the repository has charts.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(super) struct ChartLabels {
+    pub gitops_repository: String,
     pub chart: String,
 }
 
@@ -70,7 +74,17 @@ fn effect_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.1, 2.0, 18))
 }
 
+/// The series one repository's last pass set, so the next pass of that
+/// repository replaces them and leaves other repositories' alone.
+#[derive(Default)]
+pub(super) struct RepoSeries {
+    pub pins: Vec<PinLabels>,
+    pub behind: Vec<PinEnvLabels>,
+    pub ages: Vec<ChartLabels>,
+}
+
 pub(super) struct Domain {
+    pub series: std::sync::Mutex<std::collections::HashMap<String, RepoSeries>>,
     pub pins: Family<PinLabels, Gauge>,
     pub pins_drifting: Family<PinLabels, Gauge>,
     pub pins_behind: Family<PinEnvLabels, Gauge>,
@@ -87,6 +101,7 @@ pub(super) struct Domain {
 impl Domain {
     pub(super) fn register(registry: &mut Registry) -> Self {
         let d = Self {
+            series: std::sync::Mutex::default(),
             pins: Family::default(),
             pins_drifting: Family::default(),
             pins_behind: Family::default(),

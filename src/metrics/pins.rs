@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use super::domain::{ChartLabels, PinEnvLabels, PinLabels};
+use super::domain::{ChartLabels, PinEnvLabels, PinLabels, RepoSeries};
 use super::Metrics;
 use crate::charts::lookup::ChartKey;
 use crate::charts::policy::{select, EffectivePolicy};
@@ -81,13 +81,47 @@ pub(crate) fn adoption(
 }
 
 impl Metrics {
-    /// The pin gauges from `m`, replacing the previous pass's series (a
-    /// chart that left an environment must not linger).
-    pub fn set_pins(&self, m: &crate::matrix::Matrix) {
+    /// What `repository`'s previous pass set, taken out of the registry
+    /// and the memo: a chart that left an environment must not linger.
+    fn forget(&self, repository: &str, which: impl FnOnce(&mut RepoSeries) -> RepoSeries) {
         let d = &self.domain;
-        d.pins.clear();
-        d.pins_drifting.clear();
-        d.pins_behind.clear();
+        let mut series = d
+            .series
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let old = which(series.entry(repository.to_owned()).or_default());
+        for l in &old.pins {
+            d.pins.remove(l);
+            d.pins_drifting.remove(l);
+        }
+        for l in &old.behind {
+            d.pins_behind.remove(l);
+        }
+        for l in &old.ages {
+            d.unadopted_age.remove(l);
+        }
+    }
+
+    fn remember(&self, repository: &str, add: impl FnOnce(&mut RepoSeries)) {
+        let mut series = self
+            .domain
+            .series
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        add(series.entry(repository.to_owned()).or_default());
+    }
+
+    /// The pin gauges of `repository` from `m`, replacing that repository's
+    /// previous pass's series and no other repository's.
+    pub fn set_pins(&self, repository: &str, m: &crate::matrix::Matrix) {
+        self.forget(repository, |s| RepoSeries {
+            pins: std::mem::take(&mut s.pins),
+            behind: std::mem::take(&mut s.behind),
+            ages: Vec::new(),
+        });
+        let d = &self.domain;
+        let mut pins = Vec::new();
+        let mut behind_set = Vec::new();
         for row in &m.rows {
             for (env, cell) in &row.cells {
                 for pin in &cell.pins {
@@ -101,6 +135,7 @@ impl Metrics {
                         cell.update.unwrap_or("none")
                     };
                     let labels = PinLabels {
+                        gitops_repository: repository.to_owned(),
                         kind: row.tier.pin_kind().to_owned(),
                         environment: env.clone(),
                         update: update.to_owned(),
@@ -109,38 +144,57 @@ impl Metrics {
                     if cell.drift.is_some() {
                         d.pins_drifting.get_or_create(&labels).inc();
                     }
-                    let behind = d.pins_behind.get_or_create(&PinEnvLabels {
-                        kind: labels.kind,
-                        environment: labels.environment,
-                    });
+                    let env_labels = PinEnvLabels {
+                        gitops_repository: repository.to_owned(),
+                        kind: labels.kind.clone(),
+                        environment: labels.environment.clone(),
+                    };
+                    let behind = d.pins_behind.get_or_create(&env_labels);
                     // Present at 0 for every environment with pins.
                     if matches!(update, "major" | "minor" | "patch") {
                         behind.inc();
                     }
+                    pins.push(labels);
+                    behind_set.push(env_labels);
                 }
             }
         }
+        self.remember(repository, |s| {
+            s.pins = pins;
+            s.behind = behind_set;
+        });
     }
 
     /// The age gauge of each chart of a pass (see [`adoption`]), replacing
     /// the previous pass's; a chart whose age is unknown has none.
     pub fn set_adoption(
         &self,
+        repository: &str,
         pins: &[Pin],
         releases: &Releases,
         policy: &PolicySettings,
         now: DateTime<Utc>,
     ) {
+        self.forget(repository, |s| RepoSeries {
+            ages: std::mem::take(&mut s.ages),
+            ..RepoSeries::default()
+        });
         let ages = &self.domain.unadopted_age;
-        ages.clear();
+        let mut set = Vec::new();
         for (chart, a) in adoption(pins, releases, policy, now) {
             let seconds = match a {
                 Adoption::Current => 0,
                 Adoption::Since(t) => (now - t).num_seconds().max(0),
                 Adoption::Unknown => continue,
             };
-            ages.get_or_create(&ChartLabels { chart }).set(seconds);
+            let labels = ChartLabels {
+                gitops_repository: repository.to_owned(),
+                chart,
+            };
+            ages.get_or_create(&labels).set(seconds);
+            set.push(labels);
         }
+        self.remember(repository, |s| s.ages = set);
     }
 }
 
@@ -171,52 +225,81 @@ mod tests {
             },
         ];
         let m = Metrics::new();
-        m.set_pins(&crate::matrix::build(
-            &pins,
-            Some(&latest),
-            &envs,
-            &Freezes::default(),
-        ));
+        m.set_pins(
+            "acme/gitops",
+            &crate::matrix::build(&pins, Some(&latest), &envs, &Freezes::default()),
+        );
         let text = m.render();
         assert!(
             text.contains(
-                "chartpilot_pins{kind=\"argocd\",environment=\"prod\",update=\"minor\"} 1"
+                "chartpilot_pins{gitops_repository=\"acme/gitops\",kind=\"argocd\",environment=\"prod\",update=\"minor\"} 1"
             ),
             "{text}"
         );
         assert!(
-            text.contains("chartpilot_pins{kind=\"argocd\",environment=\"dev\",update=\"none\"} 1"),
+            text.contains("chartpilot_pins{gitops_repository=\"acme/gitops\",kind=\"argocd\",environment=\"dev\",update=\"none\"} 1"),
             "{text}"
         );
         assert!(
             text.contains(
-                "chartpilot_pins_drifting{kind=\"argocd\",environment=\"prod\",update=\"minor\"} 1"
+                "chartpilot_pins_drifting{gitops_repository=\"acme/gitops\",kind=\"argocd\",environment=\"prod\",update=\"minor\"} 1"
             ),
             "{text}"
         );
         assert!(
-            text.contains("chartpilot_pins_behind{kind=\"argocd\",environment=\"prod\"} 1\n"),
+            text.contains("chartpilot_pins_behind{gitops_repository=\"acme/gitops\",kind=\"argocd\",environment=\"prod\"} 1\n"),
             "{text}"
         );
         assert!(
-            text.contains("chartpilot_pins_behind{kind=\"argocd\",environment=\"dev\"} 0\n"),
+            text.contains("chartpilot_pins_behind{gitops_repository=\"acme/gitops\",kind=\"argocd\",environment=\"dev\"} 0\n"),
             "{text}"
         );
-        m.set_pins(&crate::matrix::build(
-            &pins[..1],
-            None,
-            &envs,
-            &Freezes::default(),
-        ));
+        m.set_pins(
+            "acme/gitops",
+            &crate::matrix::build(&pins[..1], None, &envs, &Freezes::default()),
+        );
         let text = m.render();
         assert!(!text.contains("environment=\"prod\""), "{text}");
         assert!(
             text.contains(
-                "chartpilot_pins{kind=\"argocd\",environment=\"dev\",update=\"unknown\"} 1"
+                "chartpilot_pins{gitops_repository=\"acme/gitops\",kind=\"argocd\",environment=\"dev\",update=\"unknown\"} 1"
             ),
             "{text}"
         );
     }
+    /// Each repository's pass replaces its own series only.
+    #[test]
+    fn pin_gauges_of_repositories_stand_side_by_side() {
+        let envs = ["dev", "prod"].map(str::to_owned);
+        let pins = [pin("dev", "1.1.0"), pin("prod", "1.0.0")];
+        let matrix = |pins: &[Pin]| crate::matrix::build(pins, None, &envs, &Freezes::default());
+        let m = Metrics::new();
+        m.set_pins("acme/platform", &matrix(&pins));
+        m.set_pins("acme/apps", &matrix(&pins[..1]));
+        let series = |repo: &str, env: &str| {
+            format!("chartpilot_pins{{gitops_repository=\"{repo}\",kind=\"argocd\",environment=\"{env}\",update=\"unknown\"}} 1")
+        };
+        let text = m.render();
+        for (repo, env, there) in [
+            ("acme/platform", "dev", true),
+            ("acme/platform", "prod", true),
+            ("acme/apps", "dev", true),
+            ("acme/apps", "prod", false),
+        ] {
+            assert_eq!(
+                text.contains(&series(repo, env)),
+                there,
+                "{repo} {env}\n{text}"
+            );
+        }
+        // acme/platform's next pass drops its prod pin; acme/apps keeps its dev.
+        m.set_pins("acme/platform", &matrix(&pins[..1]));
+        let text = m.render();
+        assert!(!text.contains(&series("acme/platform", "prod")), "{text}");
+        assert!(text.contains(&series("acme/apps", "dev")), "{text}");
+        assert!(text.contains(&series("acme/platform", "dev")), "{text}");
+    }
+
     fn release(version: &str, days_ago: Option<i64>, now: DateTime<Utc>) -> crate::charts::Release {
         crate::charts::Release {
             version: version.into(),
@@ -296,21 +379,21 @@ mod tests {
         assert_eq!(got.get("e"), None, "a range follows releases on its own");
 
         let m = Metrics::new();
-        m.set_adoption(&pins, &releases, &policy, now);
+        m.set_adoption("acme/gitops", &pins, &releases, &policy, now);
         let text = m.render();
         assert!(
             text.contains(&format!(
-                "chartpilot_oldest_unadopted_release_age_seconds{{chart=\"a\"}} {}\n",
+                "chartpilot_oldest_unadopted_release_age_seconds{{gitops_repository=\"acme/gitops\",chart=\"a\"}} {}\n",
                 40 * 86_400
             )),
             "{text}"
         );
         assert!(
-            text.contains("chartpilot_oldest_unadopted_release_age_seconds{chart=\"b\"} 0\n"),
+            text.contains("chartpilot_oldest_unadopted_release_age_seconds{gitops_repository=\"acme/gitops\",chart=\"b\"} 0\n"),
             "{text}"
         );
         assert!(!text.contains("chart=\"c\""), "{text}");
-        m.set_adoption(&pins[2..3], &releases, &policy, now);
+        m.set_adoption("acme/gitops", &pins[2..3], &releases, &policy, now);
         assert!(!m.render().contains("chart=\"a\""));
     }
 }

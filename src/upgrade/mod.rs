@@ -36,6 +36,7 @@ impl Upgrader {
             policy: settings.policy.clone(),
         });
         Ok(Upgrader {
+            repository: settings.git.key(),
             host,
             source: lookup,
             impact: Some(impact),

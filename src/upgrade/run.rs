@@ -108,6 +108,8 @@ struct Pass<'a> {
 pub type Base = (CommitSha, Vec<SourceFile>, pins::Scan);
 
 pub struct Upgrader {
+    /// The repository's key (`GitSettings::key`), for its metrics.
+    pub repository: String,
     pub host: Arc<dyn GitHost>,
     pub source: Arc<dyn ReleaseSource>,
     /// What a target does to the repository's overrides, for PR bodies and
@@ -164,9 +166,9 @@ impl Upgrader {
             )
         };
         if let Some(metrics) = self.metrics.get() {
-            metrics.set_pins(&matrix);
+            metrics.set_pins(&self.repository, &matrix);
             metrics.lookups(&releases);
-            metrics.set_adoption(&published, &releases, &self.policy, now);
+            metrics.set_adoption(&self.repository, &published, &releases, &self.policy, now);
         }
         // The policy runs once per pin: its target feeds the plan, and
         // what it held back is reported for pins that get PRs here.
