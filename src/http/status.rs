@@ -61,12 +61,12 @@ pub(super) async fn page(state: web::Data<AppState>, req: HttpRequest) -> HttpRe
         .map(|p| p.map(|p| crate::queue::parked::rows(&p)))
         .map_err(|e| e.to_string());
     let features = state.features.get();
-    let snapshot = state.status.matrix();
+    let matrices = state.status.matrices();
     let actions = state.status.actions();
     let html = page::render(&View {
         now: state.clock.now(),
         worker: state.status.worker(),
-        matrix: snapshot.as_ref(),
+        matrices: &matrices,
         queue,
         parked,
         actions: &actions,

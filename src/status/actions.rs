@@ -11,6 +11,7 @@ use crate::upgrade::report::{Action as PullAction, Report};
 
 fn action(at: DateTime<Utc>, kind: ActionKind, text: String, link: Option<String>) -> Action {
     Action {
+        repository: String::new(),
         at,
         kind,
         text,

@@ -19,9 +19,11 @@ pub use actions::{from_promotion, from_rollback, from_sync, from_upgrade};
 /// Actions the page lists, newest first.
 pub const MAX_ACTIONS: usize = 50;
 
-/// The matrix of one upgrade pass.
+/// The matrix of one upgrade pass of one repository.
 #[derive(Debug, Clone, Serialize)]
 pub struct Snapshot {
+    /// The repository (`GitSettings::key`).
+    pub repository: String,
     pub at: DateTime<Utc>,
     pub matrix: Matrix,
 }
@@ -49,6 +51,8 @@ impl ActionKind {
 /// One thing chartpilot changed: a PR opened or closed, a revert, a sync.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Action {
+    /// The repository it acted on; set by [`Board::record`].
+    pub repository: String,
     pub at: DateTime<Utc>,
     pub kind: ActionKind,
     /// In words, from repository text: rendered escaped.
@@ -75,7 +79,8 @@ pub enum PullChange {
 #[derive(Debug, Default)]
 pub struct Board {
     worker: bool,
-    matrix: RwLock<Option<Snapshot>>,
+    /// The last matrix of each repository, by repository.
+    matrices: RwLock<std::collections::BTreeMap<String, Snapshot>>,
     actions: Mutex<VecDeque<Action>>,
 }
 
@@ -93,27 +98,50 @@ impl Board {
         self.worker
     }
 
-    /// Replaces the matrix with the one of the pass that just ran.
-    pub fn set_matrix(&self, at: DateTime<Utc>, matrix: Matrix) {
-        let mut slot = self.matrix.write().unwrap_or_else(PoisonError::into_inner);
-        *slot = Some(Snapshot { at, matrix });
+    /// Replaces `repository`'s matrix with the one of the pass that just
+    /// ran.
+    pub fn set_matrix(&self, repository: &str, at: DateTime<Utc>, matrix: Matrix) {
+        let mut all = self
+            .matrices
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        all.insert(
+            repository.to_owned(),
+            Snapshot {
+                repository: repository.to_owned(),
+                at,
+                matrix,
+            },
+        );
     }
 
-    pub fn matrix(&self) -> Option<Snapshot> {
-        self.matrix
+    /// The last matrix of each repository, by repository.
+    pub fn matrices(&self) -> Vec<Snapshot> {
+        self.matrices
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Adds actions (oldest first); only the newest [`MAX_ACTIONS`] stay.
     /// The PRs they opened or closed move the matrix's cells at once: a
     /// promotion PR shows before the next pass.
-    pub fn record(&self, actions: impl IntoIterator<Item = Action>) {
-        let actions: Vec<Action> = actions.into_iter().collect();
+    pub fn record(&self, repository: &str, actions: impl IntoIterator<Item = Action>) {
+        let actions: Vec<Action> = actions
+            .into_iter()
+            .map(|a| Action {
+                repository: repository.to_owned(),
+                ..a
+            })
+            .collect();
         {
-            let mut slot = self.matrix.write().unwrap_or_else(PoisonError::into_inner);
-            if let Some(snapshot) = slot.as_mut() {
+            let mut all = self
+                .matrices
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(snapshot) = all.get_mut(repository) {
                 for change in actions.iter().filter_map(|a| a.pull.as_ref()) {
                     match change {
                         PullChange::Opened {
@@ -166,6 +194,7 @@ mod tests {
 
     fn action(i: i64) -> Action {
         Action {
+            repository: String::new(),
             at: DateTime::from_timestamp(i, 0).unwrap_or_default(),
             kind: ActionKind::Sync,
             text: format!("synced app-{i}"),
@@ -177,12 +206,14 @@ mod tests {
     #[test]
     fn the_board_keeps_the_newest_actions_first_and_no_more_than_the_cap() {
         let board = Board::default();
-        board.record((0..30).map(action));
-        board.record((30..60).map(action));
+        board.record("acme/a", (0..30).map(action));
+        board.record("acme/b", (30..60).map(action));
         let list = board.actions();
         assert_eq!(list.len(), MAX_ACTIONS);
         assert_eq!(list[0].text, "synced app-59");
         assert_eq!(list[MAX_ACTIONS - 1].text, "synced app-10");
+        assert_eq!(list[0].repository, "acme/b");
+        assert_eq!(list[MAX_ACTIONS - 1].repository, "acme/a");
     }
 
     #[test]
@@ -196,12 +227,16 @@ mod tests {
             &crate::promote::freeze::Freezes::default(),
         );
         let board = Board::new(true);
-        board.set_matrix(Utc::now(), m);
-        let pull = |b: &Board| {
-            b.matrix()
+        board.set_matrix("acme/web", Utc::now(), m.clone());
+        board.set_matrix("acme/other", Utc::now(), m);
+        let pull_in = |b: &Board, repo: &str| {
+            b.matrices()
+                .into_iter()
+                .find(|s| s.repository == repo)
                 .and_then(|s| s.matrix.rows[0].cells["staging"].pull.clone())
                 .map(|p| p.number)
         };
+        let pull = |b: &Board| pull_in(b, "acme/web");
         let promoted = Action {
             pull: Some(PullChange::Opened {
                 number: 5,
@@ -210,12 +245,20 @@ mod tests {
             }),
             ..action(1)
         };
-        board.record([promoted]);
+        board.record("acme/web", [promoted]);
         assert_eq!(pull(&board), Some(5));
-        board.record([Action {
-            pull: Some(PullChange::Closed(5)),
-            ..action(2)
-        }]);
+        assert_eq!(
+            pull_in(&board, "acme/other"),
+            None,
+            "another repository's matrix"
+        );
+        board.record(
+            "acme/web",
+            [Action {
+                pull: Some(PullChange::Closed(5)),
+                ..action(2)
+            }],
+        );
         assert_eq!(pull(&board), None);
     }
 }

@@ -33,7 +33,8 @@ pub struct View<'a> {
     pub now: DateTime<Utc>,
     /// This process runs jobs (roles `all` and `worker`).
     pub worker: bool,
-    pub matrix: Option<&'a Snapshot>,
+    /// The last matrix of each repository.
+    pub matrices: &'a [Snapshot],
     pub queue: Result<Depth, String>,
     /// The first parked jobs; None where the queue cannot show them
     /// without touching them (RabbitMQ).
@@ -149,32 +150,46 @@ fn queue(
     }
 }
 
-fn matrix(out: &mut String, snapshot: Option<&Snapshot>, worker: bool, now: DateTime<Utc>) {
+fn matrix(out: &mut String, matrices: &[Snapshot], worker: bool, now: DateTime<Utc>) {
     out.push_str("<h2>Chart versions</h2>\n");
-    match snapshot {
-        Some(s) => {
+    if matrices.is_empty() {
+        out.push_str(if worker {
+            "<p id=\"matrix\">No upgrade pass has run since this process started. \
+             <code>chartpilot report</code> shows the matrix now.</p>\n"
+        } else {
+            "<p id=\"matrix\">This process runs no worker; the workers' status pages show the matrix.</p>\n"
+        });
+        return;
+    }
+    // One repository needs no name; several are each named.
+    let named = matrices.len() > 1;
+    for s in matrices {
+        if named {
             let _ = writeln!(
                 out,
-                "<p><small>As of the upgrade pass {} ({}).</small></p>",
-                ago(now, s.at),
-                s.at.format("%Y-%m-%d %H:%M:%S UTC")
+                "<h3 data-repository=\"{r}\">{r}</h3>",
+                r = text::html(&s.repository)
             );
-            out.push_str(&html_table(&s.matrix));
-            if !s.matrix.freezes.is_empty() {
-                out.push_str("<ul id=\"freezes\">\n");
-                for (env, why) in &s.matrix.freezes {
-                    let _ = writeln!(out, "<li data-env=\"{}\">{}</li>", text::html(env), text::html(why));
-                }
-                out.push_str("</ul>\n");
-            }
         }
-        None if worker => out.push_str(
-            "<p id=\"matrix\">No upgrade pass has run since this process started. \
-             <code>chartpilot report</code> shows the matrix now.</p>\n",
-        ),
-        None => out.push_str(
-            "<p id=\"matrix\">This process runs no worker; the workers' status pages show the matrix.</p>\n",
-        ),
+        let _ = writeln!(
+            out,
+            "<p><small>As of the upgrade pass {} ({}).</small></p>",
+            ago(now, s.at),
+            s.at.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+        out.push_str(&html_table(&s.matrix));
+        if !s.matrix.freezes.is_empty() {
+            out.push_str("<ul id=\"freezes\">\n");
+            for (env, why) in &s.matrix.freezes {
+                let _ = writeln!(
+                    out,
+                    "<li data-env=\"{}\">{}</li>",
+                    text::html(env),
+                    text::html(why)
+                );
+            }
+            out.push_str("</ul>\n");
+        }
     }
 }
 
@@ -185,8 +200,20 @@ fn actions(out: &mut String, list: &[Action], now: DateTime<Utc>) {
         return;
     }
     out.push_str("<table id=\"actions\">\n<tr><th>When</th><th>Kind</th><th>What</th></tr>\n");
+    // Actions of several repositories say which.
+    let many = list
+        .iter()
+        .map(|a| a.repository.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        > 1;
     for a in list {
-        let what = text::html(&text::cut(&a.text, MAX_ACTION_CHARS));
+        let what = text::cut(&a.text, MAX_ACTION_CHARS);
+        let what = if many {
+            text::html(&format!("{}: {what}", a.repository))
+        } else {
+            text::html(&what)
+        };
         let what = match a.link.as_deref().and_then(text::link) {
             Some(url) => format!("<a href=\"{}\">{what}</a>", text::html(url)),
             None => what,
@@ -214,7 +241,7 @@ pub fn render(v: &View<'_>) -> String {
     );
     features(&mut out, v.features, v.worker);
     queue(&mut out, &v.queue, &v.parked, v.now);
-    matrix(&mut out, v.matrix, v.worker, v.now);
+    matrix(&mut out, v.matrices, v.worker, v.now);
     actions(&mut out, v.actions, v.now);
     out.push_str("</body></html>\n");
     out
@@ -230,7 +257,7 @@ mod tests {
         View {
             now: Utc::now(),
             worker: !features.0.is_empty(),
-            matrix: None,
+            matrices: &[],
             queue: Ok(Depth {
                 ready: 2,
                 retrying: 1,
@@ -243,9 +270,58 @@ mod tests {
     }
 
     #[test]
+    fn several_repositories_are_each_named_and_one_is_not() {
+        use crate::pins::{Pin, PinKind};
+        let m = crate::matrix::build(
+            &[Pin::sample(PinKind::Argocd, Some("dev"), "web", "1.0.0")],
+            None,
+            &["dev".into()],
+            &crate::promote::freeze::Freezes::default(),
+        );
+        let snap = |repo: &str| Snapshot {
+            repository: repo.into(),
+            at: Utc::now(),
+            matrix: m.clone(),
+        };
+        let features = Features::default();
+        let acted = |repo: &str| Action {
+            repository: repo.into(),
+            at: Utc::now(),
+            kind: ActionKind::Sync,
+            text: "synced web-dev".into(),
+            link: None,
+            pull: None,
+        };
+        let two = [snap("acme/apps"), snap("acme/<platform>")];
+        let actions = [acted("acme/apps"), acted("acme/<platform>")];
+        let page = render(&View {
+            matrices: &two,
+            ..view(&actions, &features, Vec::new())
+        });
+        assert!(
+            page.contains("<h3 data-repository=\"acme/apps\">acme/apps</h3>"),
+            "{page}"
+        );
+        assert!(page.contains("acme/&lt;platform&gt;</h3>"), "{page}");
+        assert!(
+            page.contains("acme/&lt;platform&gt;: synced web-dev"),
+            "{page}"
+        );
+        let one = [snap("acme/apps")];
+        let actions = [acted("acme/apps")];
+        let page = render(&View {
+            matrices: &one,
+            ..view(&actions, &features, Vec::new())
+        });
+        assert!(!page.contains("<h3"), "{page}");
+        assert!(page.contains("<td>synced web-dev</td>"), "{page}");
+    }
+
+    #[test]
     fn hostile_text_stays_text_and_only_web_links_become_links() {
         let actions = [
             Action {
+                repository: "acme/gitops".into(),
                 at: Utc::now(),
                 kind: ActionKind::Upgrade,
                 text: "opened #1: <script>alert(1)</script>".into(),
@@ -253,6 +329,7 @@ mod tests {
                 pull: None,
             },
             Action {
+                repository: "acme/gitops".into(),
                 at: Utc::now(),
                 kind: ActionKind::Upgrade,
                 text: "opened #2".into(),

@@ -34,7 +34,7 @@ impl Upgrader {
                     .push(format!("open PRs not read again: {e}"));
                 crate::matrix::attach_pulls(&mut matrix, &open_before);
                 if let Some(status) = self.status.get() {
-                    status.set_matrix(self.clock.now(), matrix);
+                    status.set_matrix(&self.repository, self.clock.now(), matrix);
                 }
                 return;
             }
@@ -49,7 +49,7 @@ impl Upgrader {
             }
         }
         if let Some(status) = self.status.get() {
-            status.set_matrix(self.clock.now(), matrix);
+            status.set_matrix(&self.repository, self.clock.now(), matrix);
         }
     }
 

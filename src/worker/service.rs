@@ -43,6 +43,8 @@ pub struct ServiceHandler {
     /// `owner/name` on GitHub; empty for a local repository, whose pushes
     /// are not announced by webhooks.
     pub repository: String,
+    /// The repository's key (`GitSettings::key`), for the status page.
+    pub key: String,
     pub branch: String,
     pub dry_run: bool,
     /// Where actions are recorded for the status page; set once the
@@ -125,6 +127,7 @@ impl ServiceHandler {
             chatops,
             replier: Replier::default(),
             repository: settings.git.repository.clone(),
+            key: settings.git.key(),
             branch: settings.git.branch.clone(),
             dry_run: settings.policy.dry_run,
             status: std::sync::OnceLock::new(),
@@ -134,7 +137,7 @@ impl ServiceHandler {
     /// Puts what a job did on the status page.
     fn record(&self, actions: Vec<crate::status::Action>) {
         if let Some(board) = self.status.get() {
-            board.record(actions);
+            board.record(&self.key, actions);
         }
     }
 
@@ -566,6 +569,7 @@ mod tests {
             checker: Err("not needed".into()),
             replier: Replier::default(),
             repository: "acme/gitops".into(),
+            key: "acme/gitops".into(),
             branch: "main".into(),
             dry_run: false,
             status: Default::default(),
