@@ -415,6 +415,78 @@ async fn the_scrape_shows_what_the_jobs_did() {
     }
 }
 
+/// The scrape of a service on the fake GitHub after one upgrade pass: the
+/// GitHub budget families, as the fake's headers state them.
+async fn github_scrape() -> String {
+    let fake = support::fake_github::FakeGithub::start().await;
+    fake.seed(&[("README.md", "# gitops\n")]);
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = TestSecrets::random();
+    let settings = test_settings(
+        Backend::Embedded,
+        "",
+        dir.path(),
+        &secrets,
+        &support::env_vars(&fake.env()),
+    );
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let handler = ServiceHandler::from_settings(&settings, Arc::clone(&clock)).await;
+    let app = Application::build_with(&settings, Role::All, Arc::new(handler), clock)
+        .await
+        .unwrap();
+    let port = app.port();
+    let (server, worker, queue) = app.into_parts();
+    tokio::spawn(server);
+    let pass = JobEnvelope::new(
+        &Job::Upgrade(UpgradeRequest {
+            reason: "test".into(),
+        }),
+        "github-pass".into(),
+        None,
+        chrono::Utc::now(),
+    )
+    .unwrap()
+    .in_repository(settings.git.key());
+    queue.publish(&pass).await.unwrap();
+    assert_eq!(support::next_outcome(&worker.unwrap()).await, Outcome::Done);
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Every call of the pass was counted, and the budget is the fake's
+    // after them.
+    let counted = fake.counted_calls().len();
+    let installation = text
+        .lines()
+        .find_map(|l| l.strip_prefix("chartpilot_github_rate_limit_remaining{installation=\""))
+        .and_then(|rest| rest.split_once('"'))
+        .map(|(i, _)| i.to_owned())
+        .expect("a remaining-budget series");
+    assert!(installation.starts_with("token-"), "{installation}");
+    assert!(!text.contains(&fake.token), "the token never shows");
+    let sample = |series: String| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series.as_str()))
+            .map(|v| v.trim().parse::<f64>().unwrap())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    assert_eq!(
+        sample(format!(
+            "chartpilot_github_calls_total{{installation=\"{installation}\",counted=\"true\"}}"
+        )),
+        counted as f64
+    );
+    assert_eq!(
+        sample(format!(
+            "chartpilot_github_rate_limit_remaining{{installation=\"{installation}\"}}"
+        )),
+        (5000 - counted) as f64
+    );
+    text
+}
+
 /// The families of a scrape (`# TYPE name kind`) and the sample names
 /// each gives in the text format.
 fn families(text: &str) -> BTreeMap<String, Vec<String>> {
@@ -471,6 +543,7 @@ async fn the_dashboard_queries_what_the_scrape_exports() {
     let text = failing.get("/metrics").await.text().await.unwrap();
     exported.extend(families(&text));
     failing.cleanup().await;
+    exported.extend(families(&github_scrape().await));
 
     let samples: BTreeSet<&String> = exported.values().flatten().collect();
     let used: BTreeSet<String> = expressions(&dashboard())

@@ -281,6 +281,10 @@ pub trait GitHost: Send + Sync {
     /// (token), lines in the pull log (local). A repeat for the same head
     /// replaces what the first said rather than adding a second result.
     async fn report_check(&self, report: &CheckReport) -> Result<(), GitError>;
+
+    /// Hands the service's metrics to hosts that count their calls (the
+    /// GitHub budget); others ignore them.
+    fn attach_metrics(&self, _metrics: &std::sync::Arc<crate::metrics::Metrics>) {}
 }
 
 /// An issue that is not a pull request: the dashboard.

@@ -11,6 +11,7 @@
 pub mod ambient;
 pub mod classify;
 pub mod domain;
+mod github;
 mod pins;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -48,6 +49,7 @@ pub struct Metrics {
     job_duration: Family<KindLabels, Histogram, fn() -> Histogram>,
     queue_connected: Gauge,
     domain: domain::Domain,
+    github: github::Github,
 }
 
 impl Default for Metrics {
@@ -100,6 +102,7 @@ impl Metrics {
             queue_connected.clone(),
         );
         let domain = domain::Domain::register(&mut registry);
+        let github = github::Github::register(&mut registry);
         Self {
             registry,
             requests,
@@ -110,6 +113,7 @@ impl Metrics {
             job_duration,
             queue_connected,
             domain,
+            github,
         }
     }
 

@@ -434,6 +434,10 @@ impl JobHandler for ServiceHandler {
         if let Ok(up) = &self.upgrader {
             // Set once: a handler serves one service.
             let _ = up.metrics.set(Arc::clone(metrics));
+            up.host.attach_metrics(metrics);
+        }
+        if let Ok(syncer) = &self.syncer {
+            syncer.host.attach_metrics(metrics);
         }
     }
 

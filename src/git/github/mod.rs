@@ -102,6 +102,8 @@ impl GithubHost {
                 credentials: auth::Credentials::from_settings(github, &repo_path)?,
                 clock: Arc::new(SystemClock),
                 etags: std::sync::Mutex::default(),
+                installation: transport::installation_label(github, owner),
+                metrics: std::sync::OnceLock::new(),
             },
             owner: owner.to_owned(),
             name: name.to_owned(),
@@ -166,6 +168,10 @@ impl GithubHost {
 
 #[async_trait]
 impl GitHost for GithubHost {
+    fn attach_metrics(&self, metrics: &Arc<crate::metrics::Metrics>) {
+        let _ = self.api.metrics.set(Arc::clone(metrics));
+    }
+
     fn describe(&self) -> String {
         format!("github:{}", self.repo())
     }

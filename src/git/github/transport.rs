@@ -96,6 +96,26 @@ pub struct Api {
     pub clock: Arc<dyn Clock>,
     /// Answers of earlier GETs with their `ETag`s (see [`super::etag`]).
     pub etags: std::sync::Mutex<super::etag::EtagCache>,
+    /// Whose budget the calls spend, for the metrics (see
+    /// [`installation_label`]).
+    pub installation: String,
+    /// Where each answer is counted; set once the service has metrics.
+    pub metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
+}
+
+/// The metrics' name of whose budget calls spend: `app-<id>-<account>` for
+/// an App installation (one budget per installation, the account's),
+/// `token-<8 hex digits of the token's SHA-256>` for a token, so two
+/// tokens are told apart without the secret showing.
+pub fn installation_label(github: &crate::settings::GithubSettings, owner: &str) -> String {
+    use sha2::{Digest, Sha256};
+    match github.app_id {
+        Some(id) => format!("app-{id}-{}", owner.to_ascii_lowercase()),
+        None => {
+            let digest = Sha256::digest(github.token.expose().as_bytes());
+            format!("token-{}", &hex::encode(digest)[..8])
+        }
+    }
 }
 
 impl Api {
@@ -147,7 +167,11 @@ impl Api {
             } else {
                 None
             };
-            let trouble = match send(crab, verb, path, body, accept, etag.clone()).await {
+            let sent = send(crab, verb, path, body, accept, etag.clone()).await;
+            if let (Ok(reply), Some(metrics)) = (&sent, self.metrics.get()) {
+                metrics.github_answer(&self.installation, reply.status, &reply.headers);
+            }
+            let trouble = match sent {
                 Ok(reply) if reply.status == 304 && etag.is_some() => {
                     match self.etags().answer(&key) {
                         Some(kept) => return Ok(kept),
