@@ -129,7 +129,7 @@ fn markdown_cells(md: &str) -> BTreeMap<(String, String, String), String> {
 /// `chartpilot_pins_behind` by (kind, environment), from a scrape.
 fn behind_in_scrape(scrape: &str) -> BTreeMap<(String, String), u64> {
     let line = regex::Regex::new(
-        r#"(?m)^chartpilot_pins_behind\{kind="([^"]+)",environment="([^"]+)"\} (\d+)$"#,
+        r#"(?m)^chartpilot_pins_behind\{gitops_repository="[^"]+",kind="([^"]+)",environment="([^"]+)"\} (\d+)$"#,
     )
     .unwrap();
     line.captures_iter(scrape)

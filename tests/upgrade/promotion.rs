@@ -313,11 +313,15 @@ async fn a_merged_dev_upgrade_is_promoted_to_staging_once_dev_runs_it_healthy() 
         .await
         .unwrap();
     assert!(
-        metrics.contains("chartpilot_pins{kind=\"argocd\",environment=\"dev\",update=\"none\"} 2"),
+        metrics.contains(
+            "chartpilot_pins{gitops_repository=\"acme/gitops\",kind=\"argocd\",environment=\"dev\",update=\"none\"} 2"
+        ),
         "{metrics}"
     );
     assert!(
-        metrics.contains("chartpilot_pins{kind=\"terraform\",environment=\"-\","),
+        metrics.contains(
+            "chartpilot_pins{gitops_repository=\"acme/gitops\",kind=\"terraform\",environment=\"-\","
+        ),
         "{metrics}"
     );
 
