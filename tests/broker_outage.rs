@@ -112,6 +112,41 @@ async fn broker_outage_answers_503_and_recovers_without_restart() {
     app.cleanup().await;
 }
 
+/// A webhook that comes while the connection is being rebuilt (a broker
+/// node went away; the next one answers within `queue.confirm_timeout`)
+/// waits for the new link and is accepted, rather than answered 503:
+/// GitHub does not send a refused delivery again on its own.
+#[tokio::test]
+async fn a_webhook_during_a_short_outage_waits_for_the_next_link_and_is_accepted() {
+    let mut proxy = Proxy::start(broker_addr()).await;
+    let app = spawn_app(Options {
+        amqp_url: proxy.url(),
+        ..Options::new(Backend::Amqp)
+    })
+    .await;
+    proxy.cut();
+    app.wait_ready(false).await;
+
+    let payload = push_payload();
+    let post = app.post_github("push", "during-failover", &payload);
+    tokio::pin!(post);
+    tokio::select! {
+        res = &mut post => panic!("answered {} while no broker could take it", res.status()),
+        () = tokio::time::sleep(Duration::from_millis(600)) => {}
+    }
+    proxy.restore().await;
+    let res = post.await;
+    assert_eq!(res.status(), 202, "accepted once the link was back");
+    assert_eq!(app.process_one().await, Outcome::Done);
+    let seen = app.handler.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].0.delivery_id.as_ref().map(|d| d.to_string()).as_deref(),
+        Some("during-failover")
+    );
+    app.cleanup().await;
+}
+
 #[tokio::test]
 async fn job_in_flight_during_connection_loss_is_redelivered() {
     let mut proxy = Proxy::start(broker_addr()).await;

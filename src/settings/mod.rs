@@ -186,7 +186,8 @@ pub struct QueueSettings {
     #[serde(with = "duration_list")]
     #[schemars(schema_with = "duration_list::schema")]
     pub retry_delays: Vec<Duration>,
-    /// How long a webhook waits for the broker's publisher confirm.
+    /// How long a webhook waits for the broker: its publisher confirm, or a
+    /// connection while the service reconnects to a node.
     #[serde(with = "duration")]
     #[schemars(schema_with = "duration::schema")]
     pub confirm_timeout: Duration,

@@ -13,6 +13,7 @@ use lapin::options::{
 use lapin::types::{FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Event};
 use tokio::sync::{mpsc, watch, Notify};
+use tokio::time::Instant;
 
 use super::topology;
 use super::{unavailable, AmqpHandle};
@@ -46,6 +47,13 @@ pub(super) struct Link {
     failed: Arc<Notify>,
 }
 
+/// How one publish went wrong: refused by lapin before anything was sent
+/// (safe to send again), or sent and then not confirmed.
+enum Attempt {
+    NotSent(QueueError),
+    Sent(QueueError),
+}
+
 pub(super) struct Shared {
     /// `queue.url`: one URL, or several comma-separated (the nodes of a
     /// cluster), tried in turn from the one that worked last.
@@ -72,6 +80,11 @@ pub(super) struct Shared {
     pub(super) closed: AtomicBool,
     /// Wakes the supervisor when the queue is closing.
     pub(super) wake: Notify,
+    /// Told each time a new link is in place: publishes waiting for one.
+    linked: Notify,
+    /// Cuts the supervisor's reconnect wait short (to its first step): a
+    /// publish is waiting for a link.
+    hurry: Notify,
     /// Flips to true once on close; receivers wait on it.
     pub(super) shutdown: watch::Sender<bool>,
 }
@@ -124,6 +137,8 @@ impl Shared {
             generation: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             wake: Notify::new(),
+            linked: Notify::new(),
+            hurry: Notify::new(),
             shutdown: watch::channel(false).0,
         }
     }
@@ -137,18 +152,77 @@ impl Shared {
 
     pub(super) fn set_link(&self, link: Option<Arc<Link>>) {
         self.metrics.set_queue_connected(link.is_some());
+        let linked = link.is_some();
         *self.link.write().unwrap_or_else(PoisonError::into_inner) = link;
+        if linked {
+            self.linked.notify_waiters();
+        }
     }
 
-    /// Publishes and waits for the broker's confirm. A confirm that does
-    /// not come in time marks the queue stalled until one does.
+    /// The current link if it is newer than generation `after` and up;
+    /// otherwise waits for the supervisor to put one in place, until
+    /// `deadline`. While waiting, the supervisor's reconnect backoff is cut
+    /// to its first step, so a node failover costs a webhook the time to
+    /// reach the next node rather than a 503.
+    async fn usable_link(&self, after: u64, deadline: Instant) -> Option<Arc<Link>> {
+        loop {
+            let linked = self.linked.notified();
+            tokio::pin!(linked);
+            linked.as_mut().enable();
+            if let Some(link) = self.current().filter(|l| {
+                l.generation > after && l.conn.status().connected() && l.publish.status().connected()
+            }) {
+                return Some(link);
+            }
+            if self.closed.load(Ordering::Acquire) || Instant::now() >= deadline {
+                return None;
+            }
+            self.hurry.notify_one();
+            // Polled too: a link can also come back by a connection whose
+            // status flips without a new link (not expected, but cheap).
+            let wait = deadline.min(Instant::now() + HEALTH_POLL);
+            let _ = tokio::time::timeout_at(wait, linked).await;
+        }
+    }
+
+    /// Publishes and waits for the broker's confirm, all within
+    /// `queue.confirm_timeout`. A confirm that does not come in time marks
+    /// the queue stalled until one does.
+    ///
+    /// Without a link (the broker, or the node this process was connected
+    /// to, went away) the publish waits for the supervisor's next one; a
+    /// publish that lapin refused before sending anything is tried again
+    /// on the next link. A publish that was sent and then lost its
+    /// connection before the confirm is not sent again: the broker may
+    /// hold it, and a second copy would run the job twice.
     pub(super) async fn publish_confirmed(
         self: &Arc<Self>,
         routing_key: &str,
         body: &[u8],
         props: BasicProperties,
     ) -> Result<(), QueueError> {
-        let result = self.publish_once(routing_key, body, props, true).await;
+        let deadline = Instant::now() + self.confirm_timeout;
+        let mut after = 0;
+        let result = loop {
+            let Some(link) = self.usable_link(after, deadline).await else {
+                break Err(unavailable("not connected to the broker"));
+            };
+            match self
+                .publish_on(&link, routing_key, body, props.clone(), true, deadline)
+                .await
+            {
+                Ok(()) => break Ok(()),
+                Err(Attempt::NotSent(e)) => {
+                    tracing::debug!(generation = link.generation, error = %e, "publish refused before sending; waiting for the next link");
+                    link.failed.notify_one();
+                    after = link.generation;
+                    if Instant::now() >= deadline {
+                        break Err(e);
+                    }
+                }
+                Err(Attempt::Sent(e)) => break Err(e),
+            }
+        };
         match &result {
             Ok(()) => self.confirmed(),
             Err(QueueError::ConfirmTimeout(_)) => self.stall(),
@@ -178,8 +252,12 @@ impl Shared {
         tokio::spawn(async move {
             while shared.stalled.load(Ordering::Acquire) && !shared.closed.load(Ordering::Acquire) {
                 tokio::time::sleep(STALL_PROBE_INTERVAL).await;
+                let Some(link) = shared.current() else {
+                    continue;
+                };
+                let deadline = Instant::now() + shared.confirm_timeout;
                 let probe = shared
-                    .publish_once(PROBE_KEY, b"", BasicProperties::default(), false)
+                    .publish_on(&link, PROBE_KEY, b"", BasicProperties::default(), false, deadline)
                     .await;
                 if probe.is_ok() {
                     shared.confirmed();
@@ -189,18 +267,18 @@ impl Shared {
         });
     }
 
-    async fn publish_once(
+    /// One publish on `link`, its confirm awaited until `deadline`.
+    async fn publish_on(
         &self,
+        link: &Link,
         routing_key: &str,
         body: &[u8],
         props: BasicProperties,
         mandatory: bool,
-    ) -> Result<(), QueueError> {
-        let link = self
-            .current()
-            .ok_or_else(|| unavailable("not connected to the broker"))?;
+        deadline: Instant,
+    ) -> Result<(), Attempt> {
         let exchange = ShortString::from(self.prefix.as_str());
-        let result = tokio::time::timeout(self.confirm_timeout, async {
+        let result = tokio::time::timeout_at(deadline, async {
             let confirm = link
                 .publish
                 .basic_publish(
@@ -214,16 +292,20 @@ impl Shared {
                     props,
                 )
                 .await
-                .map_err(unavailable)?
+                .map_err(|e| Attempt::NotSent(unavailable(e)))?
                 .await
-                .map_err(unavailable)?;
+                .map_err(|e| Attempt::Sent(unavailable(e)))?;
             match confirm {
                 Confirmation::Ack(None) => Ok(()),
-                Confirmation::Ack(Some(_)) => Err(unavailable(format!(
+                Confirmation::Ack(Some(_)) => Err(Attempt::Sent(unavailable(format!(
                     "broker returned the message: no queue bound to `{routing_key}`"
+                )))),
+                Confirmation::Nack(_) => Err(Attempt::Sent(unavailable(
+                    "broker refused the message (nack)",
                 ))),
-                Confirmation::Nack(_) => Err(unavailable("broker refused the message (nack)")),
-                Confirmation::NotRequested => Err(unavailable("publisher confirms are off")),
+                Confirmation::NotRequested => {
+                    Err(Attempt::Sent(unavailable("publisher confirms are off")))
+                }
             }
         })
         .await;
@@ -235,7 +317,9 @@ impl Shared {
                 }
                 Err(e)
             }
-            Err(_) => Err(QueueError::ConfirmTimeout(self.confirm_timeout)),
+            Err(_) => Err(Attempt::Sent(QueueError::ConfirmTimeout(
+                self.confirm_timeout,
+            ))),
         }
     }
 
@@ -399,10 +483,17 @@ impl Shared {
                 Err(e) => {
                     tracing::warn!(event = "broker_unreachable", error = %e, retry_in = %humantime::format_duration(backoff), "cannot connect to the broker or declare the topology");
                     tokio::select! {
-                        () = tokio::time::sleep(backoff) => {}
+                        () = tokio::time::sleep(backoff) => {
+                            backoff = (backoff * 2).min(MAX_BACKOFF);
+                        }
                         () = self.wake.notified() => {}
+                        () = self.hurry.notified() => {
+                            // A publish is waiting: the first step again,
+                            // at most five tries a second while it waits.
+                            tokio::time::sleep(INITIAL_BACKOFF).await;
+                            backoff = INITIAL_BACKOFF;
+                        }
                     }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }
