@@ -128,14 +128,16 @@ async fn a_webhook_during_a_short_outage_waits_for_the_next_link_and_is_accepted
     app.wait_ready(false).await;
 
     let payload = push_payload();
-    let post = app.post_github("push", "during-failover", &payload);
-    tokio::pin!(post);
-    tokio::select! {
-        res = &mut post => panic!("answered {} while no broker could take it", res.status()),
-        () = tokio::time::sleep(Duration::from_millis(600)) => {}
-    }
-    proxy.restore().await;
-    let res = post.await;
+    let res = {
+        let post = app.post_github("push", "during-failover", &payload);
+        tokio::pin!(post);
+        tokio::select! {
+            res = &mut post => panic!("answered {} while no broker could take it", res.status()),
+            () = tokio::time::sleep(Duration::from_millis(600)) => {}
+        }
+        proxy.restore().await;
+        post.await
+    };
     assert_eq!(res.status(), 202, "accepted once the link was back");
     assert_eq!(app.process_one().await, Outcome::Done);
     let seen = app.handler.seen();
