@@ -21,6 +21,18 @@ fn broker_addr() -> SocketAddr {
     "127.0.0.1:5672".parse().unwrap()
 }
 
+/// A service on RabbitMQ whose broker connection goes through a proxy the
+/// test can cut, freeze and restore.
+async fn app_behind_proxy() -> (Proxy, support::TestApp) {
+    let proxy = Proxy::start(broker_addr()).await;
+    let app = spawn_app(Options {
+        amqp_url: proxy.url(),
+        ..Options::new(Backend::Amqp)
+    })
+    .await;
+    (proxy, app)
+}
+
 #[tokio::test]
 async fn signed_webhook_is_consumed_exactly_once() {
     let app = spawn_app(Options::new(Backend::Amqp)).await;
@@ -51,12 +63,7 @@ async fn signed_webhook_is_consumed_exactly_once() {
 
 #[tokio::test]
 async fn broker_outage_answers_503_and_recovers_without_restart() {
-    let mut proxy = Proxy::start(broker_addr()).await;
-    let app = spawn_app(Options {
-        amqp_url: proxy.url(),
-        ..Options::new(Backend::Amqp)
-    })
-    .await;
+    let (mut proxy, app) = app_behind_proxy().await;
 
     let before = app
         .post_github("push", "before-outage", &push_payload())
@@ -118,12 +125,7 @@ async fn broker_outage_answers_503_and_recovers_without_restart() {
 /// GitHub does not send a refused delivery again on its own.
 #[tokio::test]
 async fn a_webhook_during_a_short_outage_waits_for_the_next_link_and_is_accepted() {
-    let mut proxy = Proxy::start(broker_addr()).await;
-    let app = spawn_app(Options {
-        amqp_url: proxy.url(),
-        ..Options::new(Backend::Amqp)
-    })
-    .await;
+    let (mut proxy, app) = app_behind_proxy().await;
     proxy.cut();
     app.wait_ready(false).await;
 
@@ -151,12 +153,7 @@ async fn a_webhook_during_a_short_outage_waits_for_the_next_link_and_is_accepted
 
 #[tokio::test]
 async fn job_in_flight_during_connection_loss_is_redelivered() {
-    let mut proxy = Proxy::start(broker_addr()).await;
-    let app = spawn_app(Options {
-        amqp_url: proxy.url(),
-        ..Options::new(Backend::Amqp)
-    })
-    .await;
+    let (mut proxy, app) = app_behind_proxy().await;
     assert_eq!(
         app.post_github("push", "in-flight", &push_payload())
             .await
@@ -302,12 +299,7 @@ async fn assert_slack_not_accepted(res: reqwest::Response) {
 /// sees once the broker is back is the one sent after).
 #[tokio::test]
 async fn a_slack_command_while_the_queue_is_down_is_answered_not_accepted() {
-    let mut proxy = Proxy::start(broker_addr()).await;
-    let app = spawn_app(Options {
-        amqp_url: proxy.url(),
-        ..Options::new(Backend::Amqp)
-    })
-    .await;
+    let (mut proxy, app) = app_behind_proxy().await;
     proxy.cut();
     app.wait_ready(false).await;
 
@@ -448,12 +440,7 @@ async fn a_job_the_broker_nacks_is_not_answered_2xx() {
 /// says it is not ready until the broker confirms again.
 #[tokio::test]
 async fn a_job_the_broker_does_not_confirm_in_time_is_not_answered_2xx() {
-    let proxy = Proxy::start(broker_addr()).await;
-    let app = spawn_app(Options {
-        amqp_url: proxy.url(),
-        ..Options::new(Backend::Amqp)
-    })
-    .await;
+    let (proxy, app) = app_behind_proxy().await;
     proxy.freeze();
 
     let res = app
@@ -515,12 +502,7 @@ async fn a_slack_command_the_broker_is_slow_to_confirm_is_answered_in_time_and_s
 /// command's `response_url`.
 #[tokio::test]
 async fn a_slack_command_the_broker_never_confirms_is_told_so_where_its_answer_would_come() {
-    let proxy = Proxy::start(broker_addr()).await;
-    let app = spawn_app(Options {
-        amqp_url: proxy.url(),
-        ..Options::new(Backend::Amqp)
-    })
-    .await;
+    let (proxy, app) = app_behind_proxy().await;
     let (url, seen, _listener) = support::json_listener();
     proxy.freeze();
     let res = slack_command_to(&app.base, &app.secrets.slack, "status web", Some(&url)).await;
