@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use chartpilot::http::signature::sign_chat;
 
+#[path = "support/process.rs"]
+mod process;
+
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_chartpilot"));
     // Only what each test sets: no CHARTPILOT__* from the outside.
@@ -22,28 +25,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn wait_healthy(port: u16, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .unwrap();
-            let mut out = String::new();
-            let _ = s.read_to_string(&mut out);
-            if out.starts_with("HTTP/1.1 200") {
-                return;
-            }
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "chartpilot exited early"
-        );
-        assert!(Instant::now() < deadline, "/healthz never answered");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn terminate(child: &Child) {
@@ -69,7 +50,7 @@ fn serve_on_defaults_then_sigterm_stops_cleanly() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_healthy(port, &mut child);
+    process::wait_healthy(port, &mut child);
 
     let body = br#"{"user":"ann","text":"/chartpilot help"}"#;
     let ts = chrono::Utc::now().timestamp();

@@ -125,28 +125,6 @@ fn gitops(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (repo, charts)
 }
 
-fn wait_healthy(port: u16, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .unwrap();
-            let mut out = String::new();
-            let _ = s.read_to_string(&mut out);
-            if out.starts_with("HTTP/1.1 200") {
-                return;
-            }
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "chartpilot exited early"
-        );
-        assert!(Instant::now() < deadline, "/healthz never answered");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// The JSON log lines of the child so far, read by a thread.
 fn collect_lines(child: &mut Child) -> Arc<Mutex<Vec<serde_json::Value>>> {
     use std::io::BufRead;
@@ -210,7 +188,7 @@ async fn a_webhook_its_job_and_the_follow_up_job_are_one_exported_trace() {
         .spawn()
         .unwrap();
     let lines = collect_lines(&mut child);
-    wait_healthy(port, &mut child);
+    support::process::wait_healthy(port, &mut child);
 
     // A push to main that changed the pin file: a push job (syncs), whose
     // follow-up is an upgrade pass.

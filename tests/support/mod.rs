@@ -9,6 +9,7 @@ pub mod handler;
 pub mod logs;
 pub mod mock_argocd;
 pub mod mock_kube;
+pub mod process;
 pub mod proxy;
 
 use std::collections::HashMap;
