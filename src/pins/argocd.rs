@@ -83,7 +83,7 @@ fn name(root: &Node) -> String {
 
 /// The sources Argo CD deploys: `sources` when it lists any (Argo CD then
 /// ignores `source`), else `source`.
-fn sources(spec: Option<&Node>) -> Option<Vec<&Node>> {
+pub(crate) fn sources(spec: Option<&Node>) -> Option<Vec<&Node>> {
     let spec = spec?;
     let listed: Vec<&Node> = spec
         .get("sources")

@@ -27,17 +27,8 @@ pub(super) fn collect(repo: &Repo<'_>, pin: &Pin) -> Vec<Override> {
             Some("ApplicationSet") => root.path(&["spec", "template", "spec"]),
             _ => None,
         };
-        let Some(spec) = spec else { continue };
-        let listed: Vec<&Node> = spec
-            .get("sources")
-            .map(Node::items)
-            .unwrap_or_default()
-            .iter()
-            .collect();
-        let sources = if listed.is_empty() {
-            spec.get("source").into_iter().collect()
-        } else {
-            listed
+        let Some(sources) = crate::pins::argocd::sources(spec) else {
+            continue;
         };
         for source in &sources {
             if source.get("chart").and_then(Node::as_str).is_some() {
