@@ -114,21 +114,13 @@ impl GithubHost {
         max: usize,
     ) -> Result<Vec<CommitSha>, GitError> {
         let per_page = max.clamp(1, super::PER_PAGE as usize).to_string();
-        let query = serde_urlencoded::to_string([
-            ("sha", rev.as_ref()),
-            ("path", path),
-            ("per_page", per_page.as_str()),
-        ])
-        .map_err(|e| GitError::Refused(format!("commits query: {e}")))?;
-        let reply = self
-            .get(&format!("{}/commits?{query}", self.repo_path))
+        let listed = self
+            .list_commits(
+                rev,
+                &[("path", path), ("per_page", per_page.as_str())],
+                &format!("history of {path}"),
+            )
             .await?;
-        match reply.status {
-            404 | 422 => return Err(GitError::NotFound(format!("commit {rev}"))),
-            _ if reply.is_success() => {}
-            _ => return Err(reply.error(&format!("history of {path}"))),
-        }
-        let listed: Vec<wire::ListedCommit> = reply.json("commits")?;
         listed
             .iter()
             .take(max)

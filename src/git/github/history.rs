@@ -21,21 +21,13 @@ impl GithubHost {
     ) -> Result<Vec<CommitInfo>, GitError> {
         let since = since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let per_page = PER_PAGE.to_string();
-        let query = serde_urlencoded::to_string([
-            ("sha", head.as_ref()),
-            ("since", since.as_str()),
-            ("per_page", per_page.as_str()),
-        ])
-        .map_err(|e| GitError::Refused(format!("commits query: {e}")))?;
-        let reply = self
-            .get(&format!("{}/commits?{query}", self.repo_path))
+        let listed = self
+            .list_commits(
+                head,
+                &[("since", since.as_str()), ("per_page", per_page.as_str())],
+                &format!("history of {head}"),
+            )
             .await?;
-        match reply.status {
-            404 | 422 => return Err(GitError::NotFound(format!("commit {head}"))),
-            _ if reply.is_success() => {}
-            _ => return Err(reply.error(&format!("history of {head}"))),
-        }
-        let listed: Vec<wire::ListedCommit> = reply.json("commits")?;
         let mut by_sha = HashMap::with_capacity(listed.len());
         for c in listed {
             if let Some(tree) = &c.commit.tree {
@@ -51,6 +43,30 @@ impl GithubHost {
             line.push(info);
         }
         Ok(line)
+    }
+
+    /// `GET commits?sha={rev}&…`, one call: the commits reachable from
+    /// `rev` that the other parameters select, newest first. `what` names
+    /// the read in errors.
+    pub(super) async fn list_commits(
+        &self,
+        rev: &CommitSha,
+        params: &[(&str, &str)],
+        what: &str,
+    ) -> Result<Vec<wire::ListedCommit>, GitError> {
+        let mut pairs = vec![("sha", rev.as_ref())];
+        pairs.extend_from_slice(params);
+        let query = serde_urlencoded::to_string(&pairs)
+            .map_err(|e| GitError::Refused(format!("commits query: {e}")))?;
+        let reply = self
+            .get(&format!("{}/commits?{query}", self.repo_path))
+            .await?;
+        match reply.status {
+            404 | 422 => return Err(GitError::NotFound(format!("commit {rev}"))),
+            _ if reply.is_success() => {}
+            _ => return Err(reply.error(what)),
+        }
+        reply.json("commits")
     }
 
     /// `GET compare/{from}...{to}`, one call. GitHub lists what `to`
