@@ -112,6 +112,16 @@ async fn main() {
         .split(',')
         .map(str::to_owned)
         .collect();
+    // The services' warnings (lost links, refused publishes, acks that
+    // could not be sent) go to a file the run names at the end.
+    let log_path = std::env::temp_dir().join(format!("chartpilot-cluster-{}.log", std::process::id()));
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    chartpilot::telemetry::init(
+        chartpilot::settings::LogFormat::Text,
+        "warn",
+        std::sync::Mutex::new(log_file),
+    )
+    .unwrap();
     let seconds = env_u64("BENCH_SECONDS", 60);
     let rate = env_u64("BENCH_RATE", 50);
     let job_time = Duration::from_millis(env_u64("BENCH_JOB_MS", 20));
@@ -191,6 +201,8 @@ async fn main() {
         .build()
         .unwrap();
     let answers: Arc<Mutex<Vec<(String, u16)>>> = Arc::default();
+    // Each answer that was not 202: when it was sent (s into the run), why.
+    let refusals: Arc<Mutex<Vec<(f64, String)>>> = Arc::default();
     let began = Instant::now();
     let total = seconds * rate;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
@@ -241,8 +253,10 @@ async fn main() {
         let signature = sign_sha256(&secrets.github, &body);
         let client = client.clone();
         let answers = Arc::clone(&answers);
+        let refusals = Arc::clone(&refusals);
         sends.push(tokio::spawn(async move {
-            let status = client
+            let sent_at = began.elapsed().as_secs_f64();
+            let answer = client
                 .post(format!("{base}/webhooks/github"))
                 .header("X-GitHub-Event", "push")
                 .header("X-GitHub-Delivery", &delivery)
@@ -250,8 +264,15 @@ async fn main() {
                 .header("Content-Type", "application/json")
                 .body(body)
                 .send()
-                .await
-                .map_or(0, |r| r.status().as_u16());
+                .await;
+            let (status, reason) = match answer {
+                Ok(r) if r.status().as_u16() == 202 => (202, String::new()),
+                Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+                Err(e) => (0, e.to_string()),
+            };
+            if status != 202 {
+                refusals.lock().unwrap().push((sent_at, reason));
+            }
             answers.lock().unwrap().push((delivery, status));
             drop(permit);
         }));
@@ -341,6 +362,25 @@ async fn main() {
         "handled_while_node_down": during,
     });
     println!("{report}");
+    let mut reasons: BTreeMap<String, (usize, f64, f64)> = BTreeMap::new();
+    for (at, reason) in refusals.lock().unwrap().iter() {
+        let e = reasons.entry(reason.clone()).or_insert((0, *at, *at));
+        e.0 += 1;
+        e.1 = e.1.min(*at);
+        e.2 = e.2.max(*at);
+    }
+    for (reason, (n, first, last)) in &reasons {
+        eprintln!("[cluster] {n} answered not 202, sent {first:.1}–{last:.1} s: {reason}");
+    }
+    for (delivery, n) in times.iter().filter(|(_, n)| **n > 1) {
+        let at: Vec<String> = runs
+            .iter()
+            .filter(|r| r.delivery == *delivery)
+            .map(|r| format!("{:.2} s", (r.start - began).as_secs_f64()))
+            .collect();
+        eprintln!("[cluster] delivery {delivery} handled {n} times, at {}", at.join(", "));
+    }
+    eprintln!("[cluster] service warnings: {}", log_path.display());
 
     for q in worker_queues {
         q.close().await;
