@@ -40,6 +40,12 @@ pub struct JobEnvelope {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     pub payload: serde_json::Value,
+    /// Set by the worker, never carried: the queue handed this job out
+    /// before and it was not settled (a worker died on it, or its ack was
+    /// lost with a broker node), so it may have run already. Handlers are
+    /// idempotent; this says why one may find its work done.
+    #[serde(skip)]
+    pub redelivered: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +85,7 @@ impl JobEnvelope {
             repository: None,
             last_error: None,
             payload: job.payload()?,
+            redelivered: false,
         })
     }
 

@@ -104,7 +104,10 @@ impl Worker {
 
     async fn process(&self, delivery: Delivery) -> Result<Outcome, QueueError> {
         let envelope = match JobEnvelope::from_bytes(&delivery.body) {
-            Ok(env) => env,
+            Ok(env) => JobEnvelope {
+                redelivered: delivery.redelivered,
+                ..env
+            },
             Err(e) => return self.park(delivery, "unknown", e.to_string()).await,
         };
         let span = tracing::info_span!(
@@ -112,6 +115,7 @@ impl Worker {
             job = %envelope.id,
             kind = %envelope.kind,
             attempt = envelope.attempt,
+            redelivered = envelope.redelivered,
             delivery = envelope.delivery_id.as_ref().map(|d| d.as_ref()),
             trace_id = %envelope.trace_id,
             repository = envelope.lane_key(),
