@@ -8,6 +8,10 @@
 //!
 //! Checked, and printed as one JSON line:
 //! - every webhook answered 202 is handled, once (`missing`, `duplicates`);
+//!   a re-run of a job the broker marks redelivered (its worker's node went
+//!   away between the run and the ack) is counted apart as
+//!   `redelivered_reruns`: at-least-once delivery, absorbed by idempotent
+//!   handlers, where a duplicate would be a second copy of the message;
 //! - no two jobs of one repository overlap in time (`order_violations`,
 //!   from each run's start and end);
 //! - jobs keep being handled while one node of three is down
@@ -51,6 +55,8 @@ fn env_u64(name: &str, default: u64) -> u64 {
 struct Run {
     repository: String,
     delivery: String,
+    /// The broker handed this job out before without an outcome.
+    redelivered: bool,
     start: Instant,
     end: Instant,
 }
@@ -74,6 +80,7 @@ impl JobHandler for Timeline {
         self.runs.lock().unwrap().push(Run {
             repository,
             delivery,
+            redelivered: envelope.redelivered,
             start,
             end: Instant::now(),
         });
@@ -114,7 +121,8 @@ async fn main() {
         .collect();
     // The services' warnings (lost links, refused publishes, acks that
     // could not be sent) go to a file the run names at the end.
-    let log_path = std::env::temp_dir().join(format!("chartpilot-cluster-{}.log", std::process::id()));
+    let log_path =
+        std::env::temp_dir().join(format!("chartpilot-cluster-{}.log", std::process::id()));
     let log_file = std::fs::File::create(&log_path).unwrap();
     chartpilot::telemetry::init(
         chartpilot::settings::LogFormat::Text,
@@ -324,7 +332,20 @@ async fn main() {
         .iter()
         .filter(|d| !times.contains_key(d.as_str()))
         .count();
-    let duplicates: usize = times.values().map(|n| n - 1).sum();
+    // A second run of a delivery the broker marked redelivered is a re-run
+    // after a lost ack (the worker's node went away between its run and its
+    // ack): at-least-once, which idempotent handlers absorb. A second run
+    // without that mark would be a second copy of the message: a duplicate.
+    let (mut reruns, mut duplicates) = (0, 0);
+    for (delivery, n) in times.iter().filter(|(_, n)| **n > 1) {
+        let marked = runs
+            .iter()
+            .filter(|r| r.delivery == *delivery && r.redelivered)
+            .count()
+            .min(n - 1);
+        reruns += marked;
+        duplicates += n - 1 - marked;
+    }
     let handled_not_accepted = times.keys().filter(|d| !accepted.contains(**d)).count();
     let mut by_repo: HashMap<&str, Vec<&Run>> = HashMap::new();
     for r in &runs {
@@ -358,6 +379,7 @@ async fn main() {
         "handled_not_answered_202": handled_not_accepted,
         "missing": missing,
         "duplicates": duplicates,
+        "redelivered_reruns": reruns,
         "order_violations": order_violations,
         "handled_while_node_down": during,
     });
@@ -376,9 +398,15 @@ async fn main() {
         let at: Vec<String> = runs
             .iter()
             .filter(|r| r.delivery == *delivery)
-            .map(|r| format!("{:.2} s", (r.start - began).as_secs_f64()))
+            .map(|r| {
+                let mark = if r.redelivered { " (redelivered)" } else { "" };
+                format!("{:.2} s{mark}", (r.start - began).as_secs_f64())
+            })
             .collect();
-        eprintln!("[cluster] delivery {delivery} handled {n} times, at {}", at.join(", "));
+        eprintln!(
+            "[cluster] delivery {delivery} handled {n} times, at {}",
+            at.join(", ")
+        );
     }
     eprintln!("[cluster] service warnings: {}", log_path.display());
 
