@@ -7,7 +7,10 @@
 # line: answered, handled, missing, duplicates, order violations, and jobs
 # handled while a node was down. Exits 1 when a check fails.
 #
-#   sudo bash benches/cluster.sh
+#   sudo bash benches/cluster.sh [BENCH]
+#
+# BENCH (default cluster) names the bench target run on the cluster;
+# benches/scale.sh runs `scale` through here.
 #
 # Knobs: BENCH_SECONDS=60 BENCH_RATE=50 BENCH_JOB_MS=20; KEEP_CLUSTER=1
 # leaves the cluster running afterwards.
@@ -19,4 +22,4 @@ if [ "${KEEP_CLUSTER:-0}" != 1 ]; then
 fi
 CLUSTER_URLS=$(bash scripts/rabbit-cluster.sh urls)
 export CLUSTER_URLS
-cargo bench --bench cluster
+cargo bench --bench "${1:-cluster}"
