@@ -145,7 +145,12 @@ async fn a_webhook_during_a_short_outage_waits_for_the_next_link_and_is_accepted
     let seen = app.handler.seen();
     assert_eq!(seen.len(), 1);
     assert_eq!(
-        seen[0].0.delivery_id.as_ref().map(|d| d.to_string()).as_deref(),
+        seen[0]
+            .0
+            .delivery_id
+            .as_ref()
+            .map(|d| d.to_string())
+            .as_deref(),
         Some("during-failover")
     );
     app.cleanup().await;

@@ -170,7 +170,9 @@ impl Shared {
             tokio::pin!(linked);
             linked.as_mut().enable();
             if let Some(link) = self.current().filter(|l| {
-                l.generation > after && l.conn.status().connected() && l.publish.status().connected()
+                l.generation > after
+                    && l.conn.status().connected()
+                    && l.publish.status().connected()
             }) {
                 return Some(link);
             }
@@ -257,7 +259,14 @@ impl Shared {
                 };
                 let deadline = Instant::now() + shared.confirm_timeout;
                 let probe = shared
-                    .publish_on(&link, PROBE_KEY, b"", BasicProperties::default(), false, deadline)
+                    .publish_on(
+                        &link,
+                        PROBE_KEY,
+                        b"",
+                        BasicProperties::default(),
+                        false,
+                        deadline,
+                    )
                     .await;
                 if probe.is_ok() {
                     shared.confirmed();
