@@ -434,6 +434,22 @@ async fn a_job_the_broker_nacks_is_not_answered_2xx() {
         accepted,
         "the queue holds the jobs answered 202, and only those"
     );
+    // Each nack had the receiver open a new publish channel and try once
+    // more there; with room in the queue again, the next webhook is taken
+    // on the channel that replaced the nacked one.
+    ch.queue_purge(
+        jobs.as_str().into(),
+        lapin::options::QueuePurgeOptions::default(),
+    )
+    .await
+    .unwrap();
+    let res = push("after-room").await.unwrap();
+    assert_eq!(res.status(), 202, "taken once the queue has room");
+    let held = ch
+        .queue_declare(jobs.as_str().into(), passive, FieldTable::default())
+        .await
+        .unwrap();
+    assert_eq!(held.message_count(), 1);
     let _ = conn.close(200, "test done".into()).await;
     queue.close().await;
     server_handle.stop(false).await;

@@ -40,17 +40,83 @@ const PROBE_KEY: &str = "probe";
 
 pub(super) struct Link {
     pub(super) conn: Connection,
-    pub(super) publish: Channel,
+    /// The channel publishes go out on, with confirms. Replaced after a
+    /// nack: see [`Shared::publish_confirmed`].
+    publish: RwLock<Channel>,
+    /// Which replacement of the publish channel is in place (0: the first).
+    publish_epoch: AtomicU64,
     pub(super) generation: u64,
     /// Signals that this link (not an older one) failed. Per link, so a
     /// late signal from a dead link cannot tear down its successor.
     failed: Arc<Notify>,
 }
 
+impl Link {
+    fn publish_channel(&self) -> (Channel, u64) {
+        let ch = self
+            .publish
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        (ch, self.publish_epoch.load(Ordering::Acquire))
+    }
+
+    /// Both the connection and the publish channel are open.
+    pub(super) fn can_publish(&self) -> bool {
+        self.conn.status().connected() && self.publish_channel().0.status().connected()
+    }
+
+    /// Opens a new publish channel in place of the one of `epoch`, unless
+    /// another publish replaced it already. The old channel is closed once
+    /// the publishes still waiting on it had their time.
+    async fn renew_publish_channel(&self, epoch: u64, grace: Duration) {
+        if self.publish_epoch.load(Ordering::Acquire) != epoch {
+            return;
+        }
+        let Ok(fresh) = self.conn.create_channel().await else {
+            return;
+        };
+        if fresh
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let old = {
+            let mut current = self.publish.write().unwrap_or_else(PoisonError::into_inner);
+            if self.publish_epoch.load(Ordering::Acquire) != epoch {
+                None
+            } else {
+                self.publish_epoch.fetch_add(1, Ordering::AcqRel);
+                Some(std::mem::replace(&mut *current, fresh.clone()))
+            }
+        };
+        match old {
+            Some(old) => {
+                tracing::info!(
+                    generation = self.generation,
+                    "new publish channel after a nack"
+                );
+                tokio::spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    let _ = old.close(200, "replaced after a nack".into()).await;
+                });
+            }
+            None => {
+                let _ = fresh.close(200, "not needed".into()).await;
+            }
+        }
+    }
+}
+
 /// How one publish went wrong: refused by lapin before anything was sent
-/// (safe to send again), or sent and then not confirmed.
+/// (safe to send again), refused by the broker (a nack: not taken, safe to
+/// send again), or sent and then not confirmed.
 enum Attempt {
     NotSent(QueueError),
+    /// The nack, and the epoch of the publish channel that got it.
+    Nacked(QueueError, u64),
     Sent(QueueError),
 }
 
@@ -169,11 +235,10 @@ impl Shared {
             let linked = self.linked.notified();
             tokio::pin!(linked);
             linked.as_mut().enable();
-            if let Some(link) = self.current().filter(|l| {
-                l.generation > after
-                    && l.conn.status().connected()
-                    && l.publish.status().connected()
-            }) {
+            if let Some(link) = self
+                .current()
+                .filter(|l| l.generation > after && l.can_publish())
+            {
                 return Some(link);
             }
             if self.closed.load(Ordering::Acquire) || Instant::now() >= deadline {
@@ -197,6 +262,12 @@ impl Shared {
     /// on the next link. A publish that was sent and then lost its
     /// connection before the confirm is not sent again: the broker may
     /// hold it, and a second copy would run the job twice.
+    ///
+    /// A nack (the broker did not take the message) is tried once more, on
+    /// a new publish channel: on RabbitMQ 3.10 a channel that had publishes
+    /// in flight to a quorum queue whose leader's node died gets that
+    /// queue's publishes nacked for about 14 s, while a new channel's are
+    /// taken. A second nack is the answer (a full queue refuses both).
     pub(super) async fn publish_confirmed(
         self: &Arc<Self>,
         routing_key: &str,
@@ -205,6 +276,7 @@ impl Shared {
     ) -> Result<(), QueueError> {
         let deadline = Instant::now() + self.confirm_timeout;
         let mut after = 0;
+        let mut renewed = false;
         let result = loop {
             let Some(link) = self.usable_link(after, deadline).await else {
                 break Err(unavailable("not connected to the broker"));
@@ -221,6 +293,15 @@ impl Shared {
                     if Instant::now() >= deadline {
                         break Err(e);
                     }
+                }
+                Err(Attempt::Nacked(e, epoch)) => {
+                    if renewed || Instant::now() >= deadline {
+                        break Err(e);
+                    }
+                    renewed = true;
+                    link.renew_publish_channel(epoch, self.confirm_timeout)
+                        .await;
+                    after = link.generation.saturating_sub(1);
                 }
                 Err(Attempt::Sent(e)) => break Err(e),
             }
@@ -287,9 +368,9 @@ impl Shared {
         deadline: Instant,
     ) -> Result<(), Attempt> {
         let exchange = ShortString::from(self.prefix.as_str());
+        let (channel, epoch) = link.publish_channel();
         let result = tokio::time::timeout_at(deadline, async {
-            let confirm = link
-                .publish
+            let confirm = channel
                 .basic_publish(
                     exchange,
                     ShortString::from(routing_key),
@@ -309,9 +390,10 @@ impl Shared {
                 Confirmation::Ack(Some(_)) => Err(Attempt::Sent(unavailable(format!(
                     "broker returned the message: no queue bound to `{routing_key}`"
                 )))),
-                Confirmation::Nack(_) => Err(Attempt::Sent(unavailable(
-                    "broker refused the message (nack)",
-                ))),
+                Confirmation::Nack(_) => Err(Attempt::Nacked(
+                    unavailable("broker refused the message (nack)"),
+                    epoch,
+                )),
                 Confirmation::NotRequested => {
                     Err(Attempt::Sent(unavailable("publisher confirms are off")))
                 }
@@ -375,7 +457,8 @@ impl Shared {
         }
         Ok(Arc::new(Link {
             conn,
-            publish,
+            publish: RwLock::new(publish),
+            publish_epoch: AtomicU64::new(0),
             generation,
             failed,
         }))

@@ -275,10 +275,7 @@ impl JobQueue for AmqpQueue {
 
     fn is_ready(&self) -> bool {
         !self.shared.stalled.load(Ordering::Acquire)
-            && self
-                .shared
-                .current()
-                .is_some_and(|l| l.conn.status().connected() && l.publish.status().connected())
+            && self.shared.current().is_some_and(|l| l.can_publish())
     }
 
     async fn close(&self) {
