@@ -14,6 +14,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tracing::Instrument;
 
 use super::service::ServiceHandler;
 use super::{FollowUp, Handled, JobHandler};
@@ -76,11 +77,15 @@ impl Repositories {
     }
 
     fn find(&self, key: &str) -> Option<&Arc<ServiceHandler>> {
+        self.entry(key).map(|(_, h)| h)
+    }
+
+    /// The repository's key as configured, and its handler.
+    fn entry(&self, key: &str) -> Option<&(String, Arc<ServiceHandler>)> {
         let key = key.to_ascii_lowercase();
         self.handlers
             .iter()
             .find(|(k, _)| k.to_ascii_lowercase() == key)
-            .map(|(_, h)| h)
     }
 
     fn names(&self) -> String {
@@ -110,9 +115,9 @@ impl Repositories {
 
     async fn chat(&self, c: &ChatCommand, envelope: &JobEnvelope) -> Handled {
         let (named, text) = take_repo_flag(&c.text);
-        let handler = match named {
-            Some(name) => match self.find(&name) {
-                Some(h) => h,
+        let (key, handler) = match named {
+            Some(name) => match self.entry(&name) {
+                Some(e) => e,
                 None => {
                     let reply = format!(
                         "{} is not a repository chartpilot serves; use --repo with one of {}",
@@ -123,7 +128,7 @@ impl Repositories {
                     return Ok(Vec::new());
                 }
             },
-            None if needs_no_repository(&text) => &self.handlers[0].1,
+            None if needs_no_repository(&text) => &self.handlers[0],
             None => {
                 let reply = format!(
                     "chartpilot serves {} repositories: add --repo with one of {}",
@@ -135,7 +140,10 @@ impl Repositories {
             }
         };
         let job = Job::Chat(ChatCommand { text, ..c.clone() });
-        handler.handle(&job, envelope).await
+        // The job names no repository; its command does: its lines (the
+        // audit line among them) carry the one it runs in.
+        let span = tracing::info_span!("repository", repository = %key);
+        handler.handle(&job, envelope).instrument(span).await
     }
 
     /// Answers a chat command privately, as its source expects.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chartpilot::clock::SystemClock;
-use chartpilot::jobs::{Job, JobEnvelope, UpgradeRequest};
+use chartpilot::jobs::{ChatCommand, ChatSource, Job, JobEnvelope, UpgradeRequest};
 use chartpilot::settings::Settings;
 use chartpilot::startup::{Application, Role};
 use chartpilot::worker::repos::Repositories;
@@ -202,4 +202,51 @@ async fn two_repositories_get_their_own_prs_dashboards_and_rollbacks() {
         [CERT_MANAGER_BRANCH],
         "nothing reverted where the app has no pin"
     );
+
+    // Chat: a command that could mean either repository is asked for
+    // --repo, naming both; with --repo it runs there, and its audit line
+    // says which repository it ran in.
+    let (reply_url, replies, _listener) = support::json_listener();
+    let captured = support::logs::capture();
+    for (delivery, text) in [
+        ("chat-ambiguous", "status podinfo"),
+        ("chat-apps", "status podinfo --repo acme/apps"),
+    ] {
+        let chat = JobEnvelope::new(
+            &Job::Chat(ChatCommand {
+                source: ChatSource::Slack,
+                user: "U0PAT".into(),
+                user_name: Some("pat".into()),
+                text: text.into(),
+                reply_url: Some(reply_url.clone()),
+                channel: Some("platform".into()),
+            }),
+            delivery.into(),
+            None,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        queue.publish(&chat).await.unwrap();
+        assert_eq!(drain(&worker).await, 1, "{text}");
+    }
+    let texts: Vec<String> = replies
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        texts[0].contains("add --repo with one of")
+            && texts[0].contains("`acme/platform`")
+            && texts[0].contains("`acme/apps`"),
+        "{texts:?}"
+    );
+    let audit: Vec<serde_json::Value> = captured
+        .lines()
+        .into_iter()
+        .filter(|l| l["target"] == "chartpilot::audit")
+        .collect();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["fields"]["command"], "status podinfo", "{audit:?}");
+    assert_eq!(audit[0]["span"]["repository"], "acme/apps", "{audit:?}");
 }
