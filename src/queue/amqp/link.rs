@@ -40,11 +40,10 @@ const PROBE_KEY: &str = "probe";
 
 pub(super) struct Link {
     pub(super) conn: Connection,
-    /// The channel publishes go out on, with confirms. Replaced after a
-    /// nack: see [`Shared::publish_confirmed`].
-    publish: RwLock<Channel>,
-    /// Which replacement of the publish channel is in place (0: the first).
-    publish_epoch: AtomicU64,
+    /// The channel publishes go out on, with confirms, and which
+    /// replacement it is (0: the first). Replaced after a nack: see
+    /// [`Shared::publish_confirmed`].
+    publish: RwLock<(Channel, u64)>,
     pub(super) generation: u64,
     /// Signals that this link (not an older one) failed. Per link, so a
     /// late signal from a dead link cannot tear down its successor.
@@ -53,12 +52,10 @@ pub(super) struct Link {
 
 impl Link {
     fn publish_channel(&self) -> (Channel, u64) {
-        let ch = self
-            .publish
+        self.publish
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        (ch, self.publish_epoch.load(Ordering::Acquire))
+            .clone()
     }
 
     /// Both the connection and the publish channel are open.
@@ -70,7 +67,7 @@ impl Link {
     /// another publish replaced it already. The old channel is closed once
     /// the publishes still waiting on it had their time.
     async fn renew_publish_channel(&self, epoch: u64, grace: Duration) {
-        if self.publish_epoch.load(Ordering::Acquire) != epoch {
+        if self.publish_channel().1 != epoch {
             return;
         }
         let Ok(fresh) = self.conn.create_channel().await else {
@@ -85,11 +82,11 @@ impl Link {
         }
         let old = {
             let mut current = self.publish.write().unwrap_or_else(PoisonError::into_inner);
-            if self.publish_epoch.load(Ordering::Acquire) != epoch {
+            if current.1 != epoch {
                 None
             } else {
-                self.publish_epoch.fetch_add(1, Ordering::AcqRel);
-                Some(std::mem::replace(&mut *current, fresh.clone()))
+                let (old, _) = std::mem::replace(&mut *current, (fresh.clone(), epoch + 1));
+                Some(old)
             }
         };
         match old {
@@ -298,10 +295,10 @@ impl Shared {
                     if renewed || Instant::now() >= deadline {
                         break Err(e);
                     }
+                    // Then the same link again: `after` still admits it.
                     renewed = true;
                     link.renew_publish_channel(epoch, self.confirm_timeout)
                         .await;
-                    after = link.generation.saturating_sub(1);
                 }
                 Err(Attempt::Sent(e)) => break Err(e),
             }
@@ -457,8 +454,7 @@ impl Shared {
         }
         Ok(Arc::new(Link {
             conn,
-            publish: RwLock::new(publish),
-            publish_epoch: AtomicU64::new(0),
+            publish: RwLock::new((publish, 0)),
             generation,
             failed,
         }))
