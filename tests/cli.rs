@@ -50,7 +50,7 @@ fn serve_on_defaults_then_sigterm_stops_cleanly() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    process::wait_healthy(port, &mut child);
+    process::wait_healthy(port, &mut child, Duration::from_secs(20));
 
     let body = br#"{"user":"ann","text":"/chartpilot help"}"#;
     let ts = chrono::Utc::now().timestamp();

@@ -188,7 +188,7 @@ async fn a_webhook_its_job_and_the_follow_up_job_are_one_exported_trace() {
         .spawn()
         .unwrap();
     let lines = collect_lines(&mut child);
-    support::process::wait_healthy(port, &mut child);
+    support::process::wait_healthy(port, &mut child, Duration::from_secs(30));
 
     // A push to main that changed the pin file: a push job (syncs), whose
     // follow-up is an upgrade pass.

@@ -6,9 +6,9 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// Waits until the child answers `GET /healthz` with 200 on `port`; fails
-/// when it exits first or after 30 s.
-pub fn wait_healthy(port: u16, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// when it exits first or after `within`.
+pub fn wait_healthy(port: u16, child: &mut Child, within: Duration) {
+    let deadline = Instant::now() + within;
     loop {
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             use std::io::{Read, Write};
