@@ -184,9 +184,12 @@ pub async fn assess_repositories(
     repos: &crate::worker::repos::Repositories,
 ) -> Features {
     let mut each = Vec::new();
-    for (context, (key, handler)) in settings.contexts().iter().zip(repos.handlers()) {
-        each.push((key.clone(), assess(context, handler).await));
+    for s in repos.served().iter() {
+        each.push((s.key.clone(), assess(&s.context, &s.handler).await));
     }
+    // `settings` is what each repository was built from; with discovery,
+    // none may be found yet, and there is nothing to assess.
+    let _ = settings;
     combine(each)
 }
 

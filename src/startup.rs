@@ -53,6 +53,14 @@ impl Role {
     }
 }
 
+/// The upgrade schedule's settings, the keys of the repositories it
+/// passes (they change with discovery), and its clock.
+type Schedule = (
+    UpgradeSettings,
+    watch::Receiver<Vec<String>>,
+    Arc<dyn Clock>,
+);
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -60,7 +68,7 @@ pub struct Application {
     queue: Arc<dyn JobQueue>,
     /// The upgrade schedule, run beside the worker.
     /// With the keys of the repositories its passes act on.
-    schedule: Option<(UpgradeSettings, Vec<String>, Arc<dyn Clock>)>,
+    schedule: Option<Schedule>,
     features: Arc<Board>,
     /// What the re-probe task needs while a feature is broken.
     reprobe: Option<(Settings, Arc<Repositories>)>,
@@ -78,6 +86,9 @@ impl Application {
         let features = crate::features::assess_repositories(settings, &handler).await;
         let as_job: Arc<dyn JobHandler> = Arc::clone(&handler) as Arc<dyn JobHandler>;
         let mut app = Self::build_inner(settings, role, as_job, clock, features).await?;
+        if let Some(schedule) = &mut app.schedule {
+            schedule.1 = handler.keys();
+        }
         app.reprobe = Some((settings.clone(), handler));
         Ok(app)
     }
@@ -107,9 +118,14 @@ impl Application {
             );
         }
         let schedule = role.works().then(|| {
+            let keys = if settings.discovers() {
+                Vec::new()
+            } else {
+                settings.contexts().iter().map(|c| c.git.key()).collect()
+            };
             (
                 settings.upgrade.clone(),
-                settings.contexts().iter().map(|c| c.git.key()).collect(),
+                watch::channel(keys).1,
                 Arc::clone(&clock),
             )
         });
@@ -213,6 +229,11 @@ impl Application {
                 shutdown_rx.clone(),
             ))
         });
+        let discovery = self.reprobe.as_ref().map(|(settings, handler)| {
+            tokio::spawn(
+                Arc::clone(handler).discover_every(settings.upgrade.interval, shutdown_rx.clone()),
+            )
+        });
         let reprobe = self.reprobe.map(|(settings, handler)| {
             tokio::spawn(crate::features::reprobe(
                 Arc::clone(&self.features),
@@ -236,6 +257,9 @@ impl Application {
         handle.stop(true).await;
         if let Some(s) = schedule {
             let _ = s.await;
+        }
+        if let Some(d) = discovery {
+            let _ = d.await;
         }
         if let Some(r) = reprobe {
             let _ = r.await;

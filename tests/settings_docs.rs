@@ -170,15 +170,38 @@ fn schema_keys(prefix: &str, schema: &Value, out: &mut BTreeMap<String, Value>) 
     }
 }
 
+/// The entries' schema of a top-level array of tables, in either form of
+/// the key (see `types_keys`).
+fn top_level_items(array: &str) -> Value {
+    let schema = schema::value().unwrap();
+    let s = &schema["properties"][array];
+    match s["anyOf"].as_array() {
+        Some(alternatives) => alternatives
+            .iter()
+            .find(|a| a.get("items").is_some())
+            .map(|a| a["items"].clone())
+            .unwrap_or(Value::Null),
+        None => s["items"].clone(),
+    }
+}
+
 fn types_keys() -> BTreeMap<String, Value> {
     let schema = schema::value().unwrap();
     let mut keys = BTreeMap::new();
     for (section, s) in schema["properties"].as_object().unwrap() {
-        if s["items"].get("properties").is_some() {
-            // A top-level array of tables (`[[repositories]]`).
-            schema_keys(&format!("{section}[]"), &s["items"], &mut keys);
-        } else {
-            schema_keys(section, s, &mut keys);
+        // `repositories`: an array of tables (`[[repositories]]`) or a
+        // table (`[repositories]` with `discover`).
+        let forms: Vec<&Value> = match s["anyOf"].as_array() {
+            Some(alternatives) => alternatives.iter().collect(),
+            None => vec![s],
+        };
+        for s in forms {
+            if s["items"].get("properties").is_some() {
+                // A top-level array of tables (`[[repositories]]`).
+                schema_keys(&format!("{section}[]"), &s["items"], &mut keys);
+            } else {
+                schema_keys(section, s, &mut keys);
+            }
         }
     }
     keys
@@ -271,7 +294,7 @@ fn documented_defaults_types_and_values_are_the_codes() {
                 // A top-level array (`repositories`) is no key of its own.
                 let items = match types.get(array) {
                     Some(t) => t["items"].clone(),
-                    None => schema::value().unwrap()["properties"][array]["items"].clone(),
+                    None => top_level_items(array),
                 };
                 let required: Vec<String> = items["required"]
                     .as_array()

@@ -48,6 +48,7 @@ pub struct Metrics {
     parked: Family<KindLabels, Counter>,
     job_duration: Family<KindLabels, Histogram, fn() -> Histogram>,
     queue_connected: Gauge,
+    repositories_served: Gauge,
     domain: domain::Domain,
     github: github::Github,
 }
@@ -101,6 +102,12 @@ impl Metrics {
             "1 while the queue accepts jobs",
             queue_connected.clone(),
         );
+        let repositories_served = Gauge::default();
+        registry.register(
+            "repositories_served",
+            "GitOps repositories this process serves (configured, or found by repositories.discover)",
+            repositories_served.clone(),
+        );
         let domain = domain::Domain::register(&mut registry);
         let github = github::Github::register(&mut registry);
         Self {
@@ -112,6 +119,7 @@ impl Metrics {
             parked,
             job_duration,
             queue_connected,
+            repositories_served,
             domain,
             github,
         }
@@ -149,6 +157,11 @@ impl Metrics {
 
     pub fn parked(&self, kind: &str) {
         self.parked.get_or_create(&Self::kind(kind)).inc();
+    }
+
+    pub fn set_repositories_served(&self, n: usize) {
+        self.repositories_served
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     pub fn set_queue_connected(&self, connected: bool) {

@@ -111,6 +111,16 @@ impl Metrics {
         add(series.entry(repository.to_owned()).or_default());
     }
 
+    /// Every series of `repository`: it is no longer served.
+    pub fn forget_repository(&self, repository: &str) {
+        self.forget(repository, std::mem::take);
+        self.domain
+            .series
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(repository);
+    }
+
     /// The pin gauges of `repository` from `m`, replacing that repository's
     /// previous pass's series and no other repository's.
     pub fn set_pins(&self, repository: &str, m: &crate::matrix::Matrix) {

@@ -25,6 +25,30 @@ impl Settings {
         Ok(())
     }
 
+    /// `[repositories]` with `discover = true`: a GitHub App (a token lists
+    /// no installation), and patterns that are globs.
+    pub(super) fn validate_discovery(&self) -> Result<(), SettingsError> {
+        let Some(d) = &self.repositories.discovery else {
+            return Ok(());
+        };
+        if self.github.app_id.is_none() || self.github.private_key_file.is_none() {
+            return Err(SettingsError::invalid(
+                "repositories.discover",
+                "needs a GitHub App (github.app_id and github.private_key_file): \
+                 the repositories are those of the App's installations",
+            ));
+        }
+        for (i, pattern) in d.exclude.iter().enumerate() {
+            if let Err(e) = globset::Glob::new(pattern.trim()) {
+                return Err(SettingsError::invalid(
+                    &format!("repositories.exclude[{i}]"),
+                    format!("not a glob pattern: {}", e.kind()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn validate_github(&self) -> Result<(), SettingsError> {
         let gh = &self.github;
         match (gh.app_id, &gh.private_key_file) {

@@ -74,7 +74,12 @@ impl Settings {
             .try_deserialize()
             .map_err(|e| errors::explain(&e.to_string()))?;
         settings.resolve_secret_files()?;
-        if settings.repositories.is_empty() {
+        if settings.repositories.discovers() {
+            // Repositories are found at run time; each discovered one is
+            // the top level with its own `[git]` (`Settings::discovered`).
+            settings.validate_shared()?;
+            settings.validate_discovery()?;
+        } else if settings.repositories.entries.is_empty() {
             settings.validate()?;
         } else {
             // The top level is what entries inherit, not a repository of

@@ -27,7 +27,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use checks::{CheckSettings, RuleLevel};
-pub use repositories::RepositoryEntry;
+pub use repositories::{Discovery, RepositoryEntry, RepositoryList};
 pub use secret::Secret;
 pub use server::{ServerSettings, StatusAuth};
 
@@ -54,7 +54,7 @@ pub const SECRET_KEYS: [&str; 10] = [
 ];
 
 /// Lists an environment variable may give as comma-separated values.
-pub const ENV_LIST_KEYS: [&str; 9] = [
+pub const ENV_LIST_KEYS: [&str; 10] = [
     "policy.environments",
     "policy.allowed_repositories",
     "policy.tier1_order",
@@ -64,6 +64,7 @@ pub const ENV_LIST_KEYS: [&str; 9] = [
     "policy.ignore",
     "upgrade.labels",
     "argocd.sync_options",
+    "repositories.exclude",
 ];
 
 /// `queue.url` → `CHARTPILOT__QUEUE__URL`.
@@ -147,9 +148,9 @@ pub struct Settings {
     #[serde(default)]
     pub checks: CheckSettings,
     /// `[[repositories]]`: the repositories served, when more than the one
-    /// of `[git]`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub repositories: Vec<RepositoryEntry>,
+    /// of `[git]`; or `[repositories]` with `discover = true`.
+    #[serde(default, skip_serializing_if = "RepositoryList::is_empty")]
+    pub repositories: RepositoryList,
     /// The settings of each repository (see [`Settings::contexts`]), built
     /// and validated at load.
     #[serde(skip)]
@@ -403,9 +404,34 @@ impl Settings {
         }
     }
 
-    /// More than one repository is served.
+    /// More than one repository is served (or may be: discovery).
     pub fn serves_many(&self) -> bool {
-        self.contexts.len() > 1
+        self.contexts.len() > 1 || self.repositories.discovers()
+    }
+
+    /// `[repositories]` with `discover = true`.
+    pub fn discovers(&self) -> bool {
+        self.repositories.discovers()
+    }
+
+    /// The settings of a repository found by discovery: the top level with
+    /// `owner/name` on GitHub, on its `branch`, as its `[git]`.
+    pub fn discovered(&self, repository: &str, branch: &str) -> Result<Settings, SettingsError> {
+        let mut s = self.clone();
+        s.repositories = RepositoryList::default();
+        s.contexts = Vec::new();
+        s.git.provider = GitProvider::Github;
+        s.git.repository = repository.to_owned();
+        s.git.branch = branch.to_owned();
+        s.git.pulls_log = None;
+        s.validate().map_err(|e| match e {
+            SettingsError::Invalid { key, reason } => SettingsError::Invalid {
+                key: format!("{repository}: {key}"),
+                reason,
+            },
+            other => other,
+        })?;
+        Ok(s)
     }
 }
 

@@ -7,6 +7,10 @@
 //! entry does not say it inherits. Contexts are validated as the top level
 //! is, and their errors name the entry (`repositories[1].policy.soak`).
 //! Without `[[repositories]]`, `[git]` is the one repository.
+//!
+//! `[repositories]` as a table with `discover = true` instead takes every
+//! repository a GitHub App's installations can see that holds pins, each
+//! with the top-level sections (see `crate::worker::discovery`).
 
 use std::path::PathBuf;
 
@@ -24,6 +28,101 @@ const GITHUB_OVERRIDABLE: [&str; 5] = [
     "app_id",
     "private_key_file",
 ];
+
+/// `repositories`: a list of entries (`[[repositories]]`), or the table
+/// `[repositories]` with `discover = true`.
+#[derive(Debug, Clone, Default)]
+pub struct RepositoryList {
+    pub entries: Vec<RepositoryEntry>,
+    /// Set by the table form.
+    pub discovery: Option<Discovery>,
+}
+
+/// `[repositories]` with `discover = true`: the repositories of the GitHub
+/// App's installations that hold pins, found at start and again every
+/// `upgrade.interval`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Discovery {
+    /// Take the installations' repositories (a GitHub App only).
+    pub discover: bool,
+    /// Repositories left out, as glob patterns over `owner/name` (case
+    /// ignored): `["acme/sandbox-*"]`.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+impl RepositoryList {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.discovery.is_none()
+    }
+
+    /// `discover = true` is set.
+    pub fn discovers(&self) -> bool {
+        self.discovery.as_ref().is_some_and(|d| d.discover)
+    }
+}
+
+impl<'de> Deserialize<'de> for RepositoryList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RepositoryList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "`[[repositories]]` entries, or `[repositories]` with `discover = true`",
+                )
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let entries = Vec::<RepositoryEntry>::deserialize(
+                    serde::de::value::SeqAccessDeserializer::new(seq),
+                )?;
+                Ok(RepositoryList {
+                    entries,
+                    discovery: None,
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let discovery =
+                    Discovery::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(RepositoryList {
+                    entries: Vec::new(),
+                    discovery: Some(discovery),
+                })
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+impl Serialize for RepositoryList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.discovery {
+            Some(d) => d.serialize(s),
+            None => self.entries.serialize(s),
+        }
+    }
+}
+
+impl JsonSchema for RepositoryList {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RepositoryList".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let entries = g.subschema_for::<Vec<RepositoryEntry>>();
+        let discovery = g.subschema_for::<Discovery>();
+        schemars::json_schema!({
+            "description": "`[[repositories]]` entries, or `[repositories]` with `discover = true`",
+            "anyOf": [entries, discovery]
+        })
+    }
+}
 
 /// One `[[repositories]]` entry.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -157,8 +256,8 @@ pub(super) fn contexts(
     tree: &serde_json::Value,
 ) -> Result<Vec<Settings>, SettingsError> {
     let mut seen = std::collections::BTreeMap::new();
-    let mut out = Vec::with_capacity(settings.repositories.len());
-    for (i, entry) in settings.repositories.iter().enumerate() {
+    let mut out = Vec::with_capacity(settings.repositories.entries.len());
+    for (i, entry) in settings.repositories.entries.iter().enumerate() {
         let mut t = tree.clone();
         if let Some(obj) = t.as_object_mut() {
             obj.remove("repositories");

@@ -432,3 +432,70 @@ fn a_bad_repository_entry_is_named_by_its_place() {
         assert!(e.contains(want), "{text}\n→ {e}\nwanted: {want}");
     }
 }
+
+#[test]
+fn discovery_takes_a_github_app_and_gives_each_repository_the_top_level() {
+    let key = file("not read at load");
+    let app = format!(
+        "[github]\napp_id = 7\nprivate_key_file = \"{}\"\n[policy]\nsoak = \"20m\"\n",
+        key.path().display()
+    );
+    let s = Settings::load(
+        Some(
+            file(&format!(
+                "{app}[repositories]\ndiscover = true\nexclude = [\"acme/sandbox-*\"]\n"
+            ))
+            .path(),
+        ),
+        &env(&[]),
+    )
+    .unwrap();
+    assert!(s.discovers() && s.serves_many());
+    let d = s.discovered("Acme/Apps", "trunk").unwrap();
+    assert_eq!(d.git.key(), "acme/apps");
+    assert_eq!(d.git.branch, "trunk");
+    assert_eq!(d.policy.soak, std::time::Duration::from_secs(1200));
+    assert!(!d.discovers() && !d.serves_many());
+    assert!(s.discovered("not-a-repository", "main").is_err());
+
+    // The environment turns it on as well.
+    let s = Settings::load(
+        Some(file(&app).path()),
+        &env(&[
+            ("CHARTPILOT__REPOSITORIES__DISCOVER", "true"),
+            ("CHARTPILOT__REPOSITORIES__EXCLUDE", "acme/a-*,acme/b"),
+        ]),
+    )
+    .unwrap();
+    assert!(s.discovers());
+    assert_eq!(
+        s.repositories.discovery.as_ref().unwrap().exclude,
+        ["acme/a-*", "acme/b"]
+    );
+    // `discover = false` is the one repository of `[git]`.
+    let off = Settings::load(
+        Some(file("[repositories]\ndiscover = false\n").path()),
+        &env(&[]),
+    )
+    .unwrap();
+    assert!(!off.discovers() && !off.serves_many());
+
+    let cases = [
+        (
+            "[github]\ntoken = \"t\"\n[repositories]\ndiscover = true\n".to_owned(),
+            "repositories.discover: needs a GitHub App",
+        ),
+        (
+            format!("{app}[repositories]\ndiscover = true\nexclude = [\"acme/[x\"]\n"),
+            "repositories.exclude[0]: not a glob pattern",
+        ),
+        (
+            format!("{app}[repositories]\ndiscover = true\nexclud = []\n"),
+            "repositories.exclud: unknown key; expected one of discover, exclude",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = load_err(&text, &[]);
+        assert!(e.contains(want), "{text}\n→ {e}\nwanted: {want}");
+    }
+}

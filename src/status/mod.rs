@@ -115,6 +115,15 @@ impl Board {
         );
     }
 
+    /// Drops `repository`'s matrix: it is no longer served. Its actions
+    /// stay in the history.
+    pub fn forget(&self, repository: &str) {
+        self.matrices
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(repository);
+    }
+
     /// The last matrix of each repository, by repository.
     pub fn matrices(&self) -> Vec<Snapshot> {
         self.matrices

@@ -2,6 +2,7 @@
 //! ack on success, retry with a growing delay, park after
 //! `queue.max_attempts` or when the job cannot be decoded.
 
+pub mod discovery;
 mod dispatch;
 pub mod repos;
 pub mod schedule;

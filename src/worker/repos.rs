@@ -11,20 +11,53 @@
 //! repository with `--repo owner/name`; without it, and with more than one
 //! repository, the person is told which ones there are.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
+use tokio::sync::watch;
 use tracing::Instrument;
 
+use super::discovery::{decide, Discoverer, Verdict};
 use super::service::ServiceHandler;
 use super::{FollowUp, Handled, JobHandler};
+use crate::chat::reply::Replier;
 use crate::chat::run::Reply;
 use crate::jobs::{ChatCommand, ChatSource, Job, JobEnvelope};
+use crate::settings::Settings;
+
+/// One repository served: its key, settings and handler.
+#[derive(Clone)]
+pub struct Served {
+    pub key: String,
+    pub context: Arc<Settings>,
+    pub handler: Arc<ServiceHandler>,
+}
 
 pub struct Repositories {
-    /// `(key, handler)` in configuration order.
-    handlers: Vec<(String, Arc<ServiceHandler>)>,
+    /// In configuration order (discovery: the installations' order). A
+    /// job reads one snapshot; a discovery round swaps in the next.
+    served: RwLock<Arc<Vec<Served>>>,
+    /// Where new handlers are attached once the service has them.
+    metrics: OnceLock<Arc<crate::metrics::Metrics>>,
+    status: OnceLock<Arc<crate::status::Board>>,
+    /// `repositories.discover`, and its rounds one at a time.
+    discoverer: Option<Discoverer>,
+    round: tokio::sync::Mutex<()>,
+    /// Checked, holding no pins: kept with their clients, so the next
+    /// round's reads are conditional.
+    pinless: Mutex<Vec<Served>>,
+    /// The keys served, for the upgrade schedule.
+    keys: watch::Sender<Vec<String>>,
+    clock: Arc<dyn crate::clock::Clock>,
 }
+
+/// How long a failed discovery round waits before the next try.
+const DISCOVERY_RETRY: Duration = Duration::from_secs(60);
+
+/// Pin checks of one round run this many at a time.
+const DISCOVERY_CONCURRENCY: usize = 8;
 
 /// The repository `--repo NAME` (or `--repo=NAME`) names in a chat
 /// command, and the command without it.
@@ -54,69 +87,266 @@ fn needs_no_repository(text: &str) -> bool {
 }
 
 impl Repositories {
-    /// One handler per repository context of `settings`.
+    /// One handler per repository context of `settings`; with
+    /// `repositories.discover`, those of a first discovery round.
     pub async fn from_settings(
         settings: &crate::settings::Settings,
         clock: Arc<dyn crate::clock::Clock>,
     ) -> Self {
-        let mut handlers = Vec::new();
+        if settings.discovers() {
+            let discoverer = Discoverer::from_settings(settings, Arc::clone(&clock))
+                .map_err(|e| tracing::error!(error = %e, "repositories.discover: cannot reach the GitHub App; no repository is served"))
+                .ok();
+            let repos = Self::with(Vec::new(), discoverer, clock);
+            if let Err(e) = repos.discover().await {
+                tracing::warn!(error = %e, "first discovery round failed; the next tries again");
+            }
+            return repos;
+        }
+        let mut served = Vec::new();
         for context in settings.contexts() {
             let handler = ServiceHandler::from_settings(&context, Arc::clone(&clock)).await;
-            handlers.push((context.git.key(), Arc::new(handler)));
+            served.push(Served {
+                key: context.git.key(),
+                context: Arc::new(context),
+                handler: Arc::new(handler),
+            });
         }
-        Self { handlers }
+        Self::with(served, None, clock)
     }
 
-    /// The handlers given, keyed by repository (for tests).
-    pub fn new(handlers: Vec<(String, Arc<ServiceHandler>)>) -> Self {
-        Self { handlers }
+    fn with(
+        served: Vec<Served>,
+        discoverer: Option<Discoverer>,
+        clock: Arc<dyn crate::clock::Clock>,
+    ) -> Self {
+        let keys = served.iter().map(|s| s.key.clone()).collect();
+        Self {
+            served: RwLock::new(Arc::new(served)),
+            metrics: OnceLock::new(),
+            status: OnceLock::new(),
+            discoverer,
+            round: tokio::sync::Mutex::new(()),
+            pinless: Mutex::new(Vec::new()),
+            keys: watch::channel(keys).0,
+            clock,
+        }
     }
 
-    pub fn handlers(&self) -> &[(String, Arc<ServiceHandler>)] {
-        &self.handlers
+    /// The repositories served now.
+    pub fn served(&self) -> Arc<Vec<Served>> {
+        Arc::clone(
+            &self
+                .served
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
-    fn find(&self, key: &str) -> Option<&Arc<ServiceHandler>> {
-        self.entry(key).map(|(_, h)| h)
+    /// `(key, handler)` of each repository served now.
+    pub fn handlers(&self) -> Vec<(String, Arc<ServiceHandler>)> {
+        self.served()
+            .iter()
+            .map(|s| (s.key.clone(), Arc::clone(&s.handler)))
+            .collect()
+    }
+
+    /// The keys served, now and after each discovery round.
+    pub fn keys(&self) -> watch::Receiver<Vec<String>> {
+        self.keys.subscribe()
+    }
+
+    /// Whether repositories are discovered rather than listed.
+    pub fn discovers(&self) -> bool {
+        self.discoverer.is_some()
+    }
+
+    /// One discovery round (see [`super::discovery`]): lists the
+    /// installations' repositories, checks each for pins, and swaps in the
+    /// set served. Returns `(served, left out)`. Without discovery, does
+    /// nothing.
+    pub async fn discover(&self) -> Result<(usize, usize), crate::git::GitError> {
+        let Some(d) = &self.discoverer else {
+            let n = self.served().len();
+            return Ok((n, 0));
+        };
+        let _one = self.round.lock().await;
+        let (candidates, mut left_out) = d.candidates().await?;
+        let current = self.served();
+        let pinless: Vec<Served> = std::mem::take(
+            &mut *self
+                .pinless
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        let mut known: Vec<(Served, bool)> = Vec::new();
+        for context in candidates {
+            let key = context.git.key();
+            let same = |s: &&Served| s.key == key && s.context.git.branch == context.git.branch;
+            if let Some(s) = current.iter().find(same) {
+                known.push((s.clone(), true));
+            } else if let Some(s) = pinless.iter().find(same) {
+                known.push((s.clone(), false));
+            } else {
+                let handler =
+                    ServiceHandler::from_settings(&context, Arc::clone(&self.clock)).await;
+                known.push((
+                    Served {
+                        key,
+                        context: Arc::new(context),
+                        handler: Arc::new(handler),
+                    },
+                    false,
+                ));
+            }
+        }
+        let checked: Vec<(Served, bool, Option<bool>)> = futures_util::stream::iter(known)
+            .map(|(s, was)| async move {
+                let pins = holds_pins(&s).await;
+                (s, was, pins)
+            })
+            .buffered(DISCOVERY_CONCURRENCY)
+            .collect()
+            .await;
+        let mut next = Vec::new();
+        let mut still_pinless = Vec::new();
+        for (s, was, pins) in checked {
+            match decide(was, pins) {
+                Verdict::Serve | Verdict::Keep => next.push(s),
+                Verdict::Leave => {
+                    left_out += 1;
+                    if pins == Some(false) {
+                        still_pinless.push(s);
+                    }
+                }
+            }
+        }
+        for s in next
+            .iter()
+            .filter(|s| !current.iter().any(|c| c.key == s.key))
+        {
+            self.attach(&s.handler);
+            tracing::info!(event = "repository_discovered", repository = %s.key, branch = %s.context.git.branch, "repository served");
+        }
+        for c in current
+            .iter()
+            .filter(|c| !next.iter().any(|s| s.key == c.key))
+        {
+            if let Some(m) = self.metrics.get() {
+                m.forget_repository(&c.key);
+            }
+            if let Some(b) = self.status.get() {
+                b.forget(&c.key);
+            }
+            tracing::info!(event = "repository_dropped", repository = %c.key, "repository no longer served: gone from the installations, excluded, archived or without pins");
+        }
+        let counts = (next.len(), left_out);
+        let keys: Vec<String> = next.iter().map(|s| s.key.clone()).collect();
+        *self
+            .served
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(next);
+        *self
+            .pinless
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = still_pinless;
+        self.keys.send_if_modified(|k| {
+            let changed = *k != keys;
+            *k = keys;
+            changed
+        });
+        if let Some(m) = self.metrics.get() {
+            m.set_repositories_served(counts.0);
+        }
+        Ok(counts)
+    }
+
+    /// Discovery rounds every `interval` (after a failed one, a minute),
+    /// until `stop` turns true. Returns at once without discovery.
+    pub async fn discover_every(
+        self: Arc<Self>,
+        interval: Duration,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        if self.discoverer.is_none() {
+            return;
+        }
+        let interval = if interval.is_zero() {
+            Duration::from_secs(3600)
+        } else {
+            interval
+        };
+        let mut wait = interval;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+            wait = match self.discover().await {
+                Ok((served, left_out)) => {
+                    tracing::info!(served, left_out, "discovery round");
+                    interval
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "discovery round failed; trying again in a minute");
+                    DISCOVERY_RETRY
+                }
+            };
+        }
+    }
+
+    fn attach(&self, h: &Arc<ServiceHandler>) {
+        if let Some(m) = self.metrics.get() {
+            h.attach_metrics(m);
+        }
+        if let Some(b) = self.status.get() {
+            h.attach_status(b);
+        }
     }
 
     /// The repository's key as configured, and its handler.
-    fn entry(&self, key: &str) -> Option<&(String, Arc<ServiceHandler>)> {
+    fn entry(&self, key: &str) -> Option<(String, Arc<ServiceHandler>)> {
         let key = key.to_ascii_lowercase();
-        self.handlers
+        self.served()
             .iter()
-            .find(|(k, _)| k.to_ascii_lowercase() == key)
+            .find(|s| s.key.to_ascii_lowercase() == key)
+            .map(|s| (s.key.clone(), Arc::clone(&s.handler)))
     }
 
     fn names(&self) -> String {
-        self.handlers
+        self.served()
             .iter()
-            .map(|(k, _)| format!("`{k}`"))
+            .map(|s| format!("`{}`", s.key))
             .collect::<Vec<_>>()
             .join(", ")
     }
 
     /// The job once per repository, each in that repository's lane.
     fn fan_out(&self, job: &Job, envelope: &JobEnvelope) -> Vec<FollowUp> {
+        let served = self.served();
         tracing::info!(
             kind = job.kind(),
-            repositories = self.handlers.len(),
+            repositories = served.len(),
             "job names no repository; handed to each"
         );
-        self.handlers
+        served
             .iter()
-            .map(|(key, _)| FollowUp {
+            .map(|s| FollowUp {
                 job: job.clone(),
-                idempotency_key: format!("{}@{key}", envelope.idempotency_key),
-                repository: Some(key.clone()),
+                idempotency_key: format!("{}@{}", envelope.idempotency_key, s.key),
+                repository: Some(s.key.clone()),
             })
             .collect()
     }
 
     async fn chat(&self, c: &ChatCommand, envelope: &JobEnvelope) -> Handled {
         let (named, text) = take_repo_flag(&c.text);
-        let (key, handler) = match named {
-            Some(name) => match self.entry(&name) {
+        let served = self.served();
+        let (key, handler) = match (named, served.as_slice()) {
+            (Some(name), _) => match self.entry(&name) {
                 Some(e) => e,
                 None => {
                     let reply = format!(
@@ -128,11 +358,19 @@ impl Repositories {
                     return Ok(Vec::new());
                 }
             },
-            None if needs_no_repository(&text) => &self.handlers[0],
-            None => {
+            (None, []) => {
+                self.reply(c, "chartpilot serves no repository yet".to_owned())
+                    .await;
+                return Ok(Vec::new());
+            }
+            (None, [only]) => (only.key.clone(), Arc::clone(&only.handler)),
+            (None, [first, ..]) if needs_no_repository(&text) => {
+                (first.key.clone(), Arc::clone(&first.handler))
+            }
+            (None, many) => {
                 let reply = format!(
                     "chartpilot serves {} repositories: add --repo with one of {}",
-                    self.handlers.len(),
+                    many.len(),
                     self.names()
                 );
                 self.reply(c, reply).await;
@@ -148,16 +386,14 @@ impl Repositories {
 
     /// Answers a chat command privately, as its source expects.
     async fn reply(&self, c: &ChatCommand, text: String) {
-        let Some((_, first)) = self.handlers.first() else {
-            return;
-        };
+        let replier = Replier::default();
         let reply = Reply {
             text,
             public: false,
         };
         let sent = match (c.source, c.reply_url.as_deref()) {
-            (ChatSource::Slack, Some(url)) => first.replier.slack(url, &reply).await,
-            (_, Some(url)) => first.replier.generic(url, &reply).await,
+            (ChatSource::Slack, Some(url)) => replier.slack(url, &reply).await,
+            (_, Some(url)) => replier.generic(url, &reply).await,
             (_, None) => Ok(()),
         };
         if let Err(e) = sent {
@@ -166,16 +402,36 @@ impl Repositories {
     }
 }
 
+/// Whether the repository's base branch holds pins; `None` when it cannot
+/// be read (or its upgrader could not be built).
+async fn holds_pins(s: &Served) -> Option<bool> {
+    let upgrader = match &s.handler.upgrader {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!(repository = %s.key, error = %e, "discovered repository cannot be read");
+            return None;
+        }
+    };
+    match upgrader.base().await {
+        Ok((_, _, scan)) => Some(!scan.pins.is_empty()),
+        Err(e) => {
+            tracing::warn!(repository = %s.key, error = %e, "discovered repository cannot be read");
+            None
+        }
+    }
+}
+
 #[async_trait]
 impl JobHandler for Repositories {
     async fn handle(&self, job: &Job, envelope: &JobEnvelope) -> Handled {
-        if let [(_, only)] = self.handlers.as_slice() {
-            return only.handle(job, envelope).await;
+        let served = self.served();
+        if let ([only], false) = (served.as_slice(), self.discovers()) {
+            return only.handler.handle(job, envelope).await;
         }
         let named = envelope.repository.as_deref().filter(|k| !k.is_empty());
         match (named, job) {
-            (Some(key), _) => match self.find(key) {
-                Some(h) => h.handle(job, envelope).await,
+            (Some(key), _) => match self.entry(key) {
+                Some((_, h)) => h.handle(job, envelope).await,
                 None => {
                     tracing::warn!(
                         event = "repository_not_watched",
@@ -192,14 +448,20 @@ impl JobHandler for Repositories {
     }
 
     fn attach_metrics(&self, metrics: &Arc<crate::metrics::Metrics>) {
-        for (_, h) in &self.handlers {
-            h.attach_metrics(metrics);
+        let _ = self.metrics.set(Arc::clone(metrics));
+        if let Some(d) = &self.discoverer {
+            d.attach_metrics(metrics);
         }
+        for s in self.served().iter() {
+            s.handler.attach_metrics(metrics);
+        }
+        metrics.set_repositories_served(self.served().len());
     }
 
     fn attach_status(&self, board: &Arc<crate::status::Board>) {
-        for (_, h) in &self.handlers {
-            h.attach_status(board);
+        let _ = self.status.set(Arc::clone(board));
+        for s in self.served().iter() {
+            s.handler.attach_status(board);
         }
     }
 }

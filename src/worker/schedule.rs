@@ -35,37 +35,78 @@ pub fn first_offset(settings: &UpgradeSettings, i: usize, n: usize) -> Duration 
     settings.interval / n * i
 }
 
+/// When each repository in `keys` is due, keeping the times of those
+/// already scheduled and spreading the new ones over one interval from
+/// `now` (by their place in `keys`); repositories no longer in `keys` are
+/// dropped.
+pub fn reschedule(
+    due: &mut Vec<(String, tokio::time::Instant)>,
+    keys: &[String],
+    now: tokio::time::Instant,
+    settings: &UpgradeSettings,
+    rng: &mut impl Rng,
+) {
+    due.retain(|(k, _)| keys.contains(k));
+    let n = keys.len();
+    for (i, key) in keys.iter().enumerate() {
+        if !due.iter().any(|(k, _)| k == key) {
+            due.push((
+                key.clone(),
+                now + first_offset(settings, i, n) + next_delay(settings, rng),
+            ));
+        }
+    }
+}
+
 /// Publishes an upgrade job for each repository (`GitSettings::key`) after
-/// each of its delays, until `stop` turns true. Does nothing when the
-/// interval is zero.
+/// each of its delays, until `stop` turns true; `repositories` may change
+/// (discovery), and the schedule follows. Does nothing when the interval
+/// is zero.
 pub async fn run(
     settings: UpgradeSettings,
-    repositories: Vec<String>,
+    mut repositories: watch::Receiver<Vec<String>>,
     queue: Arc<dyn JobQueue>,
     clock: Arc<dyn Clock>,
     mut stop: watch::Receiver<bool>,
 ) {
-    if settings.interval.is_zero() || repositories.is_empty() {
+    if settings.interval.is_zero() {
         return;
     }
-    let start = tokio::time::Instant::now();
-    let n = repositories.len();
-    let mut due: Vec<tokio::time::Instant> = (0..n)
-        .map(|i| start + first_offset(&settings, i, n) + next_delay(&settings, &mut rand::rng()))
-        .collect();
+    let mut due: Vec<(String, tokio::time::Instant)> = Vec::new();
+    let mut listening = true;
+    let keys = repositories.borrow_and_update().clone();
+    reschedule(
+        &mut due,
+        &keys,
+        tokio::time::Instant::now(),
+        &settings,
+        &mut rand::rng(),
+    );
     loop {
-        let Some((i, at)) = due.iter().copied().enumerate().min_by_key(|(_, at)| *at) else {
-            return;
-        };
+        let next = due
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, (_, at))| *at)
+            .map(|(i, (_, at))| (i, *at));
+        let far = tokio::time::Instant::now() + settings.interval;
+        let at = next.map_or(far, |(_, at)| at);
         tokio::select! {
             () = tokio::time::sleep_until(at) => {}
             _ = stop.changed() => return,
+            changed = repositories.changed(), if listening => {
+                // Err: the list can no longer change; keep the one there is.
+                listening = changed.is_ok();
+                let keys = repositories.borrow_and_update().clone();
+                reschedule(&mut due, &keys, tokio::time::Instant::now(), &settings, &mut rand::rng());
+                continue;
+            }
         }
         if *stop.borrow() {
             return;
         }
-        due[i] = tokio::time::Instant::now() + next_delay(&settings, &mut rand::rng());
-        let repository = &repositories[i];
+        let Some((i, _)) = next else { continue };
+        due[i].1 = tokio::time::Instant::now() + next_delay(&settings, &mut rand::rng());
+        let repository = due[i].0.clone();
         let now = clock.now();
         let job = Job::Upgrade(UpgradeRequest {
             reason: "schedule".into(),
@@ -108,6 +149,47 @@ mod tests {
         for (i, n, secs) in cases {
             assert_eq!(first_offset(&s, i, n).as_secs(), secs, "{i} of {n}");
         }
+    }
+
+    #[test]
+    fn a_changed_list_keeps_known_times_spreads_new_ones_and_drops_the_gone() {
+        let s = UpgradeSettings {
+            interval: Duration::from_secs(3600),
+            jitter: Duration::ZERO,
+            labels: vec![],
+            major_label: "major".into(),
+            values_label: "needs-values-change".into(),
+            dashboard: false,
+        };
+        let t0 = tokio::time::Instant::now();
+        let keys = |k: &[&str]| k.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>();
+        let mut due = Vec::new();
+        reschedule(&mut due, &keys(&["a", "b"]), t0, &s, &mut rand::rng());
+        assert_eq!(
+            due,
+            [
+                ("a".to_owned(), t0 + Duration::from_secs(3600)),
+                ("b".to_owned(), t0 + Duration::from_secs(5400)),
+            ]
+        );
+        let t1 = t0 + Duration::from_secs(60);
+        reschedule(
+            &mut due,
+            &keys(&["b", "c", "d", "e"]),
+            t1,
+            &s,
+            &mut rand::rng(),
+        );
+        assert_eq!(
+            due,
+            [
+                ("b".to_owned(), t0 + Duration::from_secs(5400)),
+                ("c".to_owned(), t1 + Duration::from_secs(3600 + 900)),
+                ("d".to_owned(), t1 + Duration::from_secs(3600 + 1800)),
+                ("e".to_owned(), t1 + Duration::from_secs(3600 + 2700)),
+            ],
+            "b keeps its time; a is dropped; c, d and e spread by their place"
+        );
     }
 
     #[test]

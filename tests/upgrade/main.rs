@@ -9,6 +9,7 @@
 
 mod cli;
 mod dashboard;
+mod discovery;
 mod fixture;
 mod github;
 mod impact;

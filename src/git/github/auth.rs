@@ -128,6 +128,42 @@ impl Credentials {
     }
 }
 
+/// The App itself and its installations, for listing what it may see
+/// (`repositories.discover`).
+pub struct AppDirectory {
+    jwt: Octocrab,
+}
+
+impl AppDirectory {
+    pub fn from_settings(settings: &GithubSettings) -> Result<Self, GitError> {
+        match Credentials::from_settings(settings, "")? {
+            Credentials::App(app) => Ok(Self { jwt: app.jwt }),
+            Credentials::Token(_) => Err(GitError::Refused(
+                "listing installations needs a GitHub App (github.app_id and github.private_key_file)"
+                    .to_owned(),
+            )),
+        }
+    }
+
+    /// The App's own client, a JWT per request.
+    pub fn jwt(&self) -> &Octocrab {
+        &self.jwt
+    }
+
+    /// Credentials of one installation, its id known.
+    pub fn installation(&self, id: u64) -> Result<Credentials, GitError> {
+        let crab = self
+            .jwt
+            .installation(InstallationId(id))
+            .map_err(|e| GitError::Refused(format!("building the installation client: {e}")))?;
+        Ok(Credentials::App(Box::new(App {
+            jwt: self.jwt.clone(),
+            installation_path: String::new(),
+            installation: OnceCell::new_with(Some(crab)),
+        })))
+    }
+}
+
 impl App {
     /// Finds the App's installation on the repository: once per process.
     /// A single attempt: a failure goes back to the queue, which retries.

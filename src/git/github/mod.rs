@@ -7,6 +7,7 @@ mod checks;
 mod commits;
 mod etag;
 mod history;
+mod installations;
 mod issues;
 mod pulls;
 mod tarball;
@@ -30,6 +31,7 @@ use crate::git::{
 use crate::settings::{GitSettings, GithubSettings};
 
 pub use self::auth::INSTALLATION_TOKEN_MARGIN;
+pub use self::installations::{Installations, InstalledRepository};
 pub use self::transport::MAX_INLINE_WAIT;
 
 /// GitHub's largest page: the fewest calls to list open pull requests.

@@ -12,7 +12,9 @@ use super::schema::{self, Dialect};
 /// The operations of GitHub's REST API that chartpilot calls: the fake
 /// serves these and nothing else.
 const GITHUB_OPERATIONS: &[(&str, &str)] = &[
+    ("GET", "/app/installations"),
     ("POST", "/app/installations/{installation_id}/access_tokens"),
+    ("GET", "/installation/repositories"),
     ("GET", "/repos/{owner}/{repo}/installation"),
     (
         "GET",

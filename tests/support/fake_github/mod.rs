@@ -120,6 +120,7 @@ struct Armed {
     after_acting: bool,
 }
 
+#[derive(Clone)]
 struct AppKey {
     id: u64,
     public_pem: Vec<u8>,
@@ -132,8 +133,12 @@ pub struct State {
     owner: String,
     name: String,
     repo: BareRepo,
-    /// Token → expiry (unix seconds; None never expires).
-    tokens: HashMap<String, Option<i64>>,
+    /// Token → expiry (unix seconds; None never expires); shared by the
+    /// repositories of one organisation (see [`FakeGithub::start_org`]).
+    tokens: Arc<Mutex<HashMap<String, Option<i64>>>>,
+    /// Every repository on this server (the organisation's; this one
+    /// alone otherwise), as the installation lists them.
+    org: Arc<Mutex<Vec<OrgRepo>>>,
     app: Option<AppKey>,
     token_lifetime: Duration,
     pulls: Vec<FakePull>,
@@ -159,6 +164,39 @@ pub struct State {
     races: Vec<(String, Vec<FileEntry>)>,
     check_runs: Vec<FakeCheckRun>,
     statuses: Vec<FakeStatus>,
+}
+
+/// A repository of the organisation, as the installation lists it.
+pub struct OrgRepo {
+    full_name: String,
+    archived: bool,
+    installed: bool,
+}
+
+/// The repositories one fake server holds: one, or an organisation's.
+pub struct Fleet(pub Vec<Arc<Mutex<State>>>);
+
+impl Fleet {
+    /// The repository a path is about (`/repos/{owner}/{name}/…`, or its
+    /// codeload archive); the first for the App's and the organisation's
+    /// own routes.
+    fn pick(&self, path: &str) -> &Arc<Mutex<State>> {
+        let rest = path
+            .strip_prefix("/repos/")
+            .or_else(|| path.strip_prefix("/_codeload/"));
+        let named = rest.and_then(|r| {
+            let mut parts = r.splitn(3, '/');
+            Some(format!("{}/{}", parts.next()?, parts.next()?).to_ascii_lowercase())
+        });
+        named
+            .and_then(|n| {
+                self.0.iter().find(|st| {
+                    let st = st.lock().unwrap();
+                    format!("{}/{}", st.owner, st.name).to_ascii_lowercase() == n
+                })
+            })
+            .unwrap_or(&self.0[0])
+    }
 }
 
 pub struct FakeGithub {
@@ -187,48 +225,107 @@ impl FakeGithub {
 
     /// Like [`FakeGithub::start`], holding `owner/name`.
     pub async fn start_named(owner: &str, name: &str) -> FakeGithub {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_org(owner, &[name]).await.pop().unwrap()
+    }
+
+    /// One server holding several repositories of `owner`, as one
+    /// organisation on GitHub: a token or an installation token it issues
+    /// is good for all of them, and an App enabled on the first
+    /// ([`FakeGithub::enable_app_on_all`]) is installed on all of them.
+    pub async fn start_org(owner: &str, names: &[&str]) -> Vec<FakeGithub> {
         let (listener, url) = super::loopback();
         let token = format!("ghp_{}", uuid::Uuid::new_v4().simple());
-        let violations = Violations::default();
-        let state = Arc::new(Mutex::new(State {
-            base_url: url.clone(),
-            owner: owner.to_owned(),
-            name: name.to_owned(),
-            repo: BareRepo::init(dir.path()),
-            tokens: HashMap::from([(token.clone(), None)]),
-            app: None,
-            token_lifetime: DEFAULT_TOKEN_LIFETIME,
-            pulls: Vec::new(),
-            comments: Vec::new(),
-            issues: Vec::new(),
-            reactions: Vec::new(),
-            teams: Vec::new(),
-            permissions: Vec::new(),
-            next_number: 1,
-            next_update: 1,
-            requests: Vec::new(),
-            faults: Vec::new(),
-            codeload_tokens: Vec::new(),
-            violations: violations.clone(),
-            races: Vec::new(),
-            check_runs: Vec::new(),
-            statuses: Vec::new(),
-        }));
-        let data = web::Data::from(state.clone());
+        let tokens = Arc::new(Mutex::new(HashMap::from([(token.clone(), None)])));
+        let org = Arc::new(Mutex::new(
+            names
+                .iter()
+                .map(|n| OrgRepo {
+                    full_name: format!("{owner}/{n}"),
+                    archived: false,
+                    installed: true,
+                })
+                .collect::<Vec<_>>(),
+        ));
+        let mut fakes = Vec::new();
+        let mut states = Vec::new();
+        for name in names {
+            let dir = tempfile::tempdir().unwrap();
+            let violations = Violations::default();
+            let state = Arc::new(Mutex::new(State {
+                base_url: url.clone(),
+                owner: owner.to_owned(),
+                name: (*name).to_owned(),
+                repo: BareRepo::init(dir.path()),
+                tokens: Arc::clone(&tokens),
+                org: Arc::clone(&org),
+                app: None,
+                token_lifetime: DEFAULT_TOKEN_LIFETIME,
+                pulls: Vec::new(),
+                comments: Vec::new(),
+                issues: Vec::new(),
+                reactions: Vec::new(),
+                teams: Vec::new(),
+                permissions: Vec::new(),
+                next_number: 1,
+                next_update: 1,
+                requests: Vec::new(),
+                faults: Vec::new(),
+                codeload_tokens: Vec::new(),
+                violations: violations.clone(),
+                races: Vec::new(),
+                check_runs: Vec::new(),
+                statuses: Vec::new(),
+            }));
+            states.push(Arc::clone(&state));
+            fakes.push((state, dir, violations));
+        }
+        let data = web::Data::new(Fleet(states));
         let server = super::serve(listener, move |cfg| {
             cfg.app_data(data.clone())
                 .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
                 .default_service(web::to(routes::handle));
         });
-        FakeGithub {
-            url,
-            token,
-            state,
-            server,
-            dir,
-            violations,
+        fakes
+            .into_iter()
+            .map(|(state, dir, violations)| FakeGithub {
+                url: url.clone(),
+                token: token.clone(),
+                state,
+                server: server.clone(),
+                dir,
+                violations,
+            })
+            .collect()
+    }
+
+    fn org_entry(&self, change: impl FnOnce(&mut OrgRepo)) {
+        let st = self.state();
+        let name = format!("{}/{}", st.owner, st.name);
+        let mut org = st.org.lock().unwrap();
+        change(org.iter_mut().find(|r| r.full_name == name).unwrap());
+    }
+
+    /// Marks the repository archived, as the installation lists it.
+    pub fn set_archived(&self, archived: bool) {
+        self.org_entry(|r| r.archived = archived);
+    }
+
+    /// Leaves the repository out of (or puts it back into) what the
+    /// installation sees, as when an organisation owner changes the App's
+    /// repository selection.
+    pub fn set_installed(&self, installed: bool) {
+        self.org_entry(|r| r.installed = installed);
+    }
+
+    /// [`FakeGithub::enable_app`] on the first of an organisation's
+    /// repositories, the same App installed on all of them.
+    pub fn enable_app_on_all(fakes: &[FakeGithub], app_id: u64) -> AppCredentials {
+        let creds = fakes[0].enable_app(app_id);
+        let app = fakes[0].state().app.clone();
+        for f in &fakes[1..] {
+            f.state().app = app.clone();
         }
+        creds
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

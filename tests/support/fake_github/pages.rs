@@ -22,7 +22,8 @@ impl State {
         query: &HashMap<String, String>,
         items: Vec<Value>,
     ) -> HttpResponse {
-        let (range, link) = self.page(route, query, items.len());
+        let root = format!("/repos/{}/{}/{route}", self.owner, self.name);
+        let (range, link) = self.page(&root, query, items.len());
         let mut answer = HttpResponse::Ok();
         if let Some(link) = link {
             answer.insert_header(("link", link));
@@ -30,9 +31,26 @@ impl State {
         answer.json(&items[range])
     }
 
-    fn page(
+    /// `items` at `root`, a route outside the repository (`/app/…`).
+    pub(super) fn paged_at(
         &self,
-        route: &str,
+        root: &str,
+        query: &HashMap<String, String>,
+        items: Vec<Value>,
+    ) -> HttpResponse {
+        let (range, link) = self.page(root, query, items.len());
+        let mut answer = HttpResponse::Ok();
+        if let Some(link) = link {
+            answer.insert_header(("link", link));
+        }
+        answer.json(&items[range])
+    }
+
+    /// The slice of `total` items `query` asks for at `root` (a path from
+    /// the API root), and the `Link` header naming the other pages.
+    pub(super) fn page(
+        &self,
+        root: &str,
         query: &HashMap<String, String>,
         total: usize,
     ) -> (Range<usize>, Option<String>) {
@@ -55,10 +73,7 @@ impl State {
             let mut pairs: Vec<_> = q.into_iter().collect();
             pairs.sort();
             let q = serde_urlencoded::to_string(pairs).unwrap_or_default();
-            format!(
-                "<{}/repos/{}/{}/{route}?{q}>",
-                self.base_url, self.owner, self.name
-            )
+            format!("<{}{root}?{q}>", self.base_url)
         };
         let mut rels = Vec::new();
         if page > 1 {

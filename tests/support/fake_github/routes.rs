@@ -51,13 +51,9 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-pub async fn handle(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<std::sync::Mutex<State>>,
-) -> Answer {
+pub async fn handle(req: HttpRequest, body: web::Bytes, fleet: web::Data<super::Fleet>) -> Answer {
     let received = std::time::Instant::now();
-    let mut st = state.lock().unwrap();
+    let mut st = fleet.pick(req.path()).lock().unwrap();
     let method = req.method().as_str().to_owned();
     let auth = req
         .headers()
@@ -229,6 +225,61 @@ impl State {
             return self.codeload(rest, query);
         }
         let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        if (method, path) == ("GET", "/app/installations") {
+            if let Err(why) = self.check_jwt(auth) {
+                return message(401, &why);
+            }
+            let Some(app) = &self.app else {
+                return message(404, "Not Found");
+            };
+            let installation = json!({
+                "id": app.installation,
+                "app_id": app.id,
+                "account": { "login": self.owner, "type": "Organization" },
+                "target_type": "Organization",
+                "repository_selection": "selected",
+                "suspended_at": null,
+            });
+            return self.paged_at("/app/installations", query, vec![installation]);
+        }
+        if (method, path) == ("GET", "/installation/repositories") {
+            if let Err(why) = self.check_token(auth) {
+                return message(401, &why);
+            }
+            // An installation token (`ghs_`): a personal token is refused.
+            if !auth.is_some_and(|a| a.contains("ghs_")) {
+                return message(403, "You must authenticate with an installation access token in order to list repositories for an installation.");
+            }
+            let repos: Vec<Value> = self
+                .org
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| r.installed)
+                .map(|r| {
+                    let (owner, name) = r.full_name.split_once('/').unwrap();
+                    json!({
+                        "name": name,
+                        "full_name": r.full_name,
+                        "owner": { "login": owner, "type": "Organization" },
+                        "default_branch": "main",
+                        "archived": r.archived,
+                        "disabled": false,
+                        "private": true,
+                    })
+                })
+                .collect();
+            let (range, link) = self.page("/installation/repositories", query, repos.len());
+            let mut answer = HttpResponse::Ok();
+            if let Some(link) = link {
+                answer.insert_header(("link", link));
+            }
+            return answer.json(json!({
+                "total_count": repos.len(),
+                "repository_selection": "selected",
+                "repositories": &repos[range],
+            }));
+        }
         if let Some(rest) = path.strip_prefix("/app/installations/") {
             return match (method, rest.strip_suffix("/access_tokens")) {
                 ("POST", Some(id)) => self.access_token(id, auth),
@@ -435,7 +486,8 @@ impl State {
             a.strip_prefix("Bearer ")
                 .or_else(|| a.strip_prefix("token "))
         });
-        match token.and_then(|t| self.tokens.get(t)) {
+        let tokens = self.tokens.lock().unwrap();
+        match token.and_then(|t| tokens.get(t)) {
             Some(None) => Ok(()),
             Some(Some(expiry)) if *expiry > now() => Ok(()),
             _ => Err("Bad credentials".to_owned()),
@@ -491,7 +543,10 @@ impl State {
         }
         let token = format!("ghs_{}", uuid::Uuid::new_v4().simple());
         let expiry = now() + i64::try_from(self.token_lifetime.as_secs()).unwrap();
-        self.tokens.insert(token.clone(), Some(expiry));
+        self.tokens
+            .lock()
+            .unwrap()
+            .insert(token.clone(), Some(expiry));
         let expires_at = chrono::DateTime::from_timestamp(expiry, 0)
             .unwrap()
             .format("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,233 @@
+//! `[repositories] discover = true`: the repositories of a GitHub App's
+//! installation that hold pins are served, each with the top-level
+//! settings; archived and excluded ones and those without pins are not.
+//! A later round follows the organisation: a repository taken out of the
+//! App's selection is dropped with its metrics, one that gained pins is
+//! served. A round over an unchanged organisation costs one counted call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chartpilot::clock::SystemClock;
+use chartpilot::jobs::{Job, JobEnvelope, UpgradeRequest};
+use chartpilot::settings::Settings;
+use chartpilot::startup::{Application, Role};
+use chartpilot::worker::repos::Repositories;
+use chartpilot::worker::{Outcome, Worker};
+
+use super::fixture::{self, CHARTS_URL};
+use super::support::fake_github::FakeGithub;
+use super::support::PATIENCE;
+use super::{scratch, CERT_MANAGER_BRANCH, PODINFO_BRANCH};
+
+async fn drain(worker: &Worker) -> usize {
+    let mut ran = 0;
+    while let Ok(Some(outcome)) =
+        tokio::time::timeout(Duration::from_secs(2), worker.process_one()).await
+    {
+        assert_eq!(outcome.expect("settled"), Outcome::Done);
+        ran += 1;
+        assert!(ran < 20, "jobs keep coming");
+    }
+    ran
+}
+
+fn seed(fake: &FakeGithub, keep: impl Fn(&str) -> bool) -> String {
+    let files: Vec<(String, String)> = fixture::files()
+        .into_iter()
+        .filter(|(p, _)| keep(p))
+        .collect();
+    let mut seeded: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    seeded.push(("README.md", "# a repository\n"));
+    fake.seed(&seeded)
+}
+
+fn served(repos: &Repositories) -> Vec<String> {
+    repos.served().iter().map(|s| s.key.clone()).collect()
+}
+
+async fn metrics(base: &str) -> String {
+    reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .timeout(PATIENCE)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn discovery_serves_the_installations_repositories_with_pins_and_follows_changes() {
+    let org = FakeGithub::start_org(
+        "acme",
+        &["platform", "apps", "docs", "legacy", "sandbox-one"],
+    )
+    .await;
+    let [platform, apps, docs, legacy, sandbox] = &org[..] else {
+        unreachable!()
+    };
+    seed(platform, |p| p.ends_with(".tf"));
+    seed(apps, |p| p.starts_with("environments/"));
+    seed(docs, |_| false);
+    seed(legacy, |p| p.starts_with("environments/"));
+    seed(sandbox, |p| p.starts_with("environments/"));
+    legacy.set_archived(true);
+    let app = FakeGithub::enable_app_on_all(&org, 77);
+
+    let scratch = scratch("6.6.0");
+    let config = scratch.tmp.path().join("chartpilot.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[queue]\npath = \"{queue}\"\n\
+             [github]\napp_id = {app_id}\nprivate_key_file = \"{key}\"\napi_url = \"{url}\"\n\
+             [upgrade]\ninterval = \"0s\"\n\
+             [helm]\ntimeout = \"5s\"\n\
+             [[helm.mirrors]]\nfrom = \"{CHARTS_URL}\"\nto = \"file://{index}\"\n\
+             [repositories]\ndiscover = true\nexclude = [\"ACME/sandbox-*\"]\n",
+            queue = scratch.tmp.path().join("queue").display(),
+            app_id = app.app_id,
+            key = app.key_file.display(),
+            url = platform.url,
+            index = scratch.index_dir.display(),
+        ),
+    )
+    .unwrap();
+    let settings = Settings::load(Some(&config), &Default::default()).expect("settings");
+    assert!(settings.serves_many());
+    let clock = Arc::new(SystemClock);
+    let repos = Arc::new(Repositories::from_settings(&settings, clock.clone()).await);
+    assert_eq!(
+        served(&repos),
+        ["acme/platform", "acme/apps"],
+        "docs has no pins, legacy is archived, sandbox-one is excluded"
+    );
+    let mut keys = repos.keys();
+    assert_eq!(*keys.borrow_and_update(), served(&repos));
+
+    let application = Application::build_with(
+        &settings,
+        Role::All,
+        Arc::clone(&repos) as Arc<dyn chartpilot::worker::JobHandler>,
+        clock,
+    )
+    .await
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", application.port());
+    let (server, worker, queue) = application.into_parts();
+    tokio::spawn(server);
+    let worker = worker.unwrap();
+
+    // One pass naming no repository: each discovered repository gets its own.
+    let pass = JobEnvelope::new(
+        &Job::Upgrade(UpgradeRequest {
+            reason: "test".into(),
+        }),
+        "upgrade-discovered".into(),
+        None,
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    queue.publish(&pass).await.unwrap();
+    assert_eq!(
+        drain(&worker).await,
+        3,
+        "the job and one pass per repository"
+    );
+    let heads = |fake: &FakeGithub| -> Vec<String> {
+        let mut h: Vec<String> = fake.pulls().iter().map(|p| p.head.clone()).collect();
+        h.sort();
+        h
+    };
+    assert_eq!(heads(platform), [CERT_MANAGER_BRANCH]);
+    assert!(
+        heads(apps).contains(&PODINFO_BRANCH.to_owned()),
+        "{:?}",
+        heads(apps)
+    );
+    for fake in [docs, legacy, sandbox] {
+        assert!(
+            fake.pulls().is_empty(),
+            "{}: {:?}",
+            fake.repository(),
+            heads(fake)
+        );
+    }
+    let text = metrics(&base).await;
+    assert!(text.contains("chartpilot_repositories_served 2"), "{text}");
+    assert!(text.contains("gitops_repository=\"acme/apps\""), "{text}");
+
+    // Nothing changed: one counted call (the App's installations, which a
+    // JWT cannot ask conditionally); the rest are 304s.
+    org.iter().for_each(FakeGithub::clear_requests);
+    assert_eq!(repos.discover().await.unwrap(), (2, 3));
+    let counted: Vec<String> = org
+        .iter()
+        .flat_map(|f| f.counted_calls())
+        .map(|c| c.line())
+        .collect();
+    assert_eq!(counted, ["GET /app/installations"], "{counted:#?}");
+
+    // The organisation changes: apps leaves the App's selection, docs gets
+    // pins, legacy is unarchived.
+    apps.set_installed(false);
+    docs.commit_files(
+        "main",
+        &[(
+            "environments/dev/podinfo.yaml",
+            &fixture::files()
+                .into_iter()
+                .find(|(p, _)| p == "environments/dev/podinfo.yaml")
+                .unwrap()
+                .1,
+        )],
+    );
+    legacy.set_archived(false);
+    assert_eq!(
+        repos.discover().await.unwrap(),
+        (3, 1),
+        "sandbox-one left out; apps no longer listed"
+    );
+    assert_eq!(
+        served(&repos),
+        ["acme/platform", "acme/docs", "acme/legacy"]
+    );
+    assert!(keys.has_changed().unwrap(), "the schedule hears of it");
+    assert_eq!(*keys.borrow_and_update(), served(&repos));
+    let text = metrics(&base).await;
+    assert!(text.contains("chartpilot_repositories_served 3"), "{text}");
+    assert!(
+        !text.contains("gitops_repository=\"acme/apps\""),
+        "a repository no longer served leaves no series: {text}"
+    );
+
+    // A push to the dropped repository is not acted on; a pass of a new
+    // one is.
+    let pass = |key: &str| {
+        JobEnvelope::new(
+            &Job::Upgrade(UpgradeRequest {
+                reason: "test".into(),
+            }),
+            format!("upgrade-{key}"),
+            None,
+            chrono::Utc::now(),
+        )
+        .unwrap()
+        .in_repository(key)
+    };
+    let apps_before = apps.pulls().len();
+    queue.publish(&pass("acme/apps")).await.unwrap();
+    queue.publish(&pass("acme/docs")).await.unwrap();
+    assert_eq!(drain(&worker).await, 2);
+    assert_eq!(apps.pulls().len(), apps_before, "apps is no longer served");
+    assert!(
+        heads(docs).contains(&PODINFO_BRANCH.to_owned()),
+        "{:?}",
+        heads(docs)
+    );
+}
