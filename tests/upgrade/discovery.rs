@@ -231,3 +231,98 @@ async fn discovery_serves_the_installations_repositories_with_pins_and_follows_c
         heads(docs)
     );
 }
+
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `chartpilot serve` with discovery: the schedule passes the repositories
+/// the first round found, and a repository that gains pins later is found
+/// by a later round and passed too, with nothing but the clock moving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_schedules_what_discovery_finds_and_what_a_later_round_adds() {
+    let org = FakeGithub::start_org("acme", &["apps", "late"]).await;
+    let [apps, late] = &org[..] else {
+        unreachable!()
+    };
+    seed(apps, |p| p.starts_with("environments/"));
+    seed(late, |_| false);
+    let app = FakeGithub::enable_app_on_all(&org, 78);
+    let scratch = scratch("6.6.0");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = scratch.tmp.path().join("chartpilot.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n\
+             [queue]\npath = \"{queue}\"\n\
+             [github]\napp_id = {app_id}\nprivate_key_file = \"{key}\"\napi_url = \"{url}\"\nwebhook_secret = \"{secret}\"\n\
+             [upgrade]\ninterval = \"2s\"\njitter = \"0s\"\n\
+             [helm]\ntimeout = \"5s\"\n\
+             [[helm.mirrors]]\nfrom = \"{CHARTS_URL}\"\nto = \"file://{index}\"\n\
+             [repositories]\ndiscover = true\n",
+            queue = scratch.tmp.path().join("queue").display(),
+            app_id = app.app_id,
+            key = app.key_file.display(),
+            url = apps.url,
+            secret = super::support::random_secret(),
+            index = scratch.index_dir.display(),
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_chartpilot"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The fake answers on this runtime: wait off it. Killed however the
+    // test ends.
+    let mut child = Kill(child);
+    let _child = tokio::task::spawn_blocking(move || {
+        super::support::process::wait_healthy(port, &mut child.0, Duration::from_secs(30));
+        child
+    })
+    .await
+    .unwrap();
+
+    let until = std::time::Instant::now() + PATIENCE * 2;
+    let has_pr = |fake: &FakeGithub| fake.pulls().iter().any(|p| p.head == PODINFO_BRANCH);
+    while !has_pr(apps) {
+        assert!(
+            std::time::Instant::now() < until,
+            "no scheduled pass of acme/apps"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(late.pulls().is_empty(), "late has no pins yet");
+
+    late.commit_files(
+        "main",
+        &[(
+            "environments/dev/podinfo.yaml",
+            &fixture::files()
+                .into_iter()
+                .find(|(p, _)| p == "environments/dev/podinfo.yaml")
+                .unwrap()
+                .1,
+        )],
+    );
+    while !has_pr(late) {
+        assert!(
+            std::time::Instant::now() < until,
+            "the repository that gained pins was never passed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
