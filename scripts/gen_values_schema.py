@@ -100,6 +100,12 @@ CONFIG = obj(
                 "branch": s(minLength=1),
             }
         ),
+        "repositories": obj(
+            {
+                "discover": {"type": "boolean", "description": "Serve the repositories with pins of the GitHub App's installations (needs github.appId)"},
+                "exclude": strs(),
+            }
+        ),
         "argocd": obj(
             {
                 "mode": {"enum": ["none", "kube", "api"]},

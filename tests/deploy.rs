@@ -197,6 +197,11 @@ fn the_charts_rendered_configs_load() {
     assert!(!scaled.argocd.token.is_empty());
     assert_eq!(scaled.chat.protected, ["prod"]);
     assert_eq!(scaled.rollback.rules[0].env_values["production"], "prod");
+    assert!(scaled.discovers() && !set("all-in-one").discovers());
+    assert_eq!(
+        scaled.repositories.discovery.as_ref().unwrap().exclude,
+        ["example-org/sandbox-*"]
+    );
     let kube = set("kube-ingress-netpol");
     assert_eq!(kube.argocd.mode, ArgocdMode::Kube);
     assert!(!kube.github.token.is_empty());

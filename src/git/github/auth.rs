@@ -1,6 +1,8 @@
 //! Credentials: a personal (or fine-grained) token, or a GitHub App whose
 //! installation on the repository is found on first use.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use octocrab::models::{AppId, InstallationId};
@@ -27,11 +29,59 @@ pub enum Credentials {
 pub struct App {
     /// Authenticates as the App itself (a JWT per request).
     jwt: Octocrab,
-    /// `/repos/{owner}/{name}/installation`.
-    installation_path: String,
+    /// Which App, on which GitHub: the key of the shared clients.
+    api_url: String,
+    app_id: u64,
+    /// `/repos/{owner}/{name}`, whose installation this is.
+    repo_path: String,
     /// Kept as the one instance: cloning an installation client copies its
     /// token cache, and the copy would fetch tokens of its own.
-    installation: OnceCell<Octocrab>,
+    installation: OnceCell<Arc<Octocrab>>,
+}
+
+/// `(api_url, app id, installation id)`.
+type InstallationKey = (String, u64, u64);
+
+/// The installation clients of this process: one per installation, so
+/// every repository of an installation shares one token (two hundred
+/// repositories are one token request an hour, not two hundred).
+static CLIENTS: LazyLock<Mutex<HashMap<InstallationKey, Arc<Octocrab>>>> =
+    LazyLock::new(Mutex::default);
+
+/// Installations known by repository (`(api_url, /repos/{owner}/{name})`,
+/// lower case) from a discovery listing: a repository found there needs
+/// no lookup of its own.
+static KNOWN: LazyLock<Mutex<HashMap<(String, String), u64>>> = LazyLock::new(Mutex::default);
+
+/// Records that `repo_path` (`/repos/{owner}/{name}`) is in installation
+/// `id` of the App at `api_url`.
+pub fn remember_installation(api_url: &str, repo_path: &str, id: u64) {
+    KNOWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert((api_url.to_owned(), repo_path.to_ascii_lowercase()), id);
+}
+
+/// The shared client of installation `id`, made on first use.
+fn shared_client(
+    jwt: &Octocrab,
+    api_url: &str,
+    app_id: u64,
+    id: u64,
+) -> Result<Arc<Octocrab>, GitError> {
+    let mut clients = CLIENTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let key = (api_url.to_owned(), app_id, id);
+    if let Some(c) = clients.get(&key) {
+        return Ok(Arc::clone(c));
+    }
+    let crab = Arc::new(
+        jwt.installation(InstallationId(id))
+            .map_err(|e| GitError::Refused(format!("building the installation client: {e}")))?,
+    );
+    clients.insert(key, Arc::clone(&crab));
+    Ok(crab)
 }
 
 impl Credentials {
@@ -69,7 +119,9 @@ impl Credentials {
                     .map_err(|e| GitError::Refused(format!("building the GitHub client: {e}")))?;
                 Ok(Credentials::App(Box::new(App {
                     jwt,
-                    installation_path: format!("{repo_path}/installation"),
+                    api_url: settings.api_url.clone(),
+                    app_id,
+                    repo_path: repo_path.to_owned(),
                     installation: OnceCell::new(),
                 })))
             }
@@ -132,12 +184,18 @@ impl Credentials {
 /// (`repositories.discover`).
 pub struct AppDirectory {
     jwt: Octocrab,
+    api_url: String,
+    app_id: u64,
 }
 
 impl AppDirectory {
     pub fn from_settings(settings: &GithubSettings) -> Result<Self, GitError> {
         match Credentials::from_settings(settings, "")? {
-            Credentials::App(app) => Ok(Self { jwt: app.jwt }),
+            Credentials::App(app) => Ok(Self {
+                jwt: app.jwt,
+                api_url: app.api_url,
+                app_id: app.app_id,
+            }),
             Credentials::Token(_) => Err(GitError::Refused(
                 "listing installations needs a GitHub App (github.app_id and github.private_key_file)"
                     .to_owned(),
@@ -152,35 +210,42 @@ impl AppDirectory {
 
     /// Credentials of one installation, its id known.
     pub fn installation(&self, id: u64) -> Result<Credentials, GitError> {
-        let crab = self
-            .jwt
-            .installation(InstallationId(id))
-            .map_err(|e| GitError::Refused(format!("building the installation client: {e}")))?;
+        let crab = shared_client(&self.jwt, &self.api_url, self.app_id, id)?;
         Ok(Credentials::App(Box::new(App {
             jwt: self.jwt.clone(),
-            installation_path: String::new(),
+            api_url: self.api_url.clone(),
+            app_id: self.app_id,
+            repo_path: String::new(),
             installation: OnceCell::new_with(Some(crab)),
         })))
+    }
+
+    /// Records that `full_name` (`owner/name`) is in installation `id`.
+    pub fn remember(&self, full_name: &str, id: u64) {
+        remember_installation(&self.api_url, &format!("/repos/{full_name}"), id);
     }
 }
 
 impl App {
-    /// Finds the App's installation on the repository: once per process.
+    /// Finds the App's installation on the repository: once per process,
+    /// and not at all when a discovery listing named it. Every repository
+    /// of one installation gets the same client.
     /// A single attempt: a failure goes back to the queue, which retries.
-    async fn discover(&self, api: &Api) -> Result<Octocrab, GitError> {
+    async fn discover(&self, api: &Api) -> Result<Arc<Octocrab>, GitError> {
         #[derive(Deserialize)]
         struct Installation {
             id: u64,
         }
-        let reply = send(
-            &self.jwt,
-            Verb::Get,
-            &self.installation_path,
-            None,
-            None,
-            None,
-        )
-        .await?;
+        let known = KNOWN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(self.api_url.clone(), self.repo_path.to_ascii_lowercase()))
+            .copied();
+        if let Some(id) = known {
+            return shared_client(&self.jwt, &self.api_url, self.app_id, id);
+        }
+        let installation_path = format!("{}/installation", self.repo_path);
+        let reply = send(&self.jwt, Verb::Get, &installation_path, None, None, None).await?;
         if let Some(delay) = api.rate_limit(&reply) {
             return Err(GitError::RateLimited(delay));
         }
@@ -203,8 +268,7 @@ impl App {
             installation = installation.id,
             "found the GitHub App installation"
         );
-        self.jwt
-            .installation(InstallationId(installation.id))
-            .map_err(|e| GitError::Refused(format!("building the installation client: {e}")))
+        remember_installation(&self.api_url, &self.repo_path, installation.id);
+        shared_client(&self.jwt, &self.api_url, self.app_id, installation.id)
     }
 }

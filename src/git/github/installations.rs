@@ -104,6 +104,9 @@ impl Installations {
                     return Err(reply.error(&format!("repositories of installation {id}")));
                 }
                 let page: RepositoryPage = reply.json("installation repositories")?;
+                for r in &page.repositories {
+                    self.directory.remember(&r.full_name, id);
+                }
                 out.extend(page.repositories.into_iter().map(|r| InstalledRepository {
                     default_branch: r.default_branch.unwrap_or_else(|| "main".to_owned()),
                     read_only: r.archived || r.disabled,

@@ -139,6 +139,9 @@ pub struct State {
     /// Every repository on this server (the organisation's; this one
     /// alone otherwise), as the installation lists them.
     org: Arc<Mutex<Vec<OrgRepo>>>,
+    /// Counted calls of the organisation's budget (one installation's),
+    /// less those of cleared requests.
+    spent: Arc<std::sync::atomic::AtomicUsize>,
     app: Option<AppKey>,
     token_lifetime: Duration,
     pulls: Vec<FakePull>,
@@ -236,6 +239,7 @@ impl FakeGithub {
         let (listener, url) = super::loopback();
         let token = format!("ghp_{}", uuid::Uuid::new_v4().simple());
         let tokens = Arc::new(Mutex::new(HashMap::from([(token.clone(), None)])));
+        let spent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let org = Arc::new(Mutex::new(
             names
                 .iter()
@@ -258,6 +262,7 @@ impl FakeGithub {
                 repo: BareRepo::init(dir.path()),
                 tokens: Arc::clone(&tokens),
                 org: Arc::clone(&org),
+                spent: Arc::clone(&spent),
                 app: None,
                 token_lifetime: DEFAULT_TOKEN_LIFETIME,
                 pulls: Vec::new(),
@@ -668,7 +673,15 @@ impl FakeGithub {
     }
 
     pub fn clear_requests(&self) {
-        self.state().requests.clear();
+        let mut st = self.state();
+        let counted = st
+            .requests
+            .iter()
+            .filter(|r| !r.path.starts_with("/_codeload/") && r.status != 304)
+            .count();
+        st.spent
+            .fetch_sub(counted, std::sync::atomic::Ordering::SeqCst);
+        st.requests.clear();
     }
 
     /// The next `times` requests whose method is `method` and whose path

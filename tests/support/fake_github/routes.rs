@@ -2,6 +2,7 @@
 //! authentication apply to every route alike.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -103,12 +104,11 @@ pub async fn handle(req: HttpRequest, body: web::Bytes, fleet: web::Data<super::
     };
     let answer = if api {
         // GitHub's budget headers on every answer; a 304 costs nothing.
-        let spent = st
-            .requests
-            .iter()
-            .filter(|r| !r.path.starts_with("/_codeload/") && r.status != 304)
-            .count()
-            + usize::from(answer.status() != StatusCode::NOT_MODIFIED);
+        // One budget for the installation: every repository of the
+        // organisation spends from it.
+        let counted = answer.status() != StatusCode::NOT_MODIFIED;
+        let spent =
+            st.spent.fetch_add(usize::from(counted), Ordering::SeqCst) + usize::from(counted);
         with_budget(answer, spent)
     } else {
         answer

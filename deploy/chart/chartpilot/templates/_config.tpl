@@ -77,6 +77,12 @@ users = {{ . | toJson }}
 provider = {{ $c.git.provider | toJson }}
 repository = {{ $c.git.repository | toJson }}
 branch = {{ $c.git.branch | toJson }}
+{{- if $c.repositories.discover }}
+
+[repositories]
+discover = true
+exclude = {{ $c.repositories.exclude | toJson }}
+{{- end }}
 
 [argocd]
 mode = {{ $c.argocd.mode | toJson }}
