@@ -45,6 +45,9 @@ pub struct Repositories {
     /// `repositories.discover`, and its rounds one at a time.
     discoverer: Option<Discoverer>,
     round: tokio::sync::Mutex<()>,
+    /// When a job for a repository not served last started a round of its
+    /// own (see [`Repositories::find_or_discover`]).
+    asked: Mutex<Option<std::time::Instant>>,
     /// Checked, holding no pins: kept with their clients, so the next
     /// round's reads are conditional.
     pinless: Mutex<Vec<Served>>,
@@ -52,6 +55,11 @@ pub struct Repositories {
     keys: watch::Sender<Vec<String>>,
     clock: Arc<dyn crate::clock::Clock>,
 }
+
+/// The least time between two rounds started by jobs for repositories not
+/// served: a stream of events from an installation's pinless repositories
+/// costs one listing a minute, not one per event.
+const ASKED_ROUND_EVERY: Duration = Duration::from_secs(60);
 
 /// How long a failed discovery round waits before the next try.
 const DISCOVERY_RETRY: Duration = Duration::from_secs(60);
@@ -127,6 +135,7 @@ impl Repositories {
             status: OnceLock::new(),
             discoverer,
             round: tokio::sync::Mutex::new(()),
+            asked: Mutex::new(None),
             pinless: Mutex::new(Vec::new()),
             keys: watch::channel(keys).0,
             clock,
@@ -298,6 +307,35 @@ impl Repositories {
         }
     }
 
+    /// The repository's handler; with discovery, a repository not served
+    /// yet starts a round first (at most one a minute): it may have joined
+    /// the App's selection, or gained pins, since the last round, or
+    /// another worker's round found it before this worker's did.
+    async fn find_or_discover(&self, key: &str) -> Option<(String, Arc<ServiceHandler>)> {
+        if let Some(found) = self.entry(key) {
+            return Some(found);
+        }
+        self.discoverer.as_ref()?;
+        {
+            let mut asked = self
+                .asked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if asked.is_some_and(|at| at.elapsed() < ASKED_ROUND_EVERY) {
+                return None;
+            }
+            *asked = Some(std::time::Instant::now());
+        }
+        tracing::info!(
+            repository = key,
+            "job for a repository not served: discovery round"
+        );
+        if let Err(e) = self.discover().await {
+            tracing::warn!(error = %e, "discovery round failed");
+        }
+        self.entry(key)
+    }
+
     fn attach(&self, h: &Arc<ServiceHandler>) {
         if let Some(m) = self.metrics.get() {
             h.attach_metrics(m);
@@ -430,7 +468,7 @@ impl JobHandler for Repositories {
         }
         let named = envelope.repository.as_deref().filter(|k| !k.is_empty());
         match (named, job) {
-            (Some(key), _) => match self.entry(key) {
+            (Some(key), _) => match self.find_or_discover(key).await {
                 Some((_, h)) => h.handle(job, envelope).await,
                 None => {
                     tracing::warn!(
