@@ -85,6 +85,20 @@ pub fn take_repo_flag(text: &str) -> (Option<String>, String) {
     (named, rest.join(" "))
 }
 
+/// The most repositories a reply or a log line names; an organisation's
+/// two hundred would bury the answer.
+const MAX_NAMED: usize = 10;
+
+/// `keys` as code spans, the first [`MAX_NAMED`] and how many more.
+fn listed<'a>(keys: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let n = keys.len();
+    let mut out: Vec<String> = keys.take(MAX_NAMED).map(|k| format!("`{k}`")).collect();
+    if n > MAX_NAMED {
+        out.push(format!("and {} more", n - MAX_NAMED));
+    }
+    out.join(", ")
+}
+
 /// Whether a chat command needs no repository (`help`, or nothing).
 fn needs_no_repository(text: &str) -> bool {
     let verb = text
@@ -355,11 +369,8 @@ impl Repositories {
     }
 
     fn names(&self) -> String {
-        self.served()
-            .iter()
-            .map(|s| format!("`{}`", s.key))
-            .collect::<Vec<_>>()
-            .join(", ")
+        let served = self.served();
+        listed(served.iter().map(|s| s.key.as_str()))
     }
 
     /// The job once per repository, each in that repository's lane.
@@ -525,6 +536,17 @@ mod tests {
             assert_eq!((r.as_deref(), t.as_str()), (repo, rest), "{text}");
         }
         assert!(needs_no_repository("help"));
+        let keys: Vec<String> = (0..12).map(|i| format!("acme/r{i}")).collect();
+        let cases = [
+            (0, ""),
+            (1, "`acme/r0`"),
+            (2, "`acme/r0`, `acme/r1`"),
+            (10, "`acme/r0`, `acme/r1`, `acme/r2`, `acme/r3`, `acme/r4`, `acme/r5`, `acme/r6`, `acme/r7`, `acme/r8`, `acme/r9`"),
+            (12, "`acme/r0`, `acme/r1`, `acme/r2`, `acme/r3`, `acme/r4`, `acme/r5`, `acme/r6`, `acme/r7`, `acme/r8`, `acme/r9`, and 2 more"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(listed(keys[..n].iter().map(String::as_str)), want, "{n}");
+        }
         assert!(needs_no_repository("/chartpilot help"));
         assert!(needs_no_repository(""));
         assert!(!needs_no_repository("rollback web prod"));
