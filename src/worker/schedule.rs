@@ -128,16 +128,21 @@ pub async fn run(
 mod tests {
     use super::*;
 
-    #[test]
-    fn first_passes_spread_over_one_interval() {
-        let s = UpgradeSettings {
+    /// An hourly interval with `jitter`.
+    fn hourly(jitter: Duration) -> UpgradeSettings {
+        UpgradeSettings {
             interval: Duration::from_secs(3600),
-            jitter: Duration::ZERO,
+            jitter,
             labels: vec![],
             major_label: "major".into(),
             values_label: "needs-values-change".into(),
             dashboard: false,
-        };
+        }
+    }
+
+    #[test]
+    fn first_passes_spread_over_one_interval() {
+        let s = hourly(Duration::ZERO);
         let cases = [
             (0, 1, 0),
             (0, 4, 0),
@@ -153,14 +158,7 @@ mod tests {
 
     #[test]
     fn a_changed_list_keeps_known_times_spreads_new_ones_and_drops_the_gone() {
-        let s = UpgradeSettings {
-            interval: Duration::from_secs(3600),
-            jitter: Duration::ZERO,
-            labels: vec![],
-            major_label: "major".into(),
-            values_label: "needs-values-change".into(),
-            dashboard: false,
-        };
+        let s = hourly(Duration::ZERO);
         let t0 = tokio::time::Instant::now();
         let keys = |k: &[&str]| k.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>();
         let mut due = Vec::new();
@@ -194,14 +192,7 @@ mod tests {
 
     #[test]
     fn delay_is_the_interval_plus_at_most_the_jitter() {
-        let s = UpgradeSettings {
-            interval: Duration::from_secs(3600),
-            jitter: Duration::from_secs(600),
-            labels: vec![],
-            major_label: "major".into(),
-            values_label: "needs-values-change".into(),
-            dashboard: false,
-        };
+        let s = hourly(Duration::from_secs(600));
         let mut rng = rand::rng();
         let delays: Vec<Duration> = (0..200).map(|_| next_delay(&s, &mut rng)).collect();
         assert!(delays

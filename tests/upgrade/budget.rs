@@ -16,13 +16,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chartpilot::clock::SystemClock;
-use chartpilot::jobs::{Job, JobEnvelope, UpgradeRequest};
 use chartpilot::settings::Settings;
-use chartpilot::startup::{Application, Role};
 use chartpilot::worker::repos::Repositories;
+use chartpilot::worker::JobHandler;
 use chartpilot::worker::{Outcome, Worker};
 
-use super::fixture::{self, CHARTS_URL};
+use super::fixture;
+use super::org::{discovering_config, pass, start};
 use super::scratch;
 use super::support::fake_github::FakeGithub;
 
@@ -51,16 +51,11 @@ async fn hour(
     repos.discover().await.expect("discovery round");
     let keys: Vec<String> = repos.served().iter().map(|s| s.key.clone()).collect();
     for key in &keys {
-        let job = JobEnvelope::new(
-            &Job::Upgrade(UpgradeRequest {
-                reason: "schedule".into(),
-            }),
-            format!("upgrade-schedule-{key}-{n}"),
-            None,
-            chrono::Utc::now(),
-        )
-        .unwrap()
-        .in_repository(key.as_str());
+        let job = pass(
+            Some(key),
+            "schedule",
+            &format!("upgrade-schedule-{key}-{n}"),
+        );
         queue.publish(&job).await.unwrap();
     }
     for _ in &keys {
@@ -128,38 +123,18 @@ async fn an_organisation_on_an_hourly_interval_stays_under_half_the_budget() {
     }
     let app = FakeGithub::enable_app_on_all(&org, 79);
     let scratch = scratch("6.6.0");
-    let config = scratch.tmp.path().join("chartpilot.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[queue]\npath = \"{queue}\"\n\
-             [github]\napp_id = {app_id}\nprivate_key_file = \"{key}\"\napi_url = \"{url}\"\n\
-             [upgrade]\ninterval = \"0s\"\n\
-             [helm]\ntimeout = \"5s\"\n\
-             [[helm.mirrors]]\nfrom = \"{CHARTS_URL}\"\nto = \"file://{index}\"\n\
-             [repositories]\ndiscover = true\n",
-            queue = scratch.tmp.path().join("queue").display(),
-            app_id = app.app_id,
-            key = app.key_file.display(),
-            url = org[0].url,
-            index = scratch.index_dir.display(),
-        ),
-    )
-    .unwrap();
+    let config = discovering_config(
+        &scratch,
+        &app,
+        &org[0].url,
+        0,
+        "[upgrade]\ninterval = \"0s\"\n[repositories]\ndiscover = true\n",
+    );
     let settings = Settings::load(Some(&config), &Default::default()).expect("settings");
     let clock = Arc::new(SystemClock);
     let repos = Arc::new(Repositories::from_settings(&settings, clock.clone()).await);
     assert_eq!(repos.served().len(), n, "every repository holds pins");
-    let application = Application::build_with(
-        &settings,
-        Role::All,
-        Arc::clone(&repos) as Arc<dyn chartpilot::worker::JobHandler>,
-        clock,
-    )
-    .await
-    .unwrap();
-    let (_server, worker, queue) = application.into_parts();
-    let worker = worker.unwrap();
+    let (_base, worker, queue) = start(&settings, Arc::clone(&repos) as Arc<dyn JobHandler>).await;
     let seeded = started.elapsed();
 
     let mut report = Vec::new();

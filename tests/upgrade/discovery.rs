@@ -9,41 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chartpilot::clock::SystemClock;
-use chartpilot::jobs::{Job, JobEnvelope, UpgradeRequest};
 use chartpilot::settings::Settings;
-use chartpilot::startup::{Application, Role};
 use chartpilot::worker::repos::Repositories;
-use chartpilot::worker::{Outcome, Worker};
+use chartpilot::worker::JobHandler;
 
-use super::fixture::{self, CHARTS_URL};
+use super::org::{discovering_config, drain, fixture_file, heads, pass, seed, start};
 use super::support::fake_github::FakeGithub;
 use super::support::PATIENCE;
 use super::{scratch, CERT_MANAGER_BRANCH, PODINFO_BRANCH};
-
-async fn drain(worker: &Worker) -> usize {
-    let mut ran = 0;
-    while let Ok(Some(outcome)) =
-        tokio::time::timeout(Duration::from_secs(2), worker.process_one()).await
-    {
-        assert_eq!(outcome.expect("settled"), Outcome::Done);
-        ran += 1;
-        assert!(ran < 20, "jobs keep coming");
-    }
-    ran
-}
-
-fn seed(fake: &FakeGithub, keep: impl Fn(&str) -> bool) -> String {
-    let files: Vec<(String, String)> = fixture::files()
-        .into_iter()
-        .filter(|(p, _)| keep(p))
-        .collect();
-    let mut seeded: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    seeded.push(("README.md", "# a repository\n"));
-    fake.seed(&seeded)
-}
 
 fn served(repos: &Repositories) -> Vec<String> {
     repos.served().iter().map(|s| s.key.clone()).collect()
@@ -80,24 +53,14 @@ async fn discovery_serves_the_installations_repositories_with_pins_and_follows_c
     let app = FakeGithub::enable_app_on_all(&org, 77);
 
     let scratch = scratch("6.6.0");
-    let config = scratch.tmp.path().join("chartpilot.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[queue]\npath = \"{queue}\"\n\
-             [github]\napp_id = {app_id}\nprivate_key_file = \"{key}\"\napi_url = \"{url}\"\n\
-             [upgrade]\ninterval = \"0s\"\n\
-             [helm]\ntimeout = \"5s\"\n\
-             [[helm.mirrors]]\nfrom = \"{CHARTS_URL}\"\nto = \"file://{index}\"\n\
-             [repositories]\ndiscover = true\nexclude = [\"ACME/sandbox-*\"]\n",
-            queue = scratch.tmp.path().join("queue").display(),
-            app_id = app.app_id,
-            key = app.key_file.display(),
-            url = platform.url,
-            index = scratch.index_dir.display(),
-        ),
-    )
-    .unwrap();
+    let config = discovering_config(
+        &scratch,
+        &app,
+        &platform.url,
+        0,
+        "[upgrade]\ninterval = \"0s\"\n\
+         [repositories]\ndiscover = true\nexclude = [\"ACME/sandbox-*\"]\n",
+    );
     let settings = Settings::load(Some(&config), &Default::default()).expect("settings");
     assert!(settings.serves_many());
     let clock = Arc::new(SystemClock);
@@ -110,40 +73,16 @@ async fn discovery_serves_the_installations_repositories_with_pins_and_follows_c
     let mut keys = repos.keys();
     assert_eq!(*keys.borrow_and_update(), served(&repos));
 
-    let application = Application::build_with(
-        &settings,
-        Role::All,
-        Arc::clone(&repos) as Arc<dyn chartpilot::worker::JobHandler>,
-        clock,
-    )
-    .await
-    .unwrap();
-    let base = format!("http://127.0.0.1:{}", application.port());
-    let (server, worker, queue) = application.into_parts();
-    tokio::spawn(server);
-    let worker = worker.unwrap();
+    let (base, worker, queue) = start(&settings, Arc::clone(&repos) as Arc<dyn JobHandler>).await;
 
     // One pass naming no repository: each discovered repository gets its own.
-    let pass = JobEnvelope::new(
-        &Job::Upgrade(UpgradeRequest {
-            reason: "test".into(),
-        }),
-        "upgrade-discovered".into(),
-        None,
-        chrono::Utc::now(),
-    )
-    .unwrap();
-    queue.publish(&pass).await.unwrap();
+    let pass_all = pass(None, "test", "upgrade-discovered");
+    queue.publish(&pass_all).await.unwrap();
     assert_eq!(
         drain(&worker).await,
         3,
         "the job and one pass per repository"
     );
-    let heads = |fake: &FakeGithub| -> Vec<String> {
-        let mut h: Vec<String> = fake.pulls().iter().map(|p| p.head.clone()).collect();
-        h.sort();
-        h
-    };
     assert_eq!(heads(platform), [CERT_MANAGER_BRANCH]);
     assert!(
         heads(apps).contains(&PODINFO_BRANCH.to_owned()),
@@ -180,29 +119,16 @@ async fn discovery_serves_the_installations_repositories_with_pins_and_follows_c
         "main",
         &[(
             "environments/dev/podinfo.yaml",
-            &fixture::files()
-                .into_iter()
-                .find(|(p, _)| p == "environments/dev/podinfo.yaml")
-                .unwrap()
-                .1,
+            &fixture_file("environments/dev/podinfo.yaml"),
         )],
     );
     legacy.set_archived(false);
     // A job for a repository not served starts a round of its own: docs is
     // found and passed at once, without waiting for the next round.
-    let pass = |key: &str, id: &str| {
-        JobEnvelope::new(
-            &Job::Upgrade(UpgradeRequest {
-                reason: "test".into(),
-            }),
-            format!("upgrade-{key}-{id}"),
-            None,
-            chrono::Utc::now(),
-        )
-        .unwrap()
-        .in_repository(key)
-    };
-    queue.publish(&pass("acme/docs", "asked")).await.unwrap();
+    queue
+        .publish(&pass(Some("acme/docs"), "test", "upgrade-asked"))
+        .await
+        .unwrap();
     assert_eq!(drain(&worker).await, 1);
     assert!(
         heads(docs).contains(&PODINFO_BRANCH.to_owned()),
@@ -231,7 +157,10 @@ async fn discovery_serves_the_installations_repositories_with_pins_and_follows_c
     // second round within the minute).
     org.iter().for_each(FakeGithub::clear_requests);
     let apps_before = apps.pulls().len();
-    queue.publish(&pass("acme/apps", "dropped")).await.unwrap();
+    queue
+        .publish(&pass(Some("acme/apps"), "test", "upgrade-dropped"))
+        .await
+        .unwrap();
     assert_eq!(drain(&worker).await, 1);
     assert_eq!(apps.pulls().len(), apps_before, "apps is no longer served");
     let calls: Vec<String> = org
@@ -269,26 +198,13 @@ async fn serve_schedules_what_discovery_finds_and_what_a_later_round_adds() {
         .local_addr()
         .unwrap()
         .port();
-    let config = scratch.tmp.path().join("chartpilot.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n\
-             [queue]\npath = \"{queue}\"\n\
-             [github]\napp_id = {app_id}\nprivate_key_file = \"{key}\"\napi_url = \"{url}\"\nwebhook_secret = \"{secret}\"\n\
-             [upgrade]\ninterval = \"2s\"\njitter = \"0s\"\n\
-             [helm]\ntimeout = \"5s\"\n\
-             [[helm.mirrors]]\nfrom = \"{CHARTS_URL}\"\nto = \"file://{index}\"\n\
-             [repositories]\ndiscover = true\n",
-            queue = scratch.tmp.path().join("queue").display(),
-            app_id = app.app_id,
-            key = app.key_file.display(),
-            url = apps.url,
-            secret = super::support::random_secret(),
-            index = scratch.index_dir.display(),
-        ),
-    )
-    .unwrap();
+    let config = discovering_config(
+        &scratch,
+        &app,
+        &apps.url,
+        port,
+        "[upgrade]\ninterval = \"2s\"\njitter = \"0s\"\n[repositories]\ndiscover = true\n",
+    );
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_chartpilot"))
         .args(["serve", "--config"])
         .arg(&config)
@@ -321,11 +237,7 @@ async fn serve_schedules_what_discovery_finds_and_what_a_later_round_adds() {
         "main",
         &[(
             "environments/dev/podinfo.yaml",
-            &fixture::files()
-                .into_iter()
-                .find(|(p, _)| p == "environments/dev/podinfo.yaml")
-                .unwrap()
-                .1,
+            &fixture_file("environments/dev/podinfo.yaml"),
         )],
     );
     while !has_pr(late) {

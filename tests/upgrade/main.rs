@@ -17,6 +17,7 @@ mod impact;
 mod local;
 mod logs;
 mod majors;
+mod org;
 mod promotion;
 mod rate_limits;
 mod repositories;

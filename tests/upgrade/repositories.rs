@@ -6,44 +6,17 @@
 //! `acme/platform` alone.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chartpilot::clock::SystemClock;
-use chartpilot::jobs::{ChatCommand, ChatSource, Job, JobEnvelope, UpgradeRequest};
+use chartpilot::jobs::{ChatCommand, ChatSource, Job, JobEnvelope};
 use chartpilot::settings::Settings;
-use chartpilot::startup::{Application, Role};
 use chartpilot::worker::repos::Repositories;
-use chartpilot::worker::{Outcome, Worker};
 
 use super::fixture::{self, CHARTS_URL};
+use super::org::{drain, heads, pass, seed, start};
 use super::support::fake_github::FakeGithub;
 use super::support::{self, PATIENCE};
 use super::{scratch, CERT_MANAGER_BRANCH, PODINFO_BRANCH};
-
-/// Runs jobs until none arrives for a while; how many ran.
-async fn drain(worker: &Worker) -> usize {
-    let mut ran = 0;
-    while let Ok(Some(outcome)) =
-        tokio::time::timeout(Duration::from_secs(2), worker.process_one()).await
-    {
-        assert_eq!(outcome.expect("settled"), Outcome::Done);
-        ran += 1;
-        assert!(ran < 20, "jobs keep coming");
-    }
-    ran
-}
-
-fn seed(fake: &FakeGithub, keep: impl Fn(&str) -> bool) -> String {
-    let files: Vec<(String, String)> = fixture::files()
-        .into_iter()
-        .filter(|(p, _)| keep(p))
-        .collect();
-    let seeded: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    fake.seed(&seeded)
-}
 
 #[tokio::test]
 async fn two_repositories_get_their_own_prs_dashboards_and_rollbacks() {
@@ -72,7 +45,7 @@ async fn two_repositories_get_their_own_prs_dashboards_and_rollbacks() {
     std::fs::write(
         &config,
         format!(
-            "[queue]\npath = \"{queue}\"\n\
+            "[server]\nlisten = \"127.0.0.1:0\"\n[queue]\npath = \"{queue}\"\n\
              [github]\ntoken = \"{pt}\"\napi_url = \"{pu}\"\n\
              [alertmanager]\ntoken = \"{alert_token}\"\n\
              [upgrade]\ninterval = \"0s\"\n\
@@ -104,24 +77,10 @@ async fn two_repositories_get_their_own_prs_dashboards_and_rollbacks() {
             h.rollbacker.as_ref().err()
         );
     }
-    let app = Application::build_with(&settings, Role::All, Arc::new(repos), clock)
-        .await
-        .unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let (server, worker, queue) = app.into_parts();
-    tokio::spawn(server);
-    let worker = worker.unwrap();
+    let (base, worker, queue) = start(&settings, Arc::new(repos)).await;
 
     // One upgrade job naming no repository: handed to each.
-    let pass = JobEnvelope::new(
-        &Job::Upgrade(UpgradeRequest {
-            reason: "test".into(),
-        }),
-        "upgrade-both".into(),
-        None,
-        chrono::Utc::now(),
-    )
-    .unwrap();
+    let pass = pass(None, "test", "upgrade-both");
     queue.publish(&pass).await.unwrap();
     assert_eq!(
         drain(&worker).await,
@@ -129,11 +88,6 @@ async fn two_repositories_get_their_own_prs_dashboards_and_rollbacks() {
         "the job and one pass per repository"
     );
 
-    let heads = |fake: &FakeGithub| -> Vec<String> {
-        let mut h: Vec<String> = fake.pulls().iter().map(|p| p.head.clone()).collect();
-        h.sort();
-        h
-    };
     assert_eq!(
         heads(&platform),
         [CERT_MANAGER_BRANCH],

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::auth::AppDirectory;
 use super::transport::{self, send, Api, Verb};
-use super::{wire, MAX_PAGES, PER_PAGE};
+use super::{MAX_PAGES, PER_PAGE};
 use crate::clock::Clock;
 use crate::git::GitError;
 use crate::settings::GithubSettings;
@@ -112,11 +112,7 @@ impl Installations {
                     read_only: r.archived || r.disabled,
                     full_name: r.full_name,
                 }));
-                next = reply
-                    .headers
-                    .get("link")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(wire::next_page);
+                next = reply.next_page();
             }
         }
         Ok(out)
@@ -158,11 +154,7 @@ impl Installations {
                     .filter(|i| i.suspended_at.is_none())
                     .map(|i| (i.id, i.account.map(|a| a.login).unwrap_or_default())),
             );
-            next = reply
-                .headers
-                .get("link")
-                .and_then(|v| v.to_str().ok())
-                .and_then(wire::next_page);
+            next = reply.next_page();
         }
         Ok(out)
     }

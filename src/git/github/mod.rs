@@ -213,11 +213,7 @@ impl GitHost for GithubHost {
                     .filter_map(|r| r.name.strip_prefix("refs/heads/").map(str::to_owned))
                     .filter(|b| b.starts_with(prefix)),
             );
-            next = reply
-                .headers
-                .get("link")
-                .and_then(|v| v.to_str().ok())
-                .and_then(wire::next_page);
+            next = reply.next_page();
         }
         Ok(names)
     }

@@ -30,12 +30,7 @@ impl GithubHost {
             _ if reply.is_success() => {}
             _ => return Err(reply.error(&format!("comments of #{number}"))),
         }
-        let last = reply
-            .headers
-            .get("link")
-            .and_then(|v| v.to_str().ok())
-            .and_then(wire::last_page)
-            .unwrap_or(page);
+        let last = reply.last_page().unwrap_or(page);
         let bodies = reply
             .json::<Vec<Comment>>("comments")?
             .into_iter()
@@ -96,11 +91,7 @@ impl GithubHost {
                     .filter(|p| p.is_from_repository(&repo))
                     .map(PullRequest::from),
             );
-            next = reply
-                .headers
-                .get("link")
-                .and_then(|v| v.to_str().ok())
-                .and_then(wire::next_page);
+            next = reply.next_page();
         }
         if next.is_some() && max_pages == MAX_PAGES {
             tracing::warn!(repo = %self.repo(), pages = MAX_PAGES, "stopped following pull request pages");

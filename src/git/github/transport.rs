@@ -66,6 +66,20 @@ impl Reply {
         })
     }
 
+    /// The path of the next page its `Link` header names, if any.
+    pub fn next_page(&self) -> Option<String> {
+        self.link().and_then(super::wire::next_page)
+    }
+
+    /// The number of the last page its `Link` header names, if any.
+    pub fn last_page(&self) -> Option<u32> {
+        self.link().and_then(super::wire::last_page)
+    }
+
+    fn link(&self) -> Option<&str> {
+        self.headers.get("link").and_then(|v| v.to_str().ok())
+    }
+
     /// GitHub's `message`, bounded, or the status alone.
     pub fn message(&self) -> String {
         #[derive(Deserialize)]

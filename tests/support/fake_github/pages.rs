@@ -23,12 +23,7 @@ impl State {
         items: Vec<Value>,
     ) -> HttpResponse {
         let root = format!("/repos/{}/{}/{route}", self.owner, self.name);
-        let (range, link) = self.page(&root, query, items.len());
-        let mut answer = HttpResponse::Ok();
-        if let Some(link) = link {
-            answer.insert_header(("link", link));
-        }
-        answer.json(&items[range])
+        self.paged_at(&root, query, items)
     }
 
     /// `items` at `root`, a route outside the repository (`/app/…`).
