@@ -190,7 +190,53 @@ pub async fn assess_repositories(
     // `settings` is what each repository was built from; with discovery,
     // none may be found yet, and there is nothing to assess.
     let _ = settings;
-    combine(each)
+    let mut features = combine(each);
+    if repos.discovers() {
+        let served = repos.served();
+        let keys: Vec<&str> = served.iter().map(|s| s.key.as_str()).collect();
+        features.0.insert(
+            0,
+            Feature {
+                name: "repositories",
+                state: discovery_state(&keys, repos.last_round_error().as_deref()),
+            },
+        );
+    }
+    features
+}
+
+/// What `repositories.discover` found: the repositories served (`keys`),
+/// and the last round's error if it failed. Broken only while nothing is
+/// served because the installations could not be listed.
+pub fn discovery_state(keys: &[&str], error: Option<&str>) -> State {
+    const SHOWN: usize = 5;
+    let named = || {
+        let mut names: Vec<String> = keys.iter().take(SHOWN).map(|k| (*k).to_owned()).collect();
+        if keys.len() > SHOWN {
+            names.push(format!("and {} more", keys.len() - SHOWN));
+        }
+        names.join(", ")
+    };
+    match (keys.is_empty(), error) {
+        (true, Some(e)) => broken(format!(
+            "no repository served: the GitHub App's installations could not be listed ({e})"
+        )),
+        (true, None) => State::On {
+            note: Some(
+                "discovery found no repository with pins in the App's installations yet".into(),
+            ),
+        },
+        (false, Some(e)) => State::On {
+            note: Some(format!(
+                "{} discovered ({}); the last round failed, they are kept: {e}",
+                keys.len(),
+                named()
+            )),
+        },
+        (false, None) => State::On {
+            note: Some(format!("{} discovered: {}", keys.len(), named())),
+        },
+    }
 }
 
 /// One feature list from the lists of several repositories.
@@ -454,6 +500,21 @@ async fn probe_alertmanager(client: &crate::alerts::AlertmanagerClient) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn discovery_is_broken_only_while_nothing_is_served_for_a_failed_listing() {
+        let seven = ["a/1", "a/2", "a/3", "a/4", "a/5", "a/6", "a/7"];
+        let cases: [(&[&str], Option<&str>, State); 5] = [
+            (&[], Some("401"), broken("no repository served: the GitHub App's installations could not be listed (401)")),
+            (&[], None, State::On { note: Some("discovery found no repository with pins in the App's installations yet".into()) }),
+            (&["a/1"], Some("503"), State::On { note: Some("1 discovered (a/1); the last round failed, they are kept: 503".into()) }),
+            (&["a/1", "a/2"], None, State::On { note: Some("2 discovered: a/1, a/2".into()) }),
+            (&seven, None, State::On { note: Some("7 discovered: a/1, a/2, a/3, a/4, a/5, and 2 more".into()) }),
+        ];
+        for (keys, error, want) in cases {
+            assert_eq!(discovery_state(keys, error), want, "{keys:?} {error:?}");
+        }
+    }
 
     #[test]
     fn readyz_json_names_each_feature_and_why() {

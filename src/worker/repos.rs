@@ -48,6 +48,8 @@ pub struct Repositories {
     /// When a job for a repository not served last started a round of its
     /// own (see [`Repositories::find_or_discover`]).
     asked: Mutex<Option<std::time::Instant>>,
+    /// Why the last discovery round failed; None after one that listed.
+    last_error: Mutex<Option<String>>,
     /// Checked, holding no pins: kept with their clients, so the next
     /// round's reads are conditional.
     pinless: Mutex<Vec<Served>>,
@@ -150,6 +152,7 @@ impl Repositories {
             discoverer,
             round: tokio::sync::Mutex::new(()),
             asked: Mutex::new(None),
+            last_error: Mutex::new(None),
             pinless: Mutex::new(Vec::new()),
             keys: watch::channel(keys).0,
             clock,
@@ -179,6 +182,14 @@ impl Repositories {
         self.keys.subscribe()
     }
 
+    /// Why the last discovery round could not list the installations.
+    pub fn last_round_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// Whether repositories are discovered rather than listed.
     pub fn discovers(&self) -> bool {
         self.discoverer.is_some()
@@ -194,7 +205,13 @@ impl Repositories {
             return Ok((n, 0));
         };
         let _one = self.round.lock().await;
-        let (candidates, mut left_out) = d.candidates().await?;
+        let listed = d.candidates().await;
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            listed.as_ref().err().map(ToString::to_string);
+        let (candidates, mut left_out) = listed?;
         let current = self.served();
         let pinless: Vec<Served> = std::mem::take(
             &mut *self

@@ -72,6 +72,15 @@ async fn discovery_serves_the_installations_repositories_with_pins_and_follows_c
     );
     let mut keys = repos.keys();
     assert_eq!(*keys.borrow_and_update(), served(&repos));
+    // /readyz and check-config --probe say what was found.
+    let features = chartpilot::features::assess_repositories(&settings, &repos).await;
+    assert_eq!(features.0[0].name, "repositories");
+    assert_eq!(
+        features.0[0].state,
+        chartpilot::features::State::On {
+            note: Some("2 discovered: acme/platform, acme/apps".into())
+        }
+    );
 
     let (base, worker, queue) = start(&settings, Arc::clone(&repos) as Arc<dyn JobHandler>).await;
 
@@ -247,4 +256,37 @@ async fn serve_schedules_what_discovery_finds_and_what_a_later_round_adds() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// An App whose installations cannot be listed serves nothing, and says so:
+/// the `repositories` feature is broken, naming the error, so `/readyz`
+/// takes the worker out of rotation until a round lists them.
+#[tokio::test]
+async fn discovery_that_cannot_list_the_installations_is_a_broken_feature() {
+    let org = FakeGithub::start_org("acme", &["apps"]).await;
+    let app = FakeGithub::enable_app_on_all(&org, 80);
+    let scratch = scratch("6.6.0");
+    // Nothing listens on port 1.
+    let config = discovering_config(
+        &scratch,
+        &app,
+        "http://127.0.0.1:1",
+        0,
+        "[upgrade]\ninterval = \"0s\"\n[repositories]\ndiscover = true\n",
+    );
+    let settings = Settings::load(Some(&config), &Default::default()).expect("settings");
+    let repos = Repositories::from_settings(&settings, Arc::new(SystemClock)).await;
+    assert!(repos.served().is_empty());
+    let features = chartpilot::features::assess_repositories(&settings, &repos).await;
+    let broken: Vec<&str> = features.broken().iter().map(|f| f.name).collect();
+    assert_eq!(broken, ["repositories"], "{features:?}");
+    let chartpilot::features::State::Broken { why } = &features.0[0].state else {
+        unreachable!()
+    };
+    assert!(
+        why.starts_with(
+            "no repository served: the GitHub App's installations could not be listed ("
+        ),
+        "{why}"
+    );
 }
