@@ -67,6 +67,20 @@ pub struct CommitInfo {
     pub committed_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// A file's contents `(at a commit, at its first parent)`; None: absent.
+pub type BeforeAfter = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// A first-parent commit that changed some of the paths asked about (see
+/// [`GitHost::path_steps`]), with their contents at the commit and at its
+/// first parent (None: the path is absent there).
+#[derive(Debug, Clone)]
+pub struct PathStep {
+    pub commit: CommitInfo,
+    pub parent: CommitSha,
+    /// Only the asked paths this commit changed.
+    pub contents: std::collections::BTreeMap<String, BeforeAfter>,
+}
+
 /// How a path differs between two commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
@@ -178,6 +192,21 @@ pub trait GitHost: Send + Sync {
         head: &CommitSha,
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<CommitInfo>, GitError>;
+
+    /// The first-parent commits of `head` back to `since` (at most 100, as
+    /// [`GitHost::first_parent_history`]) that changed any of `paths`,
+    /// newest first, each with those paths' contents at the commit and at
+    /// its first parent. By default a comparison per commit and a read per
+    /// changed path; a host may answer it in fewer requests (GitHub: two
+    /// GraphQL queries, whatever the number of commits).
+    async fn path_steps(
+        &self,
+        head: &CommitSha,
+        since: chrono::DateTime<chrono::Utc>,
+        paths: &[String],
+    ) -> Result<Vec<PathStep>, GitError> {
+        path_steps_by_reads(self, head, since, paths).await
+    }
 
     /// The files that differ between two commits, sorted by path; a rename
     /// is a removal and an addition.
@@ -324,6 +353,37 @@ pub enum ReadError {
 /// The files of the tree at `rev` that may hold pins or Application
 /// manifests (as `pins::collect` reads them), with the warnings for files
 /// that could not be read: a temporary snapshot, read off the reactor.
+/// [`GitHost::path_steps`] from the history, a comparison per commit and
+/// a read per changed path: what any host can answer.
+pub async fn path_steps_by_reads<H: GitHost + ?Sized>(
+    host: &H,
+    head: &CommitSha,
+    since: chrono::DateTime<chrono::Utc>,
+    paths: &[String],
+) -> Result<Vec<PathStep>, GitError> {
+    let mut out = Vec::new();
+    for commit in host.first_parent_history(head, since).await? {
+        let Some(parent) = commit.parents.first().cloned() else {
+            continue;
+        };
+        let changed = host.changed_paths(&parent, &commit.sha).await?;
+        let mut contents = std::collections::BTreeMap::new();
+        for c in changed.iter().filter(|c| paths.contains(&c.path)) {
+            let at_step = host.read_file(&commit.sha, &c.path).await?;
+            let at_parent = host.read_file(&parent, &c.path).await?;
+            contents.insert(c.path.clone(), (at_step, at_parent));
+        }
+        if !contents.is_empty() {
+            out.push(PathStep {
+                commit,
+                parent,
+                contents,
+            });
+        }
+    }
+    Ok(out)
+}
+
 pub async fn read_files(
     host: &dyn GitHost,
     rev: &CommitSha,

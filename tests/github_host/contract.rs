@@ -263,3 +263,73 @@ async fn a_short_sha_is_not_a_ref_target() {
     let err = gh.update_branch("topic", &sha(&main)).await.unwrap_err();
     assert!(matches!(err, GitError::NotFastForward(_)), "{err:?}");
 }
+
+/// `POST /graphql` is held to GitHub's published schema: a query GitHub
+/// would refuse gets GitHub's `errors` and is recorded, in GitHub's words;
+/// a valid one is answered from the repository.
+#[tokio::test]
+async fn a_graphql_query_github_would_refuse_is_refused_and_recorded() {
+    let fake = FakeGithub::start().await;
+    let main = fake.seed(&[("a.yaml", "x: 1\n")]);
+    let ask = |query: &str, variables: serde_json::Value| {
+        let request = client(&fake)
+            .post(format!("{}/graphql", fake.url))
+            .json(&json!({ "query": query, "variables": variables }));
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let vars = json!({ "owner": "acme", "name": "gitops", "oid": main });
+    let cases = [
+        (
+            "query($owner: String!, $name: String!, $oid: GitObjectID!) { repository(owner: $owner, name: $name) { object(oid: $oid) { ... on Commit { nope } } } }",
+            "Field 'nope' doesn't exist on type 'Commit'",
+        ),
+        (
+            "query($owner: String!, $name: String!, $oid: GitObjectID!) { repository(owner: $owner, name: $name) { object(oid: $oid) { ... on Commit { history { nodes { oid } } } } } }",
+            "You must provide a `first` or `last` value to properly paginate the `history` connection",
+        ),
+        (
+            "query($owner: String!, $name: String!) { repository(owner: $owner, name: $name) { object(oid: $oid) { oid } } }",
+            "Variable $oid is used by anonymous query but not declared",
+        ),
+        (
+            "query($owner: String!, $name: String!, $oid: String!) { repository(owner: $owner, name: $name) { object(oid: $oid) { oid } } }",
+            "Type mismatch on variable $oid and argument (String! / GitObjectID)",
+        ),
+        (
+            "query($owner: String!, $name: String!, $oid: GitObjectID!) { repository(owner: $owner, name: $name) { object(oid: $oid) { ... on Blob { text { x } } } } }",
+            "Selections can't be made on scalars",
+        ),
+    ];
+    for (query, want) in cases {
+        let answer = ask(query, vars.clone()).await;
+        let message = answer["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(message.starts_with(want), "{query}\n→ {answer}");
+        let violations = fake.take_violations();
+        assert!(
+            violations.len() == 1 && violations[0].contains(want),
+            "{violations:?}"
+        );
+    }
+    // A valid query: the commit's file and its text.
+    let answer = ask(
+        "query($owner: String!, $name: String!, $oid: GitObjectID!) { repository(owner: $owner, name: $name) { object(oid: $oid) { ... on Commit { f: file(path: \"a.yaml\") { oid object { ... on Blob { text } } } } } } }",
+        vars,
+    )
+    .await;
+    assert_eq!(
+        answer["data"]["repository"]["object"]["f"]["object"]["text"], "x: 1\n",
+        "{answer}"
+    );
+    assert!(fake.take_violations().is_empty());
+}

@@ -224,11 +224,7 @@ async fn an_alert_through_alertmanager_reverts_the_merged_bump_once_through_gith
     assert!(calls.len() <= 13, "{calls:#?}");
 
     // Alertmanager repeats the firing group; the repeat changes nothing.
-    let writes_before = fake
-        .api_calls()
-        .iter()
-        .filter(|c| c.method != "GET")
-        .count();
+    let writes_before = fake.api_calls().iter().filter(|c| c.is_write()).count();
     await_repeat(&am).await;
     // The repeat was answered and not queued again: one job in all.
     assert_eq!(notifications_handled(port).await, 1);
@@ -238,10 +234,50 @@ async fn an_alert_through_alertmanager_reverts_the_merged_bump_once_through_gith
         .filter(|p| p.head.starts_with("chartpilot/revert/"))
         .count();
     assert_eq!(reverts, 1);
-    let writes_after = fake
-        .api_calls()
-        .iter()
-        .filter(|c| c.method != "GET")
-        .count();
+    let writes_after = fake.api_calls().iter().filter(|c| c.is_write()).count();
     assert_eq!(writes_after, writes_before, "the repeat wrote nothing");
+}
+
+/// The history read costs the same whatever the number of commits in the
+/// rollout window: ten more commits on main after the bump (over REST, a
+/// comparison each) and the rollback makes the same calls as with none.
+#[tokio::test]
+async fn the_calls_of_a_rollback_do_not_grow_with_the_commits_in_the_window() {
+    let fake = FakeGithub::start().await;
+    let (merge, _) = github_bump(&fake);
+    for i in 0..10 {
+        fake.commit_files("main", &[("docs/notes.md", &format!("note {i}\n"))]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = support::TestSecrets::random();
+    let (_port, am) = start(dir.path(), &secrets, &fake.env()).await;
+    fake.clear_requests();
+    fire(&am).await;
+    let branch = format!("chartpilot/revert/{merge}");
+    let started = Instant::now();
+    while !fake.pulls().iter().any(|p| p.head == branch) || fake.comments(1).is_empty() {
+        assert!(started.elapsed() < PATIENCE, "no revert PR");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let calls: Vec<String> = fake.api_calls().iter().map(|c| c.line()).collect();
+    assert!(calls.len() <= 13, "{} calls: {calls:#?}", calls.len());
+    let reads_of_history = calls
+        .iter()
+        .filter(|c| c.starts_with("GET "))
+        .filter(|c| c.contains("/compare/") || c.contains("/commits") || c.contains("/contents/"))
+        .count();
+    assert_eq!(
+        reads_of_history, 1,
+        "one comparison, of the step: {calls:#?}"
+    );
+    // The revert undoes the bump and keeps the notes.
+    let head = fake.branch(&branch).unwrap();
+    assert_eq!(
+        String::from_utf8(fake.file(&head, "docs/notes.md").unwrap()).unwrap(),
+        "note 9\n"
+    );
+    assert_eq!(
+        String::from_utf8(fake.file(&head, "environments/prod/podinfo.yaml").unwrap()).unwrap(),
+        app("prod", "6.5.0")
+    );
 }

@@ -99,7 +99,7 @@ impl World {
         self.fake
             .api_calls()
             .iter()
-            .filter(|c| c.method != "GET")
+            .filter(|c| c.is_write())
             .map(|c| c.line())
             .collect()
     }

@@ -6,6 +6,7 @@ mod auth;
 mod checks;
 mod commits;
 mod etag;
+mod graphql;
 mod history;
 mod installations;
 mod issues;
@@ -247,6 +248,18 @@ impl GitHost for GithubHost {
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<CommitInfo>, GitError> {
         self.history(head, since).await
+    }
+
+    async fn path_steps(
+        &self,
+        head: &CommitSha,
+        since: chrono::DateTime<chrono::Utc>,
+        paths: &[String],
+    ) -> Result<Vec<crate::git::PathStep>, GitError> {
+        if paths.is_empty() || paths.len() > graphql::MAX_PATHS {
+            return crate::git::path_steps_by_reads(self, head, since, paths).await;
+        }
+        self.path_steps_graphql(head, since, paths).await
     }
 
     async fn changed_paths(

@@ -6,8 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use super::{
-    head_text, Head, Outcome, RollbackError, Rollbacker, Step, MAX_STILL_FIRING_CHECKS,
-    REVERT_PREFIX,
+    Head, Outcome, RollbackError, Rollbacker, Step, MAX_STILL_FIRING_CHECKS, REVERT_PREFIX,
 };
 use crate::alerts::Matcher;
 use crate::domain::CommitSha;
@@ -191,50 +190,45 @@ impl Rollbacker {
         since: DateTime<Utc>,
     ) -> Result<Vec<Step>, RollbackError> {
         let pin_files: BTreeSet<&str> = pins.iter().map(|p| p.file.as_str()).collect();
-        let history = self.host.first_parent_history(&head.sha, since).await?;
-        let mut later: BTreeSet<String> = BTreeSet::new();
+        let paths: Vec<String> = pin_files.iter().map(|p| (*p).to_owned()).collect();
         let mut steps = Vec::new();
-        for commit in history {
-            let Some(parent) = commit.parents.first().cloned() else {
-                continue;
-            };
-            let changed = self.host.changed_paths(&parent, &commit.sha).await?;
-            let touched: Vec<&str> = changed
-                .iter()
-                .map(|c| c.path.as_str())
-                .filter(|p| pin_files.contains(p))
-                .collect();
-            if !touched.is_empty() {
-                let mut read = BTreeMap::new();
-                for path in &touched {
-                    let at_step = if later.contains(*path) {
-                        self.text(&commit.sha, path).await?
-                    } else {
-                        head_text(head, path)
-                    };
-                    let at_parent = self.text(&parent, path).await?;
-                    read.insert((*path).to_owned(), (at_step, at_parent));
-                }
-                let after = versions(head, &read, app, env, &self.discover, |v| &v.0);
-                let before = versions(head, &read, app, env, &self.discover, |v| &v.1);
-                if after != before {
-                    steps.push(Step {
-                        change: PinChange {
-                            sha: commit.sha.clone(),
-                            subject: commit.message.lines().next().unwrap_or("").to_owned(),
-                            landed_at: commit.committed_at,
-                            from: before.join(", "),
-                            to: after.join(", "),
-                            is_revert: is_revert_message(&commit.message),
-                        },
-                        parent: parent.clone(),
-                        changed: changed.clone(),
-                        read,
-                        changed_later: later.clone(),
-                    });
-                }
+        for found in self.host.path_steps(&head.sha, since, &paths).await? {
+            let mut read = BTreeMap::new();
+            for (path, (at_step, at_parent)) in found.contents {
+                let text = |b: Option<Vec<u8>>| match b {
+                    None => Ok(None),
+                    Some(bytes) => String::from_utf8(bytes)
+                        .map(Some)
+                        .map_err(|_| RollbackError::NotText(path.clone())),
+                };
+                let versions = (text(at_step)?, text(at_parent)?);
+                read.insert(path, versions);
             }
-            later.extend(changed.into_iter().map(|c| c.path));
+            let after = versions(head, &read, app, env, &self.discover, |v| &v.0);
+            let before = versions(head, &read, app, env, &self.discover, |v| &v.1);
+            if after == before {
+                continue;
+            }
+            // Every file the step changed, for the revert: only for the
+            // steps that moved the pin.
+            let changed = self
+                .host
+                .changed_paths(&found.parent, &found.commit.sha)
+                .await?;
+            let commit = found.commit;
+            steps.push(Step {
+                change: PinChange {
+                    sha: commit.sha.clone(),
+                    subject: commit.message.lines().next().unwrap_or("").to_owned(),
+                    landed_at: commit.committed_at,
+                    from: before.join(", "),
+                    to: after.join(", "),
+                    is_revert: is_revert_message(&commit.message),
+                },
+                parent: found.parent,
+                changed,
+                read,
+            });
         }
         Ok(steps)
     }

@@ -134,10 +134,9 @@ struct Step {
     change: PinChange,
     parent: CommitSha,
     changed: Vec<ChangedPath>,
-    /// `(at the step, at the parent)` for the files already read.
+    /// `(at the step, at the parent)` for the files already read (the pin
+    /// files it changed).
     read: BTreeMap<String, (Option<String>, Option<String>)>,
-    /// Paths newer steps changed: their head text is not the step's.
-    changed_later: BTreeSet<String>,
 }
 
 /// The repository at the branch head, read once per notification.

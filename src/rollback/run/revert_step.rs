@@ -26,14 +26,12 @@ impl Rollbacker {
         for c in &step.changed {
             let (base, theirs) = match step.read.get(&c.path) {
                 Some((at_step, at_parent)) => (at_step.clone(), at_parent.clone()),
-                None => {
-                    let at_step = if step.changed_later.contains(&c.path) {
-                        self.text(&commit, &c.path).await?
-                    } else {
-                        self.head_or_read(head, &c.path).await?
-                    };
-                    (at_step, self.text(&step.parent, &c.path).await?)
-                }
+                // Another file of the step: read at the step (a newer
+                // commit may have changed it since) and at its parent.
+                None => (
+                    self.text(&commit, &c.path).await?,
+                    self.text(&step.parent, &c.path).await?,
+                ),
             };
             files.push(FileVersions {
                 path: c.path.clone(),

@@ -7,6 +7,7 @@
 //! caused it fails, naming the request.
 
 mod crd;
+pub mod graphql;
 mod ops;
 mod schema;
 

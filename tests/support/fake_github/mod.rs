@@ -6,6 +6,7 @@
 
 mod checks;
 mod git;
+mod graphql;
 mod history;
 mod issues;
 mod pages;
@@ -49,6 +50,22 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// Whether the call may change something: not a GET, and not a
+    /// GraphQL query (a read sent as POST; a mutation is a write).
+    pub fn is_write(&self) -> bool {
+        if self.method == "GET" {
+            return false;
+        }
+        if self.path == "/graphql" {
+            let query = serde_json::from_str::<serde_json::Value>(&self.body)
+                .ok()
+                .and_then(|b| b["query"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            return query.trim_start().starts_with("mutation");
+        }
+        true
+    }
+
     /// `POST /repos/acme/gitops/git/trees`: what tests compare against.
     pub fn line(&self) -> String {
         format!("{} {}", self.method, self.path)

@@ -1,0 +1,391 @@
+//! GitHub's GraphQL API where it answers in one request what REST answers
+//! in one per fact: which first-parent commits of a window changed some
+//! files, and those files' contents before and after (a rollback's history
+//! read: two queries, whatever the number of commits; over REST a
+//! comparison per commit and a read per file).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::transport::Verb;
+use super::GithubHost;
+use crate::domain::CommitSha;
+use crate::git::{CommitInfo, GitError, PathStep};
+
+/// Past this many paths one query would grow too large: the host falls back
+/// to the REST reads. A rollback asks for the pin files of one app.
+pub const MAX_PATHS: usize = 16;
+
+/// GitHub's largest page, and the history's bound (as the REST listing).
+const HISTORY: usize = 100;
+
+/// How much of GitHub's error messages an error keeps.
+const MAX_MESSAGE_CHARS: usize = 200;
+
+#[derive(Deserialize)]
+struct Reply {
+    data: Option<Value>,
+    #[serde(default)]
+    errors: Vec<ErrorItem>,
+}
+
+#[derive(Deserialize)]
+struct ErrorItem {
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    oid: String,
+}
+
+#[derive(Deserialize)]
+struct Parent {
+    oid: String,
+    #[serde(flatten)]
+    files: HashMap<String, Option<Entry>>,
+}
+
+#[derive(Deserialize)]
+struct Parents {
+    nodes: Vec<Parent>,
+}
+
+#[derive(Deserialize)]
+struct Tree {
+    oid: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryCommit {
+    oid: String,
+    committed_date: String,
+    message: String,
+    tree: Tree,
+    parents: Parents,
+    #[serde(flatten)]
+    files: HashMap<String, Option<Entry>>,
+}
+
+#[derive(Deserialize)]
+struct BlobText {
+    text: Option<String>,
+    #[serde(rename = "isBinary")]
+    is_binary: Option<bool>,
+    #[serde(rename = "isTruncated")]
+    is_truncated: bool,
+}
+
+/// For each path index a step changed: its blob `(at the step, at the
+/// parent)`.
+type ChangedBlobs = BTreeMap<usize, (Option<String>, Option<String>)>;
+
+/// The query for the history of `paths` (as `$p0`, `$p1`, …).
+fn history_query(paths: usize) -> String {
+    let vars: String = (0..paths).map(|i| format!(", $p{i}: String!")).collect();
+    let files: String = (0..paths)
+        .map(|i| format!(" f{i}: file(path: $p{i}) {{ oid }}"))
+        .collect();
+    format!(
+        "query($owner: String!, $name: String!, $head: GitObjectID!, $since: GitTimestamp!{vars}) {{ \
+           repository(owner: $owner, name: $name) {{ \
+             object(oid: $head) {{ ... on Commit {{ \
+               history(first: {HISTORY}, since: $since) {{ nodes {{ \
+                 oid committedDate message tree {{ oid }} \
+                 parents(first: 2) {{ nodes {{ oid{files} }} }}{files} \
+               }} }} \
+             }} }} \
+           }} \
+         }}"
+    )
+}
+
+/// The query for the texts of `blobs` (as `$b0`, `$b1`, …).
+fn blobs_query(blobs: usize) -> String {
+    let vars: String = (0..blobs)
+        .map(|i| format!(", $b{i}: GitObjectID!"))
+        .collect();
+    let objects: String = (0..blobs)
+        .map(|i| {
+            format!(" b{i}: object(oid: $b{i}) {{ ... on Blob {{ text isBinary isTruncated }} }}")
+        })
+        .collect();
+    format!(
+        "query($owner: String!, $name: String!{vars}) {{ \
+           repository(owner: $owner, name: $name) {{{objects} }} \
+         }}"
+    )
+}
+
+/// The blob of `alias` (`f0`, …) in `files`, None when the path is absent.
+fn blob_of(files: &HashMap<String, Option<Entry>>, alias: &str) -> Option<String> {
+    files
+        .get(alias)
+        .and_then(Option::as_ref)
+        .map(|e| e.oid.clone())
+}
+
+/// The first-parent steps of `listed` from `head` that changed a path:
+/// `(commit, its first parent, for each changed path index its blob at the
+/// commit and at the parent)`. Pure: the part of the answer chartpilot
+/// decides on.
+fn steps_of(
+    head: &str,
+    listed: Vec<HistoryCommit>,
+    paths: usize,
+) -> Vec<(HistoryCommit, ChangedBlobs)> {
+    let mut by_oid: HashMap<String, HistoryCommit> =
+        listed.into_iter().map(|c| (c.oid.clone(), c)).collect();
+    let mut out = Vec::new();
+    let mut next = Some(head.to_owned());
+    while let Some(commit) = next.take().and_then(|oid| by_oid.remove(&oid)) {
+        next = commit.parents.nodes.first().map(|p| p.oid.clone());
+        let Some(parent) = commit.parents.nodes.first() else {
+            continue;
+        };
+        let changed: ChangedBlobs = (0..paths)
+            .filter_map(|i| {
+                let alias = format!("f{i}");
+                let at = blob_of(&commit.files, &alias);
+                let before = blob_of(&parent.files, &alias);
+                (at != before).then_some((i, (at, before)))
+            })
+            .collect();
+        if !changed.is_empty() {
+            out.push((commit, changed));
+        }
+    }
+    out
+}
+
+impl GithubHost {
+    /// One GraphQL request; `data` when GitHub answered without errors.
+    async fn graphql(&self, query: &str, variables: Value, what: &str) -> Result<Value, GitError> {
+        let body = json!({ "query": query, "variables": variables });
+        let reply = self
+            .api
+            .call(Verb::Post, "/graphql", Some(&body), None)
+            .await?;
+        if !reply.is_success() {
+            return Err(reply.error(what));
+        }
+        let answer: Reply = reply.json(what)?;
+        if let Some(e) = answer.errors.first() {
+            let message: String = e.message.chars().take(MAX_MESSAGE_CHARS).collect();
+            return Err(match e.kind.as_deref() {
+                Some("NOT_FOUND") => GitError::NotFound(format!("{what}: {message}")),
+                _ => GitError::Unavailable(format!("{what}: GitHub answered: {message}")),
+            });
+        }
+        answer.data.ok_or_else(|| {
+            GitError::Unavailable(format!("{what}: unexpected answer from GitHub: no data"))
+        })
+    }
+
+    /// [`crate::git::GitHost::path_steps`] in two queries: the window's
+    /// history with the paths' blob ids at each commit and its first
+    /// parent, then the texts of the blobs that differ.
+    pub(super) async fn path_steps_graphql(
+        &self,
+        head: &CommitSha,
+        since: chrono::DateTime<chrono::Utc>,
+        paths: &[String],
+    ) -> Result<Vec<PathStep>, GitError> {
+        let mut variables = json!({
+            "owner": self.owner,
+            "name": self.name,
+            "head": head.to_string(),
+            "since": since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        });
+        for (i, p) in paths.iter().enumerate() {
+            variables[format!("p{i}")] = json!(p);
+        }
+        let what = format!("history of {head}");
+        let data = self
+            .graphql(&history_query(paths.len()), variables, &what)
+            .await?;
+        let nodes = data
+            .pointer("/repository/object/history/nodes")
+            .cloned()
+            .ok_or_else(|| GitError::NotFound(format!("commit {head}")))?;
+        let listed: Vec<HistoryCommit> = serde_json::from_value(nodes).map_err(|e| {
+            GitError::Unavailable(format!("{what}: unexpected answer from GitHub: {e}"))
+        })?;
+        for c in &listed {
+            self.remember_tree(&c.oid, &c.tree.oid);
+        }
+        let found = steps_of(head.as_ref(), listed, paths.len());
+        let mut blobs: Vec<String> = found
+            .iter()
+            .flat_map(|(_, changed)| changed.values())
+            .flat_map(|(a, b)| [a.clone(), b.clone()])
+            .flatten()
+            .collect();
+        blobs.sort();
+        blobs.dedup();
+        let texts = self.blob_texts(&blobs).await?;
+        let mut out = Vec::with_capacity(found.len());
+        for (commit, changed) in found {
+            let info = commit_info(&commit)?;
+            let parent = info.parents.first().cloned().ok_or_else(|| {
+                GitError::Unavailable(format!("{what}: a step without its parent"))
+            })?;
+            let mut contents = BTreeMap::new();
+            for (i, (at, before)) in changed {
+                let path = paths[i].clone();
+                let text = |blob: &Option<String>, rev: &CommitSha| {
+                    let known = blob.as_ref().map(|b| texts.get(b).cloned().flatten());
+                    (known, rev.clone())
+                };
+                let mut pair = (None, None);
+                for (slot, (known, rev)) in [
+                    (&mut pair.0, text(&at, &info.sha)),
+                    (&mut pair.1, text(&before, &parent)),
+                ] {
+                    *slot = match known {
+                        None => None,
+                        Some(Some(t)) => Some(t.into_bytes()),
+                        // Binary or too long for GraphQL's `text`: REST.
+                        Some(None) => crate::git::GitHost::read_file(self, &rev, &path).await?,
+                    };
+                }
+                contents.insert(path, pair);
+            }
+            out.push(PathStep {
+                commit: info,
+                parent,
+                contents,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The texts of `blobs` in one query; None for a blob GraphQL does not
+    /// give whole (binary, or truncated).
+    async fn blob_texts(
+        &self,
+        blobs: &[String],
+    ) -> Result<HashMap<String, Option<String>>, GitError> {
+        if blobs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut variables = json!({ "owner": self.owner, "name": self.name });
+        for (i, b) in blobs.iter().enumerate() {
+            variables[format!("b{i}")] = json!(b);
+        }
+        let data = self
+            .graphql(&blobs_query(blobs.len()), variables, "file contents")
+            .await?;
+        let mut out = HashMap::new();
+        for (i, b) in blobs.iter().enumerate() {
+            let blob: Option<BlobText> = data
+                .pointer(&format!("/repository/b{i}"))
+                .cloned()
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|e| {
+                    GitError::Unavailable(format!(
+                        "file contents: unexpected answer from GitHub: {e}"
+                    ))
+                })?;
+            let text = blob
+                .filter(|b| !b.is_truncated && b.is_binary != Some(true))
+                .and_then(|b| b.text);
+            out.insert(b.clone(), text);
+        }
+        Ok(out)
+    }
+}
+
+fn commit_info(c: &HistoryCommit) -> Result<CommitInfo, GitError> {
+    let bad = |what: &str| {
+        GitError::Unavailable(format!(
+            "unexpected answer from GitHub: a bad {what} for commit {}",
+            c.oid
+        ))
+    };
+    Ok(CommitInfo {
+        sha: CommitSha::parse(&c.oid).map_err(|_| bad("id"))?,
+        parents: c
+            .parents
+            .nodes
+            .iter()
+            .map(|p| CommitSha::parse(&p.oid).map_err(|_| bad("parent")))
+            .collect::<Result<_, _>>()?,
+        committed_at: chrono::DateTime::parse_from_rfc3339(&c.committed_date)
+            .map_err(|_| bad("committer date"))?
+            .with_timezone(&chrono::Utc),
+        message: c.message.trim_end().to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(oid: &str, parent: &str, at: Option<&str>, before: Option<&str>) -> HistoryCommit {
+        let file = |b: Option<&str>| {
+            HashMap::from([("f0".to_owned(), b.map(|b| Entry { oid: b.to_owned() }))])
+        };
+        HistoryCommit {
+            oid: oid.to_owned(),
+            committed_date: "2026-12-01T00:00:00Z".to_owned(),
+            message: format!("commit {oid}"),
+            tree: Tree {
+                oid: format!("t{oid}"),
+            },
+            parents: Parents {
+                nodes: vec![Parent {
+                    oid: parent.to_owned(),
+                    files: file(before),
+                }],
+            },
+            files: file(at),
+        }
+    }
+
+    #[test]
+    fn steps_follow_first_parents_and_keep_the_commits_whose_blob_moved() {
+        // c4 → c3 → c2 → c1 (first parents); m is on a merged branch.
+        let listed = vec![
+            commit("c4", "c3", Some("B2"), Some("B2")),
+            commit("m", "c1", Some("B9"), Some("B1")),
+            commit("c3", "c2", Some("B2"), Some("B1")),
+            commit("c2", "c1", Some("B1"), None),
+            commit("c1", "c0", None, None),
+        ];
+        let steps = steps_of("c4", listed, 1);
+        let got: Vec<(&str, ChangedBlobs)> = steps
+            .iter()
+            .map(|(c, ch)| (c.oid.as_str(), ch.clone()))
+            .collect();
+        let pair = |a: Option<&str>, b: Option<&str>| {
+            BTreeMap::from([(0, (a.map(str::to_owned), b.map(str::to_owned)))])
+        };
+        assert_eq!(
+            got,
+            [
+                ("c3", pair(Some("B2"), Some("B1"))),
+                ("c2", pair(Some("B1"), None)),
+            ],
+            "unchanged c4 and c1 left out, the merged branch's m not on the line"
+        );
+        // A head missing from the listing (older than the window): nothing.
+        assert!(steps_of("zz", vec![commit("c1", "c0", Some("B"), None)], 1).is_empty());
+    }
+
+    #[test]
+    fn the_queries_name_each_path_and_blob_once() {
+        let q = history_query(2);
+        assert!(q.contains("$p0: String!, $p1: String!"), "{q}");
+        assert_eq!(q.matches("f1: file(path: $p1)").count(), 2, "{q}");
+        let b = blobs_query(3);
+        assert!(b.contains("b2: object(oid: $b2)"), "{b}");
+    }
+}
