@@ -77,6 +77,11 @@ pub struct GithubHost {
     /// Trees of commits this host made or listed, by commit id: what
     /// `commit` sends as `base_tree` without asking again.
     trees: Mutex<HashMap<String, String>>,
+    /// GraphQL is at `/graphql` of the API root (github.com, and a root
+    /// without a path). GitHub Enterprise Server serves REST under
+    /// `/api/v3` and GraphQL at `/api/graphql`, which the client, joined to
+    /// the REST root, cannot reach: there the REST reads stand in.
+    graphql: bool,
 }
 
 impl GithubHost {
@@ -114,6 +119,8 @@ impl GithubHost {
             base: git.branch.clone(),
             executables: Mutex::new(None),
             trees: Mutex::new(HashMap::new()),
+            graphql: reqwest::Url::parse(&github.api_url)
+                .is_ok_and(|u| u.path().trim_end_matches('/').is_empty()),
         })
     }
 
@@ -256,7 +263,7 @@ impl GitHost for GithubHost {
         since: chrono::DateTime<chrono::Utc>,
         paths: &[String],
     ) -> Result<Vec<crate::git::PathStep>, GitError> {
-        if paths.is_empty() || paths.len() > graphql::MAX_PATHS {
+        if !self.graphql || paths.is_empty() || paths.len() > graphql::MAX_PATHS {
             return crate::git::path_steps_by_reads(self, head, since, paths).await;
         }
         self.path_steps_graphql(head, since, paths).await
