@@ -18,6 +18,13 @@ use crate::git::{CommitInfo, GitError, PathStep};
 /// to the REST reads. A rollback asks for the pin files of one app.
 pub const MAX_PATHS: usize = 16;
 
+/// Whether GraphQL is at `/graphql` of `api_url`: an API root without a
+/// path (github.com, and the tests' fakes), not GitHub Enterprise Server's
+/// `/api/v3`.
+pub fn at_root(api_url: &str) -> bool {
+    reqwest::Url::parse(api_url).is_ok_and(|u| u.path().trim_end_matches('/').is_empty())
+}
+
 /// GitHub's largest page, and the history's bound (as the REST listing).
 const HISTORY: usize = 100;
 
@@ -378,6 +385,21 @@ mod tests {
         );
         // A head missing from the listing (older than the window): nothing.
         assert!(steps_of("zz", vec![commit("c1", "c0", Some("B"), None)], 1).is_empty());
+    }
+
+    #[test]
+    fn graphql_is_used_where_the_api_root_has_no_path() {
+        let cases = [
+            ("https://api.github.com", true),
+            ("https://api.github.com/", true),
+            ("http://127.0.0.1:4567", true),
+            ("https://ghe.example.com/api/v3", false),
+            ("https://ghe.example.com/api/v3/", false),
+            ("not a url", false),
+        ];
+        for (url, want) in cases {
+            assert_eq!(at_root(url), want, "{url}");
+        }
     }
 
     #[test]

@@ -119,8 +119,7 @@ impl GithubHost {
             base: git.branch.clone(),
             executables: Mutex::new(None),
             trees: Mutex::new(HashMap::new()),
-            graphql: reqwest::Url::parse(&github.api_url)
-                .is_ok_and(|u| u.path().trim_end_matches('/').is_empty()),
+            graphql: graphql::at_root(&github.api_url),
         })
     }
 
