@@ -50,6 +50,8 @@ pub struct Repositories {
     asked: Mutex<Option<std::time::Instant>>,
     /// Why the last discovery round failed; None after one that listed.
     last_error: Mutex<Option<String>>,
+    /// A round ran to its end (start-up may have given up waiting).
+    completed: std::sync::atomic::AtomicBool,
     /// Checked, holding no pins: kept with their clients, so the next
     /// round's reads are conditional.
     pinless: Mutex<Vec<Served>>,
@@ -62,6 +64,9 @@ pub struct Repositories {
 /// served: a stream of events from an installation's pinless repositories
 /// costs one listing a minute, not one per event.
 const ASKED_ROUND_EVERY: Duration = Duration::from_secs(60);
+
+/// How long start-up waits for the first discovery round.
+const FIRST_ROUND_WAIT: Duration = Duration::from_secs(15);
 
 /// How long a failed discovery round waits before the next try.
 const DISCOVERY_RETRY: Duration = Duration::from_secs(60);
@@ -122,8 +127,18 @@ impl Repositories {
                 .map_err(|e| tracing::error!(error = %e, "repositories.discover: cannot reach the GitHub App; no repository is served"))
                 .ok();
             let repos = Self::with(Vec::new(), discoverer, clock);
-            if let Err(e) = repos.discover().await {
-                tracing::warn!(error = %e, "first discovery round failed; the next tries again");
+            // Bounded: the process must answer /healthz before a liveness
+            // probe gives up on it; a longer round is made again at once
+            // in the background (`discover_every`).
+            match tokio::time::timeout(FIRST_ROUND_WAIT, repos.discover()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "first discovery round failed; the next tries again");
+                }
+                Err(_) => tracing::warn!(
+                    seconds = FIRST_ROUND_WAIT.as_secs(),
+                    "first discovery round takes too long for start-up; it goes on in the background"
+                ),
             }
             return repos;
         }
@@ -153,6 +168,7 @@ impl Repositories {
             round: tokio::sync::Mutex::new(()),
             asked: Mutex::new(None),
             last_error: Mutex::new(None),
+            completed: std::sync::atomic::AtomicBool::new(false),
             pinless: Mutex::new(Vec::new()),
             keys: watch::channel(keys).0,
             clock,
@@ -298,6 +314,8 @@ impl Repositories {
         if let Some(m) = self.metrics.get() {
             m.set_repositories_served(counts.0);
         }
+        self.completed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(counts)
     }
 
@@ -316,7 +334,12 @@ impl Repositories {
         } else {
             interval
         };
-        let mut wait = interval;
+        // A first round start-up did not wait for is made at once.
+        let mut wait = if self.completed.load(std::sync::atomic::Ordering::SeqCst) {
+            interval
+        } else {
+            Duration::ZERO
+        };
         loop {
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
