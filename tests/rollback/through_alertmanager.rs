@@ -281,3 +281,49 @@ async fn the_calls_of_a_rollback_do_not_grow_with_the_commits_in_the_window() {
         app("prod", "6.5.0")
     );
 }
+
+/// A window with many changes of the pin: their texts come in several
+/// queries of a size GitHub answers, and the newest change is the one
+/// reverted.
+#[tokio::test]
+async fn a_window_of_many_pin_changes_reverts_the_newest() {
+    let fake = FakeGithub::start().await;
+    github_bump(&fake);
+    // 60 more bumps pushed to main: 6.6.1 … 6.6.60.
+    let mut newest = String::new();
+    for i in 1..=60 {
+        newest = fake.commit_files(
+            "main",
+            &[(
+                "environments/prod/podinfo.yaml",
+                &app("prod", &format!("6.6.{i}")),
+            )],
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = support::TestSecrets::random();
+    let (_port, am) = start(dir.path(), &secrets, &fake.env()).await;
+    fake.clear_requests();
+    fire(&am).await;
+    let branch = format!("chartpilot/revert/{newest}");
+    let started = Instant::now();
+    while !fake.pulls().iter().any(|p| p.head == branch) {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "no revert PR of the newest change"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let head = fake.branch(&branch).unwrap();
+    assert_eq!(
+        String::from_utf8(fake.file(&head, "environments/prod/podinfo.yaml").unwrap()).unwrap(),
+        app("prod", "6.6.59")
+    );
+    let queries = fake
+        .api_calls()
+        .iter()
+        .filter(|c| c.path == "/graphql")
+        .count();
+    // The history, and 62 texts (6.5.0, 6.6.0 … 6.6.60) in two queries.
+    assert_eq!(queries, 3);
+}

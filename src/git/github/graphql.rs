@@ -25,6 +25,9 @@ pub fn at_root(api_url: &str) -> bool {
     reqwest::Url::parse(api_url).is_ok_and(|u| u.path().trim_end_matches('/').is_empty())
 }
 
+/// The most blobs one texts query asks for.
+const BLOBS_PER_QUERY: usize = 50;
+
 /// GitHub's largest page, and the history's bound (as the REST listing).
 const HISTORY: usize = 100;
 
@@ -279,9 +282,19 @@ impl GithubHost {
         &self,
         blobs: &[String],
     ) -> Result<HashMap<String, Option<String>>, GitError> {
-        if blobs.is_empty() {
-            return Ok(HashMap::new());
+        let mut out = HashMap::new();
+        // A window of many steps asks in several queries, each of a size
+        // GitHub answers.
+        for chunk in blobs.chunks(BLOBS_PER_QUERY) {
+            out.extend(self.blob_texts_once(chunk).await?);
         }
+        Ok(out)
+    }
+
+    async fn blob_texts_once(
+        &self,
+        blobs: &[String],
+    ) -> Result<HashMap<String, Option<String>>, GitError> {
         let mut variables = json!({ "owner": self.owner, "name": self.name });
         for (i, b) in blobs.iter().enumerate() {
             variables[format!("b{i}")] = json!(b);
