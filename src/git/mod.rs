@@ -350,9 +350,6 @@ pub enum ReadError {
     Local(String),
 }
 
-/// The files of the tree at `rev` that may hold pins or Application
-/// manifests (as `pins::collect` reads them), with the warnings for files
-/// that could not be read: a temporary snapshot, read off the reactor.
 /// [`GitHost::path_steps`] from the history, a comparison per commit and
 /// a read per changed path: what any host can answer.
 pub async fn path_steps_by_reads<H: GitHost + ?Sized>(
@@ -384,6 +381,9 @@ pub async fn path_steps_by_reads<H: GitHost + ?Sized>(
     Ok(out)
 }
 
+/// The files of the tree at `rev` that may hold pins or Application
+/// manifests (as `pins::collect` reads them), with the warnings for files
+/// that could not be read: a temporary snapshot, read off the reactor.
 pub async fn read_files(
     host: &dyn GitHost,
     rev: &CommitSha,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::transport::Verb;
-use super::GithubHost;
+use super::{history, GithubHost};
 use crate::domain::CommitSha;
 use crate::git::{CommitInfo, GitError, PathStep};
 
@@ -248,24 +248,12 @@ impl GithubHost {
             })?;
             let mut contents = BTreeMap::new();
             for (i, (at, before)) in changed {
-                let path = paths[i].clone();
-                let text = |blob: &Option<String>, rev: &CommitSha| {
-                    let known = blob.as_ref().map(|b| texts.get(b).cloned().flatten());
-                    (known, rev.clone())
-                };
-                let mut pair = (None, None);
-                for (slot, (known, rev)) in [
-                    (&mut pair.0, text(&at, &info.sha)),
-                    (&mut pair.1, text(&before, &parent)),
-                ] {
-                    *slot = match known {
-                        None => None,
-                        Some(Some(t)) => Some(t.into_bytes()),
-                        // Binary or too long for GraphQL's `text`: REST.
-                        Some(None) => crate::git::GitHost::read_file(self, &rev, &path).await?,
-                    };
-                }
-                contents.insert(path, pair);
+                let path = &paths[i];
+                let at_step = self.content(at.as_deref(), &texts, &info.sha, path).await?;
+                let at_parent = self
+                    .content(before.as_deref(), &texts, &parent, path)
+                    .await?;
+                contents.insert(path.clone(), (at_step, at_parent));
             }
             out.push(PathStep {
                 commit: info,
@@ -274,6 +262,25 @@ impl GithubHost {
             });
         }
         Ok(out)
+    }
+
+    /// `path` at `rev` whose blob is `blob` (None: absent there), from the
+    /// `texts` read; a blob GraphQL did not give whole (binary, or too long
+    /// for `text`) is read over REST.
+    async fn content(
+        &self,
+        blob: Option<&str>,
+        texts: &HashMap<String, Option<String>>,
+        rev: &CommitSha,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>, GitError> {
+        let Some(blob) = blob else {
+            return Ok(None);
+        };
+        match texts.get(blob) {
+            Some(Some(text)) => Ok(Some(text.clone().into_bytes())),
+            _ => crate::git::GitHost::read_file(self, rev, path).await,
+        }
     }
 
     /// The texts of `blobs` in one query; None for a blob GraphQL does not
@@ -324,25 +331,20 @@ impl GithubHost {
 }
 
 fn commit_info(c: &HistoryCommit) -> Result<CommitInfo, GitError> {
-    let bad = |what: &str| {
-        GitError::Unavailable(format!(
-            "unexpected answer from GitHub: a bad {what} for commit {}",
-            c.oid
-        ))
-    };
-    Ok(CommitInfo {
-        sha: CommitSha::parse(&c.oid).map_err(|_| bad("id"))?,
-        parents: c
-            .parents
-            .nodes
-            .iter()
-            .map(|p| CommitSha::parse(&p.oid).map_err(|_| bad("parent")))
-            .collect::<Result<_, _>>()?,
-        committed_at: chrono::DateTime::parse_from_rfc3339(&c.committed_date)
-            .map_err(|_| bad("committer date"))?
-            .with_timezone(&chrono::Utc),
-        message: c.message.trim_end().to_owned(),
-    })
+    let parents = c
+        .parents
+        .nodes
+        .iter()
+        .map(|p| {
+            CommitSha::parse(&p.oid).map_err(|_| {
+                GitError::Unavailable(format!(
+                    "unexpected answer from GitHub: a bad parent for commit {}",
+                    c.oid
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    history::commit_info_of(&c.oid, parents, Some(&c.committed_date), &c.message)
 }
 
 #[cfg(test)]

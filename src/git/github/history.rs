@@ -122,30 +122,36 @@ impl GithubHost {
 }
 
 fn commit_info(c: wire::ListedCommit) -> Result<CommitInfo, GitError> {
+    let parents = c
+        .parents
+        .iter()
+        .map(wire::Sha::commit)
+        .collect::<Result<_, _>>()?;
+    let date = c.commit.committer.as_ref().map(|s| s.date.as_str());
+    commit_info_of(&c.sha, parents, date, &c.commit.message)
+}
+
+/// A commit as GitHub describes it (REST or GraphQL): its id, parents
+/// (parsed by the caller), committer date and message, checked.
+pub(super) fn commit_info_of(
+    sha: &str,
+    parents: Vec<CommitSha>,
+    committer_date: Option<&str>,
+    message: &str,
+) -> Result<CommitInfo, GitError> {
     let bad = |what: &str| {
         GitError::Unavailable(format!(
-            "unexpected answer from GitHub: a bad {what} for commit {}",
-            c.sha
+            "unexpected answer from GitHub: a bad {what} for commit {sha}"
         ))
     };
-    let date = c
-        .commit
-        .committer
-        .as_ref()
-        .ok_or_else(|| bad("committer"))?
-        .date
-        .as_str();
+    let date = committer_date.ok_or_else(|| bad("committer"))?;
     Ok(CommitInfo {
-        sha: CommitSha::parse(&c.sha).map_err(|_| bad("id"))?,
-        parents: c
-            .parents
-            .iter()
-            .map(wire::Sha::commit)
-            .collect::<Result<_, _>>()?,
+        sha: CommitSha::parse(sha).map_err(|_| bad("id"))?,
+        parents,
         committed_at: chrono::DateTime::parse_from_rfc3339(date)
             .map_err(|_| bad("committer date"))?
             .with_timezone(&chrono::Utc),
-        message: c.commit.message.trim_end().to_owned(),
+        message: message.trim_end().to_owned(),
     })
 }
 
