@@ -210,13 +210,7 @@ pub async fn assess_repositories(
 /// served because the installations could not be listed.
 pub fn discovery_state(keys: &[&str], error: Option<&str>) -> State {
     const SHOWN: usize = 5;
-    let named = || {
-        let mut names: Vec<String> = keys.iter().take(SHOWN).map(|k| (*k).to_owned()).collect();
-        if keys.len() > SHOWN {
-            names.push(format!("and {} more", keys.len() - SHOWN));
-        }
-        names.join(", ")
-    };
+    let named = || crate::text::first_of(keys.iter().map(|k| (*k).to_owned()), SHOWN).join(", ");
     match (keys.is_empty(), error) {
         (true, Some(e)) => broken(format!(
             "no repository served: the GitHub App's installations could not be listed ({e})"

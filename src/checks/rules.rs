@@ -394,10 +394,7 @@ pub fn values(
         ))
     }));
     let total = broken.len();
-    let mut named: Vec<String> = broken.into_iter().take(MAX_NAMED_OVERRIDES).collect();
-    if total > MAX_NAMED_OVERRIDES {
-        named.push(format!("and {} more", total - MAX_NAMED_OVERRIDES));
-    }
+    let named = crate::text::first_of(broken.into_iter(), MAX_NAMED_OVERRIDES);
     Some(Said::Problem(format!(
         "{to} breaks {total} of this release's overrides: {}",
         named.join("; ")

@@ -137,6 +137,17 @@ pub fn html(s: &str) -> String {
     out
 }
 
+/// The first `max` of `items`, then `and N more` for the rest: a list
+/// for people that a large input cannot make long. The caller joins it.
+pub fn first_of(items: impl ExactSizeIterator<Item = String>, max: usize) -> Vec<String> {
+    let n = items.len();
+    let mut out: Vec<String> = items.take(max).collect();
+    if n > max {
+        out.push(format!("and {} more", n - max));
+    }
+    out
+}
+
 /// `s` cut to at most `max_chars` characters, with `…` when cut.
 pub fn cut(s: &str, max_chars: usize) -> std::borrow::Cow<'_, str> {
     match s.char_indices().nth(max_chars) {

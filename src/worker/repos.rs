@@ -98,12 +98,7 @@ const MAX_NAMED: usize = 10;
 
 /// `keys` as code spans, the first [`MAX_NAMED`] and how many more.
 fn listed<'a>(keys: impl ExactSizeIterator<Item = &'a str>) -> String {
-    let n = keys.len();
-    let mut out: Vec<String> = keys.take(MAX_NAMED).map(|k| format!("`{k}`")).collect();
-    if n > MAX_NAMED {
-        out.push(format!("and {} more", n - MAX_NAMED));
-    }
-    out.join(", ")
+    crate::text::first_of(keys.map(|k| format!("`{k}`")), MAX_NAMED).join(", ")
 }
 
 /// Whether a chat command needs no repository (`help`, or nothing).
