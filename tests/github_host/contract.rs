@@ -333,3 +333,127 @@ async fn a_graphql_query_github_would_refuse_is_refused_and_recorded() {
     );
     assert!(fake.take_violations().is_empty());
 }
+
+/// Mutations are held to the schema's input types (a field the input does
+/// not have, a required one missing, a value of the wrong type), and run
+/// in order as GitHub runs them: each field fails alone, in GitHub's words,
+/// and the next still runs.
+#[tokio::test]
+async fn graphql_mutations_check_their_inputs_and_fail_field_by_field() {
+    let fake = FakeGithub::start().await;
+    let main = fake.seed(&[("a.yaml", "x: 1\n")]);
+    let ask = |query: &str, variables: serde_json::Value| {
+        let request = client(&fake)
+            .post(format!("{}/graphql", fake.url))
+            .json(&json!({ "query": query, "variables": variables }));
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let repo_id = ask(
+        "query($owner: String!, $name: String!) { repository(owner: $owner, name: $name) { id } }",
+        json!({ "owner": "acme", "name": "gitops" }),
+    )
+    .await["data"]["repository"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let create_ref =
+        "mutation($input: CreateRefInput!) { createRef(input: $input) { ref { name } } }";
+    let cases = [
+        (
+            json!({ "repositoryId": repo_id, "name": "refs/heads/x", "oid": main, "sha": main }),
+            "Variable $input of type CreateRefInput! was provided invalid value for sha (Field is not defined on CreateRefInput)",
+        ),
+        (
+            json!({ "repositoryId": repo_id, "oid": main }),
+            "Variable $input of type CreateRefInput! was provided invalid value for name (Expected value to not be null)",
+        ),
+        (
+            json!({ "repositoryId": repo_id, "name": 7, "oid": main }),
+            "Variable $input of type CreateRefInput! was provided invalid value for name (Could not coerce value 7 to String)",
+        ),
+    ];
+    for (input, want) in cases {
+        let answer = ask(create_ref, json!({ "input": input })).await;
+        assert_eq!(answer["errors"][0]["message"], want, "{answer}");
+        assert_eq!(fake.take_violations().len(), 1);
+        assert!(fake.branch("x").is_none(), "a refused request does nothing");
+    }
+    let nested = ask(
+        "mutation($input: CreateCommitOnBranchInput!) { createCommitOnBranch(input: $input) { commit { oid } } }",
+        json!({ "input": {
+            "branch": { "branchName": "main", "repositoryNameWithOwner": "acme/gitops" },
+            "expectedHeadOid": main,
+            "message": { "headline": "h" },
+            "fileChanges": { "additions": [{ "path": "a.yaml" }] },
+        } }),
+    )
+    .await;
+    assert_eq!(
+        nested["errors"][0]["message"],
+        "Variable $input of type CreateCommitOnBranchInput! was provided invalid value for fileChanges.additions.0.contents (Expected value to not be null)",
+        "{nested}"
+    );
+    assert_eq!(fake.take_violations().len(), 1);
+
+    // Valid: the ref is made, the commit on `main` fails (stale head) and
+    // the PR after it still runs (nothing between main and x: refused).
+    let answer = ask(
+        "mutation($ref: CreateRefInput!, $commit: CreateCommitOnBranchInput!, $pull: CreatePullRequestInput!) { \
+           createRef(input: $ref) { ref { name } } \
+           createCommitOnBranch(input: $commit) { commit { oid } } \
+           createPullRequest(input: $pull) { pullRequest { number } } }",
+        json!({
+            "ref": { "repositoryId": repo_id, "name": "refs/heads/x", "oid": main },
+            "commit": {
+                "branch": { "branchName": "main", "repositoryNameWithOwner": "acme/gitops" },
+                "expectedHeadOid": "0".repeat(40),
+                "message": { "headline": "h" },
+                "fileChanges": { "additions": [{ "path": "a.yaml", "contents": "eDogMgo=" }] },
+            },
+            "pull": { "repositoryId": repo_id, "baseRefName": "main", "headRefName": "x", "title": "t" },
+        }),
+    )
+    .await;
+    assert!(fake.take_violations().is_empty());
+    assert_eq!(answer["data"]["createRef"]["ref"]["name"], "x", "{answer}");
+    assert!(answer["data"]["createCommitOnBranch"].is_null());
+    assert!(answer["data"]["createPullRequest"].is_null());
+    let errors: Vec<(String, String)> = answer["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["path"][0].as_str().unwrap().to_owned(),
+                e["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (
+                "createCommitOnBranch".to_owned(),
+                format!(
+                    "Expected branch to point to \"{}\" but it did not. Pull and try again.",
+                    "0".repeat(40)
+                )
+            ),
+            (
+                "createPullRequest".to_owned(),
+                "No commits between main and x".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(fake.branch("x").as_deref(), Some(main.as_str()));
+    assert_eq!(fake.branch("main").as_deref(), Some(main.as_str()));
+    assert!(fake.pulls().is_empty());
+}

@@ -40,6 +40,8 @@ pub struct TypeInfo {
     pub fields: HashMap<String, FieldInfo>,
     /// Object types an interface or union may be.
     pub possible: HashSet<String>,
+    /// An input object's fields: name → type as written (`String!`).
+    pub inputs: HashMap<String, String>,
 }
 
 pub struct GraphqlSchema {
@@ -122,6 +124,7 @@ impl GraphqlSchema {
                             kind: Kind::Object,
                             fields: fields(&o.fields),
                             possible: HashSet::new(),
+                            inputs: HashMap::new(),
                         },
                     )
                 }
@@ -131,6 +134,7 @@ impl GraphqlSchema {
                         kind: Kind::Interface,
                         fields: fields(&i.fields),
                         possible: HashSet::new(),
+                        inputs: HashMap::new(),
                     },
                 ),
                 TypeDefinition::Union(u) => (
@@ -139,11 +143,22 @@ impl GraphqlSchema {
                         kind: Kind::Union,
                         fields: HashMap::new(),
                         possible: u.types.iter().cloned().collect(),
+                        inputs: HashMap::new(),
                     },
                 ),
                 TypeDefinition::Scalar(s) => (s.name.clone(), leaf(Kind::Scalar)),
                 TypeDefinition::Enum(e) => (e.name.clone(), leaf(Kind::Enum)),
-                TypeDefinition::InputObject(i) => (i.name.clone(), leaf(Kind::Input)),
+                TypeDefinition::InputObject(i) => (
+                    i.name.clone(),
+                    TypeInfo {
+                        inputs: i
+                            .fields
+                            .iter()
+                            .map(|f| (f.name.clone(), type_string(&f.value_type)))
+                            .collect(),
+                        ..leaf(Kind::Input)
+                    },
+                ),
             };
             types.insert(name, info);
         }
@@ -232,6 +247,12 @@ impl GraphqlSchema {
             let base = ty.trim_matches(['[', ']', '!']);
             if self.kind(base).is_none() {
                 out.push(format!("{base} isn't a defined input type (on ${name})"));
+            } else if let Some(value) = given {
+                if let Some(why) = self.input_problem(ty, value) {
+                    out.push(format!(
+                        "Variable ${name} of type {ty} was provided invalid value{why}"
+                    ));
+                }
             }
         }
         let mut used = HashSet::new();
@@ -244,6 +265,74 @@ impl GraphqlSchema {
             }
         }
         out
+    }
+
+    /// Why `value` is not a valid `ty` (as written, `[X!]!`), in GitHub's
+    /// words (` for a.b (Field is not defined on T)`); None when it is.
+    fn input_problem(&self, ty: &str, value: &Value) -> Option<String> {
+        let (path, why) = self.input_fault(ty, value)?;
+        Some(if path.is_empty() {
+            format!(" ({why})")
+        } else {
+            format!(" for {} ({why})", path.join("."))
+        })
+    }
+
+    /// The path inside `value` and the reason it is not a valid `ty`.
+    fn input_fault(&self, ty: &str, value: &Value) -> Option<(Vec<String>, String)> {
+        let inner = ty.strip_suffix('!').unwrap_or(ty);
+        if value.is_null() {
+            return ty
+                .ends_with('!')
+                .then(|| (Vec::new(), "Expected value to not be null".to_owned()));
+        }
+        let within = |key: String, (mut path, why): (Vec<String>, String)| {
+            path.insert(0, key);
+            (path, why)
+        };
+        if let Some(item) = inner.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            // A single value is taken as a list of one.
+            let items = value
+                .as_array()
+                .cloned()
+                .unwrap_or_else(|| vec![value.clone()]);
+            return items.iter().enumerate().find_map(|(i, v)| {
+                self.input_fault(item, v)
+                    .map(|fault| within(i.to_string(), fault))
+            });
+        }
+        let fits = match (self.types.get(inner).map(|t| t.kind), value) {
+            (Some(Kind::Input), Value::Object(map)) => {
+                let fields = &self.types[inner].inputs;
+                if let Some(k) = map.keys().find(|k| !fields.contains_key(*k)) {
+                    return Some((vec![k.clone()], format!("Field is not defined on {inner}")));
+                }
+                let mut names: Vec<&String> = fields.keys().collect();
+                names.sort();
+                return names.into_iter().find_map(|f| {
+                    let field_ty = &fields[f];
+                    let fault = match map.get(f) {
+                        None if field_ty.ends_with('!') => {
+                            Some((Vec::new(), "Expected value to not be null".to_owned()))
+                        }
+                        None => None,
+                        Some(v) => self.input_fault(field_ty, v),
+                    };
+                    fault.map(|fault| within(f.clone(), fault))
+                });
+            }
+            (Some(Kind::Input), _) => false,
+            (_, Value::String(_)) => !matches!(inner, "Int" | "Float" | "Boolean"),
+            (_, Value::Number(n)) => inner == "Float" || (inner == "Int" && n.is_i64()),
+            (_, Value::Bool(_)) => inner == "Boolean",
+            _ => false,
+        };
+        (!fits).then(|| {
+            (
+                Vec::new(),
+                format!("Could not coerce value {value} to {inner}"),
+            )
+        })
     }
 
     fn check_set(
@@ -420,6 +509,7 @@ fn leaf(kind: Kind) -> TypeInfo {
         kind,
         fields: HashMap::new(),
         possible: HashSet::new(),
+        inputs: HashMap::new(),
     }
 }
 

@@ -115,6 +115,11 @@ impl BareRepo {
         .collect()
     }
 
+    pub fn delete_branch(&self, name: &str) {
+        self.text(&["update-ref", "-d", &format!("refs/heads/{name}")])
+            .unwrap();
+    }
+
     pub fn set_branch(&self, name: &str, sha: &str) {
         self.text(&["update-ref", &format!("refs/heads/{name}"), sha])
             .unwrap();

@@ -7,6 +7,7 @@
 mod checks;
 mod git;
 mod graphql;
+mod graphql_mutations;
 mod history;
 mod issues;
 mod pages;
@@ -162,6 +163,9 @@ pub struct State {
     app: Option<AppKey>,
     token_lifetime: Duration,
     pulls: Vec<FakePull>,
+    /// The repository's labels (GitHub creates one the first time a
+    /// request names it; GraphQL finds only those).
+    labels: Vec<String>,
     comments: Vec<(u64, String)>,
     issues: Vec<FakeIssue>,
     /// `(comment id, content)` of each reaction.
@@ -175,6 +179,11 @@ pub struct State {
     next_update: u64,
     requests: Vec<Recorded>,
     faults: Vec<Armed>,
+    /// Tarballs of the tree alone, without the pax header naming the
+    /// commit (not what GitHub serves: to prove the fallback).
+    plain_tarballs: bool,
+    /// `(mutation field, times)` armed by [`FakeGithub::fail_field`].
+    field_faults: Vec<(String, usize)>,
     codeload_tokens: Vec<String>,
     /// What chartpilot sent, or the fake answered, against GitHub's
     /// description.
@@ -283,6 +292,9 @@ impl FakeGithub {
                 app: None,
                 token_lifetime: DEFAULT_TOKEN_LIFETIME,
                 pulls: Vec::new(),
+                labels: Vec::new(),
+                field_faults: Vec::new(),
+                plain_tarballs: false,
                 comments: Vec::new(),
                 issues: Vec::new(),
                 reactions: Vec::new(),
@@ -496,6 +508,17 @@ impl FakeGithub {
     }
 
     /// Parents of a commit, for checking what `commit` built on.
+    /// A commit's full message.
+    pub fn message(&self, sha: &str) -> String {
+        let st = self.state();
+        st.repo
+            .log(sha, None, 1, None)
+            .ok()
+            .and_then(|l| l.into_iter().next())
+            .map(|c| c.message)
+            .unwrap_or_default()
+    }
+
     pub fn parents(&self, sha: &str) -> Vec<String> {
         let out = self
             .state()
@@ -638,6 +661,16 @@ impl FakeGithub {
         issue.edits += 1;
     }
 
+    /// Creates a label in the repository, as a person does in its settings.
+    pub fn create_label(&self, name: &str) {
+        self.state().remember_label(name);
+    }
+
+    /// The repository's labels.
+    pub fn labels(&self) -> Vec<String> {
+        self.state().labels.clone()
+    }
+
     pub fn comments(&self, number: u64) -> Vec<String> {
         let st = self.state();
         st.comments
@@ -694,7 +727,11 @@ impl FakeGithub {
         let counted = st
             .requests
             .iter()
-            .filter(|r| !r.path.starts_with("/_codeload/") && r.status != 304)
+            // As the budget counted them: not codeload, not GraphQL (a
+            // budget of its own), not a 304.
+            .filter(|r| {
+                !r.path.starts_with("/_codeload/") && r.path != "/graphql" && r.status != 304
+            })
             .count();
         st.spent
             .fetch_sub(counted, std::sync::atomic::Ordering::SeqCst);
@@ -723,6 +760,18 @@ impl FakeGithub {
             remaining: times,
             after_acting: true,
         });
+    }
+
+    /// The GraphQL mutation field `field` fails the next `times` times with
+    /// GitHub's error for a failure inside it, doing nothing; the other
+    /// fields of the mutation still run.
+    pub fn fail_field(&self, field: &str, times: usize) {
+        self.state().field_faults.push((field.to_owned(), times));
+    }
+
+    /// Serves tarballs without the pax header that names their commit.
+    pub fn serve_plain_tarballs(&self) {
+        self.state().plain_tarballs = true;
     }
 
     /// Adds a comment to a pull request without an API call, as someone
@@ -800,6 +849,12 @@ impl State {
     fn tick(&mut self) -> u64 {
         self.next_update += 1;
         self.next_update - 1
+    }
+
+    fn remember_label(&mut self, name: &str) {
+        if !self.labels.iter().any(|l| l.eq_ignore_ascii_case(name)) {
+            self.labels.push(name.to_owned());
+        }
     }
 
     fn new_pull(&mut self, head: &str, base: &str, title: &str, body: &str) -> u64 {

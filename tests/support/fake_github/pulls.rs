@@ -134,6 +134,9 @@ impl State {
         let Some(labels) = body["labels"].as_array() else {
             return message(422, "Validation Failed");
         };
+        for label in labels.iter().filter_map(Value::as_str) {
+            self.remember_label(label);
+        }
         let pull = self.pulls.iter_mut().find(|p| p.number == number).unwrap();
         for label in labels.iter().filter_map(Value::as_str) {
             if !pull.labels.iter().any(|l| l == label) {

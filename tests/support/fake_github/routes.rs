@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use octocrab::jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 
-use super::{Fault, Recorded, State};
+use super::{Armed, Fault, Recorded, State};
 use crate::support::contract::{checked_answer, Contract};
 
 /// GitHub refuses App JWTs that live longer than ten minutes.
@@ -54,7 +54,14 @@ fn now() -> i64 {
 
 pub async fn handle(req: HttpRequest, body: web::Bytes, fleet: web::Data<super::Fleet>) -> Answer {
     let received = std::time::Instant::now();
-    let mut st = fleet.pick(req.path()).lock().unwrap();
+    // GitHub Enterprise Server serves the same REST API under `/api/v3`
+    // (and GraphQL at `/api/graphql`, which the fake does not serve).
+    let path = req.path();
+    let path = path
+        .strip_prefix("/api/v3")
+        .filter(|p| p.starts_with('/'))
+        .unwrap_or(path);
+    let mut st = fleet.pick(path).lock().unwrap();
     let method = req.method().as_str().to_owned();
     let auth = req
         .headers()
@@ -71,18 +78,18 @@ pub async fn handle(req: HttpRequest, body: web::Bytes, fleet: web::Data<super::
         serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     // Codeload is another host in GitHub proper, outside the API and its
     // description.
-    let api = !req.path().starts_with("/_codeload/");
+    let api = !path.starts_with("/_codeload/");
     // GraphQL is described by GitHub's schema, not its OpenAPI: checked
     // where it is answered (graphql.rs).
-    let graphql = req.path() == "/graphql";
+    let graphql = path == "/graphql";
     let contract = Contract::github();
     let (op, broken) = if api && !graphql {
-        contract.request(&method, req.path(), req.query_string(), &body)
+        contract.request(&method, path, req.query_string(), &body)
     } else {
         (None, Vec::new())
     };
     let answer = if broken.is_empty() {
-        st.respond(&method, req.path(), &query, &body, auth.as_deref(), &accept)
+        st.respond(&method, path, &query, &body, auth.as_deref(), &accept)
     } else {
         let answer = match op {
             // What GitHub answers a request its schema refuses.
@@ -94,7 +101,7 @@ pub async fn handle(req: HttpRequest, body: web::Bytes, fleet: web::Data<super::
     };
     let answer = match op {
         Some(op) => {
-            let what = format!("{method} {}", req.path());
+            let what = format!("{method} {}", path);
             let violations = st.violations.clone();
             checked_answer(contract, op, &what, answer, &violations)
         }
@@ -119,7 +126,7 @@ pub async fn handle(req: HttpRequest, body: web::Bytes, fleet: web::Data<super::
     };
     st.requests.push(Recorded {
         method,
-        path: req.path().to_owned(),
+        path: path.to_owned(),
         query: req.query_string().to_owned(),
         body: String::from_utf8_lossy(&body).into_owned(),
         status: answer.status().as_u16(),
@@ -203,7 +210,7 @@ impl State {
         auth: Option<&str>,
         accept: &str,
     ) -> Answer {
-        match self.fault(method, path) {
+        match self.fault(method, path, body) {
             Some((answer, false)) => return answer,
             Some((answer, true)) => {
                 // GitHub did the work, then the answer was lost.
@@ -447,11 +454,23 @@ impl State {
 
     /// The fault armed for this request, if any, and whether the fake
     /// acts before answering it.
-    fn fault(&mut self, method: &str, path: &str) -> Option<(Answer, bool)> {
+    /// A fault armed for `graphql:NAME` matches a `POST /graphql` whose
+    /// query names `NAME` (a mutation field).
+    fn fault(&mut self, method: &str, path: &str, body: &[u8]) -> Option<(Answer, bool)> {
+        let query = || {
+            serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|b| b["query"].as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        let matches = |f: &Armed| match f.path_contains.strip_prefix("graphql:") {
+            Some(name) => path == "/graphql" && query().contains(name),
+            None => path.contains(&f.path_contains),
+        };
         let armed = self
             .faults
             .iter_mut()
-            .find(|f| f.remaining > 0 && f.method == method && path.contains(&f.path_contains))?;
+            .find(|f| f.remaining > 0 && f.method == method && matches(f))?;
         armed.remaining -= 1;
         let after = armed.after_acting;
         Some((
@@ -577,7 +596,14 @@ impl State {
             return message(404, "Not Found");
         };
         let prefix = format!("{}-{}-{}", self.owner, self.name, &sha[..7.min(sha.len())]);
-        match self.repo.tarball(sha, &prefix) {
+        // `git archive` of a commit writes its id in a pax header; of a
+        // tree, not.
+        let rev = if self.plain_tarballs {
+            format!("{sha}^{{tree}}")
+        } else {
+            sha.to_owned()
+        };
+        match self.repo.tarball(&rev, &prefix) {
             Ok(bytes) => HttpResponse::Ok()
                 .content_type("application/x-gzip")
                 .body(bytes),
