@@ -10,6 +10,8 @@ mod contract;
 mod history;
 #[path = "github_host/limits.rs"]
 mod limits;
+#[path = "github_host/revert.rs"]
+mod revert;
 mod support;
 
 use std::collections::BTreeMap;

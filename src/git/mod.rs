@@ -6,6 +6,7 @@
 pub mod check;
 pub mod github;
 pub mod local;
+pub mod revert_pull;
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::CommitSha;
 
 pub use check::{CheckReport, PullChanges};
+pub use revert_pull::{RevertOpened, RevertWrite, Tell};
 
 /// One file written by a commit (created or replaced), path relative to the
 /// repository root with `/` separators.
@@ -79,6 +81,27 @@ pub struct PathStep {
     pub parent: CommitSha,
     /// Only the asked paths this commit changed.
     pub contents: std::collections::BTreeMap<String, BeforeAfter>,
+    /// The step's pull requests when the host read them with the history
+    /// (see `pulls_of` of [`GitHost::path_steps`]); None: not read, ask.
+    pub pulls: Option<StepPulls>,
+}
+
+/// The pull requests of a [`PathStep`].
+#[derive(Debug, Clone, Default)]
+pub struct StepPulls {
+    /// The newest pull request in any state whose head is the asked prefix
+    /// followed by the step's full id, in the repository itself.
+    pub by_branch: Option<PullRequest>,
+    /// The merged pull request that brought the step.
+    pub origin: Option<OriginPull>,
+}
+
+/// A merged pull request with its newest comments (up to 100, oldest
+/// first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginPull {
+    pub number: u64,
+    pub comments: Vec<String>,
 }
 
 /// How a path differs between two commits.
@@ -160,6 +183,23 @@ pub trait GitHost: Send + Sync {
     /// empty directory). Symlinks and submodules are skipped.
     async fn snapshot(&self, rev: &CommitSha, dest: &Path) -> Result<(), GitError>;
 
+    /// The commit `branch` points at, with its tree written under `dest`
+    /// as [`GitHost::snapshot`] writes it; None when there is no such
+    /// branch. By default the branch's ref, then the snapshot; a host may
+    /// answer both in one request (GitHub: the tarball of the branch, which
+    /// names its commit).
+    async fn snapshot_branch(
+        &self,
+        branch: &str,
+        dest: &Path,
+    ) -> Result<Option<CommitSha>, GitError> {
+        let Some(sha) = self.branch_head(branch).await? else {
+            return Ok(None);
+        };
+        self.snapshot(&sha, dest).await?;
+        Ok(Some(sha))
+    }
+
     /// One file at `rev`, or None when it does not exist there.
     async fn read_file(&self, rev: &CommitSha, path: &str) -> Result<Option<Vec<u8>>, GitError>;
 
@@ -199,11 +239,17 @@ pub trait GitHost: Send + Sync {
     /// its first parent. By default a comparison per commit and a read per
     /// changed path; a host may answer it in fewer requests (GitHub: two
     /// GraphQL queries, whatever the number of commits).
+    ///
+    /// `pulls_of`: a branch prefix; a host that can read them in the same
+    /// requests also gives each step's [`StepPulls`] (the PR whose head is
+    /// the prefix and the step's id, the PR that brought the step). The
+    /// default leaves them None.
     async fn path_steps(
         &self,
         head: &CommitSha,
         since: chrono::DateTime<chrono::Utc>,
         paths: &[String],
+        _pulls_of: Option<&str>,
     ) -> Result<Vec<PathStep>, GitError> {
         path_steps_by_reads(self, head, since, paths).await
     }
@@ -249,6 +295,15 @@ pub trait GitHost: Send + Sync {
 
     /// Adds labels a pull request lacks (GitHub creates unknown labels).
     async fn add_labels(&self, number: u64, labels: &[String]) -> Result<(), GitError>;
+
+    /// Opens a revert PR: `w.changes` committed on `w.parent`, on the new
+    /// branch `w.pull.head`, the pull request with its labels, then the
+    /// comment of `w.tell` once. By default in single calls
+    /// ([`revert_pull::open_revert_by_calls`]); GitHub in two GraphQL
+    /// mutations.
+    async fn open_revert(&self, w: &RevertWrite<'_>) -> Result<RevertOpened, GitError> {
+        revert_pull::open_revert_by_calls(self, w).await
+    }
 
     /// Comments on a pull request (or issue).
     async fn comment(&self, number: u64, body: &str) -> Result<(), GitError>;
@@ -375,6 +430,7 @@ pub async fn path_steps_by_reads<H: GitHost + ?Sized>(
                 commit,
                 parent,
                 contents,
+                pulls: None,
             });
         }
     }
@@ -397,16 +453,34 @@ pub async fn read_files(
     .map_err(|e| ReadError::Local(e.to_string()))?
 }
 
+/// [`read_files`] of the commit `branch` points at, with that commit; None
+/// when there is no such branch.
+pub async fn read_branch_files(
+    host: &dyn GitHost,
+    branch: &str,
+) -> Result<Option<(CommitSha, Vec<crate::pins::SourceFile>)>, ReadError> {
+    let dir = tempfile::tempdir().map_err(|e| ReadError::Local(e.to_string()))?;
+    let Some(sha) = host.snapshot_branch(branch, dir.path()).await? else {
+        return Ok(None);
+    };
+    let (files, _) = tokio::task::spawn_blocking(move || {
+        crate::pins::collect(dir.path()).map_err(|e| ReadError::Local(e.to_string()))
+    })
+    .await
+    .map_err(|e| ReadError::Local(e.to_string()))??;
+    Ok(Some((sha, files)))
+}
+
 /// Comments `body` on `number` unless a comment carrying `key` is there
 /// already: a redelivered job says its piece once. The key travels as an
 /// HTML comment, invisible in the rendered text. Returns whether it wrote.
-pub async fn comment_once(
-    host: &dyn GitHost,
+pub async fn comment_once<H: GitHost + ?Sized>(
+    host: &H,
     number: u64,
     key: &str,
     body: &str,
 ) -> Result<bool, GitError> {
-    let marker = format!("<!-- chartpilot:{key} -->");
+    let marker = revert_pull::marker(key);
     if host
         .comments(number)
         .await?

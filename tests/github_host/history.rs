@@ -267,3 +267,41 @@ async fn raw_pulls_of(fake: &FakeGithub, commit: &str) -> Vec<u64> {
         .map(|p| p["number"].as_u64().unwrap())
         .collect()
 }
+
+/// The branch's tarball names its commit (the pax header `git archive`
+/// writes): one call for the files and the commit. A tarball without it
+/// is read again by the branch's ref.
+#[tokio::test]
+async fn snapshot_branch_takes_the_commit_from_the_tarball() {
+    let fake = FakeGithub::start().await;
+    fake.seed(&[("a.yaml", "1\n")]);
+    let head = fake.commit_files("main", &[("b/c.yaml", "2\n")]);
+    let gh = host(&fake);
+    for plain in [false, true] {
+        if plain {
+            fake.serve_plain_tarballs();
+        }
+        fake.clear_requests();
+        let dir = tempfile::tempdir().unwrap();
+        let got = gh.snapshot_branch("main", dir.path()).await.unwrap();
+        assert_eq!(got, Some(sha(&head)), "plain: {plain}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("b/c.yaml")).unwrap(),
+            "2\n"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        let calls: Vec<String> = fake.api_calls().iter().map(|c| c.line()).collect();
+        let want: &[&str] = if plain {
+            &[
+                "GET /repos/acme/gitops/tarball/main",
+                "GET /repos/acme/gitops/git/ref/heads/main",
+                &format!("GET /repos/acme/gitops/tarball/{head}"),
+            ]
+        } else {
+            &["GET /repos/acme/gitops/tarball/main"]
+        };
+        assert_eq!(calls, want, "plain: {plain}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(gh.snapshot_branch("gone", dir.path()).await.unwrap(), None);
+}

@@ -42,8 +42,9 @@ async fn a_run_that_stopped_before_its_pr_is_finished_by_the_next_delivery() {
     let rollbacker = h.rollbacker.as_ref().unwrap();
     let firing = notification(AlertStatus::Firing, "feed01");
 
-    // GitHub fails the PR call once: the branch is there, the PR is not.
-    fake.fail("POST", "/pulls", Fault::BadGateway, 1);
+    // GitHub fails the PR's part of the mutation once: the branch and
+    // its commit are there, the PR is not.
+    fake.fail_field("createPullRequest", 1);
     let err = rollbacker.on_notification(&firing).await.unwrap_err();
     assert!(err.is_transient(), "{err}");
     let branch = format!("chartpilot/revert/{merge}");
@@ -74,7 +75,7 @@ async fn a_pr_github_opened_before_answering_502_is_found_by_the_next_delivery()
 
     // GitHub opens the PR, then the answer is lost: the call made once is
     // not repeated, and the job goes back to the queue.
-    fake.fail_after_acting("POST", "/pulls", Fault::BadGateway, 1);
+    fake.fail_after_acting("POST", "graphql:createPullRequest", Fault::BadGateway, 1);
     let err = rollbacker.on_notification(&firing).await.unwrap_err();
     assert!(err.is_transient(), "{err}");
     let branch = format!("chartpilot/revert/{merge}");

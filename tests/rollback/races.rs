@@ -36,8 +36,9 @@ type Hold = oneshot::Sender<oneshot::Sender<()>>;
 struct Gate {
     upstream: String,
     client: reqwest::Client,
-    /// `(method, path)` to hold, and whom to tell when it arrives.
-    hold: Mutex<Option<(String, String, Hold)>>,
+    /// `(method, path, text the body holds)` to hold, and whom to tell
+    /// when it arrives.
+    hold: Mutex<Option<(String, String, String, Hold)>>,
 }
 
 /// A pass-through in front of the fake GitHub that holds the first
@@ -48,6 +49,7 @@ fn gate(
     upstream: &str,
     method: &str,
     path: &str,
+    needle: &str,
 ) -> (
     String,
     oneshot::Receiver<oneshot::Sender<()>>,
@@ -57,7 +59,12 @@ fn gate(
     let state = web::Data::new(Gate {
         upstream: upstream.to_owned(),
         client: reqwest::Client::new(),
-        hold: Mutex::new(Some((method.to_owned(), path.to_owned(), held))),
+        hold: Mutex::new(Some((
+            method.to_owned(),
+            path.to_owned(),
+            needle.to_owned(),
+            held,
+        ))),
     });
     let (listener, url) = super::support::loopback();
     let server = super::support::serve(listener, move |cfg| {
@@ -70,7 +77,13 @@ async fn pass(req: HttpRequest, body: web::Bytes, gate: web::Data<Gate>) -> Http
     let held = {
         let mut hold = gate.hold.lock().unwrap();
         match hold.take() {
-            Some((m, p, tell)) if m == req.method().as_str() && p == req.path() => Some(tell),
+            Some((m, p, needle, tell))
+                if m == req.method().as_str()
+                    && p == req.path()
+                    && String::from_utf8_lossy(&body).contains(&needle) =>
+            {
+                Some(tell)
+            }
             other => {
                 *hold = other;
                 None
@@ -127,7 +140,7 @@ async fn message(w: &World, sha: &str) -> String {
 async fn a_pushed_revert_that_loses_the_race_for_main_is_made_again_on_the_new_head_once() {
     let w = World::new().await;
     let refs = "/repos/acme/gitops/git/refs/heads/main";
-    let (url, on_hold, _gate) = gate(&w.fake.url, "PATCH", refs);
+    let (url, on_hold, _gate) = gate(&w.fake.url, "PATCH", refs, "");
     let h = w
         .handler_on("revert-push", "", Arc::new(SystemClock), &url)
         .await;
@@ -219,7 +232,7 @@ async fn a_revert_pr_whose_answer_was_lost_is_told_to_its_origin_and_chat_exactl
 
     // GitHub opens the PR, then answers 502: the job fails for a retry.
     w.fake
-        .fail_after_acting("POST", "/pulls", Fault::BadGateway, 1);
+        .fail_after_acting("POST", "graphql:createPullRequest", Fault::BadGateway, 1);
     let err = handle(&h, &firing).await.unwrap_err();
     assert_eq!(err.disposition, Disposition::Retry, "{:#}", err.error);
     let opened: Vec<_> = w
@@ -287,8 +300,8 @@ async fn a_revert_pr_whose_answer_was_lost_is_told_to_its_origin_and_chat_exactl
 #[tokio::test]
 async fn a_run_that_loses_the_revert_branch_to_another_process_writes_nothing_more() {
     let w = World::new().await;
-    let refs = "/repos/acme/gitops/git/refs";
-    let (url, on_hold, _gate) = gate(&w.fake.url, "POST", refs);
+    // The mutation that makes the branch, commits and opens the PR.
+    let (url, on_hold, _gate) = gate(&w.fake.url, "POST", "/graphql", "createRef");
     let h = w
         .handler_on("revert-pr", "", Arc::new(SystemClock), &url)
         .await;
@@ -300,14 +313,15 @@ async fn a_run_that_loses_the_revert_branch_to_another_process_writes_nothing_mo
     let (outcomes, theirs) = tokio::join!(rollbacker(&h).on_notification(&firing), async {
         let go = on_hold.await.unwrap();
         w.fake.set_branch(&branch, &w.merge);
-        w.fake.commit_files(
+        let head = w.fake.commit_files(
             &branch,
             &[("environments/prod/podinfo.yaml", &app("prod", "6.5.0"))],
         );
         let pr = w.fake.add_pull(&branch, "Revert \"Merge pull request #1\"");
         go.send(()).unwrap();
-        pr
+        (pr, head)
     });
+    let (theirs, theirs_head) = theirs;
     let outcomes = outcomes.unwrap();
     assert_eq!(
         outcomes,
@@ -321,25 +335,15 @@ async fn a_run_that_loses_the_revert_branch_to_another_process_writes_nothing_mo
             ),
         }]
     );
-    // GitHub refused the second branch; no second PR, and the other
-    // process's PR and branch are as it left them. Telling is its part.
-    let branch_answers: Vec<u16> = w
-        .fake
-        .api_calls()
-        .iter()
-        .filter(|c| c.method == "POST" && c.path == refs)
-        .map(|c| c.status)
-        .collect();
-    assert_eq!(branch_answers, [422]);
-    assert!(
-        !w.writes().iter().any(|c| c.ends_with("/pulls")),
-        "{:#?}",
-        w.writes()
-    );
+    // GitHub refused the second branch, the commit on it and the second
+    // PR (the one mutation this run wrote); the other process's PR and
+    // branch are as it left them. Telling is its part.
+    assert_eq!(w.writes(), ["POST /graphql"], "{:#?}", w.writes());
     assert_eq!(
         w.fake.pulls().iter().filter(|p| p.head == branch).count(),
         1
     );
+    assert_eq!(w.fake.branch(&branch), Some(theirs_head));
     assert!(w.fake.comments(w.bump_pr).is_empty());
     assert!(w.chat().is_empty(), "{:?}", w.chat());
     assert_eq!(w.fake.branch("main").unwrap(), w.merge);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chartpilot::settings::Settings;
 
 use super::alertmanager::Alertmanager;
-use super::support::fake_github::FakeGithub;
+use super::support::fake_github::{FakeGithub, Recorded};
 use super::support::{self, PATIENCE};
 use super::*;
 
@@ -220,8 +220,28 @@ async fn an_alert_through_alertmanager_reverts_the_merged_bump_once_through_gith
         "{:?}",
         fake.comments(bump_pr)
     );
-    // A bounded number of calls (see docs/rollback.md for the list).
-    assert!(calls.len() <= 13, "{calls:#?}");
+    // The commit says what it reverts, as `git revert` would.
+    let message = fake.message(&head);
+    assert!(
+        message.starts_with(
+            "Revert \"Merge pull request #1 from acme/bump-podinfo\"\n\nThis reverts commit "
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("This reverts commit {merge}.")),
+        "{message}"
+    );
+    // A bounded number of calls (see docs/rollback.md for the list): six,
+    // and a seventh here, where the repository has no `rollback` label yet
+    // (GitHub creates it on the REST call that names it).
+    assert!(calls.len() <= 7, "{calls:#?}");
+    assert_eq!(
+        calls.iter().filter(|c| c.ends_with("/labels")).count(),
+        1,
+        "{calls:#?}"
+    );
+    assert!(fake.labels().contains(&"rollback".to_owned()));
 
     // Alertmanager repeats the firing group; the repeat changes nothing.
     let writes_before = fake.api_calls().iter().filter(|c| c.is_write()).count();
@@ -244,7 +264,7 @@ async fn an_alert_through_alertmanager_reverts_the_merged_bump_once_through_gith
 async fn alert_until(
     fake: &FakeGithub,
     done: impl Fn() -> bool,
-) -> ((tempfile::TempDir, Alertmanager), Vec<String>) {
+) -> ((tempfile::TempDir, Alertmanager), Vec<Recorded>) {
     let dir = tempfile::tempdir().unwrap();
     let secrets = support::TestSecrets::random();
     let (_port, am) = start(dir.path(), &secrets, &fake.env()).await;
@@ -255,13 +275,16 @@ async fn alert_until(
         assert!(started.elapsed() < PATIENCE, "no revert PR");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let calls = fake.api_calls().iter().map(|c| c.line()).collect();
-    ((dir, am), calls)
+    ((dir, am), fake.api_calls())
 }
 
 /// The history read costs the same whatever the number of commits in the
 /// rollout window: ten more commits on main after the bump (over REST, a
 /// comparison each) and the rollback makes the same calls as with none.
+/// In all, six: the branch's tarball (its commit in the pax header), the
+/// history query, the texts query (with the revert PR and the bump's PR
+/// and comments), the step's comparison, and two mutations (branch, commit
+/// and PR; labels and the comment on the bump's PR).
 #[tokio::test]
 async fn the_calls_of_a_rollback_do_not_grow_with_the_commits_in_the_window() {
     let fake = FakeGithub::start().await;
@@ -269,12 +292,22 @@ async fn the_calls_of_a_rollback_do_not_grow_with_the_commits_in_the_window() {
     for i in 0..10 {
         fake.commit_files("main", &[("docs/notes.md", &format!("note {i}\n"))]);
     }
+    // The labels a repository's first revert PR created.
+    for label in ["rollback", "chartpilot"] {
+        fake.create_label(label);
+    }
     let branch = format!("chartpilot/revert/{merge}");
-    let (_running, calls) = alert_until(&fake, || {
+    let (_running, recorded) = alert_until(&fake, || {
         fake.pulls().iter().any(|p| p.head == branch) && !fake.comments(1).is_empty()
     })
     .await;
-    assert!(calls.len() <= 13, "{} calls: {calls:#?}", calls.len());
+    let calls: Vec<String> = recorded.iter().map(Recorded::line).collect();
+    assert!(calls.len() <= 6, "{} calls: {calls:#?}", calls.len());
+    let writes = recorded.iter().filter(|c| c.is_write()).count();
+    assert_eq!(writes, 2, "two mutations: {calls:#?}");
+    let pr = fake.pulls().into_iter().find(|p| p.head == branch).unwrap();
+    assert_eq!(pr.labels, ["chartpilot", "rollback"]);
+    assert!(fake.comments(1)[0].contains(&format!("/pull/{}.", pr.number)));
     let reads_of_history = calls
         .iter()
         .filter(|c| c.starts_with("GET "))
@@ -322,7 +355,10 @@ async fn a_window_of_many_pin_changes_reverts_the_newest() {
         String::from_utf8(fake.file(&head, "environments/prod/podinfo.yaml").unwrap()).unwrap(),
         app("prod", "6.6.59")
     );
-    let queries = calls.iter().filter(|c| c.ends_with(" /graphql")).count();
+    let queries = calls
+        .iter()
+        .filter(|c| c.line().ends_with(" /graphql") && !c.is_write())
+        .count();
     // The history, and 62 texts (6.5.0, 6.6.0 … 6.6.60) in two queries.
     assert_eq!(queries, 3);
 }

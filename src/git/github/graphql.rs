@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::transport::Verb;
-use super::{history, GithubHost};
+use super::{graphql_pulls, history, GithubHost};
 use crate::domain::CommitSha;
-use crate::git::{CommitInfo, GitError, PathStep};
+use crate::git::{CommitInfo, GitError, PathStep, StepPulls};
 
 /// Past this many paths one query would grow too large: the host falls back
 /// to the REST reads. A rollback asks for the pin files of one app.
@@ -24,6 +24,10 @@ pub const MAX_PATHS: usize = 16;
 pub fn at_root(api_url: &str) -> bool {
     reqwest::Url::parse(api_url).is_ok_and(|u| u.path().trim_end_matches('/').is_empty())
 }
+
+/// The newest steps whose pull requests the texts query reads; an older
+/// step's are asked over REST when needed.
+const MAX_STEP_PULLS: usize = 20;
 
 /// The most blobs one texts query asks for.
 const BLOBS_PER_QUERY: usize = 50;
@@ -104,7 +108,7 @@ fn history_query(paths: usize) -> String {
         .collect();
     format!(
         "query($owner: String!, $name: String!, $head: GitObjectID!, $since: GitTimestamp!{vars}) {{ \
-           repository(owner: $owner, name: $name) {{ \
+           repository(owner: $owner, name: $name) {{ id \
              object(oid: $head) {{ ... on Commit {{ \
                history(first: {HISTORY}, since: $since) {{ nodes {{ \
                  oid committedDate message tree {{ oid }} \
@@ -116,19 +120,22 @@ fn history_query(paths: usize) -> String {
     )
 }
 
-/// The query for the texts of `blobs` (as `$b0`, `$b1`, …).
-fn blobs_query(blobs: usize) -> String {
-    let vars: String = (0..blobs)
+/// The query for the texts of `blobs` (as `$b0`, `$b1`, …), and the pull
+/// requests of `steps` steps (see [`graphql_pulls::step_selections`]).
+fn texts_query(blobs: usize, steps: usize) -> String {
+    let mut vars: String = (0..blobs)
         .map(|i| format!(", $b{i}: GitObjectID!"))
         .collect();
+    vars.push_str(&graphql_pulls::step_vars(steps));
     let objects: String = (0..blobs)
         .map(|i| {
             format!(" b{i}: object(oid: $b{i}) {{ ... on Blob {{ text isBinary isTruncated }} }}")
         })
         .collect();
+    let pulls = graphql_pulls::step_selections(steps);
     format!(
         "query($owner: String!, $name: String!{vars}) {{ \
-           repository(owner: $owner, name: $name) {{{objects} }} \
+           repository(owner: $owner, name: $name) {{{objects}{pulls} }} \
          }}"
     )
 }
@@ -200,12 +207,14 @@ impl GithubHost {
 
     /// [`crate::git::GitHost::path_steps`] in two queries: the window's
     /// history with the paths' blob ids at each commit and its first
-    /// parent, then the texts of the blobs that differ.
+    /// parent, then the texts of the blobs that differ (with the steps'
+    /// pull requests when `pulls_of` asks).
     pub(super) async fn path_steps_graphql(
         &self,
         head: &CommitSha,
         since: chrono::DateTime<chrono::Utc>,
         paths: &[String],
+        pulls_of: Option<&str>,
     ) -> Result<Vec<PathStep>, GitError> {
         let mut variables = json!({
             "owner": self.owner,
@@ -230,6 +239,9 @@ impl GithubHost {
         for c in &listed {
             self.remember_tree(&c.oid, &c.tree.oid);
         }
+        if let Some(id) = data.pointer("/repository/id").and_then(Value::as_str) {
+            self.remember_repository_id(id);
+        }
         let found = steps_of(head.as_ref(), listed, paths.len());
         let mut blobs: Vec<String> = found
             .iter()
@@ -239,9 +251,17 @@ impl GithubHost {
             .collect();
         blobs.sort();
         blobs.dedup();
-        let texts = self.blob_texts(&blobs).await?;
+        let asked = pulls_of.map(|prefix| {
+            let shas: Vec<String> = found
+                .iter()
+                .take(MAX_STEP_PULLS)
+                .map(|(c, _)| c.oid.clone())
+                .collect();
+            (prefix, shas)
+        });
+        let (texts, mut pulls) = self.blob_texts(&blobs, asked).await?;
         let mut out = Vec::with_capacity(found.len());
-        for (commit, changed) in found {
+        for (i, (commit, changed)) in found.into_iter().enumerate() {
             let info = commit_info(&commit)?;
             let parent = info.parents.first().cloned().ok_or_else(|| {
                 GitError::Unavailable(format!("{what}: a step without its parent"))
@@ -259,6 +279,7 @@ impl GithubHost {
                 commit: info,
                 parent,
                 contents,
+                pulls: pulls.get_mut(i).map(std::mem::take),
             });
         }
         Ok(out)
@@ -283,32 +304,56 @@ impl GithubHost {
         }
     }
 
-    /// The texts of `blobs` in one query; None for a blob GraphQL does not
-    /// give whole (binary, or truncated).
+    /// The texts of `blobs`; None for a blob GraphQL does not give whole
+    /// (binary, or truncated). With `pulls` (a branch prefix and the
+    /// steps), the first query also reads each step's pull requests.
     async fn blob_texts(
         &self,
         blobs: &[String],
-    ) -> Result<HashMap<String, Option<String>>, GitError> {
+        pulls: Option<(&str, Vec<String>)>,
+    ) -> Result<(HashMap<String, Option<String>>, Vec<StepPulls>), GitError> {
         let mut out = HashMap::new();
+        let mut steps = Vec::new();
         // A window of many steps asks in several queries, each of a size
         // GitHub answers.
+        let mut pulls = pulls;
         for chunk in blobs.chunks(BLOBS_PER_QUERY) {
-            out.extend(self.blob_texts_once(chunk).await?);
+            let (texts, found) = self.blob_texts_once(chunk, pulls.take()).await?;
+            out.extend(texts);
+            steps.extend(found);
         }
-        Ok(out)
+        Ok((out, steps))
     }
 
     async fn blob_texts_once(
         &self,
         blobs: &[String],
-    ) -> Result<HashMap<String, Option<String>>, GitError> {
+        pulls: Option<(&str, Vec<String>)>,
+    ) -> Result<(HashMap<String, Option<String>>, Vec<StepPulls>), GitError> {
         let mut variables = json!({ "owner": self.owner, "name": self.name });
         for (i, b) in blobs.iter().enumerate() {
             variables[format!("b{i}")] = json!(b);
         }
-        let data = self
-            .graphql(&blobs_query(blobs.len()), variables, "file contents")
-            .await?;
+        let shas = pulls
+            .as_ref()
+            .map(|(_, s)| s.as_slice())
+            .unwrap_or_default();
+        for (i, sha) in shas.iter().enumerate() {
+            let prefix = pulls.as_ref().map(|(p, _)| *p).unwrap_or_default();
+            variables[format!("h{i}")] = json!(format!("{prefix}{sha}"));
+            variables[format!("c{i}")] = json!(sha);
+        }
+        let query = texts_query(blobs.len(), shas.len());
+        let data = self.graphql(&query, variables, "file contents").await?;
+        let mut steps = Vec::with_capacity(shas.len());
+        let repository = data.get("repository").cloned().unwrap_or(Value::Null);
+        for (i, sha) in shas.iter().enumerate() {
+            let (found, origin_id) = graphql_pulls::step_pulls_of(&repository, i, sha, &self.base)?;
+            if let Some((number, id)) = origin_id {
+                self.remember_pull_id(number, &id);
+            }
+            steps.push(found);
+        }
         let mut out = HashMap::new();
         for (i, b) in blobs.iter().enumerate() {
             let blob: Option<BlobText> = data
@@ -326,7 +371,7 @@ impl GithubHost {
                 .and_then(|b| b.text);
             out.insert(b.clone(), text);
         }
-        Ok(out)
+        Ok((out, steps))
     }
 }
 
@@ -422,7 +467,10 @@ mod tests {
         let q = history_query(2);
         assert!(q.contains("$p0: String!, $p1: String!"), "{q}");
         assert_eq!(q.matches("f1: file(path: $p1)").count(), 2, "{q}");
-        let b = blobs_query(3);
+        let b = texts_query(3, 2);
         assert!(b.contains("b2: object(oid: $b2)"), "{b}");
+        assert!(b.contains("$h1: String!, $c1: GitObjectID!"), "{b}");
+        assert!(b.contains("r1: pullRequests(headRefName: $h1"), "{b}");
+        assert!(!texts_query(1, 0).contains("pullRequests"));
     }
 }

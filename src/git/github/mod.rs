@@ -7,6 +7,8 @@ mod checks;
 mod commits;
 mod etag;
 mod graphql;
+mod graphql_pulls;
+mod graphql_revert;
 mod history;
 mod installations;
 mod issues;
@@ -82,6 +84,8 @@ pub struct GithubHost {
     /// `/api/v3` and GraphQL at `/api/graphql`, which the client, joined to
     /// the REST root, cannot reach: there the REST reads stand in.
     graphql: bool,
+    /// Node ids learned from GraphQL answers, for the mutations.
+    nodes: Mutex<graphql_revert::NodeIds>,
 }
 
 impl GithubHost {
@@ -120,6 +124,7 @@ impl GithubHost {
             executables: Mutex::new(None),
             trees: Mutex::new(HashMap::new()),
             graphql: graphql::at_root(&github.api_url),
+            nodes: Mutex::default(),
         })
     }
 
@@ -261,11 +266,12 @@ impl GitHost for GithubHost {
         head: &CommitSha,
         since: chrono::DateTime<chrono::Utc>,
         paths: &[String],
+        pulls_of: Option<&str>,
     ) -> Result<Vec<crate::git::PathStep>, GitError> {
         if !self.graphql || paths.is_empty() || paths.len() > graphql::MAX_PATHS {
             return crate::git::path_steps_by_reads(self, head, since, paths).await;
         }
-        self.path_steps_graphql(head, since, paths).await
+        self.path_steps_graphql(head, since, paths, pulls_of).await
     }
 
     async fn changed_paths(
@@ -281,22 +287,45 @@ impl GitHost for GithubHost {
     }
 
     async fn snapshot(&self, rev: &CommitSha, dest: &Path) -> Result<(), GitError> {
-        // GitHub redirects to codeload; octocrab's redirect layer follows
-        // and drops the credentials if the host changes.
         let path = format!("{}/tarball/{rev}", self.repo_path);
-        let reply = self.get(&path).await?;
-        if !reply.is_success() {
-            return Err(reply.error(&format!("tarball of {rev}")));
-        }
-        let dest = dest.to_path_buf();
-        let executables = tokio::task::spawn_blocking(move || tarball::extract(&reply.body, &dest))
-            .await
-            .map_err(|e| GitError::Refused(format!("unpacking the tarball: {e}")))??;
-        tracing::debug!(repo = %self.repo(), %rev, executables = executables.len(), "snapshot written");
-        if let Ok(mut cache) = self.executables.lock() {
-            *cache = Some((rev.clone(), executables));
-        }
+        let unpacked = self
+            .tarball(&path, dest, &format!("tarball of {rev}"))
+            .await?
+            .ok_or_else(|| GitError::NotFound(format!("tarball of {rev}")))?;
+        self.remember_executables(rev, unpacked.executables);
         Ok(())
+    }
+
+    /// The tarball of the branch by name: its pax header names the commit,
+    /// so the branch's ref is not read. An archive without one (not what
+    /// GitHub's `git archive` writes) is read again by the ref's commit.
+    async fn snapshot_branch(
+        &self,
+        branch: &str,
+        dest: &Path,
+    ) -> Result<Option<CommitSha>, GitError> {
+        let path = format!("{}/tarball/{}", self.repo_path, encode_path(branch));
+        let Some(unpacked) = self
+            .tarball(&path, dest, &format!("tarball of branch {branch}"))
+            .await?
+        else {
+            return Ok(None);
+        };
+        match unpacked.commit {
+            Some(sha) => {
+                self.remember_executables(&sha, unpacked.executables);
+                Ok(Some(sha))
+            }
+            None => {
+                tracing::warn!(repo = %self.repo(), branch, "the branch's tarball names no commit; reading its ref");
+                tarball::clear_dir(dest)?;
+                let Some(sha) = self.branch_head(branch).await? else {
+                    return Ok(None);
+                };
+                self.snapshot(&sha, dest).await?;
+                Ok(Some(sha))
+            }
+        }
     }
 
     async fn read_file(&self, rev: &CommitSha, path: &str) -> Result<Option<Vec<u8>>, GitError> {
@@ -436,6 +465,16 @@ impl GitHost for GithubHost {
         }
         tracing::info!(repo = %self.repo(), pr = number, "updated pull request");
         Ok(())
+    }
+
+    async fn open_revert(
+        &self,
+        w: &crate::git::RevertWrite<'_>,
+    ) -> Result<crate::git::RevertOpened, GitError> {
+        if !self.graphql {
+            return crate::git::revert_pull::open_revert_by_calls(self, w).await;
+        }
+        self.open_revert_graphql(w).await
     }
 
     async fn comment(&self, number: u64, body: &str) -> Result<(), GitError> {

@@ -90,7 +90,7 @@ impl Rollbacker {
         };
         let changes: Vec<PinChange> = steps.iter().map(|s| s.change.clone()).collect();
         let existing = match steps.first() {
-            Some(s) => self.existing_revert(&s.change.sha).await?,
+            Some(s) => self.existing_revert(s).await?,
             None => None,
         };
         let still_firing = if firing.is_empty() {
@@ -192,7 +192,11 @@ impl Rollbacker {
         let pin_files: BTreeSet<&str> = pins.iter().map(|p| p.file.as_str()).collect();
         let paths: Vec<String> = pin_files.iter().map(|p| (*p).to_owned()).collect();
         let mut steps = Vec::new();
-        for found in self.host.path_steps(&head.sha, since, &paths).await? {
+        let found_steps = self
+            .host
+            .path_steps(&head.sha, since, &paths, Some(REVERT_PREFIX))
+            .await?;
+        for found in found_steps {
             let mut read = BTreeMap::new();
             for (path, (at_step, at_parent)) in found.contents {
                 let text = |b: Option<Vec<u8>>| match b {
@@ -228,6 +232,7 @@ impl Rollbacker {
                 parent: found.parent,
                 changed,
                 read,
+                pulls: found.pulls,
             });
         }
         Ok(steps)
@@ -248,14 +253,18 @@ impl Rollbacker {
         }
     }
 
-    /// chartpilot's revert PR of `commit`, in any state (even with its
-    /// branch deleted). A branch left without its PR (a run that stopped
-    /// between the two) is not an answer: the revert resumes and opens it.
+    /// chartpilot's revert PR of the step, in any state (even with its
+    /// branch deleted): as the history read found it, else asked. A branch
+    /// left without its PR (a run that stopped between the two) is not an
+    /// answer: the revert resumes and opens it.
     pub(super) async fn existing_revert(
         &self,
-        commit: &CommitSha,
+        step: &Step,
     ) -> Result<Option<PullRequest>, RollbackError> {
-        let branch = format!("{REVERT_PREFIX}{commit}");
+        if let Some(pulls) = &step.pulls {
+            return Ok(pulls.by_branch.clone());
+        }
+        let branch = format!("{REVERT_PREFIX}{}", step.change.sha);
         Ok(self.host.find_pull(&branch).await?)
     }
 

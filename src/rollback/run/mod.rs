@@ -23,7 +23,7 @@ use crate::alerts::AlertmanagerClient;
 use crate::clock::Clock;
 use crate::cluster::{ArgoCd, ArgoError};
 use crate::domain::CommitSha;
-use crate::git::{read_files, ChangedPath, GitError, GitHost, ReadError};
+use crate::git::{read_branch_files, ChangedPath, GitError, GitHost, ReadError, StepPulls};
 use crate::jobs::{Alert, AlertNotification, AlertStatus};
 use crate::notify::SlackWebhook;
 use crate::pins::{self, DiscoverOptions, Pin, PinKind, SourceFile};
@@ -137,6 +137,9 @@ struct Step {
     /// `(at the step, at the parent)` for the files already read (the pin
     /// files it changed).
     read: BTreeMap<String, (Option<String>, Option<String>)>,
+    /// Its revert PR and the PR that brought it, when the history read
+    /// them.
+    pulls: Option<StepPulls>,
 }
 
 /// The repository at the branch head, read once per notification.
@@ -258,7 +261,7 @@ impl Rollbacker {
                 step.change.subject
             )));
         }
-        if let Some(existing) = self.existing_revert(&step.change.sha).await? {
+        if let Some(existing) = self.existing_revert(&step).await? {
             return Ok(skipped(format!(
                 "{} is already being reverted: {}",
                 step.change.sha.short(),
@@ -333,12 +336,9 @@ impl Rollbacker {
 
     async fn head(&self) -> Result<Head, RollbackError> {
         let base = self.host.base_branch().to_owned();
-        let sha = self
-            .host
-            .branch_head(&base)
+        let (sha, files) = read_branch_files(self.host.as_ref(), &base)
             .await?
             .ok_or_else(|| RollbackError::Snapshot(format!("branch {base} does not exist")))?;
-        let (files, _) = read_files(self.host.as_ref(), &sha).await?;
         // The snapshot holds the freeze file (YAML), so no extra read.
         let freezes = Freezes::from_files(&files).map_err(RollbackError::Snapshot)?;
         let opts = self.discover.clone();

@@ -2,7 +2,7 @@
 //! the change, the chat message, the note on a revert PR whose alert
 //! resolved.
 
-use super::{Outcome, RollbackError, Rollbacker, REVERT_PREFIX};
+use super::{Outcome, RollbackError, Rollbacker, Step, REVERT_PREFIX};
 use crate::git::{comment_once, PullRequest};
 use crate::jobs::Alert;
 use crate::rollback::body::{self, Revert};
@@ -37,7 +37,7 @@ impl Rollbacker {
         let what = revert_pr_text(pr);
         let commented = match self.origin_pull(change).await {
             Some(n) => {
-                let key = format!("rollback-{}-pr-{}", change.sha, pr.number);
+                let key = marker_key(change, pr);
                 let text = body::origin_comment(r, &what);
                 match comment_once(self.host.as_ref(), n, &key, &text).await {
                     Ok(wrote) => Some(wrote),
@@ -73,7 +73,22 @@ impl Rollbacker {
         }
     }
 
-    async fn chat(&self, r: &Revert<'_>, what: &str) {
+    /// The PR that brought the step, with its comments when the history
+    /// read them: from the merge or squash subject, else as the history
+    /// read found it, else asked of the host.
+    pub(super) async fn origin_of(&self, step: &Step) -> Option<(u64, Option<Vec<String>>)> {
+        let read = step.pulls.as_ref().map(|p| p.origin.clone());
+        if let Some(n) = pull_number(&step.change.subject) {
+            let comments = read.flatten().filter(|o| o.number == n).map(|o| o.comments);
+            return Some((n, comments));
+        }
+        match read {
+            Some(origin) => origin.map(|o| (o.number, Some(o.comments))),
+            None => self.origin_pull(&step.change).await.map(|n| (n, None)),
+        }
+    }
+
+    pub(super) async fn chat(&self, r: &Revert<'_>, what: &str) {
         if let Some(slack) = &self.slack {
             slack
                 .post(&crate::text::slack(&body::chat_message(r, what)))
@@ -128,11 +143,17 @@ impl Rollbacker {
 }
 
 /// How the notices name a revert PR: its link, else its number.
-fn revert_pr_text(pr: &PullRequest) -> String {
+pub(super) fn revert_pr_text(pr: &PullRequest) -> String {
     pr.url
         .clone()
         .map(|u| format!("revert PR {u}"))
         .unwrap_or_else(|| format!("revert PR #{}", pr.number))
+}
+
+/// The key of the comment on the PR that brought `change` about its revert
+/// PR `pr`, said once.
+pub(super) fn marker_key(change: &PinChange, pr: &PullRequest) -> String {
+    format!("rollback-{}-pr-{}", change.sha, pr.number)
 }
 
 /// The PR number in a merge or squash subject: `Merge pull request #12

@@ -1,10 +1,11 @@
 //! The revert itself: the three-way revert of the step's files, then a
 //! revert PR, or a push and a sync.
 
+use super::notice::{marker_key, revert_pr_text};
 use super::{head_text, Head, Outcome, RollbackError, Rollbacker, Step, REVERT_PREFIX};
 use crate::cluster::SyncRequest;
 use crate::domain::CommitSha;
-use crate::git::{GitError, NewPull};
+use crate::git::{NewPull, PullRequest, RevertOpened, RevertWrite, Tell};
 use crate::rollback::body::{self, Revert};
 use crate::rollback::revert::{revert_files, FileVersions};
 use crate::sync::affected::{apps_in, SyncAt};
@@ -61,8 +62,8 @@ impl Rollbacker {
             }
         };
         let message = body::commit_message(r);
-        let sha = self.host.commit(&head.sha, &message, &edits).await?;
         if push {
+            let sha = self.host.commit(&head.sha, &message, &edits).await?;
             self.host
                 .update_branch(self.host.base_branch(), &sha)
                 .await?;
@@ -78,44 +79,56 @@ impl Rollbacker {
             });
         }
         let branch = format!("{REVERT_PREFIX}{commit}");
-        match self.host.create_branch(&branch, &sha).await {
-            Ok(()) => {}
-            Err(GitError::BranchExists(_)) => {
-                // Another delivery got there first (its PR stands), or an
-                // earlier run stopped before its PR: open that PR now, on
-                // the branch as it was made.
-                if let Some(pr) = self.host.find_pull(&branch).await? {
-                    return Ok(Outcome::Skipped {
-                        app,
-                        reason: format!(
-                            "{} is already being reverted: revert PR #{}",
-                            commit.short(),
-                            pr.number
-                        ),
-                    });
+        let origin = self.origin_of(step).await;
+        let say = |pr: &PullRequest| {
+            (
+                marker_key(&step.change, pr),
+                body::origin_comment(r, &revert_pr_text(pr)),
+            )
+        };
+        let pull = NewPull {
+            head: branch,
+            base: self.host.base_branch().to_owned(),
+            title: body::title(&step.change),
+            body: body::pr_body(r),
+            labels: self.labels.clone(),
+        };
+        let write = RevertWrite {
+            parent: &head.sha,
+            message: &message,
+            changes: &edits,
+            pull: &pull,
+            tell: origin.as_ref().map(|(number, known)| Tell {
+                number: *number,
+                known: known.as_deref(),
+                say: &say,
+            }),
+        };
+        match self.host.open_revert(&write).await? {
+            // Another delivery got there first: its PR stands.
+            RevertOpened::Existing(pr) => Ok(Outcome::Skipped {
+                app,
+                reason: format!(
+                    "{} is already being reverted: revert PR #{}",
+                    commit.short(),
+                    pr.number
+                ),
+            }),
+            RevertOpened::Opened { pull, told } => {
+                tracing::info!(app = %app, pr = pull.number, reverted = %commit, "revert PR opened");
+                // Chat goes out with the comment: not when the comment was
+                // there already (an earlier run told).
+                if told.unwrap_or(true) {
+                    self.chat(r, &revert_pr_text(&pull)).await;
                 }
-                tracing::info!(branch = %branch, "revert branch without its PR: opening it");
+                Ok(Outcome::Reverted {
+                    app,
+                    commit,
+                    pull: Some(pull.number),
+                    pushed: None,
+                })
             }
-            Err(e) => return Err(e.into()),
         }
-        let pr = self
-            .host
-            .create_pull(&NewPull {
-                head: branch,
-                base: self.host.base_branch().to_owned(),
-                title: body::title(&step.change),
-                body: body::pr_body(r),
-                labels: self.labels.clone(),
-            })
-            .await?;
-        tracing::info!(app = %app, pr = pr.number, reverted = %commit, "revert PR opened");
-        self.tell_once(r, &pr, &step.change, false).await;
-        Ok(Outcome::Reverted {
-            app,
-            commit,
-            pull: Some(pr.number),
-            pushed: None,
-        })
     }
 
     pub(super) async fn head_or_read(
