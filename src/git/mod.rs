@@ -96,12 +96,12 @@ pub struct StepPulls {
     pub origin: Option<OriginPull>,
 }
 
-/// A merged pull request with its newest comments (up to 100, oldest
-/// first).
+/// A merged pull request, with its newest comments (oldest first) when
+/// they were read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OriginPull {
     pub number: u64,
-    pub comments: Vec<String>,
+    pub comments: Option<Vec<String>>,
 }
 
 /// How a path differs between two commits.
@@ -480,15 +480,23 @@ pub async fn comment_once<H: GitHost + ?Sized>(
     key: &str,
     body: &str,
 ) -> Result<bool, GitError> {
+    let comments = host.comments(number).await?;
+    comment_once_among(host, number, key, body, &comments).await
+}
+
+/// [`comment_once`] with the pull request's comments already read.
+pub async fn comment_once_among<H: GitHost + ?Sized>(
+    host: &H,
+    number: u64,
+    key: &str,
+    body: &str,
+    comments: &[String],
+) -> Result<bool, GitError> {
     let marker = revert_pull::marker(key);
-    if host
-        .comments(number)
-        .await?
-        .iter()
-        .any(|c| c.contains(&marker))
-    {
+    if comments.iter().any(|c| c.contains(&marker)) {
         return Ok(false);
     }
-    host.comment(number, &format!("{body}\n\n{marker}")).await?;
+    host.comment(number, &revert_pull::marked(body, key))
+        .await?;
     Ok(true)
 }

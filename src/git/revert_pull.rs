@@ -3,7 +3,7 @@
 //! the change. Any host composes it from single calls
 //! ([`open_revert_by_calls`]); GitHub writes it in two GraphQL mutations.
 
-use super::{comment_once, FileChange, GitError, GitHost, NewPull, PullRequest};
+use super::{FileChange, GitError, GitHost, NewPull, PullRequest};
 use crate::domain::CommitSha;
 
 /// What [`GitHost::open_revert`] writes.
@@ -18,29 +18,28 @@ pub struct RevertWrite<'a> {
     pub tell: Option<Tell<'a>>,
 }
 
-/// A comment written on pull request `number` unless one there carries
-/// its key (the marker of [`comment_once`]).
+/// The comment on pull request `number` (the PR that brought the change)
+/// about the revert PR just opened. It carries the marker of
+/// [`comment_once`] (keyed by the new PR), so a later run that finds the PR
+/// open knows it was told; a new PR cannot have been told yet, so it is
+/// written without reading the comments first.
 pub struct Tell<'a> {
     pub number: u64,
-    /// The PR's comments when they were read already: then they are not
-    /// read again.
-    pub known: Option<&'a [String]>,
     /// The marker's key and the text, given the revert PR just opened.
     pub say: &'a (dyn Fn(&PullRequest) -> (String, String) + Send + Sync),
 }
 
 impl Tell<'_> {
-    /// Whether `comments` hold the marker of the comment for `pull`.
-    pub fn marked_in(&self, comments: &[String], pull: &PullRequest) -> bool {
-        let marker = marker(&(self.say)(pull).0);
-        comments.iter().any(|c| c.contains(&marker))
-    }
-
     /// The comment's full body for `pull`, marker included.
     pub fn body(&self, pull: &PullRequest) -> String {
         let (key, text) = (self.say)(pull);
-        format!("{text}\n\n{}", marker(&key))
+        marked(&text, &key)
     }
+}
+
+/// `text` with the marker of `key`.
+pub(super) fn marked(text: &str, key: &str) -> String {
+    format!("{text}\n\n{}", marker(key))
 }
 
 /// The HTML comment that marks a comment said once.
@@ -51,9 +50,8 @@ pub(super) fn marker(key: &str) -> String {
 /// What [`GitHost::open_revert`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RevertOpened {
-    /// The PR is open. `told`: whether the comment was written now (false:
-    /// it was there already); None when there was nothing to tell or the
-    /// comment failed (logged: the revert stands without it).
+    /// The PR is open. `told`: Some(true) when the comment was written;
+    /// None when there was nothing to tell or the comment failed.
     Opened {
         pull: PullRequest,
         told: Option<bool>,
@@ -88,22 +86,15 @@ pub async fn open_revert_by_calls<H: GitHost + ?Sized>(
     Ok(RevertOpened::Opened { pull, told })
 }
 
-/// The comment of `t` for the opened `pull`, once; None when it failed.
+/// The comment of `t` for the opened `pull`; None when it failed (logged:
+/// the revert stands without it).
 pub async fn tell_by_calls<H: GitHost + ?Sized>(
     host: &H,
     t: &Tell<'_>,
     pull: &PullRequest,
 ) -> Option<bool> {
-    let wrote = match t.known {
-        Some(comments) if t.marked_in(comments, pull) => Ok(false),
-        Some(_) => host.comment(t.number, &t.body(pull)).await.map(|()| true),
-        None => {
-            let (key, text) = (t.say)(pull);
-            comment_once(host, t.number, &key, &text).await
-        }
-    };
-    match wrote {
-        Ok(wrote) => Some(wrote),
+    match host.comment(t.number, &t.body(pull)).await {
+        Ok(()) => Some(true),
         Err(e) => {
             tracing::warn!(pr = t.number, error = %e, "comment on the PR that brought the change failed");
             None

@@ -149,3 +149,60 @@ async fn a_merged_revert_pr_is_a_revert_and_never_reverted_in_turn() {
         .count();
     assert_eq!(reverts, 1);
 }
+
+/// The first mutation fails partway: where the branch could not be made or
+/// its commit failed, the job is retried (never dropped) and no branch
+/// without the revert commit stays behind; an earlier run's such branch,
+/// left while main moved on, is removed so the retry opens the PR.
+#[tokio::test]
+async fn a_revert_branch_without_its_commit_never_blocks_the_retry() {
+    enum Before {
+        FailField(&'static str),
+        EmptyBranchThenMainMoves,
+    }
+    for before in [
+        Before::FailField("createRef"),
+        Before::FailField("createCommitOnBranch"),
+        Before::EmptyBranchThenMainMoves,
+    ] {
+        let fake = FakeGithub::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let (h, merge) = world(&fake, dir.path()).await;
+        let rollbacker = h.rollbacker.as_ref().unwrap();
+        let firing = notification(AlertStatus::Firing, "feed04");
+        let branch = format!("chartpilot/revert/{merge}");
+        let case = match before {
+            Before::FailField(field) => {
+                fake.fail_field(field, 1);
+                field
+            }
+            Before::EmptyBranchThenMainMoves => {
+                fake.set_branch(&branch, &merge);
+                fake.commit_files("main", &[("docs/notes.md", "later\n")]);
+                "empty branch"
+            }
+        };
+        let err = rollbacker.on_notification(&firing).await.unwrap_err();
+        assert!(err.is_transient(), "{case}: {err}");
+        assert_eq!(fake.branch(&branch), None, "{case}: no branch left behind");
+        assert!(fake.pulls().iter().all(|p| p.head != branch), "{case}");
+
+        let outcomes = rollbacker.on_notification(&firing).await.unwrap();
+        let Outcome::Reverted { pull: Some(n), .. } = &outcomes[0] else {
+            panic!("{case}: {outcomes:#?}");
+        };
+        let head = fake.branch(&branch).unwrap();
+        assert_eq!(fake.pull(*n).head, branch, "{case}");
+        assert_eq!(
+            fake.parents(&head),
+            [fake.branch("main").unwrap()],
+            "{case}: the revert commit on main's head"
+        );
+        assert_eq!(
+            String::from_utf8(fake.file(&head, "environments/prod/podinfo.yaml").unwrap()).unwrap(),
+            app("prod", "6.5.0"),
+            "{case}"
+        );
+        assert_eq!(fake.comments(1).len(), 1, "{case}: told once");
+    }
+}

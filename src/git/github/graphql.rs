@@ -42,15 +42,49 @@ const MAX_MESSAGE_CHARS: usize = 200;
 struct Reply {
     data: Option<Value>,
     #[serde(default)]
-    errors: Vec<ErrorItem>,
+    errors: Vec<FieldError>,
 }
 
-#[derive(Deserialize)]
-struct ErrorItem {
+/// One of GitHub's GraphQL errors: its `type`, message and the path of
+/// the field it is about (empty for the whole request).
+#[derive(Deserialize, Debug)]
+pub struct FieldError {
     #[serde(default, rename = "type")]
     kind: Option<String>,
     #[serde(default)]
     message: String,
+    #[serde(default)]
+    path: Vec<Value>,
+}
+
+impl FieldError {
+    /// Whether it is about the root field `field` (a mutation's part).
+    pub fn on(&self, field: &str) -> bool {
+        self.under(&[field])
+    }
+
+    /// Whether its path starts with `prefix`.
+    pub fn under(&self, prefix: &[&str]) -> bool {
+        self.path.len() >= prefix.len()
+            && prefix
+                .iter()
+                .zip(&self.path)
+                .all(|(p, v)| v.as_str() == Some(*p))
+    }
+
+    /// As a [`GitError`]: a missing object, a refusal a retry cannot
+    /// change, or (anything else, GitHub's "something went wrong" among
+    /// them) worth retrying.
+    pub fn to_git_error(&self, what: &str) -> GitError {
+        let message: String = self.message.chars().take(MAX_MESSAGE_CHARS).collect();
+        match self.kind.as_deref() {
+            Some("NOT_FOUND") => GitError::NotFound(format!("{what}: {message}")),
+            Some("UNPROCESSABLE" | "FORBIDDEN" | "UNAUTHORIZED") => {
+                GitError::Refused(format!("{what}: GitHub answered: {message}"))
+            }
+            _ => GitError::Unavailable(format!("{what}: GitHub answered: {message}")),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -183,26 +217,46 @@ fn steps_of(
 
 impl GithubHost {
     /// One GraphQL request; `data` when GitHub answered without errors.
-    async fn graphql(&self, query: &str, variables: Value, what: &str) -> Result<Value, GitError> {
+    pub(super) async fn graphql(
+        &self,
+        query: &str,
+        variables: Value,
+        what: &str,
+    ) -> Result<Value, GitError> {
+        let (data, errors) = self.graphql_answer(query, variables, what, false).await?;
+        match errors.first() {
+            Some(e) => Err(e.to_git_error(what)),
+            None if data.is_null() => Err(GitError::Unavailable(format!(
+                "{what}: unexpected answer from GitHub: no data"
+            ))),
+            None => Ok(data),
+        }
+    }
+
+    /// One GraphQL request, answered in part or whole: `data` (null when
+    /// none) and the errors, each naming its field. `once`: a mutation, sent
+    /// once (a lost answer may come after GitHub acted); a query is retried
+    /// on server errors as any read.
+    pub(super) async fn graphql_answer(
+        &self,
+        query: &str,
+        variables: Value,
+        what: &str,
+        once: bool,
+    ) -> Result<(Value, Vec<FieldError>), GitError> {
         let body = json!({ "query": query, "variables": variables });
-        let reply = self
-            .api
-            .call(Verb::Post, "/graphql", Some(&body), None)
-            .await?;
+        let reply = if once {
+            self.api.call_once(Verb::Post, "/graphql", &body).await?
+        } else {
+            self.api
+                .call(Verb::Post, "/graphql", Some(&body), None)
+                .await?
+        };
         if !reply.is_success() {
             return Err(reply.error(what));
         }
         let answer: Reply = reply.json(what)?;
-        if let Some(e) = answer.errors.first() {
-            let message: String = e.message.chars().take(MAX_MESSAGE_CHARS).collect();
-            return Err(match e.kind.as_deref() {
-                Some("NOT_FOUND") => GitError::NotFound(format!("{what}: {message}")),
-                _ => GitError::Unavailable(format!("{what}: GitHub answered: {message}")),
-            });
-        }
-        answer.data.ok_or_else(|| {
-            GitError::Unavailable(format!("{what}: unexpected answer from GitHub: no data"))
-        })
+        Ok((answer.data.unwrap_or(Value::Null), answer.errors))
     }
 
     /// [`crate::git::GitHost::path_steps`] in two queries: the window's
@@ -279,7 +333,7 @@ impl GithubHost {
                 commit: info,
                 parent,
                 contents,
-                pulls: pulls.get_mut(i).map(std::mem::take),
+                pulls: pulls.get_mut(i).and_then(Option::take),
             });
         }
         Ok(out)
@@ -311,7 +365,7 @@ impl GithubHost {
         &self,
         blobs: &[String],
         pulls: Option<(&str, Vec<String>)>,
-    ) -> Result<(HashMap<String, Option<String>>, Vec<StepPulls>), GitError> {
+    ) -> Result<(HashMap<String, Option<String>>, Vec<Option<StepPulls>>), GitError> {
         let mut out = HashMap::new();
         let mut steps = Vec::new();
         // A window of many steps asks in several queries, each of a size
@@ -329,7 +383,7 @@ impl GithubHost {
         &self,
         blobs: &[String],
         pulls: Option<(&str, Vec<String>)>,
-    ) -> Result<(HashMap<String, Option<String>>, Vec<StepPulls>), GitError> {
+    ) -> Result<(HashMap<String, Option<String>>, Vec<Option<StepPulls>>), GitError> {
         let mut variables = json!({ "owner": self.owner, "name": self.name });
         for (i, b) in blobs.iter().enumerate() {
             variables[format!("b{i}")] = json!(b);
@@ -344,15 +398,39 @@ impl GithubHost {
             variables[format!("c{i}")] = json!(sha);
         }
         let query = texts_query(blobs.len(), shas.len());
-        let data = self.graphql(&query, variables, "file contents").await?;
+        let what = "file contents";
+        let (data, errors) = self.graphql_answer(&query, variables, what, false).await?;
+        // The pull requests are a convenience: a step whose part failed
+        // has them asked over REST. Anything else fails the read.
+        let of_step = |e: &FieldError, i: usize| {
+            e.under(&["repository", &format!("r{i}")]) || e.under(&["repository", &format!("o{i}")])
+        };
+        if let Some(e) = errors
+            .iter()
+            .find(|e| !(0..shas.len()).any(|i| of_step(e, i)))
+        {
+            return Err(e.to_git_error(what));
+        }
+        if data.is_null() {
+            return Err(GitError::Unavailable(format!(
+                "{what}: unexpected answer from GitHub: no data"
+            )));
+        }
         let mut steps = Vec::with_capacity(shas.len());
         let repository = data.get("repository").cloned().unwrap_or(Value::Null);
         for (i, sha) in shas.iter().enumerate() {
-            let (found, origin_id) = graphql_pulls::step_pulls_of(&repository, i, sha, &self.base)?;
-            if let Some((number, id)) = origin_id {
+            let read = if errors.iter().any(|e| of_step(e, i)) {
+                None
+            } else {
+                graphql_pulls::step_pulls_of(&repository, i, &self.base)
+            };
+            if let Some((number, id)) = read.as_ref().and_then(|(_, origin)| origin.clone()) {
                 self.remember_pull_id(number, &id);
             }
-            steps.push(found);
+            if read.is_none() {
+                tracing::debug!(step = %sha, "the step's pull requests are asked over REST");
+            }
+            steps.push(read.map(|(pulls, _)| pulls));
         }
         let mut out = HashMap::new();
         for (i, b) in blobs.iter().enumerate() {

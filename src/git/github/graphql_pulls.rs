@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::domain::CommitSha;
-use crate::git::{GitError, OriginPull, PullRequest, PullState, StepPulls};
+use crate::git::{OriginPull, PullRequest, PullState, StepPulls};
 
 /// The fields of a pull request chartpilot reads.
 pub const PULL_FIELDS: &str = "id number title body state url headRefName baseRefName \
@@ -16,9 +16,10 @@ pub const PULL_FIELDS: &str = "id number title body state url headRefName baseRe
 /// PRs read per connection: a fork may name a branch like ours.
 const PULLS_PER_BRANCH: usize = 5;
 
-/// The newest comments of the PR that brought a step (where a redelivered
-/// job's marker is).
-const ORIGIN_COMMENTS: usize = 100;
+/// The newest comments of the PR that brought the newest step (where the
+/// marker of a run that opened its revert PR and stopped before telling
+/// would be); read for that step only, as comments can be long.
+const ORIGIN_COMMENTS: usize = 50;
 
 #[derive(Deserialize)]
 struct Nodes<T> {
@@ -96,8 +97,9 @@ struct GqlOrigin {
     number: u64,
     base_ref_name: String,
     #[serde(default)]
-    merge_commit: Option<Oid>,
-    comments: Nodes<Body>,
+    merged_at: Option<String>,
+    #[serde(default)]
+    comments: Option<Nodes<Body>>,
 }
 
 #[derive(Deserialize)]
@@ -120,18 +122,22 @@ pub fn step_vars(steps: usize) -> String {
 
 /// The selections, under `repository`, of the PRs of `steps` steps: `r{i}`
 /// the PRs whose head is `$h{i}`, `o{i}` the PRs the commit `$c{i}` is
-/// associated with.
+/// associated with (with their newest comments for the newest step).
 pub fn step_selections(steps: usize) -> String {
     (0..steps)
         .map(|i| {
+            let comments = if i == 0 {
+                format!(" comments(last: {ORIGIN_COMMENTS}) {{ nodes {{ body }} }}")
+            } else {
+                String::new()
+            };
             format!(
                 " r{i}: pullRequests(headRefName: $h{i}, first: {PULLS_PER_BRANCH}, \
                    states: [OPEN, CLOSED, MERGED], orderBy: {{field: CREATED_AT, direction: DESC}}) \
                    {{ nodes {{ {PULL_FIELDS} }} }} \
                  o{i}: object(oid: $c{i}) {{ ... on Commit {{ \
                    associatedPullRequests(first: {PULLS_PER_BRANCH}) {{ nodes {{ \
-                     id number baseRefName mergeCommit {{ oid }} \
-                     comments(last: {ORIGIN_COMMENTS}) {{ nodes {{ body }} }} \
+                     id number baseRefName mergedAt{comments} \
                    }} }} \
                  }} }}"
             )
@@ -140,50 +146,43 @@ pub fn step_selections(steps: usize) -> String {
 }
 
 /// Step `i`'s pulls from the answer's `repository` object, with the node
-/// ids of the origin PRs (for a comment by mutation): `(pulls, origin id)`.
+/// id of the PR that brought it (for a comment by mutation); None when the
+/// answer does not tell (unreadable, or a full page of PRs from forks that
+/// may hide the repository's own): then they are asked over REST.
 pub fn step_pulls_of(
     repository: &Value,
     i: usize,
-    step: &str,
     base: &str,
-) -> Result<(StepPulls, Option<(u64, String)>), GitError> {
-    let bad = |e: serde_json::Error| {
-        GitError::Unavailable(format!(
-            "pull requests of {step}: unexpected answer from GitHub: {e}"
-        ))
-    };
-    let by_branch: Option<Nodes<GqlPull>> = repository
-        .get(format!("r{i}"))
-        .cloned()
-        .filter(|v| !v.is_null())
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(bad)?;
+) -> Option<(StepPulls, Option<(u64, String)>)> {
+    let by_branch: Nodes<GqlPull> =
+        serde_json::from_value(repository.get(format!("r{i}"))?.clone()).ok()?;
+    if by_branch.nodes.len() >= PULLS_PER_BRANCH
+        && by_branch.nodes.iter().all(|p| p.is_cross_repository)
+    {
+        return None;
+    }
     let by_branch = by_branch
+        .nodes
         .into_iter()
-        .flat_map(|n| n.nodes)
         .filter(|p| !p.is_cross_repository)
         .max_by_key(|p| p.number)
         .map(GqlPull::into_pull);
-    let associated: Option<Associated> = repository
-        .get(format!("o{i}"))
-        .cloned()
-        .filter(|v| !v.is_null())
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(bad)?;
-    // As the REST reader: the merged PR into the base branch.
+    let associated: Associated =
+        serde_json::from_value(repository.get(format!("o{i}"))?.clone()).ok()?;
+    // As the REST reader: the PR merged into the base branch.
     let origin = associated
-        .and_then(|a| a.associated_pull_requests)
+        .associated_pull_requests?
+        .nodes
         .into_iter()
-        .flat_map(|n| n.nodes)
-        .find(|p| p.merge_commit.is_some() && p.base_ref_name == base);
+        .find(|p| p.merged_at.is_some() && p.base_ref_name == base);
     let id = origin.as_ref().map(|p| (p.number, p.id.clone()));
     let origin = origin.map(|p| OriginPull {
         number: p.number,
-        comments: p.comments.nodes.into_iter().map(|c| c.body).collect(),
+        comments: p
+            .comments
+            .map(|c| c.nodes.into_iter().map(|c| c.body).collect()),
     });
-    Ok((StepPulls { by_branch, origin }, id))
+    Some((StepPulls { by_branch, origin }, id))
 }
 
 #[cfg(test)]
@@ -205,14 +204,18 @@ mod tests {
         let repository = json!({
             "r0": { "nodes": [pull(9, true), pull(4, false), pull(7, false)] },
             "o0": { "associatedPullRequests": { "nodes": [
-                { "id": "PR_2", "number": 2, "baseRefName": "main", "mergeCommit": null, "comments": { "nodes": [] } },
-                { "id": "PR_3", "number": 3, "baseRefName": "release", "mergeCommit": { "oid": "b".repeat(40) }, "comments": { "nodes": [] } },
-                { "id": "PR_5", "number": 5, "baseRefName": "main", "mergeCommit": { "oid": "c".repeat(40) }, "comments": { "nodes": [{ "body": "hi" }] } },
+                { "id": "PR_2", "number": 2, "baseRefName": "main", "mergedAt": null, "comments": { "nodes": [] } },
+                { "id": "PR_3", "number": 3, "baseRefName": "release", "mergedAt": "2026-12-01T00:00:00Z", "comments": { "nodes": [] } },
+                { "id": "PR_5", "number": 5, "baseRefName": "main", "mergedAt": "2026-12-01T00:00:00Z", "comments": { "nodes": [{ "body": "hi" }] } },
             ] } },
             "r1": { "nodes": [pull(9, true)] },
-            "o1": null,
+            "o1": { "associatedPullRequests": { "nodes": [] } },
+            "r2": { "nodes": [pull(9, true), pull(10, true), pull(11, true), pull(12, true), pull(13, true)] },
+            "o2": { "associatedPullRequests": { "nodes": [] } },
+            "r3": null,
+            "o3": { "associatedPullRequests": { "nodes": [] } },
         });
-        let (first, id) = step_pulls_of(&repository, 0, "s0", "main").unwrap();
+        let (first, id) = step_pulls_of(&repository, 0, "main").unwrap();
         let own = first.by_branch.unwrap();
         assert_eq!(own.number, 7, "the fork's #9 is not ours; #7 is the newest");
         assert_eq!(own.state, PullState::Merged);
@@ -222,14 +225,19 @@ mod tests {
             first.origin,
             Some(OriginPull {
                 number: 5,
-                comments: vec!["hi".into()]
+                comments: Some(vec!["hi".into()])
             }),
             "unmerged #2 and #3 into another branch are not the origin"
         );
         assert_eq!(id, Some((5, "PR_5".to_owned())));
-        let (second, id) = step_pulls_of(&repository, 1, "s1", "main").unwrap();
+        let (second, id) = step_pulls_of(&repository, 1, "main").unwrap();
         assert!(second.by_branch.is_none() && second.origin.is_none() && id.is_none());
-        let broken = json!({ "r0": { "nodes": [{ "number": "x" }] } });
-        assert!(step_pulls_of(&broken, 0, "s0", "main").is_err());
+        assert!(
+            step_pulls_of(&repository, 2, "main").is_none(),
+            "a full page of forks' PRs may hide ours: asked over REST"
+        );
+        assert!(step_pulls_of(&repository, 3, "main").is_none(), "not read");
+        let broken = json!({ "r0": { "nodes": [{ "number": "x" }] }, "o0": null });
+        assert!(step_pulls_of(&broken, 0, "main").is_none());
     }
 }

@@ -1,69 +1,41 @@
 //! A revert PR in two GraphQL mutations instead of six REST calls: the
 //! first makes the branch, commits the revert on it and opens the PR
 //! (`createRef`, `createCommitOnBranch`, `createPullRequest`, run in that
-//! order by GitHub, with the label ids asked in the PR's payload); the
-//! second labels it and comments on the PR that brought the change, whose
-//! node id and comments the rollback's texts query read. Without what it
-//! needs (the repository's node id, a label's id, the origin's id and
-//! comments) the missing part goes over REST as before.
+//! order by GitHub, each failing alone; the label ids asked in the PR's
+//! payload); the second labels it and comments on the PR that brought the
+//! change, whose node id the rollback's texts query read. Without what it
+//! needs (the repository's node id, a label that exists, the origin's id)
+//! the missing part goes over REST, and so does a revert of an executable
+//! file (`createCommitOnBranch` takes no file mode).
+//!
+//! A branch without the revert commit never gets a PR (nothing between it
+//! and the base): the branch this mutation made is removed when its commit
+//! failed, and an earlier run's left so is removed before the retry. Jobs of
+//! one repository run one at a time (lanes), so no other run is working on
+//! the branch meanwhile.
 
 use std::collections::HashMap;
 
 use data_encoding::BASE64;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::graphql::FieldError;
 use super::graphql_pulls::{GqlPull, PULL_FIELDS};
-use super::transport::Verb;
-use super::GithubHost;
+use super::{GithubHost, EXECUTABLE_MODE};
 use crate::git::revert_pull::{open_revert_by_calls, tell_by_calls};
 use crate::git::{GitError, GitHost, PullRequest, RevertOpened, RevertWrite};
 
 /// Pull request ids kept; past it the map starts again.
 const MAX_KNOWN_PULLS: usize = 1_000;
 
-/// How much of GitHub's error messages an error keeps.
-const MAX_MESSAGE_CHARS: usize = 200;
+/// The fields of the first mutation, in the order GitHub runs them.
+const OPEN_FIELDS: [&str; 3] = ["createRef", "createCommitOnBranch", "createPullRequest"];
 
 /// GraphQL node ids the host learned from earlier answers.
 #[derive(Default)]
 pub struct NodeIds {
     repository: Option<String>,
     pulls: HashMap<u64, String>,
-}
-
-#[derive(Deserialize)]
-struct Answer {
-    data: Option<Value>,
-    #[serde(default)]
-    errors: Vec<FieldError>,
-}
-
-#[derive(Deserialize, Debug)]
-pub struct FieldError {
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    path: Vec<Value>,
-}
-
-impl FieldError {
-    fn on(&self, field: &str) -> bool {
-        self.path.first().and_then(Value::as_str) == Some(field)
-    }
-
-    fn to_git_error(&self, what: &str) -> GitError {
-        let message: String = self.message.chars().take(MAX_MESSAGE_CHARS).collect();
-        match self.kind.as_deref() {
-            Some("NOT_FOUND") => GitError::NotFound(format!("{what}: {message}")),
-            Some("UNPROCESSABLE" | "FORBIDDEN" | "UNAUTHORIZED") => {
-                GitError::Refused(format!("{what}: GitHub answered: {message}"))
-            }
-            _ => GitError::Unavailable(format!("{what}: GitHub answered: {message}")),
-        }
-    }
 }
 
 /// A commit message as `createCommitOnBranch` takes it: the first line,
@@ -115,6 +87,17 @@ fn tell_mutation(labels: bool, comment: bool) -> String {
     format!("mutation({}) {{{fields} }}", vars.join(", "))
 }
 
+/// The error a failed first mutation reports: the first failed field in
+/// the order GitHub ran them, leaving out `createRef`'s when the branch was
+/// there already (the fields after it then tell what went wrong).
+fn first_failure(errors: &[FieldError], branch_there: bool) -> Option<&FieldError> {
+    OPEN_FIELDS
+        .iter()
+        .filter(|f| !(branch_there && **f == "createRef"))
+        .find_map(|f| errors.iter().find(|e| e.on(f)))
+        .or_else(|| errors.first())
+}
+
 impl GithubHost {
     pub(super) fn remember_repository_id(&self, id: &str) {
         if let Ok(mut ids) = self.nodes.lock() {
@@ -138,25 +121,8 @@ impl GithubHost {
             .unwrap_or_default()
     }
 
-    /// One mutation, sent once (a lost answer may come after GitHub
-    /// acted): what GitHub did and its errors, each naming its field.
-    async fn mutate(
-        &self,
-        query: &str,
-        variables: Value,
-        what: &str,
-    ) -> Result<(Value, Vec<FieldError>), GitError> {
-        let body = json!({ "query": query, "variables": variables });
-        let reply = self.api.call_once(Verb::Post, "/graphql", &body).await?;
-        if !reply.is_success() {
-            return Err(reply.error(what));
-        }
-        let answer: Answer = reply.json(what)?;
-        Ok((answer.data.unwrap_or(Value::Null), answer.errors))
-    }
-
     /// [`GitHost::open_revert`] in two mutations; in single REST calls
-    /// where GraphQL is not at hand or the repository's id is not known.
+    /// where the repository's id is not known or a file is executable.
     pub(super) async fn open_revert_graphql(
         &self,
         w: &RevertWrite<'_>,
@@ -165,6 +131,12 @@ impl GithubHost {
         let (Some(repository), origin_id) = self.node_ids(origin) else {
             return open_revert_by_calls(self, w).await;
         };
+        if w.changes
+            .iter()
+            .any(|c| self.mode(w.parent, &c.path) == EXECUTABLE_MODE)
+        {
+            return open_revert_by_calls(self, w).await;
+        }
         let branch = &w.pull.head;
         let what = format!("opening the revert PR from {branch}");
         let additions: Vec<Value> = w
@@ -189,7 +161,7 @@ impl GithubHost {
             variables[format!("l{i}")] = json!(l);
         }
         let (data, errors) = self
-            .mutate(&open_mutation(w.pull.labels.len()), variables, &what)
+            .graphql_answer(&open_mutation(w.pull.labels.len()), variables, &what, true)
             .await?;
         let opened: Option<GqlPull> = data
             .pointer("/createPullRequest/pullRequest")
@@ -199,7 +171,7 @@ impl GithubHost {
             .transpose()
             .map_err(|e| GitError::Unavailable(format!("{what}: unexpected answer: {e}")))?;
         let Some(opened) = opened else {
-            return self.not_opened(&data, &errors, branch, &what).await;
+            return self.not_opened(w, &data, &errors, &what).await;
         };
         let label_ids: Option<Vec<String>> = (0..w.pull.labels.len())
             .map(|i| {
@@ -220,56 +192,105 @@ impl GithubHost {
         Ok(RevertOpened::Opened { pull, told })
     }
 
-    /// The PR was not opened: a branch of another run with its PR (that
-    /// PR), else the first error. A branch made here whose commit failed is
-    /// removed, so a retry starts clean.
+    /// The PR was not opened: another run's PR for the branch (or this
+    /// one's, whose answer failed), else the error, after removing a branch
+    /// left without the revert commit.
     async fn not_opened(
         &self,
+        w: &RevertWrite<'_>,
         data: &Value,
         errors: &[FieldError],
-        branch: &str,
         what: &str,
     ) -> Result<RevertOpened, GitError> {
-        let made = data
-            .pointer("/createRef/ref/id")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let branch = &w.pull.head;
+        if let Some(pr) = self.find_pull(branch).await? {
+            return Ok(RevertOpened::Existing(pr));
+        }
+        let made = data.pointer("/createRef/ref/id").and_then(Value::as_str);
         let committed = data
             .pointer("/createCommitOnBranch/commit/oid")
             .is_some_and(|v| !v.is_null());
-        if let (Some(ref_id), false) = (&made, committed) {
-            let query = "mutation($input: DeleteRefInput!) { deleteRef(input: $input) { clientMutationId } }";
-            if let Err(e) = self
-                .mutate(
-                    query,
-                    json!({ "input": { "refId": ref_id } }),
-                    "removing the branch",
-                )
-                .await
-            {
-                tracing::warn!(branch, error = %e, "the revert branch without its commit was not removed");
+        let mut branch_there = made.is_some();
+        if !committed {
+            match made {
+                Some(id) => self.delete_ref(id, branch).await,
+                None => {
+                    if let Some((id, head)) = self.branch_ref(branch).await? {
+                        branch_there = true;
+                        // An earlier run's branch without its commit: in the
+                        // base's history, it holds nothing of its own.
+                        if self.contains(w.parent, &head).await? {
+                            self.delete_ref(&id, branch).await;
+                            return Err(GitError::Unavailable(format!(
+                                "{what}: removed the revert branch an earlier run left without its commit; retrying"
+                            )));
+                        }
+                    }
+                }
             }
         }
-        // A branch that was not made here (GitHub's words for "it exists"
-        // are not a contract) may be another run's, with its PR.
-        if made.is_none() {
-            if let Some(pr) = self.find_pull(branch).await? {
-                return Ok(RevertOpened::Existing(pr));
-            }
-        }
-        let first = ["createCommitOnBranch", "createPullRequest", "createRef"]
-            .iter()
-            .find_map(|f| errors.iter().find(|e| e.on(f)))
-            .or(errors.first());
-        Err(match first {
-            Some(e) => e.to_git_error(what),
-            None => GitError::Unavailable(format!("{what}: GitHub opened no pull request")),
-        })
+        Err(
+            match first_failure(errors, branch_there && made.is_none()) {
+                Some(e) => e.to_git_error(what),
+                None => GitError::Unavailable(format!("{what}: GitHub opened no pull request")),
+            },
+        )
     }
 
-    /// The second mutation: the labels (REST when a label does not exist
-    /// yet: GitHub creates it there) and the comment on the PR that
-    /// brought the change (REST when its id or comments were not read).
+    /// The node id and commit of `branch`, None when there is none.
+    async fn branch_ref(
+        &self,
+        branch: &str,
+    ) -> Result<Option<(String, crate::domain::CommitSha)>, GitError> {
+        let query = "query($owner: String!, $name: String!, $ref: String!) { \
+             repository(owner: $owner, name: $name) { ref(qualifiedName: $ref) { id target { oid } } } }";
+        let variables = json!({
+            "owner": self.owner, "name": self.name, "ref": format!("refs/heads/{branch}"),
+        });
+        let data = self
+            .graphql(query, variables, &format!("branch {branch}"))
+            .await?;
+        let Some(found) = data.pointer("/repository/ref").filter(|v| !v.is_null()) else {
+            return Ok(None);
+        };
+        let id = found["id"].as_str().unwrap_or_default().to_owned();
+        let head =
+            crate::domain::CommitSha::parse(found["target"]["oid"].as_str().unwrap_or_default())
+                .map_err(|e| {
+                    GitError::Unavailable(format!("branch {branch}: unexpected answer: {e}"))
+                })?;
+        Ok(Some((id, head)))
+    }
+
+    /// Removes a branch by its node id; a failure is logged (the next
+    /// attempt finds the branch and removes it then).
+    async fn delete_ref(&self, id: &str, branch: &str) {
+        let query =
+            "mutation($input: DeleteRefInput!) { deleteRef(input: $input) { clientMutationId } }";
+        let variables = json!({ "input": { "refId": id } });
+        let why = match self
+            .graphql_answer(query, variables, "removing the branch", true)
+            .await
+        {
+            Ok((_, errors)) => errors
+                .first()
+                .map(|e| e.to_git_error("removing the branch").to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        match why {
+            None => {
+                tracing::info!(repo = %self.repo(), branch, "removed a revert branch without its commit")
+            }
+            Some(why) => {
+                tracing::warn!(repo = %self.repo(), branch, error = %why, "the revert branch without its commit was not removed")
+            }
+        }
+    }
+
+    /// The second mutation: the labels (over REST when a label does not
+    /// exist yet: GitHub creates it there) and the comment on the PR that
+    /// brought the change (over REST when its id was not read). Returns
+    /// whether the comment was written (None: nothing to tell, or failed).
     async fn label_and_tell(
         &self,
         w: &RevertWrite<'_>,
@@ -278,65 +299,53 @@ impl GithubHost {
         label_ids: Option<Vec<String>>,
         origin_id: Option<String>,
     ) -> Option<bool> {
-        let labels = !w.pull.labels.is_empty() && label_ids.is_some();
-        let tell = w.tell.as_ref();
-        let already = tell.and_then(|t| t.known.map(|k| t.marked_in(k, pull)));
-        let comment = match (tell, already, &origin_id) {
-            (Some(t), Some(false), Some(id)) => Some((t, id)),
-            _ => None,
-        };
-        if !w.pull.labels.is_empty() && !labels {
-            match self.add_labels(pull.number, &w.pull.labels).await {
-                Ok(()) => pull.labels = w.pull.labels.clone(),
+        let labels = &w.pull.labels;
+        let label_ids = label_ids.filter(|_| !labels.is_empty());
+        if label_ids.is_none() && !labels.is_empty() {
+            match self.add_labels(pull.number, labels).await {
+                Ok(()) => pull.labels = labels.clone(),
                 Err(e) => tracing::warn!(pr = pull.number, error = %e, "labels not added"),
             }
         }
-        let mut told = match (tell, already) {
-            (None, _) => None,
-            (Some(_), Some(true)) => Some(false),
-            (Some(t), _) if comment.is_none() => tell_by_calls(self, t, pull).await,
-            (Some(_), _) => None,
+        let comment = w.tell.as_ref().zip(origin_id);
+        let mut told = match (&w.tell, &comment) {
+            (Some(t), None) => tell_by_calls(self, t, pull).await,
+            _ => None,
         };
-        if !labels && comment.is_none() {
+        if label_ids.is_none() && comment.is_none() {
             return told;
         }
         let mut variables = json!({});
-        if let Some(ids) = label_ids.filter(|_| labels) {
+        if let Some(ids) = &label_ids {
             variables["labels"] = json!({ "labelableId": pull_id, "labelIds": ids });
         }
-        if let Some((t, id)) = comment {
+        if let Some((t, id)) = &comment {
             variables["comment"] = json!({ "subjectId": id, "body": t.body(pull) });
         }
-        let what = format!("labelling #{}", pull.number);
-        match self
-            .mutate(&tell_mutation(labels, comment.is_some()), variables, &what)
-            .await
-        {
-            Ok((_, errors)) => {
-                if labels {
-                    match errors.iter().find(|e| e.on("addLabelsToLabelable")) {
-                        None => pull.labels = w.pull.labels.clone(),
-                        Some(e) => {
-                            tracing::warn!(pr = pull.number, error = %e.to_git_error(&what), "labels not added")
-                        }
-                    }
-                }
-                if let Some((t, _)) = comment {
-                    told = match errors.iter().find(|e| e.on("addComment")) {
-                        None => Some(true),
-                        Some(e) => {
-                            tracing::warn!(pr = t.number, error = %e.to_git_error("commenting"), "comment on the PR that brought the change failed");
-                            None
-                        }
-                    };
-                }
+        let what = format!("labelling and telling about #{}", pull.number);
+        let query = tell_mutation(label_ids.is_some(), comment.is_some());
+        let answer = self.graphql_answer(&query, variables, &what, true).await;
+        let failed = |field: &str| match &answer {
+            Ok((_, errors)) => errors
+                .iter()
+                .find(|e| e.on(field))
+                .map(|e| e.to_git_error(&what).to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        if label_ids.is_some() {
+            match failed("addLabelsToLabelable") {
+                None => pull.labels = labels.clone(),
+                Some(why) => tracing::warn!(pr = pull.number, error = %why, "labels not added"),
             }
-            Err(e) => {
-                tracing::warn!(pr = pull.number, error = %e, "labels and comment not written");
-                if comment.is_some() {
-                    told = None;
+        }
+        if let Some((t, _)) = &comment {
+            told = match failed("addComment") {
+                None => Some(true),
+                Some(why) => {
+                    tracing::warn!(pr = t.number, error = %why, "comment on the PR that brought the change failed");
+                    None
                 }
-            }
+            };
         }
         told
     }

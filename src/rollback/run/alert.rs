@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use super::{
-    Head, Outcome, RollbackError, Rollbacker, Step, MAX_STILL_FIRING_CHECKS, REVERT_PREFIX,
+    revert_branch, Head, Outcome, RollbackError, Rollbacker, Step, MAX_STILL_FIRING_CHECKS,
+    REVERT_PREFIX,
 };
 use crate::alerts::Matcher;
 use crate::domain::CommitSha;
@@ -175,7 +176,7 @@ impl Rollbacker {
             reason: &reason,
             alerts: firing,
         };
-        self.tell_once(&r, pr, &step.change, true).await;
+        self.tell_untold(&r, pr, step).await;
     }
 
     /// The first-parent steps since `since` that moved the app's pin,
@@ -264,7 +265,7 @@ impl Rollbacker {
         if let Some(pulls) = &step.pulls {
             return Ok(pulls.by_branch.clone());
         }
-        let branch = format!("{REVERT_PREFIX}{}", step.change.sha);
+        let branch = revert_branch(&step.change.sha);
         Ok(self.host.find_pull(&branch).await?)
     }
 

@@ -33,6 +33,11 @@ use crate::settings::{PolicySettings, RollbackAction};
 /// Branch prefix of every revert PR; the rest is the full commit id.
 pub const REVERT_PREFIX: &str = "chartpilot/revert/";
 
+/// The branch of the revert PR of `commit`.
+fn revert_branch(commit: &CommitSha) -> String {
+    format!("{REVERT_PREFIX}{commit}")
+}
+
 /// Firing alerts checked against Alertmanager before acting; a storm is
 /// represented by its first few.
 const MAX_STILL_FIRING_CHECKS: usize = 3;

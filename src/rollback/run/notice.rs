@@ -3,7 +3,7 @@
 //! resolved.
 
 use super::{Outcome, RollbackError, Rollbacker, Step, REVERT_PREFIX};
-use crate::git::{comment_once, PullRequest};
+use crate::git::{comment_once, comment_once_among, PullRequest};
 use crate::jobs::Alert;
 use crate::rollback::body::{self, Revert};
 use crate::rollback::decide::PinChange;
@@ -21,40 +21,30 @@ impl Rollbacker {
         self.chat(r, what).await;
     }
 
-    /// The same for a revert PR, said once per PR: the comment carries a
-    /// marker (`comment_once`) and chat goes out with the comment. `again`:
-    /// a later run found the PR already open; it tells only if the run that
-    /// opened it stopped before telling (GitHub opened the PR and its
-    /// answer was lost). Without a PR that brought the change there is
-    /// nothing to mark, and a later run does not tell chat again.
-    pub(super) async fn tell_once(
-        &self,
-        r: &Revert<'_>,
-        pr: &PullRequest,
-        change: &PinChange,
-        again: bool,
-    ) {
+    /// The same for a revert PR that a later run found open: said only if
+    /// the run that opened it stopped before telling (GitHub opened the PR
+    /// and its answer was lost), found by the marker the comment carries
+    /// (`comment_once`), among the comments the history read when it did.
+    /// Chat goes out with the comment. Without a PR that brought the change
+    /// there is nothing to mark, and chat is not told again.
+    pub(super) async fn tell_untold(&self, r: &Revert<'_>, pr: &PullRequest, step: &Step) {
+        let Some((n, known)) = self.origin_of(step).await else {
+            return;
+        };
+        let key = marker_key(&step.change, pr);
         let what = revert_pr_text(pr);
-        let commented = match self.origin_pull(change).await {
-            Some(n) => {
-                let key = marker_key(change, pr);
-                let text = body::origin_comment(r, &what);
-                match comment_once(self.host.as_ref(), n, &key, &text).await {
-                    Ok(wrote) => Some(wrote),
-                    Err(e) => {
-                        tracing::warn!(pr = n, error = %e, "comment on the PR that brought the change failed");
-                        None
-                    }
-                }
+        let text = body::origin_comment(r, &what);
+        let host = self.host.as_ref();
+        let wrote = match known {
+            Some(comments) => comment_once_among(host, n, &key, &text, &comments).await,
+            None => comment_once(host, n, &key, &text).await,
+        };
+        match wrote {
+            Ok(true) => self.chat(r, &what).await,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(pr = n, error = %e, "comment on the PR that brought the change failed");
             }
-            None => None,
-        };
-        let chat = match commented {
-            Some(wrote) => wrote,
-            None => !again,
-        };
-        if chat {
-            self.chat(r, &what).await;
         }
     }
 
@@ -79,11 +69,14 @@ impl Rollbacker {
     pub(super) async fn origin_of(&self, step: &Step) -> Option<(u64, Option<Vec<String>>)> {
         let read = step.pulls.as_ref().map(|p| p.origin.clone());
         if let Some(n) = pull_number(&step.change.subject) {
-            let comments = read.flatten().filter(|o| o.number == n).map(|o| o.comments);
+            let comments = read
+                .flatten()
+                .filter(|o| o.number == n)
+                .and_then(|o| o.comments);
             return Some((n, comments));
         }
         match read {
-            Some(origin) => origin.map(|o| (o.number, Some(o.comments))),
+            Some(origin) => origin.map(|o| (o.number, o.comments)),
             None => self.origin_pull(&step.change).await.map(|n| (n, None)),
         }
     }

@@ -2,7 +2,7 @@
 //! revert PR, or a push and a sync.
 
 use super::notice::{marker_key, revert_pr_text};
-use super::{head_text, Head, Outcome, RollbackError, Rollbacker, Step, REVERT_PREFIX};
+use super::{head_text, revert_branch, Head, Outcome, RollbackError, Rollbacker, Step};
 use crate::cluster::SyncRequest;
 use crate::domain::CommitSha;
 use crate::git::{NewPull, PullRequest, RevertOpened, RevertWrite, Tell};
@@ -78,7 +78,7 @@ impl Rollbacker {
                 pushed: Some(sha),
             });
         }
-        let branch = format!("{REVERT_PREFIX}{commit}");
+        let branch = revert_branch(&commit);
         let origin = self.origin_of(step).await;
         let say = |pr: &PullRequest| {
             (
@@ -98,11 +98,7 @@ impl Rollbacker {
             message: &message,
             changes: &edits,
             pull: &pull,
-            tell: origin.as_ref().map(|(number, known)| Tell {
-                number: *number,
-                known: known.as_deref(),
-                say: &say,
-            }),
+            tell: origin.map(|(number, _)| Tell { number, say: &say }),
         };
         match self.host.open_revert(&write).await? {
             // Another delivery got there first: its PR stands.

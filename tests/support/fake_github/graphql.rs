@@ -454,6 +454,15 @@ impl Run<'_> {
             (Node::Comments(list), "totalCount") => Out::Leaf(json!(list.len())),
             (Node::Comment(i), "body") => Out::Leaf(json!(self.st.comments.get(*i).map(|c| &c.1))),
             (Node::Comment(i), "id") => Out::Leaf(json!(format!("IC_{i}"))),
+            (Node::Repository, "ref") => {
+                let name = args
+                    .get("qualifiedName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let branch = name.strip_prefix("refs/heads/").unwrap_or(name);
+                Out::Node(repo.branch(branch).map(|_| Node::Ref(branch.to_owned())))
+            }
+            (Node::Ref(name), "target") => Out::Node(repo.branch(name).map(Node::Commit)),
             (Node::Ref(name), "name") => Out::Leaf(json!(name)),
             (Node::Ref(name), "id") => Out::Leaf(json!(ref_id(name))),
             (Node::Payload(_, fields), name) => match fields.iter().find(|(f, _)| *f == name) {
