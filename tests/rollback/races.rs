@@ -284,9 +284,17 @@ async fn a_revert_pr_whose_answer_was_lost_is_told_to_its_origin_and_chat_exactl
         chat[0]
     );
 
-    // Further deliveries read, and write nothing more.
+    // Further deliveries read (the tarball, the two queries with the
+    // revert PR and the bump's comments, the step's comparison), and write
+    // nothing more.
     let writes = w.writes();
+    let calls = w.fake.api_calls().len();
     handle(&h, &firing).await.unwrap();
+    let read: Vec<String> = w.fake.api_calls()[calls..]
+        .iter()
+        .map(|c| c.line())
+        .collect();
+    assert_eq!(read.len(), 4, "{read:#?}");
     handle(&h, &firing).await.unwrap();
     assert_eq!(w.writes(), writes);
     assert_eq!(w.fake.comments(w.bump_pr).len(), 1);

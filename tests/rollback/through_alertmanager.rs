@@ -245,6 +245,7 @@ async fn an_alert_through_alertmanager_reverts_the_merged_bump_once_through_gith
 
     // Alertmanager repeats the firing group; the repeat changes nothing.
     let writes_before = fake.api_calls().iter().filter(|c| c.is_write()).count();
+    let calls_before = fake.api_calls().len();
     await_repeat(&am).await;
     // The repeat was answered and not queued again: one job in all.
     assert_eq!(notifications_handled(port).await, 1);
@@ -256,6 +257,7 @@ async fn an_alert_through_alertmanager_reverts_the_merged_bump_once_through_gith
     assert_eq!(reverts, 1);
     let writes_after = fake.api_calls().iter().filter(|c| c.is_write()).count();
     assert_eq!(writes_after, writes_before, "the repeat wrote nothing");
+    assert_eq!(fake.api_calls().len(), calls_before, "nor read anything");
 }
 
 /// The service on `fake` with a firing alert sent through Alertmanager,
