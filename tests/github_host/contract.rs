@@ -264,6 +264,23 @@ async fn a_short_sha_is_not_a_ref_target() {
     assert!(matches!(err, GitError::NotFastForward(_)), "{err:?}");
 }
 
+/// One `POST /graphql` to the fake, its answer as JSON.
+async fn graphql(
+    fake: &FakeGithub,
+    query: &str,
+    variables: serde_json::Value,
+) -> serde_json::Value {
+    client(fake)
+        .post(format!("{}/graphql", fake.url))
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// `POST /graphql` is held to GitHub's published schema: a query GitHub
 /// would refuse gets GitHub's `errors` and is recorded, in GitHub's words;
 /// a valid one is answered from the repository.
@@ -271,20 +288,6 @@ async fn a_short_sha_is_not_a_ref_target() {
 async fn a_graphql_query_github_would_refuse_is_refused_and_recorded() {
     let fake = FakeGithub::start().await;
     let main = fake.seed(&[("a.yaml", "x: 1\n")]);
-    let ask = |query: &str, variables: serde_json::Value| {
-        let request = client(&fake)
-            .post(format!("{}/graphql", fake.url))
-            .json(&json!({ "query": query, "variables": variables }));
-        async move {
-            request
-                .send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()
-        }
-    };
     let vars = json!({ "owner": "acme", "name": "gitops", "oid": main });
     let cases = [
         (
@@ -309,7 +312,7 @@ async fn a_graphql_query_github_would_refuse_is_refused_and_recorded() {
         ),
     ];
     for (query, want) in cases {
-        let answer = ask(query, vars.clone()).await;
+        let answer = graphql(&fake, query, vars.clone()).await;
         let message = answer["errors"][0]["message"]
             .as_str()
             .unwrap_or_default()
@@ -322,7 +325,7 @@ async fn a_graphql_query_github_would_refuse_is_refused_and_recorded() {
         );
     }
     // A valid query: the commit's file and its text.
-    let answer = ask(
+    let answer = graphql(&fake,
         "query($owner: String!, $name: String!, $oid: GitObjectID!) { repository(owner: $owner, name: $name) { object(oid: $oid) { ... on Commit { f: file(path: \"a.yaml\") { oid object { ... on Blob { text } } } } } } }",
         vars,
     )
@@ -342,21 +345,8 @@ async fn a_graphql_query_github_would_refuse_is_refused_and_recorded() {
 async fn graphql_mutations_check_their_inputs_and_fail_field_by_field() {
     let fake = FakeGithub::start().await;
     let main = fake.seed(&[("a.yaml", "x: 1\n")]);
-    let ask = |query: &str, variables: serde_json::Value| {
-        let request = client(&fake)
-            .post(format!("{}/graphql", fake.url))
-            .json(&json!({ "query": query, "variables": variables }));
-        async move {
-            request
-                .send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()
-        }
-    };
-    let repo_id = ask(
+    let repo_id = graphql(
+        &fake,
         "query($owner: String!, $name: String!) { repository(owner: $owner, name: $name) { id } }",
         json!({ "owner": "acme", "name": "gitops" }),
     )
@@ -381,12 +371,12 @@ async fn graphql_mutations_check_their_inputs_and_fail_field_by_field() {
         ),
     ];
     for (input, want) in cases {
-        let answer = ask(create_ref, json!({ "input": input })).await;
+        let answer = graphql(&fake, create_ref, json!({ "input": input })).await;
         assert_eq!(answer["errors"][0]["message"], want, "{answer}");
         assert_eq!(fake.take_violations().len(), 1);
         assert!(fake.branch("x").is_none(), "a refused request does nothing");
     }
-    let nested = ask(
+    let nested = graphql(&fake,
         "mutation($input: CreateCommitOnBranchInput!) { createCommitOnBranch(input: $input) { commit { oid } } }",
         json!({ "input": {
             "branch": { "branchName": "main", "repositoryNameWithOwner": "acme/gitops" },
@@ -405,7 +395,7 @@ async fn graphql_mutations_check_their_inputs_and_fail_field_by_field() {
 
     // Valid: the ref is made, the commit on `main` fails (stale head) and
     // the PR after it still runs (nothing between main and x: refused).
-    let answer = ask(
+    let answer = graphql(&fake,
         "mutation($ref: CreateRefInput!, $commit: CreateCommitOnBranchInput!, $pull: CreatePullRequestInput!) { \
            createRef(input: $ref) { ref { name } } \
            createCommitOnBranch(input: $commit) { commit { oid } } \
