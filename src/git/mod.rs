@@ -212,6 +212,21 @@ pub trait GitHost: Send + Sync {
         changes: &[FileChange],
     ) -> Result<CommitSha, GitError>;
 
+    /// Commits `changes` on `parent` and moves `branch`, whose head must
+    /// still be `parent`, to it: never forces ([`GitError::NotFastForward`]
+    /// when the branch moved). By default [`GitHost::commit`] then
+    /// [`GitHost::update_branch`]; GitHub in one mutation
+    /// (`createCommitOnBranch`, a commit GitHub signs).
+    async fn push_commit(
+        &self,
+        branch: &str,
+        parent: &CommitSha,
+        message: &str,
+        changes: &[FileChange],
+    ) -> Result<CommitSha, GitError> {
+        push_commit_by_calls(self, branch, parent, message, changes).await
+    }
+
     /// A commit whose tree is `base`'s with `changes` written and whose
     /// parents are `branch_head` and `base`: it brings a branch up to its
     /// base without force, and the branch's diff against the base stays
@@ -403,6 +418,19 @@ pub enum ReadError {
     /// The temporary snapshot on this machine could not be made or read.
     #[error("cannot read the snapshot: {0}")]
     Local(String),
+}
+
+/// [`GitHost::push_commit`] as a commit and a branch update.
+pub async fn push_commit_by_calls<H: GitHost + ?Sized>(
+    host: &H,
+    branch: &str,
+    parent: &CommitSha,
+    message: &str,
+    changes: &[FileChange],
+) -> Result<CommitSha, GitError> {
+    let sha = host.commit(parent, message, changes).await?;
+    host.update_branch(branch, &sha).await?;
+    Ok(sha)
 }
 
 /// [`GitHost::path_steps`] from the history, a comparison per commit and

@@ -139,40 +139,33 @@ async fn message(w: &World, sha: &str) -> String {
 #[tokio::test]
 async fn a_pushed_revert_that_loses_the_race_for_main_is_made_again_on_the_new_head_once() {
     let w = World::new().await;
-    let refs = "/repos/acme/gitops/git/refs/heads/main";
-    let (url, on_hold, _gate) = gate(&w.fake.url, "PATCH", refs, "");
-    let h = w
-        .handler_on("revert-push", "", Arc::new(SystemClock), &url)
-        .await;
+    let h = w.handler("revert-push", "").await;
     let firing = notification(AlertStatus::Firing, "f1f1f1");
     let readme = "# platform\n\nOn call: #platform-oncall\n";
 
-    // chartpilot read main and built its revert; as it moves main,
+    // chartpilot read main and built its revert; as it commits on main,
     // someone else's commit lands first.
-    let (first, other) = tokio::join!(handle(&h, &firing), async {
-        let go = on_hold.await.unwrap();
-        let other = w.fake.commit_files("main", &[("README.md", readme)]);
-        go.send(()).unwrap();
-        other
-    });
-    let err = first.unwrap_err();
+    w.fake.race_next_update("main", &[("README.md", readme)]);
+    let err = handle(&h, &firing).await.unwrap_err();
     assert_eq!(err.disposition, Disposition::Retry, "{:#}", err.error);
-    // GitHub refused the update as not a fast forward; main kept the
-    // other commit, and nobody was told of a revert that did not land.
-    let refused: Vec<u16> = w
-        .fake
-        .api_calls()
-        .iter()
-        .filter(|c| c.method == "PATCH" && c.path == refs)
-        .map(|c| c.status)
-        .collect();
-    assert_eq!(refused, [422]);
-    assert_eq!(w.fake.branch("main").unwrap(), other);
+    // GitHub refused the commit (main is not where the revert was built);
+    // main kept the other commit, and nobody was told of a revert that did
+    // not land.
+    let other = w.fake.branch("main").unwrap();
+    assert_eq!(w.fake.parents(&other), vec![w.merge.clone()]);
+    assert_eq!(w.writes(), ["POST /graphql"], "one commit, refused");
     assert!(w.fake.comments(w.bump_pr).is_empty());
     assert!(w.chat().is_empty(), "{:?}", w.chat());
 
-    // The queue retries: the revert is made on the new head, once.
+    // The queue retries: the revert is made on the new head, once, in six
+    // calls (the four reads, the commit, the comment).
+    let calls = w.fake.api_calls().len();
     handle(&h, &firing).await.unwrap();
+    let retry: Vec<String> = w.fake.api_calls()[calls..]
+        .iter()
+        .map(|c| c.line())
+        .collect();
+    assert_eq!(retry.len(), 6, "{retry:#?}");
     let main = w.fake.branch("main").unwrap();
     assert_eq!(
         w.fake.parents(&main),
@@ -201,14 +194,8 @@ async fn a_pushed_revert_that_loses_the_race_for_main_is_made_again_on_the_new_h
         "{}",
         chat[0]
     );
-    let pushes = w
-        .fake
-        .api_calls()
-        .iter()
-        .filter(|c| c.method == "PATCH" && c.path == refs)
-        .map(|c| c.status)
-        .collect::<Vec<_>>();
-    assert_eq!(pushes, [422, 200]);
+    let commits = w.writes().iter().filter(|c| *c == "POST /graphql").count();
+    assert_eq!(commits, 2, "refused once, then taken: {:#?}", w.writes());
 
     // Podinfo alerts again: the newest change is the revert, which stays.
     let again = rollbacker(&h)

@@ -22,8 +22,9 @@ use serde_json::{json, Value};
 use super::graphql::FieldError;
 use super::graphql_pulls::{GqlPull, PULL_FIELDS};
 use super::{GithubHost, EXECUTABLE_MODE};
+use crate::domain::CommitSha;
 use crate::git::revert_pull::{open_revert_by_calls, tell_by_calls};
-use crate::git::{GitError, GitHost, PullRequest, RevertOpened, RevertWrite};
+use crate::git::{FileChange, GitError, GitHost, PullRequest, RevertOpened, RevertWrite};
 
 /// Pull request ids kept; past it the map starts again.
 const MAX_KNOWN_PULLS: usize = 1_000;
@@ -48,6 +49,27 @@ fn commit_message(message: &str) -> Value {
     } else {
         json!({ "headline": headline, "body": body })
     }
+}
+
+/// `createCommitOnBranch`'s input: `changes` on `branch`, whose head must
+/// be `parent`.
+fn commit_input(
+    repository: &str,
+    branch: &str,
+    parent: &CommitSha,
+    message: &str,
+    changes: &[FileChange],
+) -> Value {
+    let additions: Vec<Value> = changes
+        .iter()
+        .map(|c| json!({ "path": c.path, "contents": BASE64.encode(&c.content) }))
+        .collect();
+    json!({
+        "branch": { "repositoryNameWithOwner": repository, "branchName": branch },
+        "expectedHeadOid": parent.to_string(),
+        "message": commit_message(message),
+        "fileChanges": { "additions": additions },
+    })
 }
 
 /// The first mutation for `labels` labels (`$l0`, …, asked in the PR's
@@ -131,27 +153,14 @@ impl GithubHost {
         let (Some(repository), origin_id) = self.node_ids(origin) else {
             return open_revert_by_calls(self, w).await;
         };
-        if w.changes
-            .iter()
-            .any(|c| self.mode(w.parent, &c.path) == EXECUTABLE_MODE)
-        {
+        if self.any_executable(w.parent, w.changes) {
             return open_revert_by_calls(self, w).await;
         }
         let branch = &w.pull.head;
         let what = format!("opening the revert PR from {branch}");
-        let additions: Vec<Value> = w
-            .changes
-            .iter()
-            .map(|c| json!({ "path": c.path, "contents": BASE64.encode(&c.content) }))
-            .collect();
         let mut variables = json!({
             "ref": { "repositoryId": repository, "name": format!("refs/heads/{branch}"), "oid": w.parent.to_string() },
-            "commit": {
-                "branch": { "repositoryNameWithOwner": self.repo(), "branchName": branch },
-                "expectedHeadOid": w.parent.to_string(),
-                "message": commit_message(w.message),
-                "fileChanges": { "additions": additions },
-            },
+            "commit": commit_input(&self.repo(), branch, w.parent, w.message, w.changes),
             "pull": {
                 "repositoryId": repository, "baseRefName": w.pull.base, "headRefName": branch,
                 "title": w.pull.title, "body": w.pull.body,
@@ -190,6 +199,52 @@ impl GithubHost {
             .label_and_tell(w, &mut pull, &pull_id, label_ids, origin_id)
             .await;
         Ok(RevertOpened::Opened { pull, told })
+    }
+
+    /// Whether a change rewrites an executable file (its mode known from
+    /// the snapshot of `parent`): `createCommitOnBranch` takes no mode.
+    fn any_executable(&self, parent: &CommitSha, changes: &[FileChange]) -> bool {
+        changes
+            .iter()
+            .any(|c| self.mode(parent, &c.path) == EXECUTABLE_MODE)
+    }
+
+    /// [`GitHost::push_commit`] in one mutation (REST for an executable
+    /// file). A refused commit on a branch that moved is
+    /// [`GitError::NotFastForward`], as over REST.
+    pub(super) async fn push_commit_graphql(
+        &self,
+        branch: &str,
+        parent: &CommitSha,
+        message: &str,
+        changes: &[FileChange],
+    ) -> Result<CommitSha, GitError> {
+        if self.any_executable(parent, changes) {
+            return crate::git::push_commit_by_calls(self, branch, parent, message, changes).await;
+        }
+        let what = format!("committing on {branch}");
+        let query = "mutation($input: CreateCommitOnBranchInput!) { \
+             createCommitOnBranch(input: $input) { commit { oid } } }";
+        let input = commit_input(&self.repo(), branch, parent, message, changes);
+        let (data, errors) = self
+            .graphql_answer(query, json!({ "input": input }), &what, true)
+            .await?;
+        if let Some(oid) = data
+            .pointer("/createCommitOnBranch/commit/oid")
+            .and_then(Value::as_str)
+        {
+            let sha = CommitSha::parse(oid)
+                .map_err(|e| GitError::Unavailable(format!("{what}: unexpected answer: {e}")))?;
+            tracing::info!(repo = %self.repo(), branch, commit = %sha, "committed on the branch");
+            return Ok(sha);
+        }
+        if self.branch_head(branch).await?.as_ref() != Some(parent) {
+            return Err(GitError::NotFastForward(branch.to_owned()));
+        }
+        Err(match errors.first() {
+            Some(e) => e.to_git_error(&what),
+            None => GitError::Unavailable(format!("{what}: GitHub made no commit")),
+        })
     }
 
     /// The PR was not opened: another run's PR for the branch (or this
@@ -238,10 +293,7 @@ impl GithubHost {
     }
 
     /// The node id and commit of `branch`, None when there is none.
-    async fn branch_ref(
-        &self,
-        branch: &str,
-    ) -> Result<Option<(String, crate::domain::CommitSha)>, GitError> {
+    async fn branch_ref(&self, branch: &str) -> Result<Option<(String, CommitSha)>, GitError> {
         let query = "query($owner: String!, $name: String!, $ref: String!) { \
              repository(owner: $owner, name: $name) { ref(qualifiedName: $ref) { id target { oid } } } }";
         let variables = json!({

@@ -467,6 +467,20 @@ impl GitHost for GithubHost {
         Ok(())
     }
 
+    async fn push_commit(
+        &self,
+        branch: &str,
+        parent: &CommitSha,
+        message: &str,
+        changes: &[FileChange],
+    ) -> Result<CommitSha, GitError> {
+        if !self.graphql {
+            return crate::git::push_commit_by_calls(self, branch, parent, message, changes).await;
+        }
+        self.push_commit_graphql(branch, parent, message, changes)
+            .await
+    }
+
     async fn open_revert(
         &self,
         w: &crate::git::RevertWrite<'_>,

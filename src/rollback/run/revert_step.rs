@@ -63,9 +63,10 @@ impl Rollbacker {
         };
         let message = body::commit_message(r);
         if push {
-            let sha = self.host.commit(&head.sha, &message, &edits).await?;
-            self.host
-                .update_branch(self.host.base_branch(), &sha)
+            let base = self.host.base_branch();
+            let sha = self
+                .host
+                .push_commit(base, &head.sha, &message, &edits)
                 .await?;
             tracing::info!(app = %app, revert = %sha, reverted = %commit, "revert pushed");
             self.sync_after_push(r, &sha, &edits).await;

@@ -153,6 +153,8 @@ impl State {
                 text(target, "branchName").to_owned()
             }
         };
+        // Someone else's push armed to land just before this one.
+        self.race(&branch);
         let Some(head) = self.repo.branch(&branch) else {
             return Err((
                 "NOT_FOUND",

@@ -810,8 +810,9 @@ impl FakeGithub {
     }
 
     /// Someone commits `files` on `branch` between chartpilot's read and
-    /// its next update of that branch, which GitHub then refuses as not a
-    /// fast forward.
+    /// its next update of that branch (a REST ref update, or a GraphQL
+    /// commit on it), which GitHub then refuses: not a fast forward, or not
+    /// the expected head.
     pub fn race_next_update(&self, branch: &str, files: &[(&str, &str)]) {
         let files = files
             .iter()
