@@ -80,15 +80,17 @@ impl Application {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         if !role.works() {
             let handler: Arc<dyn JobHandler> = Arc::new(LoggingHandler);
-            return Self::build_inner(settings, role, handler, clock, Features::default()).await;
+            let keys = configured_keys(settings);
+            return Self::build_inner(settings, role, handler, clock, Features::default(), keys)
+                .await;
         }
         let handler = Arc::new(Repositories::from_settings(settings, Arc::clone(&clock)).await);
         let features = crate::features::assess_repositories(settings, &handler).await;
         let as_job: Arc<dyn JobHandler> = Arc::clone(&handler) as Arc<dyn JobHandler>;
-        let mut app = Self::build_inner(settings, role, as_job, clock, features).await?;
-        if let Some(schedule) = &mut app.schedule {
-            schedule.1 = handler.keys();
-        }
+        // The schedule passes what the repositories serve (discovery
+        // changes it).
+        let keys = handler.keys();
+        let mut app = Self::build_inner(settings, role, as_job, clock, features, keys).await?;
         app.reprobe = Some((settings.clone(), handler));
         Ok(app)
     }
@@ -100,7 +102,8 @@ impl Application {
         handler: Arc<dyn JobHandler>,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        Self::build_inner(settings, role, handler, clock, Features::default()).await
+        let keys = configured_keys(settings);
+        Self::build_inner(settings, role, handler, clock, Features::default(), keys).await
     }
 
     async fn build_inner(
@@ -109,6 +112,7 @@ impl Application {
         handler: Arc<dyn JobHandler>,
         clock: Arc<dyn Clock>,
         features: Features,
+        keys: watch::Receiver<Vec<String>>,
     ) -> anyhow::Result<Self> {
         let features = Arc::new(Board::new(features));
         if settings.queue.kind == QueueKind::Embedded && role != Role::All {
@@ -117,18 +121,9 @@ impl Application {
                  or use queue.kind = \"amqp\" to split receivers and workers"
             );
         }
-        let schedule = role.works().then(|| {
-            let keys = if settings.discovers() {
-                Vec::new()
-            } else {
-                settings.contexts().iter().map(|c| c.git.key()).collect()
-            };
-            (
-                settings.upgrade.clone(),
-                watch::channel(keys).1,
-                Arc::clone(&clock),
-            )
-        });
+        let schedule = role
+            .works()
+            .then(|| (settings.upgrade.clone(), keys, Arc::clone(&clock)));
         let metrics = Arc::new(Metrics::new());
         handler.attach_metrics(&metrics);
         let status = Arc::new(crate::status::Board::new(role.works()));
@@ -299,4 +294,15 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {}
         () = term => {}
     }
+}
+
+/// The keys of the repositories the settings list (none when discovering:
+/// those come from the rounds).
+fn configured_keys(settings: &Settings) -> watch::Receiver<Vec<String>> {
+    let keys = if settings.discovers() {
+        Vec::new()
+    } else {
+        settings.contexts().iter().map(|c| c.git.key()).collect()
+    };
+    watch::channel(keys).1
 }
