@@ -144,18 +144,19 @@ impl GithubHost {
     }
 
     /// [`GitHost::open_revert`] in two mutations; in single REST calls
-    /// where the repository's id is not known or a file is executable.
+    /// without GraphQL (GHES), where the repository's id is not known, or
+    /// for an executable file.
     pub(super) async fn open_revert_graphql(
         &self,
         w: &RevertWrite<'_>,
     ) -> Result<RevertOpened, GitError> {
+        if !self.graphql || self.any_executable(w.parent, w.changes) {
+            return open_revert_by_calls(self, w).await;
+        }
         let origin = w.tell.as_ref().map(|t| t.number).unwrap_or_default();
         let (Some(repository), origin_id) = self.node_ids(origin) else {
             return open_revert_by_calls(self, w).await;
         };
-        if self.any_executable(w.parent, w.changes) {
-            return open_revert_by_calls(self, w).await;
-        }
         let branch = &w.pull.head;
         let what = format!("opening the revert PR from {branch}");
         let mut variables = json!({
@@ -209,8 +210,8 @@ impl GithubHost {
             .any(|c| self.mode(parent, &c.path) == EXECUTABLE_MODE)
     }
 
-    /// [`GitHost::push_commit`] in one mutation (REST for an executable
-    /// file). A refused commit on a branch that moved is
+    /// [`GitHost::push_commit`] in one mutation (REST without GraphQL, or
+    /// for an executable file). A refused commit on a branch that moved is
     /// [`GitError::NotFastForward`], as over REST.
     pub(super) async fn push_commit_graphql(
         &self,
@@ -219,7 +220,7 @@ impl GithubHost {
         message: &str,
         changes: &[FileChange],
     ) -> Result<CommitSha, GitError> {
-        if self.any_executable(parent, changes) {
+        if !self.graphql || self.any_executable(parent, changes) {
             return crate::git::push_commit_by_calls(self, branch, parent, message, changes).await;
         }
         let what = format!("committing on {branch}");

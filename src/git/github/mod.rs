@@ -12,6 +12,7 @@ mod graphql_revert;
 mod history;
 mod installations;
 mod issues;
+mod people;
 mod pulls;
 mod tarball;
 mod transport;
@@ -296,36 +297,12 @@ impl GitHost for GithubHost {
         Ok(())
     }
 
-    /// The tarball of the branch by name: its pax header names the commit,
-    /// so the branch's ref is not read. An archive without one (not what
-    /// GitHub's `git archive` writes) is read again by the ref's commit.
     async fn snapshot_branch(
         &self,
         branch: &str,
         dest: &Path,
     ) -> Result<Option<CommitSha>, GitError> {
-        let path = format!("{}/tarball/{}", self.repo_path, encode_path(branch));
-        let Some(unpacked) = self
-            .tarball(&path, dest, &format!("tarball of branch {branch}"))
-            .await?
-        else {
-            return Ok(None);
-        };
-        match unpacked.commit {
-            Some(sha) => {
-                self.remember_executables(&sha, unpacked.executables);
-                Ok(Some(sha))
-            }
-            None => {
-                tracing::warn!(repo = %self.repo(), branch, "the branch's tarball names no commit; reading its ref");
-                tarball::clear_dir(dest)?;
-                let Some(sha) = self.branch_head(branch).await? else {
-                    return Ok(None);
-                };
-                self.snapshot(&sha, dest).await?;
-                Ok(Some(sha))
-            }
-        }
+        self.branch_tarball(branch, dest).await
     }
 
     async fn read_file(&self, rev: &CommitSha, path: &str) -> Result<Option<Vec<u8>>, GitError> {
@@ -474,9 +451,6 @@ impl GitHost for GithubHost {
         message: &str,
         changes: &[FileChange],
     ) -> Result<CommitSha, GitError> {
-        if !self.graphql {
-            return crate::git::push_commit_by_calls(self, branch, parent, message, changes).await;
-        }
         self.push_commit_graphql(branch, parent, message, changes)
             .await
     }
@@ -485,9 +459,6 @@ impl GitHost for GithubHost {
         &self,
         w: &crate::git::RevertWrite<'_>,
     ) -> Result<crate::git::RevertOpened, GitError> {
-        if !self.graphql {
-            return crate::git::revert_pull::open_revert_by_calls(self, w).await;
-        }
         self.open_revert_graphql(w).await
     }
 
@@ -536,60 +507,11 @@ impl GitHost for GithubHost {
     }
 
     async fn team_member(&self, team: &str, user: &str) -> Result<bool, GitError> {
-        #[derive(serde::Deserialize)]
-        struct Membership {
-            state: String,
-        }
-        let Some((org, slug)) = team.split_once('/') else {
-            return Ok(false);
-        };
-        let path = format!(
-            "/orgs/{}/teams/{}/memberships/{}",
-            encode_path(org),
-            encode_path(slug),
-            encode_path(user)
-        );
-        let reply = self.get(&path).await?;
-        match reply.status {
-            404 => Ok(false),
-            _ if reply.is_success() => {
-                Ok(reply.json::<Membership>("team membership")?.state == "active")
-            }
-            _ => Err(reply.error(&format!("membership of {user} in {team}"))),
-        }
+        self.membership(team, user).await
     }
 
     async fn permission(&self, user: &str) -> Result<crate::settings::RepoPermission, GitError> {
-        use crate::settings::RepoPermission as P;
-        #[derive(serde::Deserialize)]
-        struct Answer {
-            permission: String,
-            #[serde(default)]
-            role_name: Option<String>,
-        }
-        let path = format!(
-            "{}/collaborators/{}/permission",
-            self.repo_path,
-            encode_path(user)
-        );
-        let reply = self.get(&path).await?;
-        match reply.status {
-            404 => Ok(P::None),
-            _ if reply.is_success() => {
-                let a: Answer = reply.json("permission")?;
-                // `role_name` tells maintain and triage apart; `permission`
-                // folds them into write and read.
-                Ok(match a.role_name.as_deref().unwrap_or(&a.permission) {
-                    "admin" => P::Admin,
-                    "maintain" => P::Maintain,
-                    "write" => P::Write,
-                    "triage" => P::Triage,
-                    "read" => P::Read,
-                    _ => P::None,
-                })
-            }
-            _ => Err(reply.error(&format!("permission of {user}"))),
-        }
+        self.permission_of(user).await
     }
 
     async fn close_pull(&self, number: u64, comment: &str) -> Result<(), GitError> {

@@ -11,9 +11,11 @@ use std::path::{Component, Path, PathBuf};
 use flate2::read::GzDecoder;
 use tar::EntryType;
 
+use super::wire::encode_path;
 use super::GithubHost;
 use crate::domain::CommitSha;
 use crate::git::GitError;
+use crate::git::GitHost;
 
 impl GithubHost {
     /// Fetches the tarball at `path` (GitHub redirects to codeload;
@@ -39,6 +41,38 @@ impl GithubHost {
             .map_err(|e| GitError::Refused(format!("unpacking the tarball: {e}")))??;
         tracing::debug!(repo = %self.repo(), what, executables = unpacked.executables.len(), "snapshot written");
         Ok(Some(unpacked))
+    }
+
+    /// The tarball of the branch by name: its pax header names the commit,
+    /// so the branch's ref is not read. An archive without one (not what
+    /// GitHub's `git archive` writes) is read again by the ref's commit.
+    pub(super) async fn branch_tarball(
+        &self,
+        branch: &str,
+        dest: &Path,
+    ) -> Result<Option<CommitSha>, GitError> {
+        let path = format!("{}/tarball/{}", self.repo_path, encode_path(branch));
+        let Some(unpacked) = self
+            .tarball(&path, dest, &format!("tarball of branch {branch}"))
+            .await?
+        else {
+            return Ok(None);
+        };
+        match unpacked.commit {
+            Some(sha) => {
+                self.remember_executables(&sha, unpacked.executables);
+                Ok(Some(sha))
+            }
+            None => {
+                tracing::warn!(repo = %self.repo(), branch, "the branch's tarball names no commit; reading its ref");
+                clear_dir(dest)?;
+                let Some(sha) = self.branch_head(branch).await? else {
+                    return Ok(None);
+                };
+                self.snapshot(&sha, dest).await?;
+                Ok(Some(sha))
+            }
+        }
     }
 
     /// The executable files of the snapshot of `rev`, for the modes of a
