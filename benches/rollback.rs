@@ -1,7 +1,8 @@
 //! Alert-triggered rollback, timed: an Alertmanager webhook (v4 JSON, the
 //! service's bearer token) POSTed straight to chartpilot's
-//! `/webhooks/alertmanager`, until the fake GitHub has answered the
-//! `POST /repos/acme/gitops/pulls` that opens the revert PR; and the GitHub
+//! `/webhooks/alertmanager`, until the fake GitHub has answered the call
+//! that opens the revert PR (the GraphQL mutation with `createPullRequest`,
+//! or `POST /repos/acme/gitops/pulls` over REST); and the GitHub
 //! API calls one rollback makes. Run by `benches/rollback.sh`
 //! (`cargo bench --bench rollback`); `RUNS` (30) timed iterations after one
 //! untimed warm-up.
@@ -109,7 +110,7 @@ async fn notifications_handled(client: &reqwest::Client, port: u16) -> u64 {
 struct Run {
     /// t0 (just before the POST) to the 202 received.
     accepted: Duration,
-    /// t0 to the fake's answer to the `POST .../pulls` of the revert.
+    /// t0 to the fake's answer to the call that opened the revert PR.
     pr_opened: Duration,
     /// t0 to the worker done with the job (comment on the bump PR
     /// included); polled, so a few ms coarse.
@@ -143,6 +144,11 @@ async fn one_run(i: usize) -> Run {
         "chore(deps): upgrade podinfo to 6.6.0 in prod",
     );
     let merge = fake.merge_into_base(bump_pr);
+    // The rollback labels exist, as after the repository's first revert
+    // PR (which creates them with one more call).
+    for label in ["chartpilot", "rollback"] {
+        fake.create_label(label);
+    }
 
     let dir = tempfile::tempdir().unwrap();
     let secrets = support::TestSecrets::random();
@@ -212,7 +218,12 @@ async fn one_run(i: usize) -> Run {
     let pulls_path = format!("/repos/{}/pulls", fake.repository());
     let opened = calls
         .iter()
-        .find(|c| c.method == "POST" && c.path == pulls_path && c.status == 201)
+        .find(|c| {
+            let rest = c.path == pulls_path && c.status == 201;
+            let mutation =
+                c.path == "/graphql" && c.status == 200 && c.body.contains("createPullRequest");
+            c.method == "POST" && (rest || mutation)
+        })
         .unwrap_or_else(|| {
             panic!(
                 "no revert PR opened; calls: {:#?}",
