@@ -68,19 +68,12 @@ impl ChatOps {
                     format!("chore(chartpilot): unfreeze {env}")
                 }
             };
-            let sha = self
-                .host
-                .commit(
-                    &head,
-                    &message,
-                    &[FileChange {
-                        path: FREEZE_FILE.to_owned(),
-                        content: freezes.to_yaml().into_bytes(),
-                    }],
-                )
-                .await?;
-            match self.host.update_branch(&base, &sha).await {
-                Ok(()) => {
+            let change = FileChange {
+                path: FREEZE_FILE.to_owned(),
+                content: freezes.to_yaml().into_bytes(),
+            };
+            match self.host.push_commit(&base, &head, &message, &[change]).await {
+                Ok(sha) => {
                     return Ok(public(match &freeze {
                         Some(f) => format!(
                             "{env} is frozen{} (`{}`, commit `{}`): no automatic upgrade, promotion or rollback until `/chartpilot unfreeze {env}`.",
