@@ -231,8 +231,10 @@ impl BareRepo {
             format!("--max-count={max}"),
             "--format=%H%x1f%T%x1f%P%x1f%cI%x1f%B%x1e".to_owned(),
         ];
-        if let Some(since) = since {
-            args.push(format!("--since={since}"));
+        // git reads `--since=0` (and `@0`) as "now": the epoch, as GitHub
+        // reads it, is no bound at all.
+        if let Some(since) = since.filter(|s| *s > 0) {
+            args.push(format!("--since=@{since}"));
         }
         args.extend([rev.to_owned(), "--".to_owned()]);
         args.extend(path.map(str::to_owned));
