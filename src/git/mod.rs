@@ -474,11 +474,7 @@ pub async fn read_files(
 ) -> Result<(Vec<crate::pins::SourceFile>, Vec<crate::pins::Warning>), ReadError> {
     let dir = tempfile::tempdir().map_err(|e| ReadError::Local(e.to_string()))?;
     host.snapshot(rev, dir.path()).await?;
-    tokio::task::spawn_blocking(move || {
-        crate::pins::collect(dir.path()).map_err(|e| ReadError::Local(e.to_string()))
-    })
-    .await
-    .map_err(|e| ReadError::Local(e.to_string()))?
+    collect_snapshot(dir).await
 }
 
 /// [`read_files`] of the commit `branch` points at, with that commit; None
@@ -491,12 +487,20 @@ pub async fn read_branch_files(
     let Some(sha) = host.snapshot_branch(branch, dir.path()).await? else {
         return Ok(None);
     };
-    let (files, _) = tokio::task::spawn_blocking(move || {
+    let (files, _) = collect_snapshot(dir).await?;
+    Ok(Some((sha, files)))
+}
+
+/// The pin-bearing files of a snapshot written under `dir` (removed after),
+/// read off the reactor.
+async fn collect_snapshot(
+    dir: tempfile::TempDir,
+) -> Result<(Vec<crate::pins::SourceFile>, Vec<crate::pins::Warning>), ReadError> {
+    tokio::task::spawn_blocking(move || {
         crate::pins::collect(dir.path()).map_err(|e| ReadError::Local(e.to_string()))
     })
     .await
-    .map_err(|e| ReadError::Local(e.to_string()))??;
-    Ok(Some((sha, files)))
+    .map_err(|e| ReadError::Local(e.to_string()))?
 }
 
 /// Comments `body` on `number` unless a comment carrying `key` is there

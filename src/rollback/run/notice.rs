@@ -31,16 +31,14 @@ impl Rollbacker {
         let Some((n, known)) = self.origin_of(step).await else {
             return;
         };
-        let key = marker_key(&step.change, pr);
-        let what = revert_pr_text(pr);
-        let text = body::origin_comment(r, &what);
+        let (key, text) = origin_notice(r, &step.change, pr);
         let host = self.host.as_ref();
         let wrote = match known {
             Some(comments) => comment_once_among(host, n, &key, &text, &comments).await,
             None => comment_once(host, n, &key, &text).await,
         };
         match wrote {
-            Ok(true) => self.chat(r, &what).await,
+            Ok(true) => self.chat(r, &revert_pr_text(pr)).await,
             Ok(false) => {}
             Err(e) => {
                 tracing::warn!(pr = n, error = %e, "comment on the PR that brought the change failed");
@@ -143,10 +141,17 @@ pub(super) fn revert_pr_text(pr: &PullRequest) -> String {
         .unwrap_or_else(|| format!("revert PR #{}", pr.number))
 }
 
-/// The key of the comment on the PR that brought `change` about its revert
-/// PR `pr`, said once.
-pub(super) fn marker_key(change: &PinChange, pr: &PullRequest) -> String {
-    format!("rollback-{}-pr-{}", change.sha, pr.number)
+/// The comment on the PR that brought `change` about its revert PR `pr`:
+/// the key of its marker (said once per revert PR) and its text.
+pub(super) fn origin_notice(
+    r: &Revert<'_>,
+    change: &PinChange,
+    pr: &PullRequest,
+) -> (String, String) {
+    (
+        format!("rollback-{}-pr-{}", change.sha, pr.number),
+        body::origin_comment(r, &revert_pr_text(pr)),
+    )
 }
 
 /// The PR number in a merge or squash subject: `Merge pull request #12

@@ -1,7 +1,7 @@
 //! The revert itself: the three-way revert of the step's files, then a
 //! revert PR, or a push and a sync.
 
-use super::notice::{marker_key, revert_pr_text};
+use super::notice::{origin_notice, revert_pr_text};
 use super::{head_text, revert_branch, Head, Outcome, RollbackError, Rollbacker, Step};
 use crate::cluster::SyncRequest;
 use crate::domain::CommitSha;
@@ -81,12 +81,7 @@ impl Rollbacker {
         }
         let branch = revert_branch(&commit);
         let origin = self.origin_of(step).await;
-        let say = |pr: &PullRequest| {
-            (
-                marker_key(&step.change, pr),
-                body::origin_comment(r, &revert_pr_text(pr)),
-            )
-        };
+        let say = |pr: &PullRequest| origin_notice(r, &step.change, pr);
         let pull = NewPull {
             head: branch,
             base: self.host.base_branch().to_owned(),
