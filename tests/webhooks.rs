@@ -521,3 +521,28 @@ async fn chat_commands_and_metrics() {
     assert_eq!(app.get("/healthz").await.status(), 200);
     assert_eq!(app.get("/readyz").await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_redelivered_webhook_is_answered_and_counted_but_not_queued_twice() {
+    let app = spawn_app(Options::new(Backend::Embedded)).await;
+    let body = std::fs::read(
+        corpus().join("github/captured/push.gitops-repo.argo-cd-testdata.json"),
+    )
+    .unwrap();
+    for delivery in ["first", "first", "second"] {
+        assert_eq!(app.post_github("push", delivery, &body).await.status(), 202);
+    }
+    let jobs = drain(&app).await;
+    assert_eq!(jobs.len(), 2, "{jobs:?}");
+
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for line in [
+        r#"chartpilot_jobs_published_total{kind="github.push"} 2"#,
+        r#"chartpilot_jobs_duplicate_total{kind="github.push"} 1"#,
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "missing {line} in\n{metrics}"
+        );
+    }
+}

@@ -28,7 +28,7 @@ use crate::clock::Clock;
 use crate::domain::DeliveryId;
 use crate::jobs::{Job, JobEnvelope};
 use crate::metrics::Metrics;
-use crate::queue::JobQueue;
+use crate::queue::{JobQueue, Published};
 use crate::settings::{Secret, Settings};
 use crate::telemetry::rate::{self, Admit, LineBudget};
 
@@ -215,11 +215,19 @@ pub(crate) async fn enqueue(
         let envelope = JobEnvelope::new(&job, idempotency_key, delivery, state.clock.now())
             .map_err(|e| ApiError::Internal(format!("cannot encode job: {e}")))?
             .in_repository(lane_repository(&job, &state.repository));
-        if let Err(e) = state.queue.publish(&envelope).await {
-            tracing::warn!(kind = envelope.kind, error = %e, "job not queued");
-            return Err(ApiError::Unavailable(e.to_string()));
+        match state.queue.publish(&envelope).await {
+            Err(e) => {
+                tracing::warn!(kind = envelope.kind, error = %e, "job not queued");
+                return Err(ApiError::Unavailable(e.to_string()));
+            }
+            // The queue logged it; the sender gets the same answer as the
+            // first time, as it would for a redelivery.
+            Ok(Published::Duplicate) => {
+                state.metrics.duplicate(&envelope.kind);
+                return Ok(envelope);
+            }
+            Ok(Published::Queued) => state.metrics.published(&envelope.kind),
         }
-        state.metrics.published(&envelope.kind);
         tracing::info!(
             job = %envelope.id,
             kind = envelope.kind,

@@ -43,6 +43,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     published: Family<KindLabels, Counter>,
+    duplicates: Family<KindLabels, Counter>,
     consumed: Family<KindLabels, Counter>,
     retried: Family<KindLabels, Counter>,
     parked: Family<KindLabels, Counter>,
@@ -64,6 +65,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("chartpilot");
         let requests = Family::<RequestLabels, Counter>::default();
         let published = Family::<KindLabels, Counter>::default();
+        let duplicates = Family::<KindLabels, Counter>::default();
         let consumed = Family::<KindLabels, Counter>::default();
         let retried = Family::<KindLabels, Counter>::default();
         let parked = Family::<KindLabels, Counter>::default();
@@ -80,6 +82,11 @@ impl Metrics {
             "jobs_published",
             "Jobs confirmed by the queue",
             published.clone(),
+        );
+        registry.register(
+            "jobs_duplicate",
+            "Deliveries whose idempotency key was queued before: answered without queueing again",
+            duplicates.clone(),
         );
         registry.register("jobs_consumed", "Jobs taken by a worker", consumed.clone());
         registry.register(
@@ -114,6 +121,7 @@ impl Metrics {
             registry,
             requests,
             published,
+            duplicates,
             consumed,
             retried,
             parked,
@@ -142,6 +150,10 @@ impl Metrics {
 
     pub fn published(&self, kind: &str) {
         self.published.get_or_create(&Self::kind(kind)).inc();
+    }
+
+    pub fn duplicate(&self, kind: &str) {
+        self.duplicates.get_or_create(&Self::kind(kind)).inc();
     }
 
     pub fn consumed(&self, kind: &str, seconds: f64) {
