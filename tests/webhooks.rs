@@ -525,10 +525,9 @@ async fn chat_commands_and_metrics() {
 #[tokio::test]
 async fn a_redelivered_webhook_is_answered_and_counted_but_not_queued_twice() {
     let app = spawn_app(Options::new(Backend::Embedded)).await;
-    let body = std::fs::read(
-        corpus().join("github/captured/push.gitops-repo.argo-cd-testdata.json"),
-    )
-    .unwrap();
+    let body =
+        std::fs::read(corpus().join("github/captured/push.gitops-repo.argo-cd-testdata.json"))
+            .unwrap();
     for delivery in ["first", "first", "second"] {
         assert_eq!(app.post_github("push", delivery, &body).await.status(), 202);
     }
