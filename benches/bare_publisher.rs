@@ -35,8 +35,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use lapin::options::{
-    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
+    BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
@@ -449,14 +449,33 @@ fn report(r: &RunResult) {
 
 /// Gets one message unacknowledged, prints its size, and closes the
 /// channel so the broker requeues it.
+/// Prints the size of the queue's first message and puts it back. A
+/// consumer, not `basic.get`: chartpilot's lane queues are quorum queues
+/// with a single active consumer, which refuse `basic.get`.
 async fn peek(conn: &Connection, queue: &str) -> lapin::Result<()> {
+    use futures_util::StreamExt as _;
     let ch = conn.create_channel().await?;
-    match ch
-        .basic_get(queue.into(), BasicGetOptions { no_ack: false })
-        .await?
-    {
-        Some(msg) => println!("PEEK queue={queue} bytes={}", msg.delivery.data.len()),
-        None => println!("PEEK queue={queue} empty"),
+    ch.basic_qos(1, BasicQosOptions::default()).await?;
+    let mut consumer = ch
+        .basic_consume(
+            queue.into(),
+            "bare_publisher-peek".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    match tokio::time::timeout(Duration::from_secs(5), consumer.next()).await {
+        Ok(Some(delivery)) => {
+            let delivery = delivery?;
+            println!("PEEK queue={queue} bytes={}", delivery.data.len());
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await?;
+        }
+        Ok(None) | Err(_) => println!("PEEK queue={queue} empty"),
     }
     ch.close(200, "peeked".into()).await
 }

@@ -153,12 +153,14 @@ SIG="sha256=$SIG"
 
 cat >"$WORK/push.lua" <<'LUA'
 -- POST a signed GitHub push. args: body file, X-Hub-Signature-256 value,
--- delivery id prefix. The requests are formatted once, in init(), with
--- 4096 distinct X-GitHub-Delivery ids per thread used in turn, and there
--- is no response() callback: both would cost wrk CPU per request on the
--- cores chartpilot and the broker need. Non-2xx answers are counted by wrk;
--- a 2xx other than 202 queues no job, which the script's jobs-queue count
--- catches.
+-- delivery id prefix. Every request is a new delivery, its id built per
+-- request from a counter: a delivery id seen before is answered 202 from
+-- the replica's idempotency cache without publishing anything (a prepared
+-- pool of ids, as this script had before the queue remembered keys,
+-- repeats within a second). There is no response() callback, which would
+-- cost wrk CPU per request on the cores chartpilot and the broker need.
+-- Non-2xx answers are counted by wrk; a 2xx without a queued job is caught
+-- by the script's jobs-queue count.
 local threads = {}
 
 function setup(thread)
@@ -168,25 +170,22 @@ end
 
 function init(args)
   local f = assert(io.open(args[1], "rb"))
-  local body = f:read("*a")
+  body = f:read("*a")
   f:close()
-  local headers = {
+  headers = {
     ["Content-Type"] = "application/json",
     ["User-Agent"] = "GitHub-Hookshot/bench",
     ["X-GitHub-Event"] = "push",
     ["X-Hub-Signature-256"] = args[2],
   }
-  reqs = {}
-  for i = 1, 4096 do
-    headers["X-GitHub-Delivery"] = string.format("%s-%d-%d", args[3], tid, i)
-    reqs[i] = wrk.format("POST", nil, headers, body)
-  end
+  prefix = string.format("%s-%d-", args[3], tid)
   n = 0
 end
 
 function request()
-  n = n % 4096 + 1
-  return reqs[n]
+  n = n + 1
+  headers["X-GitHub-Delivery"] = prefix .. n
+  return wrk.format("POST", nil, headers, body)
 end
 
 function done(summary, latency, requests)
@@ -238,7 +237,17 @@ code=$(post "$SIG"); [ "$code" = 202 ] || die "signed push answered $code, not 2
 code=$(post "sha256=$(printf '0%.0s' $(seq 1 64))"); [ "$code" = 401 ] || die "badly signed push answered $code, not 401"
 
 # The message chartpilot publishes is its job envelope, not the raw payload.
-ENV_SIZE=$("$WORK/bare_publisher" --bench --peek-queue "$PREFIX.jobs" --url "$AMQP_URL" 2>/dev/null \
+# Jobs go to the lane queues P.lane.<n> (queue.lanes, default 16), each
+# push to its repository's lane: the one that holds the check's job.
+lane_queues() { rmq list_queues name messages 2>/dev/null | awk -v p="$PREFIX.lane." 'index($1, p) == 1'; }
+JOBS_LANE=""
+for _ in $(seq 1 50); do
+  JOBS_LANE=$(lane_queues | awk '$2 > 0 && !found { print $1; found = 1 }')
+  [ -n "$JOBS_LANE" ] && break
+  sleep 0.1
+done
+[ -n "$JOBS_LANE" ] || die "the signed push's job is in no lane queue $PREFIX.lane.*"
+ENV_SIZE=$("$WORK/bare_publisher" --bench --peek-queue "$JOBS_LANE" --url "$AMQP_URL" 2>/dev/null \
   | awk '/^PEEK / { sub(/.*bytes=/, ""); print }')
 case "$ENV_SIZE" in ''|*[!0-9]*) die "cannot read the size of chartpilot's job message" ;; esac
 
@@ -290,9 +299,9 @@ top_others() {
     }' "$before" "$after"
 }
 
-jobs_count() { rmq list_queues name messages 2>/dev/null | awk -v q="$PREFIX.jobs" '$1 == q {print $2}'; }
+jobs_count() { lane_queues | awk '{ s += $2 } END { print s + 0 }'; }
 beam_pid() { rmq status 2>/dev/null | awk '/^OS PID:/ {print $3}'; }
-purge_jobs() { rmq purge_queue "$PREFIX.jobs" >/dev/null 2>&1 || true; }
+purge_jobs() { for q in $(lane_queues | awk '{ print $1 }'); do rmq purge_queue "$q" >/dev/null 2>&1 || true; done; }
 
 # wait_quiet: up to QUIET_WAIT s until everything but chartpilot and the
 # broker uses less than QUIET_CORES of the machine over a 2 s window.
@@ -384,7 +393,7 @@ measure_chartpilot() {
     sleep 2
   done
   [ "${queued:-0}" -ge "$reqs" ] \
-    || die "c=$c: $PREFIX.jobs holds ${queued:-?} jobs after $reqs 2xx answers -- a 2xx without a queued job (not 202?) or a confirmed job lost"
+    || die "c=$c: the lanes $PREFIX.lane.* hold ${queued:-?} jobs after $reqs 2xx answers -- a 2xx without a queued job (not 202?) or a confirmed job lost"
   purge_jobs   # the broker holds nothing of ours during the bare runs
 
   local rps p50 p99 top
