@@ -239,7 +239,11 @@ code=$(post "sha256=$(printf '0%.0s' $(seq 1 64))"); [ "$code" = 401 ] || die "b
 # The message chartpilot publishes is its job envelope, not the raw payload.
 # Jobs go to the lane queues P.lane.<n> (queue.lanes, default 16), each
 # push to its repository's lane: the one that holds the check's job.
-lane_queues() { rmq list_queues name messages 2>/dev/null | awk -v p="$PREFIX.lane." 'index($1, p) == 1'; }
+# (P.jobs: a BENCH_REV from before the lanes, 2ca89ee.)
+lane_queues() {
+  rmq list_queues name messages 2>/dev/null \
+    | awk -v p="$PREFIX.lane." -v old="$PREFIX.jobs" 'index($1, p) == 1 || $1 == old'
+}
 JOBS_LANE=""
 for _ in $(seq 1 50); do
   JOBS_LANE=$(lane_queues | awk '$2 > 0 && !found { print $1; found = 1 }')
