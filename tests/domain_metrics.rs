@@ -511,7 +511,8 @@ fn families(text: &str) -> BTreeMap<String, Vec<String>> {
 /// exports, and every family the service exports is on the dashboard. A
 /// family appears once it has a series, so the scrape follows real jobs:
 /// the scenario above, a job parked for an unknown kind, and (on a
-/// service whose handler fails once) a job retried.
+/// service whose handler fails once) a job retried and a webhook
+/// delivered twice.
 #[tokio::test]
 async fn the_dashboard_queries_what_the_scrape_exports() {
     let w = world().await;
@@ -540,6 +541,17 @@ async fn the_dashboard_queries_what_the_scrape_exports() {
         failing.process_one().await,
         Outcome::Retried { .. }
     ));
+    // A redelivered webhook: counted as a duplicate, not queued again.
+    let push = std::fs::read(
+        support::corpus().join("github/captured/push.gitops-repo.argo-cd-testdata.json"),
+    )
+    .unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            failing.post_github("push", "again", &push).await.status(),
+            202
+        );
+    }
     let text = failing.get("/metrics").await.text().await.unwrap();
     exported.extend(families(&text));
     failing.cleanup().await;
